@@ -1,0 +1,100 @@
+/*
+ * One configuration file for every Revoca component (libconfig syntax).
+ * This file owns the shared part: Redis, key prefix, issuers and their OCSP
+ * policy.  A component with settings of its own (crlgen's "crl" group, the
+ * signer's "signer" group) reads them through the libconfig handle kept in
+ * ocsp_config_t, so each rule still lives in one place.
+ */
+#ifndef REVOCA_CONFIG_H
+#define REVOCA_CONFIG_H
+
+#include <libconfig.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define OCSP_ISSUER_NAME_MAX 32
+#define OCSP_PREFIX_MAX 64
+#define OCSP_ERR_MAX 512
+
+typedef enum {
+    OCSP_PROFILE_PRIVATE = 0,
+    OCSP_PROFILE_CABF
+} ocsp_profile_e;
+
+/* What a never-issued serial of a known issuer is answered with. */
+typedef enum {
+    OCSP_UNISSUED_UNKNOWN = 0,
+    OCSP_UNISSUED_REVOKED,      /* RFC 6960 2.2: hold, revoked at epoch */
+    OCSP_UNISSUED_UNAUTHORIZED
+} ocsp_unissued_e;
+
+typedef struct {
+    char name[OCSP_ISSUER_NAME_MAX + 1];
+    char *cert_path;           /* the issuing CA certificate */
+    char *ca_key_path;         /* the CA key (CRL signing); may be NULL */
+    char *responder_cert_path; /* delegated responder, or the CA itself */
+    char *responder_key_path;
+    ocsp_profile_e profile;
+    int64_t validity;          /* seconds between thisUpdate and nextUpdate */
+    int64_t resign_after;      /* seconds after thisUpdate to re-sign */
+    int64_t backdate;          /* thisUpdate = now - backdate */
+    ocsp_unissued_e unissued;
+    int64_t expired_retention; /* drop records this long after notAfter */
+    unsigned shards;           /* CRL shards, >= 1; see ocsp_serial_shard */
+    const config_setting_t *setting; /* this issuer's group, borrowed */
+} ocsp_issuer_conf_t;
+
+typedef struct {
+    char *path;                /* the file it was loaded from */
+    char *redis_host;          /* host name, or a unix socket path */
+    int redis_port;            /* 0 with a unix socket */
+    char *redis_password;      /* NULL: no AUTH */
+    char *redis_user;          /* NULL: default user */
+    int redis_db;
+    char prefix[OCSP_PREFIX_MAX + 1];
+    size_t nissuers;
+    ocsp_issuer_conf_t *issuers;
+    config_t lc;               /* the parsed file, for component settings */
+} ocsp_config_t;
+
+/*
+ * Loads and validates FILE into *cf.  Paths inside the file are resolved
+ * relative to the file's directory.  Returns 0, or -1 with a message naming
+ * the file, line and problem in err (size OCSP_ERR_MAX).  On success the
+ * caller owns *cf and frees it with ocsp_config_free().
+ */
+int ocsp_config_load(ocsp_config_t *cf, const char *file, char *err);
+void ocsp_config_free(ocsp_config_t *cf);
+
+/* Borrowed pointer to the issuer called NAME, or NULL. */
+const ocsp_issuer_conf_t *ocsp_config_issuer(const ocsp_config_t *cf,
+                                             const char *name);
+
+/*
+ * Helpers for component settings, so that every component reports errors
+ * the same way ("FILE:LINE: key: problem").  Each returns 0 when the key is
+ * absent (leaving *out at its default) or valid, -1 with err set otherwise.
+ */
+int ocsp_conf_duration(const config_setting_t *group, const char *key,
+                       int64_t *out, const char *file, char *err);
+int ocsp_conf_int(const config_setting_t *group, const char *key, int64_t min,
+                  int64_t max, int64_t *out, const char *file, char *err);
+int ocsp_conf_string(const config_setting_t *group, const char *key,
+                     const char **out, const char *file, char *err);
+/* Resolves PATH against the config file's directory; caller frees. */
+char *ocsp_conf_path(const ocsp_config_t *cf, const char *path);
+/* Formats "FILE:LINE: fmt" into err. */
+void ocsp_conf_error(char *err, const char *file, const config_setting_t *s,
+                     const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/*
+ * Parses a duration: a whole number followed by s, m, h or d ("90s", "8h",
+ * "7d"), or plain seconds.  Returns 0 and *out, or -1.
+ */
+int ocsp_parse_duration(const char *s, int64_t *out);
+
+/* True if NAME matches [a-z0-9-]{1,32}. */
+int ocsp_issuer_name_valid(const char *name);
+
+#endif

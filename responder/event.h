@@ -1,0 +1,34 @@
+/*
+ * CA events: building, encoding and validating them.  Anything decoded from
+ * the stream goes through ocsp_event_decode(), which bounds and validates
+ * every field before a component looks at it.
+ */
+#ifndef REVOCA_EVENT_H
+#define REVOCA_EVENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "revocation.pb-c.h"
+
+#define OCSP_EVENT_MAX (64 * 1024)   /* bytes; a certificate fits */
+#define OCSP_EVENT_ID_MAX 64
+
+/*
+ * Decodes and validates an event of LEN bytes.  Returns the event (free
+ * with revoca__event__free_unpacked(ev, NULL)) or NULL with *why set to a
+ * static reason.  Validation: issuer name, canonical serial, id length, a
+ * kind set, times within 0..year 9999, reason within RFC 5280.
+ */
+Revoca__Event *ocsp_event_decode(const unsigned char *p, size_t len,
+                                 const char **why);
+
+/* A fresh event id: 16 random octets as hex (33 bytes with NUL). */
+int ocsp_event_new_id(char *out);
+
+/* CRLReason name ("keyCompromise", ...) to number, -1 if unknown. */
+int ocsp_reason_from_name(const char *name);
+/* Number to name, "unspecified" for unknown values. */
+const char *ocsp_reason_name(int reason);
+
+#endif

@@ -1,0 +1,76 @@
+/*
+ * The issuer registry: every configured issuer with the four CertID forms
+ * that name it ((SHA-1 | SHA-256) x (issuerNameHash, issuerKeyHash),
+ * RFC 6960 4.1.1) and, when loaded with keys, what it signs responses with.
+ */
+#ifndef REVOCA_ISSUER_H
+#define REVOCA_ISSUER_H
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <stddef.h>
+
+#include "config.h"
+
+typedef enum {
+    OCSP_HASH_SHA1 = 0,
+    OCSP_HASH_SHA256 = 1,
+    OCSP_HASH_COUNT
+} ocsp_hash_e;
+
+#define OCSP_HASH_MAX_LEN 32
+
+typedef struct {
+    const ocsp_issuer_conf_t *conf;   /* borrowed from the config */
+    X509 *cert;                       /* owned */
+    unsigned char name_hash[OCSP_HASH_COUNT][OCSP_HASH_MAX_LEN];
+    unsigned char key_hash[OCSP_HASH_COUNT][OCSP_HASH_MAX_LEN];
+
+    /* Signing material; NULL/0 unless loaded with OCSP_REGISTRY_KEYS. */
+    X509 *responder;                  /* owned */
+    EVP_PKEY *key;                    /* owned */
+    unsigned char *responder_der;     /* owned, the certificate to include */
+    size_t responder_der_len;
+    unsigned char responder_key_id[20]; /* SHA-1 of the public key bits */
+    unsigned char sig_alg[32];        /* DER AlgorithmIdentifier */
+    size_t sig_alg_len;
+} ocsp_issuer_t;
+
+typedef struct {
+    size_t n;
+    ocsp_issuer_t *issuers;           /* owned */
+    char err[OCSP_ERR_MAX];
+} ocsp_registry_t;
+
+#define OCSP_REGISTRY_KEYS 0x1
+
+/*
+ * Loads every issuer of cf into reg; with OCSP_REGISTRY_KEYS also each
+ * responder certificate and private key, checking that they match and that a
+ * delegated responder certificate carries id-kp-OCSPSigning and is issued by
+ * the CA (RFC 6960 4.2.2.2).  Returns 0, or -1 with reg->err set.  cf must
+ * outlive reg.  Free with ocsp_registry_free().
+ */
+int ocsp_registry_load(ocsp_registry_t *reg, const ocsp_config_t *cf,
+                       int flags);
+void ocsp_registry_free(ocsp_registry_t *reg);
+
+/* Borrowed issuer by configured name, or NULL. */
+const ocsp_issuer_t *ocsp_registry_by_name(const ocsp_registry_t *reg,
+                                           const char *name);
+
+/*
+ * Borrowed issuer whose hashes under HASH equal name_hash and key_hash (each
+ * of the digest's length), or NULL.
+ */
+const ocsp_issuer_t *ocsp_registry_find(const ocsp_registry_t *reg,
+                                        ocsp_hash_e hash,
+                                        const unsigned char *name_hash,
+                                        size_t name_len,
+                                        const unsigned char *key_hash,
+                                        size_t key_len);
+
+size_t ocsp_hash_len(ocsp_hash_e hash);
+const char *ocsp_hash_field(ocsp_hash_e hash); /* "sha1" / "sha256" */
+
+#endif

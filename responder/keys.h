@@ -1,0 +1,52 @@
+/*
+ * The Redis key scheme, in one place.  Every key is built here from values
+ * that were validated first (issuer names by ocsp_issuer_name_valid(),
+ * serials in canonical form); callers pass keys as binary-safe arguments.
+ *
+ *   P:events                 stream, field "e" = protobuf Event
+ *   P:cert:ISSUER:SERIAL     protobuf CertRecord
+ *   P:ocsp:ISSUER:SERIAL     hash: sha1, sha256 (DER OCSPResponse),
+ *                            this_update, next_update (unix seconds),
+ *                            status (good|revoked|unknown)
+ *   P:due:ISSUER             zset serial -> unix time of next work
+ *   P:revoked:ISSUER:SHARD   hash serial -> protobuf CertRecord
+ *   P:changes:ISSUER         zset serial -> unix ms of last CRL change
+ *   P:crlnumber:ISSUER       integer, INCR only
+ */
+#ifndef REVOCA_KEYS_H
+#define REVOCA_KEYS_H
+
+#include <stddef.h>
+
+/* Room for the longest key of the scheme. */
+#define OCSP_KEY_MAX 192
+
+/* Field names of P:ocsp:ISSUER:SERIAL. */
+#define OCSP_FIELD_SHA1 "sha1"
+#define OCSP_FIELD_SHA256 "sha256"
+#define OCSP_FIELD_THIS_UPDATE "this_update"
+#define OCSP_FIELD_NEXT_UPDATE "next_update"
+#define OCSP_FIELD_STATUS "status"
+
+/* Stream field holding the encoded Event. */
+#define OCSP_STREAM_FIELD "e"
+
+/*
+ * Each writes the key and its NUL into buf (size OCSP_KEY_MAX) and returns
+ * its length, or -1 if it would not fit.
+ */
+int ocsp_key_events(char *buf, const char *prefix);
+int ocsp_key_cert(char *buf, const char *prefix, const char *issuer,
+                  const char *serial);
+int ocsp_key_ocsp(char *buf, const char *prefix, const char *issuer,
+                  const char *serial);
+int ocsp_key_due(char *buf, const char *prefix, const char *issuer);
+int ocsp_key_revoked(char *buf, const char *prefix, const char *issuer,
+                     unsigned shard);
+int ocsp_key_changes(char *buf, const char *prefix, const char *issuer);
+int ocsp_key_crlnumber(char *buf, const char *prefix, const char *issuer);
+/* A component-owned key "P:NAME:ISSUER" (leases and the like). */
+int ocsp_key_named(char *buf, const char *prefix, const char *name,
+                   const char *issuer);
+
+#endif

@@ -1,0 +1,58 @@
+/*
+ * Strict decoding of an OCSPRequest (RFC 6960 4.1.1) from untrusted bytes.
+ * Everything a responder needs is copied out into a plain struct; nothing
+ * OpenSSL-owned escapes.
+ */
+#ifndef REVOCA_REQUEST_H
+#define REVOCA_REQUEST_H
+
+#include <stddef.h>
+
+#include "issuer.h"
+#include "serial.h"
+
+/* RFC 6960 4.2.1 OCSPResponseStatus. */
+typedef enum {
+    OCSP_ST_SUCCESSFUL = 0,
+    OCSP_ST_MALFORMED = 1,
+    OCSP_ST_INTERNAL_ERROR = 2,
+    OCSP_ST_TRY_LATER = 3,
+    OCSP_ST_SIG_REQUIRED = 5,
+    OCSP_ST_UNAUTHORIZED = 6
+} ocsp_resp_status_e;
+
+#define OCSP_NONCE_MAX 128 /* RFC 9654 2.1 */
+#define OCSP_REQUEST_MAX_SINGLES 16
+
+typedef struct {
+    ocsp_hash_e hash;
+    unsigned char name_hash[OCSP_HASH_MAX_LEN];
+    unsigned char key_hash[OCSP_HASH_MAX_LEN];
+    char serial[OCSP_SERIAL_HEX_MAX + 1]; /* canonical */
+} ocsp_certid_t;
+
+typedef struct {
+    size_t max_size;     /* bytes of DER accepted */
+    size_t max_singles;  /* singleRequests per message, <= the array size */
+} ocsp_limits_t;
+
+typedef struct {
+    size_t nsingles;
+    ocsp_certid_t singles[OCSP_REQUEST_MAX_SINGLES];
+    size_t nonce_len;    /* 0: no nonce */
+    unsigned char nonce[OCSP_NONCE_MAX];
+    const char *err;     /* static text: why it was refused */
+} ocsp_request_t;
+
+/*
+ * Decodes DER of LEN bytes into *req under LIM.  Returns OCSP_ST_SUCCESSFUL,
+ * or the status to answer with (malformedRequest for anything that is not
+ * one well-formed DER OCSPRequest within the limits; unauthorized for a
+ * CertID hash other than SHA-1 / SHA-256, which no issuer can match), with
+ * req->err saying why.
+ */
+ocsp_resp_status_e ocsp_request_decode(const unsigned char *der, size_t len,
+                                       const ocsp_limits_t *lim,
+                                       ocsp_request_t *req);
+
+#endif

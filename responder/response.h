@@ -1,0 +1,54 @@
+/*
+ * Building and signing OCSP responses (RFC 6960 4.2; RFC 5019 profile).
+ * Responses are encoded here directly in DER: one SingleResponse, responderID
+ * byKey, the responder certificate included, SHA-256 signatures with ECDSA
+ * or RSA.
+ */
+#ifndef REVOCA_RESPONSE_H
+#define REVOCA_RESPONSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "issuer.h"
+#include "request.h"
+
+typedef enum {
+    OCSP_CERT_GOOD = 0,
+    OCSP_CERT_REVOKED = 1,
+    OCSP_CERT_UNKNOWN = 2
+} ocsp_cert_status_e;
+
+/* RFC 5280 5.3.1 CRLReason; -1: leave revocationReason out. */
+#define OCSP_REASON_NONE (-1)
+
+typedef struct {
+    ocsp_hash_e hash;            /* which CertID form to answer with */
+    const char *serial;          /* canonical hex */
+    ocsp_cert_status_e status;
+    int64_t revocation_time;     /* unix seconds, when revoked */
+    int reason;                  /* CRLReason or OCSP_REASON_NONE */
+    int64_t this_update;
+    int64_t next_update;
+    int64_t produced_at;
+    const unsigned char *nonce;  /* NULL: no nonce extension */
+    size_t nonce_len;
+} ocsp_single_t;
+
+/*
+ * Signs a successful OCSPResponse for S with ISS's responder key (the
+ * registry must have been loaded with keys).  On success returns 0 and a
+ * malloc'ed DER buffer in *out (caller frees) of *outlen bytes; -1 on
+ * failure (OpenSSL's error queue says why).
+ */
+int ocsp_response_sign(const ocsp_issuer_t *iss, const ocsp_single_t *s,
+                       unsigned char **out, size_t *outlen);
+
+/*
+ * The unsigned OCSPResponse for an error STATUS (RFC 6960 4.2.1: no
+ * responseBytes).  Returns a pointer to static storage and its length.
+ */
+const unsigned char *ocsp_response_error(ocsp_resp_status_e status,
+                                         size_t *len);
+
+#endif

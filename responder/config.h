@@ -94,6 +94,14 @@ void ocsp_conf_error(char *err, const char *file, const config_setting_t *s,
  */
 int ocsp_parse_duration(const char *s, int64_t *out);
 
+/*
+ * Profile rules (ARCHITECTURE.md, "Users"): the cabf profile allows only the
+ * CRLReasons of CA/B BR 7.2.2 (unspecified expressed by omission, 1, 3, 4,
+ * 5, 9) and no certificateHold.
+ */
+int ocsp_profile_allows_reason(ocsp_profile_e profile, int reason);
+int ocsp_profile_allows_hold(ocsp_profile_e profile);
+
 /* True if NAME matches [a-z0-9-]{1,32}. */
 int ocsp_issuer_name_valid(const char *name);
 

@@ -49,8 +49,15 @@ int ocsp_record_answer(const ocsp_record_t *r, ocsp_unissued_e policy,
                        ocsp_cert_status_e *status, int64_t *rev_time,
                        int *reason);
 
-/* Whether R belongs on a CRL now, and with which reason. */
+/* Whether R belongs on a CRL (revoked or on hold). */
 int ocsp_record_on_crl(const ocsp_record_t *r);
+
+/*
+ * R's CRL shard among NSHARDS: the one fixed at issuance when the issue
+ * event gave one within range, else derived from the serial
+ * (ocsp_serial_shard).
+ */
+unsigned ocsp_record_shard(const ocsp_record_t *r, unsigned nshards);
 
 /* Encoded size bound for a record, for callers' buffers. */
 #define OCSP_RECORD_MAX 256

@@ -1,0 +1,501 @@
+#include "config.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* RFC 6960 leaves validity open; CA/B BR 4.9.10 bounds it for cabf. */
+#define CABF_VALIDITY_MIN (8 * 3600)
+#define CABF_VALIDITY_MAX (10 * 86400)
+#define DEFAULT_VALIDITY (4 * 86400)
+#define DEFAULT_BACKDATE 3600
+#define DEFAULT_RETENTION (7 * 86400)
+#define MAX_SHARDS 4096
+
+void ocsp_conf_error(char *err, const char *file, const config_setting_t *s,
+                     const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    n = snprintf(err, OCSP_ERR_MAX, "%s:%d: ", file ? file : "?",
+                 s ? config_setting_source_line(s) : 0);
+    if (n < 0 || n >= OCSP_ERR_MAX) {
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(err + n, OCSP_ERR_MAX - (size_t)n, fmt, ap);
+    va_end(ap);
+}
+
+int ocsp_parse_duration(const char *s, int64_t *out)
+{
+    char *end;
+    long long v;
+    int64_t mul = 1;
+
+    if (s == NULL || *s < '0' || *s > '9') {
+        return -1;
+    }
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno != 0 || v < 0) {
+        return -1;
+    }
+    switch (*end) {
+    case '\0':
+    case 's':
+        break;
+    case 'm':
+        mul = 60;
+        break;
+    case 'h':
+        mul = 3600;
+        break;
+    case 'd':
+        mul = 86400;
+        break;
+    default:
+        return -1;
+    }
+    if (*end != '\0' && end[1] != '\0') {
+        return -1;
+    }
+    if (v > INT64_MAX / mul) {
+        return -1;
+    }
+    *out = (int64_t)v * mul;
+    return 0;
+}
+
+int ocsp_profile_allows_reason(ocsp_profile_e profile, int reason)
+{
+    if (reason < 0 || reason > 10 || reason == 7) {
+        return 0;
+    }
+    if (profile != OCSP_PROFILE_CABF) {
+        return 1;
+    }
+    switch (reason) {
+    case 0:
+    case 1:
+    case 3:
+    case 4:
+    case 5:
+    case 9:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int ocsp_profile_allows_hold(ocsp_profile_e profile)
+{
+    return profile != OCSP_PROFILE_CABF;
+}
+
+int ocsp_issuer_name_valid(const char *name)
+{
+    size_t n = 0;
+
+    for (; name[n]; n++) {
+        char c = name[n];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
+            return 0;
+        }
+        if (n >= OCSP_ISSUER_NAME_MAX) {
+            return 0;
+        }
+    }
+    return n > 0;
+}
+
+int ocsp_conf_duration(const config_setting_t *group, const char *key,
+                       int64_t *out, const char *file, char *err)
+{
+    config_setting_t *s = config_setting_get_member(group, key);
+    const char *str;
+
+    if (s == NULL) {
+        return 0;
+    }
+    if (config_setting_type(s) == CONFIG_TYPE_INT ||
+        config_setting_type(s) == CONFIG_TYPE_INT64) {
+        long long v = config_setting_get_int64(s);
+        if (v < 0) {
+            ocsp_conf_error(err, file, s, "%s: must not be negative", key);
+            return -1;
+        }
+        *out = v;
+        return 0;
+    }
+    str = config_setting_get_string(s);
+    if (str == NULL || ocsp_parse_duration(str, out) != 0) {
+        ocsp_conf_error(err, file, s,
+                        "%s: expected a duration such as \"90s\", \"8h\" or "
+                        "\"7d\"",
+                        key);
+        return -1;
+    }
+    return 0;
+}
+
+int ocsp_conf_int(const config_setting_t *group, const char *key, int64_t min,
+                  int64_t max, int64_t *out, const char *file, char *err)
+{
+    config_setting_t *s = config_setting_get_member(group, key);
+    long long v;
+
+    if (s == NULL) {
+        return 0;
+    }
+    if (config_setting_type(s) != CONFIG_TYPE_INT &&
+        config_setting_type(s) != CONFIG_TYPE_INT64) {
+        ocsp_conf_error(err, file, s, "%s: expected an integer", key);
+        return -1;
+    }
+    v = config_setting_get_int64(s);
+    if (v < min || v > max) {
+        ocsp_conf_error(err, file, s, "%s: %lld is out of range %lld..%lld",
+                        key, v, (long long)min, (long long)max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int ocsp_conf_string(const config_setting_t *group, const char *key,
+                     const char **out, const char *file, char *err)
+{
+    config_setting_t *s = config_setting_get_member(group, key);
+
+    if (s == NULL) {
+        return 0;
+    }
+    if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+        ocsp_conf_error(err, file, s, "%s: expected a string", key);
+        return -1;
+    }
+    *out = config_setting_get_string(s);
+    return 0;
+}
+
+char *ocsp_conf_path(const ocsp_config_t *cf, const char *path)
+{
+    char *dir, *copy, *out;
+    size_t n;
+
+    if (path[0] == '/') {
+        return strdup(path);
+    }
+    copy = strdup(cf->path);
+    if (copy == NULL) {
+        return NULL;
+    }
+    dir = dirname(copy);
+    n = strlen(dir) + 1 + strlen(path) + 1;
+    out = malloc(n);
+    if (out != NULL) {
+        snprintf(out, n, "%s/%s", dir, path);
+    }
+    free(copy);
+    return out;
+}
+
+/* A required or optional path setting, resolved against the file. */
+static int conf_path(ocsp_config_t *cf, const config_setting_t *g,
+                     const char *key, int required, char **out, char *err)
+{
+    const char *v = NULL;
+
+    if (ocsp_conf_string(g, key, &v, cf->path, err) != 0) {
+        return -1;
+    }
+    if (v == NULL || v[0] == '\0') {
+        if (required) {
+            ocsp_conf_error(err, cf->path, g, "issuer: \"%s\" is required",
+                            key);
+            return -1;
+        }
+        *out = NULL;
+        return 0;
+    }
+    *out = ocsp_conf_path(cf, v);
+    if (*out == NULL) {
+        snprintf(err, OCSP_ERR_MAX, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+static int conf_issuer(ocsp_config_t *cf, const config_setting_t *g,
+                       ocsp_issuer_conf_t *ic, char *err)
+{
+    const char *name = NULL, *profile = "private", *unissued = "unknown";
+    int64_t shards = 1;
+    int have_resign;
+    const char *file = cf->path;
+
+    ic->setting = g;
+    ic->validity = DEFAULT_VALIDITY;
+    ic->backdate = DEFAULT_BACKDATE;
+    ic->expired_retention = DEFAULT_RETENTION;
+
+    if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+        ocsp_conf_error(err, file, g, "issuers: each entry must be a group");
+        return -1;
+    }
+    if (ocsp_conf_string(g, "name", &name, file, err) != 0) {
+        return -1;
+    }
+    if (name == NULL || !ocsp_issuer_name_valid(name)) {
+        ocsp_conf_error(err, file, g,
+                        "issuer: \"name\" must match [a-z0-9-]{1,32}");
+        return -1;
+    }
+    memcpy(ic->name, name, strlen(name) + 1);
+
+    if (conf_path(cf, g, "cert", 1, &ic->cert_path, err) != 0 ||
+        conf_path(cf, g, "key", 0, &ic->ca_key_path, err) != 0 ||
+        conf_path(cf, g, "responder_cert", 0, &ic->responder_cert_path,
+                  err) != 0 ||
+        conf_path(cf, g, "responder_key", 0, &ic->responder_key_path, err) !=
+            0) {
+        return -1;
+    }
+    if ((ic->responder_cert_path == NULL) !=
+        (ic->responder_key_path == NULL)) {
+        ocsp_conf_error(err, file, g,
+                        "issuer %s: responder_cert and responder_key go "
+                        "together",
+                        ic->name);
+        return -1;
+    }
+
+    if (ocsp_conf_string(g, "profile", &profile, file, err) != 0) {
+        return -1;
+    }
+    if (strcmp(profile, "private") == 0) {
+        ic->profile = OCSP_PROFILE_PRIVATE;
+    } else if (strcmp(profile, "cabf") == 0) {
+        ic->profile = OCSP_PROFILE_CABF;
+    } else {
+        ocsp_conf_error(err, file, config_setting_get_member(g, "profile"),
+                        "profile: expected \"private\" or \"cabf\"");
+        return -1;
+    }
+
+    if (ocsp_conf_string(g, "unissued", &unissued, file, err) != 0) {
+        return -1;
+    }
+    if (strcmp(unissued, "unknown") == 0) {
+        ic->unissued = OCSP_UNISSUED_UNKNOWN;
+    } else if (strcmp(unissued, "revoked") == 0) {
+        ic->unissued = OCSP_UNISSUED_REVOKED;
+    } else if (strcmp(unissued, "unauthorized") == 0) {
+        ic->unissued = OCSP_UNISSUED_UNAUTHORIZED;
+    } else {
+        ocsp_conf_error(err, file, config_setting_get_member(g, "unissued"),
+                        "unissued: expected \"unknown\", \"revoked\" or "
+                        "\"unauthorized\"");
+        return -1;
+    }
+
+    if (ocsp_conf_duration(g, "validity", &ic->validity, file, err) != 0 ||
+        ocsp_conf_duration(g, "backdate", &ic->backdate, file, err) != 0 ||
+        ocsp_conf_duration(g, "expired_retention", &ic->expired_retention,
+                           file, err) != 0 ||
+        ocsp_conf_int(g, "shards", 1, MAX_SHARDS, &shards, file, err) != 0) {
+        return -1;
+    }
+    ic->shards = (unsigned)shards;
+
+    if (ic->validity < 60) {
+        ocsp_conf_error(err, file, config_setting_get_member(g, "validity"),
+                        "validity: must be at least 60s");
+        return -1;
+    }
+    if (ic->profile == OCSP_PROFILE_CABF &&
+        (ic->validity < CABF_VALIDITY_MIN ||
+         ic->validity > CABF_VALIDITY_MAX)) {
+        ocsp_conf_error(err, file, config_setting_get_member(g, "validity"),
+                        "validity: the cabf profile requires 8h..10d "
+                        "(Baseline Requirements 4.9.10)");
+        return -1;
+    }
+    have_resign = config_setting_get_member(g, "resign_after") != NULL;
+    ic->resign_after = ic->validity / 2; /* re-sign by half-life */
+    if (ocsp_conf_duration(g, "resign_after", &ic->resign_after, file, err) !=
+        0) {
+        return -1;
+    }
+    if (have_resign &&
+        (ic->resign_after <= 0 || ic->resign_after >= ic->validity)) {
+        ocsp_conf_error(err, file,
+                        config_setting_get_member(g, "resign_after"),
+                        "resign_after: must be within the validity");
+        return -1;
+    }
+    if (ic->profile == OCSP_PROFILE_CABF && ic->resign_after > ic->validity / 2) {
+        /* BR 4.9.10: update at least halfway through the validity. */
+        ocsp_conf_error(err, file,
+                        config_setting_get_member(g, "resign_after"),
+                        "resign_after: the cabf profile requires re-signing "
+                        "by half of the validity");
+        return -1;
+    }
+    if (ic->backdate >= ic->resign_after) {
+        /* thisUpdate is backdated, so a response would be due for
+         * re-signing the moment it is signed. */
+        ocsp_conf_error(err, file, config_setting_get_member(g, "backdate"),
+                        "backdate: must be shorter than resign_after");
+        return -1;
+    }
+    return 0;
+}
+
+static int conf_redis(ocsp_config_t *cf, char *err)
+{
+    config_setting_t *g = config_lookup(&cf->lc, "redis");
+    const char *host = "127.0.0.1", *user = NULL, *password = NULL;
+    int64_t port = 6379, db = 0;
+
+    if (g != NULL) {
+        if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+            ocsp_conf_error(err, cf->path, g, "redis: expected a group");
+            return -1;
+        }
+        if (ocsp_conf_string(g, "host", &host, cf->path, err) != 0 ||
+            ocsp_conf_string(g, "user", &user, cf->path, err) != 0 ||
+            ocsp_conf_string(g, "password", &password, cf->path, err) != 0 ||
+            ocsp_conf_int(g, "port", 0, 65535, &port, cf->path, err) != 0 ||
+            ocsp_conf_int(g, "db", 0, 1024, &db, cf->path, err) != 0) {
+            return -1;
+        }
+    }
+    if (host[0] == '/') {
+        port = 0;
+    } else if (port == 0) {
+        ocsp_conf_error(err, cf->path, g, "redis: port must be 1..65535");
+        return -1;
+    }
+    cf->redis_host = strdup(host);
+    cf->redis_user = user && *user ? strdup(user) : NULL;
+    cf->redis_password = password && *password ? strdup(password) : NULL;
+    cf->redis_port = (int)port;
+    cf->redis_db = (int)db;
+    return cf->redis_host ? 0 : -1;
+}
+
+int ocsp_config_load(ocsp_config_t *cf, const char *file, char *err)
+{
+    const char *prefix = "revoca";
+    config_setting_t *list;
+    size_t i, j;
+
+    memset(cf, 0, sizeof(*cf));
+    config_init(&cf->lc);
+    cf->path = strdup(file);
+    if (cf->path == NULL) {
+        snprintf(err, OCSP_ERR_MAX, "out of memory");
+        goto failed;
+    }
+    if (config_read_file(&cf->lc, file) != CONFIG_TRUE) {
+        if (config_error_type(&cf->lc) == CONFIG_ERR_FILE_IO) {
+            snprintf(err, OCSP_ERR_MAX, "%s: cannot read: %s", file,
+                     strerror(errno));
+        } else {
+            snprintf(err, OCSP_ERR_MAX, "%s:%d: %s",
+                     config_error_file(&cf->lc) ? config_error_file(&cf->lc)
+                                                : file,
+                     config_error_line(&cf->lc), config_error_text(&cf->lc));
+        }
+        goto failed;
+    }
+    if (conf_redis(cf, err) != 0) {
+        goto failed;
+    }
+    if (ocsp_conf_string(config_root_setting(&cf->lc), "prefix", &prefix,
+                         file, err) != 0) {
+        goto failed;
+    }
+    if (prefix[0] == '\0' || strlen(prefix) > OCSP_PREFIX_MAX ||
+        strpbrk(prefix, " \t\r\n{}") != NULL) {
+        ocsp_conf_error(err, file, config_lookup(&cf->lc, "prefix"),
+                        "prefix: 1..%d characters, no spaces or braces",
+                        OCSP_PREFIX_MAX);
+        goto failed;
+    }
+    memcpy(cf->prefix, prefix, strlen(prefix) + 1);
+
+    list = config_lookup(&cf->lc, "issuers");
+    if (list == NULL || (config_setting_type(list) != CONFIG_TYPE_LIST &&
+                         config_setting_type(list) != CONFIG_TYPE_ARRAY) ||
+        config_setting_length(list) == 0) {
+        ocsp_conf_error(err, file, list,
+                        "issuers: a list of at least one issuer is required");
+        goto failed;
+    }
+    cf->nissuers = (size_t)config_setting_length(list);
+    cf->issuers = calloc(cf->nissuers, sizeof(ocsp_issuer_conf_t));
+    if (cf->issuers == NULL) {
+        snprintf(err, OCSP_ERR_MAX, "out of memory");
+        goto failed;
+    }
+    for (i = 0; i < cf->nissuers; i++) {
+        const config_setting_t *g = config_setting_get_elem(list, (int)i);
+        if (conf_issuer(cf, g, &cf->issuers[i], err) != 0) {
+            goto failed;
+        }
+        for (j = 0; j < i; j++) {
+            if (strcmp(cf->issuers[j].name, cf->issuers[i].name) == 0) {
+                ocsp_conf_error(err, file, g, "issuer %s: defined twice",
+                                cf->issuers[i].name);
+                goto failed;
+            }
+        }
+    }
+    return 0;
+
+failed:
+    ocsp_config_free(cf);
+    return -1;
+}
+
+void ocsp_config_free(ocsp_config_t *cf)
+{
+    size_t i;
+
+    if (cf->issuers != NULL) {
+        for (i = 0; i < cf->nissuers; i++) {
+            free(cf->issuers[i].cert_path);
+            free(cf->issuers[i].ca_key_path);
+            free(cf->issuers[i].responder_cert_path);
+            free(cf->issuers[i].responder_key_path);
+        }
+        free(cf->issuers);
+    }
+    free(cf->path);
+    free(cf->redis_host);
+    free(cf->redis_user);
+    free(cf->redis_password);
+    config_destroy(&cf->lc);
+    memset(cf, 0, sizeof(*cf));
+}
+
+const ocsp_issuer_conf_t *ocsp_config_issuer(const ocsp_config_t *cf,
+                                             const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < cf->nissuers; i++) {
+        if (strcmp(cf->issuers[i].name, name) == 0) {
+            return &cf->issuers[i];
+        }
+    }
+    return NULL;
+}

@@ -1,0 +1,149 @@
+#include "event.h"
+
+#include <openssl/rand.h>
+#include <string.h>
+
+#include "config.h"
+#include "serial.h"
+
+/* 9999-12-31T23:59:59Z: GeneralizedTime's limit. */
+#define EVENT_TIME_MAX 253402300799LL
+
+static const struct {
+    const char *name;
+    int value;
+} reasons[] = {
+    {"unspecified", 0},         {"keyCompromise", 1},
+    {"cACompromise", 2},        {"affiliationChanged", 3},
+    {"superseded", 4},          {"cessationOfOperation", 5},
+    {"certificateHold", 6},     {"removeFromCRL", 8},
+    {"privilegeWithdrawn", 9},  {"aACompromise", 10},
+};
+
+int ocsp_reason_from_name(const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++) {
+        if (strcasecmp(reasons[i].name, name) == 0) {
+            return reasons[i].value;
+        }
+    }
+    return -1;
+}
+
+const char *ocsp_reason_name(int reason)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++) {
+        if (reasons[i].value == reason) {
+            return reasons[i].name;
+        }
+    }
+    return "unspecified";
+}
+
+static int time_ok(int64_t t)
+{
+    return t >= 0 && t <= EVENT_TIME_MAX;
+}
+
+static int reason_ok(int has, int r)
+{
+    return !has || (r >= 0 && r <= 10 && r != 7);
+}
+
+static const char *event_check(const Revoca__Event *ev)
+{
+    char canon[OCSP_SERIAL_HEX_MAX + 1];
+    size_t idlen = strlen(ev->id);
+
+    if (idlen == 0 || idlen > OCSP_EVENT_ID_MAX) {
+        return "bad event id";
+    }
+    if (!ocsp_issuer_name_valid(ev->issuer)) {
+        return "bad issuer name";
+    }
+    if (ocsp_serial_from_hex(ev->serial, canon) != 0 ||
+        strcmp(canon, ev->serial) != 0) {
+        return "serial not canonical";
+    }
+    if (!time_ok(ev->time)) {
+        return "bad event time";
+    }
+    switch (ev->kind_case) {
+    case REVOCA__EVENT__KIND_ISSUED:
+        if (!time_ok(ev->issued->not_before) ||
+            !time_ok(ev->issued->not_after) ||
+            ev->issued->not_after < ev->issued->not_before) {
+            return "bad validity period";
+        }
+        return NULL;
+    case REVOCA__EVENT__KIND_REVOKED:
+        if (!time_ok(ev->revoked->revocation_time) ||
+            (ev->revoked->has_invalidity_date &&
+             !time_ok(ev->revoked->invalidity_date)) ||
+            !reason_ok(ev->revoked->has_reason, ev->revoked->reason) ||
+            (ev->revoked->has_reason &&
+             ev->revoked->reason == REVOCA__REASON__CERTIFICATE_HOLD) ||
+            (ev->revoked->has_reason &&
+             ev->revoked->reason == REVOCA__REASON__REMOVE_FROM_CRL)) {
+            return "bad revocation";
+        }
+        return NULL;
+    case REVOCA__EVENT__KIND_HOLD:
+        if (!time_ok(ev->hold->hold_time) ||
+            (ev->hold->has_invalidity_date &&
+             !time_ok(ev->hold->invalidity_date))) {
+            return "bad hold";
+        }
+        return NULL;
+    case REVOCA__EVENT__KIND_RELEASE:
+        if (!time_ok(ev->release->release_time)) {
+            return "bad release";
+        }
+        return NULL;
+    default:
+        return "event of no kind";
+    }
+}
+
+Revoca__Event *ocsp_event_decode(const unsigned char *p, size_t len,
+                                 const char **why)
+{
+    Revoca__Event *ev;
+
+    if (len == 0 || len > OCSP_EVENT_MAX) {
+        *why = "event size out of bounds";
+        return NULL;
+    }
+    ev = revoca__event__unpack(NULL, len, p);
+    if (ev == NULL) {
+        *why = "not a protobuf Event";
+        return NULL;
+    }
+    *why = event_check(ev);
+    if (*why != NULL) {
+        revoca__event__free_unpacked(ev, NULL);
+        return NULL;
+    }
+    return ev;
+}
+
+int ocsp_event_new_id(char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char r[16];
+    size_t i;
+
+    if (RAND_bytes(r, sizeof(r)) != 1) {
+        return -1;
+    }
+    for (i = 0; i < sizeof(r); i++) {
+        out[2 * i] = hex[r[i] >> 4];
+        out[2 * i + 1] = hex[r[i] & 0xf];
+    }
+    out[2 * sizeof(r)] = '\0';
+    return 0;
+}

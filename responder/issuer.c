@@ -1,0 +1,289 @@
+#include "issuer.h"
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* DER AlgorithmIdentifiers of the signature algorithms we produce. */
+static const unsigned char alg_ecdsa_sha256[] = {
+    0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02};
+static const unsigned char alg_rsa_sha256[] = {
+    0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7,
+    0x0d, 0x01, 0x01, 0x0b, 0x05, 0x00};
+
+size_t ocsp_hash_len(ocsp_hash_e hash)
+{
+    return hash == OCSP_HASH_SHA1 ? 20 : 32;
+}
+
+const char *ocsp_hash_field(ocsp_hash_e hash)
+{
+    return hash == OCSP_HASH_SHA1 ? "sha1" : "sha256";
+}
+
+static const EVP_MD *hash_md(ocsp_hash_e hash)
+{
+    return hash == OCSP_HASH_SHA1 ? EVP_sha1() : EVP_sha256();
+}
+
+static void reg_err(ocsp_registry_t *reg, const char *issuer, const char *what)
+{
+    unsigned long e = ERR_peek_last_error();
+    char ebuf[256] = "";
+
+    if (e != 0) {
+        ERR_error_string_n(e, ebuf, sizeof(ebuf));
+    }
+    snprintf(reg->err, sizeof(reg->err), "issuer %s: %s%s%s", issuer, what,
+             e ? ": " : "", ebuf);
+    ERR_clear_error();
+}
+
+static X509 *load_cert(const char *path)
+{
+    X509 *x = NULL;
+    BIO *b = BIO_new_file(path, "r");
+
+    if (b == NULL) {
+        return NULL;
+    }
+    x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+    if (x == NULL) {
+        /* Not PEM: try DER. */
+        ERR_clear_error();
+        (void)BIO_reset(b);
+        x = d2i_X509_bio(b, NULL);
+    }
+    BIO_free(b);
+    return x;
+}
+
+static EVP_PKEY *load_key(const char *path)
+{
+    EVP_PKEY *k = NULL;
+    BIO *b = BIO_new_file(path, "r");
+
+    if (b == NULL) {
+        return NULL;
+    }
+    k = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+    BIO_free(b);
+    return k;
+}
+
+/* RFC 6960 4.1.1: issuerNameHash and issuerKeyHash in both algorithms. */
+static int issuer_hashes(ocsp_issuer_t *iss)
+{
+    unsigned char *der = NULL;
+    int len;
+    unsigned mdlen;
+    const ASN1_BIT_STRING *key;
+    int h;
+
+    len = i2d_X509_NAME(X509_get_subject_name(iss->cert), &der);
+    if (len <= 0) {
+        return -1;
+    }
+    key = X509_get0_pubkey_bitstr(iss->cert);
+    if (key == NULL) {
+        OPENSSL_free(der);
+        return -1;
+    }
+    for (h = 0; h < OCSP_HASH_COUNT; h++) {
+        if (!EVP_Digest(der, (size_t)len, iss->name_hash[h], &mdlen,
+                        hash_md((ocsp_hash_e)h), NULL) ||
+            !EVP_Digest(key->data, (size_t)key->length, iss->key_hash[h],
+                        &mdlen, hash_md((ocsp_hash_e)h), NULL)) {
+            OPENSSL_free(der);
+            return -1;
+        }
+    }
+    OPENSSL_free(der);
+    return 0;
+}
+
+static int issuer_keys(ocsp_registry_t *reg, ocsp_issuer_t *iss)
+{
+    const ocsp_issuer_conf_t *ic = iss->conf;
+    const char *cert_path = ic->responder_cert_path;
+    const char *key_path = ic->responder_key_path;
+    const ASN1_BIT_STRING *bits;
+    unsigned char *der = NULL;
+    unsigned mdlen;
+    int len;
+
+    if (cert_path == NULL) {
+        /* The CA answers for itself (RFC 6960 4.2.2.2, first case). */
+        cert_path = ic->cert_path;
+        key_path = ic->ca_key_path;
+        if (key_path == NULL) {
+            reg_err(reg, ic->name,
+                    "no responder_cert/responder_key and no CA key to sign "
+                    "with");
+            return -1;
+        }
+        iss->responder = X509_dup(iss->cert);
+    } else {
+        iss->responder = load_cert(cert_path);
+    }
+    if (iss->responder == NULL) {
+        reg_err(reg, ic->name, "cannot load the responder certificate");
+        return -1;
+    }
+    iss->key = load_key(key_path);
+    if (iss->key == NULL) {
+        reg_err(reg, ic->name, "cannot load the responder key");
+        return -1;
+    }
+    if (X509_check_private_key(iss->responder, iss->key) != 1) {
+        reg_err(reg, ic->name,
+                "the responder key does not match its certificate");
+        return -1;
+    }
+    if (ic->responder_cert_path != NULL &&
+        X509_cmp(iss->responder, iss->cert) != 0) {
+        /* RFC 6960 4.2.2.2: a delegate is issued by the CA directly and
+         * carries id-kp-OCSPSigning. */
+        if (X509_check_issued(iss->cert, iss->responder) != X509_V_OK) {
+            reg_err(reg, ic->name,
+                    "the responder certificate is not issued by the CA");
+            return -1;
+        }
+        if (!(X509_get_extension_flags(iss->responder) & EXFLAG_XKUSAGE) ||
+            !(X509_get_extended_key_usage(iss->responder) & XKU_OCSP_SIGN)) {
+            reg_err(reg, ic->name,
+                    "the responder certificate lacks id-kp-OCSPSigning");
+            return -1;
+        }
+    }
+
+    switch (EVP_PKEY_get_base_id(iss->key)) {
+    case EVP_PKEY_EC:
+        memcpy(iss->sig_alg, alg_ecdsa_sha256, sizeof(alg_ecdsa_sha256));
+        iss->sig_alg_len = sizeof(alg_ecdsa_sha256);
+        break;
+    case EVP_PKEY_RSA:
+        memcpy(iss->sig_alg, alg_rsa_sha256, sizeof(alg_rsa_sha256));
+        iss->sig_alg_len = sizeof(alg_rsa_sha256);
+        break;
+    default:
+        reg_err(reg, ic->name, "the responder key must be ECDSA or RSA");
+        return -1;
+    }
+
+    /* RFC 6960 4.2.2.3: ResponderID byKey is the SHA-1 of the key bits. */
+    bits = X509_get0_pubkey_bitstr(iss->responder);
+    if (bits == NULL ||
+        !EVP_Digest(bits->data, (size_t)bits->length, iss->responder_key_id,
+                    &mdlen, EVP_sha1(), NULL)) {
+        reg_err(reg, ic->name, "cannot hash the responder key");
+        return -1;
+    }
+    len = i2d_X509(iss->responder, &der);
+    if (len <= 0) {
+        reg_err(reg, ic->name, "cannot encode the responder certificate");
+        return -1;
+    }
+    iss->responder_der = malloc((size_t)len);
+    if (iss->responder_der == NULL) {
+        OPENSSL_free(der);
+        reg_err(reg, ic->name, "out of memory");
+        return -1;
+    }
+    memcpy(iss->responder_der, der, (size_t)len);
+    iss->responder_der_len = (size_t)len;
+    OPENSSL_free(der);
+    return 0;
+}
+
+int ocsp_registry_load(ocsp_registry_t *reg, const ocsp_config_t *cf,
+                       int flags)
+{
+    size_t i;
+
+    memset(reg, 0, sizeof(*reg));
+    reg->issuers = calloc(cf->nissuers, sizeof(ocsp_issuer_t));
+    if (reg->issuers == NULL) {
+        snprintf(reg->err, sizeof(reg->err), "out of memory");
+        return -1;
+    }
+    reg->n = cf->nissuers;
+    for (i = 0; i < cf->nissuers; i++) {
+        ocsp_issuer_t *iss = &reg->issuers[i];
+        iss->conf = &cf->issuers[i];
+        iss->cert = load_cert(iss->conf->cert_path);
+        if (iss->cert == NULL) {
+            reg_err(reg, iss->conf->name, "cannot load the CA certificate");
+            goto failed;
+        }
+        if (issuer_hashes(iss) != 0) {
+            reg_err(reg, iss->conf->name, "cannot hash the CA certificate");
+            goto failed;
+        }
+        if ((flags & OCSP_REGISTRY_KEYS) && issuer_keys(reg, iss) != 0) {
+            goto failed;
+        }
+    }
+    return 0;
+
+failed:
+    {
+        char err[OCSP_ERR_MAX];
+        memcpy(err, reg->err, sizeof(err));
+        ocsp_registry_free(reg);
+        memcpy(reg->err, err, sizeof(err));
+    }
+    return -1;
+}
+
+void ocsp_registry_free(ocsp_registry_t *reg)
+{
+    size_t i;
+
+    for (i = 0; i < reg->n; i++) {
+        X509_free(reg->issuers[i].cert);
+        X509_free(reg->issuers[i].responder);
+        EVP_PKEY_free(reg->issuers[i].key);
+        free(reg->issuers[i].responder_der);
+    }
+    free(reg->issuers);
+    memset(reg, 0, sizeof(*reg));
+}
+
+const ocsp_issuer_t *ocsp_registry_by_name(const ocsp_registry_t *reg,
+                                           const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < reg->n; i++) {
+        if (strcmp(reg->issuers[i].conf->name, name) == 0) {
+            return &reg->issuers[i];
+        }
+    }
+    return NULL;
+}
+
+const ocsp_issuer_t *ocsp_registry_find(const ocsp_registry_t *reg,
+                                        ocsp_hash_e hash,
+                                        const unsigned char *name_hash,
+                                        size_t name_len,
+                                        const unsigned char *key_hash,
+                                        size_t key_len)
+{
+    size_t i, n = ocsp_hash_len(hash);
+
+    if ((unsigned)hash >= OCSP_HASH_COUNT || name_len != n || key_len != n) {
+        return NULL;
+    }
+    for (i = 0; i < reg->n; i++) {
+        const ocsp_issuer_t *iss = &reg->issuers[i];
+        if (memcmp(iss->name_hash[hash], name_hash, n) == 0 &&
+            memcmp(iss->key_hash[hash], key_hash, n) == 0) {
+            return iss;
+        }
+    }
+    return NULL;
+}

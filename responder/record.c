@@ -1,0 +1,183 @@
+#include "record.h"
+
+#include "serial.h"
+
+void ocsp_record_init(ocsp_record_t *r, char *serial)
+{
+    revoca__cert_record__init(r);
+    r->serial = serial;
+    r->status = REVOCA__STATUS__GOOD;
+}
+
+int ocsp_record_issued(const ocsp_record_t *r)
+{
+    return r->has_not_after;
+}
+
+static void record_clear_revocation(ocsp_record_t *r)
+{
+    r->has_revocation_time = 0;
+    r->revocation_time = 0;
+    r->has_reason = 0;
+    r->reason = REVOCA__REASON__UNSPECIFIED;
+    r->has_invalidity_date = 0;
+    r->invalidity_date = 0;
+}
+
+static int apply_issued(ocsp_record_t *r, const Revoca__Issued *is)
+{
+    /* Two issue events for one serial: the later notAfter wins, so the
+     * outcome does not depend on their order. */
+    if (r->has_not_after && r->not_after >= is->not_after) {
+        return 0;
+    }
+    r->has_not_before = 1;
+    r->not_before = is->not_before;
+    r->has_not_after = 1;
+    r->not_after = is->not_after;
+    r->has_shard = is->has_shard;
+    r->shard = is->has_shard ? is->shard : 0;
+    return 1;
+}
+
+static int apply_revoked(ocsp_record_t *r, const Revoca__Revoked *rv)
+{
+    Revoca__Reason reason =
+        rv->has_reason ? rv->reason : REVOCA__REASON__UNSPECIFIED;
+
+    if (r->status == REVOCA__STATUS__REVOKED) {
+        int old_kc = r->reason == REVOCA__REASON__KEY_COMPROMISE;
+        int new_kc = reason == REVOCA__REASON__KEY_COMPROMISE;
+        /* keyCompromise outranks; then the earlier time; then the lower
+         * reason, so that any order of the same events ends alike. */
+        if (old_kc != new_kc) {
+            if (old_kc) {
+                return 0;
+            }
+        } else if (rv->revocation_time > r->revocation_time ||
+                   (rv->revocation_time == r->revocation_time &&
+                    reason >= r->reason)) {
+            return 0;
+        }
+    }
+    r->status = REVOCA__STATUS__REVOKED;
+    r->has_revocation_time = 1;
+    r->revocation_time = rv->revocation_time;
+    r->has_reason = 1;
+    r->reason = reason;
+    r->has_invalidity_date = rv->has_invalidity_date;
+    r->invalidity_date = rv->has_invalidity_date ? rv->invalidity_date : 0;
+    return 1;
+}
+
+static int apply_hold(ocsp_record_t *r, const Revoca__Hold *h)
+{
+    if (r->status == REVOCA__STATUS__REVOKED) {
+        return 0; /* revoked is final */
+    }
+    if (r->has_released_at && h->hold_time <= r->released_at) {
+        return 0; /* a release already lifted this hold */
+    }
+    if (r->status == REVOCA__STATUS__HELD &&
+        r->revocation_time <= h->hold_time) {
+        return 0;
+    }
+    r->status = REVOCA__STATUS__HELD;
+    r->has_revocation_time = 1;
+    r->revocation_time = h->hold_time;
+    r->has_reason = 1;
+    r->reason = REVOCA__REASON__CERTIFICATE_HOLD;
+    r->has_invalidity_date = h->has_invalidity_date;
+    r->invalidity_date = h->has_invalidity_date ? h->invalidity_date : 0;
+    return 1;
+}
+
+static int apply_release(ocsp_record_t *r, const Revoca__Release *rl)
+{
+    int changed = 0;
+
+    if (!r->has_released_at || r->released_at < rl->release_time) {
+        r->has_released_at = 1;
+        r->released_at = rl->release_time;
+        changed = 1;
+    }
+    if (r->status == REVOCA__STATUS__HELD &&
+        r->revocation_time <= rl->release_time) {
+        r->status = REVOCA__STATUS__GOOD;
+        record_clear_revocation(r);
+        changed = 1;
+    }
+    return changed;
+}
+
+int ocsp_record_apply(ocsp_record_t *r, const ocsp_event_t *ev)
+{
+    switch (ev->kind_case) {
+    case REVOCA__EVENT__KIND_ISSUED:
+        return apply_issued(r, ev->issued);
+    case REVOCA__EVENT__KIND_REVOKED:
+        return apply_revoked(r, ev->revoked);
+    case REVOCA__EVENT__KIND_HOLD:
+        return apply_hold(r, ev->hold);
+    case REVOCA__EVENT__KIND_RELEASE:
+        return apply_release(r, ev->release);
+    default:
+        return -1;
+    }
+}
+
+int ocsp_record_answer(const ocsp_record_t *r, ocsp_unissued_e policy,
+                       ocsp_cert_status_e *status, int64_t *rev_time,
+                       int *reason)
+{
+    *rev_time = 0;
+    *reason = OCSP_REASON_NONE;
+
+    switch (r->status) {
+    case REVOCA__STATUS__REVOKED:
+    case REVOCA__STATUS__HELD:
+        *status = OCSP_CERT_REVOKED;
+        *rev_time = r->revocation_time;
+        /* RFC 5280 5.3.1: unspecified is expressed by leaving it out. */
+        if (r->has_reason && r->reason != REVOCA__REASON__UNSPECIFIED) {
+            *reason = (int)r->reason;
+        }
+        return 0;
+    default:
+        break;
+    }
+    if (ocsp_record_issued(r)) {
+        *status = OCSP_CERT_GOOD;
+        return 0;
+    }
+    /* Never reported as issued: never "good". */
+    switch (policy) {
+    case OCSP_UNISSUED_REVOKED:
+        /* RFC 6960 2.2: certificateHold, revoked at the epoch. */
+        *status = OCSP_CERT_REVOKED;
+        *reason = REVOCA__REASON__CERTIFICATE_HOLD;
+        return 0;
+    case OCSP_UNISSUED_UNAUTHORIZED:
+        return -1;
+    default:
+        *status = OCSP_CERT_UNKNOWN;
+        return 0;
+    }
+}
+
+int ocsp_record_on_crl(const ocsp_record_t *r)
+{
+    return r->status == REVOCA__STATUS__REVOKED ||
+           r->status == REVOCA__STATUS__HELD;
+}
+
+unsigned ocsp_record_shard(const ocsp_record_t *r, unsigned nshards)
+{
+    if (nshards <= 1) {
+        return 0;
+    }
+    if (r->has_shard && r->shard < nshards) {
+        return r->shard;
+    }
+    return ocsp_serial_shard(r->serial, nshards);
+}

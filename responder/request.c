@@ -1,0 +1,158 @@
+#include "request.h"
+
+#include <openssl/ocsp.h>
+#include <openssl/x509v3.h>
+#include <limits.h>
+#include <string.h>
+
+/*
+ * Maps a CertID hashAlgorithm to ours.  Returns -1 for any other digest:
+ * RFC 6960 4.1.1 lets the requester pick, but no issuer is registered under
+ * another hash, so such a request cannot be answered authoritatively.
+ */
+static int certid_hash(const ASN1_OBJECT *alg)
+{
+    switch (OBJ_obj2nid(alg)) {
+    case NID_sha1:
+        return OCSP_HASH_SHA1;
+    case NID_sha256:
+        return OCSP_HASH_SHA256;
+    default:
+        return -1;
+    }
+}
+
+/* RFC 9654 2.1: the nonce is an OCTET STRING inside extnValue. */
+static ocsp_resp_status_e request_nonce(X509_EXTENSION *ext,
+                                        ocsp_request_t *req)
+{
+    const ASN1_OCTET_STRING *val = X509_EXTENSION_get_data(ext);
+    const unsigned char *p = ASN1_STRING_get0_data(val);
+    long len = ASN1_STRING_length(val), inner;
+    int tag, cls;
+
+    if (req->nonce_len != 0) {
+        req->err = "nonce extension twice";
+        return OCSP_ST_MALFORMED;
+    }
+    if (ASN1_get_object(&p, &inner, &tag, &cls, len) & 0x80 ||
+        tag != V_ASN1_OCTET_STRING || cls != V_ASN1_UNIVERSAL ||
+        p + inner != ASN1_STRING_get0_data(val) + len) {
+        req->err = "nonce is not an OCTET STRING";
+        return OCSP_ST_MALFORMED;
+    }
+    if (inner < 1 || inner > OCSP_NONCE_MAX) {
+        req->err = "nonce length outside 1..128 octets (RFC 9654)";
+        return OCSP_ST_MALFORMED;
+    }
+    memcpy(req->nonce, p, (size_t)inner);
+    req->nonce_len = (size_t)inner;
+    return OCSP_ST_SUCCESSFUL;
+}
+
+/*
+ * One request or singleRequest extension: the request-level nonce is kept,
+ * anything else unknown is ignored unless critical.
+ */
+static ocsp_resp_status_e request_ext(X509_EXTENSION *ext, ocsp_request_t *req,
+                                      int top)
+{
+    if (top && OBJ_obj2nid(X509_EXTENSION_get_object(ext)) ==
+                   NID_id_pkix_OCSP_Nonce) {
+        return request_nonce(ext, req);
+    }
+    /* RFC 5280 4.2: an unrecognised critical extension must not be
+     * ignored; non-critical ones are (ARCHITECTURE.md). */
+    if (X509_EXTENSION_get_critical(ext)) {
+        req->err = "unknown critical extension";
+        return OCSP_ST_MALFORMED;
+    }
+    return OCSP_ST_SUCCESSFUL;
+}
+
+ocsp_resp_status_e ocsp_request_decode(const unsigned char *der, size_t len,
+                                       const ocsp_limits_t *lim,
+                                       ocsp_request_t *req)
+{
+    OCSP_REQUEST *r = NULL;
+    const unsigned char *p = der;
+    ocsp_resp_status_e st = OCSP_ST_MALFORMED;
+    size_t max_singles = lim->max_singles;
+    int i, n, e;
+
+    memset(req, 0, sizeof(*req));
+    if (max_singles == 0 || max_singles > OCSP_REQUEST_MAX_SINGLES) {
+        max_singles = OCSP_REQUEST_MAX_SINGLES;
+    }
+    if (len == 0 || len > lim->max_size || len > LONG_MAX) {
+        req->err = len ? "request too large" : "empty request";
+        return OCSP_ST_MALFORMED;
+    }
+    r = d2i_OCSP_REQUEST(NULL, &p, (long)len);
+    if (r == NULL || p != der + len) {
+        req->err = r ? "trailing data after the request" : "not an OCSPRequest";
+        goto done;
+    }
+    n = OCSP_request_onereq_count(r);
+    if (n <= 0) {
+        req->err = "no singleRequest";
+        goto done;
+    }
+    if ((size_t)n > max_singles) {
+        req->err = "too many singleRequests";
+        goto done;
+    }
+    for (i = 0; i < n; i++) {
+        OCSP_ONEREQ *one = OCSP_request_onereq_get0(r, i);
+        OCSP_CERTID *cid = OCSP_onereq_get0_id(one);
+        ASN1_OCTET_STRING *nh = NULL, *kh = NULL;
+        ASN1_OBJECT *alg = NULL;
+        ASN1_INTEGER *serial = NULL;
+        ocsp_certid_t *out = &req->singles[i];
+        int h;
+        size_t hl;
+
+        if (!OCSP_id_get0_info(&nh, &alg, &kh, &serial, cid)) {
+            req->err = "bad CertID";
+            goto done;
+        }
+        if (ocsp_serial_from_asn1(serial, out->serial) != 0) {
+            req->err = "serial zero, negative or longer than 20 octets";
+            goto done;
+        }
+        h = certid_hash(alg);
+        if (h < 0) {
+            req->err = "CertID hash is neither SHA-1 nor SHA-256";
+            st = OCSP_ST_UNAUTHORIZED;
+            goto done;
+        }
+        out->hash = (ocsp_hash_e)h;
+        hl = ocsp_hash_len(out->hash);
+        if ((size_t)ASN1_STRING_length(nh) != hl ||
+            (size_t)ASN1_STRING_length(kh) != hl) {
+            req->err = "CertID hash length does not match its algorithm";
+            goto done;
+        }
+        memcpy(out->name_hash, ASN1_STRING_get0_data(nh), hl);
+        memcpy(out->key_hash, ASN1_STRING_get0_data(kh), hl);
+        for (e = 0; e < OCSP_ONEREQ_get_ext_count(one); e++) {
+            st = request_ext(OCSP_ONEREQ_get_ext(one, e), req, 0);
+            if (st != OCSP_ST_SUCCESSFUL) {
+                goto done;
+            }
+        }
+        st = OCSP_ST_MALFORMED;
+    }
+    req->nsingles = (size_t)n;
+    for (e = 0; e < OCSP_REQUEST_get_ext_count(r); e++) {
+        st = request_ext(OCSP_REQUEST_get_ext(r, e), req, 1);
+        if (st != OCSP_ST_SUCCESSFUL) {
+            goto done;
+        }
+    }
+    st = OCSP_ST_SUCCESSFUL;
+
+done:
+    OCSP_REQUEST_free(r);
+    return st;
+}

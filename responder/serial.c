@@ -1,0 +1,142 @@
+#include "serial.h"
+
+#include <ctype.h>
+#include <string.h>
+
+static const char hexdig[] = "0123456789abcdef";
+
+/* Writes the magnitude P[0..len) (no sign octet) as canonical hex. */
+static int serial_hex(const unsigned char *p, size_t len, char *out)
+{
+    size_t i;
+
+    while (len && *p == 0) {
+        p++;
+        len--;
+    }
+    if (len == 0 || len > OCSP_SERIAL_MAX_OCTETS) {
+        return -1; /* zero, or longer than RFC 5280 4.1.2.2 allows */
+    }
+    /* Canonical form drops the leading zero nibble too: "1", not "01". */
+    i = 0;
+    if ((p[0] >> 4) != 0) {
+        out[i++] = hexdig[p[0] >> 4];
+    }
+    out[i++] = hexdig[p[0] & 0xf];
+    for (size_t k = 1; k < len; k++) {
+        out[i++] = hexdig[p[k] >> 4];
+        out[i++] = hexdig[p[k] & 0xf];
+    }
+    out[i] = '\0';
+    return 0;
+}
+
+int ocsp_serial_from_der(const unsigned char *p, size_t len, char *out)
+{
+    if (len == 0 || (p[0] & 0x80)) {
+        return -1; /* empty or negative */
+    }
+    /* DER forbids a redundant leading zero (X.690 8.3.2). */
+    if (len > 1 && p[0] == 0 && !(p[1] & 0x80)) {
+        return -1;
+    }
+    return serial_hex(p, len, out);
+}
+
+int ocsp_serial_from_asn1(const ASN1_INTEGER *ai, char *out)
+{
+    if (ai == NULL || ASN1_STRING_type(ai) != V_ASN1_INTEGER) {
+        return -1; /* V_ASN1_NEG_INTEGER: negative */
+    }
+    return serial_hex(ASN1_STRING_get0_data(ai), (size_t)ASN1_STRING_length(ai),
+                      out);
+}
+
+int ocsp_serial_from_hex(const char *hex, char *out)
+{
+    unsigned char raw[OCSP_SERIAL_MAX_OCTETS + 1];
+    char digits[2 * (OCSP_SERIAL_MAX_OCTETS + 1) + 1];
+    size_t n = 0, i, len;
+
+    if (hex == NULL) {
+        return -1;
+    }
+    if (hex[0] == '0' && (hex[1] == 'x' || hex[1] == 'X')) {
+        hex += 2;
+    }
+    for (; *hex; hex++) {
+        if (*hex == ':') {
+            continue;
+        }
+        if (!isxdigit((unsigned char)*hex)) {
+            return -1;
+        }
+        if (n == 0 && *hex == '0') {
+            continue; /* leading zeros carry nothing */
+        }
+        if (n >= sizeof(digits) - 1) {
+            return -1;
+        }
+        digits[n++] = (char)tolower((unsigned char)*hex);
+    }
+    if (n == 0 || n > OCSP_SERIAL_HEX_MAX) {
+        return -1;
+    }
+    /* Fill from the right: nibble i of the value is digit n-1-i. */
+    len = (n + 1) / 2;
+    memset(raw, 0, sizeof(raw));
+    for (i = 0; i < n; i++) {
+        unsigned v = (unsigned)(strchr(hexdig, digits[n - 1 - i]) - hexdig);
+        raw[len - 1 - i / 2] |= (unsigned char)(i & 1 ? v << 4 : v);
+    }
+    return serial_hex(raw, len, out);
+}
+
+int ocsp_serial_to_der(const char *hex, unsigned char *out)
+{
+    size_t n = strlen(hex), len, i, off;
+
+    if (n == 0 || n > OCSP_SERIAL_HEX_MAX) {
+        return -1;
+    }
+    len = (n + 1) / 2;
+    off = 0;
+    for (i = 0; i < n; i++) {
+        const char *d = strchr(hexdig, hex[i]);
+        if (d == NULL || hex[i] == '\0') {
+            return -1;
+        }
+    }
+    /* Nibble k of the value, counting from the right. */
+    memset(out, 0, OCSP_SERIAL_MAX_OCTETS + 1);
+    for (i = 0; i < n; i++) {
+        unsigned v = (unsigned)(strchr(hexdig, hex[n - 1 - i]) - hexdig);
+        out[len - 1 - i / 2] |= (unsigned char)(i & 1 ? v << 4 : v);
+    }
+    if (out[0] == 0) {
+        return -1; /* not canonical */
+    }
+    if (out[0] & 0x80) {
+        memmove(out + 1, out, len);
+        out[0] = 0;
+        off = 1;
+    }
+    return (int)(len + off);
+}
+
+unsigned ocsp_serial_shard(const char *hex, unsigned nshards)
+{
+    unsigned long long rem = 0;
+
+    if (nshards <= 1) {
+        return 0;
+    }
+    for (; *hex; hex++) {
+        const char *d = strchr(hexdig, *hex);
+        if (d == NULL || *hex == '\0') {
+            return 0;
+        }
+        rem = (rem * 16 + (unsigned)(d - hexdig)) % nshards;
+    }
+    return (unsigned)rem;
+}

@@ -1,0 +1,754 @@
+#include "signer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "event.h"
+#include "log.h"
+#include "record.h"
+#include "response.h"
+#include "serial.h"
+
+#define SIGNER_BLOCK_MS "1000"
+#define SIGNER_CLAIM_EVERY_MS 1000
+
+/*
+ * Claims up to ARGV[2] members of the due set KEYS[1] whose time is at or
+ * before ARGV[1], pushing them to ARGV[3] (a lease) so that another signer
+ * skips them; the batch's own write sets their real next time.
+ */
+static const char claim_script[] =
+    "local m = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], "
+    "'LIMIT', 0, tonumber(ARGV[2]))\n"
+    "for _, v in ipairs(m) do redis.call('ZADD', KEYS[1], ARGV[3], v) end\n"
+    "return m\n";
+
+/* One certificate a batch touches. */
+typedef struct {
+    const ocsp_issuer_t *iss;
+    char serial[OCSP_SERIAL_HEX_MAX + 1];
+    char cert_key[OCSP_KEY_MAX];
+    Revoca__CertRecord *loaded; /* owned, as read; NULL if absent */
+    ocsp_record_t rec;          /* working copy, borrows from loaded */
+    int changed;
+    int resign;
+    int on_crl_before;
+    unsigned shard_before;
+} item_t;
+
+/* One stream entry of a batch; ev NULL for an entry to ack and skip. */
+typedef struct {
+    char id[48];
+    Revoca__Event *ev; /* owned */
+    size_t item;
+} entry_t;
+
+typedef struct {
+    item_t items[SIGNER_BATCH_MAX];
+    size_t nitems;
+    entry_t entries[SIGNER_BATCH_MAX];
+    size_t nentries;
+} batch_t;
+
+static int64_t signer_now(const signer_t *s)
+{
+    return s->now_override ? s->now_override : (int64_t)time(NULL);
+}
+
+int signer_init(signer_t *s, const ocsp_config_t *cf, volatile int *stop)
+{
+    const config_setting_t *g = config_lookup(&cf->lc, "signer");
+    int64_t batch = 256, idle = 30, lease = 60;
+    const char *consumer = "";
+    char host[64] = "host";
+
+    memset(s, 0, sizeof(*s));
+    s->cf = cf;
+    s->stop = stop;
+    if (g != NULL &&
+        (ocsp_conf_int(g, "batch", 1, SIGNER_BATCH_MAX, &batch, cf->path,
+                       s->err) != 0 ||
+         ocsp_conf_duration(g, "claim_idle", &idle, cf->path, s->err) != 0 ||
+         ocsp_conf_duration(g, "lease", &lease, cf->path, s->err) != 0 ||
+         ocsp_conf_string(g, "consumer", &consumer, cf->path, s->err) != 0)) {
+        return -1;
+    }
+    if (lease < 1) {
+        ocsp_conf_error(s->err, cf->path, g, "signer: lease must be >= 1s");
+        return -1;
+    }
+    s->batch = (size_t)batch;
+    s->claim_idle_ms = idle * 1000;
+    s->lease = lease;
+    if (consumer[0] != '\0') {
+        snprintf(s->consumer, sizeof(s->consumer), "%s", consumer);
+    } else {
+        gethostname(host, sizeof(host) - 1);
+        snprintf(s->consumer, sizeof(s->consumer), "%s-%ld", host,
+                 (long)getpid());
+    }
+    if (ocsp_registry_load(&s->reg, cf, OCSP_REGISTRY_KEYS) != 0) {
+        snprintf(s->err, sizeof(s->err), "%s", s->reg.err);
+        return -1;
+    }
+    ocsp_key_events(s->events_key, cf->prefix);
+    ocsp_rconn_init(&s->rc, cf);
+    return 0;
+}
+
+void signer_free(signer_t *s)
+{
+    ocsp_rconn_close(&s->rc);
+    ocsp_registry_free(&s->reg);
+}
+
+static void batch_reset(batch_t *b)
+{
+    size_t i;
+
+    for (i = 0; i < b->nentries; i++) {
+        if (b->entries[i].ev) {
+            revoca__event__free_unpacked(b->entries[i].ev, NULL);
+        }
+    }
+    for (i = 0; i < b->nitems; i++) {
+        if (b->items[i].loaded) {
+            revoca__cert_record__free_unpacked(b->items[i].loaded, NULL);
+        }
+    }
+    b->nentries = 0;
+    b->nitems = 0;
+}
+
+/* The batch's item for (iss, serial), added if new; NULL if full. */
+static item_t *batch_item(signer_t *s, batch_t *b, const ocsp_issuer_t *iss,
+                          const char *serial, size_t *index)
+{
+    size_t i;
+    item_t *it;
+
+    for (i = 0; i < b->nitems; i++) {
+        if (b->items[i].iss == iss && strcmp(b->items[i].serial, serial) == 0) {
+            *index = i;
+            return &b->items[i];
+        }
+    }
+    if (b->nitems == SIGNER_BATCH_MAX) {
+        return NULL;
+    }
+    it = &b->items[b->nitems];
+    memset(it, 0, sizeof(*it));
+    it->iss = iss;
+    snprintf(it->serial, sizeof(it->serial), "%s", serial);
+    ocsp_key_cert(it->cert_key, s->cf->prefix, iss->conf->name, serial);
+    *index = b->nitems++;
+    return it;
+}
+
+/* Adds a stream entry (id, fields) to the batch. */
+static void batch_entry(signer_t *s, batch_t *b, const redisReply *e)
+{
+    entry_t *en;
+    const redisReply *f;
+    const char *why = NULL;
+    size_t k;
+
+    if (b->nentries == SIGNER_BATCH_MAX || e->type != REDIS_REPLY_ARRAY ||
+        e->elements < 1 || e->element[0]->type != REDIS_REPLY_STRING ||
+        e->element[0]->len >= sizeof(en->id)) {
+        return;
+    }
+    en = &b->entries[b->nentries++];
+    memset(en, 0, sizeof(*en));
+    memcpy(en->id, e->element[0]->str, e->element[0]->len);
+    f = e->elements > 1 ? e->element[1] : NULL;
+    if (f == NULL || f->type != REDIS_REPLY_ARRAY) {
+        return; /* deleted from the stream: only ack it */
+    }
+    for (k = 0; k + 1 < f->elements; k += 2) {
+        if (f->element[k]->type == REDIS_REPLY_STRING &&
+            strcmp(f->element[k]->str, OCSP_STREAM_FIELD) == 0 &&
+            f->element[k + 1]->type == REDIS_REPLY_STRING) {
+            en->ev = ocsp_event_decode(
+                (const unsigned char *)f->element[k + 1]->str,
+                f->element[k + 1]->len, &why);
+            break;
+        }
+    }
+    if (en->ev == NULL) {
+        ocsp_log(OCSP_LOG_ERR, "event rejected id=%s reason=\"%s\"", en->id,
+                 why ? why : "no field e");
+        return;
+    }
+    {
+        const ocsp_issuer_t *iss =
+            ocsp_registry_by_name(&s->reg, en->ev->issuer);
+        if (iss == NULL ||
+            batch_item(s, b, iss, en->ev->serial, &en->item) == NULL) {
+            ocsp_log(OCSP_LOG_ERR,
+                     "event rejected id=%s issuer=%s reason=\"unknown issuer\"",
+                     en->id, en->ev->issuer);
+            revoca__event__free_unpacked(en->ev, NULL);
+            en->ev = NULL;
+        }
+    }
+}
+
+/* Appends a command; sticky failure is caught when replies are read. */
+static void pipe_cmd(signer_t *s, int argc, const char **argv,
+                     const size_t *lens)
+{
+    redisAppendCommandArgv(s->rc.c, argc, argv, lens);
+}
+
+/* Reads one pipelined reply; NULL on a connection error. */
+static redisReply *pipe_reply(signer_t *s)
+{
+    void *r = NULL;
+
+    if (redisGetReply(s->rc.c, &r) != REDIS_OK) {
+        snprintf(s->rc.err, sizeof(s->rc.err), "redis: %s", s->rc.c->errstr);
+        ocsp_rconn_drop(&s->rc);
+        return NULL;
+    }
+    return r;
+}
+
+/* WATCH every record of the batch and read them all.  0, or -1. */
+static int batch_load(signer_t *s, batch_t *b)
+{
+    const char *argv[1 + SIGNER_BATCH_MAX];
+    redisReply *r;
+    size_t i;
+
+    argv[0] = "WATCH";
+    for (i = 0; i < b->nitems; i++) {
+        argv[1 + i] = b->items[i].cert_key;
+    }
+    pipe_cmd(s, (int)(1 + b->nitems), argv, NULL);
+    argv[0] = "MGET";
+    pipe_cmd(s, (int)(1 + b->nitems), argv, NULL);
+
+    if ((r = pipe_reply(s)) == NULL) {
+        return -1;
+    }
+    freeReplyObject(r);
+    if ((r = pipe_reply(s)) == NULL) {
+        return -1;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != b->nitems) {
+        snprintf(s->rc.err, sizeof(s->rc.err), "redis: bad MGET reply");
+        freeReplyObject(r);
+        return -1;
+    }
+    for (i = 0; i < b->nitems; i++) {
+        item_t *it = &b->items[i];
+        const redisReply *e = r->element[i];
+
+        if (it->loaded) {
+            revoca__cert_record__free_unpacked(it->loaded, NULL);
+            it->loaded = NULL;
+        }
+        ocsp_record_init(&it->rec, it->serial);
+        if (e->type == REDIS_REPLY_STRING) {
+            it->loaded = revoca__cert_record__unpack(
+                NULL, e->len, (const uint8_t *)e->str);
+            if (it->loaded == NULL) {
+                ocsp_log(OCSP_LOG_ERR,
+                         "record unreadable key=%s action=\"rebuilt from "
+                         "events\"",
+                         it->cert_key);
+            } else {
+                it->rec = *it->loaded;
+                it->rec.serial = it->serial;
+            }
+        }
+        it->changed = 0;
+        it->on_crl_before = it->loaded && ocsp_record_on_crl(&it->rec);
+        it->shard_before =
+            ocsp_record_shard(&it->rec, it->iss->conf->shards);
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
+/* Everything a batch writes is queued here, then sent between MULTI/EXEC. */
+typedef struct {
+    signer_t *s;
+    size_t queued;
+} writer_t;
+
+static void w_cmd(writer_t *w, int argc, const char **argv, const size_t *len)
+{
+    pipe_cmd(w->s, argc, argv, len);
+    w->queued++;
+}
+
+static int item_write(writer_t *w, item_t *it, int64_t now, long now_ms)
+{
+    signer_t *s = w->s;
+    const ocsp_issuer_conf_t *ic = it->iss->conf;
+    char ocsp_key[OCSP_KEY_MAX], due_key[OCSP_KEY_MAX], rev_key[OCSP_KEY_MAX];
+    char chg_key[OCSP_KEY_MAX], tu[24], nu[24], due[24], ms[24];
+    unsigned char rec_buf[OCSP_RECORD_MAX];
+    unsigned char *der[OCSP_HASH_COUNT] = {NULL, NULL};
+    size_t der_len[OCSP_HASH_COUNT], rec_len = 0;
+    unsigned shard;
+    int on_crl, h, rc = -1;
+    int64_t due_at;
+    ocsp_cert_status_e status;
+    int64_t rev_time;
+    int reason;
+
+    ocsp_key_ocsp(ocsp_key, s->cf->prefix, ic->name, it->serial);
+    ocsp_key_due(due_key, s->cf->prefix, ic->name);
+    ocsp_key_changes(chg_key, s->cf->prefix, ic->name);
+
+    /* Expired past retention: the record and its responses go. */
+    if (ocsp_record_issued(&it->rec) &&
+        it->rec.not_after + ic->expired_retention < now) {
+        const char *del[] = {"DEL", it->cert_key, ocsp_key};
+        const char *zrem[] = {"ZREM", due_key, it->serial};
+        w_cmd(w, 3, del, NULL);
+        w_cmd(w, 3, zrem, NULL);
+        if (it->on_crl_before) {
+            const char *hdel[] = {"HDEL", rev_key, it->serial};
+            ocsp_key_revoked(rev_key, s->cf->prefix, ic->name,
+                             it->shard_before);
+            w_cmd(w, 3, hdel, NULL);
+        }
+        return 0;
+    }
+
+    if (it->changed) {
+        it->rec.has_updated = 1;
+        it->rec.updated = now;
+        rec_len = revoca__cert_record__get_packed_size(&it->rec);
+        if (rec_len > sizeof(rec_buf)) {
+            return -1;
+        }
+        revoca__cert_record__pack(&it->rec, rec_buf);
+        {
+            const char *set[] = {"SET", it->cert_key, (const char *)rec_buf};
+            size_t lens[] = {3, strlen(it->cert_key), rec_len};
+            w_cmd(w, 3, set, lens);
+        }
+
+        /* What the CRLs are built from (keys.h). */
+        on_crl = ocsp_record_on_crl(&it->rec);
+        shard = ocsp_record_shard(&it->rec, ic->shards);
+        if (it->on_crl_before && (!on_crl || shard != it->shard_before)) {
+            const char *hdel[] = {"HDEL", rev_key, it->serial};
+            ocsp_key_revoked(rev_key, s->cf->prefix, ic->name,
+                             it->shard_before);
+            w_cmd(w, 3, hdel, NULL);
+        }
+        if (on_crl) {
+            const char *hset[] = {"HSET", rev_key, it->serial,
+                                  (const char *)rec_buf};
+            size_t lens[4];
+            ocsp_key_revoked(rev_key, s->cf->prefix, ic->name, shard);
+            lens[0] = 4;
+            lens[1] = strlen(rev_key);
+            lens[2] = strlen(it->serial);
+            lens[3] = rec_len;
+            w_cmd(w, 4, hset, lens);
+        }
+        if (on_crl || it->on_crl_before) {
+            const char *zadd[] = {"ZADD", chg_key, ms, it->serial};
+            snprintf(ms, sizeof(ms), "%ld", now_ms);
+            w_cmd(w, 4, zadd, NULL);
+        }
+    }
+
+    if (ocsp_record_answer(&it->rec, ic->unissued, &status, &rev_time,
+                           &reason) != 0) {
+        /* Policy "unauthorized" for a never-issued serial: nothing signed. */
+        const char *del[] = {"DEL", ocsp_key};
+        const char *zrem[] = {"ZREM", due_key, it->serial};
+        w_cmd(w, 2, del, NULL);
+        w_cmd(w, 3, zrem, NULL);
+        return 0;
+    }
+
+    {
+        ocsp_single_t single;
+        memset(&single, 0, sizeof(single));
+        single.serial = it->serial;
+        single.status = status;
+        single.revocation_time = rev_time;
+        single.reason = reason;
+        single.produced_at = now;
+        single.this_update = now - ic->backdate;
+        single.next_update = single.this_update + ic->validity;
+        for (h = 0; h < OCSP_HASH_COUNT; h++) {
+            single.hash = (ocsp_hash_e)h;
+            if (ocsp_response_sign(it->iss, &single, &der[h], &der_len[h]) !=
+                0) {
+                ocsp_log_openssl(OCSP_LOG_ERR, "sign failed");
+                goto failed;
+            }
+        }
+        snprintf(tu, sizeof(tu), "%lld", (long long)single.this_update);
+        snprintf(nu, sizeof(nu), "%lld", (long long)single.next_update);
+        due_at = single.this_update + ic->resign_after;
+        if (ocsp_record_issued(&it->rec) &&
+            it->rec.not_after + ic->expired_retention < due_at) {
+            due_at = it->rec.not_after + ic->expired_retention + 1;
+        }
+        snprintf(due, sizeof(due), "%lld", (long long)due_at);
+    }
+    {
+        static const char *names[] = {"good", "revoked", "unknown"};
+        const char *hset[] = {"HSET",
+                              ocsp_key,
+                              OCSP_FIELD_SHA1,
+                              (const char *)der[OCSP_HASH_SHA1],
+                              OCSP_FIELD_SHA256,
+                              (const char *)der[OCSP_HASH_SHA256],
+                              OCSP_FIELD_THIS_UPDATE,
+                              tu,
+                              OCSP_FIELD_NEXT_UPDATE,
+                              nu,
+                              OCSP_FIELD_STATUS,
+                              names[status]};
+        size_t lens[12];
+        const char *zadd[] = {"ZADD", due_key, due, it->serial};
+        for (h = 0; h < 12; h++) {
+            lens[h] = strlen(hset[h]);
+        }
+        lens[3] = der_len[OCSP_HASH_SHA1];
+        lens[5] = der_len[OCSP_HASH_SHA256];
+        w_cmd(w, 12, hset, lens);
+        w_cmd(w, 4, zadd, NULL);
+        s->signed_responses += 2;
+    }
+    rc = 0;
+
+failed:
+    free(der[0]);
+    free(der[1]);
+    return rc;
+}
+
+/*
+ * Applies the batch's events, signs, and commits everything with the
+ * entries' acknowledgement in one transaction.  Returns 0 when committed,
+ * 1 when another signer changed a record first (the caller repeats), -1 on
+ * a connection error.
+ */
+static int batch_commit(signer_t *s, batch_t *b)
+{
+    writer_t w = {s, 0};
+    const char *argv[3 + SIGNER_BATCH_MAX];
+    int64_t now = signer_now(s);
+    struct timespec ts;
+    long now_ms;
+    redisReply *r;
+    size_t i, n, acks = 0;
+    int rc = 0;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    now_ms = (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+
+    if (b->nitems > 0 && batch_load(s, b) != 0) {
+        return -1;
+    }
+    for (i = 0; i < b->nentries; i++) {
+        entry_t *en = &b->entries[i];
+        if (en->ev != NULL &&
+            ocsp_record_apply(&b->items[en->item].rec, en->ev) == 1) {
+            b->items[en->item].changed = 1;
+        }
+    }
+
+    argv[0] = "MULTI";
+    pipe_cmd(s, 1, argv, NULL);
+    for (i = 0; i < b->nitems; i++) {
+        item_t *it = &b->items[i];
+        if (!it->changed && !it->resign) {
+            continue;
+        }
+        if (!it->loaded && !it->changed) {
+            /* A due entry whose record is gone. */
+            char due_key[OCSP_KEY_MAX];
+            const char *zrem[] = {"ZREM", due_key, it->serial};
+            ocsp_key_due(due_key, s->cf->prefix, it->iss->conf->name);
+            w_cmd(&w, 3, zrem, NULL);
+            continue;
+        }
+        if (item_write(&w, it, now, now_ms) != 0) {
+            /* Leave the batch unacknowledged: it is retried, not lost. */
+            argv[0] = "DISCARD";
+            pipe_cmd(s, 1, argv, NULL);
+            rc = -2;
+            break;
+        }
+    }
+    if (rc == 0 && b->nentries > 0) {
+        argv[0] = "XACK";
+        argv[1] = s->events_key;
+        argv[2] = SIGNER_GROUP;
+        for (i = 0; i < b->nentries; i++) {
+            argv[3 + acks++] = b->entries[i].id;
+        }
+        w_cmd(&w, (int)(3 + acks), argv, NULL);
+    }
+    if (rc == 0) {
+        argv[0] = "EXEC";
+        pipe_cmd(s, 1, argv, NULL);
+    }
+
+    /* MULTI, the queued commands, then EXEC's array (or DISCARD's +OK). */
+    n = 1 + w.queued + 1;
+    for (i = 0; i < n; i++) {
+        if ((r = pipe_reply(s)) == NULL) {
+            return -1;
+        }
+        if (i == n - 1 && rc == 0) {
+            if (r->type == REDIS_REPLY_NIL) {
+                rc = 1; /* a WATCHed record changed: repeat */
+                s->conflicts++;
+            } else if (r->type != REDIS_REPLY_ARRAY) {
+                ocsp_log(OCSP_LOG_ERR, "transaction failed reply=\"%s\"",
+                         r->type == REDIS_REPLY_ERROR ? r->str : "?");
+                rc = -2;
+            }
+        } else if (r->type == REDIS_REPLY_ERROR) {
+            ocsp_log(OCSP_LOG_ERR, "redis error reply=\"%s\"", r->str);
+        }
+        freeReplyObject(r);
+    }
+    if (rc == -2) {
+        /* Not a connection problem; pause instead of spinning. */
+        sleep(1);
+        return 1;
+    }
+    if (rc == 0) {
+        s->events += b->nentries;
+    }
+    return rc;
+}
+
+/* Commits a batch, repeating it while other signers win the race. */
+static int batch_run(signer_t *s, batch_t *b)
+{
+    int rc;
+
+    while ((rc = batch_commit(s, b)) == 1) {
+        if (*s->stop) {
+            return 0; /* unacknowledged entries stay pending */
+        }
+    }
+    return rc;
+}
+
+static int ensure_group(signer_t *s)
+{
+    const char *argv[] = {"XGROUP", "CREATE", s->events_key, SIGNER_GROUP,
+                          "0", "MKSTREAM"};
+    redisReply *r = ocsp_rconn_cmd(&s->rc, 6, argv, NULL);
+
+    if (r == NULL) {
+        return -1;
+    }
+    /* BUSYGROUP: it exists already, which is the normal case. */
+    if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9) != 0) {
+        ocsp_log(OCSP_LOG_ERR, "XGROUP CREATE failed reply=\"%s\"", r->str);
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
+/* Adds the entries of an XREADGROUP / XAUTOCLAIM entry list. */
+static void batch_entries(signer_t *s, batch_t *b, const redisReply *list)
+{
+    size_t i;
+
+    if (list == NULL || list->type != REDIS_REPLY_ARRAY) {
+        return;
+    }
+    for (i = 0; i < list->elements; i++) {
+        batch_entry(s, b, list->element[i]);
+    }
+}
+
+/* Reads the next events into b.  0 (maybe none), or -1 on a lost link. */
+static int read_events(signer_t *s, batch_t *b)
+{
+    char count[16], idle[24];
+    redisReply *r;
+    long now = ocsp_now_ms();
+
+    snprintf(count, sizeof(count), "%zu", s->batch);
+
+    /* A dead signer's pending entries, once they have idled long enough. */
+    if (now - s->last_claim_ms >= SIGNER_CLAIM_EVERY_MS) {
+        const char *argv[] = {"XAUTOCLAIM", s->events_key, SIGNER_GROUP,
+                              s->consumer, idle, "0-0", "COUNT", count};
+        s->last_claim_ms = now;
+        snprintf(idle, sizeof(idle), "%lld", (long long)s->claim_idle_ms);
+        r = ocsp_rconn_cmd(&s->rc, 8, argv, NULL);
+        if (r == NULL) {
+            return -1;
+        }
+        if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2) {
+            batch_entries(s, b, r->element[1]);
+        }
+        freeReplyObject(r);
+        if (b->nentries > 0) {
+            return 0;
+        }
+    }
+
+    {
+        const char *argv[] = {"XREADGROUP", "GROUP", SIGNER_GROUP,
+                              s->consumer, "COUNT", count, "BLOCK",
+                              SIGNER_BLOCK_MS, "STREAMS", s->events_key,
+                              s->own_pending_done ? ">" : "0"};
+        int argc = 11;
+        if (!s->own_pending_done) {
+            /* Our own pending entries (after a restart): no BLOCK. */
+            argv[6] = "STREAMS";
+            argv[7] = s->events_key;
+            argv[8] = "0";
+            argc = 9;
+        }
+        r = ocsp_rconn_cmd(&s->rc, argc, argv, NULL);
+    }
+    if (r == NULL) {
+        return -1;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        ocsp_log(OCSP_LOG_ERR, "XREADGROUP failed reply=\"%s\"", r->str);
+        if (strncmp(r->str, "NOGROUP", 7) == 0) {
+            freeReplyObject(r);
+            return ensure_group(s);
+        }
+    } else if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+               r->element[0]->type == REDIS_REPLY_ARRAY &&
+               r->element[0]->elements == 2) {
+        batch_entries(s, b, r->element[0]->element[1]);
+    }
+    freeReplyObject(r);
+    if (!s->own_pending_done && b->nentries == 0) {
+        s->own_pending_done = 1;
+    }
+    return 0;
+}
+
+/* Claims due re-signs of one issuer into b.  0, or -1 on a lost link. */
+static int read_due(signer_t *s, batch_t *b, const ocsp_issuer_t *iss)
+{
+    char key[OCSP_KEY_MAX], now[24], count[16], lease[24];
+    const char *argv[] = {"EVAL", claim_script, "1", key, now, count, lease};
+    int64_t t = signer_now(s);
+    redisReply *r;
+    size_t i, idx;
+
+    ocsp_key_due(key, s->cf->prefix, iss->conf->name);
+    snprintf(now, sizeof(now), "%lld", (long long)t);
+    snprintf(count, sizeof(count), "%zu", s->batch - b->nitems);
+    snprintf(lease, sizeof(lease), "%lld", (long long)(t + s->lease));
+    r = ocsp_rconn_cmd(&s->rc, 7, argv, NULL);
+    if (r == NULL) {
+        return -1;
+    }
+    if (r->type == REDIS_REPLY_ARRAY) {
+        for (i = 0; i < r->elements; i++) {
+            char serial[OCSP_SERIAL_HEX_MAX + 1];
+            const redisReply *e = r->element[i];
+            item_t *it;
+            if (e->type != REDIS_REPLY_STRING ||
+                e->len > OCSP_SERIAL_HEX_MAX ||
+                ocsp_serial_from_hex(e->str, serial) != 0) {
+                continue;
+            }
+            it = batch_item(s, b, iss, serial, &idx);
+            if (it != NULL) {
+                it->resign = 1;
+            }
+        }
+    } else if (r->type == REDIS_REPLY_ERROR) {
+        ocsp_log(OCSP_LOG_ERR, "due claim failed issuer=%s reply=\"%s\"",
+                 iss->conf->name, r->str);
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
+int signer_run(signer_t *s)
+{
+    batch_t *b = calloc(1, sizeof(batch_t));
+    int connected = 0;
+    size_t i;
+
+    if (b == NULL) {
+        snprintf(s->err, sizeof(s->err), "out of memory");
+        return -1;
+    }
+    ocsp_log(OCSP_LOG_INFO, "started consumer=%s issuers=%zu batch=%zu",
+             s->consumer, s->reg.n, s->batch);
+    while (!*s->stop) {
+        if (ocsp_rconn_ensure(&s->rc, s->stop, 0) != 0) {
+            break;
+        }
+        if (!connected) {
+            if (ensure_group(s) != 0) {
+                goto lost;
+            }
+            connected = 1;
+            s->own_pending_done = 0;
+            ocsp_log(OCSP_LOG_INFO, "redis connected host=%s port=%d",
+                     s->cf->redis_host, s->cf->redis_port);
+        }
+
+        if (read_events(s, b) != 0) {
+            goto lost;
+        }
+        if (b->nentries > 0) {
+            if (batch_run(s, b) < 0) {
+                goto lost;
+            }
+            ocsp_log(OCSP_LOG_DEBUG, "batch events=%zu records=%zu",
+                     b->nentries, b->nitems);
+            batch_reset(b);
+            continue; /* events first: the CA's hook is waiting */
+        }
+        batch_reset(b);
+
+        for (i = 0; i < s->reg.n && b->nitems < s->batch; i++) {
+            if (read_due(s, b, &s->reg.issuers[i]) != 0) {
+                goto lost;
+            }
+        }
+        if (b->nitems > 0) {
+            size_t n = b->nitems;
+            if (batch_run(s, b) < 0) {
+                goto lost;
+            }
+            ocsp_log(OCSP_LOG_DEBUG, "re-signed records=%zu", n);
+        }
+        batch_reset(b);
+        continue;
+
+    lost:
+        batch_reset(b);
+        if (connected) {
+            ocsp_log(OCSP_LOG_WARN, "redis lost err=\"%s\" action=reconnect",
+                     s->rc.err);
+        }
+        ocsp_rconn_drop(&s->rc);
+        connected = 0;
+    }
+    ocsp_log(OCSP_LOG_INFO,
+             "stopped events=%llu signed=%llu conflicts=%llu",
+             (unsigned long long)s->events,
+             (unsigned long long)s->signed_responses,
+             (unsigned long long)s->conflicts);
+    free(b);
+    return 0;
+}

@@ -1,0 +1,55 @@
+/*
+ * revoca-signer: applies CA events from the stream to certificate records
+ * and keeps a pre-signed OCSP response for every record in Redis, re-signed
+ * before it ages.  Work is shared between signers by the stream's consumer
+ * group (events) and by leased claims on the due sets (re-signing); every
+ * write of a batch is one MULTI/EXEC guarded by WATCH on the records it
+ * read, with the stream acknowledgement inside, so a crash loses nothing
+ * and a conflict with another signer only repeats the batch.
+ */
+#ifndef REVOCA_SIGNER_H
+#define REVOCA_SIGNER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "issuer.h"
+#include "keys.h"
+#include "rconn.h"
+
+#define SIGNER_GROUP "signer"
+#define SIGNER_BATCH_MAX 4096
+
+typedef struct {
+    const ocsp_config_t *cf;   /* borrowed */
+    ocsp_registry_t reg;       /* owned, with keys */
+    ocsp_rconn_t rc;
+    volatile int *stop;        /* set by SIGTERM/SIGINT */
+    char consumer[96];
+    size_t batch;
+    int64_t claim_idle_ms;     /* XAUTOCLAIM a dead signer's entries after */
+    int64_t lease;             /* seconds a claimed re-sign stays ours */
+    int64_t now_override;      /* tests: 0 = real clock */
+    char events_key[OCSP_KEY_MAX];
+    int own_pending_done;      /* re-read our own pending entries first */
+    long last_claim_ms;
+    /* Counters for logging. */
+    uint64_t events, signed_responses, conflicts;
+    char err[OCSP_ERR_MAX];
+} signer_t;
+
+/*
+ * Sets up *s from cf (loads the issuers' responder keys).  Returns 0, or -1
+ * with s->err set.  Free with signer_free().
+ */
+int signer_init(signer_t *s, const ocsp_config_t *cf, volatile int *stop);
+void signer_free(signer_t *s);
+
+/*
+ * Runs until *stop: reconnects to Redis with backoff, reads events and due
+ * re-signs, and writes their results.  Returns 0 when stopped.
+ */
+int signer_run(signer_t *s);
+
+#endif

@@ -1,0 +1,492 @@
+/*
+ * revoca import: bulk re-sync from the CA's own records.  The whole input is
+ * parsed and validated first, so bad input writes nothing; then events go to
+ * the stream in pipelined chunks.  Events are idempotent, so an interrupted
+ * import is resumed by running it again.
+ */
+#include "cli.h"
+
+#include <dirent.h>
+#include <getopt.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "event.h"
+#include "serial.h"
+
+#define IMPORT_LINE_MAX 8192
+#define IMPORT_CHUNK 2000
+
+/* One parsed row: what it says about one certificate. */
+typedef struct {
+    char serial[OCSP_SERIAL_HEX_MAX + 1];
+    int64_t not_before, not_after;
+    char kind;           /* 'V' issued, 'R' revoked, 'H' on hold */
+    int reason;
+    int64_t rev_time, invalidity;
+    unsigned char *der;  /* owned (certs import), or NULL */
+    size_t der_len;
+} row_t;
+
+typedef struct {
+    row_t *rows;
+    size_t n, cap;
+} rows_t;
+
+static row_t *rows_add(rows_t *rs)
+{
+    if (rs->n == rs->cap) {
+        size_t cap = rs->cap ? rs->cap * 2 : 4096;
+        row_t *p = realloc(rs->rows, cap * sizeof(row_t));
+        if (p == NULL) {
+            return NULL;
+        }
+        rs->rows = p;
+        rs->cap = cap;
+    }
+    memset(&rs->rows[rs->n], 0, sizeof(row_t));
+    return &rs->rows[rs->n++];
+}
+
+static void rows_free(rows_t *rs)
+{
+    size_t i;
+
+    for (i = 0; i < rs->n; i++) {
+        OPENSSL_free(rs->rows[i].der);
+    }
+    free(rs->rows);
+}
+
+/* openssl ca's index times: YYMMDDHHMMSSZ (UTCTime) or YYYYMMDDHHMMSSZ. */
+static int index_time(const char *s, size_t len, int64_t *out)
+{
+    struct tm tm;
+    int v[7], i, off = 0, year;
+
+    if (len != 13 && len != 15) {
+        return -1;
+    }
+    if (s[len - 1] != 'Z') {
+        return -1;
+    }
+    for (i = 0; i < (int)len - 1; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return -1;
+        }
+    }
+    if (len == 13) {
+        year = (s[0] - '0') * 10 + (s[1] - '0');
+        year += year >= 50 ? 1900 : 2000; /* RFC 5280 4.1.2.5.1 */
+        off = 2;
+    } else {
+        year = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 +
+               (s[3] - '0');
+        off = 4;
+    }
+    for (i = 0; i < 5; i++) {
+        v[i] = (s[off + 2 * i] - '0') * 10 + (s[off + 2 * i + 1] - '0');
+    }
+    if (v[0] < 1 || v[0] > 12 || v[1] < 1 || v[1] > 31 || v[2] > 23 ||
+        v[3] > 59 || v[4] > 60) {
+        return -1;
+    }
+    memset(&tm, 0, sizeof(tm));
+    tm.tm_year = year - 1900;
+    tm.tm_mon = v[0] - 1;
+    tm.tm_mday = v[1];
+    tm.tm_hour = v[2];
+    tm.tm_min = v[3];
+    tm.tm_sec = v[4];
+    *out = (int64_t)timegm(&tm);
+    return 0;
+}
+
+/* The revocation field: "time[,reason[,time-or-oid]]" (openssl ca). */
+static const char *index_revocation(char *f, row_t *row)
+{
+    char *reason = strchr(f, ','), *extra = NULL;
+
+    if (reason != NULL) {
+        *reason++ = '\0';
+        extra = strchr(reason, ',');
+        if (extra != NULL) {
+            *extra++ = '\0';
+        }
+    }
+    if (index_time(f, strlen(f), &row->rev_time) != 0) {
+        return "bad revocation time";
+    }
+    row->kind = 'R';
+    row->reason = 0;
+    if (reason == NULL) {
+        return NULL;
+    }
+    if (strcmp(reason, "keyTime") == 0 || strcmp(reason, "CAkeyTime") == 0) {
+        /* openssl ca: compromise with the time it happened. */
+        row->reason = reason[0] == 'k' ? 1 : 2;
+        if (extra == NULL ||
+            index_time(extra, strlen(extra), &row->invalidity) != 0) {
+            return "bad compromise time";
+        }
+        return NULL;
+    }
+    if (strcmp(reason, "holdInstruction") == 0 ||
+        strcmp(reason, "certificateHold") == 0) {
+        row->kind = 'H';
+        return NULL;
+    }
+    if (strcmp(reason, "removeFromCRL") == 0) {
+        row->kind = 'V'; /* released: on no CRL */
+        return NULL;
+    }
+    row->reason = ocsp_reason_from_name(reason);
+    if (row->reason < 0 || row->reason == 6 || row->reason == 8) {
+        return "unknown revocation reason";
+    }
+    return NULL;
+}
+
+static int parse_index(const char *file, const ocsp_issuer_conf_t *ic,
+                       rows_t *rs)
+{
+    FILE *f = fopen(file, "r");
+    char line[IMPORT_LINE_MAX];
+    size_t lineno = 0;
+    int rc = -1;
+
+    if (f == NULL) {
+        cli_err("%s: cannot open", file);
+        return -1;
+    }
+    while (fgets(line, sizeof(line), f) != NULL) {
+        char *fld[6], *p = line;
+        const char *why = NULL;
+        size_t n = strlen(line), k;
+        row_t *row;
+
+        lineno++;
+        if (n > 0 && line[n - 1] != '\n' && !feof(f)) {
+            why = "line too long";
+            goto bad;
+        }
+        line[strcspn(line, "\r\n")] = '\0';
+        if (line[0] == '\0') {
+            continue;
+        }
+        for (k = 0; k < 6; k++) {
+            fld[k] = p;
+            p = strchr(p, '\t');
+            if (p == NULL) {
+                break;
+            }
+            *p++ = '\0';
+        }
+        if (k < 3) {
+            why = "expected tab-separated status, expiry, revocation, serial";
+            goto bad;
+        }
+        row = rows_add(rs);
+        if (row == NULL) {
+            cli_err("out of memory");
+            goto done;
+        }
+        if (ocsp_serial_from_hex(fld[3], row->serial) != 0) {
+            why = "bad serial";
+            goto bad;
+        }
+        if (index_time(fld[1], strlen(fld[1]), &row->not_after) != 0) {
+            why = "bad expiry time";
+            goto bad;
+        }
+        switch (fld[0][0] == '\0' || fld[0][1] != '\0' ? '?' : fld[0][0]) {
+        case 'V':
+        case 'E':
+            row->kind = 'V';
+            if (fld[2][0] != '\0') {
+                why = "revocation time on a row that is not revoked";
+                goto bad;
+            }
+            break;
+        case 'R':
+            why = index_revocation(fld[2], row);
+            if (why != NULL) {
+                goto bad;
+            }
+            break;
+        default:
+            why = "status must be V, E or R";
+            goto bad;
+        }
+        if (row->kind == 'H' && !ocsp_profile_allows_hold(ic->profile)) {
+            why = "certificateHold is not allowed by the cabf profile";
+            goto bad;
+        }
+        if (row->kind == 'R' &&
+            !ocsp_profile_allows_reason(ic->profile, row->reason)) {
+            why = "reason not allowed by the cabf profile";
+            goto bad;
+        }
+        continue;
+    bad:
+        cli_err("%s:%zu: %s", file, lineno, why);
+        goto done;
+    }
+    if (ferror(f)) {
+        cli_err("%s: read error", file);
+        goto done;
+    }
+    rc = 0;
+done:
+    fclose(f);
+    return rc;
+}
+
+static int add_cert(X509 *x, X509 *ca, const char *file, rows_t *rs)
+{
+    Revoca__Issued is = REVOCA__ISSUED__INIT;
+    row_t *row;
+
+    if (cli_check_issued(x, ca, file) != 0) {
+        return -1;
+    }
+    row = rows_add(rs);
+    if (row == NULL) {
+        cli_err("out of memory");
+        return -1;
+    }
+    if (cli_issued_from_cert(x, row->serial, &is, &row->der) != 0) {
+        return -1;
+    }
+    row->kind = 'V';
+    row->not_before = is.not_before;
+    row->not_after = is.not_after;
+    row->der_len = is.cert_der.len;
+    return 0;
+}
+
+/* Every certificate in FILE (PEM, possibly several, or one DER). */
+static int load_cert_file(const char *file, X509 *ca, rows_t *rs)
+{
+    BIO *b = BIO_new_file(file, "r");
+    X509 *x;
+    int n = 0, rc = 0;
+
+    if (b == NULL) {
+        cli_err("%s: cannot open", file);
+        return -1;
+    }
+    while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+        rc = add_cert(x, ca, file, rs);
+        X509_free(x);
+        if (rc != 0) {
+            break;
+        }
+        n++;
+    }
+    ERR_clear_error();
+    if (rc == 0 && n == 0) {
+        (void)BIO_reset(b);
+        x = d2i_X509_bio(b, NULL);
+        if (x == NULL) {
+            ERR_clear_error();
+            cli_err("%s: no PEM or DER certificate", file);
+            rc = -1;
+        } else {
+            rc = add_cert(x, ca, file, rs);
+            X509_free(x);
+        }
+    }
+    BIO_free(b);
+    return rc;
+}
+
+static int load_cert_path(const char *path, X509 *ca, rows_t *rs)
+{
+    struct stat st;
+    struct dirent **names = NULL;
+    int i, n, rc = 0;
+
+    if (stat(path, &st) != 0) {
+        cli_err("%s: no such file or directory", path);
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        return load_cert_file(path, ca, rs);
+    }
+    n = scandir(path, &names, NULL, alphasort);
+    if (n < 0) {
+        cli_err("%s: cannot read directory", path);
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        const char *nm = names[i]->d_name;
+        size_t l = strlen(nm);
+        char full[4096];
+        if (rc == 0 && nm[0] != '.' &&
+            ((l > 4 && (strcmp(nm + l - 4, ".pem") == 0 ||
+                        strcmp(nm + l - 4, ".crt") == 0 ||
+                        strcmp(nm + l - 4, ".der") == 0 ||
+                        strcmp(nm + l - 4, ".cer") == 0)))) {
+            snprintf(full, sizeof(full), "%s/%s", path, nm);
+            rc = load_cert_file(full, ca, rs);
+        }
+        free(names[i]);
+    }
+    free(names);
+    return rc;
+}
+
+/* Sends the rows' events in pipelined chunks. */
+static int send_rows(cli_t *cli, const ocsp_issuer_conf_t *ic, rows_t *rs,
+                     size_t *nevents)
+{
+    size_t i, pending = 0;
+    int64_t now = (int64_t)time(NULL);
+
+    *nevents = 0;
+    for (i = 0; i < rs->n; i++) {
+        row_t *row = &rs->rows[i];
+        Revoca__Event ev = REVOCA__EVENT__INIT;
+        Revoca__Issued is = REVOCA__ISSUED__INIT;
+        Revoca__Revoked rv = REVOCA__REVOKED__INIT;
+        Revoca__Hold hd = REVOCA__HOLD__INIT;
+        char id[40];
+
+        if (ocsp_event_new_id(id) != 0) {
+            cli_err("no randomness for event ids");
+            return -1;
+        }
+        ev.id = id;
+        ev.issuer = (char *)ic->name;
+        ev.serial = row->serial;
+        ev.time = now;
+        is.not_before = row->not_before;
+        is.not_after = row->not_after;
+        if (row->der != NULL) {
+            is.has_cert_der = 1;
+            is.cert_der.data = row->der;
+            is.cert_der.len = row->der_len;
+        }
+        ev.kind_case = REVOCA__EVENT__KIND_ISSUED;
+        ev.issued = &is;
+        if (cli_append_event(cli, &ev) != 0) {
+            return -1;
+        }
+        pending++;
+        if (row->kind != 'V') {
+            if (ocsp_event_new_id(id) != 0) {
+                cli_err("no randomness for event ids");
+                return -1;
+            }
+            if (row->kind == 'R') {
+                rv.revocation_time = row->rev_time;
+                rv.has_reason = 1;
+                rv.reason = (Revoca__Reason)row->reason;
+                rv.has_invalidity_date = row->invalidity != 0;
+                rv.invalidity_date = row->invalidity;
+                ev.kind_case = REVOCA__EVENT__KIND_REVOKED;
+                ev.revoked = &rv;
+            } else {
+                hd.hold_time = row->rev_time;
+                ev.kind_case = REVOCA__EVENT__KIND_HOLD;
+                ev.hold = &hd;
+            }
+            if (cli_append_event(cli, &ev) != 0) {
+                return -1;
+            }
+            pending++;
+        }
+        if (pending >= IMPORT_CHUNK) {
+            if (cli_read_replies(cli, pending) != 0) {
+                return -1;
+            }
+            *nevents += pending;
+            pending = 0;
+        }
+    }
+    if (cli_read_replies(cli, pending) != 0) {
+        return -1;
+    }
+    *nevents += pending;
+    return 0;
+}
+
+int cli_import(cli_t *cli, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"issuer", required_argument, NULL, 'i'},
+        {"openssl-index", required_argument, NULL, 'x'},
+        {"certs", no_argument, NULL, 'c'},
+        {NULL, 0, NULL, 0}};
+    const char *issuer = NULL, *index = NULL;
+    const ocsp_issuer_conf_t *ic;
+    rows_t rs = {NULL, 0, 0};
+    X509 *ca = NULL;
+    BIO *b;
+    int c, certs = 0, i, rc = CLI_EXIT_USAGE;
+    size_t nevents = 0;
+    long t0;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'i': issuer = optarg; break;
+        case 'x': index = optarg; break;
+        case 'c': certs = 1; break;
+        default:
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (issuer == NULL || (index != NULL) == certs ||
+        (certs && optind >= argc) || (!certs && optind != argc)) {
+        cli_err("import --issuer N (--openssl-index FILE | --certs PATH...)");
+        return CLI_EXIT_USAGE;
+    }
+    ic = ocsp_config_issuer(&cli->cf, issuer);
+    if (ic == NULL) {
+        cli_err("issuer \"%s\" is not in %s", issuer, cli->cf.path);
+        return CLI_EXIT_USAGE;
+    }
+    t0 = ocsp_now_ms();
+    if (index != NULL) {
+        if (parse_index(index, ic, &rs) != 0) {
+            goto done;
+        }
+    } else {
+        b = BIO_new_file(ic->cert_path, "r");
+        ca = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+        BIO_free(b);
+        if (ca == NULL) {
+            cli_err("issuer %s: cannot load %s", issuer, ic->cert_path);
+            goto done;
+        }
+        for (i = optind; i < argc; i++) {
+            if (load_cert_path(argv[i], ca, &rs) != 0) {
+                goto done;
+            }
+        }
+    }
+    rc = CLI_EXIT_FAIL;
+    if (cli_connect(cli) != 0 || send_rows(cli, ic, &rs, &nevents) != 0) {
+        goto done;
+    }
+    {
+        long ms = ocsp_now_ms() - t0;
+        printf("imported issuer=%s certificates=%zu events=%zu ms=%ld "
+               "events_per_s=%.0f\n",
+               issuer, rs.n, nevents, ms,
+               ms > 0 ? nevents * 1000.0 / (double)ms : (double)nevents);
+    }
+    rc = 0;
+
+done:
+    X509_free(ca);
+    rows_free(&rs);
+    return rc;
+}

@@ -1,0 +1,66 @@
+/*
+ * The revoca CLI: the CA's hook.  Every subcommand validates all of its
+ * input before it writes anything; bad input is a message on stderr and
+ * exit status 2, a Redis or timeout failure exit status 1 (3 for an issue
+ * whose response did not appear in time).
+ */
+#ifndef REVOCA_CLI_H
+#define REVOCA_CLI_H
+
+#include <openssl/x509.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "rconn.h"
+#include "revocation.pb-c.h"
+
+#define CLI_EXIT_USAGE 2
+#define CLI_EXIT_FAIL 1
+#define CLI_EXIT_TIMEOUT 3
+
+typedef struct {
+    ocsp_config_t cf;
+    ocsp_rconn_t rc;
+    char events_key[96];
+} cli_t;
+
+/* Prints "revoca: ..." to stderr. */
+void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Connects to Redis (a few retries).  0, or -1 after printing why. */
+int cli_connect(cli_t *cli);
+
+/*
+ * Parses TIME: "now", unix seconds, "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM:SSZ".
+ * 0 and *out, or -1.
+ */
+int cli_parse_time(const char *s, int64_t *out);
+
+/*
+ * Loads a certificate of ISSUER from FILE (PEM or DER) and checks that
+ * ISSUER signed it.  Returns the certificate (caller frees) or NULL after
+ * printing why.
+ */
+X509 *cli_load_issued_cert(const char *file, X509 *issuer);
+
+/* 0 if ISSUER issued and signed X, else -1 after a message naming FILE. */
+int cli_check_issued(X509 *x, X509 *issuer, const char *file);
+
+/*
+ * Fills an Issued event for CERT: serial (canonical, into serial), validity
+ * and the certificate's DER (malloc'ed into *der, caller frees).  0 or -1.
+ */
+int cli_issued_from_cert(X509 *cert, char *serial, Revoca__Issued *is,
+                         unsigned char **der);
+
+/* Packs EV and appends an XADD for it to the pipeline. */
+int cli_append_event(cli_t *cli, const Revoca__Event *ev);
+
+/* Reads N pipelined XADD replies.  0, or -1 after printing why. */
+int cli_read_replies(cli_t *cli, size_t n);
+
+/* revoca import (cli_import.c). */
+int cli_import(cli_t *cli, int argc, char **argv);
+
+#endif

@@ -299,7 +299,8 @@ static const ocsp_issuer_conf_t *cli_issuer(cli_t *cli, const char *name,
  * Waits until the signer has applied EV: the record reflects it and the
  * responses are in Redis.  0, 1 on time-out, -1 on a Redis error.
  */
-static int wait_applied(cli_t *cli, const Revoca__Event *ev, int64_t secs)
+static int wait_applied(cli_t *cli, const ocsp_issuer_conf_t *ic,
+                        const Revoca__Event *ev, int64_t secs)
 {
     char ck[OCSP_KEY_MAX], ok[OCSP_KEY_MAX];
     long deadline = ocsp_now_ms() + (long)secs * 1000;
@@ -321,11 +322,18 @@ static int wait_applied(cli_t *cli, const Revoca__Event *ev, int64_t secs)
             cli_err("%s", cli->rc.err);
             return -1;
         }
-        if (r1->type == REDIS_REPLY_STRING && r2->type == REDIS_REPLY_INTEGER &&
-            r2->integer == 1) {
+        if (r1->type == REDIS_REPLY_STRING && r2->type == REDIS_REPLY_INTEGER) {
             Revoca__CertRecord *rec = revoca__cert_record__unpack(
                 NULL, r1->len, (const uint8_t *)r1->str);
-            if (rec != NULL) {
+            ocsp_cert_status_e st;
+            int64_t rt;
+            int reason;
+            /* Responses are stored unless the policy answers this record
+             * with the unsigned "unauthorized". */
+            if (rec != NULL &&
+                (r2->integer == 1 ||
+                 ocsp_record_answer(rec, ic->unissued, &st, &rt, &reason) !=
+                     0)) {
                 switch (ev->kind_case) {
                 case REVOCA__EVENT__KIND_ISSUED:
                     done = rec->has_not_after &&
@@ -427,6 +435,11 @@ static int cmd_event(cli_t *cli, const char *cmd, int argc, char **argv)
                 cli_err("issue: --not-after is before --not-before");
                 goto done;
             }
+            if (is.not_after <= ev.time) {
+                /* It would be dropped as expired, never answerable. */
+                cli_err("issue: --not-after is in the past");
+                goto done;
+            }
         }
         if (o.shard != NULL) {
             char *e;
@@ -500,7 +513,7 @@ static int cmd_event(cli_t *cli, const char *cmd, int argc, char **argv)
         goto done;
     }
     if ((issue && !o.no_wait) || o.wait) {
-        w = wait_applied(cli, &ev, wait);
+        w = wait_applied(cli, ic, &ev, wait);
         if (w > 0) {
             cli_err("%s %s: event queued, but no response in Redis after "
                     "%llds (is revoca-signer running?)",

@@ -279,6 +279,7 @@ static int batch_load(signer_t *s, batch_t *b)
 typedef struct {
     signer_t *s;
     size_t queued;
+    uint64_t signatures; /* counted once the transaction commits */
 } writer_t;
 
 static void w_cmd(writer_t *w, int argc, const char **argv, const size_t *len)
@@ -424,7 +425,7 @@ static int item_write(writer_t *w, item_t *it, int64_t now, long now_ms)
         lens[5] = der_len[OCSP_HASH_SHA256];
         w_cmd(w, 12, hset, lens);
         w_cmd(w, 4, zadd, NULL);
-        s->signed_responses += 2;
+        w->signatures += 2;
     }
     rc = 0;
 
@@ -442,7 +443,7 @@ failed:
  */
 static int batch_commit(signer_t *s, batch_t *b)
 {
-    writer_t w = {s, 0};
+    writer_t w = {s, 0, 0};
     const char *argv[3 + SIGNER_BATCH_MAX];
     int64_t now = signer_now(s);
     struct timespec ts;
@@ -529,6 +530,7 @@ static int batch_commit(signer_t *s, batch_t *b)
     }
     if (rc == 0) {
         s->events += b->nentries;
+        s->signed_responses += w.signatures;
     }
     return rc;
 }

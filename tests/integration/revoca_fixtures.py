@@ -1,0 +1,258 @@
+"""Shared test harness: real redis-server, real revoca-signer and revoca CLI
+on free loopback ports, a generated PKI, and helpers to check OCSP
+responses with implementations we did not write.
+
+Import from any test directory:
+    sys.path.insert(0, <repo>/tests/integration); from revoca_fixtures import *
+Binaries come from $REVOCA_BUILD (set by ctest), default <repo>/build.
+"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("REVOCA_BUILD", os.path.join(ROOT, "build"))
+sys.path.insert(0, os.path.join(ROOT, "deploy"))
+
+import demo_pki  # noqa: E402
+
+REVOCA = os.path.join(BUILD, "feeds", "revoca")
+SIGNER = os.path.join(BUILD, "responder", "revoca-signer")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(pred, timeout=20.0, interval=0.02, what="condition"):
+    """Polls PRED until it is truthy; fails the test after TIMEOUT.  The
+    timeout is a hang guard, never a performance assertion."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for " + what)
+        time.sleep(interval)
+
+
+class RedisServer:
+    """A real redis-server on a free loopback port, with AOF like prod."""
+
+    def __init__(self, workdir, port=None):
+        self.dir = workdir
+        self.port = port or free_port()
+        self.proc = None
+
+    def start(self):
+        os.makedirs(self.dir, exist_ok=True)
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+             "--dir", self.dir, "--appendonly", "yes", "--save", "",
+             "--appendfsync", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(self.ping, 10, what="redis-server")
+        return self
+
+    def ping(self):
+        try:
+            return self.client().ping()
+        except Exception:
+            return False
+
+    def client(self):
+        import redis
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
+
+    def kill(self, sig=signal.SIGKILL):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(10)
+
+    def stop(self):
+        self.kill(signal.SIGTERM)
+
+
+class Daemon:
+    """A background process whose log goes to a file."""
+
+    def __init__(self, argv, log):
+        self.argv = argv
+        self.log = log
+        self.proc = None
+
+    def start(self):
+        self.logf = open(self.log, "ab")
+        self.proc = subprocess.Popen(self.argv, stdout=self.logf, stderr=self.logf)
+        return self
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.alive():
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("%s ignored signal %d" % (self.argv[0], sig))
+        self.logf.close()
+        return self.proc.returncode
+
+    def output(self):
+        with open(self.log, "rb") as f:
+            return f.read().decode(errors="replace")
+
+
+ISSUER_DEFAULTS = {
+    "cert": "pki/issuer.pem",
+    "key": "pki/issuer.key",
+    "responder_cert": "pki/responder.pem",
+    "responder_key": "pki/responder.key",
+    "validity": '"1d"',
+}
+
+
+def conf_value(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, str) and (v.startswith('"') or v.startswith("{")):
+        return v
+    return '"%s"' % v
+
+
+def render_conf(redis_port, issuers, extra=""):
+    """libconfig text for ISSUERS, a list of dicts of issuer settings."""
+    parts = []
+    for iss in issuers:
+        fields = dict(ISSUER_DEFAULTS)
+        fields.update(iss)
+        body = "".join("    %s = %s;\n" % (k, conf_value(v))
+                       for k, v in fields.items() if v is not None)
+        parts.append("  {\n%s  }" % body)
+    return ('redis = { host = "127.0.0.1"; port = %d; };\n'
+            'prefix = "revoca";\n'
+            'signer = { batch = 64; claim_idle = "2s"; lease = "5s"; };\n'
+            'cli = { issue_wait = "20s"; };\n%s\n'
+            'issuers = (\n%s\n);\n') % (redis_port, extra, ",\n".join(parts))
+
+
+class Stack:
+    """Redis + config + PKI + signers for one test, in a temp directory."""
+
+    def __init__(self, tmp, pki_src, issuers=None, extra=""):
+        self.tmp = str(tmp)
+        shutil.copytree(pki_src, os.path.join(self.tmp, "pki"))
+        self.pki = os.path.join(self.tmp, "pki")
+        self.redis = RedisServer(os.path.join(self.tmp, "redis")).start()
+        self.conf = os.path.join(self.tmp, "revoca.conf")
+        self.signers = []
+        self.write_conf(issuers or [{"name": "demo"}], extra)
+
+    def write_conf(self, issuers, extra=""):
+        with open(self.conf, "w") as f:
+            f.write(render_conf(self.redis.port, issuers, extra))
+
+    def r(self):
+        return self.redis.client()
+
+    def start_signer(self, name=None):
+        n = len(self.signers)
+        d = Daemon([SIGNER, "-c", self.conf, "-v"],
+                   os.path.join(self.tmp, "signer%d.log" % n)).start()
+        self.signers.append(d)
+        return d
+
+    def cli(self, *args, check=True, timeout=60):
+        p = subprocess.run([REVOCA, "-c", self.conf] + list(args),
+                           capture_output=True, text=True, timeout=timeout)
+        if check and p.returncode != 0:
+            raise AssertionError("revoca %s failed (%d): %s" %
+                                 (" ".join(args), p.returncode, p.stderr))
+        return p
+
+    def path(self, name):
+        return os.path.join(self.pki, name)
+
+    def serial_of(self, pem):
+        return "%x" % cert(pem).serial_number
+
+    def response(self, serial, field="sha1", issuer="demo"):
+        return self.r().hget("revoca:ocsp:%s:%s" % (issuer, serial), field)
+
+    def close(self):
+        for s in self.signers:
+            if s.alive():
+                s.stop()
+        self.redis.stop()
+
+
+def cert(path):
+    from cryptography import x509
+    with open(path, "rb") as f:
+        data = f.read()
+    if b"-----BEGIN" in data:
+        return x509.load_pem_x509_certificate(data)
+    return x509.load_der_x509_certificate(data)
+
+
+def make_pki_dir(key_type="ec"):
+    d = tempfile.mkdtemp(prefix="revoca-pki-")
+    demo_pki.make_pki(d, key_type)
+    with open(os.path.join(d, "ca.pem"), "wb") as f:
+        for stem in ("issuer", "root"):
+            with open(os.path.join(d, stem + ".pem"), "rb") as g:
+                f.write(g.read())
+    return d
+
+
+def openssl_ocsp_status(der, pki, leaf, digest="sha1"):
+    """`openssl ocsp` reading a stored response: returns (status line,
+    full output); raises unless the signature verifies."""
+    with tempfile.NamedTemporaryFile(suffix=".der", delete=False) as f:
+        f.write(der)
+        name = f.name
+    try:
+        p = subprocess.run(
+            ["openssl", "ocsp", "-respin", name, "-issuer",
+             os.path.join(pki, "issuer.pem"), "-" + digest, "-cert", leaf,
+             "-CAfile", os.path.join(pki, "ca.pem"), "-resp_text"],
+            capture_output=True, text=True)
+    finally:
+        os.unlink(name)
+    out = p.stdout + p.stderr
+    assert "Response verify OK" in out, out
+    line = [l for l in out.splitlines() if l.startswith(leaf + ":")]
+    assert line, out
+    return line[0].split(":", 1)[1].strip(), out
+
+
+def py_ocsp(der, pki, responder="responder.pem"):
+    """Parses with Python cryptography and checks the signature against the
+    responder certificate; returns the OCSPResponse."""
+    from cryptography.hazmat.primitives.asymmetric import ec, padding
+    from cryptography.x509 import ocsp
+    resp = ocsp.load_der_ocsp_response(der)
+    assert resp.response_status == ocsp.OCSPResponseStatus.SUCCESSFUL
+    rcert = cert(os.path.join(pki, responder))
+    assert resp.certificates and resp.certificates[0] == rcert
+    pub = rcert.public_key()
+    if isinstance(pub, ec.EllipticCurvePublicKey):
+        pub.verify(resp.signature, resp.tbs_response_bytes,
+                   ec.ECDSA(resp.signature_hash_algorithm))
+    else:
+        pub.verify(resp.signature, resp.tbs_response_bytes, padding.PKCS1v15(),
+                   resp.signature_hash_algorithm)
+    return resp

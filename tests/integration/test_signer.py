@@ -1,0 +1,409 @@
+"""revoca CLI + revoca-signer against a real redis-server: every reported
+certificate gets a correct pre-signed response, checked by openssl and
+Python cryptography."""
+import datetime
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+from cryptography.x509 import ocsp, ReasonFlags
+
+from revoca_fixtures import (Stack, openssl_ocsp_status, py_ocsp, wait_for,
+                             demo_pki, cert)
+
+
+def utc(ts):
+    return datetime.datetime.utcfromtimestamp(ts)
+
+
+def test_issue_answers_good_before_hook_returns(stack):
+    stack.start_signer()
+    good = stack.path("good.pem")
+    t0 = int(time.time())
+    stack.cli("issue", "--issuer", "demo", "--cert", good)
+    serial = stack.serial_of(good)
+    # No waiting here: issue returned only once the responses were stored.
+    der1 = stack.response(serial, "sha1")
+    der256 = stack.response(serial, "sha256")
+    assert der1 and der256
+    status, _ = openssl_ocsp_status(der1, stack.pki, good, "sha1")
+    assert status == "good"
+    status, _ = openssl_ocsp_status(der256, stack.pki, good, "sha256")
+    assert status == "good"
+    for der, alg in ((der1, "SHA1"), (der256, "SHA256")):
+        r = py_ocsp(der, stack.pki)
+        assert r.certificate_status == ocsp.OCSPCertStatus.GOOD
+        assert r.serial_number == cert(good).serial_number
+        assert r.hash_algorithm.name.upper() == alg
+        # thisUpdate backdated by the default hour; validity as configured.
+        assert abs((r.this_update - utc(t0 - 3600)).total_seconds()) <= 5
+        assert (r.next_update - r.this_update).total_seconds() == 86400
+        assert r.responder_key_hash is not None
+    h = stack.r().hgetall("revoca:ocsp:demo:" + serial)
+    assert h[b"status"] == b"good"
+    assert int(h[b"next_update"]) - int(h[b"this_update"]) == 86400
+
+
+def test_revoke_with_reason_and_time(stack):
+    stack.start_signer()
+    leaf = stack.path("revoked.pem")
+    stack.cli("issue", "--issuer", "demo", "--cert", leaf)
+    stack.cli("revoke", "--issuer", "demo", "--cert", leaf, "--reason",
+              "keyCompromise", "--time", "2026-01-02T03:04:05Z",
+              "--invalidity-date", "2026-01-01", "--wait")
+    serial = stack.serial_of(leaf)
+    der = stack.response(serial)
+    status, out = openssl_ocsp_status(der, stack.pki, leaf)
+    assert status == "revoked"
+    assert "Reason: keyCompromise" in out
+    assert "Revocation Time: Jan  2 03:04:05 2026 GMT" in out
+    r = py_ocsp(stack.response(serial, "sha256"), stack.pki)
+    assert r.certificate_status == ocsp.OCSPCertStatus.REVOKED
+    assert r.revocation_reason == ReasonFlags.key_compromise
+    assert r.revocation_time == datetime.datetime(2026, 1, 2, 3, 4, 5)
+    # The CRL generator's inputs are kept with the record.
+    assert stack.r().hexists("revoca:revoked:demo:0", serial)
+    assert stack.r().zscore("revoca:changes:demo", serial) is not None
+
+
+def test_revoke_unspecified_leaves_reason_out(stack):
+    stack.start_signer()
+    leaf = stack.path("revoked.pem")
+    stack.cli("issue", "--issuer", "demo", "--cert", leaf)
+    stack.cli("revoke", "--issuer", "demo", "--cert", leaf, "--wait")
+    r = py_ocsp(stack.response(stack.serial_of(leaf)), stack.pki)
+    assert r.certificate_status == ocsp.OCSPCertStatus.REVOKED
+    assert r.revocation_reason is None  # RFC 5280 5.3.1
+
+
+def test_revoked_is_final(stack):
+    stack.start_signer()
+    leaf = stack.path("revoked.pem")
+    stack.cli("issue", "--issuer", "demo", "--cert", leaf)
+    stack.cli("revoke", "--issuer", "demo", "--cert", leaf, "--reason",
+              "superseded", "--wait")
+    stack.cli("release", "--issuer", "demo", "--cert", leaf, "--wait")
+    stack.cli("hold", "--issuer", "demo", "--cert", leaf)
+    stack.cli("issue", "--issuer", "demo", "--cert", leaf)
+    r = py_ocsp(stack.response(stack.serial_of(leaf)), stack.pki)
+    assert r.certificate_status == ocsp.OCSPCertStatus.REVOKED
+    assert r.revocation_reason == ReasonFlags.superseded
+
+
+def test_hold_then_release(stack):
+    stack.start_signer()
+    leaf = stack.path("good.pem")
+    serial = stack.serial_of(leaf)
+    stack.cli("issue", "--issuer", "demo", "--cert", leaf)
+    stack.cli("hold", "--issuer", "demo", "--cert", leaf, "--wait")
+    status, out = openssl_ocsp_status(stack.response(serial), stack.pki, leaf)
+    assert status == "revoked"
+    assert "certificateHold" in out
+    assert stack.r().hexists("revoca:revoked:demo:0", serial)
+    stack.cli("release", "--issuer", "demo", "--cert", leaf, "--wait")
+    status, _ = openssl_ocsp_status(stack.response(serial), stack.pki, leaf)
+    assert status == "good"
+    assert not stack.r().hexists("revoca:revoked:demo:0", serial)
+    assert stack.r().zscore("revoca:changes:demo", serial) is not None
+
+
+def test_never_issued_is_never_good(stack):
+    stack.start_signer()
+    leaf = stack.path("unissued.pem")
+    serial = stack.serial_of(leaf)
+    # Nothing reported: nothing stored, so nothing can say "good".
+    assert stack.response(serial) is None
+    p = stack.cli("status", "--issuer", "demo", "--serial", serial)
+    assert "never reported" in p.stdout
+    # A hold and release of a serial never issued leaves it unknown.
+    stack.cli("hold", "--issuer", "demo", "--serial", serial, "--time",
+              "2026-01-01", "--wait")
+    stack.cli("release", "--issuer", "demo", "--serial", serial, "--time",
+              "2026-01-02", "--wait")
+    status, _ = openssl_ocsp_status(stack.response(serial), stack.pki, leaf)
+    assert status == "unknown"
+    # Revoking a serial never issued answers revoked.
+    stack.cli("revoke", "--issuer", "demo", "--serial", serial, "--wait")
+    status, _ = openssl_ocsp_status(stack.response(serial), stack.pki, leaf)
+    assert status == "revoked"
+
+
+@pytest.mark.parametrize("policy", ["revoked", "unauthorized"])
+def test_unissued_policies(tmp_path, pki_dir, policy):
+    s = Stack(tmp_path, pki_dir, [{"name": "demo", "unissued": policy}])
+    try:
+        s.start_signer()
+        leaf = s.path("unissued.pem")
+        serial = s.serial_of(leaf)
+        s.cli("hold", "--issuer", "demo", "--serial", serial, "--time",
+              "2026-01-01", "--wait")
+        s.cli("release", "--issuer", "demo", "--serial", serial, "--time",
+              "2026-01-02", "--wait")
+        der = s.response(serial)
+        if policy == "unauthorized":
+            assert der is None
+            return
+        r = py_ocsp(der, s.pki)
+        # RFC 6960 2.2: revoked, certificateHold, at the epoch.
+        assert r.certificate_status == ocsp.OCSPCertStatus.REVOKED
+        assert r.revocation_reason == ReasonFlags.certificate_hold
+        assert r.revocation_time == datetime.datetime(1970, 1, 1)
+    finally:
+        s.close()
+
+
+def test_events_duplicated_and_reordered(stack):
+    stack.start_signer()
+    leaf = stack.path("good.pem")
+    serial = stack.serial_of(leaf)
+    r = stack.r()
+    # Out of order: the release (later in time) arrives before its hold.
+    stack.cli("release", "--issuer", "demo", "--serial", serial, "--time",
+              "2026-03-02")
+    stack.cli("hold", "--issuer", "demo", "--serial", serial, "--time",
+              "2026-03-01")
+    stack.cli("issue", "--issuer", "demo", "--cert", leaf)
+    status, _ = openssl_ocsp_status(stack.response(serial), stack.pki, leaf)
+    assert status == "good"
+    # Every event delivered again, verbatim, in reverse: nothing changes.
+    before = r.get("revoca:cert:demo:" + serial)
+    entries = r.xrange("revoca:events")
+    for _, fields in reversed(entries):
+        r.xadd("revoca:events", {"e": fields[b"e"]})
+    wait_for(lambda: r.xpending("revoca:events", "signer")["pending"] == 0
+             and r.xinfo_groups("revoca:events")[0]["last-delivered-id"]
+             == r.xinfo_stream("revoca:events")["last-generated-id"],
+             what="signer to consume the replay")
+    after = r.get("revoca:cert:demo:" + serial)
+    strip = lambda b: b  # records carry an "updated" time only when changed
+    assert strip(after) == strip(before)
+    status, _ = openssl_ocsp_status(stack.response(serial), stack.pki, leaf)
+    assert status == "good"
+    # Two revocations in either order end alike: keyCompromise wins.
+    stack.cli("revoke", "--issuer", "demo", "--serial", serial, "--reason",
+              "superseded", "--time", "2026-04-01")
+    stack.cli("revoke", "--issuer", "demo", "--serial", serial, "--reason",
+              "keyCompromise", "--time", "2026-05-01", "--wait")
+    stack.cli("revoke", "--issuer", "demo", "--serial", serial, "--reason",
+              "affiliationChanged", "--time", "2026-03-15", "--wait")
+    resp = py_ocsp(stack.response(serial), stack.pki)
+    assert resp.revocation_reason == ReasonFlags.key_compromise
+    assert resp.revocation_time == datetime.datetime(2026, 5, 1)
+
+
+def test_sha256_certid_and_rsa(tmp_path, pki_rsa_dir):
+    s = Stack(tmp_path, pki_rsa_dir)
+    try:
+        s.start_signer()
+        leaf = s.path("good.pem")
+        s.cli("issue", "--issuer", "demo", "--cert", leaf)
+        der = s.response(s.serial_of(leaf), "sha256")
+        status, out = openssl_ocsp_status(der, s.pki, leaf, "sha256")
+        assert status == "good"
+        assert "sha256WithRSAEncryption" in out
+        r = py_ocsp(der, s.pki)
+        assert r.hash_algorithm.name == "sha256"
+    finally:
+        s.close()
+
+
+def make_index(path, n, revoked_every=10, serial_base=0x1000):
+    """An openssl ca index.txt: N rows, every REVOKED_EVERY-th revoked."""
+    serials = []
+    with open(path, "w") as f:
+        for i in range(n):
+            serial = "%X" % (serial_base + i)
+            serials.append(("%x" % (serial_base + i)))
+            if revoked_every and i % revoked_every == 0:
+                f.write("R\t301231235959Z\t260102030405Z,keyCompromise\t%s\tunknown\t/CN=c%d\n" % (serial, i))
+            else:
+                f.write("V\t301231235959Z\t\t%s\tunknown\t/CN=c%d\n" % (serial, i))
+    return serials
+
+
+def all_answered(r, serials):
+    pipe = r.pipeline(transaction=False)
+    for s in serials:
+        pipe.hget("revoca:ocsp:demo:" + s, "status")
+    return all(v is not None for v in pipe.execute())
+
+
+def check_statuses(r, serials, revoked_every=10):
+    pipe = r.pipeline(transaction=False)
+    for s in serials:
+        pipe.hget("revoca:ocsp:demo:" + s, "status")
+    got = pipe.execute()
+    for i, v in enumerate(got):
+        want = b"revoked" if revoked_every and i % revoked_every == 0 \
+            else b"good"
+        assert v == want, (serials[i], v)
+
+
+def pending(r):
+    try:
+        return r.xpending("revoca:events", "signer")["pending"]
+    except Exception:  # the group does not exist yet
+        return 0
+
+
+def test_import_openssl_index(stack):
+    idx = os.path.join(stack.tmp, "index.txt")
+    serials = make_index(idx, 500)
+    stack.start_signer()
+    p = stack.cli("import", "--issuer", "demo", "--openssl-index", idx)
+    assert "events=550" in p.stdout
+    r = stack.r()
+    wait_for(lambda: all_answered(r, serials), 60, what="import signed")
+    check_statuses(r, serials)
+    # Idempotent: importing again changes no status.
+    stack.cli("import", "--issuer", "demo", "--openssl-index", idx)
+    wait_for(lambda: r.xpending("revoca:events", "signer")["pending"] == 0
+             and r.xinfo_groups("revoca:events")[0]["lag"] == 0,
+             60, what="re-import consumed")
+    check_statuses(r, serials)
+
+
+def test_import_certs_directory(stack):
+    d = os.path.join(stack.tmp, "certs")
+    os.mkdir(d)
+    issuer, issuer_key = demo_pki.load(stack.pki, "issuer")
+    serials = []
+    for i in range(5):
+        c, _ = demo_pki.make_leaf(issuer, issuer_key, "h%d.test" % i)
+        demo_pki.save(d, "leaf%d" % i, c)
+        serials.append("%x" % c.serial_number)
+    stack.start_signer()
+    stack.cli("import", "--issuer", "demo", "--certs", d,
+              stack.path("good.pem"))
+    serials.append(stack.serial_of(stack.path("good.pem")))
+    wait_for(lambda: all_answered(stack.r(), serials), what="certs import")
+
+
+def test_signer_killed_mid_batch_loses_nothing(stack):
+    idx = os.path.join(stack.tmp, "index.txt")
+    serials = make_index(idx, 3000)
+    stack.cli("import", "--issuer", "demo", "--openssl-index", idx)
+    r = stack.r()
+    first = stack.start_signer()
+
+    def frozen_holding_entries():
+        # Freeze the signer while it holds delivered, unacknowledged entries.
+        if not pending(r):
+            return False
+        first.proc.send_signal(signal.SIGSTOP)
+        if pending(r):
+            return True
+        first.proc.send_signal(signal.SIGCONT)
+        return False
+
+    wait_for(frozen_holding_entries, what="signer mid-batch")
+    held = pending(r)
+    first.stop(signal.SIGKILL)
+    assert held > 0 and pending(r) == held
+    stack.start_signer()  # a new consumer: takes the dead one's pending
+    wait_for(lambda: all_answered(r, serials), 120, what="recovery")
+    wait_for(lambda: r.xpending("revoca:events", "signer")["pending"] == 0,
+             what="all acknowledged")
+    check_statuses(r, serials)
+
+
+def test_two_signers_share_without_double_signing(stack):
+    idx = os.path.join(stack.tmp, "index.txt")
+    serials = make_index(idx, 2000, revoked_every=0)  # issued only
+    a = stack.start_signer()
+    b = stack.start_signer()
+    stack.cli("import", "--issuer", "demo", "--openssl-index", idx)
+    r = stack.r()
+    wait_for(lambda: all_answered(r, serials), 120, what="both signers")
+    wait_for(lambda: r.xpending("revoca:events", "signer")["pending"] == 0,
+             what="all acknowledged")
+    assert a.stop() == 0 and b.stop() == 0
+    signed = 0
+    consumers = 0
+    for d in (a, b):
+        line = [l for l in d.output().splitlines() if " stopped " in l][-1]
+        n = int(line.split("signed=")[1].split()[0])
+        consumers += n > 0
+        signed += n
+    # Each certificate was signed once, in both CertID forms: no double work.
+    assert signed == 2 * len(serials)
+    check_statuses(r, serials, revoked_every=0)
+
+
+def test_resigns_before_responses_age(tmp_path, pki_dir):
+    s = Stack(tmp_path, pki_dir, [{"name": "demo", "validity": '"60s"',
+                                   "resign_after": '"3s"', "backdate": '"1s"'}])
+    try:
+        s.start_signer()
+        leaf = s.path("good.pem")
+        serial = s.serial_of(leaf)
+        s.cli("issue", "--issuer", "demo", "--cert", leaf)
+        r = s.r()
+        first = int(r.hget("revoca:ocsp:demo:" + serial, "this_update"))
+        due = r.zscore("revoca:due:demo", serial)
+        assert due == first + 3
+        wait_for(lambda: int(r.hget("revoca:ocsp:demo:" + serial,
+                                    "this_update")) > first,
+                 30, what="re-signing")
+        status, _ = openssl_ocsp_status(s.response(serial), s.pki, leaf)
+        assert status == "good"
+        assert r.zscore("revoca:due:demo", serial) > due
+    finally:
+        s.close()
+
+
+def test_expired_records_are_dropped(tmp_path, pki_dir):
+    s = Stack(tmp_path, pki_dir, [{"name": "demo",
+                                   "expired_retention": '"1s"'}])
+    try:
+        s.start_signer()
+        na = int(time.time()) + 2
+        s.cli("issue", "--issuer", "demo", "--serial", "abc", "--not-after",
+              str(na))
+        r = s.r()
+        assert r.exists("revoca:cert:demo:abc")
+        wait_for(lambda: not r.exists("revoca:cert:demo:abc")
+                 and not r.exists("revoca:ocsp:demo:abc"), 30,
+                 what="expired record dropped")
+        assert r.zscore("revoca:due:demo", "abc") is None
+    finally:
+        s.close()
+
+
+def test_signer_survives_redis_restart(stack):
+    sig = stack.start_signer()
+    stack.cli("issue", "--issuer", "demo", "--cert", stack.path("good.pem"))
+    stack.redis.kill()
+    time.sleep(1.5)
+    assert sig.alive()
+    stack.redis.start()  # same port, AOF keeps the data
+    leaf = stack.path("revoked.pem")
+    stack.cli("issue", "--issuer", "demo", "--cert", leaf)
+    assert stack.response(stack.serial_of(leaf))
+    assert stack.response(stack.serial_of(stack.path("good.pem")))
+    assert sig.stop() == 0
+    assert "redis lost" in sig.output()
+
+
+def test_issue_times_out_without_signer(tmp_path, pki_dir):
+    s = Stack(tmp_path, pki_dir, extra="")
+    try:
+        with open(s.conf) as f:
+            text = f.read().replace('issue_wait = "20s"', 'issue_wait = "1s"')
+        with open(s.conf, "w") as f:
+            f.write(text)
+        p = s.cli("issue", "--issuer", "demo", "--cert", s.path("good.pem"),
+                  check=False)
+        assert p.returncode == 3
+        assert "no response in Redis" in p.stderr
+    finally:
+        s.close()
+
+
+def test_sigterm_exits_cleanly(stack):
+    sig = stack.start_signer()
+    stack.cli("issue", "--issuer", "demo", "--cert", stack.path("good.pem"))
+    assert sig.stop(signal.SIGTERM) == 0
+    assert " stopped events=1 " in sig.output()

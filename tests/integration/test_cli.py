@@ -1,0 +1,140 @@
+"""Bad CLI input and bad configuration are rejected with a clear message and
+a non-zero exit, and write nothing to Redis."""
+import os
+import subprocess
+
+import pytest
+
+from revoca_fixtures import REVOCA, SIGNER, Stack, render_conf
+
+
+def stream_len(stack):
+    return stack.r().xlen("revoca:events") if stack.r().exists("revoca:events") else 0
+
+
+BAD = [
+    (["issue", "--issuer", "nope", "--serial", "1", "--not-after", "2030-01-01"], "not in"),
+    (["issue", "--issuer", "demo", "--serial", "zz", "--not-after", "2030-01-01"], "--serial zz"),
+    (["issue", "--issuer", "demo", "--serial", "0", "--not-after", "2030-01-01"], "--serial 0"),
+    (["issue", "--issuer", "demo", "--serial", "-5", "--not-after", "2030-01-01"], ""),
+    (["issue", "--issuer", "demo", "--serial", "1" * 42, "--not-after", "2030-01-01"], "at most 20 octets"),
+    (["issue", "--issuer", "demo", "--serial", "1"], "--not-after"),
+    (["issue", "--issuer", "demo", "--serial", "1", "--not-after", "yesterday"], "--not-after"),
+    (["issue", "--issuer", "demo", "--serial", "1", "--not-before", "2000-01-01", "--not-after", "2001-01-01"], "in the past"),
+    (["issue", "--issuer", "demo", "--cert", "pki/root.pem"], "not issued by"),
+    (["issue", "--issuer", "demo", "--cert", "pki/issuer.key"], "not a PEM or DER"),
+    (["issue", "--issuer", "demo", "--cert", "/nonexistent"], "cannot open"),
+    (["issue", "--issuer", "demo", "--cert", "pki/good.pem", "--serial", "1"], "exactly one"),
+    (["revoke", "--issuer", "demo", "--serial", "1", "--reason", "bored"], "--reason bored"),
+    (["revoke", "--issuer", "demo", "--serial", "1", "--reason", "certificateHold"], "revoca hold"),
+    (["revoke", "--issuer", "demo", "--serial", "1", "--time", "2020-13-45"], "--time"),
+    (["revoke", "--issuer", "demo"], "exactly one"),
+    (["hold", "--issuer", "demo", "--serial", "1", "--reason", "superseded"], "only goes with revoke"),
+    (["release", "--issuer", "demo", "--serial", "1", "extra"], "unexpected argument"),
+    (["frobnicate"], "unknown command"),
+    (["status", "--issuer", "demo"], "--serial"),
+    (["import", "--issuer", "demo"], "import --issuer"),
+    (["import", "--issuer", "demo", "--openssl-index", "/nonexistent"], "cannot open"),
+]
+
+
+@pytest.mark.parametrize("args,msg", BAD)
+def test_bad_input_rejected_and_nothing_written(stack, args, msg):
+    args = [a.replace("pki/", stack.pki + "/") for a in args]
+    p = stack.cli(*args, check=False)
+    assert p.returncode == 2, p.stderr
+    assert p.stderr.startswith("revoca: "), p.stderr
+    assert msg in p.stderr
+    assert stream_len(stack) == 0
+
+
+@pytest.mark.parametrize("line,msg", [
+    ("X\t301231235959Z\t\t10\tunknown\t/CN=x\n", "status must be V, E or R"),
+    ("V\t3012\t\t10\tunknown\t/CN=x\n", "bad expiry time"),
+    ("V\t301231235959Z\t\tXYZ\tunknown\t/CN=x\n", "bad serial"),
+    ("R\t301231235959Z\t\t10\tunknown\t/CN=x\n", "bad revocation time"),
+    ("R\t301231235959Z\t260101000000Z,sleepy\t10\tunknown\t/CN=x\n", "unknown revocation reason"),
+    ("V\t301231235959Z\n", "expected tab-separated"),
+])
+def test_bad_index_rejected_whole(stack, line, msg):
+    idx = os.path.join(stack.tmp, "index.txt")
+    with open(idx, "w") as f:
+        f.write("V\t301231235959Z\t\t0A\tunknown\t/CN=ok\n")  # a good row first
+        f.write(line)
+    p = stack.cli("import", "--issuer", "demo", "--openssl-index", idx, check=False)
+    assert p.returncode == 2
+    assert "index.txt:2: " + msg in p.stderr
+    assert stream_len(stack) == 0  # not even the good first row
+
+
+def test_cabf_profile_refuses_hold_and_reasons(tmp_path, pki_dir):
+    s = Stack(tmp_path, pki_dir, [{"name": "pub", "profile": "cabf"}])
+    try:
+        p = s.cli("hold", "--issuer", "pub", "--serial", "1", check=False)
+        assert p.returncode == 2 and "cabf" in p.stderr
+        p = s.cli("revoke", "--issuer", "pub", "--serial", "1", "--reason",
+                  "cACompromise", check=False)
+        assert p.returncode == 2 and "Baseline Requirements" in p.stderr
+        assert stream_len(s) == 0
+    finally:
+        s.close()
+
+
+def run_with_conf(tmp_path, text):
+    conf = tmp_path / "bad.conf"
+    conf.write_text(text)
+    outs = []
+    for argv in ([REVOCA, "-c", str(conf), "status", "--issuer", "demo", "--serial", "1"],
+                 [SIGNER, "-c", str(conf)]):
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        assert p.returncode != 0
+        outs.append(p.stderr)
+    return outs
+
+
+@pytest.mark.parametrize("text,msg", [
+    ("issuers = ( { name = \"demo\" ; } ", ":1: syntax error"),
+    ("prefix = \"x\";\n", ":0: issuers: a list of at least one issuer"),
+    ("issuers = ( { name = \"Demo!\"; cert = \"a.pem\"; } );\n", ":1: issuer: \"name\" must match"),
+    ("issuers = ( {\n name = \"d\";\n } );\n", ":1: issuer: \"cert\" is required"),
+    ("issuers = ( { name = \"d\"; cert = \"a\";\n validity = \"3 weeks\"; } );\n", ":2: validity: expected a duration"),
+    ("issuers = ( { name = \"d\"; cert = \"a\"; profile = \"cabf\";\n validity = \"12d\"; } );\n", ":2: validity: the cabf profile requires 8h..10d"),
+    ("issuers = ( { name = \"d\"; cert = \"a\";\n unissued = \"good\"; } );\n", ":2: unissued: expected"),
+    ("redis = {\n port = 99999; };\nissuers = ( { name = \"d\"; cert = \"a\"; } );\n", ":2: port: 99999 is out of range"),
+    ("issuers = ( { name = \"d\"; cert = \"a\"; }, { name = \"d\"; cert = \"b\"; } );\n", "defined twice"),
+    ("issuers = ( { name = \"d\"; cert = \"a\";\n shards = 0; } );\n", ":2: shards: 0 is out of range"),
+])
+def test_bad_config_names_file_and_line(tmp_path, text, msg):
+    for err in run_with_conf(tmp_path, text):
+        assert "bad.conf" + msg in err or msg in err, err
+        assert str(tmp_path / "bad.conf") in err
+
+
+def test_missing_config_file(tmp_path):
+    p = subprocess.run([REVOCA, "-c", str(tmp_path / "none.conf"), "status",
+                        "--issuer", "d", "--serial", "1"], capture_output=True, text=True)
+    assert p.returncode == 2 and "cannot read" in p.stderr
+
+
+def test_signer_rejects_unloadable_keys(tmp_path, pki_dir):
+    s = Stack(tmp_path, pki_dir, [{"name": "demo", "responder_key": "pki/good.key"}])
+    try:
+        p = subprocess.run([SIGNER, "-c", s.conf], capture_output=True, text=True, timeout=30)
+        assert p.returncode == 1
+        assert "does not match" in p.stderr
+        # A responder without id-kp-OCSPSigning is refused (RFC 6960 4.2.2.2).
+        s.write_conf([{"name": "demo", "responder_cert": "pki/good.pem",
+                       "responder_key": "pki/good.key"}])
+        p = subprocess.run([SIGNER, "-c", s.conf], capture_output=True, text=True, timeout=30)
+        assert p.returncode == 1 and "OCSPSigning" in p.stderr
+    finally:
+        s.close()
+
+
+def test_help_and_usage():
+    p = subprocess.run([REVOCA, "--help"], capture_output=True, text=True)
+    assert p.returncode == 0 and "usage: revoca" in p.stdout
+    p = subprocess.run([REVOCA], capture_output=True, text=True)
+    assert p.returncode == 2
+    p = subprocess.run([SIGNER], capture_output=True, text=True)
+    assert p.returncode == 2 and "usage" in p.stderr

@@ -218,8 +218,8 @@ int cli_read_replies(cli_t *cli, size_t n)
 
 /* Options shared by the per-certificate commands. */
 typedef struct {
-    const char *issuer, *serial, *cert, *reason, *time, *invalidity,
-        *not_after, *not_before, *shard;
+    const char *issuer, *serial, *cert, *reason, *time, *invalidity, *not_after,
+        *not_before, *shard;
     int wait, no_wait;
 } cli_opts_t;
 
@@ -244,17 +244,39 @@ static int parse_opts(int argc, char **argv, cli_opts_t *o)
     optind = 1;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
-        case 'i': o->issuer = optarg; break;
-        case 's': o->serial = optarg; break;
-        case 'C': o->cert = optarg; break;
-        case 'r': o->reason = optarg; break;
-        case 't': o->time = optarg; break;
-        case 'I': o->invalidity = optarg; break;
-        case 'A': o->not_after = optarg; break;
-        case 'B': o->not_before = optarg; break;
-        case 'S': o->shard = optarg; break;
-        case 'w': o->wait = 1; break;
-        case 'W': o->no_wait = 1; break;
+        case 'i':
+            o->issuer = optarg;
+            break;
+        case 's':
+            o->serial = optarg;
+            break;
+        case 'C':
+            o->cert = optarg;
+            break;
+        case 'r':
+            o->reason = optarg;
+            break;
+        case 't':
+            o->time = optarg;
+            break;
+        case 'I':
+            o->invalidity = optarg;
+            break;
+        case 'A':
+            o->not_after = optarg;
+            break;
+        case 'B':
+            o->not_before = optarg;
+            break;
+        case 'S':
+            o->shard = optarg;
+            break;
+        case 'w':
+            o->wait = 1;
+            break;
+        case 'W':
+            o->no_wait = 1;
+            break;
         default:
             return -1;
         }
@@ -331,9 +353,8 @@ static int wait_applied(cli_t *cli, const ocsp_issuer_conf_t *ic,
             /* Responses are stored unless the policy answers this record
              * with the unsigned "unauthorized". */
             if (rec != NULL &&
-                (r2->integer == 1 ||
-                 ocsp_record_answer(rec, ic->unissued, &st, &rt, &reason) !=
-                     0)) {
+                (r2->integer == 1 || ocsp_record_answer(rec, ic->unissued, &st,
+                                                        &rt, &reason) != 0)) {
                 switch (ev->kind_case) {
                 case REVOCA__EVENT__KIND_ISSUED:
                     done = rec->has_not_after &&
@@ -589,8 +610,8 @@ static int cmd_status(cli_t *cli, int argc, char **argv)
     }
     printf("%-16s %s\n%-16s %s\n", "issuer", ic->name, "serial", serial);
     if (r->type == REDIS_REPLY_STRING) {
-        rec = revoca__cert_record__unpack(NULL, r->len,
-                                          (const uint8_t *)r->str);
+        rec =
+            revoca__cert_record__unpack(NULL, r->len, (const uint8_t *)r->str);
     }
     if (rec == NULL) {
         printf("%-16s %s\n", "record", "none (never reported)");

@@ -26,10 +26,10 @@
 typedef struct {
     char serial[OCSP_SERIAL_HEX_MAX + 1];
     int64_t not_before, not_after;
-    char kind;           /* 'V' issued, 'R' revoked, 'H' on hold */
+    char kind; /* 'V' issued, 'R' revoked, 'H' on hold */
     int reason;
     int64_t rev_time, invalidity;
-    unsigned char *der;  /* owned (certs import), or NULL */
+    unsigned char *der; /* owned (certs import), or NULL */
     size_t der_len;
 } row_t;
 
@@ -436,9 +436,15 @@ int cli_import(cli_t *cli, int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
-        case 'i': issuer = optarg; break;
-        case 'x': index = optarg; break;
-        case 'c': certs = 1; break;
+        case 'i':
+            issuer = optarg;
+            break;
+        case 'x':
+            index = optarg;
+            break;
+        case 'c':
+            certs = 1;
+            break;
         default:
             return CLI_EXIT_USAGE;
         }

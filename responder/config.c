@@ -261,14 +261,13 @@ static int conf_issuer(ocsp_config_t *cf, const config_setting_t *g,
 
     if (conf_path(cf, g, "cert", 1, &ic->cert_path, err) != 0 ||
         conf_path(cf, g, "key", 0, &ic->ca_key_path, err) != 0 ||
-        conf_path(cf, g, "responder_cert", 0, &ic->responder_cert_path,
-                  err) != 0 ||
+        conf_path(cf, g, "responder_cert", 0, &ic->responder_cert_path, err) !=
+            0 ||
         conf_path(cf, g, "responder_key", 0, &ic->responder_key_path, err) !=
             0) {
         return -1;
     }
-    if ((ic->responder_cert_path == NULL) !=
-        (ic->responder_key_path == NULL)) {
+    if ((ic->responder_cert_path == NULL) != (ic->responder_key_path == NULL)) {
         ocsp_conf_error(err, file, g,
                         "issuer %s: responder_cert and responder_key go "
                         "together",
@@ -307,8 +306,8 @@ static int conf_issuer(ocsp_config_t *cf, const config_setting_t *g,
 
     if (ocsp_conf_duration(g, "validity", &ic->validity, file, err) != 0 ||
         ocsp_conf_duration(g, "backdate", &ic->backdate, file, err) != 0 ||
-        ocsp_conf_duration(g, "expired_retention", &ic->expired_retention,
-                           file, err) != 0 ||
+        ocsp_conf_duration(g, "expired_retention", &ic->expired_retention, file,
+                           err) != 0 ||
         ocsp_conf_int(g, "shards", 1, MAX_SHARDS, &shards, file, err) != 0) {
         return -1;
     }
@@ -335,15 +334,14 @@ static int conf_issuer(ocsp_config_t *cf, const config_setting_t *g,
     }
     if (have_resign &&
         (ic->resign_after <= 0 || ic->resign_after >= ic->validity)) {
-        ocsp_conf_error(err, file,
-                        config_setting_get_member(g, "resign_after"),
+        ocsp_conf_error(err, file, config_setting_get_member(g, "resign_after"),
                         "resign_after: must be within the validity");
         return -1;
     }
-    if (ic->profile == OCSP_PROFILE_CABF && ic->resign_after > ic->validity / 2) {
+    if (ic->profile == OCSP_PROFILE_CABF &&
+        ic->resign_after > ic->validity / 2) {
         /* BR 4.9.10: update at least halfway through the validity. */
-        ocsp_conf_error(err, file,
-                        config_setting_get_member(g, "resign_after"),
+        ocsp_conf_error(err, file, config_setting_get_member(g, "resign_after"),
                         "resign_after: the cabf profile requires re-signing "
                         "by half of the validity");
         return -1;
@@ -419,8 +417,8 @@ int ocsp_config_load(ocsp_config_t *cf, const char *file, char *err)
     if (conf_redis(cf, err) != 0) {
         goto failed;
     }
-    if (ocsp_conf_string(config_root_setting(&cf->lc), "prefix", &prefix,
-                         file, err) != 0) {
+    if (ocsp_conf_string(config_root_setting(&cf->lc), "prefix", &prefix, file,
+                         err) != 0) {
         goto failed;
     }
     if (prefix[0] == '\0' || strlen(prefix) > OCSP_PREFIX_MAX ||
@@ -433,8 +431,9 @@ int ocsp_config_load(ocsp_config_t *cf, const char *file, char *err)
     memcpy(cf->prefix, prefix, strlen(prefix) + 1);
 
     list = config_lookup(&cf->lc, "issuers");
-    if (list == NULL || (config_setting_type(list) != CONFIG_TYPE_LIST &&
-                         config_setting_type(list) != CONFIG_TYPE_ARRAY) ||
+    if (list == NULL ||
+        (config_setting_type(list) != CONFIG_TYPE_LIST &&
+         config_setting_type(list) != CONFIG_TYPE_ARRAY) ||
         config_setting_length(list) == 0) {
         ocsp_conf_error(err, file, list,
                         "issuers: a list of at least one issuer is required");

@@ -16,15 +16,12 @@
 #define OCSP_PREFIX_MAX 64
 #define OCSP_ERR_MAX 512
 
-typedef enum {
-    OCSP_PROFILE_PRIVATE = 0,
-    OCSP_PROFILE_CABF
-} ocsp_profile_e;
+typedef enum { OCSP_PROFILE_PRIVATE = 0, OCSP_PROFILE_CABF } ocsp_profile_e;
 
 /* What a never-issued serial of a known issuer is answered with. */
 typedef enum {
     OCSP_UNISSUED_UNKNOWN = 0,
-    OCSP_UNISSUED_REVOKED,      /* RFC 6960 2.2: hold, revoked at epoch */
+    OCSP_UNISSUED_REVOKED, /* RFC 6960 2.2: hold, revoked at epoch */
     OCSP_UNISSUED_UNAUTHORIZED
 } ocsp_unissued_e;
 
@@ -35,9 +32,9 @@ typedef struct {
     char *responder_cert_path; /* delegated responder, or the CA itself */
     char *responder_key_path;
     ocsp_profile_e profile;
-    int64_t validity;          /* seconds between thisUpdate and nextUpdate */
-    int64_t resign_after;      /* seconds after thisUpdate to re-sign */
-    int64_t backdate;          /* thisUpdate = now - backdate */
+    int64_t validity;     /* seconds between thisUpdate and nextUpdate */
+    int64_t resign_after; /* seconds after thisUpdate to re-sign */
+    int64_t backdate;     /* thisUpdate = now - backdate */
     ocsp_unissued_e unissued;
     int64_t expired_retention; /* drop records this long after notAfter */
     unsigned shards;           /* CRL shards, >= 1; see ocsp_serial_shard */
@@ -45,16 +42,16 @@ typedef struct {
 } ocsp_issuer_conf_t;
 
 typedef struct {
-    char *path;                /* the file it was loaded from */
-    char *redis_host;          /* host name, or a unix socket path */
-    int redis_port;            /* 0 with a unix socket */
-    char *redis_password;      /* NULL: no AUTH */
-    char *redis_user;          /* NULL: default user */
+    char *path;           /* the file it was loaded from */
+    char *redis_host;     /* host name, or a unix socket path */
+    int redis_port;       /* 0 with a unix socket */
+    char *redis_password; /* NULL: no AUTH */
+    char *redis_user;     /* NULL: default user */
     int redis_db;
     char prefix[OCSP_PREFIX_MAX + 1];
     size_t nissuers;
     ocsp_issuer_conf_t *issuers;
-    config_t lc;               /* the parsed file, for component settings */
+    config_t lc; /* the parsed file, for component settings */
 } ocsp_config_t;
 
 /*

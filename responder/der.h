@@ -27,7 +27,7 @@ typedef struct {
 #define DER_UTC_TIME 0x17
 #define DER_GENERALIZED_TIME 0x18
 #define DER_BOOLEAN 0x01
-#define DER_CTX(n) (0xa0 | (n)) /* [n] constructed */
+#define DER_CTX(n) (0xa0 | (n))      /* [n] constructed */
 #define DER_CTX_PRIM(n) (0x80 | (n)) /* [n] primitive */
 
 /* Starts an empty buffer with CAP bytes reserved (0: a default). */

@@ -13,11 +13,11 @@ static const struct {
     const char *name;
     int value;
 } reasons[] = {
-    {"unspecified", 0},         {"keyCompromise", 1},
-    {"cACompromise", 2},        {"affiliationChanged", 3},
-    {"superseded", 4},          {"cessationOfOperation", 5},
-    {"certificateHold", 6},     {"removeFromCRL", 8},
-    {"privilegeWithdrawn", 9},  {"aACompromise", 10},
+    {"unspecified", 0},        {"keyCompromise", 1},
+    {"cACompromise", 2},       {"affiliationChanged", 3},
+    {"superseded", 4},         {"cessationOfOperation", 5},
+    {"certificateHold", 6},    {"removeFromCRL", 8},
+    {"privilegeWithdrawn", 9}, {"aACompromise", 10},
 };
 
 int ocsp_reason_from_name(const char *name)

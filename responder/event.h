@@ -11,7 +11,7 @@
 
 #include "revocation.pb-c.h"
 
-#define OCSP_EVENT_MAX (64 * 1024)   /* bytes; a certificate fits */
+#define OCSP_EVENT_MAX (64 * 1024) /* bytes; a certificate fits */
 #define OCSP_EVENT_ID_MAX 64
 
 /*

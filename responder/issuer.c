@@ -10,9 +10,9 @@
 /* DER AlgorithmIdentifiers of the signature algorithms we produce. */
 static const unsigned char alg_ecdsa_sha256[] = {
     0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02};
-static const unsigned char alg_rsa_sha256[] = {
-    0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7,
-    0x0d, 0x01, 0x01, 0x0b, 0x05, 0x00};
+static const unsigned char alg_rsa_sha256[] = {0x30, 0x0d, 0x06, 0x09, 0x2a,
+                                               0x86, 0x48, 0x86, 0xf7, 0x0d,
+                                               0x01, 0x01, 0x0b, 0x05, 0x00};
 
 size_t ocsp_hash_len(ocsp_hash_e hash)
 {
@@ -199,8 +199,7 @@ static int issuer_keys(ocsp_registry_t *reg, ocsp_issuer_t *iss)
     return 0;
 }
 
-int ocsp_registry_load(ocsp_registry_t *reg, const ocsp_config_t *cf,
-                       int flags)
+int ocsp_registry_load(ocsp_registry_t *reg, const ocsp_config_t *cf, int flags)
 {
     size_t i;
 
@@ -229,13 +228,12 @@ int ocsp_registry_load(ocsp_registry_t *reg, const ocsp_config_t *cf,
     }
     return 0;
 
-failed:
-    {
-        char err[OCSP_ERR_MAX];
-        memcpy(err, reg->err, sizeof(err));
-        ocsp_registry_free(reg);
-        memcpy(reg->err, err, sizeof(err));
-    }
+failed : {
+    char err[OCSP_ERR_MAX];
+    memcpy(err, reg->err, sizeof(err));
+    ocsp_registry_free(reg);
+    memcpy(reg->err, err, sizeof(err));
+}
     return -1;
 }
 
@@ -266,12 +264,10 @@ const ocsp_issuer_t *ocsp_registry_by_name(const ocsp_registry_t *reg,
     return NULL;
 }
 
-const ocsp_issuer_t *ocsp_registry_find(const ocsp_registry_t *reg,
-                                        ocsp_hash_e hash,
-                                        const unsigned char *name_hash,
-                                        size_t name_len,
-                                        const unsigned char *key_hash,
-                                        size_t key_len)
+const ocsp_issuer_t *
+ocsp_registry_find(const ocsp_registry_t *reg, ocsp_hash_e hash,
+                   const unsigned char *name_hash, size_t name_len,
+                   const unsigned char *key_hash, size_t key_len)
 {
     size_t i, n = ocsp_hash_len(hash);
 

@@ -21,24 +21,24 @@ typedef enum {
 #define OCSP_HASH_MAX_LEN 32
 
 typedef struct {
-    const ocsp_issuer_conf_t *conf;   /* borrowed from the config */
-    X509 *cert;                       /* owned */
+    const ocsp_issuer_conf_t *conf; /* borrowed from the config */
+    X509 *cert;                     /* owned */
     unsigned char name_hash[OCSP_HASH_COUNT][OCSP_HASH_MAX_LEN];
     unsigned char key_hash[OCSP_HASH_COUNT][OCSP_HASH_MAX_LEN];
 
     /* Signing material; NULL/0 unless loaded with OCSP_REGISTRY_KEYS. */
-    X509 *responder;                  /* owned */
-    EVP_PKEY *key;                    /* owned */
-    unsigned char *responder_der;     /* owned, the certificate to include */
+    X509 *responder;              /* owned */
+    EVP_PKEY *key;                /* owned */
+    unsigned char *responder_der; /* owned, the certificate to include */
     size_t responder_der_len;
     unsigned char responder_key_id[20]; /* SHA-1 of the public key bits */
-    unsigned char sig_alg[32];        /* DER AlgorithmIdentifier */
+    unsigned char sig_alg[32];          /* DER AlgorithmIdentifier */
     size_t sig_alg_len;
 } ocsp_issuer_t;
 
 typedef struct {
     size_t n;
-    ocsp_issuer_t *issuers;           /* owned */
+    ocsp_issuer_t *issuers; /* owned */
     char err[OCSP_ERR_MAX];
 } ocsp_registry_t;
 
@@ -63,12 +63,10 @@ const ocsp_issuer_t *ocsp_registry_by_name(const ocsp_registry_t *reg,
  * Borrowed issuer whose hashes under HASH equal name_hash and key_hash (each
  * of the digest's length), or NULL.
  */
-const ocsp_issuer_t *ocsp_registry_find(const ocsp_registry_t *reg,
-                                        ocsp_hash_e hash,
-                                        const unsigned char *name_hash,
-                                        size_t name_len,
-                                        const unsigned char *key_hash,
-                                        size_t key_len);
+const ocsp_issuer_t *
+ocsp_registry_find(const ocsp_registry_t *reg, ocsp_hash_e hash,
+                   const unsigned char *name_hash, size_t name_len,
+                   const unsigned char *key_hash, size_t key_len);
 
 size_t ocsp_hash_len(ocsp_hash_e hash);
 const char *ocsp_hash_field(ocsp_hash_e hash); /* "sha1" / "sha256" */

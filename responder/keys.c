@@ -58,6 +58,6 @@ int ocsp_key_crlnumber(char *buf, const char *prefix, const char *issuer)
 int ocsp_key_named(char *buf, const char *prefix, const char *name,
                    const char *issuer)
 {
-    return key_fmt(buf, snprintf(buf, OCSP_KEY_MAX, "%s:%s:%s", prefix, name,
-                                 issuer));
+    return key_fmt(
+        buf, snprintf(buf, OCSP_KEY_MAX, "%s:%s:%s", prefix, name, issuer));
 }

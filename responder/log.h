@@ -5,7 +5,12 @@
 #ifndef REVOCA_LOG_H
 #define REVOCA_LOG_H
 
-typedef enum { OCSP_LOG_DEBUG, OCSP_LOG_INFO, OCSP_LOG_WARN, OCSP_LOG_ERR } ocsp_log_level_e;
+typedef enum {
+    OCSP_LOG_DEBUG,
+    OCSP_LOG_INFO,
+    OCSP_LOG_WARN,
+    OCSP_LOG_ERR
+} ocsp_log_level_e;
 
 void ocsp_log_init(const char *component, ocsp_log_level_e min);
 void ocsp_log(ocsp_log_level_e level, const char *fmt, ...)

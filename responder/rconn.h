@@ -12,8 +12,8 @@
 #include "config.h"
 
 typedef struct {
-    const ocsp_config_t *cf;  /* borrowed */
-    redisContext *c;          /* NULL while disconnected */
+    const ocsp_config_t *cf; /* borrowed */
+    redisContext *c;         /* NULL while disconnected */
     int backoff_ms;
     char err[OCSP_ERR_MAX];
 } ocsp_rconn_t;

@@ -79,8 +79,8 @@ static int apply_hold(ocsp_record_t *r, const Revoca__Hold *h)
         return 0; /* a release already lifted this hold */
     }
     if (r->status == REVOCA__STATUS__HELD &&
-        r->revocation_time <= h->hold_time) {
-        return 0;
+        r->revocation_time >= h->hold_time) {
+        return 0; /* the latest hold counts: the timeline's last word */
     }
     r->status = REVOCA__STATUS__HELD;
     r->has_revocation_time = 1;

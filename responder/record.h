@@ -9,9 +9,9 @@
  *  - revoked: final.  Between two revocations the earlier time wins, except
  *    that keyCompromise outranks any other reason (CA/B BR 4.9.1.1 lets a
  *    CA change a reason to keyCompromise).
- *  - hold: applies unless revoked, or unless a release newer than the hold
- *    was already seen.  Between two holds the earlier wins.
- *  - release: lifts a hold whose time is not after the release.
+ *  - hold and release form a timeline: a certificate is held when its
+ *    latest hold is later than its latest release.  A hold never touches a
+ *    revoked certificate; the reported hold time is the latest hold.
  */
 #ifndef REVOCA_RECORD_H
 #define REVOCA_RECORD_H

@@ -57,8 +57,8 @@ static ocsp_resp_status_e request_nonce(X509_EXTENSION *ext,
 static ocsp_resp_status_e request_ext(X509_EXTENSION *ext, ocsp_request_t *req,
                                       int top)
 {
-    if (top && OBJ_obj2nid(X509_EXTENSION_get_object(ext)) ==
-                   NID_id_pkix_OCSP_Nonce) {
+    if (top &&
+        OBJ_obj2nid(X509_EXTENSION_get_object(ext)) == NID_id_pkix_OCSP_Nonce) {
         return request_nonce(ext, req);
     }
     /* RFC 5280 4.2: an unrecognised critical extension must not be

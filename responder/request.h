@@ -32,16 +32,16 @@ typedef struct {
 } ocsp_certid_t;
 
 typedef struct {
-    size_t max_size;     /* bytes of DER accepted */
-    size_t max_singles;  /* singleRequests per message, <= the array size */
+    size_t max_size;    /* bytes of DER accepted */
+    size_t max_singles; /* singleRequests per message, <= the array size */
 } ocsp_limits_t;
 
 typedef struct {
     size_t nsingles;
     ocsp_certid_t singles[OCSP_REQUEST_MAX_SINGLES];
-    size_t nonce_len;    /* 0: no nonce */
+    size_t nonce_len; /* 0: no nonce */
     unsigned char nonce[OCSP_NONCE_MAX];
-    const char *err;     /* static text: why it was refused */
+    const char *err; /* static text: why it was refused */
 } ocsp_request_t;
 
 /*

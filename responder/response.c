@@ -15,13 +15,11 @@ static const unsigned char certid_alg[OCSP_HASH_COUNT][16] = {
 static const size_t certid_alg_len[OCSP_HASH_COUNT] = {11, 15};
 
 /* id-pkix-ocsp-basic, RFC 6960 4.2.1. */
-static const unsigned char oid_ocsp_basic[] = {0x06, 0x09, 0x2b, 0x06, 0x01,
-                                               0x05, 0x05, 0x07, 0x30, 0x01,
-                                               0x01};
+static const unsigned char oid_ocsp_basic[] = {
+    0x06, 0x09, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x01};
 /* id-pkix-ocsp-nonce, RFC 6960 4.4.1. */
-static const unsigned char oid_ocsp_nonce[] = {0x06, 0x09, 0x2b, 0x06, 0x01,
-                                               0x05, 0x05, 0x07, 0x30, 0x01,
-                                               0x02};
+static const unsigned char oid_ocsp_nonce[] = {
+    0x06, 0x09, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x02};
 
 /* RFC 6960 4.2.1 SingleResponse. */
 static int write_single(der_buf_t *b, const ocsp_issuer_t *iss,
@@ -184,8 +182,7 @@ failed:
     return -1;
 }
 
-const unsigned char *ocsp_response_error(ocsp_resp_status_e status,
-                                         size_t *len)
+const unsigned char *ocsp_response_error(ocsp_resp_status_e status, size_t *len)
 {
     /* RFC 6960 4.2.1: an error status carries no responseBytes. */
     static const unsigned char resp[7][5] = {

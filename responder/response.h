@@ -23,15 +23,15 @@ typedef enum {
 #define OCSP_REASON_NONE (-1)
 
 typedef struct {
-    ocsp_hash_e hash;            /* which CertID form to answer with */
-    const char *serial;          /* canonical hex */
+    ocsp_hash_e hash;   /* which CertID form to answer with */
+    const char *serial; /* canonical hex */
     ocsp_cert_status_e status;
-    int64_t revocation_time;     /* unix seconds, when revoked */
-    int reason;                  /* CRLReason or OCSP_REASON_NONE */
+    int64_t revocation_time; /* unix seconds, when revoked */
+    int reason;              /* CRLReason or OCSP_REASON_NONE */
     int64_t this_update;
     int64_t next_update;
     int64_t produced_at;
-    const unsigned char *nonce;  /* NULL: no nonce extension */
+    const unsigned char *nonce; /* NULL: no nonce extension */
     size_t nonce_len;
 } ocsp_single_t;
 

@@ -96,8 +96,8 @@ int ocsp_serial_to_der(const char *hex, unsigned char *out)
 {
     size_t n = strlen(hex), len, i, off;
 
-    if (n == 0 || n > OCSP_SERIAL_HEX_MAX) {
-        return -1;
+    if (n == 0 || n > OCSP_SERIAL_HEX_MAX || hex[0] == '0') {
+        return -1; /* not canonical */
     }
     len = (n + 1) / 2;
     off = 0;

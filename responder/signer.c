@@ -172,9 +172,9 @@ static void batch_entry(signer_t *s, batch_t *b, const redisReply *e)
         if (f->element[k]->type == REDIS_REPLY_STRING &&
             strcmp(f->element[k]->str, OCSP_STREAM_FIELD) == 0 &&
             f->element[k + 1]->type == REDIS_REPLY_STRING) {
-            en->ev = ocsp_event_decode(
-                (const unsigned char *)f->element[k + 1]->str,
-                f->element[k + 1]->len, &why);
+            en->ev =
+                ocsp_event_decode((const unsigned char *)f->element[k + 1]->str,
+                                  f->element[k + 1]->len, &why);
             break;
         }
     }
@@ -254,8 +254,8 @@ static int batch_load(signer_t *s, batch_t *b)
         }
         ocsp_record_init(&it->rec, it->serial);
         if (e->type == REDIS_REPLY_STRING) {
-            it->loaded = revoca__cert_record__unpack(
-                NULL, e->len, (const uint8_t *)e->str);
+            it->loaded = revoca__cert_record__unpack(NULL, e->len,
+                                                     (const uint8_t *)e->str);
             if (it->loaded == NULL) {
                 ocsp_log(OCSP_LOG_ERR,
                          "record unreadable key=%s action=\"rebuilt from "
@@ -268,8 +268,7 @@ static int batch_load(signer_t *s, batch_t *b)
         }
         it->changed = 0;
         it->on_crl_before = it->loaded && ocsp_record_on_crl(&it->rec);
-        it->shard_before =
-            ocsp_record_shard(&it->rec, it->iss->conf->shards);
+        it->shard_before = ocsp_record_shard(&it->rec, it->iss->conf->shards);
     }
     freeReplyObject(r);
     return 0;
@@ -550,8 +549,8 @@ static int batch_run(signer_t *s, batch_t *b)
 
 static int ensure_group(signer_t *s)
 {
-    const char *argv[] = {"XGROUP", "CREATE", s->events_key, SIGNER_GROUP,
-                          "0", "MKSTREAM"};
+    const char *argv[] = {"XGROUP",     "CREATE", s->events_key,
+                          SIGNER_GROUP, "0",      "MKSTREAM"};
     redisReply *r = ocsp_rconn_cmd(&s->rc, 6, argv, NULL);
 
     if (r == NULL) {
@@ -590,7 +589,8 @@ static int read_events(signer_t *s, batch_t *b)
     /* A dead signer's pending entries, once they have idled long enough. */
     if (now - s->last_claim_ms >= SIGNER_CLAIM_EVERY_MS) {
         const char *argv[] = {"XAUTOCLAIM", s->events_key, SIGNER_GROUP,
-                              s->consumer, idle, "0-0", "COUNT", count};
+                              s->consumer,  idle,          "0-0",
+                              "COUNT",      count};
         s->last_claim_ms = now;
         snprintf(idle, sizeof(idle), "%lld", (long long)s->claim_idle_ms);
         r = ocsp_rconn_cmd(&s->rc, 8, argv, NULL);
@@ -607,9 +607,16 @@ static int read_events(signer_t *s, batch_t *b)
     }
 
     {
-        const char *argv[] = {"XREADGROUP", "GROUP", SIGNER_GROUP,
-                              s->consumer, "COUNT", count, "BLOCK",
-                              SIGNER_BLOCK_MS, "STREAMS", s->events_key,
+        const char *argv[] = {"XREADGROUP",
+                              "GROUP",
+                              SIGNER_GROUP,
+                              s->consumer,
+                              "COUNT",
+                              count,
+                              "BLOCK",
+                              SIGNER_BLOCK_MS,
+                              "STREAMS",
+                              s->events_key,
                               s->own_pending_done ? ">" : "0"};
         int argc = 11;
         if (!s->own_pending_done) {
@@ -664,8 +671,7 @@ static int read_due(signer_t *s, batch_t *b, const ocsp_issuer_t *iss)
             char serial[OCSP_SERIAL_HEX_MAX + 1];
             const redisReply *e = r->element[i];
             item_t *it;
-            if (e->type != REDIS_REPLY_STRING ||
-                e->len > OCSP_SERIAL_HEX_MAX ||
+            if (e->type != REDIS_REPLY_STRING || e->len > OCSP_SERIAL_HEX_MAX ||
                 ocsp_serial_from_hex(e->str, serial) != 0) {
                 continue;
             }
@@ -746,8 +752,7 @@ int signer_run(signer_t *s)
         ocsp_rconn_drop(&s->rc);
         connected = 0;
     }
-    ocsp_log(OCSP_LOG_INFO,
-             "stopped events=%llu signed=%llu conflicts=%llu",
+    ocsp_log(OCSP_LOG_INFO, "stopped events=%llu signed=%llu conflicts=%llu",
              (unsigned long long)s->events,
              (unsigned long long)s->signed_responses,
              (unsigned long long)s->conflicts);

@@ -22,17 +22,17 @@
 #define SIGNER_BATCH_MAX 4096
 
 typedef struct {
-    const ocsp_config_t *cf;   /* borrowed */
-    ocsp_registry_t reg;       /* owned, with keys */
+    const ocsp_config_t *cf; /* borrowed */
+    ocsp_registry_t reg;     /* owned, with keys */
     ocsp_rconn_t rc;
-    volatile int *stop;        /* set by SIGTERM/SIGINT */
+    volatile int *stop; /* set by SIGTERM/SIGINT */
     char consumer[96];
     size_t batch;
-    int64_t claim_idle_ms;     /* XAUTOCLAIM a dead signer's entries after */
-    int64_t lease;             /* seconds a claimed re-sign stays ours */
-    int64_t now_override;      /* tests: 0 = real clock */
+    int64_t claim_idle_ms; /* XAUTOCLAIM a dead signer's entries after */
+    int64_t lease;         /* seconds a claimed re-sign stays ours */
+    int64_t now_override;  /* tests: 0 = real clock */
     char events_key[OCSP_KEY_MAX];
-    int own_pending_done;      /* re-read our own pending entries first */
+    int own_pending_done; /* re-read our own pending entries first */
     long last_claim_ms;
     /* Counters for logging. */
     uint64_t events, signed_responses, conflicts;

@@ -1,0 +1,98 @@
+/* Config loading: defaults, and errors that name the file and line. */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "config.h"
+
+static char path[] = "/tmp/revoca-test-XXXXXX.conf";
+
+static int load(const char *text, ocsp_config_t *cf, char *err)
+{
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+    return ocsp_config_load(cf, path, err);
+}
+
+static void bad(const char *text, const char *line_and_msg)
+{
+    ocsp_config_t cf;
+    char err[OCSP_ERR_MAX], want[OCSP_ERR_MAX];
+
+    snprintf(want, sizeof(want), "%s:%s", path, line_and_msg);
+    CHECK(load(text, &cf, err) == -1);
+    if (strncmp(err, want, strlen(want)) != 0) {
+        fprintf(stderr, "got: %s\nwant: %s\n", err, want);
+        CHECK(0);
+    }
+}
+
+int main(void)
+{
+    ocsp_config_t cf;
+    char err[OCSP_ERR_MAX];
+    const ocsp_issuer_conf_t *ic;
+    int64_t d;
+    int fd = mkstemps(path, 5);
+
+    close(fd);
+    CHECK(load("issuers = ( { name = \"a-1\"; cert = \"ca.pem\"; } );\n", &cf,
+               err) == 0);
+    ic = ocsp_config_issuer(&cf, "a-1");
+    CHECK(ic != NULL);
+    CHECK(cf.redis_port == 6379 && strcmp(cf.prefix, "revoca") == 0);
+    CHECK(ic->validity == 4 * 86400 && ic->resign_after == 2 * 86400);
+    CHECK(ic->backdate == 3600 && ic->unissued == OCSP_UNISSUED_UNKNOWN);
+    CHECK(ic->shards == 1 && ic->profile == OCSP_PROFILE_PRIVATE);
+    CHECK(strncmp(ic->cert_path, "/tmp/", 5) == 0); /* resolved */
+    ocsp_config_free(&cf);
+
+    CHECK(load("redis = { host = \"/run/redis.sock\"; password = \"p\"; };\n"
+               "prefix = \"x\";\n"
+               "issuers = ( { name = \"b\"; cert = \"/ca.pem\";\n"
+               " profile = \"cabf\"; validity = \"8h\"; unissued = "
+               "\"revoked\"; shards = 16; } );\n",
+               &cf, err) == 0);
+    ic = ocsp_config_issuer(&cf, "b");
+    CHECK(cf.redis_port == 0 && strcmp(cf.redis_password, "p") == 0);
+    CHECK(ic->profile == OCSP_PROFILE_CABF && ic->validity == 8 * 3600);
+    CHECK(ic->resign_after == 4 * 3600 && ic->shards == 16);
+    CHECK(strcmp(ic->cert_path, "/ca.pem") == 0);
+    ocsp_config_free(&cf);
+
+    bad("issuers = ( { name = \"a\"; cert = \"x\"\n", "2: syntax error");
+    bad("prefix = 5;\nissuers = ( { name = \"a\"; cert = \"x\"; } );\n",
+        "1: prefix: expected a string");
+    bad("issuers = (\n { name = \"A\"; cert = \"x\"; } );\n",
+        "2: issuer: \"name\" must match");
+    bad("issuers = ( { name = \"a\"; cert = \"x\";\n"
+        "responder_cert = \"r.pem\"; } );\n",
+        "1: issuer a: responder_cert and responder_key go together");
+    bad("issuers = ( { name = \"a\"; cert = \"x\";\n validity = \"1w\"; } );\n",
+        "2: validity: expected a duration");
+    bad("issuers = ( { name = \"a\"; cert = \"x\"; profile = \"cabf\";\n"
+        " resign_after = \"3d\"; } );\n",
+        "2: resign_after: the cabf profile requires");
+    bad("issuers = ( { name = \"a\"; cert = \"x\";\n backdate = \"3d\"; } );\n",
+        "2: backdate: must be shorter than resign_after");
+
+    CHECK(ocsp_parse_duration("90s", &d) == 0 && d == 90);
+    CHECK(ocsp_parse_duration("7d", &d) == 0 && d == 7 * 86400);
+    CHECK(ocsp_parse_duration("15", &d) == 0 && d == 15);
+    CHECK(ocsp_parse_duration("1.5h", &d) == -1);
+    CHECK(ocsp_parse_duration("h", &d) == -1);
+    CHECK(ocsp_parse_duration("-1s", &d) == -1);
+    CHECK(ocsp_parse_duration("99999999999999999999d", &d) == -1);
+    CHECK(ocsp_issuer_name_valid("abc-123"));
+    CHECK(!ocsp_issuer_name_valid(""));
+    CHECK(!ocsp_issuer_name_valid("a:b"));
+    CHECK(!ocsp_issuer_name_valid("abcdefghijabcdefghijabcdefghijabc"));
+    CHECK(ocsp_profile_allows_reason(OCSP_PROFILE_CABF, 1));
+    CHECK(!ocsp_profile_allows_reason(OCSP_PROFILE_CABF, 2));
+    CHECK(!ocsp_profile_allows_reason(OCSP_PROFILE_CABF, 6));
+    CHECK(!ocsp_profile_allows_hold(OCSP_PROFILE_CABF));
+    CHECK(ocsp_profile_allows_reason(OCSP_PROFILE_PRIVATE, 6));
+    unlink(path);
+    CHECK_DONE();
+}

@@ -1,0 +1,161 @@
+/* The status model: every order of the same events ends alike. */
+#include <stdlib.h>
+
+#include "check.h"
+#include "record.h"
+
+static Revoca__Issued issued = REVOCA__ISSUED__INIT;
+static Revoca__Revoked rev_sup = REVOCA__REVOKED__INIT,
+                       rev_kc = REVOCA__REVOKED__INIT;
+static Revoca__Hold hold = REVOCA__HOLD__INIT, hold2 = REVOCA__HOLD__INIT;
+static Revoca__Release rel = REVOCA__RELEASE__INIT;
+
+static void ev_set(ocsp_event_t *e, int kind, void *p)
+{
+    revoca__event__init(e);
+    e->id = "x";
+    e->issuer = "demo";
+    e->serial = "1";
+    e->kind_case = kind;
+    switch (kind) {
+    case REVOCA__EVENT__KIND_ISSUED:
+        e->issued = p;
+        break;
+    case REVOCA__EVENT__KIND_REVOKED:
+        e->revoked = p;
+        break;
+    case REVOCA__EVENT__KIND_HOLD:
+        e->hold = p;
+        break;
+    default:
+        e->release = p;
+        break;
+    }
+}
+
+/* Applies evs in the order perm, returns the packed record as a string. */
+static void run(ocsp_event_t *evs, const int *perm, int n, ocsp_record_t *r)
+{
+    static char serial[] = "1";
+    int i;
+
+    ocsp_record_init(r, serial);
+    for (i = 0; i < n; i++) {
+        ocsp_record_apply(r, &evs[perm[i]]);
+        ocsp_record_apply(r, &evs[perm[i]]); /* duplicates change nothing */
+    }
+}
+
+static int same(const ocsp_record_t *a, const ocsp_record_t *b)
+{
+    unsigned char pa[OCSP_RECORD_MAX], pb[OCSP_RECORD_MAX];
+    size_t la = revoca__cert_record__pack(a, pa);
+    size_t lb = revoca__cert_record__pack(b, pb);
+
+    return la == lb && memcmp(pa, pb, la) == 0;
+}
+
+/* Every permutation of n <= 6 events reaches the same record. */
+static void all_orders(ocsp_event_t *evs, int n, ocsp_record_t *want)
+{
+    int perm[6], c[6] = {0}, i = 0, k, t;
+    ocsp_record_t got;
+
+    for (k = 0; k < n; k++) {
+        perm[k] = k;
+    }
+    run(evs, perm, n, want);
+    /* Heap's algorithm. */
+    while (i < n) {
+        if (c[i] < i) {
+            k = i % 2 == 0 ? 0 : c[i];
+            t = perm[k];
+            perm[k] = perm[i];
+            perm[i] = t;
+            run(evs, perm, n, &got);
+            CHECK(same(&got, want));
+            c[i]++;
+            i = 0;
+        } else {
+            c[i] = 0;
+            i++;
+        }
+    }
+}
+
+int main(void)
+{
+    ocsp_event_t evs[6];
+    ocsp_record_t r;
+    ocsp_cert_status_e st;
+    int64_t t;
+    int reason;
+    static char serial[] = "1";
+
+    issued.not_before = 100;
+    issued.not_after = 1000;
+    rev_sup.revocation_time = 300;
+    rev_sup.has_reason = 1;
+    rev_sup.reason = REVOCA__REASON__SUPERSEDED;
+    rev_kc.revocation_time = 400;
+    rev_kc.has_reason = 1;
+    rev_kc.reason = REVOCA__REASON__KEY_COMPROMISE;
+    hold.hold_time = 150;
+    hold2.hold_time = 250;
+    rel.release_time = 200;
+
+    /* Never reported: never good, whatever the policy. */
+    ocsp_record_init(&r, serial);
+    CHECK(ocsp_record_answer(&r, OCSP_UNISSUED_UNKNOWN, &st, &t, &reason) ==
+              0 &&
+          st == OCSP_CERT_UNKNOWN);
+    CHECK(ocsp_record_answer(&r, OCSP_UNISSUED_REVOKED, &st, &t, &reason) ==
+              0 &&
+          st == OCSP_CERT_REVOKED && t == 0 && reason == 6);
+    CHECK(ocsp_record_answer(&r, OCSP_UNISSUED_UNAUTHORIZED, &st, &t,
+                             &reason) == -1);
+
+    /* issued, hold(150), release(200), hold(250): held at 250. */
+    ev_set(&evs[0], REVOCA__EVENT__KIND_ISSUED, &issued);
+    ev_set(&evs[1], REVOCA__EVENT__KIND_HOLD, &hold);
+    ev_set(&evs[2], REVOCA__EVENT__KIND_RELEASE, &rel);
+    ev_set(&evs[3], REVOCA__EVENT__KIND_HOLD, &hold2);
+    all_orders(evs, 4, &r);
+    CHECK(r.status == REVOCA__STATUS__HELD && r.revocation_time == 250);
+    CHECK(ocsp_record_answer(&r, OCSP_UNISSUED_UNKNOWN, &st, &t, &reason) ==
+              0 &&
+          st == OCSP_CERT_REVOKED && reason == 6 && t == 250);
+
+    /* issued, hold, release: good again. */
+    all_orders(evs, 3, &r);
+    CHECK(r.status == REVOCA__STATUS__GOOD && !r.has_revocation_time);
+    CHECK(ocsp_record_answer(&r, OCSP_UNISSUED_UNKNOWN, &st, &t, &reason) ==
+              0 &&
+          st == OCSP_CERT_GOOD);
+
+    /* Revocations are final and keyCompromise wins over an earlier one. */
+    ev_set(&evs[4], REVOCA__EVENT__KIND_REVOKED, &rev_sup);
+    ev_set(&evs[5], REVOCA__EVENT__KIND_REVOKED, &rev_kc);
+    all_orders(evs, 6, &r);
+    CHECK(r.status == REVOCA__STATUS__REVOKED && r.reason == 1 &&
+          r.revocation_time == 400);
+    CHECK(ocsp_record_issued(&r) && r.not_after == 1000);
+
+    /* Unspecified is expressed by leaving the reason out. */
+    ocsp_record_init(&r, serial);
+    rev_sup.reason = REVOCA__REASON__UNSPECIFIED;
+    ocsp_record_apply(&r, &evs[4]);
+    CHECK(ocsp_record_answer(&r, OCSP_UNISSUED_UNKNOWN, &st, &t, &reason) ==
+              0 &&
+          st == OCSP_CERT_REVOKED && reason == OCSP_REASON_NONE);
+    CHECK(ocsp_record_on_crl(&r));
+
+    /* Shards: fixed at issuance when in range, else from the serial. */
+    ocsp_record_init(&r, serial);
+    CHECK(ocsp_record_shard(&r, 4) == 1);
+    r.has_shard = 1;
+    r.shard = 3;
+    CHECK(ocsp_record_shard(&r, 4) == 3);
+    CHECK(ocsp_record_shard(&r, 2) == 1); /* out of range: derived */
+    CHECK_DONE();
+}

@@ -1,0 +1,73 @@
+/*
+ * CRL encoding and signing (RFC 5280 5).  The TBSCertList is written
+ * directly as DER from a sorted entry array into one pre-sized buffer and
+ * signed with EVP_DigestSign: no X509_REVOKED per entry, which is what makes
+ * a million-entry CRL cheap.
+ */
+#ifndef CRL_BUILD_H
+#define CRL_BUILD_H
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crl_entry.h"
+
+/* Room for an encoded DistributionPointName of the longest URL. */
+#define CRL_DP_MAX 1100
+
+/* The issuing CA as the CRL needs it. */
+typedef struct {
+    X509 *cert;          /* owned */
+    EVP_PKEY *key;       /* owned, NULL when loaded for checks only */
+    EVP_PKEY *pub;       /* borrowed from cert */
+    unsigned char *name; /* owned, DER of the CA's subject */
+    size_t name_len;
+    unsigned char key_id[64]; /* AKI keyIdentifier (RFC 5280 4.2.1.1) */
+    size_t key_id_len;
+    unsigned char alg[32]; /* DER AlgorithmIdentifier, SHA-256 */
+    size_t alg_len;
+} crl_signer_t;
+
+/*
+ * Loads the CA certificate and (key_path non-NULL) its private key, checks
+ * that they match, that the CA may sign CRLs (keyUsage cRLSign when the
+ * extension is present) and that the key is ECDSA or RSA.  Returns 0, or -1
+ * with err (OCSP_ERR_MAX) set.  Free with crl_signer_free().
+ */
+int crl_signer_load(crl_signer_t *s, const char *cert_path,
+                    const char *key_path, char *err);
+void crl_signer_free(crl_signer_t *s);
+
+typedef enum { CRL_KIND_FULL, CRL_KIND_DELTA, CRL_KIND_SHARD } crl_kind_e;
+
+typedef struct {
+    crl_kind_e kind;
+    int64_t this_update;
+    int64_t next_update;
+    uint64_t number;          /* cRLNumber */
+    uint64_t base_number;     /* delta: deltaCRLIndicator */
+    const char *idp_url;      /* shard: critical issuingDistributionPoint */
+    const char *freshest_url; /* full: freshestCRL (delta URL), or NULL */
+    int shard;                /* shard: only entries of this shard */
+} crl_params_t;
+
+/*
+ * Encodes and signs a CRL over the sorted entries v[0..n) (for a shard,
+ * those with v[i].shard == p->shard).  Returns 0 with *out (caller frees)
+ * and *outlen, or -1 with err set.
+ */
+int crl_build(const crl_signer_t *s, const crl_params_t *p,
+              const crl_entry_t *v, size_t n, unsigned char **out,
+              size_t *outlen, char *err);
+
+/*
+ * The DistributionPointName [0] { fullName [0] { uniformResourceIdentifier
+ * [6] URL } } exactly as a certificate's cRLDistributionPoints carries it:
+ * the IDP of a shard must be byte-identical to it (CA/B BR 7.2.2).
+ */
+int crl_dp_name(const char *url, unsigned char *out, size_t cap,
+                size_t *outlen);
+
+#endif

@@ -1,0 +1,395 @@
+#include "crl_check.h"
+
+#include <openssl/err.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "der.h"
+
+/* Below this many entries the CRL is also parsed and verified by OpenSSL,
+ * an implementation we did not write. */
+#define CRL_OPENSSL_CHECK_MAX 20000
+
+typedef struct {
+    unsigned char tag;
+    const unsigned char *v;
+    size_t len;
+} crl_tlv_t;
+
+/* Reads one TLV at p[*off..end); single-octet tags, definite lengths. */
+static int crl_tlv(const unsigned char *p, size_t end, size_t *off,
+                   crl_tlv_t *t)
+{
+    size_t o = *off, len = 0, n;
+
+    if (end - o < 2) {
+        return -1;
+    }
+    t->tag = p[o++];
+    if ((t->tag & 0x1f) == 0x1f) {
+        return -1;
+    }
+    if (p[o] < 0x80) {
+        len = p[o++];
+    } else {
+        n = p[o++] & 0x7f;
+        if (n == 0 || n > 4 || end - o < n) {
+            return -1;
+        }
+        while (n--) {
+            len = (len << 8) | p[o++];
+        }
+    }
+    if (len > end - o) {
+        return -1;
+    }
+    t->v = p + o;
+    t->len = len;
+    *off = o + len;
+    return 0;
+}
+
+static int crl_expect(const unsigned char *p, size_t end, size_t *off,
+                      unsigned char tag, crl_tlv_t *t)
+{
+    return crl_tlv(p, end, off, t) == 0 && t->tag == tag ? 0 : -1;
+}
+
+static int crl_digits(const unsigned char *s, int n)
+{
+    int v = 0;
+
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return -1;
+        }
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+static int crl_time(const crl_tlv_t *t, int64_t *out)
+{
+    struct tm tm;
+    const unsigned char *s = t->v;
+    int y;
+
+    memset(&tm, 0, sizeof(tm));
+    if (t->tag == DER_UTC_TIME && t->len == 13 && s[12] == 'Z') {
+        y = crl_digits(s, 2);
+        y = y < 50 ? 2000 + y : 1900 + y;
+        s += 2;
+    } else if (t->tag == DER_GENERALIZED_TIME && t->len == 15 && s[14] == 'Z') {
+        y = crl_digits(s, 4);
+        s += 4;
+    } else {
+        return -1;
+    }
+    tm.tm_year = y - 1900;
+    tm.tm_mon = crl_digits(s, 2) - 1;
+    tm.tm_mday = crl_digits(s + 2, 2);
+    tm.tm_hour = crl_digits(s + 4, 2);
+    tm.tm_min = crl_digits(s + 6, 2);
+    tm.tm_sec = crl_digits(s + 8, 2);
+    if (y < 0 || tm.tm_mon < 0 || tm.tm_mday < 1 || tm.tm_hour < 0 ||
+        tm.tm_min < 0 || tm.tm_sec < 0) {
+        return -1;
+    }
+    *out = (int64_t)timegm(&tm);
+    return 0;
+}
+
+static int crl_uint(const crl_tlv_t *t, uint64_t *out)
+{
+    uint64_t v = 0;
+    size_t i = 0;
+
+    if (t->tag != DER_INTEGER || t->len == 0 || (t->v[0] & 0x80)) {
+        return -1;
+    }
+    if (t->len > 1 && t->v[0] == 0) {
+        i = 1;
+    }
+    if (t->len - i > 8) {
+        return -1;
+    }
+    for (; i < t->len; i++) {
+        v = (v << 8) | t->v[i];
+    }
+    *out = v;
+    return 0;
+}
+
+static int crl_extensions(const crl_tlv_t *exts, crl_parsed_t *c)
+{
+    static const unsigned char oid_number[] = {0x55, 0x1d, 0x14};
+    static const unsigned char oid_delta[] = {0x55, 0x1d, 0x1b};
+    size_t off = 0;
+    crl_tlv_t seq, ext, oid, v, val;
+
+    if (crl_expect(exts->v, exts->len, &off, DER_SEQUENCE, &seq) != 0) {
+        return -1;
+    }
+    off = 0;
+    while (off < seq.len) {
+        size_t eo = 0, vo = 0;
+
+        if (crl_expect(seq.v, seq.len, &off, DER_SEQUENCE, &ext) != 0 ||
+            crl_expect(ext.v, ext.len, &eo, DER_OID, &oid) != 0 ||
+            crl_tlv(ext.v, ext.len, &eo, &v) != 0) {
+            return -1;
+        }
+        if (v.tag == DER_BOOLEAN && crl_tlv(ext.v, ext.len, &eo, &v) != 0) {
+            return -1;
+        }
+        if (v.tag != DER_OCTET_STRING) {
+            return -1;
+        }
+        if (oid.len == 3 && memcmp(oid.v, oid_number, 3) == 0) {
+            if (crl_tlv(v.v, v.len, &vo, &val) != 0 ||
+                crl_uint(&val, &c->number) != 0) {
+                return -1;
+            }
+        } else if (oid.len == 3 && memcmp(oid.v, oid_delta, 3) == 0) {
+            if (crl_tlv(v.v, v.len, &vo, &val) != 0 ||
+                crl_uint(&val, &c->base_number) != 0) {
+                return -1;
+            }
+            c->delta = 1;
+        }
+    }
+    return 0;
+}
+
+int crl_parse(const unsigned char *der, size_t len, crl_parsed_t *c)
+{
+    crl_tlv_t top, tbs, t, alg, sig;
+    size_t off = 0, to = 0, tbs_start;
+
+    memset(c, 0, sizeof(*c));
+    if (crl_expect(der, len, &off, DER_SEQUENCE, &top) != 0 || off != len) {
+        return -1;
+    }
+    off = (size_t)(top.v - der);
+    tbs_start = off;
+    if (crl_expect(der, len, &off, DER_SEQUENCE, &tbs) != 0 ||
+        crl_expect(der, len, &off, DER_SEQUENCE, &alg) != 0 ||
+        crl_expect(der, len, &off, DER_BIT_STRING, &sig) != 0 || sig.len < 2 ||
+        sig.v[0] != 0) {
+        return -1;
+    }
+    c->tbs = der + tbs_start;
+    c->tbs_len = (size_t)(tbs.v + tbs.len - c->tbs);
+    c->sig = sig.v + 1;
+    c->sig_len = sig.len - 1;
+
+    /* version, signature, issuer, thisUpdate */
+    if (crl_expect(tbs.v, tbs.len, &to, DER_INTEGER, &t) != 0 ||
+        crl_expect(tbs.v, tbs.len, &to, DER_SEQUENCE, &t) != 0 ||
+        crl_expect(tbs.v, tbs.len, &to, DER_SEQUENCE, &t) != 0 ||
+        crl_tlv(tbs.v, tbs.len, &to, &t) != 0 ||
+        crl_time(&t, &c->this_update) != 0) {
+        return -1;
+    }
+    while (to < tbs.len) {
+        if (crl_tlv(tbs.v, tbs.len, &to, &t) != 0) {
+            return -1;
+        }
+        if (t.tag == DER_UTC_TIME || t.tag == DER_GENERALIZED_TIME) {
+            if (crl_time(&t, &c->next_update) != 0) {
+                return -1;
+            }
+        } else if (t.tag == DER_SEQUENCE) {
+            c->entries = t.v;
+            c->entries_len = t.len;
+        } else if (t.tag == DER_CTX(0)) {
+            if (crl_extensions(&t, c) != 0) {
+                return -1;
+            }
+        } else {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int crl_parsed_next(const crl_parsed_t *c, size_t *pos, unsigned char *serial,
+                    int *reason)
+{
+    crl_tlv_t e, sn, t, exts, ext, oid, v, en;
+    size_t eo = 0, k;
+
+    if (c->entries == NULL || *pos >= c->entries_len) {
+        return 0;
+    }
+    if (crl_expect(c->entries, c->entries_len, pos, DER_SEQUENCE, &e) != 0 ||
+        crl_expect(e.v, e.len, &eo, DER_INTEGER, &sn) != 0 ||
+        crl_tlv(e.v, e.len, &eo, &t) != 0) {
+        return -1;
+    }
+    k = sn.len;
+    if (k > 1 && sn.v[0] == 0) {
+        k--;
+    }
+    if (k == 0 || k > CRL_SERIAL_LEN || (sn.v[0] & 0x80)) {
+        return -1;
+    }
+    memset(serial, 0, CRL_SERIAL_LEN);
+    memcpy(serial + CRL_SERIAL_LEN - k, sn.v + sn.len - k, k);
+    *reason = CRL_REASON_ABSENT;
+    if (eo < e.len) {
+        size_t xo = 0;
+        if (crl_expect(e.v, e.len, &eo, DER_SEQUENCE, &exts) != 0) {
+            return -1;
+        }
+        while (xo < exts.len) {
+            size_t io = 0, vo = 0;
+            if (crl_expect(exts.v, exts.len, &xo, DER_SEQUENCE, &ext) != 0 ||
+                crl_expect(ext.v, ext.len, &io, DER_OID, &oid) != 0 ||
+                crl_tlv(ext.v, ext.len, &io, &v) != 0) {
+                return -1;
+            }
+            if (v.tag == DER_BOOLEAN && crl_tlv(ext.v, ext.len, &io, &v) != 0) {
+                return -1;
+            }
+            if (oid.len == 3 && oid.v[0] == 0x55 && oid.v[1] == 0x1d &&
+                oid.v[2] == 0x15 && v.tag == DER_OCTET_STRING &&
+                crl_expect(v.v, v.len, &vo, DER_ENUMERATED, &en) == 0 &&
+                en.len == 1) {
+                *reason = en.v[0];
+            }
+        }
+    }
+    return 1;
+}
+
+static int crl_verify(const crl_signer_t *s, const crl_parsed_t *c, char *err)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int ok;
+
+    ok = ctx != NULL &&
+         EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, s->pub) == 1 &&
+         EVP_DigestVerify(ctx, c->sig, c->sig_len, c->tbs, c->tbs_len) == 1;
+    EVP_MD_CTX_free(ctx);
+    ERR_clear_error();
+    if (!ok) {
+        snprintf(err, OCSP_ERR_MAX,
+                 "the signature does not verify with the CA certificate");
+        return -1;
+    }
+    return 0;
+}
+
+/* OpenSSL's own parse and verify, for CRLs small enough to afford it. */
+static int crl_verify_openssl(const crl_signer_t *s, const unsigned char *der,
+                              size_t len, char *err)
+{
+    const unsigned char *p = der;
+    X509_CRL *crl = d2i_X509_CRL(NULL, &p, (long)len);
+    int ok = crl != NULL && p == der + len && X509_CRL_verify(crl, s->pub) == 1;
+
+    X509_CRL_free(crl);
+    ERR_clear_error();
+    if (!ok) {
+        snprintf(err, OCSP_ERR_MAX, "OpenSSL rejects the CRL");
+        return -1;
+    }
+    return 0;
+}
+
+static void crl_hex(const unsigned char *serial, char *out)
+{
+    size_t k = 0, n = 0;
+
+    while (k < CRL_SERIAL_LEN - 1 && serial[k] == 0) {
+        k++;
+    }
+    /* canonical: no leading zero nibble (ARCHITECTURE.md) */
+    n += (size_t)sprintf(out, serial[k] >= 0x10 ? "%02x" : "%x", serial[k]);
+    for (k++; k < CRL_SERIAL_LEN; k++) {
+        n += (size_t)sprintf(out + n, "%02x", serial[k]);
+    }
+}
+
+int crl_check(const crl_signer_t *s, const unsigned char *der, size_t len,
+              const unsigned char *prev, size_t prev_len, int complete,
+              const crl_entries_t *expired, char *err)
+{
+    crl_parsed_t c, p;
+    unsigned char ns[CRL_SERIAL_LEN], ps[CRL_SERIAL_LEN];
+    char hex[2 * CRL_SERIAL_LEN + 1];
+    size_t npos = 0, ppos = 0, count = 0;
+    int nr, pr, nreason, preason;
+
+    if (crl_parse(der, len, &c) != 0) {
+        snprintf(err, OCSP_ERR_MAX, "the new CRL does not parse");
+        return -1;
+    }
+    if (crl_verify(s, &c, err) != 0) {
+        return -1;
+    }
+    if (prev == NULL || crl_parse(prev, prev_len, &p) != 0) {
+        /* Nothing (readable) published before: nothing to compare. */
+        p.entries = NULL;
+        p.number = 0;
+        p.this_update = INT64_MIN;
+    }
+    if (prev != NULL && c.number <= p.number) {
+        snprintf(err, OCSP_ERR_MAX,
+                 "cRLNumber %llu is not newer than the published %llu",
+                 (unsigned long long)c.number, (unsigned long long)p.number);
+        return -1;
+    }
+    if (prev != NULL && c.this_update <= p.this_update) {
+        snprintf(err, OCSP_ERR_MAX,
+                 "thisUpdate %lld is not newer than the published %lld",
+                 (long long)c.this_update, (long long)p.this_update);
+        return -1;
+    }
+
+    /* Every entry well-formed, in strictly increasing serial order. */
+    while ((nr = crl_parsed_next(&c, &npos, ns, &nreason)) > 0) {
+        if (count++ > 0 && memcmp(ps, ns, CRL_SERIAL_LEN) >= 0) {
+            snprintf(err, OCSP_ERR_MAX, "the new CRL is not sorted");
+            return -1;
+        }
+        memcpy(ps, ns, CRL_SERIAL_LEN);
+    }
+    if (nr < 0) {
+        snprintf(err, OCSP_ERR_MAX, "the new CRL has a malformed entry");
+        return -1;
+    }
+
+    /* Merge the two sorted lists: nothing revoked may disappear. */
+    if (complete && prev != NULL && p.entries != NULL) {
+        npos = 0;
+        nr = crl_parsed_next(&c, &npos, ns, &nreason);
+        while ((pr = crl_parsed_next(&p, &ppos, ps, &preason)) > 0) {
+            while (nr > 0 && memcmp(ns, ps, CRL_SERIAL_LEN) < 0) {
+                nr = crl_parsed_next(&c, &npos, ns, &nreason);
+            }
+            if (nr > 0 && memcmp(ns, ps, CRL_SERIAL_LEN) == 0) {
+                continue;
+            }
+            /* A released hold leaves; an expired entry may leave. */
+            if (preason != CRL_REASON_HOLD &&
+                crl_entries_find(expired, ps) == NULL) {
+                crl_hex(ps, hex);
+                snprintf(err, OCSP_ERR_MAX,
+                         "serial %s is on the published CRL but not on the "
+                         "new one, and has not expired",
+                         hex);
+                return -1;
+            }
+        }
+    }
+    if (count < CRL_OPENSSL_CHECK_MAX &&
+        crl_verify_openssl(s, der, len, err) != 0) {
+        return -1;
+    }
+    return 0;
+}

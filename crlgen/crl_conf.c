@@ -1,0 +1,456 @@
+#include "crl_conf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DAY 86400
+/* CA/B BR 4.9.7: nextUpdate at most 10 days after thisUpdate, re-issued at
+ * least every 7 days. */
+#define CABF_LIFETIME_MAX (10 * DAY)
+#define CABF_RESIGN_MAX (7 * DAY)
+
+static char *crl_strdup(const char *s, char *err)
+{
+    char *p = strdup(s);
+
+    if (p == NULL) {
+        snprintf(err, OCSP_ERR_MAX, "out of memory");
+    }
+    return p;
+}
+
+/* RFC 5280 4.2.1.13 URIs as the certificates carry them: printable ASCII,
+ * no spaces, http (cabf: BR 7.1.2.11.2 requires http) or https. */
+static int crl_url_valid(const char *url, int cabf)
+{
+    size_t n = strlen(url);
+
+    if (n == 0 || n > CRL_URL_MAX) {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (url[i] <= 0x20 || url[i] >= 0x7f) {
+            return 0;
+        }
+    }
+    if (strncmp(url, "http://", 7) == 0) {
+        return n > 7;
+    }
+    return !cabf && strncmp(url, "https://", 8) == 0 && n > 8;
+}
+
+static int crl_url(const ocsp_config_t *cf, const config_setting_t *g,
+                   const char *key, int cabf, const char *deflt, char **out,
+                   char *err)
+{
+    const char *v = NULL;
+
+    if (g != NULL && ocsp_conf_string(g, key, &v, cf->path, err) != 0) {
+        return -1;
+    }
+    if (v == NULL) {
+        v = deflt;
+        if (v == NULL) {
+            *out = NULL;
+            return 0;
+        }
+    }
+    if (!crl_url_valid(v, cabf)) {
+        ocsp_conf_error(err, cf->path,
+                        g ? config_setting_get_member(g, key) : NULL,
+                        "%s: \"%s\" is not a valid %s URL", key, v,
+                        cabf ? "http" : "http(s)");
+        return -1;
+    }
+    *out = crl_strdup(v, err);
+    return *out ? 0 : -1;
+}
+
+static int crl_bool(const ocsp_config_t *cf, const config_setting_t *g,
+                    const char *key, int *out, char *err)
+{
+    config_setting_t *s = g ? config_setting_get_member(g, key) : NULL;
+
+    if (s == NULL) {
+        return 0;
+    }
+    if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+        ocsp_conf_error(err, cf->path, s, "%s: expected true or false", key);
+        return -1;
+    }
+    *out = config_setting_get_bool(s);
+    return 0;
+}
+
+/* "base_url" + "ISSUER" + suffix, or NULL without a base URL. */
+static char *crl_default_url(const char *base, const char *issuer,
+                             const char *suffix)
+{
+    size_t n;
+    char *p;
+
+    if (base == NULL) {
+        return NULL;
+    }
+    n = strlen(base) + strlen(issuer) + strlen(suffix) + 1;
+    p = malloc(n);
+    if (p != NULL) {
+        snprintf(p, n, "%s%s%s", base, issuer, suffix);
+    }
+    return p;
+}
+
+static int crl_shard_urls(const ocsp_config_t *cf, const config_setting_t *g,
+                          crl_issuer_conf_t *ci, const char *base, char *err)
+{
+    config_setting_t *list =
+        g ? config_setting_get_member(g, "shard_urls") : NULL;
+    const char *file = cf->path;
+    char suffix[48];
+
+    ci->shard_urls = calloc(ci->nshards, sizeof(char *));
+    if (ci->shard_urls == NULL) {
+        snprintf(err, OCSP_ERR_MAX, "out of memory");
+        return -1;
+    }
+    if (list != NULL) {
+        if (config_setting_type(list) != CONFIG_TYPE_ARRAY &&
+            config_setting_type(list) != CONFIG_TYPE_LIST) {
+            ocsp_conf_error(err, file, list,
+                            "shard_urls: expected a list of URLs");
+            return -1;
+        }
+        if ((unsigned)config_setting_length(list) != ci->nshards) {
+            ocsp_conf_error(err, file, list,
+                            "shard_urls: %d URLs for %u shards of issuer %s",
+                            config_setting_length(list), ci->nshards,
+                            ci->ic->name);
+            return -1;
+        }
+    }
+    for (unsigned i = 0; i < ci->nshards; i++) {
+        const char *v;
+
+        if (list != NULL) {
+            v = config_setting_get_string_elem(list, (int)i);
+            if (v == NULL || !crl_url_valid(v, ci->cabf)) {
+                ocsp_conf_error(err, file, list,
+                                "shard_urls: element %u is not a valid URL", i);
+                return -1;
+            }
+            ci->shard_urls[i] = crl_strdup(v, err);
+        } else {
+            if (base == NULL) {
+                ocsp_conf_error(err, file, g ? g : ci->ic->setting,
+                                "issuer %s: %u shards need crl.shard_urls "
+                                "or a top-level crl.base_url",
+                                ci->ic->name, ci->nshards);
+                return -1;
+            }
+            snprintf(suffix, sizeof(suffix), "-shard-%u.crl", i);
+            ci->shard_urls[i] = crl_default_url(base, ci->ic->name, suffix);
+            if (ci->shard_urls[i] == NULL) {
+                snprintf(err, OCSP_ERR_MAX, "out of memory");
+            }
+        }
+        if (ci->shard_urls[i] == NULL) {
+            return -1;
+        }
+        for (unsigned j = 0; j < i; j++) {
+            if (strcmp(ci->shard_urls[i], ci->shard_urls[j]) == 0) {
+                ocsp_conf_error(err, file, list ? list : g,
+                                "shard_urls: shards %u and %u share a URL", j,
+                                i);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static int crl_issuer(const crl_conf_t *cc, const ocsp_issuer_conf_t *ic,
+                      const char *base, crl_issuer_conf_t *ci, char *err)
+{
+    const ocsp_config_t *cf = cc->cf;
+    const char *file = cf->path;
+    const config_setting_t *g = config_setting_get_member(ic->setting, "crl");
+    config_setting_t *s;
+    char *url = NULL;
+    int have;
+
+    ci->ic = ic;
+    ci->cabf = ic->profile == OCSP_PROFILE_CABF;
+    ci->nshards = ic->shards;
+    ci->lifetime = 7 * DAY;
+    ci->update_interval = 30;
+    ci->delta = !ci->cabf;
+    ci->delta_lifetime = DAY;
+    ci->expired_after = DAY;
+    ci->rebase_after = 100000;
+
+    if (g != NULL && config_setting_type(g) != CONFIG_TYPE_GROUP) {
+        ocsp_conf_error(err, file, g, "crl: expected a group");
+        return -1;
+    }
+    if (g != NULL &&
+        (ocsp_conf_duration(g, "lifetime", &ci->lifetime, file, err) != 0 ||
+         ocsp_conf_duration(g, "update_interval", &ci->update_interval, file,
+                            err) != 0 ||
+         ocsp_conf_duration(g, "delta_lifetime", &ci->delta_lifetime, file,
+                            err) != 0 ||
+         ocsp_conf_duration(g, "expired_after", &ci->expired_after, file,
+                            err) != 0 ||
+         ocsp_conf_int(g, "rebase_after", 1, 100000000, &ci->rebase_after, file,
+                       err) != 0 ||
+         crl_bool(cf, g, "delta", &ci->delta, err) != 0)) {
+        return -1;
+    }
+    if (ci->lifetime < 60) {
+        ocsp_conf_error(err, file, config_setting_get_member(g, "lifetime"),
+                        "lifetime: must be at least 60s");
+        return -1;
+    }
+    ci->resign_after = ci->lifetime / 2;
+    have = g != NULL && config_setting_get_member(g, "resign_after") != NULL;
+    if (have && ocsp_conf_duration(g, "resign_after", &ci->resign_after, file,
+                                   err) != 0) {
+        return -1;
+    }
+    if (ci->resign_after <= 0 || ci->resign_after >= ci->lifetime) {
+        ocsp_conf_error(err, file,
+                        g ? config_setting_get_member(g, "resign_after") : g,
+                        "resign_after: must be within the lifetime");
+        return -1;
+    }
+    ci->delta_resign_after = ci->delta_lifetime / 2;
+    if (ci->delta_lifetime < 60 || ci->delta_lifetime > ci->lifetime) {
+        ocsp_conf_error(err, file,
+                        config_setting_get_member(g, "delta_lifetime"),
+                        "delta_lifetime: must be 60s..lifetime");
+        return -1;
+    }
+    if (ci->update_interval < 1 || ci->update_interval > ci->resign_after) {
+        ocsp_conf_error(err, file,
+                        config_setting_get_member(g, "update_interval"),
+                        "update_interval: must be 1s..resign_after");
+        return -1;
+    }
+    if (ci->cabf) {
+        s = g ? config_setting_get_member(g, "delta") : NULL;
+        if (ci->delta) {
+            ocsp_conf_error(err, file, s,
+                            "issuer %s: delta CRLs are not allowed by the "
+                            "cabf profile (Baseline Requirements 7.2.2)",
+                            ic->name);
+            return -1;
+        }
+        if (ci->lifetime > CABF_LIFETIME_MAX) {
+            ocsp_conf_error(err, file, config_setting_get_member(g, "lifetime"),
+                            "lifetime: the cabf profile allows at most 10d "
+                            "(Baseline Requirements 4.9.7)");
+            return -1;
+        }
+        if (ci->resign_after > CABF_RESIGN_MAX) {
+            ocsp_conf_error(err, file,
+                            config_setting_get_member(g, "resign_after"),
+                            "resign_after: the cabf profile re-issues at "
+                            "least every 7d (Baseline Requirements 4.9.7)");
+            return -1;
+        }
+    }
+
+    url = crl_default_url(base, ic->name, ".crl");
+    if (base != NULL && url == NULL) {
+        snprintf(err, OCSP_ERR_MAX, "out of memory");
+        return -1;
+    }
+    if (crl_url(cf, g, "url", ci->cabf, url, &ci->full_url, err) != 0) {
+        goto failed;
+    }
+    free(url);
+    url = crl_default_url(base, ic->name, "-delta.crl");
+    if (crl_url(cf, g, "delta_url", ci->cabf, url, &ci->delta_url, err) != 0) {
+        goto failed;
+    }
+    free(url);
+    url = NULL;
+    if (ci->delta && ci->delta_url == NULL) {
+        ocsp_conf_error(err, file, g ? g : ic->setting,
+                        "issuer %s: delta CRLs need crl.delta_url or a "
+                        "top-level crl.base_url (freshestCRL, RFC 5280 "
+                        "5.2.6)",
+                        ic->name);
+        return -1;
+    }
+    if (ci->nshards > 1 && crl_shard_urls(cf, g, ci, base, err) != 0) {
+        return -1;
+    }
+    return 0;
+
+failed:
+    free(url);
+    return -1;
+}
+
+int crl_conf_load(crl_conf_t *cc, const ocsp_config_t *cf, char *err)
+{
+    const config_setting_t *g = config_lookup(&cf->lc, "crl");
+    const char *v = NULL, *base = NULL;
+    const char *file = cf->path;
+    int64_t claim_idle = 30;
+    char host[48];
+
+    memset(cc, 0, sizeof(*cc));
+    cc->cf = cf;
+    cc->post_publish_timeout = 60;
+    cc->lease_ttl = 15;
+    cc->claim_idle = 30;
+    cc->clock_skew = 60;
+    cc->event_timeout = 600;
+
+    if (g == NULL || config_setting_type(g) != CONFIG_TYPE_GROUP) {
+        ocsp_conf_error(err, file, g,
+                        "crl: a group with at least publish_dir is required");
+        return -1;
+    }
+    if (ocsp_conf_string(g, "publish_dir", &v, file, err) != 0) {
+        return -1;
+    }
+    if (v == NULL || v[0] == '\0') {
+        ocsp_conf_error(err, file, g, "crl: \"publish_dir\" is required");
+        return -1;
+    }
+    cc->publish_dir = ocsp_conf_path(cf, v);
+    v = NULL;
+    if (ocsp_conf_string(g, "metrics_file", &v, file, err) != 0) {
+        goto failed;
+    }
+    if (v != NULL) {
+        cc->metrics_file = ocsp_conf_path(cf, v);
+    } else if (cc->publish_dir != NULL) {
+        /* Beside, not inside, the publish dir: it is not for the CDN. */
+        size_t n = strlen(cc->publish_dir) + 6;
+        cc->metrics_file = malloc(n);
+        if (cc->metrics_file != NULL) {
+            snprintf(cc->metrics_file, n, "%s.prom", cc->publish_dir);
+        }
+    }
+    if (cc->publish_dir == NULL || cc->metrics_file == NULL) {
+        snprintf(err, OCSP_ERR_MAX, "out of memory");
+        goto failed;
+    }
+    v = NULL;
+    if (ocsp_conf_string(g, "post_publish", &v, file, err) != 0) {
+        goto failed;
+    }
+    if (v != NULL && v[0] != '\0' &&
+        (cc->post_publish = crl_strdup(v, err)) == NULL) {
+        goto failed;
+    }
+    if (ocsp_conf_duration(g, "post_publish_timeout", &cc->post_publish_timeout,
+                           file, err) != 0 ||
+        ocsp_conf_duration(g, "lease_ttl", &cc->lease_ttl, file, err) != 0 ||
+        ocsp_conf_duration(g, "claim_idle", &claim_idle, file, err) != 0 ||
+        ocsp_conf_duration(g, "clock_skew", &cc->clock_skew, file, err) != 0 ||
+        ocsp_conf_duration(g, "event_timeout", &cc->event_timeout, file, err) !=
+            0 ||
+        ocsp_conf_string(g, "base_url", &base, file, err) != 0) {
+        goto failed;
+    }
+    cc->claim_idle = claim_idle;
+    if (cc->lease_ttl < 2 || cc->lease_ttl > 3600) {
+        ocsp_conf_error(err, file, config_setting_get_member(g, "lease_ttl"),
+                        "lease_ttl: must be 2s..1h");
+        goto failed;
+    }
+    if (cc->claim_idle < 1 || cc->post_publish_timeout < 1) {
+        ocsp_conf_error(err, file, g,
+                        "claim_idle and post_publish_timeout: at least 1s");
+        goto failed;
+    }
+    if (base != NULL &&
+        (!crl_url_valid(base, 0) || base[strlen(base) - 1] != '/')) {
+        ocsp_conf_error(err, file, config_setting_get_member(g, "base_url"),
+                        "base_url: expected an http(s) URL ending in '/'");
+        goto failed;
+    }
+    v = NULL;
+    if (ocsp_conf_string(g, "consumer", &v, file, err) != 0) {
+        goto failed;
+    }
+    if (v != NULL && v[0] != '\0') {
+        if (strlen(v) > CRL_CONSUMER_MAX) {
+            ocsp_conf_error(err, file, config_setting_get_member(g, "consumer"),
+                            "consumer: at most %d characters",
+                            CRL_CONSUMER_MAX);
+            goto failed;
+        }
+        memcpy(cc->consumer, v, strlen(v) + 1);
+    } else {
+        if (gethostname(host, sizeof(host)) != 0) {
+            snprintf(host, sizeof(host), "host");
+        }
+        host[sizeof(host) - 1] = '\0';
+        snprintf(cc->consumer, sizeof(cc->consumer), "%s-%ld", host,
+                 (long)getpid());
+    }
+
+    cc->issuers = calloc(cf->nissuers, sizeof(crl_issuer_conf_t));
+    if (cc->issuers == NULL) {
+        snprintf(err, OCSP_ERR_MAX, "out of memory");
+        goto failed;
+    }
+    for (size_t i = 0; i < cf->nissuers; i++) {
+        const ocsp_issuer_conf_t *ic = &cf->issuers[i];
+        const config_setting_t *sub =
+            config_setting_get_member(ic->setting, "crl");
+
+        if (ic->ca_key_path == NULL) {
+            if (sub != NULL) {
+                ocsp_conf_error(err, file, sub,
+                                "issuer %s: a crl group needs the CA "
+                                "\"key\" to sign with",
+                                ic->name);
+                goto failed;
+            }
+            continue; /* OCSP only */
+        }
+        if (crl_issuer(cc, ic, base, &cc->issuers[cc->n], err) != 0) {
+            cc->n++;
+            goto failed;
+        }
+        cc->n++;
+    }
+    if (cc->n == 0) {
+        ocsp_conf_error(err, file, g,
+                        "crl: no issuer has a CA \"key\" to sign CRLs with");
+        goto failed;
+    }
+    return 0;
+
+failed:
+    crl_conf_free(cc);
+    return -1;
+}
+
+void crl_conf_free(crl_conf_t *cc)
+{
+    for (size_t i = 0; i < cc->n; i++) {
+        crl_issuer_conf_t *ci = &cc->issuers[i];
+        free(ci->full_url);
+        free(ci->delta_url);
+        if (ci->shard_urls != NULL) {
+            for (unsigned j = 0; j < ci->nshards; j++) {
+                free(ci->shard_urls[j]);
+            }
+            free(ci->shard_urls);
+        }
+    }
+    free(cc->issuers);
+    free(cc->publish_dir);
+    free(cc->metrics_file);
+    free(cc->post_publish);
+    memset(cc, 0, sizeof(*cc));
+}

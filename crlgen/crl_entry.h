@@ -1,0 +1,48 @@
+/*
+ * One CRL entry in the compact form the builder encodes from: 40 bytes, the
+ * serial as a 20-octet big-endian magnitude so that memcmp() is numeric
+ * order (RFC 5280 entries are sorted by serial for binary search by
+ * relying parties, and so that the pre-publish check can merge two CRLs).
+ */
+#ifndef CRL_ENTRY_H
+#define CRL_ENTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CRL_SERIAL_LEN 20
+#define CRL_REASON_ABSENT 0xff /* no reasonCode (unspecified) */
+#define CRL_REASON_HOLD 6      /* certificateHold */
+#define CRL_REASON_REMOVE 8    /* removeFromCRL, delta CRLs only */
+
+typedef struct {
+    unsigned char serial[CRL_SERIAL_LEN];
+    uint8_t reason; /* RFC 5280 5.3.1 CRLReason, or CRL_REASON_ABSENT */
+    uint8_t pad;
+    uint16_t shard;
+    uint32_t pad2;
+    int64_t revoked_at; /* unix seconds */
+    int64_t invalidity; /* unix seconds, 0: no invalidityDate */
+} crl_entry_t;
+
+typedef struct {
+    crl_entry_t *v;
+    size_t n;
+    size_t cap;
+} crl_entries_t;
+
+/* Appends a zeroed entry and returns it, or NULL on allocation failure. */
+crl_entry_t *crl_entries_push(crl_entries_t *a);
+void crl_entries_free(crl_entries_t *a);
+/* Sorts by serial and drops duplicates (the later one read wins). */
+void crl_entries_sort(crl_entries_t *a);
+/* Binary search; the entry or NULL.  a must be sorted. */
+const crl_entry_t *crl_entries_find(const crl_entries_t *a,
+                                    const unsigned char *serial);
+
+/* Canonical hex (serial.h) to the 20-octet form; 0, or -1 if invalid. */
+int crl_serial_from_hex(const char *hex, size_t len, unsigned char *out);
+/* The 20-octet form to DER INTEGER content; returns its length (1..21). */
+size_t crl_serial_der(const unsigned char *serial, unsigned char *out);
+
+#endif

@@ -1,0 +1,322 @@
+#include "crl_gen.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "crl_check.h"
+#include "crl_fetch.h"
+#include "keys.h"
+#include "log.h"
+#include "publish.h"
+
+static double crl_mono_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int crl_next_number(crl_gen_t *g, const char *issuer, uint64_t *n,
+                           char *err)
+{
+    char key[OCSP_KEY_MAX];
+    const char *argv[] = {"INCR", key};
+    redisReply *r;
+    int rv = -1;
+
+    ocsp_key_crlnumber(key, g->cc->cf->prefix, issuer);
+    r = ocsp_rconn_cmd(g->rc, 2, argv, NULL);
+    if (r == NULL) {
+        snprintf(err, OCSP_ERR_MAX, "INCR %s: %s", key, g->rc->err);
+        return -1;
+    }
+    if (r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
+        *n = (uint64_t)r->integer;
+        rv = 0;
+    } else {
+        snprintf(err, OCSP_ERR_MAX, "INCR %s: unexpected reply", key);
+    }
+    freeReplyObject(r);
+    return rv;
+}
+
+/* Checks DER against the file it replaces, then publishes it. */
+static int crl_gen_publish(crl_gen_t *g, crl_issuer_t *is, const char *kind,
+                           const char *name, const unsigned char *der,
+                           size_t len, int complete,
+                           const crl_entries_t *expired, const crl_params_t *p,
+                           size_t entries, double started, char *err)
+{
+    const crl_conf_t *cc = g->cc;
+    crl_metric_t *m =
+        crl_metrics_get(&g->metrics, is->ci->ic->name, kind, name);
+    unsigned char *prev = NULL;
+    size_t prev_len = 0;
+    char path[4096], herr[OCSP_ERR_MAX];
+    int rc;
+
+    rc = crl_read_file(cc->publish_dir, name, &prev, &prev_len, err);
+    if (rc < 0) {
+        goto failed;
+    }
+    if (crl_check(&is->signer, der, len, rc == 0 ? prev : NULL, prev_len,
+                  complete, expired, err) != 0) {
+        goto failed;
+    }
+    free(prev);
+    prev = NULL;
+    if (!crl_lease_safe(&is->lease)) {
+        snprintf(err, OCSP_ERR_MAX, "the lease ran short; not publishing");
+        goto failed;
+    }
+    if (crl_publish_file(cc->publish_dir, name, der, len, p->this_update,
+                         err) != 0) {
+        goto failed;
+    }
+    ocsp_log(OCSP_LOG_INFO,
+             "published issuer=%s kind=%s file=%s number=%llu entries=%zu "
+             "bytes=%zu seconds=%.3f",
+             is->ci->ic->name, kind, name, (unsigned long long)p->number,
+             entries, len, crl_mono_s() - started);
+    if (m != NULL) {
+        m->bytes = len;
+        m->entries = entries;
+        m->number = p->number;
+        m->this_update = p->this_update;
+        m->next_update = p->next_update;
+        m->published_at = (int64_t)time(NULL);
+        m->build_seconds = crl_mono_s() - started;
+    }
+    if (cc->post_publish != NULL) {
+        snprintf(path, sizeof(path), "%s/%s", cc->publish_dir, name);
+        if (crl_run_hook(cc->post_publish, path, is->ci->ic->name, kind,
+                         p->number, cc->post_publish_timeout, herr) != 0) {
+            ocsp_log(OCSP_LOG_ERR, "post_publish failed issuer=%s file=%s %s",
+                     is->ci->ic->name, name, herr);
+            if (m != NULL) {
+                m->failures++;
+            }
+        }
+    }
+    return 0;
+
+failed:
+    free(prev);
+    if (m != NULL) {
+        m->failures++;
+    }
+    return -1;
+}
+
+static int crl_gen_shard_list(crl_gen_t *g, crl_issuer_t *is,
+                              int64_t this_update, char *err)
+{
+    const crl_issuer_conf_t *ci = is->ci;
+    char name[80];
+    size_t cap = 16, n = 0;
+    char *json;
+    int rv;
+
+    if (ci->nshards <= 1 && ci->full_url == NULL) {
+        return 0;
+    }
+    for (unsigned i = 0; i < ci->nshards; i++) {
+        cap += strlen(ci->nshards > 1 ? ci->shard_urls[i] : ci->full_url) + 8;
+    }
+    json = malloc(cap);
+    if (json == NULL) {
+        snprintf(err, OCSP_ERR_MAX, "out of memory");
+        return -1;
+    }
+    /* CCADB "JSON array of partitioned CRLs": URLs are validated printable
+     * ASCII without '"' or '\\' escapes needed (crl_conf.c). */
+    json[n++] = '[';
+    for (unsigned i = 0; i < ci->nshards; i++) {
+        n += (size_t)snprintf(json + n, cap - n, "%s\"%s\"", i ? ", " : "",
+                              ci->nshards > 1 ? ci->shard_urls[i]
+                                              : ci->full_url);
+    }
+    n += (size_t)snprintf(json + n, cap - n, "]\n");
+    snprintf(name, sizeof(name), "%s-shards.json", ci->ic->name);
+    rv = crl_publish_file(g->cc->publish_dir, name, json, n, this_update, err);
+    free(json);
+    return rv;
+}
+
+int crl_gen_full(crl_gen_t *g, crl_issuer_t *is, char *err)
+{
+    const crl_conf_t *cc = g->cc;
+    const crl_issuer_conf_t *ci = is->ci;
+    const char *issuer = ci->ic->name;
+    crl_entries_t entries = {0}, expired = {0};
+    crl_fetch_stats_t fst;
+    crl_params_t p;
+    crl_state_t st = is->st;
+    unsigned char *der = NULL;
+    size_t len, count;
+    int64_t t0, now, last_change;
+    double started = crl_mono_s();
+    char name[80];
+    int rv = -1;
+
+    if (crl_redis_time_ms(g->rc, &t0, err) != 0 ||
+        crl_fetch_last_change(g->rc, cc->cf->prefix, issuer, &last_change,
+                              err) != 0 ||
+        crl_fetch_revoked(g->rc, cc->cf->prefix, ci, t0 / 1000, &entries,
+                          &expired, &fst, err) != 0) {
+        goto failed;
+    }
+    now = t0 / 1000;
+    crl_entries_sort(&entries);
+    crl_entries_sort(&expired);
+    if (fst.hold_skipped > 0 || fst.reason_cleared > 0) {
+        ocsp_log(OCSP_LOG_WARN,
+                 "cabf issuer=%s holds_left_out=%zu reasons_left_out=%zu "
+                 "(Baseline Requirements 7.2.2)",
+                 issuer, fst.hold_skipped, fst.reason_cleared);
+    }
+
+    memset(&p, 0, sizeof(p));
+    p.kind = CRL_KIND_FULL;
+    /* Strictly newer than the last one, even within one second. */
+    p.this_update = now > st.full_this_update ? now : st.full_this_update + 1;
+    p.next_update = p.this_update + ci->lifetime;
+    p.freshest_url = ci->delta ? ci->delta_url : NULL;
+    if (crl_next_number(g, issuer, &p.number, err) != 0 ||
+        crl_build(&is->signer, &p, entries.v, entries.n, &der, &len, err) !=
+            0) {
+        goto failed;
+    }
+    snprintf(name, sizeof(name), "%s.crl", issuer);
+    if (crl_gen_publish(g, is, "full", name, der, len, 1, &expired, &p,
+                        entries.n, started, err) != 0) {
+        goto failed;
+    }
+    free(der);
+    der = NULL;
+    st.full_number = p.number;
+    st.full_this_update = p.this_update;
+    st.full_cutoff_ms = t0 - cc->clock_skew * 1000;
+    st.full_max_ms = last_change;
+
+    for (unsigned s = 0; ci->nshards > 1 && s < ci->nshards; s++) {
+        crl_params_t sp = p;
+
+        started = crl_mono_s();
+        sp.kind = CRL_KIND_SHARD;
+        sp.shard = (int)s;
+        sp.idp_url = ci->shard_urls[s];
+        sp.freshest_url = NULL;
+        count = 0;
+        for (size_t i = 0; i < entries.n; i++) {
+            count += entries.v[i].shard == s;
+        }
+        if (crl_next_number(g, issuer, &sp.number, err) != 0 ||
+            crl_build(&is->signer, &sp, entries.v, entries.n, &der, &len,
+                      err) != 0) {
+            goto failed;
+        }
+        snprintf(name, sizeof(name), "%s-shard-%u.crl", issuer, s);
+        if (crl_gen_publish(g, is, "shard", name, der, len, 1, &expired, &sp,
+                            count, started, err) != 0) {
+            goto failed;
+        }
+        free(der);
+        der = NULL;
+    }
+    if (crl_gen_shard_list(g, is, p.this_update, err) != 0) {
+        goto failed;
+    }
+    if (crl_state_save_full(g->rc, &is->lease, cc->cf->prefix, issuer, &st) !=
+        1) {
+        snprintf(err, OCSP_ERR_MAX, "lease lost before the state was saved");
+        goto failed;
+    }
+    is->st = st;
+    is->rebase = 0;
+    crl_entries_free(&entries);
+    crl_entries_free(&expired);
+    if (ci->delta) {
+        return crl_gen_delta(g, is, err);
+    }
+    return 0;
+
+failed:
+    free(der);
+    crl_entries_free(&entries);
+    crl_entries_free(&expired);
+    return rv;
+}
+
+int crl_gen_delta(crl_gen_t *g, crl_issuer_t *is, char *err)
+{
+    const crl_conf_t *cc = g->cc;
+    const crl_issuer_conf_t *ci = is->ci;
+    const char *issuer = ci->ic->name;
+    crl_entries_t entries = {0}, none = {0};
+    crl_params_t p;
+    crl_state_t st = is->st;
+    unsigned char *der = NULL;
+    size_t len;
+    int64_t t0, max_ms;
+    double started = crl_mono_s();
+    char name[80];
+    int rc, rv = -1;
+
+    if (st.full_number == 0) {
+        snprintf(err, OCSP_ERR_MAX, "no full CRL to be the delta's base");
+        return -1;
+    }
+    if (crl_redis_time_ms(g->rc, &t0, err) != 0) {
+        return -1;
+    }
+    rc = crl_fetch_changes(g->rc, cc->cf->prefix, ci, t0 / 1000,
+                           st.full_cutoff_ms, &entries, &max_ms, err);
+    if (rc < 0) {
+        goto failed;
+    }
+    if (rc == 1) {
+        ocsp_log(OCSP_LOG_INFO,
+                 "rebase issuer=%s: more than %lld changes since the base",
+                 issuer, (long long)ci->rebase_after);
+        is->rebase = 1;
+        crl_entries_free(&entries);
+        return 0;
+    }
+    crl_entries_sort(&entries);
+
+    memset(&p, 0, sizeof(p));
+    p.kind = CRL_KIND_DELTA;
+    p.this_update =
+        t0 / 1000 > st.delta_this_update ? t0 / 1000 : st.delta_this_update + 1;
+    p.next_update = p.this_update + ci->delta_lifetime;
+    p.base_number = st.full_number;
+    if (crl_next_number(g, issuer, &p.number, err) != 0 ||
+        crl_build(&is->signer, &p, entries.v, entries.n, &der, &len, err) !=
+            0) {
+        goto failed;
+    }
+    snprintf(name, sizeof(name), "%s-delta.crl", issuer);
+    if (crl_gen_publish(g, is, "delta", name, der, len, 0, &none, &p, entries.n,
+                        started, err) != 0) {
+        goto failed;
+    }
+    st.delta_number = p.number;
+    st.delta_this_update = p.this_update;
+    st.delta_base = p.base_number;
+    st.delta_max_ms = max_ms > st.full_max_ms ? max_ms : st.full_max_ms;
+    if (crl_state_save_delta(g->rc, &is->lease, cc->cf->prefix, issuer, &st) !=
+        1) {
+        snprintf(err, OCSP_ERR_MAX, "lease lost before the state was saved");
+        goto failed;
+    }
+    is->st = st;
+    rv = 0;
+failed:
+    free(der);
+    crl_entries_free(&entries);
+    return rv;
+}

@@ -1,0 +1,47 @@
+/*
+ * Building and publishing one issuer's CRLs: the full CRL, its shards (with
+ * the shard URL list) and the delta, each checked before it replaces the
+ * published file.  Used by the daemon loop and by --once.
+ */
+#ifndef CRL_GEN_H
+#define CRL_GEN_H
+
+#include "crl_build.h"
+#include "crl_conf.h"
+#include "crl_state.h"
+#include "lease.h"
+#include "metrics.h"
+#include "rconn.h"
+
+typedef struct {
+    const crl_issuer_conf_t *ci; /* borrowed */
+    crl_signer_t signer;         /* owned */
+    crl_lease_t lease;
+    crl_state_t st; /* as last loaded or published */
+    int leader;
+    int rebase;    /* the delta grew too large: new full */
+    long retry_at; /* monotonic ms: backoff after failure */
+    int failures;  /* consecutive */
+} crl_issuer_t;
+
+typedef struct {
+    const crl_conf_t *cc; /* borrowed */
+    ocsp_rconn_t *rc;     /* borrowed */
+    crl_metrics_t metrics;
+} crl_gen_t;
+
+/*
+ * Builds and publishes the full CRL, then each shard and the shard list,
+ * then (when deltas are on) a delta over the new base.  The lease must be
+ * held.  Returns 0, or -1 with err; a CRL that failed its check is not
+ * published and the previous one stays.
+ */
+int crl_gen_full(crl_gen_t *g, crl_issuer_t *is, char *err);
+
+/*
+ * Builds and publishes a delta CRL over the last full CRL.  Sets is->rebase
+ * instead when more than rebase_after serials changed.  Returns 0 or -1.
+ */
+int crl_gen_delta(crl_gen_t *g, crl_issuer_t *is, char *err);
+
+#endif

@@ -1,0 +1,89 @@
+#include "crl_state.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "keys.h"
+
+static const char *const fields[] = {
+    "full_number",  "full_this_update",  "full_cutoff_ms", "full_max_ms",
+    "delta_number", "delta_this_update", "delta_base",     "delta_max_ms"};
+
+int crl_state_load(ocsp_rconn_t *rc, const char *prefix, const char *issuer,
+                   crl_state_t *st, char *err)
+{
+    char key[OCSP_KEY_MAX];
+    const char *argv[10];
+    int64_t v[8];
+    redisReply *r;
+
+    memset(st, 0, sizeof(*st));
+    ocsp_key_named(key, prefix, "crlgen-state", issuer);
+    argv[0] = "HMGET";
+    argv[1] = key;
+    memcpy(argv + 2, fields, sizeof(fields));
+    r = ocsp_rconn_cmd(rc, 10, argv, NULL);
+    if (r == NULL) {
+        snprintf(err, OCSP_ERR_MAX, "HMGET %s: %s", key, rc->err);
+        return -1;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 8) {
+        snprintf(err, OCSP_ERR_MAX, "HMGET %s: unexpected reply", key);
+        freeReplyObject(r);
+        return -1;
+    }
+    for (int i = 0; i < 8; i++) {
+        redisReply *e = r->element[i];
+        v[i] = e->type == REDIS_REPLY_STRING && e->len < 24
+                   ? strtoll(e->str, NULL, 10)
+                   : 0;
+        if (v[i] < 0) {
+            v[i] = 0;
+        }
+    }
+    freeReplyObject(r);
+    st->full_number = (uint64_t)v[0];
+    st->full_this_update = v[1];
+    st->full_cutoff_ms = v[2];
+    st->full_max_ms = v[3];
+    st->delta_number = (uint64_t)v[4];
+    st->delta_this_update = v[5];
+    st->delta_base = (uint64_t)v[6];
+    st->delta_max_ms = v[7];
+    return 0;
+}
+
+static int crl_state_save(ocsp_rconn_t *rc, const crl_lease_t *l,
+                          const char *prefix, const char *issuer,
+                          const char *const *names, const int64_t *v)
+{
+    char key[OCSP_KEY_MAX], buf[4][24];
+    const char *argv[8];
+
+    ocsp_key_named(key, prefix, "crlgen-state", issuer);
+    for (int i = 0; i < 4; i++) {
+        snprintf(buf[i], sizeof(buf[i]), "%lld", (long long)v[i]);
+        argv[2 * i] = names[i];
+        argv[2 * i + 1] = buf[i];
+    }
+    return crl_lease_hset(rc, l, key, 8, argv);
+}
+
+int crl_state_save_full(ocsp_rconn_t *rc, const crl_lease_t *l,
+                        const char *prefix, const char *issuer,
+                        const crl_state_t *st)
+{
+    int64_t v[4] = {(int64_t)st->full_number, st->full_this_update,
+                    st->full_cutoff_ms, st->full_max_ms};
+    return crl_state_save(rc, l, prefix, issuer, fields, v);
+}
+
+int crl_state_save_delta(ocsp_rconn_t *rc, const crl_lease_t *l,
+                         const char *prefix, const char *issuer,
+                         const crl_state_t *st)
+{
+    int64_t v[4] = {(int64_t)st->delta_number, st->delta_this_update,
+                    (int64_t)st->delta_base, st->delta_max_ms};
+    return crl_state_save(rc, l, prefix, issuer, fields + 4, v);
+}

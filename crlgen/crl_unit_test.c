@@ -1,0 +1,265 @@
+/* Unit tests of crlgen's pure parts: serials, sorting, encoding, checks. */
+#include <openssl/ec.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "crl_build.h"
+#include "crl_check.h"
+#include "crl_entry.h"
+
+static int failures, checks;
+
+#define CHECK(cond)                                                            \
+    do {                                                                       \
+        checks++;                                                              \
+        if (!(cond)) {                                                         \
+            failures++;                                                        \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__,   \
+                    #cond);                                                    \
+        }                                                                      \
+    } while (0)
+
+static void test_serials(void)
+{
+    unsigned char s[CRL_SERIAL_LEN], d[CRL_SERIAL_LEN + 1];
+
+    CHECK(crl_serial_from_hex("1", 1, s) == 0);
+    CHECK(s[CRL_SERIAL_LEN - 1] == 1 && s[0] == 0);
+    CHECK(crl_serial_der(s, d) == 1 && d[0] == 1);
+    CHECK(crl_serial_from_hex("80", 2, s) == 0);
+    CHECK(crl_serial_der(s, d) == 2 && d[0] == 0 && d[1] == 0x80);
+    CHECK(crl_serial_from_hex("0a", 2, s) != 0); /* not canonical */
+    CHECK(crl_serial_from_hex("A", 1, s) != 0);  /* upper case */
+    CHECK(crl_serial_from_hex("", 0, s) != 0);
+    CHECK(crl_serial_from_hex("1234567890123456789012345678901234567890", 40,
+                              s) == 0);
+    CHECK(crl_serial_from_hex("12345678901234567890123456789012345678901", 41,
+                              s) != 0);
+}
+
+static void test_sort(void)
+{
+    crl_entries_t a = {0};
+    const char *hex[] = {"ff", "1", "100", "ab", "1", "fe"};
+    const int order[] = {1, 3, 5, 0, 2};
+
+    for (size_t i = 0; i < 6; i++) {
+        crl_entry_t *e = crl_entries_push(&a);
+        crl_serial_from_hex(hex[i], strlen(hex[i]), e->serial);
+        e->revoked_at = (int64_t)i;
+    }
+    crl_entries_sort(&a);
+    CHECK(a.n == 5);
+    for (size_t i = 0; i < a.n && i < 5; i++) {
+        unsigned char s[CRL_SERIAL_LEN];
+        crl_serial_from_hex(hex[order[i]], strlen(hex[order[i]]), s);
+        CHECK(memcmp(a.v[i].serial, s, CRL_SERIAL_LEN) == 0);
+    }
+    CHECK(a.v[0].revoked_at == 4); /* the later duplicate won */
+    CHECK(crl_entries_find(&a, a.v[2].serial) == &a.v[2]);
+    crl_entries_free(&a);
+}
+
+/* A self-signed CA with cRLSign, written to DIR/ca.pem and DIR/ca.key. */
+static int make_ca(const char *dir)
+{
+    EVP_PKEY *key = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+    X509_NAME *n = X509_NAME_new();
+    X509V3_CTX ctx;
+    X509_EXTENSION *ext;
+    char path[512];
+    FILE *f;
+
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
+    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
+                               (const unsigned char *)"unit CA", -1, -1, 0);
+    X509_set_subject_name(x, n);
+    X509_set_issuer_name(x, n);
+    X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+    X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+    X509_set_pubkey(x, key);
+    X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+    ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_key_usage,
+                              "critical,keyCertSign,cRLSign");
+    X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+    ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_subject_key_identifier, "hash");
+    X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+    X509_sign(x, key, EVP_sha256());
+    snprintf(path, sizeof(path), "%s/ca.pem", dir);
+    f = fopen(path, "w");
+    PEM_write_X509(f, x);
+    fclose(f);
+    snprintf(path, sizeof(path), "%s/ca.key", dir);
+    f = fopen(path, "w");
+    PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL);
+    fclose(f);
+    X509_NAME_free(n);
+    X509_free(x);
+    EVP_PKEY_free(key);
+    return 0;
+}
+
+static void test_build(const char *dir)
+{
+    crl_signer_t s;
+    crl_entries_t a = {0}, none = {0};
+    crl_params_t p;
+    unsigned char *der = NULL, *der2 = NULL, *der3 = NULL;
+    size_t len = 0, len2 = 0, len3 = 0;
+    char err[OCSP_ERR_MAX], cert[512], key[512];
+    const unsigned char *q;
+    X509_CRL *crl;
+    const char *hex[] = {"3", "1", "2"};
+
+    snprintf(cert, sizeof(cert), "%s/ca.pem", dir);
+    snprintf(key, sizeof(key), "%s/ca.key", dir);
+    CHECK(crl_signer_load(&s, cert, key, err) == 0);
+
+    for (size_t i = 0; i < 3; i++) {
+        crl_entry_t *e = crl_entries_push(&a);
+        crl_serial_from_hex(hex[i], 1, e->serial);
+        e->revoked_at = 1700000000;
+        e->reason = i == 0 ? 1 : CRL_REASON_ABSENT;
+        e->invalidity = i == 2 ? 1690000000 : 0;
+        e->shard = (uint16_t)i;
+    }
+    crl_entries_sort(&a);
+    memset(&p, 0, sizeof(p));
+    p.kind = CRL_KIND_FULL;
+    p.this_update = 1700000100;
+    p.next_update = 1700600100;
+    p.number = 5;
+    p.freshest_url = "http://x.test/d.crl";
+    CHECK(crl_build(&s, &p, a.v, a.n, &der, &len, err) == 0);
+    if (getenv("CRL_UNIT_DUMP")) {
+        FILE *f = fopen(getenv("CRL_UNIT_DUMP"), "wb");
+        fwrite(der, 1, len, f);
+        fclose(f);
+    }
+
+    /* OpenSSL reads it back: verified, sorted, reason only when set. */
+    q = der;
+    crl = d2i_X509_CRL(NULL, &q, (long)len);
+    CHECK(crl != NULL);
+    if (crl != NULL) {
+        STACK_OF(X509_REVOKED) *rev = X509_CRL_get_REVOKED(crl);
+        CHECK(X509_CRL_verify(crl, s.pub) == 1);
+        CHECK(X509_CRL_get_version(crl) == 1);
+        CHECK(sk_X509_REVOKED_num(rev) == 3);
+        for (int i = 0; i < sk_X509_REVOKED_num(rev); i++) {
+            X509_REVOKED *r = sk_X509_REVOKED_value(rev, i);
+            long sn = ASN1_INTEGER_get(X509_REVOKED_get0_serialNumber(r));
+            int crit;
+            ASN1_ENUMERATED *rc =
+                X509_REVOKED_get_ext_d2i(r, NID_crl_reason, &crit, NULL);
+            CHECK(sn == i + 1);
+            CHECK((rc != NULL) == (sn == 3));
+            ASN1_ENUMERATED_free(rc);
+        }
+        CHECK(X509_CRL_get_ext_by_NID(crl, NID_freshest_crl, -1) >= 0);
+        CHECK(X509_CRL_get_ext_by_NID(crl, NID_authority_key_identifier, -1) >=
+              0);
+        X509_CRL_free(crl);
+    }
+
+    /* The checker: a newer CRL dropping serial 2 is refused. */
+    p.number = 6;
+    p.this_update++;
+    a.v[1] = a.v[2];
+    a.n = 2;
+    CHECK(crl_build(&s, &p, a.v, a.n, &der2, &len2, err) == 0);
+    CHECK(crl_check(&s, der2, len2, der, len, 1, &none, err) != 0);
+    CHECK(strstr(err, "serial 2") != NULL);
+    /* ... unless it expired */
+    {
+        crl_entries_t exp = {0};
+        crl_entry_t *e = crl_entries_push(&exp);
+        crl_serial_from_hex("2", 1, e->serial);
+        CHECK(crl_check(&s, der2, len2, der, len, 1, &exp, err) == 0);
+        crl_entries_free(&exp);
+    }
+    /* An older number or thisUpdate is refused. */
+    CHECK(crl_check(&s, der, len, der2, len2, 0, &none, err) != 0);
+    CHECK(strstr(err, "cRLNumber") != NULL);
+
+    /* Empty delta: no revokedCertificates, critical deltaCRLIndicator. */
+    memset(&p, 0, sizeof(p));
+    p.kind = CRL_KIND_DELTA;
+    p.this_update = 1700000200;
+    p.next_update = 1700086600;
+    p.number = 9;
+    p.base_number = 5;
+    CHECK(crl_build(&s, &p, NULL, 0, &der3, &len3, err) == 0);
+    q = der3;
+    crl = d2i_X509_CRL(NULL, &q, (long)len3);
+    CHECK(crl != NULL);
+    if (crl != NULL) {
+        int i = X509_CRL_get_ext_by_NID(crl, NID_delta_crl, -1);
+        CHECK(i >= 0);
+        CHECK(i >= 0 &&
+              X509_EXTENSION_get_critical(X509_CRL_get_ext(crl, i)) == 1);
+        CHECK(X509_CRL_get_REVOKED(crl) == NULL ||
+              sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)) == 0);
+        X509_CRL_free(crl);
+    }
+    {
+        crl_parsed_t c;
+        CHECK(crl_parse(der3, len3, &c) == 0);
+        CHECK(c.delta && c.base_number == 5 && c.number == 9);
+        CHECK(c.entries == NULL);
+        CHECK(c.this_update == 1700000200 && c.next_update == 1700086600);
+    }
+    /* A tampered CRL does not verify. */
+    der3[len3 - 3] ^= 1;
+    CHECK(crl_check(&s, der3, len3, NULL, 0, 0, &none, err) != 0);
+
+    free(der);
+    free(der2);
+    free(der3);
+    crl_entries_free(&a);
+    crl_signer_free(&s);
+}
+
+static void test_dp_name(void)
+{
+    unsigned char out[CRL_DP_MAX];
+    size_t len;
+    static const unsigned char want[] = {0xa0, 0x0c, 0xa0, 0x0a, 0x86,
+                                         0x08, 'h',  't',  't',  'p',
+                                         ':',  '/',  '/',  'x'};
+
+    CHECK(crl_dp_name("http://x", out, sizeof(out), &len) == 0);
+    CHECK(len == sizeof(want) && memcmp(out, want, len) == 0);
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/crlunitXXXXXX";
+
+    test_serials();
+    test_sort();
+    test_dp_name();
+    if (mkdtemp(dir) == NULL) {
+        return 1;
+    }
+    make_ca(dir);
+    test_build(dir);
+    {
+        char cmd[600];
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        if (system(cmd) != 0) {
+            fprintf(stderr, "cleanup failed\n");
+        }
+    }
+    printf("%d passed, %d failed\n", checks - failures, failures);
+    return failures ? 1 : 0;
+}

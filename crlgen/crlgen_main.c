@@ -1,0 +1,336 @@
+/*
+ * revoca-crlgen: full, delta and sharded CRLs from the Redis status store,
+ * re-signed on schedule and published atomically (docs/crl.md).
+ *
+ *   revoca-crlgen -c FILE [--once] [--check] [-v]
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "config.h"
+#include "crl_conf.h"
+#include "crl_fetch.h"
+#include "crl_gen.h"
+#include "events.h"
+#include "log.h"
+#include "publish.h"
+
+#define TICK_MS 1000
+#define RETRY_MAX_MS 60000
+
+static volatile int crl_stop;
+
+static void crl_on_signal(int sig)
+{
+    (void)sig;
+    crl_stop = 1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: revoca-crlgen -c FILE [--once] [--check] [-v]\n"
+               "  -c, --config FILE  the Revoca configuration\n"
+               "      --once         build and publish every CRL once, exit\n"
+               "      --check        validate the configuration and keys, "
+               "exit\n"
+               "  -v, --verbose      debug logging\n");
+}
+
+static void crl_write_metrics(crl_gen_t *g)
+{
+    char err[OCSP_ERR_MAX];
+
+    if (crl_metrics_write(&g->metrics, g->cc->metrics_file, err) != 0) {
+        ocsp_log(OCSP_LOG_WARN, "metrics not written: %s", err);
+    }
+}
+
+static void crl_failed(crl_issuer_t *is, const char *what, const char *err)
+{
+    long delay = 1000L << (is->failures < 6 ? is->failures : 6);
+
+    if (delay > RETRY_MAX_MS) {
+        delay = RETRY_MAX_MS;
+    }
+    is->failures++;
+    is->retry_at = ocsp_now_ms() + delay;
+    ocsp_log(OCSP_LOG_ERR, "%s failed issuer=%s retry_ms=%ld error=\"%s\"",
+             what, is->ci->ic->name, delay, err);
+}
+
+/* --once: every issuer's CRLs, each under its lease. */
+static int crl_run_once(crl_gen_t *g, crl_issuer_t *iss, size_t n)
+{
+    char err[OCSP_ERR_MAX];
+    int rc = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        crl_issuer_t *is = &iss[i];
+        long deadline = ocsp_now_ms() + 2 * g->cc->lease_ttl * 1000 + 1000;
+        int held;
+
+        while ((held = crl_lease_acquire(g->rc, &is->lease)) == 0 &&
+               ocsp_now_ms() < deadline && !crl_stop) {
+            struct timespec ts = {0, 200 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        if (held != 1) {
+            fprintf(stderr, "revoca-crlgen: issuer %s: %s\n", is->ci->ic->name,
+                    held < 0 ? g->rc->err
+                             : "another generator holds the lease");
+            rc = 1;
+            continue;
+        }
+        if (crl_state_load(g->rc, g->cc->cf->prefix, is->ci->ic->name, &is->st,
+                           err) != 0 ||
+            crl_gen_full(g, is, err) != 0) {
+            fprintf(stderr, "revoca-crlgen: issuer %s: %s\n", is->ci->ic->name,
+                    err);
+            rc = 1;
+        }
+        crl_lease_release(g->rc, &is->lease);
+    }
+    crl_write_metrics(g);
+    return rc;
+}
+
+/* One issuer's turn in the daemon loop. */
+static void crl_tick_issuer(crl_gen_t *g, crl_events_t *ev, crl_issuer_t *iss,
+                            size_t k)
+{
+    const crl_conf_t *cc = g->cc;
+    crl_issuer_t *is = &iss[k];
+    const crl_issuer_conf_t *ci = is->ci;
+    char err[OCSP_ERR_MAX];
+    int held, was = is->leader, full, delta = 0, rc;
+    int64_t now, last_change, covered;
+    size_t ready;
+    long built;
+
+    held = crl_lease_acquire(g->rc, &is->lease);
+    if (held < 0) {
+        return; /* connection trouble: the loop reconnects */
+    }
+    is->leader = held;
+    crl_metrics_leader(&g->metrics, ci->ic->name, held);
+    if (held && !was) {
+        if (crl_state_load(g->rc, cc->cf->prefix, ci->ic->name, &is->st, err) !=
+            0) {
+            is->leader = 0;
+            return;
+        }
+        ocsp_log(OCSP_LOG_INFO, "lease acquired issuer=%s full_number=%llu",
+                 ci->ic->name, (unsigned long long)is->st.full_number);
+    } else if (!held && was) {
+        ocsp_log(OCSP_LOG_WARN, "lease lost issuer=%s", ci->ic->name);
+        crl_events_forget(ev, k);
+    }
+    if (!held || ocsp_now_ms() < is->retry_at) {
+        return;
+    }
+
+    now = (int64_t)time(NULL);
+    ready = crl_events_reflect(g->rc, ev, k);
+    if (crl_fetch_last_change(g->rc, cc->cf->prefix, ci->ic->name, &last_change,
+                              err) != 0) {
+        return;
+    }
+    covered = is->st.full_max_ms > is->st.delta_max_ms ? is->st.full_max_ms
+                                                       : is->st.delta_max_ms;
+    int dirty = ready > 0 || last_change > covered;
+
+    full = is->st.full_number == 0 || is->rebase ||
+           now >= is->st.full_this_update + ci->resign_after;
+    if (!full && ci->delta) {
+        delta =
+            is->st.delta_base != is->st.full_number ||
+            now >= is->st.delta_this_update + ci->delta_resign_after ||
+            (dirty && now >= is->st.delta_this_update + ci->update_interval);
+    } else if (!full && dirty &&
+               now >= is->st.full_this_update + ci->update_interval) {
+        full = 1; /* no deltas: changes go out in the next full CRL */
+    }
+    if (!full && !delta) {
+        return;
+    }
+    built = ocsp_now_ms();
+    rc = full ? crl_gen_full(g, is, err) : crl_gen_delta(g, is, err);
+    if (rc != 0) {
+        crl_failed(is, full ? "full CRL" : "delta CRL", err);
+    } else {
+        is->failures = 0;
+        is->retry_at = 0;
+        crl_events_ack(g->rc, ev, k, built, (long)cc->event_timeout * 1000);
+    }
+    crl_write_metrics(g);
+}
+
+static int crl_run_daemon(crl_gen_t *g, crl_issuer_t *iss, size_t n)
+{
+    crl_events_t ev;
+    int grouped = 0;
+
+    crl_events_init(&ev, g->cc->cf->prefix, g->cc->consumer, g->cc->claim_idle);
+    ocsp_log(OCSP_LOG_INFO, "started consumer=%s issuers=%zu publish_dir=%s",
+             g->cc->consumer, n, g->cc->publish_dir);
+    while (!crl_stop) {
+        if (ocsp_rconn_ensure(g->rc, &crl_stop, 0) != 0) {
+            continue;
+        }
+        if (!grouped) {
+            grouped = crl_events_group(g->rc, &ev) == 0;
+        }
+        for (size_t i = 0; i < n && !crl_stop; i++) {
+            crl_tick_issuer(g, &ev, iss, i);
+        }
+        if (crl_stop) {
+            break;
+        }
+        if (crl_events_read(g->rc, &ev, iss, n, TICK_MS) < 0) {
+            ocsp_log(OCSP_LOG_WARN, "redis connection lost: %s", g->rc->err);
+            grouped = 0;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (iss[i].leader) {
+            crl_lease_release(g->rc, &iss[i].lease);
+            iss[i].leader = 0;
+            crl_metrics_leader(&g->metrics, iss[i].ci->ic->name, 0);
+        }
+    }
+    crl_write_metrics(g);
+    crl_events_free(&ev);
+    ocsp_log(OCSP_LOG_INFO, "stopped");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"once", no_argument, NULL, 'o'},
+        {"check", no_argument, NULL, 'k'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    const char *file = NULL;
+    int once = 0, check = 0, verbose = 0, c, rc = 2;
+    ocsp_config_t cf;
+    crl_conf_t cc;
+    ocsp_rconn_t rconn;
+    crl_issuer_t *iss = NULL;
+    crl_gen_t g;
+    char err[OCSP_ERR_MAX];
+    struct sigaction sa;
+    int have_cf = 0, have_cc = 0;
+
+    while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            file = optarg;
+            break;
+        case 'o':
+            once = 1;
+            break;
+        case 'k':
+            check = 1;
+            break;
+        case 'v':
+            verbose = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (file == NULL || optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    ocsp_log_init("crlgen", verbose ? OCSP_LOG_DEBUG : OCSP_LOG_INFO);
+
+    if (ocsp_config_load(&cf, file, err) != 0) {
+        fprintf(stderr, "revoca-crlgen: %s\n", err);
+        return 2;
+    }
+    have_cf = 1;
+    if (crl_conf_load(&cc, &cf, err) != 0) {
+        fprintf(stderr, "revoca-crlgen: %s\n", err);
+        goto done;
+    }
+    have_cc = 1;
+    iss = calloc(cc.n, sizeof(*iss));
+    if (iss == NULL) {
+        fprintf(stderr, "revoca-crlgen: out of memory\n");
+        goto done;
+    }
+    for (size_t i = 0; i < cc.n; i++) {
+        iss[i].ci = &cc.issuers[i];
+        if (crl_signer_load(&iss[i].signer, cc.issuers[i].ic->cert_path,
+                            cc.issuers[i].ic->ca_key_path, err) != 0) {
+            fprintf(stderr, "revoca-crlgen: issuer %s: %s\n",
+                    cc.issuers[i].ic->name, err);
+            goto done;
+        }
+        crl_lease_init(&iss[i].lease, cf.prefix, cc.issuers[i].ic->name,
+                       cc.consumer, cc.lease_ttl);
+    }
+    if (check) {
+        printf("revoca-crlgen: %s: ok (%zu issuers)\n", file, cc.n);
+        rc = 0;
+        goto done;
+    }
+    if (mkdir(cc.publish_dir, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "revoca-crlgen: %s: %s\n", cc.publish_dir,
+                strerror(errno));
+        goto done;
+    }
+    crl_publish_cleanup(cc.publish_dir);
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = crl_on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    ocsp_rconn_init(&rconn, &cf);
+    memset(&g, 0, sizeof(g));
+    g.cc = &cc;
+    g.rc = &rconn;
+    if (once) {
+        if (ocsp_rconn_ensure(&rconn, &crl_stop, ocsp_now_ms() + 10000) != 0) {
+            fprintf(stderr, "revoca-crlgen: redis: %s\n", rconn.err);
+            rc = 1;
+        } else {
+            rc = crl_run_once(&g, iss, cc.n);
+        }
+    } else {
+        rc = crl_run_daemon(&g, iss, cc.n);
+    }
+    ocsp_rconn_close(&rconn);
+    crl_metrics_free(&g.metrics);
+
+done:
+    if (iss != NULL) {
+        for (size_t i = 0; i < cc.n; i++) {
+            crl_signer_free(&iss[i].signer);
+        }
+        free(iss);
+    }
+    if (have_cc) {
+        crl_conf_free(&cc);
+    }
+    if (have_cf) {
+        ocsp_config_free(&cf);
+    }
+    return rc;
+}

@@ -1,0 +1,254 @@
+#include "publish.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+
+#define TMP_MARK ".tmp-"
+
+/* Test hook: stall between fsync and rename so that a test can SIGKILL the
+ * generator mid-publication (tests/crl/test_publish.py). */
+static void crl_test_stall(void)
+{
+    const char *v = getenv("REVOCA_CRLGEN_TEST_STALL_MS");
+    struct timespec ts;
+    long ms;
+
+    if (v == NULL || (ms = strtol(v, NULL, 10)) <= 0 || ms > 60000) {
+        return;
+    }
+    ts.tv_sec = ms / 1000;
+    ts.tv_nsec = (ms % 1000) * 1000000L;
+    nanosleep(&ts, NULL);
+}
+
+int crl_publish_file(const char *dir, const char *name, const void *p,
+                     size_t len, int64_t mtime, char *err)
+{
+    char tmp[4096], path[4096];
+    const unsigned char *b = p;
+    int fd = -1, dfd = -1;
+    size_t off = 0;
+
+    if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >=
+            sizeof(path) ||
+        (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s" TMP_MARK "%ld", dir, name,
+                         (long)getpid()) >= sizeof(tmp)) {
+        snprintf(err, OCSP_ERR_MAX, "%s/%s: path too long", dir, name);
+        return -1;
+    }
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        snprintf(err, OCSP_ERR_MAX, "%s: %s", tmp, strerror(errno));
+        return -1;
+    }
+    while (off < len) {
+        ssize_t n = write(fd, b + off, len - off);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            snprintf(err, OCSP_ERR_MAX, "write %s: %s", tmp,
+                     n < 0 ? strerror(errno) : "short write");
+            goto failed;
+        }
+        off += (size_t)n;
+    }
+    if (mtime > 0) {
+        struct timespec ts[2];
+        clock_gettime(CLOCK_REALTIME, &ts[0]);
+        ts[1].tv_sec = (time_t)mtime;
+        ts[1].tv_nsec = 0;
+        if (futimens(fd, ts) != 0) {
+            snprintf(err, OCSP_ERR_MAX, "futimens %s: %s", tmp,
+                     strerror(errno));
+            goto failed;
+        }
+    }
+    if (fsync(fd) != 0) {
+        snprintf(err, OCSP_ERR_MAX, "fsync %s: %s", tmp, strerror(errno));
+        goto failed;
+    }
+    if (close(fd) != 0) {
+        fd = -1;
+        snprintf(err, OCSP_ERR_MAX, "close %s: %s", tmp, strerror(errno));
+        goto failed;
+    }
+    fd = -1;
+    crl_test_stall();
+    if (rename(tmp, path) != 0) {
+        snprintf(err, OCSP_ERR_MAX, "rename %s: %s", path, strerror(errno));
+        goto failed;
+    }
+    /* The rename itself is durable only once the directory is. */
+    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0 || fsync(dfd) != 0) {
+        snprintf(err, OCSP_ERR_MAX, "fsync %s: %s", dir, strerror(errno));
+        if (dfd >= 0) {
+            close(dfd);
+        }
+        return -1; /* published, but say so: the caller counts a failure */
+    }
+    close(dfd);
+    return 0;
+
+failed:
+    if (fd >= 0) {
+        close(fd);
+    }
+    unlink(tmp);
+    return -1;
+}
+
+int crl_read_file(const char *dir, const char *name, unsigned char **out,
+                  size_t *len, char *err)
+{
+    char path[4096];
+    struct stat st;
+    unsigned char *p = NULL;
+    size_t off = 0;
+    int fd;
+
+    *out = NULL;
+    *len = 0;
+    if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >=
+        sizeof(path)) {
+        snprintf(err, OCSP_ERR_MAX, "%s/%s: path too long", dir, name);
+        return -1;
+    }
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT) {
+            return 1;
+        }
+        snprintf(err, OCSP_ERR_MAX, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+        (size_t)st.st_size > CRL_FILE_MAX) {
+        snprintf(err, OCSP_ERR_MAX,
+                 "%s: not a regular file of at most %zu "
+                 "bytes",
+                 path, CRL_FILE_MAX);
+        close(fd);
+        return -1;
+    }
+    p = malloc((size_t)st.st_size + 1);
+    if (p == NULL) {
+        snprintf(err, OCSP_ERR_MAX, "out of memory");
+        close(fd);
+        return -1;
+    }
+    while (off < (size_t)st.st_size) {
+        ssize_t n = read(fd, p + off, (size_t)st.st_size - off);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        off += (size_t)n;
+    }
+    close(fd);
+    *out = p;
+    *len = off;
+    return 0;
+}
+
+void crl_publish_cleanup(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    char path[4096];
+
+    if (d == NULL) {
+        return;
+    }
+    while ((de = readdir(d)) != NULL) {
+        const char *m = strstr(de->d_name, TMP_MARK);
+        long pid;
+
+        if (de->d_name[0] != '.' || m == NULL) {
+            continue;
+        }
+        pid = strtol(m + strlen(TMP_MARK), NULL, 10);
+        /* A live generator on this host may be writing it right now. */
+        if (pid > 0 && pid != (long)getpid() &&
+            (kill((pid_t)pid, 0) == 0 || errno == EPERM)) {
+            continue;
+        }
+        if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) <
+            sizeof(path)) {
+            unlink(path);
+        }
+    }
+    closedir(d);
+}
+
+int crl_run_hook(const char *cmd, const char *path, const char *issuer,
+                 const char *kind, uint64_t number, int64_t timeout, char *err)
+{
+    char num[24];
+    pid_t pid;
+    int status;
+    long deadline;
+    struct timespec ts, now;
+
+    snprintf(num, sizeof(num), "%llu", (unsigned long long)number);
+    pid = fork();
+    if (pid < 0) {
+        snprintf(err, OCSP_ERR_MAX, "fork: %s", strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        setpgid(0, 0);
+        setenv("REVOCA_CRL_FILE", path, 1);
+        setenv("REVOCA_CRL_ISSUER", issuer, 1);
+        setenv("REVOCA_CRL_KIND", kind, 1);
+        setenv("REVOCA_CRL_NUMBER", num, 1);
+        execl("/bin/sh", "sh", "-c", cmd, "revoca-crlgen-hook", path,
+              (char *)NULL);
+        _exit(127);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    deadline = (long)now.tv_sec + (long)timeout;
+    for (;;) {
+        pid_t w = waitpid(pid, &status, WNOHANG);
+        if (w == pid) {
+            break;
+        }
+        if (w < 0 && errno != EINTR) {
+            snprintf(err, OCSP_ERR_MAX, "waitpid: %s", strerror(errno));
+            return -1;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if ((long)now.tv_sec >= deadline) {
+            kill(-pid, SIGKILL);
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            snprintf(err, OCSP_ERR_MAX, "post_publish: killed after %llds",
+                     (long long)timeout);
+            return -1;
+        }
+        ts.tv_sec = 0;
+        ts.tv_nsec = 20 * 1000000L;
+        nanosleep(&ts, NULL);
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        snprintf(err, OCSP_ERR_MAX, "post_publish: %s %d",
+                 WIFEXITED(status) ? "exit status" : "killed by signal",
+                 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+        return -1;
+    }
+    return 0;
+}

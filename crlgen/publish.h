@@ -1,0 +1,44 @@
+/*
+ * Atomic publication into the publish directory (docs/crl.md): a file is
+ * written to a temporary name in the same directory, fsync'd, renamed over
+ * the old one and the directory fsync'd, so a reader (nginx, a CDN pull, a
+ * crash) only ever sees the old or the new CRL whole.
+ */
+#ifndef CRL_PUBLISH_H
+#define CRL_PUBLISH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Largest file crl_read_file() accepts (a CRL of ~25 million entries). */
+#define CRL_FILE_MAX ((size_t)1 << 30)
+
+/*
+ * Writes p[0..len) to DIR/NAME atomically.  MTIME (unix seconds, 0: leave
+ * it) becomes the file's modification time: CRLs get their thisUpdate, so
+ * HTTP Last-Modified is the CRL's own.  Returns 0, or -1 with err
+ * (OCSP_ERR_MAX) set and the previous file untouched.
+ */
+int crl_publish_file(const char *dir, const char *name, const void *p,
+                     size_t len, int64_t mtime, char *err);
+
+/*
+ * Reads DIR/NAME (at most CRL_FILE_MAX bytes).  Returns 0 with *out (caller
+ * frees) and *len, 1 if the file does not exist, -1 with err.
+ */
+int crl_read_file(const char *dir, const char *name, unsigned char **out,
+                  size_t *len, char *err);
+
+/* Removes temporary files left by a generator that died mid-publication. */
+void crl_publish_cleanup(const char *dir);
+
+/*
+ * Runs CMD with /bin/sh -c after a file was published, the file's path as
+ * $1 and REVOCA_CRL_FILE, REVOCA_CRL_ISSUER, REVOCA_CRL_KIND,
+ * REVOCA_CRL_NUMBER in the environment; kills it after TIMEOUT seconds.
+ * Returns 0 if it exited 0, -1 with err otherwise.
+ */
+int crl_run_hook(const char *cmd, const char *path, const char *issuer,
+                 const char *kind, uint64_t number, int64_t timeout, char *err);
+
+#endif

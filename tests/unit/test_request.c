@@ -228,7 +228,7 @@ static void test_extensions(void)
     OPENSSL_free(der);
     der = NULL;
     X509_EXTENSION_set_critical(ext, 1);
-    OCSP_REQUEST_delete_ext(req, 0);
+    X509_EXTENSION_free(OCSP_REQUEST_delete_ext(req, 0));
     OCSP_REQUEST_add_ext(req, ext, -1);
     len = i2d_OCSP_REQUEST(req, &der);
     CHECK(ocsp_request_decode(der, (size_t)len, &lim, &r) == OCSP_ST_MALFORMED);

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Bulk import and signing benchmark (issue: core/signer).  Not a test.
+#
+#   loadtest/signer_bench.sh [N]      (default 1000000 certificates)
+#
+# Makes an `openssl ca`-style index of N certificates (10% revoked), imports
+# it with `revoca import` into a fresh Redis on a free loopback port, and
+# times one revoca-signer until every response is in Redis.  In the same run
+# it measures `openssl speed -seconds 3 ecdsap256` and prints the ratio of
+# the signer's end-to-end signature rate to OpenSSL's single-core sign rate.
+# Everything it starts listens on 127.0.0.1 and is stopped at exit.
+set -euo pipefail
+
+N=${1:-1000000}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${REVOCA_BUILD:-$ROOT/build}
+PY=/usr/bin/python3
+TMP=$(mktemp -d /tmp/revoca-bench.XXXXXX)
+PORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+SIGNER_PID=
+
+cleanup() {
+    [[ -n $SIGNER_PID ]] && kill "$SIGNER_PID" 2>/dev/null || true
+    redis-cli -p "$PORT" shutdown nosave >/dev/null 2>&1 || true
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+[[ -x $BUILD/responder/revoca-signer ]] || { echo "build first: deploy/dev build" >&2; exit 1; }
+
+$PY "$ROOT/deploy/demo_pki.py" "$TMP/pki"
+redis-server --port "$PORT" --bind 127.0.0.1 --dir "$TMP" --appendonly yes \
+    --appendfsync everysec --save "" --daemonize yes --logfile "$TMP/redis.log"
+until redis-cli -p "$PORT" ping >/dev/null 2>&1; do sleep 0.1; done
+
+cat >"$TMP/revoca.conf" <<CONF
+redis = { host = "127.0.0.1"; port = $PORT; };
+signer = { batch = 512; };
+issuers = ( { name = "bench"; cert = "pki/issuer.pem";
+  responder_cert = "pki/responder.pem"; responder_key = "pki/responder.key";
+  validity = "4d"; } );
+CONF
+
+echo "generating index of $N certificates (10% revoked)"
+awk -v n="$N" 'BEGIN {
+    for (i = 0; i < n; i++) {
+        s = sprintf("%X", 1048576 + i)
+        if (i % 10 == 0)
+            printf "R\t301231235959Z\t260102030405Z,keyCompromise\t%s\tunknown\t/CN=c%d\n", s, i
+        else
+            printf "V\t301231235959Z\t\t%s\tunknown\t/CN=c%d\n", s, i
+    }
+}' >"$TMP/index.txt"
+
+echo "openssl speed -seconds 3 ecdsap256"
+OSSL=$(openssl speed -seconds 3 ecdsap256 2>/dev/null | awk '/^ *256 bits ecdsa \(nistp256\)/ {print $(NF-1)}')
+
+echo "revoca import"
+IMPORT=$("$BUILD/feeds/revoca" -c "$TMP/revoca.conf" import --issuer bench \
+    --openssl-index "$TMP/index.txt")
+echo "  $IMPORT"
+EVENTS=$(sed -n 's/.*events=\([0-9]*\).*/\1/p' <<<"$IMPORT")
+IMPORT_RATE=$(sed -n 's/.*events_per_s=\([0-9]*\).*/\1/p' <<<"$IMPORT")
+
+echo "revoca-signer: signing every response"
+T0=$(date +%s.%N)
+"$BUILD/responder/revoca-signer" -c "$TMP/revoca.conf" >"$TMP/signer.log" 2>&1 &
+SIGNER_PID=$!
+DEADLINE=$((SECONDS + 1800))
+while :; do
+    LAG=$(redis-cli -p "$PORT" xinfo groups revoca:events 2>/dev/null |
+        awk 'p {print; exit} $0 == "lag" {p = 1}')
+    PENDING=$(redis-cli -p "$PORT" xpending revoca:events signer 2>/dev/null | head -1)
+    [[ ${LAG:-x} == 0 && ${PENDING:-x} == 0 ]] && break
+    ((SECONDS < DEADLINE)) || { echo "gave up after 30 minutes" >&2; exit 1; }
+    sleep 0.2
+done
+T1=$(date +%s.%N)
+kill -TERM "$SIGNER_PID"; wait "$SIGNER_PID" || true; SIGNER_PID=
+SIGNED=$(sed -n 's/.*stopped .*signed=\([0-9]*\).*/\1/p' "$TMP/signer.log")
+STORED=$(redis-cli -p "$PORT" eval "return #redis.call('keys', 'revoca:ocsp:bench:*')" 0)
+
+$PY - "$N" "$EVENTS" "$IMPORT_RATE" "$T0" "$T1" "$SIGNED" "$OSSL" "$STORED" <<'PY'
+import sys
+n, events, imp, t0, t1, signed, ossl, stored = sys.argv[1:]
+n, events, imp, signed, stored = int(n), int(events), float(imp), int(signed), int(stored)
+secs = float(t1) - float(t0)
+ossl = float(ossl)
+rate = signed / secs
+print()
+print("| measure | value | target |")
+print("|---|---|---|")
+print("| certificates (10%% revoked) | %d | |" % n)
+print("| responses stored | %d | %d |" % (stored, n))
+print("| import into the stream | %.0f events/s (%d events) | >= 50,000 events/s |" % (imp, events))
+print("| signer, import to all responses stored | %.1f s | |" % secs)
+print("| signer end-to-end | %.0f signatures/s (%.0f certificates/s) | |" % (rate, n / secs))
+print("| openssl speed ecdsap256 sign (1 core) | %.0f sign/s | |" % ossl)
+print("| ratio signer / openssl | %.2f | >= 0.50 |" % (rate / ossl))
+PY

@@ -7,7 +7,8 @@
  * so the benchmark compares generators over identical input.
  *
  *   crlgen-seed --issuer demo --count 1000000 [--shards N] [--seed S]
- *               [--prefix P] [--changes] [--index FILE] [--serials FILE]
+ *               [--prefix P] [--changes] [--hold] [--index FILE]
+ *               [--serials FILE] [--not-after SECONDS_FROM_NOW]
  */
 #include <getopt.h>
 #include <stdint.h>
@@ -95,6 +96,7 @@ int main(int argc, char **argv)
         {"hold", no_argument, NULL, 'H'},
         {"index", required_argument, NULL, 'x'},
         {"serials", required_argument, NULL, 'S'},
+        {"not-after", required_argument, NULL, 'A'},
         {NULL, 0, NULL, 0}};
     static const char *reasons[] = {"unspecified",  "keyCompromise",
                                     "CACompromise", "affiliationChanged",
@@ -103,6 +105,7 @@ int main(int argc, char **argv)
     const char *index_path = NULL, *serials_path = NULL;
     unsigned long count = 1000, shards = 1;
     int changes = 0, hold = 0, c;
+    long long not_after_offset = 60LL * 86400; /* from now; may be < 0 */
     FILE *index = NULL, *serials = NULL;
     int64_t now = (int64_t)time(NULL);
     struct timespec ts;
@@ -138,6 +141,9 @@ int main(int argc, char **argv)
         case 'S':
             serials_path = optarg;
             break;
+        case 'A':
+            not_after_offset = strtoll(optarg, NULL, 10);
+            break;
         default:
             fprintf(stderr, "usage: see the comment in crl_seed.c\n");
             return 2;
@@ -171,7 +177,7 @@ int main(int argc, char **argv)
         /* 16 random octets, positive, no leading zero octet: like CAs do */
         memcpy(raw, &a, 8);
         memcpy(raw + 8, &b, 8);
-        raw[0] = (unsigned char)((raw[0] & 0x7f) | 0x01);
+        raw[0] = (unsigned char)((raw[0] & 0x7f) | 0x10); /* canonical hex */
         for (int k = 0; k < 16; k++) {
             snprintf(hex + 2 * k, 3, "%02x", raw[k]);
         }
@@ -183,7 +189,7 @@ int main(int argc, char **argv)
         rec.has_not_before = 1;
         rec.not_before = now - 30 * 86400;
         rec.has_not_after = 1;
-        rec.not_after = now + 60 * 86400 + (int64_t)(rng() % 86400);
+        rec.not_after = now + not_after_offset;
         rec.has_shard = 1;
         rec.shard = shard;
         rec.has_revocation_time = 1;

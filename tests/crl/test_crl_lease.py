@@ -1,0 +1,49 @@
+"""Two generators on one Redis: one publishes under the lease, the other
+takes over when it dies, and no CRL number is ever published twice."""
+import os
+import re
+import signal
+
+from conftest import CrlStack, crl_group, wait_for
+from revoca_fixtures import render_conf
+
+ISSUERS = [{"name": "demo", "crl": '{ update_interval = "1s"; }'}]
+
+
+def numbers(gen):
+    return [int(n) for n in re.findall(r"published .* number=(\d+)", gen.output())]
+
+
+def test_two_generators_takeover_and_unique_numbers(tmp_path, pki_dir):
+    s = CrlStack(tmp_path, pki_dir, issuers=ISSUERS, crl={"lease_ttl": '"2s"'})
+    try:
+        s.start_signer()
+        pub2 = os.path.join(s.tmp, "pub2")
+        conf2 = os.path.join(s.tmp, "revoca2.conf")
+        with open(conf2, "w") as f:
+            f.write(render_conf(s.redis.port, ISSUERS,
+                                crl_group(pub2, lease_ttl='"2s"')))
+        a = s.start_crlgen()
+        b = s.start_crlgen(conf=conf2)
+        wait_for(lambda: numbers(a) or numbers(b), what="a first publication")
+        leader, follower = (a, b) if numbers(a) else (b, a)
+
+        s.issue_revoke("revoked")
+        wait_for(lambda: len(numbers(leader)) >= 3, what="a delta")
+        assert numbers(follower) == []
+
+        leader.proc.send_signal(signal.SIGKILL)
+        leader.proc.wait(10)
+        s.cli("issue", "--issuer", "demo", "--cert", s.path("good.pem"))
+        s.cli("revoke", "--issuer", "demo", "--cert", s.path("good.pem"), "--wait")
+        # the follower takes over within a lease TTL and publishes
+        wait_for(lambda: len(numbers(follower)) >= 2, timeout=30,
+                 what="takeover")
+        assert "lease acquired" in follower.output()
+
+        published = numbers(leader) + numbers(follower)
+        assert len(published) == len(set(published)), published
+        assert min(numbers(follower)) > max(numbers(leader))
+        follower.stop()
+    finally:
+        s.close()

@@ -276,14 +276,8 @@ static int crl_issuer(const crl_conf_t *cc, const ocsp_issuer_conf_t *ic,
     }
     free(url);
     url = NULL;
-    if (ci->delta && ci->delta_url == NULL) {
-        ocsp_conf_error(err, file, g ? g : ic->setting,
-                        "issuer %s: delta CRLs need crl.delta_url or a "
-                        "top-level crl.base_url (freshestCRL, RFC 5280 "
-                        "5.2.6)",
-                        ic->name);
-        return -1;
-    }
+    /* Without a delta URL deltas are still published, but the full CRL
+     * cannot point at them (freshestCRL, RFC 5280 5.2.6); main() warns. */
     if (ci->nshards > 1 && crl_shard_urls(cf, g, ci, base, err) != 0) {
         return -1;
     }

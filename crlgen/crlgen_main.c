@@ -268,6 +268,15 @@ int main(int argc, char **argv)
         goto done;
     }
     have_cc = 1;
+    for (size_t i = 0; i < cc.n; i++) {
+        if (cc.issuers[i].delta && cc.issuers[i].delta_url == NULL) {
+            ocsp_log(OCSP_LOG_WARN,
+                     "issuer=%s deltas without crl.delta_url or "
+                     "crl.base_url: the full CRL carries no freshestCRL "
+                     "(RFC 5280 5.2.6)",
+                     cc.issuers[i].ic->name);
+        }
+    }
     iss = calloc(cc.n, sizeof(*iss));
     if (iss == NULL) {
         fprintf(stderr, "revoca-crlgen: out of memory\n");

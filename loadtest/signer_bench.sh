@@ -63,8 +63,12 @@ EVENTS=$(sed -n 's/.*events=\([0-9]*\).*/\1/p' <<<"$IMPORT")
 IMPORT_RATE=$(sed -n 's/.*events_per_s=\([0-9]*\).*/\1/p' <<<"$IMPORT")
 
 echo "revoca-signer: signing every response"
+REDIS_PID=$(redis-cli -p "$PORT" info server | sed -n 's/^process_id:\([0-9]*\).*/\1/p')
+redis_cpu() { awk '{print ($14 + $15) / 100}' "/proc/$REDIS_PID/stat"; }
+RCPU0=$(redis_cpu)
 T0=$(date +%s.%N)
-"$BUILD/responder/revoca-signer" -c "$TMP/revoca.conf" >"$TMP/signer.log" 2>&1 &
+/usr/bin/time -f "cpu_seconds=%U+%S" -o "$TMP/signer.time" \
+    "$BUILD/responder/revoca-signer" -c "$TMP/revoca.conf" >"$TMP/signer.log" 2>&1 &
 SIGNER_PID=$!
 DEADLINE=$((SECONDS + 1800))
 while :; do
@@ -76,13 +80,15 @@ while :; do
     sleep 0.2
 done
 T1=$(date +%s.%N)
-kill -TERM "$SIGNER_PID"; wait "$SIGNER_PID" || true; SIGNER_PID=
+RCPU=$(echo "$(redis_cpu) - $RCPU0" | bc)
+pkill -TERM -P "$SIGNER_PID" revoca-signer; wait "$SIGNER_PID" || true; SIGNER_PID=
+CPU=$(sed -n 's/cpu_seconds=//p' "$TMP/signer.time" | bc)
 SIGNED=$(sed -n 's/.*stopped .*signed=\([0-9]*\).*/\1/p' "$TMP/signer.log")
 STORED=$(redis-cli -p "$PORT" eval "return #redis.call('keys', 'revoca:ocsp:bench:*')" 0)
 
-$PY - "$N" "$EVENTS" "$IMPORT_RATE" "$T0" "$T1" "$SIGNED" "$OSSL" "$STORED" <<'PY'
+$PY - "$N" "$EVENTS" "$IMPORT_RATE" "$T0" "$T1" "$SIGNED" "$OSSL" "$STORED" "$CPU" "$RCPU" <<'PY'
 import sys
-n, events, imp, t0, t1, signed, ossl, stored = sys.argv[1:]
+n, events, imp, t0, t1, signed, ossl, stored, cpu, rcpu = sys.argv[1:]
 n, events, imp, signed, stored = int(n), int(events), float(imp), int(signed), int(stored)
 secs = float(t1) - float(t0)
 ossl = float(ossl)
@@ -96,5 +102,7 @@ print("| import into the stream | %.0f events/s (%d events) | >= 50,000 events/s
 print("| signer, import to all responses stored | %.1f s | |" % secs)
 print("| signer end-to-end | %.0f signatures/s (%.0f certificates/s) | |" % (rate, n / secs))
 print("| openssl speed ecdsap256 sign (1 core) | %.0f sign/s | |" % ossl)
+print("| signer CPU time (one process) | %.1f s (%.0f%% of wall) | |" % (float(cpu), 100 * float(cpu) / secs))
+print("| redis-server CPU time meanwhile | %.1f s (%.0f%% of wall) | |" % (float(rcpu), 100 * float(rcpu) / secs))
 print("| ratio signer / openssl | %.2f | >= 0.50 |" % (rate / ossl))
 PY

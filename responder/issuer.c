@@ -2,6 +2,7 @@
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,6 +175,18 @@ static int issuer_keys(ocsp_registry_t *reg, ocsp_issuer_t *iss)
         return -1;
     }
 
+    /* One signing context for every response: re-initialising it per
+     * signature costs as much as half an ECDSA signature. */
+    iss->sign_ctx = EVP_PKEY_CTX_new(iss->key, NULL);
+    if (iss->sign_ctx == NULL || EVP_PKEY_sign_init(iss->sign_ctx) != 1 ||
+        EVP_PKEY_CTX_set_signature_md(iss->sign_ctx, EVP_sha256()) != 1 ||
+        (EVP_PKEY_get_base_id(iss->key) == EVP_PKEY_RSA &&
+         EVP_PKEY_CTX_set_rsa_padding(iss->sign_ctx, RSA_PKCS1_PADDING) !=
+             1)) {
+        reg_err(reg, ic->name, "cannot set up signing");
+        return -1;
+    }
+
     /* RFC 6960 4.2.2.3: ResponderID byKey is the SHA-1 of the key bits. */
     bits = X509_get0_pubkey_bitstr(iss->responder);
     if (bits == NULL ||
@@ -244,6 +257,7 @@ void ocsp_registry_free(ocsp_registry_t *reg)
     for (i = 0; i < reg->n; i++) {
         X509_free(reg->issuers[i].cert);
         X509_free(reg->issuers[i].responder);
+        EVP_PKEY_CTX_free(reg->issuers[i].sign_ctx);
         EVP_PKEY_free(reg->issuers[i].key);
         free(reg->issuers[i].responder_der);
     }

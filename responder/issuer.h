@@ -29,6 +29,7 @@ typedef struct {
     /* Signing material; NULL/0 unless loaded with OCSP_REGISTRY_KEYS. */
     X509 *responder;              /* owned */
     EVP_PKEY *key;                /* owned */
+    EVP_PKEY_CTX *sign_ctx;       /* owned; initialised once for speed */
     unsigned char *responder_der; /* owned, the certificate to include */
     size_t responder_der_len;
     unsigned char responder_key_id[20]; /* SHA-1 of the public key bits */

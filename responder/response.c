@@ -106,8 +106,18 @@ static int sign_tbs(const ocsp_issuer_t *iss, const unsigned char *tbs,
                     size_t tbs_len, unsigned char *sig, size_t *sig_len)
 {
     EVP_MD_CTX *md = NULL;
+    unsigned char digest[32];
     int rc = -1;
 
+    if (iss->sign_ctx != NULL) {
+        /* SHA-256 of the TBS, signed with the prepared context. */
+        if (EVP_Digest(tbs, tbs_len, digest, NULL, EVP_sha256(), NULL) != 1 ||
+            EVP_PKEY_sign(iss->sign_ctx, sig, sig_len, digest,
+                          sizeof(digest)) != 1) {
+            return -1;
+        }
+        return 0;
+    }
     md = EVP_MD_CTX_new();
     if (md == NULL) {
         goto failed;

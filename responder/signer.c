@@ -51,6 +51,10 @@ typedef struct {
     size_t nitems;
     entry_t entries[SIGNER_BATCH_MAX];
     size_t nentries;
+    ocsp_rconn_t *conn;  /* the transaction connection it is sent on */
+    size_t queued;       /* commands queued between MULTI and EXEC */
+    uint64_t signatures; /* counted once the transaction commits */
+    int failed;          /* a signature failed: DISCARDed, retry */
 } batch_t;
 
 static int64_t signer_now(const signer_t *s)
@@ -96,12 +100,16 @@ int signer_init(signer_t *s, const ocsp_config_t *cf, volatile int *stop)
     }
     ocsp_key_events(s->events_key, cf->prefix);
     ocsp_rconn_init(&s->rc, cf);
+    ocsp_rconn_init(&s->tx[0], cf);
+    ocsp_rconn_init(&s->tx[1], cf);
     return 0;
 }
 
 void signer_free(signer_t *s)
 {
     ocsp_rconn_close(&s->rc);
+    ocsp_rconn_close(&s->tx[0]);
+    ocsp_rconn_close(&s->tx[1]);
     ocsp_registry_free(&s->reg);
 }
 
@@ -198,23 +206,38 @@ static void batch_entry(signer_t *s, batch_t *b, const redisReply *e)
 }
 
 /* Appends a command; sticky failure is caught when replies are read. */
-static void pipe_cmd(signer_t *s, int argc, const char **argv,
+static void pipe_cmd(ocsp_rconn_t *rc, int argc, const char **argv,
                      const size_t *lens)
 {
-    redisAppendCommandArgv(s->rc.c, argc, argv, lens);
+    redisAppendCommandArgv(rc->c, argc, argv, lens);
 }
 
 /* Reads one pipelined reply; NULL on a connection error. */
-static redisReply *pipe_reply(signer_t *s)
+static redisReply *pipe_reply(ocsp_rconn_t *rc)
 {
     void *r = NULL;
 
-    if (redisGetReply(s->rc.c, &r) != REDIS_OK) {
-        snprintf(s->rc.err, sizeof(s->rc.err), "redis: %s", s->rc.c->errstr);
-        ocsp_rconn_drop(&s->rc);
+    if (redisGetReply(rc->c, &r) != REDIS_OK) {
+        snprintf(rc->err, sizeof(rc->err), "redis: %s", rc->c->errstr);
+        ocsp_rconn_drop(rc);
         return NULL;
     }
     return r;
+}
+
+/* Sends everything appended so far without waiting for replies. */
+static int pipe_flush(ocsp_rconn_t *rc)
+{
+    int done = 0;
+
+    while (!done) {
+        if (redisBufferWrite(rc->c, &done) != REDIS_OK) {
+            snprintf(rc->err, sizeof(rc->err), "redis: %s", rc->c->errstr);
+            ocsp_rconn_drop(rc);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 /* WATCH every record of the batch and read them all.  0, or -1. */
@@ -224,23 +247,26 @@ static int batch_load(signer_t *s, batch_t *b)
     redisReply *r;
     size_t i;
 
+    if (b->nitems == 0) {
+        return 0; /* only entries to acknowledge */
+    }
     argv[0] = "WATCH";
     for (i = 0; i < b->nitems; i++) {
         argv[1 + i] = b->items[i].cert_key;
     }
-    pipe_cmd(s, (int)(1 + b->nitems), argv, NULL);
+    pipe_cmd(b->conn, (int)(1 + b->nitems), argv, NULL);
     argv[0] = "MGET";
-    pipe_cmd(s, (int)(1 + b->nitems), argv, NULL);
+    pipe_cmd(b->conn, (int)(1 + b->nitems), argv, NULL);
 
-    if ((r = pipe_reply(s)) == NULL) {
+    if ((r = pipe_reply(b->conn)) == NULL) {
         return -1;
     }
     freeReplyObject(r);
-    if ((r = pipe_reply(s)) == NULL) {
+    if ((r = pipe_reply(b->conn)) == NULL) {
         return -1;
     }
     if (r->type != REDIS_REPLY_ARRAY || r->elements != b->nitems) {
-        snprintf(s->rc.err, sizeof(s->rc.err), "redis: bad MGET reply");
+        snprintf(b->conn->err, sizeof(b->conn->err), "redis: bad MGET reply");
         freeReplyObject(r);
         return -1;
     }
@@ -274,22 +300,16 @@ static int batch_load(signer_t *s, batch_t *b)
     return 0;
 }
 
-/* Everything a batch writes is queued here, then sent between MULTI/EXEC. */
-typedef struct {
-    signer_t *s;
-    size_t queued;
-    uint64_t signatures; /* counted once the transaction commits */
-} writer_t;
-
-static void w_cmd(writer_t *w, int argc, const char **argv, const size_t *len)
+/* Queues one command of the batch's transaction. */
+static void w_cmd(batch_t *w, int argc, const char **argv, const size_t *len)
 {
-    pipe_cmd(w->s, argc, argv, len);
+    pipe_cmd(w->conn, argc, argv, len);
     w->queued++;
 }
 
-static int item_write(writer_t *w, item_t *it, int64_t now, long now_ms)
+static int item_write(signer_t *s, batch_t *w, item_t *it, int64_t now,
+                      long now_ms)
 {
-    signer_t *s = w->s;
     const ocsp_issuer_conf_t *ic = it->iss->conf;
     char ocsp_key[OCSP_KEY_MAX], due_key[OCSP_KEY_MAX], rev_key[OCSP_KEY_MAX];
     char chg_key[OCSP_KEY_MAX], tu[24], nu[24], due[24], ms[24];
@@ -435,28 +455,24 @@ failed:
 }
 
 /*
- * Applies the batch's events, signs, and commits everything with the
- * entries' acknowledgement in one transaction.  Returns 0 when committed,
- * 1 when another signer changed a record first (the caller repeats), -1 on
- * a connection error.
+ * Applies the batch's events to the records batch_load() read, signs, and
+ * queues everything with the entries' acknowledgement as one transaction
+ * on b->conn; pipe_flush() sends it and batch_finish() reads the outcome.
  */
-static int batch_commit(signer_t *s, batch_t *b)
+static void batch_build(signer_t *s, batch_t *b)
 {
-    writer_t w = {s, 0, 0};
     const char *argv[3 + SIGNER_BATCH_MAX];
     int64_t now = signer_now(s);
     struct timespec ts;
     long now_ms;
-    redisReply *r;
-    size_t i, n, acks = 0;
-    int rc = 0;
+    size_t i, acks = 0;
 
+    b->queued = 0;
+    b->signatures = 0;
+    b->failed = 0;
     clock_gettime(CLOCK_REALTIME, &ts);
     now_ms = (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 
-    if (b->nitems > 0 && batch_load(s, b) != 0) {
-        return -1;
-    }
     for (i = 0; i < b->nentries; i++) {
         entry_t *en = &b->entries[i];
         if (en->ev != NULL &&
@@ -466,7 +482,7 @@ static int batch_commit(signer_t *s, batch_t *b)
     }
 
     argv[0] = "MULTI";
-    pipe_cmd(s, 1, argv, NULL);
+    pipe_cmd(b->conn, 1, argv, NULL);
     for (i = 0; i < b->nitems; i++) {
         item_t *it = &b->items[i];
         if (!it->changed && !it->resign) {
@@ -477,35 +493,47 @@ static int batch_commit(signer_t *s, batch_t *b)
             char due_key[OCSP_KEY_MAX];
             const char *zrem[] = {"ZREM", due_key, it->serial};
             ocsp_key_due(due_key, s->cf->prefix, it->iss->conf->name);
-            w_cmd(&w, 3, zrem, NULL);
+            w_cmd(b, 3, zrem, NULL);
             continue;
         }
-        if (item_write(&w, it, now, now_ms) != 0) {
+        if (item_write(s, b, it, now, now_ms) != 0) {
             /* Leave the batch unacknowledged: it is retried, not lost. */
             argv[0] = "DISCARD";
-            pipe_cmd(s, 1, argv, NULL);
-            rc = -2;
+            pipe_cmd(b->conn, 1, argv, NULL);
+            b->failed = 1;
             break;
         }
     }
-    if (rc == 0 && b->nentries > 0) {
+    if (!b->failed && b->nentries > 0) {
         argv[0] = "XACK";
         argv[1] = s->events_key;
         argv[2] = SIGNER_GROUP;
         for (i = 0; i < b->nentries; i++) {
             argv[3 + acks++] = b->entries[i].id;
         }
-        w_cmd(&w, (int)(3 + acks), argv, NULL);
+        w_cmd(b, (int)(3 + acks), argv, NULL);
     }
-    if (rc == 0) {
+    if (!b->failed) {
         argv[0] = "EXEC";
-        pipe_cmd(s, 1, argv, NULL);
+        pipe_cmd(b->conn, 1, argv, NULL);
     }
+}
+
+/*
+ * Reads the outcome of the transaction batch_send() sent.  Returns 0 when
+ * committed, 1 when it must be repeated (another signer changed a record
+ * first, or signing failed), -1 on a connection error.
+ */
+static int batch_finish(signer_t *s, batch_t *b)
+{
+    redisReply *r;
+    size_t i, n;
+    int rc = b->failed ? -2 : 0;
 
     /* MULTI, the queued commands, then EXEC's array (or DISCARD's +OK). */
-    n = 1 + w.queued + 1;
+    n = 1 + b->queued + 1;
     for (i = 0; i < n; i++) {
-        if ((r = pipe_reply(s)) == NULL) {
+        if ((r = pipe_reply(b->conn)) == NULL) {
             return -1;
         }
         if (i == n - 1 && rc == 0) {
@@ -529,17 +557,30 @@ static int batch_commit(signer_t *s, batch_t *b)
     }
     if (rc == 0) {
         s->events += b->nentries;
-        s->signed_responses += w.signatures;
+        s->signed_responses += b->signatures;
     }
     return rc;
 }
 
-/* Commits a batch, repeating it while other signers win the race. */
+/* One whole round: read, sign, send, confirm.  As batch_finish(). */
+static int batch_once(signer_t *s, batch_t *b)
+{
+    if (batch_load(s, b) != 0) {
+        return -1;
+    }
+    batch_build(s, b);
+    if (pipe_flush(b->conn) != 0) {
+        return -1;
+    }
+    return batch_finish(s, b);
+}
+
+/* Runs a batch, repeating it while other signers win the race. */
 static int batch_run(signer_t *s, batch_t *b)
 {
     int rc;
 
-    while ((rc = batch_commit(s, b)) == 1) {
+    while ((rc = batch_once(s, b)) == 1) {
         if (*s->stop) {
             return 0; /* unacknowledged entries stay pending */
         }
@@ -577,8 +618,11 @@ static void batch_entries(signer_t *s, batch_t *b, const redisReply *list)
     }
 }
 
-/* Reads the next events into b.  0 (maybe none), or -1 on a lost link. */
-static int read_events(signer_t *s, batch_t *b)
+/*
+ * Reads the next events into b, waiting for some if BLOCK.  0 (maybe none),
+ * or -1 on a lost link.
+ */
+static int read_events(signer_t *s, batch_t *b, int block)
 {
     char count[16], idle[24];
     redisReply *r;
@@ -619,6 +663,12 @@ static int read_events(signer_t *s, batch_t *b)
                               s->events_key,
                               s->own_pending_done ? ">" : "0"};
         int argc = 11;
+        if (!block) {
+            argv[6] = "STREAMS";
+            argv[7] = s->events_key;
+            argv[8] = argv[10];
+            argc = 9;
+        }
         if (!s->own_pending_done) {
             /* Our own pending entries (after a restart): no BLOCK. */
             argv[6] = "STREAMS";
@@ -688,20 +738,64 @@ static int read_due(signer_t *s, batch_t *b, const ocsp_issuer_t *iss)
     return 0;
 }
 
+/* The first error text among the connections, for the log. */
+static const char *signer_err(const signer_t *s)
+{
+    if (s->rc.err[0]) {
+        return s->rc.err;
+    }
+    return s->tx[0].err[0] ? s->tx[0].err : s->tx[1].err;
+}
+
+static void signer_drop(signer_t *s)
+{
+    ocsp_rconn_drop(&s->rc);
+    ocsp_rconn_drop(&s->tx[0]);
+    ocsp_rconn_drop(&s->tx[1]);
+}
+
+/* Sends the batch built last (if any) and reads its outcome. */
+static int finish_ready(signer_t *s, batch_t **ready, int flushed)
+{
+    int rc;
+
+    if (*ready == NULL) {
+        return 0;
+    }
+    rc = flushed ? 0 : pipe_flush((*ready)->conn);
+    if (rc == 0) {
+        rc = batch_finish(s, *ready);
+    }
+    if (rc == 1) {
+        rc = batch_run(s, *ready);
+    }
+    if (rc == 0) {
+        ocsp_log(OCSP_LOG_DEBUG, "batch events=%zu records=%zu",
+                 (*ready)->nentries, (*ready)->nitems);
+    }
+    batch_reset(*ready);
+    *ready = NULL;
+    return rc < 0 ? -1 : 0;
+}
+
 int signer_run(signer_t *s)
 {
-    batch_t *b = calloc(1, sizeof(batch_t));
-    int connected = 0;
+    batch_t *bufs = calloc(2, sizeof(batch_t));
+    batch_t *cur, *ready = NULL;
+    int connected = 0, k = 0;
     size_t i;
 
-    if (b == NULL) {
+    if (bufs == NULL) {
         snprintf(s->err, sizeof(s->err), "out of memory");
         return -1;
     }
+    cur = &bufs[0];
     ocsp_log(OCSP_LOG_INFO, "started consumer=%s issuers=%zu batch=%zu",
              s->consumer, s->reg.n, s->batch);
     while (!*s->stop) {
-        if (ocsp_rconn_ensure(&s->rc, s->stop, 0) != 0) {
+        if (ocsp_rconn_ensure(&s->rc, s->stop, 0) != 0 ||
+            ocsp_rconn_ensure(&s->tx[0], s->stop, 0) != 0 ||
+            ocsp_rconn_ensure(&s->tx[1], s->stop, 0) != 0) {
             break;
         }
         if (!connected) {
@@ -714,48 +808,73 @@ int signer_run(signer_t *s)
                      s->cf->redis_host, s->cf->redis_port);
         }
 
-        if (read_events(s, b) != 0) {
+        /* With a batch built and waiting, only look for more. */
+        if (read_events(s, cur, ready == NULL) != 0) {
             goto lost;
         }
-        if (b->nentries > 0) {
-            if (batch_run(s, b) < 0) {
+        if (cur->nentries > 0) {
+            /*
+             * Read this batch's records, then let Redis run the batch built
+             * before while this one is signed.  Should both touch a record,
+             * WATCH makes this one repeat.
+             */
+            cur->conn = &s->tx[k];
+            if (batch_load(s, cur) != 0 ||
+                (ready != NULL && pipe_flush(ready->conn) != 0)) {
                 goto lost;
             }
-            ocsp_log(OCSP_LOG_DEBUG, "batch events=%zu records=%zu",
-                     b->nentries, b->nitems);
-            batch_reset(b);
+            batch_build(s, cur);
+            if (finish_ready(s, &ready, 1) != 0) {
+                goto lost;
+            }
+            ready = cur;
+            k ^= 1;
+            cur = &bufs[k];
             continue; /* events first: the CA's hook is waiting */
         }
-        batch_reset(b);
+        batch_reset(cur);
+        if (finish_ready(s, &ready, 0) != 0) {
+            goto lost;
+        }
 
-        for (i = 0; i < s->reg.n && b->nitems < s->batch; i++) {
-            if (read_due(s, b, &s->reg.issuers[i]) != 0) {
+        for (i = 0; i < s->reg.n && cur->nitems < s->batch; i++) {
+            if (read_due(s, cur, &s->reg.issuers[i]) != 0) {
                 goto lost;
             }
         }
-        if (b->nitems > 0) {
-            size_t n = b->nitems;
-            if (batch_run(s, b) < 0) {
+        if (cur->nitems > 0) {
+            size_t n = cur->nitems;
+            cur->conn = &s->tx[k];
+            if (batch_run(s, cur) < 0) {
                 goto lost;
             }
             ocsp_log(OCSP_LOG_DEBUG, "re-signed records=%zu", n);
         }
-        batch_reset(b);
+        batch_reset(cur);
         continue;
 
     lost:
-        batch_reset(b);
+        /* Unacknowledged entries stay pending and are read again. */
+        batch_reset(&bufs[0]);
+        batch_reset(&bufs[1]);
+        ready = NULL;
         if (connected) {
             ocsp_log(OCSP_LOG_WARN, "redis lost err=\"%s\" action=reconnect",
-                     s->rc.err);
+                     signer_err(s));
         }
-        ocsp_rconn_drop(&s->rc);
+        signer_drop(s);
         connected = 0;
+    }
+    if (ready != NULL && finish_ready(s, &ready, 0) != 0) {
+        ocsp_log(OCSP_LOG_WARN, "last batch unconfirmed err=\"%s\"",
+                 signer_err(s));
     }
     ocsp_log(OCSP_LOG_INFO, "stopped events=%llu signed=%llu conflicts=%llu",
              (unsigned long long)s->events,
              (unsigned long long)s->signed_responses,
              (unsigned long long)s->conflicts);
-    free(b);
+    batch_reset(&bufs[0]);
+    batch_reset(&bufs[1]);
+    free(bufs);
     return 0;
 }

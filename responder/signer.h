@@ -5,7 +5,10 @@
  * group (events) and by leased claims on the due sets (re-signing); every
  * write of a batch is one MULTI/EXEC guarded by WATCH on the records it
  * read, with the stream acknowledgement inside, so a crash loses nothing
- * and a conflict with another signer only repeats the batch.
+ * and a conflict with another signer only repeats the batch.  Batches are
+ * pipelined: while Redis executes one batch's transaction the next batch is
+ * signed; events commute (record.h), so a repeated batch may land after a
+ * later one without changing the outcome.
  */
 #ifndef REVOCA_SIGNER_H
 #define REVOCA_SIGNER_H
@@ -24,7 +27,9 @@
 typedef struct {
     const ocsp_config_t *cf; /* borrowed */
     ocsp_registry_t reg;     /* owned, with keys */
-    ocsp_rconn_t rc;
+    ocsp_rconn_t rc;           /* stream reads and due claims */
+    ocsp_rconn_t tx[2];        /* transactions, alternating: one batch is
+                                * signed while Redis runs the other's */
     volatile int *stop; /* set by SIGTERM/SIGINT */
     char consumer[96];
     size_t batch;

@@ -95,23 +95,13 @@ int cli_connect(cli_t *cli)
 
 X509 *cli_load_issued_cert(const char *file, X509 *issuer)
 {
-    X509 *x = NULL;
-    BIO *b = BIO_new_file(file, "r");
+    int unreadable;
+    X509 *x = ocsp_cert_load(file, &unreadable);
 
-    if (b == NULL) {
-        cli_err("%s: cannot open", file);
-        return NULL;
-    }
-    x = PEM_read_bio_X509(b, NULL, NULL, NULL);
     if (x == NULL) {
-        ERR_clear_error();
-        (void)BIO_reset(b);
-        x = d2i_X509_bio(b, NULL);
-    }
-    BIO_free(b);
-    if (x == NULL) {
-        ERR_clear_error();
-        cli_err("%s: not a PEM or DER certificate", file);
+        cli_err(unreadable ? "%s: cannot open"
+                           : "%s: not a PEM or DER certificate",
+                file);
         return NULL;
     }
     if (cli_check_issued(x, issuer, file) != 0) {
@@ -293,7 +283,6 @@ static const ocsp_issuer_conf_t *cli_issuer(cli_t *cli, const char *name,
                                             X509 **ca)
 {
     const ocsp_issuer_conf_t *ic;
-    BIO *b;
 
     if (name == NULL) {
         cli_err("--issuer is required");
@@ -305,11 +294,8 @@ static const ocsp_issuer_conf_t *cli_issuer(cli_t *cli, const char *name,
         return NULL;
     }
     if (ca != NULL) {
-        b = BIO_new_file(ic->cert_path, "r");
-        *ca = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
-        BIO_free(b);
+        *ca = ocsp_cert_load(ic->cert_path, NULL);
         if (*ca == NULL) {
-            ERR_clear_error();
             cli_err("issuer %s: cannot load %s", name, ic->cert_path);
             return NULL;
         }

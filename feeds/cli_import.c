@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "event.h"
+#include "issuer.h"
 #include "serial.h"
 
 #define IMPORT_LINE_MAX 8192
@@ -428,7 +429,6 @@ int cli_import(cli_t *cli, int argc, char **argv)
     const ocsp_issuer_conf_t *ic;
     rows_t rs = {NULL, 0, 0};
     X509 *ca = NULL;
-    BIO *b;
     int c, certs = 0, i, rc = CLI_EXIT_USAGE;
     size_t nevents = 0;
     long t0;
@@ -465,9 +465,7 @@ int cli_import(cli_t *cli, int argc, char **argv)
             goto done;
         }
     } else {
-        b = BIO_new_file(ic->cert_path, "r");
-        ca = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
-        BIO_free(b);
+        ca = ocsp_cert_load(ic->cert_path, NULL);
         if (ca == NULL) {
             cli_err("issuer %s: cannot load %s", issuer, ic->cert_path);
             goto done;

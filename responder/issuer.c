@@ -43,12 +43,16 @@ static void reg_err(ocsp_registry_t *reg, const char *issuer, const char *what)
     ERR_clear_error();
 }
 
-static X509 *load_cert(const char *path)
+X509 *ocsp_cert_load(const char *path, int *unreadable)
 {
     X509 *x = NULL;
     BIO *b = BIO_new_file(path, "r");
 
+    if (unreadable != NULL) {
+        *unreadable = b == NULL;
+    }
     if (b == NULL) {
+        ERR_clear_error();
         return NULL;
     }
     x = PEM_read_bio_X509(b, NULL, NULL, NULL);
@@ -59,6 +63,7 @@ static X509 *load_cert(const char *path)
         x = d2i_X509_bio(b, NULL);
     }
     BIO_free(b);
+    ERR_clear_error();
     return x;
 }
 
@@ -128,7 +133,7 @@ static int issuer_keys(ocsp_registry_t *reg, ocsp_issuer_t *iss)
         }
         iss->responder = X509_dup(iss->cert);
     } else {
-        iss->responder = load_cert(cert_path);
+        iss->responder = ocsp_cert_load(cert_path, NULL);
     }
     if (iss->responder == NULL) {
         reg_err(reg, ic->name, "cannot load the responder certificate");
@@ -181,8 +186,7 @@ static int issuer_keys(ocsp_registry_t *reg, ocsp_issuer_t *iss)
     if (iss->sign_ctx == NULL || EVP_PKEY_sign_init(iss->sign_ctx) != 1 ||
         EVP_PKEY_CTX_set_signature_md(iss->sign_ctx, EVP_sha256()) != 1 ||
         (EVP_PKEY_get_base_id(iss->key) == EVP_PKEY_RSA &&
-         EVP_PKEY_CTX_set_rsa_padding(iss->sign_ctx, RSA_PKCS1_PADDING) !=
-             1)) {
+         EVP_PKEY_CTX_set_rsa_padding(iss->sign_ctx, RSA_PKCS1_PADDING) != 1)) {
         reg_err(reg, ic->name, "cannot set up signing");
         return -1;
     }
@@ -226,7 +230,7 @@ int ocsp_registry_load(ocsp_registry_t *reg, const ocsp_config_t *cf, int flags)
     for (i = 0; i < cf->nissuers; i++) {
         ocsp_issuer_t *iss = &reg->issuers[i];
         iss->conf = &cf->issuers[i];
-        iss->cert = load_cert(iss->conf->cert_path);
+        iss->cert = ocsp_cert_load(iss->conf->cert_path, NULL);
         if (iss->cert == NULL) {
             reg_err(reg, iss->conf->name, "cannot load the CA certificate");
             goto failed;

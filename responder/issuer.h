@@ -69,6 +69,13 @@ ocsp_registry_find(const ocsp_registry_t *reg, ocsp_hash_e hash,
                    const unsigned char *name_hash, size_t name_len,
                    const unsigned char *key_hash, size_t key_len);
 
+/*
+ * Loads one certificate from PATH, PEM or DER.  Returns it (caller frees)
+ * or NULL; *unreadable (may be NULL) tells a file that could not be opened
+ * from one that holds no certificate.
+ */
+X509 *ocsp_cert_load(const char *path, int *unreadable);
+
 size_t ocsp_hash_len(ocsp_hash_e hash);
 const char *ocsp_hash_field(ocsp_hash_e hash); /* "sha1" / "sha256" */
 

@@ -27,10 +27,10 @@
 typedef struct {
     const ocsp_config_t *cf; /* borrowed */
     ocsp_registry_t reg;     /* owned, with keys */
-    ocsp_rconn_t rc;           /* stream reads and due claims */
-    ocsp_rconn_t tx[2];        /* transactions, alternating: one batch is
-                                * signed while Redis runs the other's */
-    volatile int *stop; /* set by SIGTERM/SIGINT */
+    ocsp_rconn_t rc;         /* stream reads and due claims */
+    ocsp_rconn_t tx[2];      /* transactions, alternating: one batch is
+                              * signed while Redis runs the other's */
+    volatile int *stop;      /* set by SIGTERM/SIGINT */
     char consumer[96];
     size_t batch;
     int64_t claim_idle_ms; /* XAUTOCLAIM a dead signer's entries after */

@@ -303,6 +303,7 @@ int crl_conf_load(crl_conf_t *cc, const ocsp_config_t *cf, char *err)
     cc->claim_idle = 30;
     cc->clock_skew = 60;
     cc->event_timeout = 600;
+    cc->rescan_after = 7 * 86400;
 
     if (g == NULL || config_setting_type(g) != CONFIG_TYPE_GROUP) {
         ocsp_conf_error(err, file, g,
@@ -331,7 +332,21 @@ int crl_conf_load(crl_conf_t *cc, const ocsp_config_t *cf, char *err)
             snprintf(cc->metrics_file, n, "%s.prom", cc->publish_dir);
         }
     }
-    if (cc->publish_dir == NULL || cc->metrics_file == NULL) {
+    v = NULL;
+    if (ocsp_conf_string(g, "state_dir", &v, file, err) != 0) {
+        goto failed;
+    }
+    if (v != NULL) {
+        cc->state_dir = ocsp_conf_path(cf, v);
+    } else if (cc->publish_dir != NULL) {
+        size_t n = strlen(cc->publish_dir) + 7;
+        cc->state_dir = malloc(n);
+        if (cc->state_dir != NULL) {
+            snprintf(cc->state_dir, n, "%s.state", cc->publish_dir);
+        }
+    }
+    if (cc->publish_dir == NULL || cc->metrics_file == NULL ||
+        cc->state_dir == NULL) {
         snprintf(err, OCSP_ERR_MAX, "out of memory");
         goto failed;
     }
@@ -349,6 +364,8 @@ int crl_conf_load(crl_conf_t *cc, const ocsp_config_t *cf, char *err)
         ocsp_conf_duration(g, "claim_idle", &claim_idle, file, err) != 0 ||
         ocsp_conf_duration(g, "clock_skew", &cc->clock_skew, file, err) != 0 ||
         ocsp_conf_duration(g, "event_timeout", &cc->event_timeout, file, err) !=
+            0 ||
+        ocsp_conf_duration(g, "rescan_after", &cc->rescan_after, file, err) !=
             0 ||
         ocsp_conf_string(g, "base_url", &base, file, err) != 0) {
         goto failed;
@@ -445,6 +462,7 @@ void crl_conf_free(crl_conf_t *cc)
     free(cc->issuers);
     free(cc->publish_dir);
     free(cc->metrics_file);
+    free(cc->state_dir);
     free(cc->post_publish);
     memset(cc, 0, sizeof(*cc));
 }

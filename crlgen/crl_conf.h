@@ -36,7 +36,9 @@ typedef struct {
     const ocsp_config_t *cf; /* borrowed */
     char *publish_dir;
     char *metrics_file;
-    char *post_publish; /* NULL: none; run by /bin/sh -c */
+    char *state_dir;      /* entry snapshots (snapshot.h) */
+    int64_t rescan_after; /* full Redis scan when the snapshot is older */
+    char *post_publish;   /* NULL: none; run by /bin/sh -c */
     int64_t post_publish_timeout;
     int64_t lease_ttl;     /* seconds */
     int64_t claim_idle;    /* take over a dead consumer's events after */

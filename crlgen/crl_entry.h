@@ -1,5 +1,5 @@
 /*
- * One CRL entry in the compact form the builder encodes from: 40 bytes, the
+ * One CRL entry in the compact form the builder encodes from: 48 bytes, the
  * serial as a 20-octet big-endian magnitude so that memcmp() is numeric
  * order (RFC 5280 entries are sorted by serial for binary search by
  * relying parties, and so that the pre-publish check can merge two CRLs).
@@ -23,6 +23,7 @@ typedef struct {
     uint32_t pad2;
     int64_t revoked_at; /* unix seconds */
     int64_t invalidity; /* unix seconds, 0: no invalidityDate */
+    int64_t not_after;  /* the certificate's, 0: never reported issued */
 } crl_entry_t;
 
 typedef struct {

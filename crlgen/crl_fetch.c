@@ -103,6 +103,7 @@ static int crl_record_entry(const crl_issuer_conf_t *ci, int64_t now,
         goto done;
     }
     e->revoked_at = rec->revocation_time;
+    e->not_after = rec->has_not_after ? rec->not_after : 0;
     e->invalidity = rec->has_invalidity_date && rec->invalidity_date > 0
                         ? rec->invalidity_date
                         : 0;
@@ -323,7 +324,11 @@ static int crl_fetch_serials(ocsp_rconn_t *rc, const char *prefix,
             }
             found[i] = 1;
             if (!on) {
-                continue; /* expired, or a hold under cabf: not listed */
+                /* expired, or a hold under cabf: leaves the CRL
+                 * (removeFromCRL, RFC 5280 5.3.1); notAfter kept so that
+                 * the pre-publish check knows why */
+                e.reason = CRL_REASON_REMOVE;
+                e.invalidity = 0;
             }
             slot = crl_entries_push(out);
             if (slot == NULL) {

@@ -10,6 +10,7 @@
 #include "keys.h"
 #include "log.h"
 #include "publish.h"
+#include "snapshot.h"
 
 static double crl_mono_s(void)
 {
@@ -146,6 +147,86 @@ static int crl_gen_shard_list(crl_gen_t *g, crl_issuer_t *is,
     return rv;
 }
 
+/*
+ * The entries of the last full CRL (snapshot.h) brought up to date with the
+ * change log.  Returns 1 with *entries and *expired filled, 0 when a scan
+ * of Redis is needed instead (no usable snapshot, too many changes), -1.
+ */
+static int crl_gen_from_snapshot(crl_gen_t *g, crl_issuer_t *is,
+                                 const char *path, int64_t t0,
+                                 crl_entries_t *entries, crl_entries_t *expired,
+                                 char *err)
+{
+    const crl_conf_t *cc = g->cc;
+    const crl_issuer_conf_t *ci = is->ci;
+    crl_entries_t chg = {0};
+    int64_t cutoff, max_ms, now = t0 / 1000, limit;
+    size_t w = 0;
+    int rc;
+
+    if (cc->rescan_after <= 0) {
+        return 0;
+    }
+    rc = crl_snapshot_load(path, entries, 0, &cutoff, err);
+    if (rc != 0) {
+        if (rc < 0) {
+            ocsp_log(OCSP_LOG_WARN, "snapshot unusable issuer=%s %s",
+                     ci->ic->name, err);
+        }
+        return 0;
+    }
+    if (cutoff < t0 - cc->rescan_after * 1000 || cutoff > t0) {
+        crl_entries_free(entries);
+        return 0; /* due for a full scan */
+    }
+    rc = crl_fetch_changes(g->rc, cc->cf->prefix, ci, now, cutoff, &chg,
+                           &max_ms, err);
+    if (rc != 0) {
+        crl_entries_free(entries);
+        crl_entries_free(&chg);
+        return rc < 0 ? -1 : 0;
+    }
+    crl_entries_sort(&chg);
+    limit = now - ci->expired_after;
+    /* Entries leaving because they expired, for the pre-publish check. */
+    for (size_t i = 0; i < chg.n; i++) {
+        const crl_entry_t *c = &chg.v[i];
+        if (c->reason == CRL_REASON_REMOVE && c->not_after != 0 &&
+            c->not_after < limit) {
+            crl_entry_t *x = crl_entries_push(expired);
+            if (x == NULL) {
+                goto nomem;
+            }
+            *x = *c;
+        }
+    }
+    if (crl_snapshot_apply(entries, &chg) != 0) {
+        goto nomem;
+    }
+    crl_entries_free(&chg);
+    /* RFC 5280 3.3, as crl_fetch_revoked() does for a scan. */
+    for (size_t i = 0; i < entries->n; i++) {
+        crl_entry_t *e = &entries->v[i];
+        if (e->not_after != 0 && e->not_after < limit) {
+            crl_entry_t *x = crl_entries_push(expired);
+            if (x == NULL) {
+                goto nomem;
+            }
+            *x = *e;
+            continue;
+        }
+        entries->v[w++] = *e;
+    }
+    entries->n = w;
+    return 1;
+
+nomem:
+    crl_entries_free(entries);
+    crl_entries_free(&chg);
+    snprintf(err, OCSP_ERR_MAX, "out of memory");
+    return -1;
+}
+
 int crl_gen_full(crl_gen_t *g, crl_issuer_t *is, char *err)
 {
     const crl_conf_t *cc = g->cc;
@@ -159,19 +240,32 @@ int crl_gen_full(crl_gen_t *g, crl_issuer_t *is, char *err)
     size_t len, count;
     int64_t t0, now, last_change;
     double started = crl_mono_s();
-    char name[80];
-    int rv = -1;
+    char name[80], snap[4096];
+    int rv = -1, from_snapshot;
 
+    memset(&fst, 0, sizeof(fst));
     if (crl_redis_time_ms(g->rc, &t0, err) != 0 ||
         crl_fetch_last_change(g->rc, cc->cf->prefix, issuer, &last_change,
-                              err) != 0 ||
-        crl_fetch_revoked(g->rc, cc->cf->prefix, ci, t0 / 1000, &entries,
-                          &expired, &fst, err) != 0) {
+                              err) != 0) {
         goto failed;
     }
     now = t0 / 1000;
+    snprintf(snap, sizeof(snap), "%s/%s.snap", cc->state_dir, issuer);
+    from_snapshot =
+        crl_gen_from_snapshot(g, is, snap, t0, &entries, &expired, err);
+    if (from_snapshot < 0) {
+        goto failed;
+    }
+    if (!from_snapshot &&
+        crl_fetch_revoked(g->rc, cc->cf->prefix, ci, now, &entries, &expired,
+                          &fst, err) != 0) {
+        goto failed;
+    }
     crl_entries_sort(&entries);
     crl_entries_sort(&expired);
+    ocsp_log(OCSP_LOG_DEBUG, "read issuer=%s entries=%zu from=%s seconds=%.3f",
+             issuer, entries.n, from_snapshot ? "snapshot" : "redis",
+             crl_mono_s() - started);
     if (fst.hold_skipped > 0 || fst.reason_cleared > 0) {
         ocsp_log(OCSP_LOG_WARN,
                  "cabf issuer=%s holds_left_out=%zu reasons_left_out=%zu "
@@ -237,6 +331,10 @@ int crl_gen_full(crl_gen_t *g, crl_issuer_t *is, char *err)
     }
     is->st = st;
     is->rebase = 0;
+    if (cc->rescan_after > 0 &&
+        crl_snapshot_save(snap, &entries, st.full_cutoff_ms, err) != 0) {
+        ocsp_log(OCSP_LOG_WARN, "snapshot not saved issuer=%s %s", issuer, err);
+    }
     crl_entries_free(&entries);
     crl_entries_free(&expired);
     if (ci->delta) {

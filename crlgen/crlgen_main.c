@@ -2,7 +2,7 @@
  * revoca-crlgen: full, delta and sharded CRLs from the Redis status store,
  * re-signed on schedule and published atomically (docs/crl.md).
  *
- *   revoca-crlgen -c FILE [--once] [--check] [-v]
+ *   revoca-crlgen -c FILE [--once [--delta]] [--check] [-v]
  */
 #include <errno.h>
 #include <getopt.h>
@@ -34,9 +34,12 @@ static void crl_on_signal(int sig)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: revoca-crlgen -c FILE [--once] [--check] [-v]\n"
+    fprintf(f, "usage: revoca-crlgen -c FILE [--once [--delta]] [--check] "
+               "[-v]\n"
                "  -c, --config FILE  the Revoca configuration\n"
                "      --once         build and publish every CRL once, exit\n"
+               "      --delta        with --once: only a delta over the last "
+               "full CRL\n"
                "      --check        validate the configuration and keys, "
                "exit\n"
                "  -v, --verbose      debug logging\n");
@@ -64,8 +67,9 @@ static void crl_failed(crl_issuer_t *is, const char *what, const char *err)
              what, is->ci->ic->name, delay, err);
 }
 
-/* --once: every issuer's CRLs, each under its lease. */
-static int crl_run_once(crl_gen_t *g, crl_issuer_t *iss, size_t n)
+/* --once: every issuer's CRLs (or only deltas), each under its lease. */
+static int crl_run_once(crl_gen_t *g, crl_issuer_t *iss, size_t n,
+                        int delta_only)
 {
     char err[OCSP_ERR_MAX];
     int rc = 0;
@@ -89,7 +93,8 @@ static int crl_run_once(crl_gen_t *g, crl_issuer_t *iss, size_t n)
         }
         if (crl_state_load(g->rc, g->cc->cf->prefix, is->ci->ic->name, &is->st,
                            err) != 0 ||
-            crl_gen_full(g, is, err) != 0) {
+            (delta_only ? crl_gen_delta(g, is, err)
+                        : crl_gen_full(g, is, err)) != 0) {
             fprintf(stderr, "revoca-crlgen: issuer %s: %s\n", is->ci->ic->name,
                     err);
             rc = 1;
@@ -216,11 +221,12 @@ int main(int argc, char **argv)
         {"config", required_argument, NULL, 'c'},
         {"once", no_argument, NULL, 'o'},
         {"check", no_argument, NULL, 'k'},
+        {"delta", no_argument, NULL, 'd'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     const char *file = NULL;
-    int once = 0, check = 0, verbose = 0, c, rc = 2;
+    int once = 0, check = 0, verbose = 0, delta_only = 0, c, rc = 2;
     ocsp_config_t cf;
     crl_conf_t cc;
     ocsp_rconn_t rconn;
@@ -241,6 +247,9 @@ int main(int argc, char **argv)
         case 'k':
             check = 1;
             break;
+        case 'd':
+            delta_only = 1;
+            break;
         case 'v':
             verbose = 1;
             break;
@@ -252,7 +261,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (file == NULL || optind != argc) {
+    if (file == NULL || optind != argc || (delta_only && !once)) {
         usage(stderr);
         return 2;
     }
@@ -303,6 +312,11 @@ int main(int argc, char **argv)
                 strerror(errno));
         goto done;
     }
+    if (mkdir(cc.state_dir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "revoca-crlgen: %s: %s\n", cc.state_dir,
+                strerror(errno));
+        goto done;
+    }
     crl_publish_cleanup(cc.publish_dir);
 
     memset(&sa, 0, sizeof(sa));
@@ -320,7 +334,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "revoca-crlgen: redis: %s\n", rconn.err);
             rc = 1;
         } else {
-            rc = crl_run_once(&g, iss, cc.n);
+            rc = crl_run_once(&g, iss, cc.n, delta_only);
         }
     } else {
         rc = crl_run_daemon(&g, iss, cc.n);

@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "der.h"
+#include "publish.h"
 
 /* Below this many entries the CRL is also parsed and verified by OpenSSL,
  * an implementation we did not write. */
@@ -316,13 +317,13 @@ static void crl_hex(const unsigned char *serial, char *out)
 }
 
 int crl_check(const crl_signer_t *s, const unsigned char *der, size_t len,
-              const unsigned char *prev, size_t prev_len, int complete,
-              const crl_entries_t *expired, char *err)
+              const unsigned char *prev, size_t prev_len, int prev_mapped,
+              int complete, const crl_entries_t *expired, char *err)
 {
     crl_parsed_t c, p;
     unsigned char ns[CRL_SERIAL_LEN], ps[CRL_SERIAL_LEN];
     char hex[2 * CRL_SERIAL_LEN + 1];
-    size_t npos = 0, ppos = 0, count = 0;
+    size_t npos = 0, ppos = 0, count = 0, released = 0;
     int nr, pr, nreason, preason;
 
     if (crl_parse(der, len, &c) != 0) {
@@ -369,6 +370,11 @@ int crl_check(const crl_signer_t *s, const unsigned char *der, size_t len,
         npos = 0;
         nr = crl_parsed_next(&c, &npos, ns, &nreason);
         while ((pr = crl_parsed_next(&p, &ppos, ps, &preason)) > 0) {
+            if (prev_mapped && ppos - released > ((size_t)1 << 20)) {
+                /* what was compared may leave memory */
+                crl_map_release(prev, (size_t)(p.entries - prev) + ppos);
+                released = ppos;
+            }
             while (nr > 0 && memcmp(ns, ps, CRL_SERIAL_LEN) < 0) {
                 nr = crl_parsed_next(&c, &npos, ns, &nreason);
             }

@@ -94,6 +94,16 @@ void crl_entries_sort(crl_entries_t *a)
     if (a->n < 2) {
         return;
     }
+    /* Already sorted and unique (a snapshot): nothing to do. */
+    for (w = 1; w < a->n; w++) {
+        if (memcmp(a->v[w - 1].serial, a->v[w].serial, CRL_SERIAL_LEN) >= 0) {
+            break;
+        }
+    }
+    if (w == a->n) {
+        return;
+    }
+    w = 0;
     if (crl_radix(a) != 0) {
         qsort(a->v, a->n, sizeof(crl_entry_t), crl_entry_cmp);
     }

@@ -54,20 +54,20 @@ static int crl_gen_publish(crl_gen_t *g, crl_issuer_t *is, const char *kind,
     const crl_conf_t *cc = g->cc;
     crl_metric_t *m =
         crl_metrics_get(&g->metrics, is->ci->ic->name, kind, name);
-    unsigned char *prev = NULL;
+    const unsigned char *prev = NULL;
     size_t prev_len = 0;
     char path[4096], herr[OCSP_ERR_MAX];
     int rc;
 
-    rc = crl_read_file(cc->publish_dir, name, &prev, &prev_len, err);
+    rc = crl_map_file(cc->publish_dir, name, &prev, &prev_len, err);
     if (rc < 0) {
         goto failed;
     }
-    if (crl_check(&is->signer, der, len, rc == 0 ? prev : NULL, prev_len,
+    if (crl_check(&is->signer, der, len, rc == 0 ? prev : NULL, prev_len, 1,
                   complete, expired, err) != 0) {
         goto failed;
     }
-    free(prev);
+    crl_unmap_file(prev, prev_len);
     prev = NULL;
     if (!crl_lease_safe(&is->lease)) {
         snprintf(err, OCSP_ERR_MAX, "the lease ran short; not publishing");
@@ -105,7 +105,7 @@ static int crl_gen_publish(crl_gen_t *g, crl_issuer_t *is, const char *kind,
     return 0;
 
 failed:
-    free(prev);
+    crl_unmap_file(prev, prev_len);
     if (m != NULL) {
         m->failures++;
     }

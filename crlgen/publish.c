@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -163,6 +164,71 @@ int crl_read_file(const char *dir, const char *name, unsigned char **out,
     *out = p;
     *len = off;
     return 0;
+}
+
+int crl_map_file(const char *dir, const char *name, const unsigned char **out,
+                 size_t *len, char *err)
+{
+    char path[4096];
+    struct stat st;
+    void *p;
+    int fd;
+
+    *out = NULL;
+    *len = 0;
+    if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >=
+        sizeof(path)) {
+        snprintf(err, OCSP_ERR_MAX, "%s/%s: path too long", dir, name);
+        return -1;
+    }
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT) {
+            return 1;
+        }
+        snprintf(err, OCSP_ERR_MAX, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+        (size_t)st.st_size > CRL_FILE_MAX) {
+        snprintf(err, OCSP_ERR_MAX,
+                 "%s: not a regular file of at most %zu bytes", path,
+                 CRL_FILE_MAX);
+        close(fd);
+        return -1;
+    }
+    if (st.st_size == 0) {
+        close(fd);
+        *out = (const unsigned char *)"";
+        return 0;
+    }
+    p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) {
+        snprintf(err, OCSP_ERR_MAX, "mmap %s: %s", path, strerror(errno));
+        return -1;
+    }
+    madvise(p, (size_t)st.st_size, MADV_SEQUENTIAL);
+    *out = p;
+    *len = (size_t)st.st_size;
+    return 0;
+}
+
+void crl_unmap_file(const unsigned char *p, size_t len)
+{
+    if (p != NULL && len > 0) {
+        munmap((void *)p, len);
+    }
+}
+
+void crl_map_release(const unsigned char *p, size_t done)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    size_t n = page > 0 ? done - done % (size_t)page : 0;
+
+    if (n > 0) {
+        madvise((void *)p, n, MADV_DONTNEED);
+    }
 }
 
 void crl_publish_cleanup(const char *dir)

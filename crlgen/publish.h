@@ -29,6 +29,20 @@ int crl_publish_file(const char *dir, const char *name, const void *p,
 int crl_read_file(const char *dir, const char *name, unsigned char **out,
                   size_t *len, char *err);
 
+/*
+ * Maps DIR/NAME read-only (at most CRL_FILE_MAX bytes) for a sequential
+ * read that crl_map_release() lets go of as it proceeds, so that comparing
+ * against a large published CRL costs little resident memory.  Returns 0
+ * with *out and *len, 1 if the file does not exist, -1 with err.  Unmap
+ * with crl_unmap_file().
+ */
+int crl_map_file(const char *dir, const char *name, const unsigned char **out,
+                 size_t *len, char *err);
+void crl_unmap_file(const unsigned char *p, size_t len);
+/* Drops the pages of a mapping below P + DONE from memory (re-read from
+ * the file if touched again). */
+void crl_map_release(const unsigned char *p, size_t done);
+
 /* Removes temporary files left by a generator that died mid-publication. */
 void crl_publish_cleanup(const char *dir);
 

@@ -138,6 +138,34 @@ done:
     return rv;
 }
 
+/* Sends one HSCAN page request without waiting for its reply. */
+static int crl_hscan_send(ocsp_rconn_t *rc, const char *key, const char *cursor,
+                          char *err)
+{
+    const char *argv[] = {"HSCAN", key, cursor, "COUNT", HSCAN_COUNT};
+    int done = 0;
+
+    if (rc->c == NULL &&
+        ocsp_rconn_ensure(rc, NULL, ocsp_now_ms() + 5000) != 0) {
+        snprintf(err, OCSP_ERR_MAX, "redis: %s", rc->err);
+        return -1;
+    }
+    if (redisAppendCommandArgv(rc->c, 5, argv, NULL) != REDIS_OK) {
+        goto failed;
+    }
+    while (!done) {
+        if (redisBufferWrite(rc->c, &done) != REDIS_OK) {
+            goto failed;
+        }
+    }
+    return 0;
+
+failed:
+    snprintf(err, OCSP_ERR_MAX, "HSCAN %s: %s", key, rc->c->errstr);
+    ocsp_rconn_drop(rc);
+    return -1;
+}
+
 int crl_fetch_revoked(ocsp_rconn_t *rc, const char *prefix,
                       const crl_issuer_conf_t *ci, int64_t now,
                       crl_entries_t *out, crl_entries_t *expired,
@@ -153,15 +181,19 @@ int crl_fetch_revoked(ocsp_rconn_t *rc, const char *prefix,
             return -1;
         }
         strcpy(cursor, "0");
+        if (crl_hscan_send(rc, key, cursor, err) != 0) {
+            return -1;
+        }
         do {
-            const char *argv[] = {"HSCAN", key, cursor, "COUNT", HSCAN_COUNT};
             redisReply *page;
+            void *reply = NULL;
 
-            r = ocsp_rconn_cmd(rc, 5, argv, NULL);
-            if (r == NULL) {
-                snprintf(err, OCSP_ERR_MAX, "HSCAN %s: %s", key, rc->err);
+            if (redisGetReply(rc->c, &reply) != REDIS_OK || reply == NULL) {
+                snprintf(err, OCSP_ERR_MAX, "HSCAN %s: %s", key, rc->c->errstr);
+                ocsp_rconn_drop(rc);
                 return -1;
             }
+            r = reply;
             if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
                 r->element[0]->type != REDIS_REPLY_STRING ||
                 r->element[0]->len >= sizeof(cursor) ||
@@ -171,6 +203,11 @@ int crl_fetch_revoked(ocsp_rconn_t *rc, const char *prefix,
                 goto failed;
             }
             memcpy(cursor, r->element[0]->str, r->element[0]->len + 1);
+            /* Redis works on the next page while this one is decoded. */
+            if (strcmp(cursor, "0") != 0 &&
+                crl_hscan_send(rc, key, cursor, err) != 0) {
+                goto failed;
+            }
             page = r->element[1];
             for (size_t i = 0; i < page->elements; i += 2) {
                 redisReply *f = page->element[i], *v = page->element[i + 1];
@@ -218,6 +255,9 @@ int crl_fetch_revoked(ocsp_rconn_t *rc, const char *prefix,
 
 failed:
     freeReplyObject(r);
+    /* A page request may still be in flight: never read it as the reply
+     * to another command. */
+    ocsp_rconn_drop(rc);
     return -1;
 }
 

@@ -132,6 +132,18 @@ static void crl_tick_issuer(crl_gen_t *g, crl_events_t *ev, crl_issuer_t *iss,
         }
         ocsp_log(OCSP_LOG_INFO, "lease acquired issuer=%s full_number=%llu",
                  ci->ic->name, (unsigned long long)is->st.full_number);
+        {
+            /* A publish dir of our own that lacks the full CRL (a new
+             * generator taking over) gets one now, not at the next
+             * re-sign. */
+            char path[4096];
+            struct stat sb;
+            snprintf(path, sizeof(path), "%s/%s.crl", cc->publish_dir,
+                     ci->ic->name);
+            if (stat(path, &sb) != 0) {
+                is->rebase = 1;
+            }
+        }
     } else if (!held && was) {
         ocsp_log(OCSP_LOG_WARN, "lease lost issuer=%s", ci->ic->name);
         crl_events_forget(ev, k);

@@ -196,7 +196,7 @@ int crl_events_read(ocsp_rconn_t *rc, crl_events_t *e, crl_issuer_t *iss,
 
 size_t crl_events_reflect(ocsp_rconn_t *rc, crl_events_t *e, size_t issuer)
 {
-    size_t ready = 0;
+    size_t ready = 0, looked = 0;
 
     for (size_t i = 0; i < e->n; i++) {
         crl_event_t *ce = &e->v[i];
@@ -211,6 +211,9 @@ size_t crl_events_reflect(ocsp_rconn_t *rc, crl_events_t *e, size_t issuer)
         if (ce->reflected) {
             ready++;
             continue;
+        }
+        if (looked++ >= CRL_REFLECT_PER_TICK) {
+            continue; /* the rest next second: a tick stays short */
         }
         if (ocsp_key_cert(key, e->prefix, ce->ev->issuer, ce->ev->serial) < 0) {
             continue;

@@ -40,6 +40,10 @@ def test_two_generators_takeover_and_unique_numbers(tmp_path, pki_dir):
         wait_for(lambda: len(numbers(follower)) >= 2, timeout=30,
                  what="takeover")
         assert "lease acquired" in follower.output()
+        # its own publish dir gets a full CRL at once, not at the re-sign
+        fdir = s.pub if follower is a else pub2
+        wait_for(lambda: os.path.exists(os.path.join(fdir, "demo.crl")),
+                 what="the new leader's full CRL")
 
         published = numbers(leader) + numbers(follower)
         assert len(published) == len(set(published)), published

@@ -44,6 +44,19 @@ static int crl_next_number(crl_gen_t *g, const char *issuer, uint64_t *n,
     return rv;
 }
 
+typedef struct {
+    ocsp_rconn_t *rc;
+    crl_lease_t *lease;
+} crl_renew_t;
+
+/* Keeps the lease while a post_publish command runs. */
+static void crl_gen_renew(void *arg)
+{
+    crl_renew_t *r = arg;
+
+    crl_lease_acquire(r->rc, r->lease);
+}
+
 /* Checks DER against the file it replaces, then publishes it. */
 static int crl_gen_publish(crl_gen_t *g, crl_issuer_t *is, const char *kind,
                            const char *name, const unsigned char *der,
@@ -57,6 +70,8 @@ static int crl_gen_publish(crl_gen_t *g, crl_issuer_t *is, const char *kind,
     const unsigned char *prev = NULL;
     size_t prev_len = 0;
     char path[4096], herr[OCSP_ERR_MAX];
+    crl_renew_t renew = {g->rc, &is->lease};
+    void *is_rc = &renew;
     int rc;
 
     rc = crl_map_file(cc->publish_dir, name, &prev, &prev_len, err);
@@ -69,8 +84,11 @@ static int crl_gen_publish(crl_gen_t *g, crl_issuer_t *is, const char *kind,
     }
     crl_unmap_file(prev, prev_len);
     prev = NULL;
-    if (!crl_lease_safe(&is->lease)) {
-        snprintf(err, OCSP_ERR_MAX, "the lease ran short; not publishing");
+    /* Fence: renewed now, so still ours in Redis with a TTL ahead; a long
+     * build does not matter, someone else taking over meanwhile does. */
+    if (crl_lease_acquire(g->rc, &is->lease) != 1 ||
+        !crl_lease_safe(&is->lease)) {
+        snprintf(err, OCSP_ERR_MAX, "the lease is lost; not publishing");
         goto failed;
     }
     if (crl_publish_file(cc->publish_dir, name, der, len, p->this_update,
@@ -94,7 +112,8 @@ static int crl_gen_publish(crl_gen_t *g, crl_issuer_t *is, const char *kind,
     if (cc->post_publish != NULL) {
         snprintf(path, sizeof(path), "%s/%s", cc->publish_dir, name);
         if (crl_run_hook(cc->post_publish, path, is->ci->ic->name, kind,
-                         p->number, cc->post_publish_timeout, herr) != 0) {
+                         p->number, cc->post_publish_timeout, crl_gen_renew,
+                         is_rc, herr) != 0) {
             ocsp_log(OCSP_LOG_ERR, "post_publish failed issuer=%s file=%s %s",
                      is->ci->ic->name, name, herr);
             if (m != NULL) {

@@ -11,6 +11,7 @@
 #include "crl_build.h"
 #include "crl_check.h"
 #include "crl_entry.h"
+#include "snapshot.h"
 
 static int failures, checks;
 
@@ -241,6 +242,55 @@ static void test_dp_name(void)
     CHECK(len == sizeof(want) && memcmp(out, want, len) == 0);
 }
 
+static void push_hex(crl_entries_t *a, const char *hex, int reason)
+{
+    crl_entry_t *e = crl_entries_push(a);
+    crl_serial_from_hex(hex, strlen(hex), e->serial);
+    e->reason = (uint8_t)reason;
+    e->revoked_at = 1700000000;
+}
+
+static void test_snapshot(const char *dir)
+{
+    crl_entries_t a = {0}, chg = {0}, b = {0};
+    char path[512], err[OCSP_ERR_MAX];
+    const char *want[] = {"2", "5", "7", "9"};
+    int64_t cutoff = 0;
+
+    push_hex(&a, "3", 1);
+    push_hex(&a, "5", 1);
+    push_hex(&a, "9", 1);
+    crl_entries_sort(&a);
+    push_hex(&chg, "3", CRL_REASON_REMOVE); /* released */
+    push_hex(&chg, "5", 4);                 /* reason changed */
+    push_hex(&chg, "7", 1);                 /* new */
+    push_hex(&chg, "2", CRL_REASON_HOLD);   /* new, first */
+    push_hex(&chg, "8", CRL_REASON_REMOVE); /* never listed */
+    crl_entries_sort(&chg);
+    CHECK(crl_snapshot_apply(&a, &chg) == 0);
+    CHECK(a.n == 4);
+    for (size_t i = 0; i < a.n && i < 4; i++) {
+        unsigned char sn[CRL_SERIAL_LEN];
+        crl_serial_from_hex(want[i], 1, sn);
+        CHECK(memcmp(a.v[i].serial, sn, CRL_SERIAL_LEN) == 0);
+    }
+    CHECK(a.v[1].reason == 4 && a.v[0].reason == CRL_REASON_HOLD);
+
+    snprintf(path, sizeof(path), "%s/t.snap", dir);
+    CHECK(crl_snapshot_save(path, &a, 12345, err) == 0);
+    CHECK(crl_snapshot_load(path, &b, 0, &cutoff, err) == 0);
+    CHECK(cutoff == 12345 && b.n == a.n &&
+          memcmp(a.v, b.v, a.n * sizeof(crl_entry_t)) == 0);
+    crl_entries_free(&b);
+    /* A torn file is not used. */
+    CHECK(truncate(path, 40) == 0);
+    CHECK(crl_snapshot_load(path, &b, 0, &cutoff, err) == 1);
+    snprintf(path, sizeof(path), "%s/absent.snap", dir);
+    CHECK(crl_snapshot_load(path, &b, 0, &cutoff, err) == 1);
+    crl_entries_free(&a);
+    crl_entries_free(&chg);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/crlunitXXXXXX";
@@ -253,6 +303,7 @@ int main(void)
     }
     make_ca(dir);
     test_build(dir);
+    test_snapshot(dir);
     {
         char cmd[600];
         snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);

@@ -15,7 +15,7 @@
 #include "record.h"
 
 #define CRL_GROUP "crlgen"
-#define CRL_EVENTS_MAX 100000 /* held in memory; the rest waits in Redis */
+#define CRL_EVENTS_MAX 100000     /* held in memory; the rest waits in Redis */
 #define CRL_REFLECT_PER_TICK 2000 /* record reads per issuer and second */
 
 typedef struct {

@@ -262,8 +262,10 @@ void crl_publish_cleanup(const char *dir)
 }
 
 int crl_run_hook(const char *cmd, const char *path, const char *issuer,
-                 const char *kind, uint64_t number, int64_t timeout, char *err)
+                 const char *kind, uint64_t number, int64_t timeout,
+                 void (*tick)(void *), void *arg, char *err)
 {
+    long last_tick;
     char num[24];
     pid_t pid;
     int status;
@@ -288,6 +290,7 @@ int crl_run_hook(const char *cmd, const char *path, const char *issuer,
     }
     clock_gettime(CLOCK_MONOTONIC, &now);
     deadline = (long)now.tv_sec + (long)timeout;
+    last_tick = (long)now.tv_sec;
     for (;;) {
         pid_t w = waitpid(pid, &status, WNOHANG);
         if (w == pid) {
@@ -298,6 +301,10 @@ int crl_run_hook(const char *cmd, const char *path, const char *issuer,
             return -1;
         }
         clock_gettime(CLOCK_MONOTONIC, &now);
+        if (tick != NULL && (long)now.tv_sec > last_tick) {
+            last_tick = (long)now.tv_sec;
+            tick(arg);
+        }
         if ((long)now.tv_sec >= deadline) {
             kill(-pid, SIGKILL);
             kill(pid, SIGKILL);

@@ -50,9 +50,11 @@ void crl_publish_cleanup(const char *dir);
  * Runs CMD with /bin/sh -c after a file was published, the file's path as
  * $1 and REVOCA_CRL_FILE, REVOCA_CRL_ISSUER, REVOCA_CRL_KIND,
  * REVOCA_CRL_NUMBER in the environment; kills it after TIMEOUT seconds.
- * Returns 0 if it exited 0, -1 with err otherwise.
+ * TICK(ARG), if given, is called about every second while it runs (the
+ * daemon renews its lease).  Returns 0 if it exited 0, -1 with err.
  */
 int crl_run_hook(const char *cmd, const char *path, const char *issuer,
-                 const char *kind, uint64_t number, int64_t timeout, char *err);
+                 const char *kind, uint64_t number, int64_t timeout,
+                 void (*tick)(void *), void *arg, char *err);
 
 #endif

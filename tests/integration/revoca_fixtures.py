@@ -133,7 +133,7 @@ def conf_value(v):
     return '"%s"' % v
 
 
-def render_conf(redis_port, issuers, extra=""):
+def render_conf(redis_port, issuers, extra="", signer=""):
     """libconfig text for ISSUERS, a list of dicts of issuer settings."""
     parts = []
     for iss in issuers:
@@ -144,26 +144,29 @@ def render_conf(redis_port, issuers, extra=""):
         parts.append("  {\n%s  }" % body)
     return ('redis = { host = "127.0.0.1"; port = %d; };\n'
             'prefix = "revoca";\n'
-            'signer = { batch = 64; claim_idle = "2s"; lease = "5s"; };\n'
+            'signer = { batch = 64; claim_idle = "2s"; lease = "5s"; %s };\n'
             'cli = { issue_wait = "20s"; };\n%s\n'
-            'issuers = (\n%s\n);\n') % (redis_port, extra, ",\n".join(parts))
+            'issuers = (\n%s\n);\n') % (redis_port, signer, extra,
+                                          ",\n".join(parts))
 
 
 class Stack:
     """Redis + config + PKI + signers for one test, in a temp directory."""
 
-    def __init__(self, tmp, pki_src, issuers=None, extra=""):
+    def __init__(self, tmp, pki_src, issuers=None, extra="", signer=""):
         self.tmp = str(tmp)
         shutil.copytree(pki_src, os.path.join(self.tmp, "pki"))
         self.pki = os.path.join(self.tmp, "pki")
         self.redis = RedisServer(os.path.join(self.tmp, "redis")).start()
         self.conf = os.path.join(self.tmp, "revoca.conf")
         self.signers = []
+        self.signer_conf = signer
         self.write_conf(issuers or [{"name": "demo"}], extra)
 
     def write_conf(self, issuers, extra=""):
         with open(self.conf, "w") as f:
-            f.write(render_conf(self.redis.port, issuers, extra))
+            f.write(render_conf(self.redis.port, issuers, extra,
+                                self.signer_conf))
 
     def r(self):
         return self.redis.client()

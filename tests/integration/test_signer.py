@@ -281,7 +281,18 @@ def test_import_certs_directory(stack):
     wait_for(lambda: all_answered(stack.r(), serials), what="certs import")
 
 
-def test_signer_killed_mid_batch_loses_nothing(stack):
+@pytest.mark.parametrize("consumer", ["", 'consumer = "signer-a";'])
+def test_signer_killed_mid_batch_loses_nothing(tmp_path, pki_dir, consumer):
+    """Restarted under a new name, the dead consumer's entries are claimed
+    (XAUTOCLAIM); under the same name, it re-reads its own pending ones."""
+    stack = Stack(tmp_path, pki_dir, signer=consumer)
+    try:
+        killed_mid_batch(stack)
+    finally:
+        stack.close()
+
+
+def killed_mid_batch(stack):
     idx = os.path.join(stack.tmp, "index.txt")
     serials = make_index(idx, 3000)
     stack.cli("import", "--issuer", "demo", "--openssl-index", idx)

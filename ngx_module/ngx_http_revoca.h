@@ -1,0 +1,197 @@
+
+/*
+ * ngx_http_revoca_module: an OCSP responder (RFC 6960, RFC 5019) answering
+ * from the pre-signed responses that revoca-signer keeps in Redis.
+ *
+ * Files: ngx_http_revoca_module.c (directives, HTTP), ngx_http_revoca_redis.c
+ * (non-blocking Redis client on nginx's event loop), ngx_http_revoca_cache.c
+ * (the shared-memory response cache), ngx_http_revoca_metrics.c (counters
+ * and the Prometheus page).
+ */
+
+
+#ifndef _NGX_HTTP_REVOCA_H_INCLUDED_
+#define _NGX_HTTP_REVOCA_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <hiredis/hiredis.h>
+
+#include "config.h"
+#include "issuer.h"
+#include "request.h"
+#include "response.h"
+
+
+/* cert status labels; NONE: the answer carried no SingleResponse */
+#define NGX_HTTP_REVOCA_CERT_GOOD      0
+#define NGX_HTTP_REVOCA_CERT_REVOKED   1
+#define NGX_HTTP_REVOCA_CERT_UNKNOWN   2
+#define NGX_HTTP_REVOCA_CERT_NONE      3
+#define NGX_HTTP_REVOCA_CERT_N         4
+
+/* OCSPResponseStatus 0..6 (4 is unused by RFC 6960) */
+#define NGX_HTTP_REVOCA_RESP_N         7
+
+#define NGX_HTTP_REVOCA_METHOD_GET     0
+#define NGX_HTTP_REVOCA_METHOD_POST    1
+#define NGX_HTTP_REVOCA_METHOD_OTHER   2
+#define NGX_HTTP_REVOCA_METHOD_N       3
+
+#define NGX_HTTP_REVOCA_LAT_N          12
+
+/* largest pre-signed response accepted from Redis */
+#define NGX_HTTP_REVOCA_DER_MAX        (64 * 1024)
+#define NGX_HTTP_REVOCA_ETAG_LEN       16
+
+
+typedef struct {
+    ngx_str_t                   der;
+    time_t                      this_update;
+    time_t                      next_update;
+    u_char                      etag[NGX_HTTP_REVOCA_ETAG_LEN];
+    ngx_uint_t                  cert_status;
+    unsigned                    fresh:1;
+} ngx_http_revoca_answer_t;
+
+
+typedef struct {
+    ngx_atomic_t                requests[NGX_HTTP_REVOCA_METHOD_N];
+    ngx_atomic_t                cache_hits;
+    ngx_atomic_t                cache_misses;
+    ngx_atomic_t                cache_stale_served;
+    ngx_atomic_t                expired;
+    ngx_atomic_t                redis_queries;
+    ngx_atomic_t                redis_errors;
+    ngx_atomic_t                redis_latency_sum_us;
+    ngx_atomic_t                redis_latency[NGX_HTTP_REVOCA_LAT_N];
+    ngx_atomic_t                signatures;
+    ngx_atomic_t                sign_limited;
+    ngx_atomic_t                sign_errors;
+    /* sign rate limiter: tokens in thousandths, last refill in ms */
+    ngx_atomic_t                sign_lock;
+    ngx_atomic_uint_t           sign_tokens;
+    ngx_atomic_uint_t           sign_last;
+    ngx_uint_t                  nissuers;
+    /* [issuer + 1][NGX_HTTP_REVOCA_RESP_N][NGX_HTTP_REVOCA_CERT_N];
+     * the last issuer row counts requests no issuer matched */
+    ngx_atomic_t                answers[1];
+} ngx_http_revoca_metrics_sh_t;
+
+
+typedef struct ngx_http_revoca_redis_conn_s  ngx_http_revoca_redis_conn_t;
+typedef struct ngx_http_revoca_redis_req_s  ngx_http_revoca_redis_req_t;
+
+typedef void (*ngx_http_revoca_redis_done_pt)(ngx_http_revoca_redis_req_t *rr,
+    ngx_int_t rc);
+
+typedef struct {
+    ngx_addr_t                 *addrs;
+    ngx_uint_t                  naddrs;
+    ngx_str_t                   name;
+} ngx_http_revoca_redis_server_t;
+
+
+typedef struct {
+    ocsp_config_t              *ocsp;
+    ocsp_registry_t            *registry;
+    ngx_str_t                   config_file;
+
+    ngx_array_t                *servers;    /* ngx_http_revoca_redis_server_t */
+    ngx_msec_t                  connect_timeout;
+    ngx_msec_t                  timeout;
+    ngx_uint_t                  keepalive;
+    ngx_msec_t                  keepalive_timeout;
+
+    ngx_shm_zone_t             *cache_zone;
+    ngx_shm_zone_t             *metrics_zone;
+
+    ngx_uint_t                  sign_rate;  /* signatures per second, 0: off */
+    ngx_uint_t                  sign_burst;
+    ngx_flag_t                  sign_keys;  /* registry loaded with keys */
+} ngx_http_revoca_main_conf_t;
+
+
+struct ngx_http_revoca_redis_req_s {
+    ngx_http_revoca_main_conf_t    *rmcf;
+    ngx_http_revoca_redis_conn_t   *conn;
+    ngx_pool_t                     *pool;
+    ngx_log_t                      *log;
+    u_char                         *cmd;
+    size_t                          cmd_len;
+    size_t                          sent;
+    ngx_uint_t                      nreplies;   /* expected */
+    ngx_uint_t                      ngot;
+    redisReply                     *replies[4];
+    ngx_msec_t                      start;
+    ngx_uint_t                      tries;
+    ngx_http_revoca_redis_done_pt   handler;
+    void                           *data;
+    ngx_pool_cleanup_t             *cleanup;
+};
+
+
+/* ngx_http_revoca_redis.c */
+
+/*
+ * Sends the command of rr (rr->cmd, already formatted, rr->nreplies replies
+ * expected) on a pooled or new connection.  Returns NGX_AGAIN: rr->handler
+ * will be called with NGX_OK (rr->replies filled, owned by rr and freed with
+ * the pool) or NGX_ERROR; or NGX_ERROR at once (handler not called).
+ */
+ngx_int_t ngx_http_revoca_redis_query(ngx_http_revoca_redis_req_t *rr);
+
+/* Formats argv into rr->cmd (pool memory); returns NGX_OK or NGX_ERROR. */
+ngx_int_t ngx_http_revoca_redis_format(ngx_http_revoca_redis_req_t *rr,
+    int argc, const char **argv, const size_t *argvlen);
+
+ngx_int_t ngx_http_revoca_redis_init_worker(ngx_cycle_t *cycle,
+    ngx_http_revoca_main_conf_t *rmcf);
+void ngx_http_revoca_redis_exit_worker(ngx_cycle_t *cycle);
+
+
+/* ngx_http_revoca_cache.c */
+
+typedef struct ngx_http_revoca_cache_s  ngx_http_revoca_cache_t;
+
+/* the zone's data: an ngx_http_revoca_cache_t allocated from POOL */
+void *ngx_http_revoca_cache_create(ngx_pool_t *pool);
+
+ngx_int_t ngx_http_revoca_cache_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+
+/*
+ * Looks KEY up.  NGX_OK: a copy of a response still before its nextUpdate
+ * is in *ans (DER in POOL), ans->fresh says whether it is within its cache
+ * lifetime; NGX_DECLINED: nothing usable; NGX_ERROR: no memory.
+ */
+ngx_int_t ngx_http_revoca_cache_get(ngx_shm_zone_t *zone, ngx_str_t *key,
+    ngx_http_revoca_answer_t *ans, ngx_pool_t *pool);
+
+/* Stores ANS under KEY, fresh until FRESH_UNTIL (capped at nextUpdate). */
+void ngx_http_revoca_cache_put(ngx_shm_zone_t *zone, ngx_str_t *key,
+    ngx_http_revoca_answer_t *ans, time_t fresh_until);
+
+
+/* ngx_http_revoca_metrics.c */
+
+ngx_int_t ngx_http_revoca_metrics_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+size_t ngx_http_revoca_metrics_size(ngx_uint_t nissuers);
+ngx_http_revoca_metrics_sh_t *ngx_http_revoca_metrics(
+    ngx_http_revoca_main_conf_t *rmcf);
+void ngx_http_revoca_metrics_answer(ngx_http_revoca_main_conf_t *rmcf,
+    ngx_int_t issuer, ngx_uint_t resp_status, ngx_uint_t cert_status);
+void ngx_http_revoca_metrics_latency(ngx_http_revoca_main_conf_t *rmcf,
+    ngx_msec_t ms);
+ngx_int_t ngx_http_revoca_metrics_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_revoca_sign_allowed(ngx_http_revoca_main_conf_t *rmcf);
+
+
+extern ngx_module_t  ngx_http_revoca_module;
+
+
+#endif /* _NGX_HTTP_REVOCA_H_INCLUDED_ */

@@ -1,0 +1,381 @@
+
+/*
+ * Counters shared by all workers (atomics in a small shared zone) and the
+ * page that shows them in Prometheus text format (version 0.0.4).  Also
+ * the request-path signing rate limiter, a token bucket in the same zone.
+ */
+
+
+#include "ngx_http_revoca.h"
+
+
+static ngx_buf_t *ngx_http_revoca_metrics_render(ngx_http_request_t *r,
+    ngx_http_revoca_main_conf_t *rmcf);
+
+
+/* Redis latency histogram bounds, in milliseconds; the last is +Inf */
+static ngx_msec_t  ngx_http_revoca_lat_bounds[NGX_HTTP_REVOCA_LAT_N - 1] = {
+    1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000
+};
+
+static const char  *ngx_http_revoca_lat_labels[NGX_HTTP_REVOCA_LAT_N] = {
+    "0.001", "0.002", "0.005", "0.01", "0.02", "0.05", "0.1", "0.2",
+    "0.5", "1", "5", "+Inf"
+};
+
+static const char  *ngx_http_revoca_resp_names[NGX_HTTP_REVOCA_RESP_N] = {
+    "successful", "malformedRequest", "internalError", "tryLater", NULL,
+    "sigRequired", "unauthorized"
+};
+
+static const char  *ngx_http_revoca_cert_names[NGX_HTTP_REVOCA_CERT_N] = {
+    "good", "revoked", "unknown", "none"
+};
+
+static const char  *ngx_http_revoca_method_names[NGX_HTTP_REVOCA_METHOD_N] = {
+    "GET", "POST", "other"
+};
+
+
+size_t
+ngx_http_revoca_metrics_size(ngx_uint_t nissuers)
+{
+    return sizeof(ngx_http_revoca_metrics_sh_t)
+           + (nissuers + 1) * NGX_HTTP_REVOCA_RESP_N * NGX_HTTP_REVOCA_CERT_N
+             * sizeof(ngx_atomic_t);
+}
+
+
+ngx_int_t
+ngx_http_revoca_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_revoca_main_conf_t  *rmcf = shm_zone->data;
+
+    size_t                         size;
+    ngx_slab_pool_t               *shpool;
+    ngx_http_revoca_metrics_sh_t  *sh;
+
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+    size = ngx_http_revoca_metrics_size(rmcf->registry->n);
+
+    if (shm_zone->shm.exists) {
+        return NGX_OK;
+    }
+
+    if (data && shpool->data
+        && ((ngx_http_revoca_metrics_sh_t *) shpool->data)->nissuers
+           == rmcf->registry->n)
+    {
+        /* a reload keeps the counters when the issuers stay the same */
+        return NGX_OK;
+    }
+
+    sh = ngx_slab_alloc(shpool, size);
+    if (sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(sh, size);
+    sh->nissuers = rmcf->registry->n;
+    sh->sign_tokens = rmcf->sign_burst * 1000;
+    sh->sign_last = ngx_current_msec;
+    shpool->data = sh;
+
+    return NGX_OK;
+}
+
+
+ngx_http_revoca_metrics_sh_t *
+ngx_http_revoca_metrics(ngx_http_revoca_main_conf_t *rmcf)
+{
+    ngx_slab_pool_t  *shpool;
+
+    shpool = (ngx_slab_pool_t *) rmcf->metrics_zone->shm.addr;
+
+    return shpool->data;
+}
+
+
+void
+ngx_http_revoca_metrics_answer(ngx_http_revoca_main_conf_t *rmcf,
+    ngx_int_t issuer, ngx_uint_t resp_status, ngx_uint_t cert_status)
+{
+    ngx_uint_t                     row;
+    ngx_http_revoca_metrics_sh_t  *sh;
+
+    sh = ngx_http_revoca_metrics(rmcf);
+
+    if (sh->nissuers != rmcf->registry->n) {
+        return;
+    }
+
+    row = (issuer < 0 || (ngx_uint_t) issuer >= sh->nissuers)
+          ? sh->nissuers : (ngx_uint_t) issuer;
+
+    if (resp_status >= NGX_HTTP_REVOCA_RESP_N) {
+        resp_status = OCSP_ST_INTERNAL_ERROR;
+    }
+
+    if (cert_status >= NGX_HTTP_REVOCA_CERT_N) {
+        cert_status = NGX_HTTP_REVOCA_CERT_NONE;
+    }
+
+    (void) ngx_atomic_fetch_add(
+        &sh->answers[(row * NGX_HTTP_REVOCA_RESP_N + resp_status)
+                     * NGX_HTTP_REVOCA_CERT_N + cert_status], 1);
+}
+
+
+void
+ngx_http_revoca_metrics_latency(ngx_http_revoca_main_conf_t *rmcf,
+    ngx_msec_t ms)
+{
+    ngx_uint_t                     i;
+    ngx_http_revoca_metrics_sh_t  *sh;
+
+    sh = ngx_http_revoca_metrics(rmcf);
+
+    for (i = 0; i < NGX_HTTP_REVOCA_LAT_N - 1; i++) {
+        if (ms <= ngx_http_revoca_lat_bounds[i]) {
+            break;
+        }
+    }
+
+    (void) ngx_atomic_fetch_add(&sh->redis_latency[i], 1);
+    (void) ngx_atomic_fetch_add(&sh->redis_latency_sum_us, ms * 1000);
+    (void) ngx_atomic_fetch_add(&sh->redis_queries, 1);
+}
+
+
+/*
+ * One token per signature, refilled at sign_rate per second up to
+ * sign_burst, shared by all workers.
+ */
+
+ngx_int_t
+ngx_http_revoca_sign_allowed(ngx_http_revoca_main_conf_t *rmcf)
+{
+    ngx_int_t                      rc;
+    ngx_msec_t                     now, elapsed;
+    ngx_atomic_uint_t              tokens, cap;
+    ngx_slab_pool_t               *shpool;
+    ngx_http_revoca_metrics_sh_t  *sh;
+
+    if (rmcf->sign_rate == 0) {
+        return NGX_OK;
+    }
+
+    shpool = (ngx_slab_pool_t *) rmcf->metrics_zone->shm.addr;
+    sh = shpool->data;
+    now = ngx_current_msec;
+    cap = rmcf->sign_burst * 1000;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    elapsed = now - (ngx_msec_t) sh->sign_last;
+    tokens = sh->sign_tokens + elapsed * rmcf->sign_rate;
+
+    if (tokens > cap) {
+        tokens = cap;
+    }
+
+    sh->sign_last = now;
+
+    if (tokens >= 1000) {
+        tokens -= 1000;
+        rc = NGX_OK;
+
+    } else {
+        rc = NGX_DECLINED;
+    }
+
+    sh->sign_tokens = tokens;
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    if (rc != NGX_OK) {
+        (void) ngx_atomic_fetch_add(&sh->sign_limited, 1);
+    }
+
+    return rc;
+}
+
+
+ngx_int_t
+ngx_http_revoca_metrics_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                     rc;
+    ngx_buf_t                    *b;
+    ngx_chain_t                   out;
+    ngx_http_revoca_main_conf_t  *rmcf;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rmcf = ngx_http_get_module_main_conf(r, ngx_http_revoca_module);
+
+    if (rmcf->metrics_zone == NULL) {
+        return NGX_HTTP_NOT_FOUND;
+    }
+
+    b = ngx_http_revoca_metrics_render(r, rmcf);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_str_set(&r->headers_out.content_type,
+                "text/plain; version=0.0.4; charset=utf-8");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = b->last - b->pos;
+
+    rc = ngx_http_send_header(r);
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+#define ngx_http_revoca_metric(p, end, help, type, name, fmt, ...)           \
+    p = ngx_slprintf(p, end, "# HELP " name " " help "\n# TYPE " name " "    \
+                     type "\n" name fmt "\n", __VA_ARGS__)
+
+
+static ngx_buf_t *
+ngx_http_revoca_metrics_render(ngx_http_request_t *r,
+    ngx_http_revoca_main_conf_t *rmcf)
+{
+    u_char                        *p, *end;
+    size_t                         size;
+    ngx_buf_t                     *b;
+    ngx_uint_t                     i, j, k, row;
+    ngx_atomic_uint_t              v, cum;
+    const char                    *issuer;
+    ngx_http_revoca_metrics_sh_t  *sh;
+
+    sh = ngx_http_revoca_metrics(rmcf);
+
+    size = 8192 + (sh->nissuers + 1) * NGX_HTTP_REVOCA_RESP_N
+                  * NGX_HTTP_REVOCA_CERT_N * 160;
+
+    b = ngx_create_temp_buf(r->pool, size);
+    if (b == NULL) {
+        return NULL;
+    }
+
+    p = b->last;
+    end = b->end;
+
+    p = ngx_slprintf(p, end,
+                     "# HELP revoca_ocsp_http_requests_total HTTP requests"
+                     " by method\n"
+                     "# TYPE revoca_ocsp_http_requests_total counter\n");
+
+    for (i = 0; i < NGX_HTTP_REVOCA_METHOD_N; i++) {
+        p = ngx_slprintf(p, end,
+                         "revoca_ocsp_http_requests_total{method=\"%s\"} %uA\n",
+                         ngx_http_revoca_method_names[i], sh->requests[i]);
+    }
+
+    p = ngx_slprintf(p, end,
+                     "# HELP revoca_ocsp_responses_total OCSP answers by"
+                     " issuer, response status and certificate status\n"
+                     "# TYPE revoca_ocsp_responses_total counter\n");
+
+    for (row = 0; row <= sh->nissuers; row++) {
+
+        issuer = (row < sh->nissuers && row < rmcf->registry->n)
+                 ? rmcf->registry->issuers[row].conf->name : "";
+
+        for (j = 0; j < NGX_HTTP_REVOCA_RESP_N; j++) {
+
+            if (ngx_http_revoca_resp_names[j] == NULL) {
+                continue;
+            }
+
+            for (k = 0; k < NGX_HTTP_REVOCA_CERT_N; k++) {
+
+                v = sh->answers[(row * NGX_HTTP_REVOCA_RESP_N + j)
+                                * NGX_HTTP_REVOCA_CERT_N + k];
+
+                if (v == 0) {
+                    continue;
+                }
+
+                p = ngx_slprintf(p, end,
+                                 "revoca_ocsp_responses_total{issuer=\"%s\","
+                                 "status=\"%s\",cert_status=\"%s\"} %uA\n",
+                                 issuer, ngx_http_revoca_resp_names[j],
+                                 ngx_http_revoca_cert_names[k], v);
+            }
+        }
+    }
+
+    ngx_http_revoca_metric(p, end, "responses served from the shared cache",
+                           "counter", "revoca_ocsp_cache_hits_total",
+                           " %uA", sh->cache_hits);
+    ngx_http_revoca_metric(p, end, "look-ups that went to Redis",
+                           "counter", "revoca_ocsp_cache_misses_total",
+                           " %uA", sh->cache_misses);
+    ngx_http_revoca_metric(p, end, "cached responses served past their cache"
+                           " lifetime (before nextUpdate) because Redis"
+                           " failed", "counter",
+                           "revoca_ocsp_stale_served_total",
+                           " %uA", sh->cache_stale_served);
+    ngx_http_revoca_metric(p, end, "responses found in Redis past their"
+                           " nextUpdate (not served)", "counter",
+                           "revoca_ocsp_expired_total", " %uA", sh->expired);
+    ngx_http_revoca_metric(p, end, "Redis queries that failed (connect,"
+                           " timeout, protocol)", "counter",
+                           "revoca_ocsp_redis_errors_total",
+                           " %uA", sh->redis_errors);
+    ngx_http_revoca_metric(p, end, "responses signed on the request path",
+                           "counter", "revoca_ocsp_signed_total",
+                           " %uA", sh->signatures);
+    ngx_http_revoca_metric(p, end, "request-path signatures refused by the"
+                           " rate limit", "counter",
+                           "revoca_ocsp_sign_rate_limited_total",
+                           " %uA", sh->sign_limited);
+    ngx_http_revoca_metric(p, end, "request-path signatures that failed",
+                           "counter", "revoca_ocsp_sign_errors_total",
+                           " %uA", sh->sign_errors);
+
+    p = ngx_slprintf(p, end,
+                     "# HELP revoca_ocsp_redis_latency_seconds Redis query"
+                     " round trips\n"
+                     "# TYPE revoca_ocsp_redis_latency_seconds histogram\n");
+
+    cum = 0;
+
+    for (i = 0; i < NGX_HTTP_REVOCA_LAT_N; i++) {
+        cum += sh->redis_latency[i];
+        p = ngx_slprintf(p, end,
+                         "revoca_ocsp_redis_latency_seconds_bucket"
+                         "{le=\"%s\"} %uA\n",
+                         ngx_http_revoca_lat_labels[i], cum);
+    }
+
+    v = sh->redis_latency_sum_us;
+
+    p = ngx_slprintf(p, end,
+                     "revoca_ocsp_redis_latency_seconds_sum %uA.%06uA\n"
+                     "revoca_ocsp_redis_latency_seconds_count %uA\n",
+                     v / 1000000, v % 1000000, cum);
+
+    b->last = p;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    return b;
+}

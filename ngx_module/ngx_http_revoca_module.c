@@ -1,0 +1,1848 @@
+
+/*
+ * ngx_http_revoca_module: answers OCSP requests (RFC 6960; RFC 5019) over
+ * GET and POST with the responses revoca-signer pre-signs into Redis.
+ *
+ * A request is decoded by libocspcore, matched to an issuer, looked up in
+ * the shared cache and, on a miss, fetched from Redis without blocking.
+ * Error answers are unsigned and never cacheable; a response is never
+ * served past its nextUpdate.  Signing on the request path (nonces,
+ * never-issued serials) is opt-in and rate-limited.
+ */
+
+
+#include "ngx_http_revoca.h"
+
+#include <ngx_md5.h>
+
+#include "keys.h"
+#include "record.h"
+
+
+#define NGX_HTTP_REVOCA_SIGN_NONCE     0x02
+#define NGX_HTTP_REVOCA_SIGN_UNISSUED  0x04
+
+#define NGX_HTTP_REVOCA_CACHE_KEY_MAX  (OCSP_ISSUER_NAME_MAX                 \
+                                        + OCSP_SERIAL_HEX_MAX + 16)
+
+
+typedef struct {
+    ngx_flag_t                  enable;
+    ngx_flag_t                  cache;
+    time_t                      cache_valid;
+    size_t                      max_request_size;
+    ngx_uint_t                  max_singles;
+    ngx_uint_t                  miss_status;
+    ngx_uint_t                  sign;
+} ngx_http_revoca_loc_conf_t;
+
+
+typedef struct {
+    ngx_http_revoca_redis_req_t    rr;
+    ocsp_request_t                 req;
+    const ocsp_issuer_t           *issuer;
+    ngx_int_t                      issuer_index;
+    ngx_str_t                      cache_key;
+    u_char                         cache_key_buf[NGX_HTTP_REVOCA_CACHE_KEY_MAX];
+    ngx_http_revoca_answer_t       stale;      /* cached, past its lifetime */
+    unsigned                       have_stale:1;
+    unsigned                       want_record:1;
+    unsigned                       sign_nonce:1;
+    unsigned                       no_cache:1;  /* a nonce answer */
+} ngx_http_revoca_ctx_t;
+
+
+static ngx_int_t ngx_http_revoca_handler(ngx_http_request_t *r);
+static void ngx_http_revoca_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_revoca_get_der(ngx_http_request_t *r,
+    ngx_str_t *der);
+static ngx_int_t ngx_http_revoca_decode_b64(ngx_http_request_t *r,
+    ngx_str_t *src, ngx_str_t *der);
+static ngx_int_t ngx_http_revoca_process(ngx_http_request_t *r,
+    u_char *der, size_t len);
+static void ngx_http_revoca_redis_done(ngx_http_revoca_redis_req_t *rr,
+    ngx_int_t rc);
+static ngx_int_t ngx_http_revoca_answer_redis(ngx_http_request_t *r,
+    ngx_http_revoca_ctx_t *ctx);
+static ngx_int_t ngx_http_revoca_sign(ngx_http_request_t *r,
+    ngx_http_revoca_ctx_t *ctx, redisReply *record, ngx_uint_t with_nonce);
+static ngx_int_t ngx_http_revoca_miss(ngx_http_request_t *r,
+    ngx_http_revoca_ctx_t *ctx);
+static ngx_int_t ngx_http_revoca_send_answer(ngx_http_request_t *r,
+    ngx_http_revoca_ctx_t *ctx, ngx_http_revoca_answer_t *ans);
+static ngx_int_t ngx_http_revoca_send_error(ngx_http_request_t *r,
+    ngx_http_revoca_ctx_t *ctx, ocsp_resp_status_e status);
+static ngx_int_t ngx_http_revoca_send(ngx_http_request_t *r, u_char *der,
+    size_t len, ngx_uint_t memory);
+static ngx_int_t ngx_http_revoca_add_header(ngx_http_request_t *r,
+    char *key, ngx_str_t *value, ngx_table_elt_t **out);
+static void ngx_http_revoca_etag(ngx_http_revoca_answer_t *ans);
+static ngx_int_t ngx_http_revoca_parse_time(redisReply *rp, time_t *t);
+
+static void *ngx_http_revoca_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_revoca_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_revoca_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_revoca_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static ngx_int_t ngx_http_revoca_postconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_revoca_init_worker(ngx_cycle_t *cycle);
+static void ngx_http_revoca_exit_worker(ngx_cycle_t *cycle);
+
+static char *ngx_http_revoca_ocsp(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_revoca_metrics_directive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_revoca_config(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_revoca_redis(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_revoca_cache_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_revoca_sign_rate(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_revoca_sign_directive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static void ngx_http_revoca_config_cleanup(void *data);
+
+
+static ngx_conf_enum_t  ngx_http_revoca_miss_statuses[] = {
+    { ngx_string("try_later"), OCSP_ST_TRY_LATER },
+    { ngx_string("internal_error"), OCSP_ST_INTERNAL_ERROR },
+    { ngx_string("unauthorized"), OCSP_ST_UNAUTHORIZED },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_command_t  ngx_http_revoca_commands[] = {
+
+    { ngx_string("revoca_ocsp"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_revoca_ocsp,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("revoca_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_revoca_metrics_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("revoca_config"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_revoca_config,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("revoca_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_revoca_redis,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("revoca_redis_connect_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_revoca_main_conf_t, connect_timeout),
+      NULL },
+
+    { ngx_string("revoca_redis_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_revoca_main_conf_t, timeout),
+      NULL },
+
+    { ngx_string("revoca_redis_keepalive"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_revoca_main_conf_t, keepalive),
+      NULL },
+
+    { ngx_string("revoca_redis_keepalive_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_revoca_main_conf_t, keepalive_timeout),
+      NULL },
+
+    { ngx_string("revoca_cache_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_revoca_cache_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("revoca_sign_rate"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_revoca_sign_rate,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("revoca_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_revoca_loc_conf_t, cache),
+      NULL },
+
+    { ngx_string("revoca_cache_valid"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_revoca_loc_conf_t, cache_valid),
+      NULL },
+
+    { ngx_string("revoca_max_request_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_revoca_loc_conf_t, max_request_size),
+      NULL },
+
+    { ngx_string("revoca_max_singles"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_revoca_loc_conf_t, max_singles),
+      NULL },
+
+    { ngx_string("revoca_miss"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_revoca_loc_conf_t, miss_status),
+      &ngx_http_revoca_miss_statuses },
+
+    { ngx_string("revoca_sign"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_revoca_sign_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_revoca_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    ngx_http_revoca_postconfiguration,     /* postconfiguration */
+
+    ngx_http_revoca_create_main_conf,      /* create main configuration */
+    ngx_http_revoca_init_main_conf,        /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_revoca_create_loc_conf,       /* create location configuration */
+    ngx_http_revoca_merge_loc_conf         /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_revoca_module = {
+    NGX_MODULE_V1,
+    &ngx_http_revoca_module_ctx,           /* module context */
+    ngx_http_revoca_commands,              /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_revoca_init_worker,           /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_revoca_exit_worker,           /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_str_t  ngx_http_revoca_ocsp_type =
+    ngx_string("application/ocsp-response");
+static ngx_str_t  ngx_http_revoca_no_cache =
+    ngx_string("max-age=0, no-cache");
+
+
+static ngx_int_t
+ngx_http_revoca_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                      rc;
+    ngx_str_t                      der;
+    ngx_http_revoca_ctx_t         *ctx;
+    ngx_http_revoca_loc_conf_t    *rlcf;
+    ngx_http_revoca_main_conf_t   *rmcf;
+    ngx_http_revoca_metrics_sh_t  *sh;
+
+    rmcf = ngx_http_get_module_main_conf(r, ngx_http_revoca_module);
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_revoca_module);
+
+    if (rmcf->registry == NULL) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "revoca: \"revoca_ocsp\" without \"revoca_config\"");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    sh = ngx_http_revoca_metrics(rmcf);
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_POST))) {
+        (void) ngx_atomic_fetch_add(
+                          &sh->requests[NGX_HTTP_REVOCA_METHOD_OTHER], 1);
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_revoca_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->issuer_index = -1;
+    ngx_http_set_ctx(r, ctx, ngx_http_revoca_module);
+
+    if (r->method == NGX_HTTP_POST) {
+        (void) ngx_atomic_fetch_add(
+                          &sh->requests[NGX_HTTP_REVOCA_METHOD_POST], 1);
+
+        if (r->headers_in.content_length_n > (off_t) rlcf->max_request_size) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "revoca: request body of %O bytes is over %uz",
+                          r->headers_in.content_length_n,
+                          rlcf->max_request_size);
+
+            rc = ngx_http_discard_request_body(r);
+            if (rc != NGX_OK) {
+                return rc;
+            }
+
+            return ngx_http_revoca_send_error(r, ctx, OCSP_ST_MALFORMED);
+        }
+
+        r->request_body_in_single_buf = 1;
+
+        rc = ngx_http_read_client_request_body(r,
+                                               ngx_http_revoca_body_handler);
+        if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+            return rc;
+        }
+
+        return NGX_DONE;
+    }
+
+    (void) ngx_atomic_fetch_add(&sh->requests[NGX_HTTP_REVOCA_METHOD_GET], 1);
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rc = ngx_http_revoca_get_der(r, &der);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_revoca_send_error(r, ctx, OCSP_ST_MALFORMED);
+    }
+
+    return ngx_http_revoca_process(r, der.data, der.len);
+}
+
+
+static void
+ngx_http_revoca_body_handler(ngx_http_request_t *r)
+{
+    u_char                      *der, *p;
+    off_t                        size;
+    ssize_t                      n;
+    ngx_int_t                    rc;
+    ngx_buf_t                   *b;
+    ngx_chain_t                 *cl;
+    ngx_http_revoca_ctx_t       *ctx;
+    ngx_http_revoca_loc_conf_t  *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_revoca_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_revoca_module);
+
+    if (r->request_body == NULL || r->request_body->bufs == NULL) {
+        ngx_http_finalize_request(r,
+            ngx_http_revoca_send_error(r, ctx, OCSP_ST_MALFORMED));
+        return;
+    }
+
+    size = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        size += ngx_buf_size(cl->buf);
+    }
+
+    if (size == 0 || size > (off_t) rlcf->max_request_size) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "revoca: request body of %O bytes refused", size);
+        ngx_http_finalize_request(r,
+            ngx_http_revoca_send_error(r, ctx, OCSP_ST_MALFORMED));
+        return;
+    }
+
+    der = ngx_pnalloc(r->pool, (size_t) size);
+    if (der == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    p = der;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->in_file) {
+            /* a body over client_body_buffer_size, at most max size */
+            n = ngx_read_file(b->file, p, (size_t) (b->file_last
+                                                    - b->file_pos),
+                              b->file_pos);
+            if (n != b->file_last - b->file_pos) {
+                ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+                return;
+            }
+
+            p += n;
+            continue;
+        }
+
+        p = ngx_cpymem(p, b->pos, b->last - b->pos);
+    }
+
+    rc = ngx_http_revoca_process(r, der, p - der);
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+/*
+ * The base64 OCSPRequest of a GET (RFC 6960 A.1) as sent: from the raw
+ * request line, so that nginx's merge_slashes cannot damage a "//" of the
+ * base64, and after the location's prefix.
+ */
+
+static ngx_int_t
+ngx_http_revoca_get_der(ngx_http_request_t *r, ngx_str_t *der)
+{
+    u_char                      *p, *last, *q;
+    ngx_str_t                    src, dec;
+    ngx_http_core_loc_conf_t    *clcf;
+    ngx_http_revoca_loc_conf_t  *rlcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_revoca_module);
+
+    p = r->unparsed_uri.data;
+    last = p + r->unparsed_uri.len;
+
+    q = ngx_strlchr(p, last, '?');
+    if (q) {
+        last = q;
+    }
+
+    if ((size_t) (last - p) >= clcf->name.len
+        && ngx_strncmp(p, clcf->name.data, clcf->name.len) == 0)
+    {
+        p += clcf->name.len;
+
+    } else if (r->uri.len >= clcf->name.len) {
+        /* the prefix itself was percent-encoded: fall back to r->uri */
+        p = r->uri.data + clcf->name.len;
+        last = r->uri.data + r->uri.len;
+
+    } else {
+        return NGX_DECLINED;
+    }
+
+    while (p < last && *p == '/') {
+        p++;
+    }
+
+    if (p == last || (size_t) (last - p) > rlcf->max_request_size * 2) {
+        return NGX_DECLINED;
+    }
+
+    /* percent-decoding; '+' stays '+', a space becomes '+' again */
+
+    dec.data = ngx_pnalloc(r->pool, last - p);
+    if (dec.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    q = dec.data;
+
+    while (p < last) {
+        if (*p == '%' && last - p >= 3 && ngx_hextoi(p + 1, 2) >= 0) {
+            *q = (u_char) ngx_hextoi(p + 1, 2);
+            p += 3;
+
+        } else {
+            *q = *p++;
+        }
+
+        switch (*q) {
+        case ' ':
+        case '-':
+            *q = '+';
+            break;
+        case '_':
+            *q = '/';
+            break;
+        case '\r':
+        case '\n':
+            continue;
+        }
+
+        q++;
+    }
+
+    dec.len = q - dec.data;
+    src = dec;
+
+    return ngx_http_revoca_decode_b64(r, &src, der);
+}
+
+
+/*
+ * Decodes base64 into a DER value whose outer length matches exactly.  A
+ * proxy that collapsed "//" into "/" leaves the text short by a multiple of
+ * one character per collapse: the first failure is retried with each "/"
+ * doubled in turn, and with all of them doubled.
+ */
+
+static ngx_int_t
+ngx_http_revoca_decode_b64(ngx_http_request_t *r, ngx_str_t *src,
+    ngx_str_t *der)
+{
+    u_char      *p, *s;
+    size_t       i, k, nslash, len, need;
+    ngx_str_t    try;
+
+    der->data = ngx_pnalloc(r->pool, ngx_base64_decoded_length(src->len * 2)
+                                     + 4);
+    if (der->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    try.data = ngx_pnalloc(r->pool, src->len * 2);
+    if (try.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    nslash = 0;
+
+    for (i = 0; i < src->len; i++) {
+        if (src->data[i] == '/') {
+            nslash++;
+        }
+    }
+
+    /* attempt 0: as is; 1..nslash: one "/" doubled; nslash+1: all */
+
+    for (k = 0; k <= nslash + 1 && k <= 64; k++) {
+
+        if (k == 0) {
+            ngx_memcpy(try.data, src->data, src->len);
+            try.len = src->len;
+
+        } else {
+            if (k == nslash + 1 && nslash < 2) {
+                break;
+            }
+
+            p = try.data;
+            need = 0;
+
+            for (s = src->data; s < src->data + src->len; s++) {
+                *p++ = *s;
+
+                if (*s == '/') {
+                    need++;
+                    if (k == nslash + 1 || need == k) {
+                        *p++ = '/';
+                    }
+                }
+            }
+
+            try.len = p - try.data;
+        }
+
+        /* drop trailing padding so that unpadded text decodes alike */
+
+        while (try.len && try.data[try.len - 1] == '=') {
+            try.len--;
+        }
+
+        if (try.len % 4 == 1) {
+            continue;
+        }
+
+        if (ngx_decode_base64(der, &try) != NGX_OK) {
+            continue;
+        }
+
+        /* the outer SEQUENCE must cover the whole value */
+
+        p = der->data;
+
+        if (der->len < 2 || p[0] != 0x30) {
+            continue;
+        }
+
+        if (p[1] < 0x80) {
+            len = 2 + p[1];
+
+        } else if (p[1] == 0x81 && der->len >= 3) {
+            len = 3 + p[2];
+
+        } else if (p[1] == 0x82 && der->len >= 4) {
+            len = 4 + ((size_t) p[2] << 8) + p[3];
+
+        } else {
+            continue;
+        }
+
+        if (len == der->len) {
+            if (k) {
+                ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                               "revoca: GET path repaired (attempt %uz)", k);
+            }
+
+            return NGX_OK;
+        }
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "revoca: GET path is not a base64 OCSP request");
+
+    return NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_revoca_process(ngx_http_request_t *r, u_char *der, size_t len)
+{
+    char                          key[OCSP_KEY_MAX];
+    int                           n, argc;
+    size_t                        argvlen[6];
+    ngx_int_t                     rc;
+    const char                   *argv[6];
+    ocsp_limits_t                 lim;
+    ocsp_certid_t                *id;
+    ocsp_resp_status_e            st;
+    ngx_http_revoca_ctx_t        *ctx;
+    ngx_http_revoca_answer_t      ans;
+    ngx_http_revoca_loc_conf_t   *rlcf;
+    ngx_http_revoca_main_conf_t  *rmcf;
+    ngx_http_revoca_metrics_sh_t *sh;
+
+    rmcf = ngx_http_get_module_main_conf(r, ngx_http_revoca_module);
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_revoca_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_revoca_module);
+    sh = ngx_http_revoca_metrics(rmcf);
+
+    lim.max_size = rlcf->max_request_size;
+    lim.max_singles = rlcf->max_singles;
+
+    st = ocsp_request_decode(der, len, &lim, &ctx->req);
+
+    if (st != OCSP_ST_SUCCESSFUL) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "revoca: request refused: %s",
+                      ctx->req.err ? ctx->req.err : "-");
+        return ngx_http_revoca_send_error(r, ctx, st);
+    }
+
+    /*
+     * RFC 5019 2.1.1 allows one singleRequest; with a higher limit the
+     * first one is answered (a pre-signed response holds one).
+     */
+
+    id = &ctx->req.singles[0];
+
+    ctx->issuer = ocsp_registry_find(rmcf->registry, id->hash,
+                                     id->name_hash, ocsp_hash_len(id->hash),
+                                     id->key_hash, ocsp_hash_len(id->hash));
+
+    if (ctx->issuer == NULL) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "revoca: no issuer matches the CertID");
+        return ngx_http_revoca_send_error(r, ctx, OCSP_ST_UNAUTHORIZED);
+    }
+
+    ctx->issuer_index = ctx->issuer - rmcf->registry->issuers;
+
+    ctx->cache_key.data = ctx->cache_key_buf;
+    ctx->cache_key.len = ngx_snprintf(ctx->cache_key_buf,
+                                      NGX_HTTP_REVOCA_CACHE_KEY_MAX,
+                                      "%s:%s:%d", ctx->issuer->conf->name,
+                                      id->serial, (int) id->hash)
+                         - ctx->cache_key_buf;
+
+    ctx->sign_nonce = (ctx->req.nonce_len
+                       && (rlcf->sign & NGX_HTTP_REVOCA_SIGN_NONCE)
+                       && ctx->issuer->key != NULL
+                       && ngx_http_revoca_sign_allowed(rmcf) == NGX_OK);
+
+    ctx->want_record = ctx->sign_nonce
+                       || ((rlcf->sign & NGX_HTTP_REVOCA_SIGN_UNISSUED)
+                           && ctx->issuer->key != NULL);
+
+    if (rlcf->cache && rmcf->cache_zone && !ctx->sign_nonce) {
+
+        ngx_memzero(&ans, sizeof(ngx_http_revoca_answer_t));
+
+        rc = ngx_http_revoca_cache_get(rmcf->cache_zone, &ctx->cache_key,
+                                       &ans, r->pool);
+
+        if (rc == NGX_ERROR) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (rc == NGX_OK && ans.fresh) {
+            (void) ngx_atomic_fetch_add(&sh->cache_hits, 1);
+            return ngx_http_revoca_send_answer(r, ctx, &ans);
+        }
+
+        if (rc == NGX_OK) {
+            ctx->stale = ans;
+            ctx->have_stale = 1;
+        }
+
+        (void) ngx_atomic_fetch_add(&sh->cache_misses, 1);
+    }
+
+    /* HMGET P:ocsp:ISSUER:SERIAL <form> this_update next_update status */
+
+    ctx->rr.rmcf = rmcf;
+    ctx->rr.pool = r->pool;
+    ctx->rr.log = r->connection->log;
+    ctx->rr.handler = ngx_http_revoca_redis_done;
+    ctx->rr.data = r;
+
+    n = ocsp_key_ocsp(key, rmcf->ocsp->prefix, ctx->issuer->conf->name,
+                      id->serial);
+    if (n < 0) {
+        return ngx_http_revoca_send_error(r, ctx, OCSP_ST_INTERNAL_ERROR);
+    }
+
+    argc = 0;
+    argv[argc] = "HMGET"; argvlen[argc++] = 5;
+    argv[argc] = key; argvlen[argc++] = n;
+    argv[argc] = ocsp_hash_field(id->hash);
+    argvlen[argc] = ngx_strlen(argv[argc]); argc++;
+    argv[argc] = OCSP_FIELD_THIS_UPDATE;
+    argvlen[argc++] = sizeof(OCSP_FIELD_THIS_UPDATE) - 1;
+    argv[argc] = OCSP_FIELD_NEXT_UPDATE;
+    argvlen[argc++] = sizeof(OCSP_FIELD_NEXT_UPDATE) - 1;
+    argv[argc] = OCSP_FIELD_STATUS;
+    argvlen[argc++] = sizeof(OCSP_FIELD_STATUS) - 1;
+
+    if (ngx_http_revoca_redis_format(&ctx->rr, argc, argv, argvlen)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->rr.nreplies = 1;
+
+    if (ctx->want_record) {
+        /* pipelined: GET P:cert:ISSUER:SERIAL, the status record */
+        u_char    *first;
+        size_t     first_len;
+
+        first = ctx->rr.cmd;
+        first_len = ctx->rr.cmd_len;
+
+        n = ocsp_key_cert(key, rmcf->ocsp->prefix, ctx->issuer->conf->name,
+                          id->serial);
+        if (n < 0) {
+            return ngx_http_revoca_send_error(r, ctx, OCSP_ST_INTERNAL_ERROR);
+        }
+
+        argv[0] = "GET"; argvlen[0] = 3;
+        argv[1] = key; argvlen[1] = n;
+
+        if (ngx_http_revoca_redis_format(&ctx->rr, 2, argv, argvlen)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        der = ngx_pnalloc(r->pool, first_len + ctx->rr.cmd_len);
+        if (der == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_memcpy(der, first, first_len);
+        ngx_memcpy(der + first_len, ctx->rr.cmd, ctx->rr.cmd_len);
+        ctx->rr.cmd = der;
+        ctx->rr.cmd_len += first_len;
+        ctx->rr.nreplies = 2;
+    }
+
+    rc = ngx_http_revoca_redis_query(&ctx->rr);
+
+    if (rc == NGX_ERROR) {
+        (void) ngx_atomic_fetch_add(&sh->redis_errors, 1);
+        return ngx_http_revoca_miss(r, ctx);
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_revoca_redis_done(ngx_http_revoca_redis_req_t *rr, ngx_int_t rc)
+{
+    ngx_connection_t       *c;
+    ngx_http_request_t     *r;
+    ngx_http_revoca_ctx_t  *ctx;
+
+    r = rr->data;
+    c = r->connection;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_revoca_module);
+
+    if (rc != NGX_OK) {
+        rc = ngx_http_revoca_miss(r, ctx);
+
+    } else {
+        rc = ngx_http_revoca_answer_redis(r, ctx);
+    }
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static ngx_int_t
+ngx_http_revoca_answer_redis(ngx_http_request_t *r,
+    ngx_http_revoca_ctx_t *ctx)
+{
+    time_t                         now;
+    redisReply                    *rp, *der, *st, *record;
+    ngx_http_revoca_answer_t       ans;
+    ngx_http_revoca_loc_conf_t    *rlcf;
+    ngx_http_revoca_main_conf_t   *rmcf;
+    ngx_http_revoca_metrics_sh_t  *sh;
+
+    rmcf = ngx_http_get_module_main_conf(r, ngx_http_revoca_module);
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_revoca_module);
+    sh = ngx_http_revoca_metrics(rmcf);
+
+    rp = ctx->rr.replies[0];
+    record = (ctx->rr.nreplies > 1) ? ctx->rr.replies[1] : NULL;
+
+    if (rp->type != REDIS_REPLY_ARRAY || rp->elements != 4) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "revoca: unexpected redis reply type %d to HMGET",
+                      rp->type);
+        return ngx_http_revoca_miss(r, ctx);
+    }
+
+    if (record && record->type != REDIS_REPLY_STRING
+        && record->type != REDIS_REPLY_NIL)
+    {
+        record = NULL;
+    }
+
+    if (ctx->sign_nonce) {
+        return ngx_http_revoca_sign(r, ctx, record, 1);
+    }
+
+    der = rp->element[0];
+
+    if (der->type == REDIS_REPLY_NIL
+        && rp->element[1]->type == REDIS_REPLY_NIL
+        && rp->element[2]->type == REDIS_REPLY_NIL)
+    {
+        /* the CA never reported this serial (or not yet) */
+
+        if (ctx->want_record) {
+            return ngx_http_revoca_sign(r, ctx, record, 0);
+        }
+
+        /*
+         * "unknown" and "revoked" need a signature; without request-path
+         * signing RFC 5019 2.2.3 lets a pre-produced responder answer
+         * unauthorized.
+         */
+
+        return ngx_http_revoca_send_error(r, ctx, OCSP_ST_UNAUTHORIZED);
+    }
+
+    ngx_memzero(&ans, sizeof(ngx_http_revoca_answer_t));
+
+    if (der->type != REDIS_REPLY_STRING
+        || der->len < 2 || der->len > NGX_HTTP_REVOCA_DER_MAX
+        || (u_char) der->str[0] != 0x30
+        || ngx_http_revoca_parse_time(rp->element[1], &ans.this_update)
+           != NGX_OK
+        || ngx_http_revoca_parse_time(rp->element[2], &ans.next_update)
+           != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "revoca: incomplete or invalid response record in"
+                      " redis for issuer \"%s\" serial %s",
+                      ctx->issuer->conf->name,
+                      ctx->req.singles[0].serial);
+        return ngx_http_revoca_miss(r, ctx);
+    }
+
+    now = ngx_time();
+
+    if (ans.next_update <= now) {
+        /* RFC 5019 4: never past nextUpdate; the signer is behind */
+        (void) ngx_atomic_fetch_add(&sh->expired, 1);
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "revoca: response in redis for issuer \"%s\" serial"
+                      " %s is past its nextUpdate",
+                      ctx->issuer->conf->name, ctx->req.singles[0].serial);
+        ctx->have_stale = 0;
+
+        if (ctx->want_record) {
+            return ngx_http_revoca_sign(r, ctx, record, 0);
+        }
+
+        return ngx_http_revoca_miss(r, ctx);
+    }
+
+    st = rp->element[3];
+    ans.cert_status = NGX_HTTP_REVOCA_CERT_NONE;
+
+    if (st->type == REDIS_REPLY_STRING) {
+        if (st->len == 4 && ngx_strncmp(st->str, "good", 4) == 0) {
+            ans.cert_status = NGX_HTTP_REVOCA_CERT_GOOD;
+
+        } else if (st->len == 7 && ngx_strncmp(st->str, "revoked", 7) == 0) {
+            ans.cert_status = NGX_HTTP_REVOCA_CERT_REVOKED;
+
+        } else if (st->len == 7 && ngx_strncmp(st->str, "unknown", 7) == 0) {
+            ans.cert_status = NGX_HTTP_REVOCA_CERT_UNKNOWN;
+        }
+    }
+
+    ans.der.data = ngx_pnalloc(r->pool, der->len);
+    if (ans.der.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(ans.der.data, der->str, der->len);
+    ans.der.len = der->len;
+    ans.fresh = 1;
+    ngx_http_revoca_etag(&ans);
+
+    if (rlcf->cache && rmcf->cache_zone) {
+        ngx_http_revoca_cache_put(rmcf->cache_zone, &ctx->cache_key, &ans,
+                                  now + rlcf->cache_valid);
+    }
+
+    return ngx_http_revoca_send_answer(r, ctx, &ans);
+}
+
+
+/*
+ * Signs on the request path from the certificate's status record (RECORD,
+ * a GET reply, nil if none): for a nonce (RFC 9654), or for a serial with
+ * no pre-signed response, answered per the issuer's unissued policy.
+ */
+
+static ngx_int_t
+ngx_http_revoca_sign(ngx_http_request_t *r, ngx_http_revoca_ctx_t *ctx,
+    redisReply *record, ngx_uint_t with_nonce)
+{
+    int                            reason;
+    size_t                         outlen;
+    time_t                         now;
+    int64_t                        rev_time;
+    unsigned char                 *out;
+    ocsp_single_t                  s;
+    ocsp_record_t                  empty, *rec;
+    ocsp_cert_status_e             status;
+    ngx_http_revoca_answer_t       ans;
+    ngx_http_revoca_loc_conf_t    *rlcf;
+    ngx_http_revoca_main_conf_t   *rmcf;
+    ngx_http_revoca_metrics_sh_t  *sh;
+
+    rmcf = ngx_http_get_module_main_conf(r, ngx_http_revoca_module);
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_revoca_module);
+    sh = ngx_http_revoca_metrics(rmcf);
+
+    rec = NULL;
+
+    if (record && record->type == REDIS_REPLY_STRING) {
+        if (record->len > OCSP_RECORD_MAX * 4) {
+            return ngx_http_revoca_miss(r, ctx);
+        }
+
+        rec = revoca__cert_record__unpack(NULL, record->len,
+                                          (const uint8_t *) record->str);
+        if (rec == NULL) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "revoca: undecodable status record in redis for"
+                          " serial %s", ctx->req.singles[0].serial);
+            return ngx_http_revoca_miss(r, ctx);
+        }
+    }
+
+    if (rec == NULL) {
+        ocsp_record_init(&empty, ctx->req.singles[0].serial);
+    }
+
+    if (ocsp_record_answer(rec ? rec : &empty, ctx->issuer->conf->unissued,
+                           &status, &rev_time, &reason)
+        != 0)
+    {
+        if (rec) {
+            revoca__cert_record__free_unpacked(rec, NULL);
+        }
+
+        return ngx_http_revoca_send_error(r, ctx, OCSP_ST_UNAUTHORIZED);
+    }
+
+    if (rec) {
+        revoca__cert_record__free_unpacked(rec, NULL);
+    }
+
+    if (!with_nonce && ngx_http_revoca_sign_allowed(rmcf) != NGX_OK) {
+        return ngx_http_revoca_miss(r, ctx);
+    }
+
+    now = ngx_time();
+
+    ngx_memzero(&s, sizeof(ocsp_single_t));
+    s.hash = ctx->req.singles[0].hash;
+    s.serial = ctx->req.singles[0].serial;
+    s.status = status;
+    s.revocation_time = rev_time;
+    s.reason = reason;
+    s.produced_at = now;
+    s.this_update = now - ctx->issuer->conf->backdate;
+    s.next_update = s.this_update + ctx->issuer->conf->validity;
+
+    if (with_nonce) {
+        s.nonce = ctx->req.nonce;
+        s.nonce_len = ctx->req.nonce_len;
+    }
+
+    out = NULL;
+
+    if (ocsp_response_sign(ctx->issuer, &s, &out, &outlen) != 0) {
+        ngx_ssl_error(NGX_LOG_CRIT, r->connection->log, 0,
+                      "revoca: ocsp_response_sign() failed");
+        (void) ngx_atomic_fetch_add(&sh->sign_errors, 1);
+        return ngx_http_revoca_send_error(r, ctx, OCSP_ST_INTERNAL_ERROR);
+    }
+
+    (void) ngx_atomic_fetch_add(&sh->signatures, 1);
+
+    ngx_memzero(&ans, sizeof(ngx_http_revoca_answer_t));
+
+    ans.der.data = ngx_pnalloc(r->pool, outlen);
+    if (ans.der.data == NULL) {
+        free(out);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(ans.der.data, out, outlen);
+    ans.der.len = outlen;
+    free(out);
+
+    ans.this_update = s.this_update;
+    ans.next_update = s.next_update;
+    ans.cert_status = status;
+    ans.fresh = 1;
+    ngx_http_revoca_etag(&ans);
+
+    if (with_nonce) {
+        /* an answer to one client's nonce is for that client only */
+        ctx->no_cache = 1;
+
+    } else if (rlcf->cache && rmcf->cache_zone) {
+        ngx_http_revoca_cache_put(rmcf->cache_zone, &ctx->cache_key, &ans,
+                                  now + rlcf->cache_valid);
+    }
+
+    return ngx_http_revoca_send_answer(r, ctx, &ans);
+}
+
+
+/* Redis failed or had nothing valid: a cached answer, else revoca_miss */
+
+static ngx_int_t
+ngx_http_revoca_miss(ngx_http_request_t *r, ngx_http_revoca_ctx_t *ctx)
+{
+    ngx_http_revoca_loc_conf_t    *rlcf;
+    ngx_http_revoca_main_conf_t   *rmcf;
+
+    rmcf = ngx_http_get_module_main_conf(r, ngx_http_revoca_module);
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_revoca_module);
+
+    if (ctx->have_stale && ctx->stale.next_update > ngx_time()) {
+        (void) ngx_atomic_fetch_add(
+                           &ngx_http_revoca_metrics(rmcf)->cache_stale_served,
+                           1);
+        return ngx_http_revoca_send_answer(r, ctx, &ctx->stale);
+    }
+
+    return ngx_http_revoca_send_error(r, ctx, rlcf->miss_status);
+}
+
+
+static ngx_int_t
+ngx_http_revoca_send_answer(ngx_http_request_t *r, ngx_http_revoca_ctx_t *ctx,
+    ngx_http_revoca_answer_t *ans)
+{
+    u_char                        *p;
+    time_t                         now, max_age, resign;
+    ngx_str_t                      v;
+    ngx_uint_t                     i;
+    ngx_table_elt_t               *h;
+    ngx_http_revoca_main_conf_t   *rmcf;
+
+    rmcf = ngx_http_get_module_main_conf(r, ngx_http_revoca_module);
+
+    ngx_http_revoca_metrics_answer(rmcf, ctx->issuer_index,
+                                   OCSP_ST_SUCCESSFUL, ans->cert_status);
+
+    now = ngx_time();
+
+    /*
+     * RFC 5019 6.2: max-age no later than nextUpdate; also no later than
+     * the point where the signer replaces the response, so that caches
+     * pick up a revocation by then.
+     */
+
+    max_age = ans->next_update - now;
+    resign = ans->this_update + ctx->issuer->conf->resign_after - now;
+
+    if (ctx->issuer->conf->resign_after > 0 && resign > 0 && resign < max_age)
+    {
+        max_age = resign;
+    }
+
+    if (max_age < 0) {
+        max_age = 0;
+    }
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_type = ngx_http_revoca_ocsp_type;
+    r->headers_out.content_type_len = ngx_http_revoca_ocsp_type.len;
+    r->headers_out.content_length_n = ans->der.len;
+
+    if (ctx->no_cache) {
+        if (ngx_http_revoca_add_header(r, "Cache-Control",
+                                       &ngx_http_revoca_no_cache, NULL)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_revoca_send(r, ans->der.data, ans->der.len, 0);
+    }
+
+    r->headers_out.last_modified_time = ans->this_update;
+
+    v.data = ngx_pnalloc(r->pool, sizeof("public, no-transform,"
+                                         " must-revalidate, max-age=")
+                                  + NGX_TIME_T_LEN);
+    if (v.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    v.len = ngx_sprintf(v.data, "public, no-transform, must-revalidate,"
+                        " max-age=%T", max_age) - v.data;
+
+    if (ngx_http_revoca_add_header(r, "Cache-Control", &v, NULL) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    v.data = ngx_pnalloc(r->pool, sizeof("Mon, 28 Sep 1970 06:00:00 GMT"));
+    if (v.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    v.len = ngx_http_time(v.data, now + max_age) - v.data;
+
+    if (ngx_http_revoca_add_header(r, "Expires", &v, &h) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->headers_out.expires = h;
+
+    v.data = ngx_pnalloc(r->pool, 2 + 2 * NGX_HTTP_REVOCA_ETAG_LEN);
+    if (v.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = v.data;
+    *p++ = '"';
+
+    for (i = 0; i < NGX_HTTP_REVOCA_ETAG_LEN; i++) {
+        p = ngx_sprintf(p, "%02xd", ans->etag[i]);
+    }
+
+    *p++ = '"';
+    v.len = p - v.data;
+
+    if (ngx_http_revoca_add_header(r, "ETag", &v, &h) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->headers_out.etag = h;
+
+    return ngx_http_revoca_send(r, ans->der.data, ans->der.len, 0);
+}
+
+
+/* RFC 6960 4.2.1 / RFC 5019 2.2.3: unsigned, sent with HTTP 200 */
+
+static ngx_int_t
+ngx_http_revoca_send_error(ngx_http_request_t *r, ngx_http_revoca_ctx_t *ctx,
+    ocsp_resp_status_e status)
+{
+    size_t                        len;
+    const unsigned char          *der;
+    ngx_http_revoca_main_conf_t  *rmcf;
+
+    rmcf = ngx_http_get_module_main_conf(r, ngx_http_revoca_module);
+
+    ngx_http_revoca_metrics_answer(rmcf, ctx ? ctx->issuer_index : -1,
+                                   status, NGX_HTTP_REVOCA_CERT_NONE);
+
+    der = ocsp_response_error(status, &len);
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_type = ngx_http_revoca_ocsp_type;
+    r->headers_out.content_type_len = ngx_http_revoca_ocsp_type.len;
+    r->headers_out.content_length_n = len;
+    r->disable_not_modified = 1;
+
+    if (ngx_http_revoca_add_header(r, "Cache-Control",
+                                   &ngx_http_revoca_no_cache, NULL)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_revoca_send(r, (u_char *) der, len, 1);
+}
+
+
+static ngx_int_t
+ngx_http_revoca_send(ngx_http_request_t *r, u_char *der, size_t len,
+    ngx_uint_t memory)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->pos = der;
+    b->last = der + len;
+
+    if (memory) {
+        b->memory = 1;
+
+    } else {
+        b->temporary = 1;
+    }
+
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+static ngx_int_t
+ngx_http_revoca_add_header(ngx_http_request_t *r, char *key,
+    ngx_str_t *value, ngx_table_elt_t **out)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) key;
+    h->key.len = ngx_strlen(key);
+    h->value = *value;
+
+    if (out) {
+        *out = h;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_revoca_etag(ngx_http_revoca_answer_t *ans)
+{
+    ngx_md5_t  md5;
+
+    ngx_md5_init(&md5);
+    ngx_md5_update(&md5, ans->der.data, ans->der.len);
+    ngx_md5_final(ans->etag, &md5);
+}
+
+
+static ngx_int_t
+ngx_http_revoca_parse_time(redisReply *rp, time_t *t)
+{
+    ngx_int_t  n;
+
+    if (rp->type != REDIS_REPLY_STRING || rp->len == 0 || rp->len > 12) {
+        return NGX_ERROR;
+    }
+
+    n = ngx_atoi((u_char *) rp->str, rp->len);
+    if (n == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    *t = (time_t) n;
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_revoca_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_revoca_main_conf_t  *rmcf;
+
+    rmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_revoca_main_conf_t));
+    if (rmcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     rmcf->ocsp = NULL;
+     *     rmcf->registry = NULL;
+     *     rmcf->servers = NULL;
+     *     rmcf->cache_zone = NULL;
+     *     rmcf->sign_keys = 0;
+     */
+
+    rmcf->connect_timeout = NGX_CONF_UNSET_MSEC;
+    rmcf->timeout = NGX_CONF_UNSET_MSEC;
+    rmcf->keepalive = NGX_CONF_UNSET_UINT;
+    rmcf->keepalive_timeout = NGX_CONF_UNSET_MSEC;
+    rmcf->sign_rate = NGX_CONF_UNSET_UINT;
+    rmcf->sign_burst = NGX_CONF_UNSET_UINT;
+
+    return rmcf;
+}
+
+
+static char *
+ngx_http_revoca_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_revoca_main_conf_t *rmcf = conf;
+
+    ngx_conf_init_msec_value(rmcf->connect_timeout, 1000);
+    ngx_conf_init_msec_value(rmcf->timeout, 1000);
+    ngx_conf_init_uint_value(rmcf->keepalive, 32);
+    ngx_conf_init_msec_value(rmcf->keepalive_timeout, 60000);
+    ngx_conf_init_uint_value(rmcf->sign_rate, 10);
+    ngx_conf_init_uint_value(rmcf->sign_burst, rmcf->sign_rate);
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_revoca_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_revoca_loc_conf_t  *rlcf;
+
+    rlcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_revoca_loc_conf_t));
+    if (rlcf == NULL) {
+        return NULL;
+    }
+
+    rlcf->enable = NGX_CONF_UNSET;
+    rlcf->cache = NGX_CONF_UNSET;
+    rlcf->cache_valid = NGX_CONF_UNSET;
+    rlcf->max_request_size = NGX_CONF_UNSET_SIZE;
+    rlcf->max_singles = NGX_CONF_UNSET_UINT;
+    rlcf->miss_status = NGX_CONF_UNSET_UINT;
+    rlcf->sign = NGX_CONF_UNSET_UINT;
+
+    return rlcf;
+}
+
+
+static char *
+ngx_http_revoca_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_revoca_loc_conf_t *prev = parent;
+    ngx_http_revoca_loc_conf_t *conf = child;
+
+    ngx_conf_merge_value(conf->enable, prev->enable, 0);
+    ngx_conf_merge_value(conf->cache, prev->cache, 1);
+    ngx_conf_merge_sec_value(conf->cache_valid, prev->cache_valid, 60);
+    ngx_conf_merge_size_value(conf->max_request_size,
+                              prev->max_request_size, 10240);
+    ngx_conf_merge_uint_value(conf->max_singles, prev->max_singles, 1);
+    ngx_conf_merge_uint_value(conf->miss_status, prev->miss_status,
+                              OCSP_ST_TRY_LATER);
+    ngx_conf_merge_uint_value(conf->sign, prev->sign, 0);
+
+    if (conf->max_singles < 1 || conf->max_singles > OCSP_REQUEST_MAX_SINGLES)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"revoca_max_singles\" must be 1..%d",
+                           OCSP_REQUEST_MAX_SINGLES);
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->max_request_size < 16) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"revoca_max_request_size\" is too small");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_revoca_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_str_t                     name;
+    ngx_http_revoca_main_conf_t  *rmcf;
+    ngx_http_revoca_redis_server_t *srv;
+    ngx_url_t                     u;
+    ocsp_config_t                *oc;
+
+    rmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_revoca_module);
+
+    if (rmcf->ocsp == NULL) {
+        return NGX_OK;
+    }
+
+    oc = rmcf->ocsp;
+
+    rmcf->registry = ngx_pcalloc(cf->pool, sizeof(ocsp_registry_t));
+    if (rmcf->registry == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ocsp_registry_load(rmcf->registry, oc,
+                           rmcf->sign_keys ? OCSP_REGISTRY_KEYS : 0)
+        != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "revoca: %V: %s", &rmcf->config_file,
+                           rmcf->registry->err);
+        ocsp_registry_free(rmcf->registry);
+        rmcf->registry = NULL;
+        return NGX_ERROR;
+    }
+
+    /* Redis from the shared file unless revoca_redis says otherwise */
+
+    if (rmcf->servers == NULL) {
+        rmcf->servers = ngx_array_create(cf->pool, 1,
+                                     sizeof(ngx_http_revoca_redis_server_t));
+        if (rmcf->servers == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memzero(&u, sizeof(ngx_url_t));
+
+        if (oc->redis_host[0] == '/') {
+            u.url.len = ngx_strlen(oc->redis_host) + 5;
+            u.url.data = ngx_pnalloc(cf->pool, u.url.len + 1);
+            if (u.url.data == NULL) {
+                return NGX_ERROR;
+            }
+
+            ngx_sprintf(u.url.data, "unix:%s%Z", oc->redis_host);
+
+        } else {
+            u.url.len = ngx_strlen(oc->redis_host) + 1 + NGX_INT_T_LEN;
+            u.url.data = ngx_pnalloc(cf->pool, u.url.len + 1);
+            if (u.url.data == NULL) {
+                return NGX_ERROR;
+            }
+
+            u.url.len = ngx_sprintf(u.url.data, "%s:%d", oc->redis_host,
+                                    oc->redis_port)
+                        - u.url.data;
+        }
+
+        u.no_resolve = 0;
+
+        if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "revoca: redis \"%V\" in %V: %s", &u.url,
+                               &rmcf->config_file,
+                               u.err ? u.err : "invalid address");
+            return NGX_ERROR;
+        }
+
+        srv = ngx_array_push(rmcf->servers);
+        if (srv == NULL) {
+            return NGX_ERROR;
+        }
+
+        srv->addrs = u.addrs;
+        srv->naddrs = u.naddrs;
+        srv->name = u.url;
+    }
+
+    /* the counters, one zone per configuration file's issuer set */
+
+    ngx_str_set(&name, "revoca_metrics");
+
+    rmcf->metrics_zone = ngx_shared_memory_add(cf, &name,
+        ngx_align(ngx_http_revoca_metrics_size(rmcf->registry->n)
+                  + 8 * ngx_pagesize, ngx_pagesize),
+        &ngx_http_revoca_module);
+    if (rmcf->metrics_zone == NULL) {
+        return NGX_ERROR;
+    }
+
+    rmcf->metrics_zone->init = ngx_http_revoca_metrics_init_zone;
+    rmcf->metrics_zone->data = rmcf;
+    rmcf->metrics_zone->noreuse = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_revoca_init_worker(ngx_cycle_t *cycle)
+{
+    ngx_http_revoca_main_conf_t  *rmcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    rmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_revoca_module);
+
+    if (rmcf == NULL || rmcf->ocsp == NULL) {
+        return NGX_OK;
+    }
+
+    return ngx_http_revoca_redis_init_worker(cycle, rmcf);
+}
+
+
+static void
+ngx_http_revoca_exit_worker(ngx_cycle_t *cycle)
+{
+    ngx_http_revoca_redis_exit_worker(cycle);
+}
+
+
+static char *
+ngx_http_revoca_ocsp(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_revoca_loc_conf_t *rlcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (rlcf->enable != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    rlcf->enable = 1;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_revoca_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_revoca_metrics_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_revoca_metrics_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_revoca_config(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_revoca_main_conf_t *rmcf = conf;
+
+    char                  err[OCSP_ERR_MAX];
+    ngx_str_t            *value;
+    ngx_pool_cleanup_t   *cln;
+
+    if (rmcf->ocsp) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    rmcf->config_file = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &rmcf->config_file, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    rmcf->ocsp = ngx_pcalloc(cf->pool, sizeof(ocsp_config_t));
+    if (rmcf->ocsp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ocsp_config_load(rmcf->ocsp, (char *) rmcf->config_file.data, err)
+        != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "revoca: %s", err);
+        rmcf->ocsp = NULL;
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_http_revoca_config_cleanup;
+    cln->data = rmcf;
+
+    return NGX_CONF_OK;
+}
+
+
+static void
+ngx_http_revoca_config_cleanup(void *data)
+{
+    ngx_http_revoca_main_conf_t *rmcf = data;
+
+    if (rmcf->registry) {
+        ocsp_registry_free(rmcf->registry);
+        rmcf->registry = NULL;
+    }
+
+    if (rmcf->ocsp) {
+        ocsp_config_free(rmcf->ocsp);
+        rmcf->ocsp = NULL;
+    }
+}
+
+
+static char *
+ngx_http_revoca_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_revoca_main_conf_t *rmcf = conf;
+
+    ngx_str_t                       *value;
+    ngx_url_t                        u;
+    ngx_http_revoca_redis_server_t  *srv;
+
+    value = cf->args->elts;
+
+    if (rmcf->servers == NULL) {
+        rmcf->servers = ngx_array_create(cf->pool, 2,
+                                     sizeof(ngx_http_revoca_redis_server_t));
+        if (rmcf->servers == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+    u.url = value[1];
+    u.default_port = 6379;
+
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s in \"%V\"",
+                           u.err ? u.err : "invalid address", &u.url);
+        return NGX_CONF_ERROR;
+    }
+
+    srv = ngx_array_push(rmcf->servers);
+    if (srv == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    srv->addrs = u.addrs;
+    srv->naddrs = u.naddrs;
+    srv->name = u.url;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_revoca_cache_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_revoca_main_conf_t *rmcf = conf;
+
+    ssize_t     size;
+    ngx_str_t  *value, name;
+    void       *cache;
+
+    if (rmcf->cache_zone) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        return NGX_CONF_OK;
+    }
+
+    size = ngx_parse_size(&value[1]);
+
+    if (size == NGX_ERROR || size < (ssize_t) (8 * ngx_pagesize)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid revoca cache zone size \"%V\"",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_str_set(&name, "revoca_cache");
+
+    rmcf->cache_zone = ngx_shared_memory_add(cf, &name, size,
+                                             &ngx_http_revoca_module);
+    if (rmcf->cache_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    cache = ngx_http_revoca_cache_create(cf->pool);
+    if (cache == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    rmcf->cache_zone->init = ngx_http_revoca_cache_init_zone;
+    rmcf->cache_zone->data = cache;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_revoca_sign_rate(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_revoca_main_conf_t *rmcf = conf;
+
+    ngx_int_t   n;
+    ngx_str_t  *value, s;
+
+    if (rmcf->sign_rate != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    s = value[1];
+
+    if (s.len > 3 && ngx_strncmp(s.data + s.len - 3, "r/s", 3) == 0) {
+        s.len -= 3;
+    }
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        n = 0;
+
+    } else {
+        n = ngx_atoi(s.data, s.len);
+        if (n == NGX_ERROR || n == 0) {
+            return "invalid rate, expected N r/s or \"off\"";
+        }
+    }
+
+    rmcf->sign_rate = n;
+
+    if (cf->args->nelts == 3) {
+        if (ngx_strncmp(value[2].data, "burst=", 6) != 0) {
+            return "invalid parameter, expected burst=N";
+        }
+
+        n = ngx_atoi(value[2].data + 6, value[2].len - 6);
+        if (n == NGX_ERROR || n == 0) {
+            return "invalid burst";
+        }
+
+        rmcf->sign_burst = n;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_revoca_sign_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_revoca_loc_conf_t *rlcf = conf;
+
+    ngx_str_t                    *value;
+    ngx_uint_t                    i;
+    ngx_http_revoca_main_conf_t  *rmcf;
+
+    if (rlcf->sign != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    rlcf->sign = 0;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strcmp(value[i].data, "off") == 0 && cf->args->nelts == 2) {
+            return NGX_CONF_OK;
+        }
+
+        if (ngx_strcmp(value[i].data, "nonce") == 0) {
+            rlcf->sign |= NGX_HTTP_REVOCA_SIGN_NONCE;
+
+        } else if (ngx_strcmp(value[i].data, "unissued") == 0) {
+            rlcf->sign |= NGX_HTTP_REVOCA_SIGN_UNISSUED;
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\", expected \"off\","
+                               " \"nonce\" or \"unissued\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    /* the responder keys are loaded only when something may sign */
+
+    rmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_revoca_module);
+    rmcf->sign_keys = 1;
+
+    return NGX_CONF_OK;
+}

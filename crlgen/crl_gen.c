@@ -186,7 +186,7 @@ static int crl_gen_from_snapshot(crl_gen_t *g, crl_issuer_t *is,
     if (cc->rescan_after <= 0) {
         return 0;
     }
-    rc = crl_snapshot_load(path, entries, 0, &cutoff, err);
+    rc = crl_snapshot_load(path, ci->nshards, entries, 0, &cutoff, err);
     if (rc != 0) {
         if (rc < 0) {
             ocsp_log(OCSP_LOG_WARN, "snapshot unusable issuer=%s %s",
@@ -351,7 +351,8 @@ int crl_gen_full(crl_gen_t *g, crl_issuer_t *is, char *err)
     is->st = st;
     is->rebase = 0;
     if (cc->rescan_after > 0 &&
-        crl_snapshot_save(snap, &entries, st.full_cutoff_ms, err) != 0) {
+        crl_snapshot_save(snap, ci->nshards, &entries, st.full_cutoff_ms,
+                          err) != 0) {
         ocsp_log(OCSP_LOG_WARN, "snapshot not saved issuer=%s %s", issuer, err);
     }
     crl_entries_free(&entries);

@@ -277,16 +277,17 @@ static void test_snapshot(const char *dir)
     CHECK(a.v[1].reason == 4 && a.v[0].reason == CRL_REASON_HOLD);
 
     snprintf(path, sizeof(path), "%s/t.snap", dir);
-    CHECK(crl_snapshot_save(path, &a, 12345, err) == 0);
-    CHECK(crl_snapshot_load(path, &b, 0, &cutoff, err) == 0);
+    CHECK(crl_snapshot_save(path, 4, &a, 12345, err) == 0);
+    CHECK(crl_snapshot_load(path, 2, &b, 0, &cutoff, err) == 1);
+    CHECK(crl_snapshot_load(path, 4, &b, 0, &cutoff, err) == 0);
     CHECK(cutoff == 12345 && b.n == a.n &&
           memcmp(a.v, b.v, a.n * sizeof(crl_entry_t)) == 0);
     crl_entries_free(&b);
     /* A torn file is not used. */
     CHECK(truncate(path, 40) == 0);
-    CHECK(crl_snapshot_load(path, &b, 0, &cutoff, err) == 1);
+    CHECK(crl_snapshot_load(path, 4, &b, 0, &cutoff, err) == 1);
     snprintf(path, sizeof(path), "%s/absent.snap", dir);
-    CHECK(crl_snapshot_load(path, &b, 0, &cutoff, err) == 1);
+    CHECK(crl_snapshot_load(path, 4, &b, 0, &cutoff, err) == 1);
     crl_entries_free(&a);
     crl_entries_free(&chg);
 }

@@ -15,7 +15,7 @@
 typedef struct {
     char magic[8];
     uint32_t entry_size; /* sizeof(crl_entry_t): a layout change invalidates */
-    uint32_t pad;
+    uint32_t nshards;    /* a change of crl shards invalidates */
     int64_t cutoff_ms;
     uint64_t count;
 } crl_snap_hdr_t;
@@ -38,8 +38,8 @@ static int crl_read_all(int fd, void *p, size_t len)
     return 0;
 }
 
-int crl_snapshot_load(const char *path, crl_entries_t *a, size_t extra,
-                      int64_t *cutoff_ms, char *err)
+int crl_snapshot_load(const char *path, unsigned nshards, crl_entries_t *a,
+                      size_t extra, int64_t *cutoff_ms, char *err)
 {
     crl_snap_hdr_t h;
     struct stat st;
@@ -55,7 +55,7 @@ int crl_snapshot_load(const char *path, crl_entries_t *a, size_t extra,
     }
     if (fstat(fd, &st) != 0 || crl_read_all(fd, &h, sizeof(h)) != 0 ||
         memcmp(h.magic, SNAP_MAGIC, 8) != 0 ||
-        h.entry_size != sizeof(crl_entry_t) ||
+        h.entry_size != sizeof(crl_entry_t) || h.nshards != nshards ||
         h.count > (uint64_t)(SIZE_MAX / sizeof(crl_entry_t)) - extra ||
         (uint64_t)st.st_size != sizeof(h) + h.count * sizeof(crl_entry_t)) {
         close(fd);
@@ -86,8 +86,8 @@ int crl_snapshot_load(const char *path, crl_entries_t *a, size_t extra,
     return 0;
 }
 
-int crl_snapshot_save(const char *path, const crl_entries_t *a,
-                      int64_t cutoff_ms, char *err)
+int crl_snapshot_save(const char *path, unsigned nshards,
+                      const crl_entries_t *a, int64_t cutoff_ms, char *err)
 {
     char tmp[4096];
     crl_snap_hdr_t h;
@@ -102,6 +102,7 @@ int crl_snapshot_save(const char *path, const crl_entries_t *a,
     memcpy(h.magic, SNAP_MAGIC, 8);
     h.entry_size = sizeof(crl_entry_t);
     h.cutoff_ms = cutoff_ms;
+    h.nshards = nshards;
     h.count = a->n;
     f = fopen(tmp, "wb");
     if (f == NULL) {

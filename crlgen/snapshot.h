@@ -16,15 +16,15 @@
 
 /*
  * Loads PATH into *a (sorted), leaving room for EXTRA more entries.
- * Returns 0 with *cutoff_ms, 1 if absent or not a snapshot of this format,
- * -1 with err.
+ * Returns 0 with *cutoff_ms, 1 if absent, torn, of another format or made
+ * for another number of shards; -1 with err.
  */
-int crl_snapshot_load(const char *path, crl_entries_t *a, size_t extra,
-                      int64_t *cutoff_ms, char *err);
+int crl_snapshot_load(const char *path, unsigned nshards, crl_entries_t *a,
+                      size_t extra, int64_t *cutoff_ms, char *err);
 
 /* Writes the sorted entries atomically.  0, or -1 with err. */
-int crl_snapshot_save(const char *path, const crl_entries_t *a,
-                      int64_t cutoff_ms, char *err);
+int crl_snapshot_save(const char *path, unsigned nshards,
+                      const crl_entries_t *a, int64_t cutoff_ms, char *err);
 
 /*
  * Applies sorted CHANGES to sorted *a: removeFromCRL entries delete the

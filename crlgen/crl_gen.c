@@ -343,6 +343,7 @@ int crl_gen_full(crl_gen_t *g, crl_issuer_t *is, char *err)
     if (crl_gen_shard_list(g, is, p.this_update, err) != 0) {
         goto failed;
     }
+    crl_lease_acquire(g->rc, &is->lease); /* renewed, or lost: fenced */
     if (crl_state_save_full(g->rc, &is->lease, cc->cf->prefix, issuer, &st) !=
         1) {
         snprintf(err, OCSP_ERR_MAX, "lease lost before the state was saved");
@@ -426,6 +427,7 @@ int crl_gen_delta(crl_gen_t *g, crl_issuer_t *is, char *err)
     st.delta_this_update = p.this_update;
     st.delta_base = p.base_number;
     st.delta_max_ms = max_ms > st.full_max_ms ? max_ms : st.full_max_ms;
+    crl_lease_acquire(g->rc, &is->lease);
     if (crl_state_save_delta(g->rc, &is->lease, cc->cf->prefix, issuer, &st) !=
         1) {
         snprintf(err, OCSP_ERR_MAX, "lease lost before the state was saved");

@@ -56,3 +56,41 @@ def test_two_generators_takeover_and_unique_numbers(tmp_path, pki_dir):
         follower.stop()
     finally:
         s.close()
+
+
+def test_dead_generators_pending_events_are_claimed(tmp_path, pki_dir):
+    """A generator killed between reading an event and publishing the CRL
+    that covers it leaves the event pending; the next leader claims it
+    (XAUTOCLAIM), covers it and acknowledges it."""
+    import glob
+    s = CrlStack(tmp_path, pki_dir, issuers=ISSUERS, crl={"lease_ttl": '"3s"'})
+    try:
+        s.start_signer()
+        pub2 = os.path.join(s.tmp, "pub2")
+        conf2 = os.path.join(s.tmp, "revoca2.conf")
+        with open(conf2, "w") as f:
+            f.write(render_conf(s.redis.port, ISSUERS,
+                                crl_group(pub2, lease_ttl='"3s"')))
+        stall = dict(os.environ, REVOCA_CRLGEN_TEST_STALL_MS="1000")
+        a = s.start_crlgen(env=stall)
+        wait_for(lambda: os.path.exists(s.file("demo-delta.crl")),
+                 what="the first generator's CRLs")
+        b = s.start_crlgen(conf=conf2)
+
+        serial = s.issue_revoke("revoked")
+        r = s.r()
+        # a is writing the delta that covers the revocation: kill it there
+        wait_for(lambda: glob.glob(os.path.join(s.pub, ".demo-delta.crl.tmp-*")),
+                 what="a delta being published")
+        a.proc.send_signal(signal.SIGKILL)
+        a.proc.wait(10)
+        assert r.xpending("revoca:events", "crlgen")["pending"] >= 1
+
+        wait_for(lambda: r.xpending("revoca:events", "crlgen")["pending"] == 0,
+                 timeout=30, what="the event claimed and acknowledged")
+        delta = s.crl("demo-delta.crl", pub=pub2)
+        assert delta.get_revoked_certificate_by_serial_number(serial) is not None
+        assert "lease acquired" in b.output()
+        b.stop()
+    finally:
+        s.close()

@@ -49,6 +49,7 @@ typedef struct {
     unsigned                       want_record:1;
     unsigned                       sign_nonce:1;
     unsigned                       no_cache:1;  /* a nonce answer */
+    unsigned                       decoded:1;   /* req already decoded */
 } ngx_http_revoca_ctx_t;
 
 
@@ -521,9 +522,18 @@ static ngx_int_t
 ngx_http_revoca_decode_b64(ngx_http_request_t *r, ngx_str_t *src,
     ngx_str_t *der)
 {
-    u_char      *p, *s;
-    size_t       i, k, nslash, len, need;
-    ngx_str_t    try;
+    u_char                      *p, *s;
+    size_t                       i, k, nslash, len, need;
+    ngx_str_t                    try;
+    ngx_uint_t                   as_sent;
+    ocsp_limits_t                lim;
+    ngx_http_revoca_ctx_t       *ctx;
+    ngx_http_revoca_loc_conf_t  *rlcf;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_revoca_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_revoca_module);
+    lim.max_size = rlcf->max_request_size;
+    lim.max_singles = rlcf->max_singles;
 
     der->data = ngx_pnalloc(r->pool, ngx_base64_decoded_length(src->len * 2)
                                      + 4);
@@ -537,6 +547,7 @@ ngx_http_revoca_decode_b64(ngx_http_request_t *r, ngx_str_t *src,
     }
 
     nslash = 0;
+    as_sent = 0;
 
     for (i = 0; i < src->len; i++) {
         if (src->data[i] == '/') {
@@ -609,12 +620,43 @@ ngx_http_revoca_decode_b64(ngx_http_request_t *r, ngx_str_t *src,
             continue;
         }
 
-        if (len == der->len) {
+        if (len != der->len) {
+            continue;
+        }
+
+        /*
+         * A wrongly doubled "/" keeps the length, so a candidate must parse
+         * as a whole; as sent, the text is kept even when it does not, so
+         * that the decoder names the problem.
+         */
+
+        if (ocsp_request_decode(der->data, der->len, &lim, &ctx->req)
+            == OCSP_ST_SUCCESSFUL)
+        {
+            ctx->decoded = 1;
+
             if (k) {
                 ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                                "revoca: GET path repaired (attempt %uz)", k);
             }
 
+            return NGX_OK;
+        }
+
+        if (k == 0) {
+            as_sent = 1;
+        }
+    }
+
+    if (as_sent) {
+        try.len = src->len;
+        ngx_memcpy(try.data, src->data, src->len);
+
+        while (try.len && try.data[try.len - 1] == '=') {
+            try.len--;
+        }
+
+        if (ngx_decode_base64(der, &try) == NGX_OK) {
             return NGX_OK;
         }
     }
@@ -651,7 +693,8 @@ ngx_http_revoca_process(ngx_http_request_t *r, u_char *der, size_t len)
     lim.max_size = rlcf->max_request_size;
     lim.max_singles = rlcf->max_singles;
 
-    st = ocsp_request_decode(der, len, &lim, &ctx->req);
+    st = ctx->decoded ? OCSP_ST_SUCCESSFUL
+                      : ocsp_request_decode(der, len, &lim, &ctx->req);
 
     if (st != OCSP_ST_SUCCESSFUL) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,

@@ -163,6 +163,18 @@ static int crl_gen_shard_list(crl_gen_t *g, crl_issuer_t *is,
     snprintf(name, sizeof(name), "%s-shards.json", ci->ic->name);
     rv = crl_publish_file(g->cc->publish_dir, name, json, n, this_update, err);
     free(json);
+    if (rv == 0 && g->cc->post_publish != NULL) {
+        char path[4096], herr[OCSP_ERR_MAX];
+        crl_renew_t renew = {g->rc, &is->lease};
+
+        snprintf(path, sizeof(path), "%s/%s", g->cc->publish_dir, name);
+        if (crl_run_hook(g->cc->post_publish, path, ci->ic->name, "shards", 0,
+                         g->cc->post_publish_timeout, crl_gen_renew, &renew,
+                         herr) != 0) {
+            ocsp_log(OCSP_LOG_ERR, "post_publish failed issuer=%s file=%s %s",
+                     ci->ic->name, name, herr);
+        }
+    }
     return rv;
 }
 

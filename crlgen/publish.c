@@ -111,61 +111,6 @@ failed:
     return -1;
 }
 
-int crl_read_file(const char *dir, const char *name, unsigned char **out,
-                  size_t *len, char *err)
-{
-    char path[4096];
-    struct stat st;
-    unsigned char *p = NULL;
-    size_t off = 0;
-    int fd;
-
-    *out = NULL;
-    *len = 0;
-    if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >=
-        sizeof(path)) {
-        snprintf(err, OCSP_ERR_MAX, "%s/%s: path too long", dir, name);
-        return -1;
-    }
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT) {
-            return 1;
-        }
-        snprintf(err, OCSP_ERR_MAX, "%s: %s", path, strerror(errno));
-        return -1;
-    }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-        (size_t)st.st_size > CRL_FILE_MAX) {
-        snprintf(err, OCSP_ERR_MAX,
-                 "%s: not a regular file of at most %zu "
-                 "bytes",
-                 path, CRL_FILE_MAX);
-        close(fd);
-        return -1;
-    }
-    p = malloc((size_t)st.st_size + 1);
-    if (p == NULL) {
-        snprintf(err, OCSP_ERR_MAX, "out of memory");
-        close(fd);
-        return -1;
-    }
-    while (off < (size_t)st.st_size) {
-        ssize_t n = read(fd, p + off, (size_t)st.st_size - off);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            break;
-        }
-        off += (size_t)n;
-    }
-    close(fd);
-    *out = p;
-    *len = off;
-    return 0;
-}
-
 int crl_map_file(const char *dir, const char *name, const unsigned char **out,
                  size_t *len, char *err)
 {

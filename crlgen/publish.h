@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Largest file crl_read_file() accepts (a CRL of ~25 million entries). */
+/* Largest published file read back (a CRL of ~20 million entries). */
 #define CRL_FILE_MAX ((size_t)1 << 30)
 
 /*
@@ -21,13 +21,6 @@
  */
 int crl_publish_file(const char *dir, const char *name, const void *p,
                      size_t len, int64_t mtime, char *err);
-
-/*
- * Reads DIR/NAME (at most CRL_FILE_MAX bytes).  Returns 0 with *out (caller
- * frees) and *len, 1 if the file does not exist, -1 with err.
- */
-int crl_read_file(const char *dir, const char *name, unsigned char **out,
-                  size_t *len, char *err);
 
 /*
  * Maps DIR/NAME read-only (at most CRL_FILE_MAX bytes) for a sequential

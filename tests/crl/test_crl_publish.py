@@ -80,12 +80,15 @@ def test_post_publish_hook_and_metrics(tmp_path, pki_dir):
         s.once()
         lines = log.read_text().splitlines()
         kinds = [l.split()[1] for l in lines]
-        assert kinds == ["full", "delta"]
+        assert kinds == ["full", "shards", "delta"]
         for l in lines:
             issuer, kind, number, arg, env_file = l.split()
             assert issuer == "demo" and arg == env_file
             assert os.path.exists(arg)
-            assert int(number) == s.number(os.path.basename(arg))
+            if kind == "shards":
+                assert arg.endswith("demo-shards.json")
+            else:
+                assert int(number) == s.number(os.path.basename(arg))
         assert metric(s, "revoca_crl_size_bytes", "demo.crl") == \
             os.path.getsize(s.file("demo.crl"))
         assert metric(s, "revoca_crl_number", "demo-delta.crl") == \

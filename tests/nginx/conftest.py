@@ -39,7 +39,7 @@ http {{
     scgi_temp_path {prefix}/tmp/scgi;
     {http}
     server {{
-        listen 127.0.0.1:{port};
+        listen 127.0.0.1:{port}{ssl};
         {server}
     }}
 }}
@@ -69,7 +69,7 @@ class Nginx:
 
     def __init__(self, prefix, revoca_conf=None, http=None, server=None,
                  loc="", workers=2, main_extra="", load=True,
-                 log_level="info"):
+                 log_level="info", ssl=False):
         self.prefix = str(prefix)
         self.port = free_port()
         self.proc = None
@@ -86,7 +86,7 @@ class Nginx:
                 user="user root root;" if os.geteuid() == 0 else "",
                 workers=workers, prefix=self.prefix, port=self.port,
                 http=http, server=server, main_extra=main_extra,
-                log_level=log_level))
+                log_level=log_level, ssl=" ssl" if ssl else ""))
 
     @property
     def url(self):

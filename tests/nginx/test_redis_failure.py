@@ -1,0 +1,213 @@
+"""Redis killed: cached answers are still served while before their
+nextUpdate, then tryLater; Redis restarted: answers again without a reload.
+Responses with a short validity are signed here with Python cryptography
+and written in the signer's format (keys.h), so that expiry comes within
+the test."""
+import os
+import socket
+import threading
+import time
+
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509 import ocsp
+
+from ocsp_client import get, get_raw, load_cert, post, request_der
+from revoca_fixtures import py_ocsp, wait_for, demo_pki
+
+TRY_LATER = ocsp.OCSPResponseStatus.TRY_LATER
+GOOD = ocsp.OCSPCertStatus.GOOD
+
+
+def presign(pki, leaf_path, this_update, next_update, status="good"):
+    """{sha1, sha256, this_update, next_update, status} like revoca-signer."""
+    import datetime
+    leaf = load_cert(leaf_path)
+    iss = load_cert(os.path.join(pki, "issuer.pem"))
+    rcert = load_cert(os.path.join(pki, "responder.pem"))
+    with open(os.path.join(pki, "responder.key"), "rb") as f:
+        rkey = serialization.load_pem_private_key(f.read(), None)
+    utc = datetime.datetime.utcfromtimestamp
+    h = {"this_update": str(this_update), "next_update": str(next_update),
+         "status": status}
+    for field, algo in (("sha1", hashes.SHA1()), ("sha256", hashes.SHA256())):
+        b = ocsp.OCSPResponseBuilder().add_response(
+            cert=leaf, issuer=iss, algorithm=algo,
+            cert_status=ocsp.OCSPCertStatus.GOOD, this_update=utc(this_update),
+            next_update=utc(next_update), revocation_time=None,
+            revocation_reason=None).responder_id(
+            ocsp.OCSPResponderEncoding.HASH, rcert).certificates([rcert])
+        h[field] = b.sign(rkey, hashes.SHA256()).public_bytes(
+            serialization.Encoding.DER)
+    return h
+
+
+def store(stack, leaf_path, h):
+    stack.r().hset("revoca:ocsp:demo:" + stack.serial_of(leaf_path),
+                   mapping=h)
+
+
+def make_leaf(stack, name):
+    issuer, issuer_key = demo_pki.load(stack.pki, "issuer")
+    c, _ = demo_pki.make_leaf(issuer, issuer_key, name + ".demo.test")
+    p = os.path.join(stack.pki, name + ".pem")
+    with open(p, "wb") as f:
+        f.write(c.public_bytes(serialization.Encoding.PEM))
+    return p
+
+
+def status(n, stack, leaf):
+    r = post(n.port, request_der(stack.pki, leaf))
+    assert r.status == 200
+    if r.ocsp_status != ocsp.OCSPResponseStatus.SUCCESSFUL:
+        return r.ocsp_status
+    return py_ocsp(r.body, stack.pki).certificate_status
+
+
+def metric(n, name):
+    body = get_raw(n.port, "/metrics").body.decode()
+    for line in body.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(name + " not in metrics")
+
+
+def test_redis_killed_then_restarted(stack, make_nginx):
+    now = int(time.time())
+    a = make_leaf(stack, "long")
+    b = make_leaf(stack, "short")
+    c = make_leaf(stack, "uncached")
+    store(stack, a, presign(stack.pki, a, now - 60, now + 3600))
+    store(stack, b, presign(stack.pki, b, now - 60, now + 6))
+    n = make_nginx(stack.conf, loc="revoca_cache_valid 1s;")
+    assert status(n, stack, a) == GOOD
+    assert status(n, stack, b) == GOOD
+
+    stack.redis.kill()
+    # cached answers keep being served, an uncached one is tryLater
+    assert status(n, stack, a) == GOOD
+    assert status(n, stack, b) == GOOD
+    assert status(n, stack, c) == TRY_LATER
+    r = post(n.port, request_der(stack.pki, c))
+    assert r.headers["cache-control"] == "max-age=0, no-cache"
+    # past the cache lifetime but before nextUpdate: still served (stale)
+    time.sleep(1.5)
+    assert status(n, stack, a) == GOOD
+    assert metric(n, "revoca_ocsp_stale_served_total") >= 1
+    assert metric(n, "revoca_ocsp_redis_errors_total") >= 1
+    # past nextUpdate: never served
+    while time.time() < now + 7:
+        time.sleep(0.2)
+    assert status(n, stack, b) == TRY_LATER
+    assert status(n, stack, a) == GOOD
+
+    # Redis back (same port, AOF data): answers again, no reload
+    stack.redis.start()
+    store(stack, c, presign(stack.pki, c, now - 60, now + 3600))
+    wait_for(lambda: status(n, stack, c) == GOOD, 20, 0.2,
+             "answers after the Redis restart")
+    # the expired one stays refused even though Redis still has it
+    assert status(n, stack, b) == TRY_LATER
+    assert metric(n, "revoca_ocsp_expired_total") >= 1
+    # a fresh response for it is picked up
+    store(stack, b, presign(stack.pki, b, now - 60, now + 3600))
+    assert status(n, stack, b) == GOOD
+
+
+def test_redis_down_from_start(stack, make_nginx):
+    stack.redis.kill()
+    n = make_nginx(stack.conf)
+    for _ in range(5):
+        assert status(n, stack, stack.path("good.pem")) == TRY_LATER
+    stack.redis.start()
+    stack.start_signer()
+    stack.cli("issue", "--issuer", "demo", "--cert", stack.path("good.pem"))
+    assert status(n, stack, stack.path("good.pem")) == GOOD
+
+
+def test_redis_restart_with_keepalive_connections(stack, make_nginx):
+    # idle pooled connections die with Redis; the next query must not fail
+    stack.start_signer()
+    stack.cli("issue", "--issuer", "demo", "--cert", stack.path("good.pem"))
+    n = make_nginx(stack.conf, loc="revoca_cache off;", workers=1)
+    for _ in range(5):
+        assert status(n, stack, stack.path("good.pem")) == GOOD
+    stack.redis.kill()
+    stack.redis.start()
+    assert status(n, stack, stack.path("good.pem")) == GOOD
+
+
+def test_redis_that_never_answers(stack, make_nginx):
+    # a peer that accepts and stays silent: our timeout, then tryLater
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(64)
+    port = srv.getsockname()[1]
+    held = []
+    stop = threading.Event()
+
+    def accept():
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(srv.accept()[0])
+            except OSError:
+                pass
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    try:
+        conf = os.path.join(stack.tmp, "nginx.http")
+        n = make_nginx(http="""
+            revoca_config %s;
+            revoca_redis 127.0.0.1:%d;
+            revoca_redis_timeout 300ms;
+            revoca_cache_zone 1m;
+        """ % (stack.conf, port), loc="revoca_miss internal_error;")
+        assert status(n, stack, stack.path("good.pem")) == \
+            ocsp.OCSPResponseStatus.INTERNAL_ERROR
+        assert "redis 127.0.0.1:%d read timed out" % port in n.log()
+        del conf
+    finally:
+        stop.set()
+        t.join()
+        for s in held:
+            s.close()
+        srv.close()
+
+
+def test_redis_garbage_reply(stack, make_nginx):
+    # a peer speaking nonsense: protocol error, tryLater, nothing logged
+    # above [error]
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(64)
+    port = srv.getsockname()[1]
+    stop = threading.Event()
+
+    def serve():
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                continue
+            try:
+                c.recv(4096)
+                c.sendall(b"?this is not RESP\r\n")
+            except OSError:
+                pass
+            c.close()
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        n = make_nginx(http="""
+            revoca_config %s;
+            revoca_redis 127.0.0.1:%d;
+        """ % (stack.conf, port))
+        for _ in range(3):
+            assert status(n, stack, stack.path("good.pem")) == TRY_LATER
+        assert "protocol error" in n.log()
+    finally:
+        stop.set()
+        t.join()
+        srv.close()

@@ -1,0 +1,86 @@
+"""The module loads into Debian's nginx and `nginx -t` accepts a complete
+configuration; bad configurations are refused with a message."""
+import os
+
+from conftest import Nginx
+
+
+def test_nginx_t_smoke(stack, tmp_path):
+    n = Nginx(tmp_path / "t", stack.conf, loc="""
+        revoca_cache_valid 30s;
+        revoca_max_request_size 4k;
+        revoca_max_singles 1;
+        revoca_miss try_later;
+        revoca_sign nonce unissued;
+    """, http="""
+        revoca_config %s;
+        revoca_redis 127.0.0.1:%d;
+        revoca_redis_connect_timeout 500ms;
+        revoca_redis_timeout 1s;
+        revoca_redis_keepalive 8;
+        revoca_redis_keepalive_timeout 30s;
+        revoca_cache_zone 16m;
+        revoca_sign_rate 5r/s burst=10;
+    """ % (stack.conf, stack.redis.port))
+    p = n.check_config()
+    assert p.returncode == 0, p.stderr
+    assert "test is successful" in p.stderr
+
+
+def check_fails(tmp_path, name, http, loc="", want=""):
+    n = Nginx(tmp_path / name, None, http=http, loc=loc)
+    p = n.check_config()
+    assert p.returncode != 0, p.stderr
+    assert want in p.stderr, p.stderr
+
+
+def test_bad_configurations(stack, tmp_path):
+    ok = "revoca_config %s;" % stack.conf
+    check_fails(tmp_path, "nofile", "revoca_config /nonexistent.conf;",
+                want="nonexistent.conf")
+    bad = os.path.join(stack.tmp, "bad.conf")
+    with open(bad, "w") as f:
+        f.write("issuers = ( { name = \"Bad Name\"; } );\n")
+    check_fails(tmp_path, "badconf", "revoca_config %s;" % bad, want="bad.conf")
+    check_fails(tmp_path, "singles", ok, "revoca_max_singles 0;",
+                "revoca_max_singles")
+    check_fails(tmp_path, "miss", ok, "revoca_miss sometimes;", "\"sometimes\"")
+    check_fails(tmp_path, "sign", ok, "revoca_sign always;", "invalid parameter")
+    check_fails(tmp_path, "zone", ok + "revoca_cache_zone 1k;", "",
+                "invalid revoca cache zone size")
+    check_fails(tmp_path, "redis", ok + "revoca_redis 127.0.0.1:notaport;",
+                "", "invalid port")
+    check_fails(tmp_path, "rate", ok + "revoca_sign_rate fast;", "",
+                "invalid rate")
+
+
+def test_signing_needs_loadable_keys(stack, tmp_path, pki_rsa_dir):
+    # revoca_sign loads the responder keys at startup: a key that does not
+    # match its certificate is a configuration error, not a runtime one
+    conf = os.path.join(stack.tmp, "mismatch.conf")
+    with open(stack.conf) as f:
+        text = f.read()
+    with open(conf, "w") as f:
+        f.write(text.replace('"pki/responder.key"', '"%s"' % os.path.join(
+            pki_rsa_dir, "responder.key")))
+    n = Nginx(tmp_path / "keys", conf, loc="revoca_sign nonce;")
+    p = n.check_config()
+    assert p.returncode != 0, p.stderr
+    # without signing the keys are not even read
+    n = Nginx(tmp_path / "nokeys", conf)
+    assert n.check_config().returncode == 0
+
+
+def test_reload_keeps_serving(stack, make_nginx):
+    from ocsp_client import post, request_der
+    from revoca_fixtures import py_ocsp, wait_for
+    stack.start_signer()
+    good = stack.path("good.pem")
+    stack.cli("issue", "--issuer", "demo", "--cert", good)
+    n = make_nginx(stack.conf)
+    der = request_der(stack.pki, good)
+    assert py_ocsp(post(n.port, der).body, stack.pki)
+    n.reload()
+    wait_for(lambda: "reconfiguring" in n.log(), 10, what="reload")
+    for _ in range(10):
+        assert py_ocsp(post(n.port, der).body, stack.pki)

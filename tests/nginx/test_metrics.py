@@ -1,0 +1,53 @@
+"""The metrics location: Prometheus text format, counts by method, issuer,
+response status and certificate status, cache and Redis."""
+import re
+
+from ocsp_client import get, get_raw, http, post, request_der
+
+
+def samples(n):
+    r = get_raw(n.port, "/metrics")
+    assert r.status == 200
+    assert r.headers["content-type"].startswith("text/plain; version=0.0.4")
+    out = {}
+    for line in r.body.decode().splitlines():
+        if line.startswith("#"):
+            assert re.match(r"# (HELP|TYPE) revoca_\w+ ", line), line
+            continue
+        name, value = line.rsplit(" ", 1)
+        out[name] = float(value)
+    return out
+
+
+def test_metrics(stack, make_nginx, pki_rsa_dir):
+    stack.start_signer()
+    good = stack.path("good.pem")
+    stack.cli("issue", "--issuer", "demo", "--cert", good)
+    stack.cli("issue", "--issuer", "demo", "--cert", stack.path("revoked.pem"))
+    stack.cli("revoke", "--issuer", "demo", "--cert",
+              stack.path("revoked.pem"), "--wait")
+    n = make_nginx(stack.conf)
+    der = request_der(stack.pki, good)
+    post(n.port, der)
+    get(n.port, der)
+    get(n.port, der)
+    post(n.port, request_der(stack.pki, stack.path("revoked.pem")))
+    post(n.port, b"junk")
+    post(n.port, request_der(pki_rsa_dir, pki_rsa_dir + "/good.pem"))
+    http(n.port, "PUT", "/ocsp", b"x")
+    m = samples(n)
+    assert m['revoca_ocsp_http_requests_total{method="GET"}'] == 2
+    assert m['revoca_ocsp_http_requests_total{method="POST"}'] == 4
+    assert m['revoca_ocsp_http_requests_total{method="other"}'] == 1
+    ok = 'revoca_ocsp_responses_total{issuer="demo",status="successful",'
+    assert m[ok + 'cert_status="good"}'] == 3
+    assert m[ok + 'cert_status="revoked"}'] == 1
+    assert m['revoca_ocsp_responses_total{issuer="",status="malformedRequest",'
+             'cert_status="none"}'] == 1
+    assert m['revoca_ocsp_responses_total{issuer="",status="unauthorized",'
+             'cert_status="none"}'] == 1
+    assert m["revoca_ocsp_cache_hits_total"] >= 1
+    assert m["revoca_ocsp_cache_misses_total"] >= 2
+    assert m["revoca_ocsp_redis_latency_seconds_count"] == \
+        m['revoca_ocsp_redis_latency_seconds_bucket{le="+Inf"}'] >= 2
+    assert m["revoca_ocsp_redis_errors_total"] == 0

@@ -152,7 +152,12 @@ static void crl_tick_issuer(crl_gen_t *g, crl_events_t *ev, crl_issuer_t *iss,
         return;
     }
 
-    now = (int64_t)time(NULL);
+    /* Redis's clock, as thisUpdate uses: generators on hosts with skewed
+     * clocks keep one schedule. */
+    if (crl_redis_time_ms(g->rc, &now, err) != 0) {
+        return;
+    }
+    now /= 1000;
     ready = crl_events_reflect(g->rc, ev, k);
     if (crl_fetch_last_change(g->rc, cc->cf->prefix, ci->ic->name, &last_change,
                               err) != 0) {

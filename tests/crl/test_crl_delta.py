@@ -97,3 +97,31 @@ def test_full_crl_lists_hold_until_released(crlstack):
     assert s.crl("demo.crl").get_revoked_certificate_by_serial_number(good) is None
     e = s.crl("demo-delta.crl").get_revoked_certificate_by_serial_number(good)
     assert reason_of(e) == x509.ReasonFlags.remove_from_crl
+
+
+def test_daemon_resigns_on_schedule(tmp_path, pki_dir):
+    """Full and delta CRLs are re-issued at resign_after / half the delta
+    lifetime without any change, with newer numbers and thisUpdate."""
+    from conftest import CrlStack
+    s = CrlStack(tmp_path, pki_dir, issuers=[{"name": "demo", "crl":
+        '{ lifetime = "10m"; resign_after = "2s"; update_interval = "1s"; '
+        'delta_lifetime = "2m"; }'}])
+    try:
+        s.start_signer()
+        gen = s.start_crlgen()
+        wait_for(lambda: s.number("demo.crl") > 0, what="first full CRL")
+        first = s.crl("demo.crl")
+        n1 = s.number("demo.crl")
+        wait_for(lambda: s.number("demo.crl") > n1, timeout=30,
+                 what="the re-signed full CRL")
+        second = s.crl("demo.crl")
+        assert second.last_update > first.last_update
+        assert second.next_update - second.last_update == \
+            first.next_update - first.last_update
+        # the delta follows the new base
+        wait_for(lambda: s.crl("demo-delta.crl").extensions.get_extension_for_class(
+            x509.DeltaCRLIndicator).value.crl_number == s.number("demo.crl"),
+            what="a delta over the new base")
+        gen.stop()
+    finally:
+        s.close()

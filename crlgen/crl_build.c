@@ -307,139 +307,210 @@ static int crl_dp_ext(der_buf_t *b, const char *url)
     return 0;
 }
 
+/* Length of what crl_entry_der() writes for E, so that the big SEQUENCE
+ * headers are written once, in place, never moved. */
+static size_t crl_entry_len(const crl_entry_t *e, int delta)
+{
+    size_t k = 0, sl, x = 0, t;
+
+    while (k < CRL_SERIAL_LEN - 1 && e->serial[k] == 0) {
+        k++;
+    }
+    sl = CRL_SERIAL_LEN - k + ((e->serial[k] & 0x80) != 0);
+    /* UTCTime for 1950..2049, GeneralizedTime otherwise (crl_time_der) */
+    t = e->revoked_at >= -631152000LL && e->revoked_at < 2524608000LL ? 15 : 17;
+    if (e->reason != CRL_REASON_ABSENT &&
+        (e->reason != CRL_REASON_REMOVE || delta)) {
+        x += 12;
+    }
+    if (e->invalidity > 0 && e->reason != CRL_REASON_REMOVE) {
+        x += 26;
+    }
+    return 2 + 2 + sl + t + (x ? 2 + x : 0);
+}
+
+/* The [0] crlExtensions of p (RFC 5280 5.2) into e. */
+static int crl_extensions_der(der_buf_t *b, const crl_signer_t *s,
+                              const crl_params_t *p, char *err)
+{
+    size_t x, m, mi, mo, ms;
+
+    x = der_begin(b, DER_CTX(0));
+    m = der_begin(b, DER_SEQUENCE);
+
+    /* RFC 5280 5.2.1 */
+    mi = crl_ext_begin(b, oid_aki, sizeof(oid_aki), 0, &mo);
+    ms = der_begin(b, DER_SEQUENCE);
+    der_tlv(b, DER_CTX_PRIM(0), s->key_id, s->key_id_len);
+    der_end(b, ms);
+    crl_ext_end(b, mi, mo);
+
+    /* RFC 5280 5.2.3 */
+    mi = crl_ext_begin(b, oid_crl_number, sizeof(oid_crl_number), 0, &mo);
+    der_uint(b, p->number);
+    crl_ext_end(b, mi, mo);
+
+    if (p->kind == CRL_KIND_DELTA) {
+        /* RFC 5280 5.2.4: critical */
+        mi = crl_ext_begin(b, oid_delta_indicator, sizeof(oid_delta_indicator),
+                           1, &mo);
+        der_uint(b, p->base_number);
+        crl_ext_end(b, mi, mo);
+    }
+    if (p->kind == CRL_KIND_SHARD && p->idp_url != NULL) {
+        /* RFC 5280 5.2.5: critical */
+        mi = crl_ext_begin(b, oid_idp, sizeof(oid_idp), 1, &mo);
+        ms = der_begin(b, DER_SEQUENCE);
+        if (crl_dp_ext(b, p->idp_url) != 0) {
+            snprintf(err, OCSP_ERR_MAX, "IDP URL too long");
+            return -1;
+        }
+        der_end(b, ms);
+        crl_ext_end(b, mi, mo);
+    }
+    if (p->kind == CRL_KIND_FULL && p->freshest_url != NULL) {
+        /* RFC 5280 5.2.6: non-critical, CRLDistributionPoints syntax */
+        size_t md;
+        mi = crl_ext_begin(b, oid_freshest, sizeof(oid_freshest), 0, &mo);
+        ms = der_begin(b, DER_SEQUENCE);
+        md = der_begin(b, DER_SEQUENCE);
+        if (crl_dp_ext(b, p->freshest_url) != 0) {
+            snprintf(err, OCSP_ERR_MAX, "freshestCRL URL too long");
+            return -1;
+        }
+        der_end(b, md);
+        der_end(b, ms);
+        crl_ext_end(b, mi, mo);
+    }
+    der_end(b, m);
+    der_end(b, x);
+    if (b->err) {
+        snprintf(err, OCSP_ERR_MAX, "out of memory encoding extensions");
+        return -1;
+    }
+    return 0;
+}
+
+/* The tag and definite length of a constructed value; its length. */
+static size_t crl_hdr(unsigned char tag, size_t len, unsigned char *out)
+{
+    out[0] = tag;
+    return 1 + der_len_octets(len, out + 1);
+}
+
+/* Room before the CertificateList for its own header (tag + 5 octets). */
+#define CRL_TOP_RESERVE 6
+
 int crl_build(const crl_signer_t *s, const crl_params_t *p,
               const crl_entry_t *v, size_t n, unsigned char **out,
               size_t *outlen, char *err)
 {
-    der_buf_t b;
+    der_buf_t b = {0}, pre = {0}, ext = {0};
     EVP_MD_CTX *ctx = NULL;
-    unsigned char *sig = NULL;
-    size_t siglen = 0, top, tbs, m = 0, x, o, i, count = 0;
-    int delta = p->kind == CRL_KIND_DELTA;
+    unsigned char *sig = NULL, tbs_hdr[8], seq_hdr[8], top_hdr[8];
+    size_t siglen = 0, entries = 0, count = 0, tbs_len, th, sh = 0, h, i;
+    size_t tbs_at, cap;
+    int delta = p->kind == CRL_KIND_DELTA, rv = -1;
 
     *out = NULL;
     if (s->key == NULL) {
         snprintf(err, OCSP_ERR_MAX, "no CA key loaded");
         return -1;
     }
-    if (der_init(&b, 4096 + n * 72) != 0) {
-        snprintf(err, OCSP_ERR_MAX, "out of memory for %zu entries", n);
-        return -1;
+    if (der_init(&pre, 512) != 0 || der_init(&ext, 512) != 0) {
+        goto nomem;
     }
-    top = der_begin(&b, DER_SEQUENCE);
-    tbs = der_begin(&b, DER_SEQUENCE);
-    der_uint(&b, 1); /* v2: extensions present (RFC 5280 5.1.2.1) */
-    der_raw(&b, s->alg, s->alg_len);
-    der_raw(&b, s->name, s->name_len);
-    der_time(&b, p->this_update);
-    der_time(&b, p->next_update);
-
+    der_uint(&pre, 1); /* v2: extensions present (RFC 5280 5.1.2.1) */
+    der_raw(&pre, s->alg, s->alg_len);
+    der_raw(&pre, s->name, s->name_len);
+    der_time(&pre, p->this_update);
+    der_time(&pre, p->next_update);
+    if (pre.err) {
+        goto nomem;
+    }
+    if (crl_extensions_der(&ext, s, p, err) != 0) {
+        goto done;
+    }
     for (i = 0; i < n; i++) {
         if (p->kind == CRL_KIND_SHARD && v[i].shard != p->shard) {
             continue;
         }
-        if (count++ == 0) {
-            m = der_begin(&b, DER_SEQUENCE);
-        }
-        crl_entry_der(&b, &v[i], delta);
+        entries += crl_entry_len(&v[i], delta);
+        count++;
     }
+    /* RFC 5280 5.1.2.6: no revokedCertificates rather than an empty one */
     if (count > 0) {
-        /* RFC 5280 5.1.2.6: absent, not empty, when nothing is revoked */
-        der_end(&b, m);
+        sh = crl_hdr(DER_SEQUENCE, entries, seq_hdr);
     }
+    tbs_len = pre.len + (count > 0 ? sh + entries : 0) + ext.len;
+    th = crl_hdr(DER_SEQUENCE, tbs_len, tbs_hdr);
 
-    x = der_begin(&b, DER_CTX(0));
-    m = der_begin(&b, DER_SEQUENCE);
-    {
-        size_t mi, mo, ms;
-
-        /* RFC 5280 5.2.1 */
-        mi = crl_ext_begin(&b, oid_aki, sizeof(oid_aki), 0, &mo);
-        ms = der_begin(&b, DER_SEQUENCE);
-        der_tlv(&b, DER_CTX_PRIM(0), s->key_id, s->key_id_len);
-        der_end(&b, ms);
-        crl_ext_end(&b, mi, mo);
-
-        /* RFC 5280 5.2.3 */
-        mi = crl_ext_begin(&b, oid_crl_number, sizeof(oid_crl_number), 0, &mo);
-        der_uint(&b, p->number);
-        crl_ext_end(&b, mi, mo);
-
-        if (delta) {
-            /* RFC 5280 5.2.4: critical */
-            mi = crl_ext_begin(&b, oid_delta_indicator,
-                               sizeof(oid_delta_indicator), 1, &mo);
-            der_uint(&b, p->base_number);
-            crl_ext_end(&b, mi, mo);
-        }
-        if (p->kind == CRL_KIND_SHARD && p->idp_url != NULL) {
-            /* RFC 5280 5.2.5: critical */
-            mi = crl_ext_begin(&b, oid_idp, sizeof(oid_idp), 1, &mo);
-            ms = der_begin(&b, DER_SEQUENCE);
-            if (crl_dp_ext(&b, p->idp_url) != 0) {
-                snprintf(err, OCSP_ERR_MAX, "IDP URL too long");
-                goto failed;
+    cap = CRL_TOP_RESERVE + th + tbs_len + s->alg_len + 8 +
+          (size_t)EVP_PKEY_get_size(s->key) + 1;
+    if (der_init(&b, cap) != 0) {
+        snprintf(err, OCSP_ERR_MAX, "out of memory for %zu entries", n);
+        goto done;
+    }
+    b.len = CRL_TOP_RESERVE;
+    tbs_at = b.len;
+    der_raw(&b, tbs_hdr, th);
+    der_raw(&b, pre.p, pre.len);
+    if (count > 0) {
+        der_raw(&b, seq_hdr, sh);
+        for (i = 0; i < n; i++) {
+            if (p->kind == CRL_KIND_SHARD && v[i].shard != p->shard) {
+                continue;
             }
-            der_end(&b, ms);
-            crl_ext_end(&b, mi, mo);
-        }
-        if (p->kind == CRL_KIND_FULL && p->freshest_url != NULL) {
-            /* RFC 5280 5.2.6: non-critical, CRLDistributionPoints syntax */
-            size_t md;
-            mi = crl_ext_begin(&b, oid_freshest, sizeof(oid_freshest), 0, &mo);
-            ms = der_begin(&b, DER_SEQUENCE);
-            md = der_begin(&b, DER_SEQUENCE);
-            if (crl_dp_ext(&b, p->freshest_url) != 0) {
-                snprintf(err, OCSP_ERR_MAX, "freshestCRL URL too long");
-                goto failed;
-            }
-            der_end(&b, md);
-            der_end(&b, ms);
-            crl_ext_end(&b, mi, mo);
+            crl_entry_der(&b, &v[i], delta);
         }
     }
-    der_end(&b, m);
-    der_end(&b, x);
-    der_end(&b, tbs);
-    if (b.err) {
-        snprintf(err, OCSP_ERR_MAX, "out of memory encoding the CRL");
-        goto failed;
+    der_raw(&b, ext.p, ext.len);
+    if (b.err || b.len != tbs_at + th + tbs_len) {
+        snprintf(err, OCSP_ERR_MAX, "CRL encoding length mismatch");
+        goto done;
     }
 
-    /* tbs is the mark of the TBS length; its tag is one octet before. */
-    o = tbs - 1;
     ctx = EVP_MD_CTX_new();
     if (ctx == NULL ||
         EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, s->key) != 1 ||
-        EVP_DigestSign(ctx, NULL, &siglen, b.p + o, b.len - o) != 1) {
+        EVP_DigestSign(ctx, NULL, &siglen, b.p + tbs_at, b.len - tbs_at) != 1) {
         crl_ossl_err(err, "EVP_DigestSign");
-        goto failed;
+        goto done;
     }
     sig = malloc(siglen + 1);
     if (sig == NULL) {
-        snprintf(err, OCSP_ERR_MAX, "out of memory");
-        goto failed;
+        goto nomem;
     }
     sig[0] = 0; /* BIT STRING: no unused bits */
-    if (EVP_DigestSign(ctx, sig + 1, &siglen, b.p + o, b.len - o) != 1) {
+    if (EVP_DigestSign(ctx, sig + 1, &siglen, b.p + tbs_at, b.len - tbs_at) !=
+        1) {
         crl_ossl_err(err, "EVP_DigestSign");
-        goto failed;
+        goto done;
     }
     der_raw(&b, s->alg, s->alg_len);
     der_tlv(&b, DER_BIT_STRING, sig, siglen + 1);
-    der_end(&b, top);
     if (b.err) {
-        snprintf(err, OCSP_ERR_MAX, "out of memory encoding the CRL");
-        goto failed;
+        goto nomem;
     }
-    free(sig);
-    EVP_MD_CTX_free(ctx);
+    /* The outer header goes in front; only small CRLs, whose length needs
+     * fewer octets than reserved, move (by a few bytes). */
+    h = crl_hdr(DER_SEQUENCE, b.len - CRL_TOP_RESERVE, top_hdr);
+    memcpy(b.p + CRL_TOP_RESERVE - h, top_hdr, h);
+    if (h < CRL_TOP_RESERVE) {
+        memmove(b.p, b.p + CRL_TOP_RESERVE - h, b.len - (CRL_TOP_RESERVE - h));
+        b.len -= CRL_TOP_RESERVE - h;
+    }
     *out = der_take(&b, outlen);
-    return 0;
+    rv = 0;
+    goto done;
 
-failed:
+nomem:
+    snprintf(err, OCSP_ERR_MAX, "out of memory encoding the CRL");
+done:
     free(sig);
     EVP_MD_CTX_free(ctx);
     der_free(&b);
-    return -1;
+    der_free(&pre);
+    der_free(&ext);
+    return rv;
 }

@@ -30,6 +30,8 @@ typedef struct {
     X509 *responder;              /* owned */
     EVP_PKEY *key;                /* owned */
     EVP_PKEY_CTX *sign_ctx;       /* owned; initialised once for speed */
+    EVP_MD *sha256;               /* owned; fetched once, not per digest */
+    EVP_MD_CTX *md_ctx;           /* owned; reused for the TBS digest */
     unsigned char *responder_der; /* owned, the certificate to include */
     size_t responder_der_len;
     unsigned char responder_key_id[20]; /* SHA-1 of the public key bits */

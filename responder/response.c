@@ -111,7 +111,9 @@ static int sign_tbs(const ocsp_issuer_t *iss, const unsigned char *tbs,
 
     if (iss->sign_ctx != NULL) {
         /* SHA-256 of the TBS, signed with the prepared context. */
-        if (EVP_Digest(tbs, tbs_len, digest, NULL, EVP_sha256(), NULL) != 1 ||
+        if (EVP_DigestInit_ex2(iss->md_ctx, iss->sha256, NULL) != 1 ||
+            EVP_DigestUpdate(iss->md_ctx, tbs, tbs_len) != 1 ||
+            EVP_DigestFinal_ex(iss->md_ctx, digest, NULL) != 1 ||
             EVP_PKEY_sign(iss->sign_ctx, sig, sig_len, digest,
                           sizeof(digest)) != 1) {
             return -1;

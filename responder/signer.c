@@ -619,6 +619,30 @@ static void batch_entries(signer_t *s, batch_t *b, const redisReply *list)
 }
 
 /*
+ * Takes an XREADGROUP reply R (freed here): its entries go into b.  0, or
+ * -1 on a lost link (R NULL).
+ */
+static int read_reply(signer_t *s, batch_t *b, redisReply *r)
+{
+    if (r == NULL) {
+        return -1;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        ocsp_log(OCSP_LOG_ERR, "XREADGROUP failed reply=\"%s\"", r->str);
+        if (strncmp(r->str, "NOGROUP", 7) == 0) {
+            freeReplyObject(r);
+            return ensure_group(s);
+        }
+    } else if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+               r->element[0]->type == REDIS_REPLY_ARRAY &&
+               r->element[0]->elements == 2) {
+        batch_entries(s, b, r->element[0]->element[1]);
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
+/*
  * Reads the next events into b, waiting for some if BLOCK.  0 (maybe none),
  * or -1 on a lost link.
  */
@@ -678,25 +702,42 @@ static int read_events(signer_t *s, batch_t *b, int block)
         }
         r = ocsp_rconn_cmd(&s->rc, argc, argv, NULL);
     }
-    if (r == NULL) {
+    if (read_reply(s, b, r) != 0) {
         return -1;
     }
-    if (r->type == REDIS_REPLY_ERROR) {
-        ocsp_log(OCSP_LOG_ERR, "XREADGROUP failed reply=\"%s\"", r->str);
-        if (strncmp(r->str, "NOGROUP", 7) == 0) {
-            freeReplyObject(r);
-            return ensure_group(s);
-        }
-    } else if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
-               r->element[0]->type == REDIS_REPLY_ARRAY &&
-               r->element[0]->elements == 2) {
-        batch_entries(s, b, r->element[0]->element[1]);
-    }
-    freeReplyObject(r);
     if (!s->own_pending_done && b->nentries == 0) {
         s->own_pending_done = 1;
     }
     return 0;
+}
+
+/*
+ * Read-ahead: the next new entries are asked for (no BLOCK) before a batch
+ * is signed and collected after, so that Redis serves the read while the
+ * signer computes.  Only once our own pending entries are done and while
+ * no claim of a dead signer's entries is due; read_events() does those.
+ */
+static int ahead_possible(const signer_t *s)
+{
+    return s->own_pending_done &&
+           ocsp_now_ms() - s->last_claim_ms < SIGNER_CLAIM_EVERY_MS;
+}
+
+static int ahead_send(signer_t *s)
+{
+    char count[16];
+    const char *argv[] = {"XREADGROUP", "GROUP",       SIGNER_GROUP,
+                          s->consumer,  "COUNT",       count,
+                          "STREAMS",    s->events_key, ">"};
+
+    snprintf(count, sizeof(count), "%zu", s->batch);
+    pipe_cmd(&s->rc, 9, argv, NULL);
+    return pipe_flush(&s->rc);
+}
+
+static int ahead_recv(signer_t *s, batch_t *b)
+{
+    return read_reply(s, b, pipe_reply(&s->rc));
 }
 
 /* Claims due re-signs of one issuer into b.  0, or -1 on a lost link. */
@@ -780,9 +821,11 @@ static int finish_ready(signer_t *s, batch_t **ready, int flushed)
 
 int signer_run(signer_t *s)
 {
-    batch_t *bufs = calloc(2, sizeof(batch_t));
-    batch_t *cur, *ready = NULL;
-    int connected = 0, k = 0;
+    /* cur: read (and loaded), being signed; ready: built, sent while cur is
+     * signed; the third receives the entries read ahead. */
+    batch_t *bufs = calloc(3, sizeof(batch_t));
+    batch_t *cur, *ready = NULL, *next;
+    int connected = 0, k = 0, ahead;
     size_t i;
 
     if (bufs == NULL) {
@@ -808,28 +851,42 @@ int signer_run(signer_t *s)
                      s->cf->redis_host, s->cf->redis_port);
         }
 
-        /* With a batch built and waiting, only look for more. */
-        if (read_events(s, cur, ready == NULL) != 0) {
-            goto lost;
+        if (cur->nentries == 0) {
+            /* Nothing read ahead.  With a batch built and waiting, only
+             * look for more. */
+            if (read_events(s, cur, ready == NULL) != 0) {
+                goto lost;
+            }
+            cur->conn = &s->tx[k];
+            if (cur->nentries > 0 && batch_load(s, cur) != 0) {
+                goto lost;
+            }
         }
         if (cur->nentries > 0) {
             /*
-             * Read this batch's records, then let Redis run the batch built
-             * before while this one is signed.  Should both touch a record,
-             * WATCH makes this one repeat.
+             * Ask for the next entries and let Redis run the batch built
+             * before while this one is signed.  Should two batches touch a
+             * record, WATCH makes the later one repeat.
              */
-            cur->conn = &s->tx[k];
-            if (batch_load(s, cur) != 0 ||
+            for (next = bufs; next == cur || next == ready; next++) {
+            }
+            ahead = ahead_possible(s);
+            if ((ahead && ahead_send(s) != 0) ||
                 (ready != NULL && pipe_flush(ready->conn) != 0)) {
                 goto lost;
             }
             batch_build(s, cur);
-            if (finish_ready(s, &ready, 1) != 0) {
+            if ((ahead && ahead_recv(s, next) != 0) ||
+                finish_ready(s, &ready, 1) != 0) {
                 goto lost;
             }
             ready = cur;
             k ^= 1;
-            cur = &bufs[k];
+            cur = next;
+            cur->conn = &s->tx[k];
+            if (cur->nentries > 0 && batch_load(s, cur) != 0) {
+                goto lost;
+            }
             continue; /* events first: the CA's hook is waiting */
         }
         batch_reset(cur);
@@ -855,8 +912,9 @@ int signer_run(signer_t *s)
 
     lost:
         /* Unacknowledged entries stay pending and are read again. */
-        batch_reset(&bufs[0]);
-        batch_reset(&bufs[1]);
+        for (i = 0; i < 3; i++) {
+            batch_reset(&bufs[i]);
+        }
         ready = NULL;
         if (connected) {
             ocsp_log(OCSP_LOG_WARN, "redis lost err=\"%s\" action=reconnect",
@@ -865,7 +923,9 @@ int signer_run(signer_t *s)
         signer_drop(s);
         connected = 0;
     }
-    if (ready != NULL && finish_ready(s, &ready, 0) != 0) {
+    /* SIGTERM: finish the batches in hand, the one read ahead included. */
+    if (connected && ((ready != NULL && finish_ready(s, &ready, 0) != 0) ||
+                      (cur->nentries > 0 && batch_run(s, cur) < 0))) {
         ocsp_log(OCSP_LOG_WARN, "last batch unconfirmed err=\"%s\"",
                  signer_err(s));
     }
@@ -873,8 +933,9 @@ int signer_run(signer_t *s)
              (unsigned long long)s->events,
              (unsigned long long)s->signed_responses,
              (unsigned long long)s->conflicts);
-    batch_reset(&bufs[0]);
-    batch_reset(&bufs[1]);
+    for (i = 0; i < 3; i++) {
+        batch_reset(&bufs[i]);
+    }
     free(bufs);
     return 0;
 }

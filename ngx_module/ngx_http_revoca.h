@@ -76,6 +76,7 @@ typedef struct {
     ngx_atomic_uint_t           sign_tokens;
     ngx_atomic_uint_t           sign_last;
     ngx_uint_t                  nissuers;
+    uint32_t                    issuers_crc;  /* of the names, in order */
     /* [issuer + 1][NGX_HTTP_REVOCA_RESP_N][NGX_HTTP_REVOCA_CERT_N];
      * the last issuer row counts requests no issuer matched */
     ngx_atomic_t                answers[1];

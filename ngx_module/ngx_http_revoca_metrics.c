@@ -52,6 +52,9 @@ ngx_http_revoca_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_http_revoca_main_conf_t  *rmcf = shm_zone->data;
 
     size_t                         size;
+    uint32_t                       crc;
+    ngx_uint_t                     i;
+    const char                    *name;
     ngx_slab_pool_t               *shpool;
     ngx_http_revoca_metrics_sh_t  *sh;
 
@@ -62,11 +65,23 @@ ngx_http_revoca_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         return NGX_OK;
     }
 
+    ngx_crc32_init(crc);
+
+    for (i = 0; i < rmcf->registry->n; i++) {
+        name = rmcf->registry->issuers[i].conf->name;
+        ngx_crc32_update(&crc, (u_char *) name, ngx_strlen(name) + 1);
+    }
+
+    ngx_crc32_final(crc);
+
     if (data && shpool->data
         && ((ngx_http_revoca_metrics_sh_t *) shpool->data)->nissuers
-           == rmcf->registry->n)
+           == rmcf->registry->n
+        && ((ngx_http_revoca_metrics_sh_t *) shpool->data)->issuers_crc
+           == crc)
     {
-        /* a reload keeps the counters when the issuers stay the same */
+        /* a reload keeps the counters when the issuers, by name and in
+         * order, stay the same: else the issuer labels would be wrong */
         return NGX_OK;
     }
 
@@ -77,6 +92,7 @@ ngx_http_revoca_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     ngx_memzero(sh, size);
     sh->nissuers = rmcf->registry->n;
+    sh->issuers_crc = crc;
     sh->sign_tokens = rmcf->sign_burst * 1000;
     sh->sign_last = ngx_current_msec;
     shpool->data = sh;
@@ -160,10 +176,6 @@ ngx_http_revoca_sign_allowed(ngx_http_revoca_main_conf_t *rmcf)
     ngx_atomic_uint_t              tokens, cap;
     ngx_slab_pool_t               *shpool;
     ngx_http_revoca_metrics_sh_t  *sh;
-
-    if (rmcf->sign_rate == 0) {
-        return NGX_OK;
-    }
 
     shpool = (ngx_slab_pool_t *) rmcf->metrics_zone->shm.addr;
     sh = shpool->data;

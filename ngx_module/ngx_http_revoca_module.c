@@ -525,7 +525,7 @@ ngx_http_revoca_decode_b64(ngx_http_request_t *r, ngx_str_t *src,
     u_char                      *p, *s;
     size_t                       i, k, nslash, len, need;
     ngx_str_t                    try;
-    ngx_uint_t                   as_sent;
+    ngx_uint_t                   as_sent, padded;
     ocsp_limits_t                lim;
     ngx_http_revoca_ctx_t       *ctx;
     ngx_http_revoca_loc_conf_t  *rlcf;
@@ -549,6 +549,14 @@ ngx_http_revoca_decode_b64(ngx_http_request_t *r, ngx_str_t *src,
     nslash = 0;
     as_sent = 0;
 
+    /*
+     * Padded text comes in whole quanta of four: only as many "/" as are
+     * missing from the last quantum can have been collapsed, so a request
+     * merely cut short is not "repaired" into another one.
+     */
+
+    padded = (src->len && src->data[src->len - 1] == '=');
+
     for (i = 0; i < src->len; i++) {
         if (src->data[i] == '/') {
             nslash++;
@@ -566,6 +574,12 @@ ngx_http_revoca_decode_b64(ngx_http_request_t *r, ngx_str_t *src,
         } else {
             if (k == nslash + 1 && nslash < 2) {
                 break;
+            }
+
+            if (padded
+                && (src->len + (k == nslash + 1 ? nslash : 1)) % 4 != 0)
+            {
+                continue;
             }
 
             p = try.data;
@@ -703,10 +717,7 @@ ngx_http_revoca_process(ngx_http_request_t *r, u_char *der, size_t len)
         return ngx_http_revoca_send_error(r, ctx, st);
     }
 
-    /*
-     * RFC 5019 2.1.1 allows one singleRequest; with a higher limit the
-     * first one is answered (a pre-signed response holds one).
-     */
+    /* one singleRequest (RFC 5019 2.1.1; revoca_max_singles is 1) */
 
     id = &ctx->req.singles[0];
 
@@ -738,7 +749,7 @@ ngx_http_revoca_process(ngx_http_request_t *r, u_char *der, size_t len)
                        || ((rlcf->sign & NGX_HTTP_REVOCA_SIGN_UNISSUED)
                            && ctx->issuer->key != NULL);
 
-    if (rlcf->cache && rmcf->cache_zone && !ctx->sign_nonce) {
+    if (rlcf->cache && rmcf->cache_zone) {
 
         ngx_memzero(&ans, sizeof(ngx_http_revoca_answer_t));
 
@@ -749,7 +760,13 @@ ngx_http_revoca_process(ngx_http_request_t *r, u_char *der, size_t len)
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        if (rc == NGX_OK && ans.fresh) {
+        /*
+         * A nonce is signed fresh; the cached answer, without the nonce
+         * (RFC 9654 lets a responder leave it out), is kept for when
+         * Redis fails.
+         */
+
+        if (rc == NGX_OK && ans.fresh && !ctx->sign_nonce) {
             (void) ngx_atomic_fetch_add(&sh->cache_hits, 1);
             return ngx_http_revoca_send_answer(r, ctx, &ans);
         }
@@ -895,7 +912,11 @@ ngx_http_revoca_answer_redis(ngx_http_request_t *r,
     if (record && record->type != REDIS_REPLY_STRING
         && record->type != REDIS_REPLY_NIL)
     {
-        record = NULL;
+        /* not "never issued": signing from it could deny a good one */
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "revoca: unexpected redis reply type %d to GET of"
+                      " the status record", record->type);
+        return ngx_http_revoca_miss(r, ctx);
     }
 
     if (ctx->sign_nonce) {
@@ -1460,11 +1481,16 @@ ngx_http_revoca_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               OCSP_ST_TRY_LATER);
     ngx_conf_merge_uint_value(conf->sign, prev->sign, 0);
 
-    if (conf->max_singles < 1 || conf->max_singles > OCSP_REQUEST_MAX_SINGLES)
-    {
+    /*
+     * A pre-signed response answers one certificate, and RFC 6960 4.2.2.3
+     * wants a SingleResponse for each one asked about: more than one per
+     * request (which RFC 5019 2.1.1 rules out anyway) cannot be answered.
+     */
+
+    if (conf->max_singles != 1) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"revoca_max_singles\" must be 1..%d",
-                           OCSP_REQUEST_MAX_SINGLES);
+                           "\"revoca_max_singles\" must be 1: a pre-signed"
+                           " response answers one certificate");
         return NGX_CONF_ERROR;
     }
 
@@ -1816,14 +1842,11 @@ ngx_http_revoca_sign_rate(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         s.len -= 3;
     }
 
-    if (ngx_strcmp(value[1].data, "off") == 0) {
-        n = 0;
+    /* request-path signing is always rate-limited: no "off" */
 
-    } else {
-        n = ngx_atoi(s.data, s.len);
-        if (n == NGX_ERROR || n == 0) {
-            return "invalid rate, expected N r/s or \"off\"";
-        }
+    n = ngx_atoi(s.data, s.len);
+    if (n == NGX_ERROR || n == 0) {
+        return "invalid rate, expected N r/s";
     }
 
     rmcf->sign_rate = n;

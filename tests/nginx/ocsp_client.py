@@ -29,7 +29,11 @@ def request_der(pki, leaf, digest="sha1", nonce=None):
 class Reply:
     def __init__(self, resp):
         self.status = resp.status
-        self.headers = {k.lower(): v for k, v in resp.getheaders()}
+        # repeated fields joined as one list (RFC 9110 5.3)
+        self.headers = {}
+        for k, v in resp.getheaders():
+            k = k.lower()
+            self.headers[k] = self.headers[k] + ", " + v if k in self.headers else v
         self.body = resp.read()
 
     def ocsp(self):

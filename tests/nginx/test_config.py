@@ -44,6 +44,9 @@ def test_bad_configurations(stack, tmp_path):
     check_fails(tmp_path, "badconf", "revoca_config %s;" % bad, want="bad.conf")
     check_fails(tmp_path, "singles", ok, "revoca_max_singles 0;",
                 "revoca_max_singles")
+    # one pre-signed response answers one certificate
+    check_fails(tmp_path, "singles2", ok, "revoca_max_singles 2;",
+                "revoca_max_singles")
     check_fails(tmp_path, "miss", ok, "revoca_miss sometimes;", "\"sometimes\"")
     check_fails(tmp_path, "sign", ok, "revoca_sign always;", "invalid parameter")
     check_fails(tmp_path, "zone", ok + "revoca_cache_zone 1k;", "",
@@ -51,6 +54,9 @@ def test_bad_configurations(stack, tmp_path):
     check_fails(tmp_path, "redis", ok + "revoca_redis 127.0.0.1:notaport;",
                 "", "invalid port")
     check_fails(tmp_path, "rate", ok + "revoca_sign_rate fast;", "",
+                "invalid rate")
+    # request-path signing is always rate-limited
+    check_fails(tmp_path, "rateoff", ok + "revoca_sign_rate off;", "",
                 "invalid rate")
 
 

@@ -120,3 +120,34 @@ def test_sign_rate_limit(stack, make_nginx):
         r = post(n.port, request_der(stack.pki, stack.path("unissued.pem")))
         statuses.add(r.ocsp_status)
     assert ocsp.OCSPResponseStatus.TRY_LATER in statuses
+
+
+def test_nonce_falls_back_to_cache_when_redis_fails(stack, make_nginx):
+    # RFC 9654 lets a responder leave the nonce out: with Redis gone, a
+    # nonce request gets the valid cached answer, not tryLater
+    stack.start_signer()
+    good = stack.path("good.pem")
+    stack.cli("issue", "--issuer", "demo", "--cert", good)
+    n = make_nginx(stack.conf, loc="revoca_sign nonce;",
+                   http="revoca_config %s; revoca_cache_zone 1m;"
+                        " revoca_redis_timeout 1s;"
+                        " revoca_redis_connect_timeout 1s;" % stack.conf)
+    r = post(n.port, request_der(stack.pki, good))
+    assert r.body == stack.response(stack.serial_of(good))
+    stack.close()
+    r = post(n.port, request_der(stack.pki, good, nonce=os.urandom(16)))
+    resp = py_ocsp(r.body, stack.pki)
+    assert resp.certificate_status == ocsp.OCSPCertStatus.GOOD
+    assert nonce_of(resp) is None
+    assert metric(n, "revoca_ocsp_stale_served_total") >= 1
+
+
+def test_record_read_error_is_not_never_issued(stack, make_nginx):
+    # a Redis error on the status record must not turn into a signed
+    # "unknown"/"revoked" for what may be a good certificate
+    leaf = stack.path("unissued.pem")
+    stack.r().hset("revoca:cert:demo:%s" % stack.serial_of(leaf), "x", "y")
+    n = make_nginx(stack.conf, loc="revoca_sign unissued;")
+    r = post(n.port, request_der(stack.pki, leaf))
+    assert r.ocsp_status == ocsp.OCSPResponseStatus.TRY_LATER
+    assert "unexpected redis reply type" in n.log()

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "crl_mem.h"
 #include "der.h"
 
 /* OID contents (X.690 8.19) */
@@ -451,6 +452,7 @@ int crl_build(const crl_signer_t *s, const crl_params_t *p,
         snprintf(err, OCSP_ERR_MAX, "out of memory for %zu entries", n);
         goto done;
     }
+    crl_mem_hint(b.p, cap);
     b.len = CRL_TOP_RESERVE;
     tbs_at = b.len;
     der_raw(&b, tbs_hdr, th);

@@ -3,21 +3,43 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crl_mem.h"
+
+/* Grows a to room for CAP entries. */
+static int crl_entries_grow(crl_entries_t *a, size_t cap)
+{
+    crl_entry_t *v;
+
+    if (cap > SIZE_MAX / sizeof(crl_entry_t)) {
+        return -1;
+    }
+    v = realloc(a->v, cap * sizeof(crl_entry_t));
+    if (v == NULL) {
+        return -1;
+    }
+    crl_mem_hint(v, cap * sizeof(crl_entry_t));
+    a->v = v;
+    a->cap = cap;
+    return 0;
+}
+
+int crl_entries_reserve(crl_entries_t *a, size_t more)
+{
+    if (more <= a->cap - a->n) {
+        return 0;
+    }
+    if (more > SIZE_MAX - a->n) {
+        return -1;
+    }
+    return crl_entries_grow(a, a->n + more);
+}
+
 crl_entry_t *crl_entries_push(crl_entries_t *a)
 {
-    if (a->n == a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 1024;
-        crl_entry_t *v;
-
-        if (cap > SIZE_MAX / sizeof(crl_entry_t)) {
-            return NULL;
-        }
-        v = realloc(a->v, cap * sizeof(crl_entry_t));
-        if (v == NULL) {
-            return NULL;
-        }
-        a->v = v;
-        a->cap = cap;
+    if (a->n == a->cap &&
+        (a->cap > SIZE_MAX / 2 ||
+         crl_entries_grow(a, a->cap ? a->cap * 2 : 1024) != 0)) {
+        return NULL;
     }
     memset(&a->v[a->n], 0, sizeof(crl_entry_t));
     return &a->v[a->n++];
@@ -29,55 +51,96 @@ void crl_entries_free(crl_entries_t *a)
     memset(a, 0, sizeof(*a));
 }
 
-/*
- * LSD radix sort on the serial octets that vary: far faster than qsort for
- * a million entries, and stable, which keeps "the later one wins" simple.
- */
-static int crl_radix(crl_entries_t *a)
+/* Stable insertion sort of v[0..n) on serial octets k.. */
+static void crl_isort(crl_entry_t *v, size_t n, int k)
 {
-    crl_entry_t *tmp, *src, *dst, *t;
-    size_t count[256];
-    int first = CRL_SERIAL_LEN;
+    for (size_t i = 1; i < n; i++) {
+        crl_entry_t e;
+        size_t j = i;
 
-    /* Octets before the first one that ever differs from zero are all
-     * zero: random 16-octet serials only need 16 passes, small ones 2-3. */
-    for (size_t i = 0; i < a->n; i++) {
-        for (int k = 0; k < first; k++) {
-            if (a->v[i].serial[k] != 0) {
-                first = k;
-                break;
+        if (memcmp(v[i - 1].serial + k, v[i].serial + k, CRL_SERIAL_LEN - k) <=
+            0) {
+            continue;
+        }
+        e = v[i];
+        do {
+            v[j] = v[j - 1];
+            j--;
+        } while (j > 0 && memcmp(v[j - 1].serial + k, e.serial + k,
+                                 CRL_SERIAL_LEN - k) > 0);
+        v[j] = e;
+    }
+}
+
+/*
+ * Stable MSD radix sort of v[0..n) on serial octets k.. (all equal before
+ * k), with TMP (n entries) as scratch.  Octets every entry shares are
+ * skipped, so small serials cost no more than random ones; buckets of a
+ * 16-bit digit hold ~15 random serials per million, finished by insertion.
+ * Returns v sorted, or -1 (v untouched) when out of memory.
+ */
+static int crl_msd(crl_entry_t *v, crl_entry_t *tmp, size_t n, int k)
+{
+    size_t small[257], *count = small, nb, sum = 0, d;
+    int wide;
+
+    if (n <= 32) {
+        crl_isort(v, n, k);
+        return 0;
+    }
+    /* the first octet where some entry differs from v[0] */
+    d = CRL_SERIAL_LEN;
+    for (size_t i = 1; i < n && d > (size_t)k; i++) {
+        size_t j = (size_t)k;
+
+        while (j < d && v[i].serial[j] == v[0].serial[j]) {
+            j++;
+        }
+        d = j;
+    }
+    k = (int)d;
+    if (k >= CRL_SERIAL_LEN) {
+        return 0; /* all equal */
+    }
+    wide = n >= 65536 && k + 1 < CRL_SERIAL_LEN;
+    nb = wide ? 65536 : 256;
+    if (wide) {
+        count = calloc(nb + 1, sizeof(size_t));
+        if (count == NULL) {
+            return -1;
+        }
+    } else {
+        memset(small, 0, sizeof(small));
+    }
+#define CRL_DIGIT(e)                                                           \
+    (wide ? (size_t)(e).serial[k] << 8 | (e).serial[k + 1]                     \
+          : (size_t)(e).serial[k])
+    for (size_t i = 0; i < n; i++) {
+        count[CRL_DIGIT(v[i]) + 1]++;
+    }
+    for (size_t b = 1; b <= nb; b++) {
+        count[b] += count[b - 1];
+    }
+    for (size_t i = 0; i < n; i++) {
+        tmp[count[CRL_DIGIT(v[i])]++] = v[i];
+    }
+#undef CRL_DIGIT
+    /* count[b] is now the end of bucket b */
+    for (size_t b = 0; b < nb; b++) {
+        size_t end = count[b], m = end - sum;
+
+        if (m > 1 && crl_msd(tmp + sum, v + sum, m, k + (wide ? 2 : 1)) != 0) {
+            if (count != small) {
+                free(count);
             }
+            return -1;
         }
+        sum = end;
     }
-    tmp = malloc(a->n * sizeof(crl_entry_t));
-    if (tmp == NULL) {
-        return -1;
+    if (count != small) {
+        free(count);
     }
-    src = a->v;
-    dst = tmp;
-    for (int k = CRL_SERIAL_LEN - 1; k >= first; k--) {
-        size_t sum = 0;
-
-        memset(count, 0, sizeof(count));
-        for (size_t i = 0; i < a->n; i++) {
-            count[src[i].serial[k]]++;
-        }
-        for (int b = 0; b < 256; b++) {
-            size_t c = count[b];
-            count[b] = sum;
-            sum += c;
-        }
-        for (size_t i = 0; i < a->n; i++) {
-            dst[count[src[i].serial[k]]++] = src[i];
-        }
-        t = src;
-        src = dst;
-        dst = t;
-    }
-    if (src != a->v) {
-        memcpy(a->v, src, a->n * sizeof(crl_entry_t));
-    }
-    free(tmp);
+    memcpy(v, tmp, n * sizeof(crl_entry_t));
     return 0;
 }
 
@@ -89,6 +152,7 @@ static int crl_entry_cmp(const void *x, const void *y)
 
 void crl_entries_sort(crl_entries_t *a)
 {
+    crl_entry_t *tmp;
     size_t w = 0;
 
     if (a->n < 2) {
@@ -104,9 +168,13 @@ void crl_entries_sort(crl_entries_t *a)
         return;
     }
     w = 0;
-    if (crl_radix(a) != 0) {
+    tmp = malloc(a->n * sizeof(crl_entry_t));
+    crl_mem_hint(tmp, a->n * sizeof(crl_entry_t));
+    if (tmp == NULL || crl_msd(a->v, tmp, a->n, 0) != 0) {
+        /* not stable: duplicates are rare (a rehash during a scan) */
         qsort(a->v, a->n, sizeof(crl_entry_t), crl_entry_cmp);
     }
+    free(tmp);
     for (size_t i = 0; i < a->n; i++) {
         if (w > 0 &&
             memcmp(a->v[w - 1].serial, a->v[i].serial, CRL_SERIAL_LEN) == 0) {
@@ -138,32 +206,35 @@ const crl_entry_t *crl_entries_find(const crl_entries_t *a,
     return NULL;
 }
 
-static int crl_hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    return -1;
-}
+/* Hex digit value + 1, 0 for anything else: a table rather than branches,
+ * which random serials mispredict half the time. */
+static const signed char crl_hexval[256] = {
+    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,
+    ['6'] = 7,  ['7'] = 8,  ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12,
+    ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16};
 
 int crl_serial_from_hex(const char *hex, size_t len, unsigned char *out)
 {
+    const unsigned char *h = (const unsigned char *)hex;
+    unsigned bad = 0;
+
     /* Canonical: 1..40 lower-case digits, no leading zero, not zero. */
     if (len == 0 || len > 2 * CRL_SERIAL_LEN || hex[0] == '0') {
         return -1;
     }
     memset(out, 0, CRL_SERIAL_LEN);
-    for (size_t i = 0; i < len; i++) {
-        int v = crl_hexval(hex[len - 1 - i]);
-        if (v < 0) {
-            return -1;
-        }
-        out[CRL_SERIAL_LEN - 1 - i / 2] |= (unsigned char)(i & 1 ? v << 4 : v);
+    out += CRL_SERIAL_LEN - (len + 1) / 2;
+    if (len & 1) {
+        int v = crl_hexval[*h++];
+        bad |= v == 0;
+        *out++ = (unsigned char)(v - 1);
     }
-    return 0;
+    for (size_t i = 0; i < len / 2; i++) {
+        int hi = crl_hexval[h[2 * i]], lo = crl_hexval[h[2 * i + 1]];
+        bad |= (hi == 0) | (lo == 0);
+        out[i] = (unsigned char)((hi - 1) << 4 | (lo - 1));
+    }
+    return bad ? -1 : 0;
 }
 
 size_t crl_serial_der(const unsigned char *serial, unsigned char *out)

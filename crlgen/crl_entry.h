@@ -34,8 +34,11 @@ typedef struct {
 
 /* Appends a zeroed entry and returns it, or NULL on allocation failure. */
 crl_entry_t *crl_entries_push(crl_entries_t *a);
+/* Makes room for MORE entries beyond a->n in one allocation; 0 or -1. */
+int crl_entries_reserve(crl_entries_t *a, size_t more);
 void crl_entries_free(crl_entries_t *a);
-/* Sorts by serial and drops duplicates (the later one read wins). */
+/* Sorts by serial and drops duplicates (the later one read wins).  Stable
+ * MSD radix sort; needs a scratch copy of the entries. */
 void crl_entries_sort(crl_entries_t *a);
 /* Binary search; the entry or NULL.  a must be sorted. */
 const crl_entry_t *crl_entries_find(const crl_entries_t *a,

@@ -82,6 +82,8 @@ static int crl_gen_publish(crl_gen_t *g, crl_issuer_t *is, const char *kind,
                   complete, expired, err) != 0) {
         goto failed;
     }
+    ocsp_log(OCSP_LOG_DEBUG, "checked issuer=%s file=%s seconds=%.3f",
+             is->ci->ic->name, name, crl_mono_s() - started);
     crl_unmap_file(prev, prev_len);
     prev = NULL;
     /* Fence: renewed now, so still ours in Redis with a TTL ahead; a long
@@ -292,6 +294,8 @@ int crl_gen_full(crl_gen_t *g, crl_issuer_t *is, char *err)
                           &fst, err) != 0) {
         goto failed;
     }
+    ocsp_log(OCSP_LOG_DEBUG, "fetched issuer=%s records=%zu seconds=%.3f",
+             issuer, entries.n, crl_mono_s() - started);
     crl_entries_sort(&entries);
     crl_entries_sort(&expired);
     ocsp_log(OCSP_LOG_DEBUG, "read issuer=%s entries=%zu from=%s seconds=%.3f",
@@ -315,6 +319,8 @@ int crl_gen_full(crl_gen_t *g, crl_issuer_t *is, char *err)
             0) {
         goto failed;
     }
+    ocsp_log(OCSP_LOG_DEBUG, "built issuer=%s bytes=%zu seconds=%.3f", issuer,
+             len, crl_mono_s() - started);
     snprintf(name, sizeof(name), "%s.crl", issuer);
     if (crl_gen_publish(g, is, "full", name, der, len, 1, &expired, &p,
                         entries.n, started, err) != 0) {
@@ -368,6 +374,8 @@ int crl_gen_full(crl_gen_t *g, crl_issuer_t *is, char *err)
                           err) != 0) {
         ocsp_log(OCSP_LOG_WARN, "snapshot not saved issuer=%s %s", issuer, err);
     }
+    ocsp_log(OCSP_LOG_DEBUG, "snapshot issuer=%s seconds=%.3f", issuer,
+             crl_mono_s() - started);
     crl_entries_free(&entries);
     crl_entries_free(&expired);
     if (ci->delta) {

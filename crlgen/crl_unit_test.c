@@ -66,6 +66,127 @@ static void test_sort(void)
     crl_entries_free(&a);
 }
 
+/* The serial parser against the obvious reference, on random strings of
+ * hex digits, upper case, other characters and leading zeros. */
+static void test_serials_random(void)
+{
+    static const char alphabet[] = "0123456789abcdef0123456789abcdefAFg/:` ";
+    unsigned long x = 12345;
+    size_t agree = 0, valid = 0;
+
+    for (int t = 0; t < 20000; t++) {
+        char hex[48];
+        unsigned char got[CRL_SERIAL_LEN], want[CRL_SERIAL_LEN];
+        size_t len;
+        int ok = 1, rc;
+
+        x = x * 6364136223846793005UL + 1442695040888963407UL;
+        len = (x >> 33) % 43;
+        for (size_t i = 0; i < len; i++) {
+            x = x * 6364136223846793005UL + 1442695040888963407UL;
+            /* mostly valid digits, sometimes anything in the alphabet */
+            hex[i] = alphabet[(x >> 40) % ((x >> 20) % 8 ? 32 : 40)];
+        }
+        memset(want, 0, sizeof(want));
+        if (len == 0 || len > 40 || hex[0] == '0') {
+            ok = 0;
+        }
+        for (size_t i = 0; ok && i < len; i++) {
+            char c = hex[len - 1 - i];
+            int v = c >= '0' && c <= '9'   ? c - '0'
+                    : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                           : -1;
+            if (v < 0) {
+                ok = 0;
+                break;
+            }
+            want[CRL_SERIAL_LEN - 1 - i / 2] |=
+                (unsigned char)(i & 1 ? v << 4 : v);
+        }
+        rc = crl_serial_from_hex(hex, len, got);
+        valid += ok;
+        agree += ok ? rc == 0 && memcmp(got, want, sizeof(got)) == 0 : rc != 0;
+    }
+    CHECK(agree == 20000);
+    CHECK(valid > 2000);
+}
+
+/* The radix sort against qsort, keeping the later of equal serials, for
+ * random serials, serials with a common prefix, small ones, and enough
+ * entries for the 16-bit digits. */
+static int cmp_serial_seq(const void *x, const void *y)
+{
+    const crl_entry_t *a = x, *b = y;
+    int c = memcmp(a->serial, b->serial, CRL_SERIAL_LEN);
+
+    return c ? c
+             : (a->revoked_at > b->revoked_at) -
+                   (a->revoked_at < b->revoked_at);
+}
+
+static void test_sort_random(void)
+{
+    static const size_t sizes[] = {0, 1, 2, 31, 33, 300, 5000, 70000, 200000};
+    unsigned long x = 99;
+
+    for (int kind = 0; kind < 4; kind++) {
+        for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
+            size_t n = sizes[si], w = 0, ok = 1;
+            crl_entries_t a = {0};
+            crl_entry_t *ref;
+
+            for (size_t i = 0; i < n; i++) {
+                crl_entry_t *e = crl_entries_push(&a);
+                for (int k = 0; k < CRL_SERIAL_LEN; k++) {
+                    x = x * 6364136223846793005UL + 1442695040888963407UL;
+                    e->serial[k] = (unsigned char)(x >> 56);
+                }
+                if (kind == 1) { /* 16 random octets */
+                    memset(e->serial, 0, 4);
+                } else if (kind == 2) { /* small: 1..n */
+                    memset(e->serial, 0, CRL_SERIAL_LEN);
+                    e->serial[17] = (unsigned char)((i + 1) >> 16);
+                    e->serial[18] = (unsigned char)((i + 1) >> 8);
+                    e->serial[19] = (unsigned char)(i + 1);
+                } else if (kind == 3) { /* a CA prefix, then few values */
+                    memcpy(e->serial, "\x00\x00\x7f\x01\x02\x03\x04\x05", 8);
+                    memset(e->serial + 8, 0, 10);
+                }
+                if (i > 0 && (x >> 20) % 7 == 0) { /* a duplicate */
+                    memcpy(e->serial, a.v[(x >> 24) % i].serial,
+                           CRL_SERIAL_LEN);
+                }
+                e->revoked_at = (int64_t)i; /* arrival order */
+            }
+            ref = malloc((n ? n : 1) * sizeof(crl_entry_t));
+            if (ref == NULL) {
+                CHECK(0);
+                return;
+            }
+            memcpy(ref, a.v, n * sizeof(crl_entry_t));
+            qsort(ref, n, sizeof(crl_entry_t), cmp_serial_seq);
+            for (size_t i = 0; i < n; i++) { /* the last of equals */
+                if (i + 1 < n && memcmp(ref[i].serial, ref[i + 1].serial,
+                                        CRL_SERIAL_LEN) == 0) {
+                    continue;
+                }
+                ref[w++] = ref[i];
+            }
+            crl_entries_sort(&a);
+            ok = a.n == w;
+            for (size_t i = 0; ok && i < w; i++) {
+                ok = memcmp(&a.v[i], &ref[i], sizeof(crl_entry_t)) == 0;
+            }
+            if (!ok) {
+                fprintf(stderr, "sort kind %d n %zu\n", kind, n);
+            }
+            CHECK(ok);
+            free(ref);
+            crl_entries_free(&a);
+        }
+    }
+}
+
 /* A self-signed CA with cRLSign, written to DIR/ca.pem and DIR/ca.key. */
 static int make_ca(const char *dir)
 {
@@ -297,7 +418,9 @@ int main(void)
     char dir[] = "/tmp/crlunitXXXXXX";
 
     test_serials();
+    test_serials_random();
     test_sort();
+    test_sort_random();
     test_dp_name();
     if (mkdtemp(dir) == NULL) {
         return 1;

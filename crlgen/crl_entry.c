@@ -51,6 +51,12 @@ void crl_entries_free(crl_entries_t *a)
     memset(a, 0, sizeof(*a));
 }
 
+static int crl_entry_cmp(const void *x, const void *y)
+{
+    return memcmp(((const crl_entry_t *)x)->serial,
+                  ((const crl_entry_t *)y)->serial, CRL_SERIAL_LEN);
+}
+
 /* Stable insertion sort of v[0..n) on serial octets k.. */
 static void crl_isort(crl_entry_t *v, size_t n, int k)
 {
@@ -77,9 +83,11 @@ static void crl_isort(crl_entry_t *v, size_t n, int k)
  * k), with TMP (n entries) as scratch.  Octets every entry shares are
  * skipped, so small serials cost no more than random ones; buckets of a
  * 16-bit digit hold ~15 random serials per million, finished by insertion.
- * Returns v sorted, or -1 (v untouched) when out of memory.
+ * Returns 0 with v sorted, or 1 with the sorted entries in tmp instead
+ * (only if TO_TMP: the caller swaps buffers rather than copying 48 MB back).
  */
-static int crl_msd(crl_entry_t *v, crl_entry_t *tmp, size_t n, int k)
+static int crl_msd(crl_entry_t *v, crl_entry_t *tmp, size_t n, int k,
+                   int to_tmp)
 {
     size_t small[257], *count = small, nb, sum = 0, d;
     int wide;
@@ -107,7 +115,9 @@ static int crl_msd(crl_entry_t *v, crl_entry_t *tmp, size_t n, int k)
     if (wide) {
         count = calloc(nb + 1, sizeof(size_t));
         if (count == NULL) {
-            return -1;
+            /* sorted all the same; equal serials in any order */
+            qsort(v, n, sizeof(crl_entry_t), crl_entry_cmp);
+            return 0;
         }
     } else {
         memset(small, 0, sizeof(small));
@@ -129,25 +139,19 @@ static int crl_msd(crl_entry_t *v, crl_entry_t *tmp, size_t n, int k)
     for (size_t b = 0; b < nb; b++) {
         size_t end = count[b], m = end - sum;
 
-        if (m > 1 && crl_msd(tmp + sum, v + sum, m, k + (wide ? 2 : 1)) != 0) {
-            if (count != small) {
-                free(count);
-            }
-            return -1;
+        if (m > 1) {
+            crl_msd(tmp + sum, v + sum, m, k + (wide ? 2 : 1), 0);
         }
         sum = end;
     }
     if (count != small) {
         free(count);
     }
+    if (to_tmp) {
+        return 1;
+    }
     memcpy(v, tmp, n * sizeof(crl_entry_t));
     return 0;
-}
-
-static int crl_entry_cmp(const void *x, const void *y)
-{
-    return memcmp(((const crl_entry_t *)x)->serial,
-                  ((const crl_entry_t *)y)->serial, CRL_SERIAL_LEN);
 }
 
 void crl_entries_sort(crl_entries_t *a)
@@ -170,9 +174,14 @@ void crl_entries_sort(crl_entries_t *a)
     w = 0;
     tmp = malloc(a->n * sizeof(crl_entry_t));
     crl_mem_hint(tmp, a->n * sizeof(crl_entry_t));
-    if (tmp == NULL || crl_msd(a->v, tmp, a->n, 0) != 0) {
+    if (tmp == NULL) {
         /* not stable: duplicates are rare (a rehash during a scan) */
         qsort(a->v, a->n, sizeof(crl_entry_t), crl_entry_cmp);
+    } else if (crl_msd(a->v, tmp, a->n, 0, 1) == 1) {
+        free(a->v);
+        a->v = tmp;
+        a->cap = a->n;
+        tmp = NULL;
     }
     free(tmp);
     for (size_t i = 0; i < a->n; i++) {

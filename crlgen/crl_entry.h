@@ -20,11 +20,14 @@ typedef struct {
     uint8_t reason; /* RFC 5280 5.3.1 CRLReason, or CRL_REASON_ABSENT */
     uint8_t pad;
     uint16_t shard;
-    uint32_t pad2;
     int64_t revoked_at; /* unix seconds */
     int64_t invalidity; /* unix seconds, 0: no invalidityDate */
     int64_t not_after;  /* the certificate's, 0: never reported issued */
 } crl_entry_t;
+
+/* A million entries are sorted, copied and snapshotted: no padding.  (A
+ * layout change invalidates snapshots: their header records the size.) */
+_Static_assert(sizeof(crl_entry_t) == 48, "crl_entry_t is 48 bytes");
 
 typedef struct {
     crl_entry_t *v;

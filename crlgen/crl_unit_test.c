@@ -404,6 +404,18 @@ static void test_snapshot(const char *dir)
     CHECK(cutoff == 12345 && b.n == a.n &&
           memcmp(a.v, b.v, a.n * sizeof(crl_entry_t)) == 0);
     crl_entries_free(&b);
+    /* Written but not committed: not the snapshot yet; discarded: gone. */
+    CHECK(crl_snapshot_write(path, 4, &chg, 777, err) == 0);
+    CHECK(crl_snapshot_load(path, 4, &b, 0, &cutoff, err) == 0);
+    CHECK(cutoff == 12345 && b.n == a.n);
+    crl_entries_free(&b);
+    crl_snapshot_discard(path);
+    CHECK(crl_snapshot_commit(path, err) != 0); /* nothing to rename */
+    CHECK(crl_snapshot_write(path, 4, &chg, 777, err) == 0);
+    CHECK(crl_snapshot_commit(path, err) == 0);
+    CHECK(crl_snapshot_load(path, 4, &b, 0, &cutoff, err) == 0);
+    CHECK(cutoff == 777 && b.n == chg.n);
+    crl_entries_free(&b);
     /* A torn file is not used. */
     CHECK(truncate(path, 40) == 0);
     CHECK(crl_snapshot_load(path, 4, &b, 0, &cutoff, err) == 1);

@@ -33,33 +33,33 @@ static void crl_test_stall(void)
     nanosleep(&ts, NULL);
 }
 
-int crl_publish_file(const char *dir, const char *name, const void *p,
-                     size_t len, int64_t mtime, char *err)
+int crl_publish_begin(crl_pending_t *pf, const char *dir, const char *name,
+                      const void *p, size_t len, int64_t mtime, char *err)
 {
-    char tmp[4096], path[4096];
     const unsigned char *b = p;
-    int fd = -1, dfd = -1;
     size_t off = 0;
 
-    if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >=
-            sizeof(path) ||
-        (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s" TMP_MARK "%ld", dir, name,
-                         (long)getpid()) >= sizeof(tmp)) {
+    pf->dir = dir;
+    pf->fd = -1;
+    if ((size_t)snprintf(pf->path, sizeof(pf->path), "%s/%s", dir, name) >=
+            sizeof(pf->path) ||
+        (size_t)snprintf(pf->tmp, sizeof(pf->tmp), "%s/.%s" TMP_MARK "%ld", dir,
+                         name, (long)getpid()) >= sizeof(pf->tmp)) {
         snprintf(err, OCSP_ERR_MAX, "%s/%s: path too long", dir, name);
         return -1;
     }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        snprintf(err, OCSP_ERR_MAX, "%s: %s", tmp, strerror(errno));
+    pf->fd = open(pf->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (pf->fd < 0) {
+        snprintf(err, OCSP_ERR_MAX, "%s: %s", pf->tmp, strerror(errno));
         return -1;
     }
     while (off < len) {
-        ssize_t n = write(fd, b + off, len - off);
+        ssize_t n = write(pf->fd, b + off, len - off);
         if (n < 0 && errno == EINTR) {
             continue;
         }
         if (n <= 0) {
-            snprintf(err, OCSP_ERR_MAX, "write %s: %s", tmp,
+            snprintf(err, OCSP_ERR_MAX, "write %s: %s", pf->tmp,
                      n < 0 ? strerror(errno) : "short write");
             goto failed;
         }
@@ -70,31 +70,46 @@ int crl_publish_file(const char *dir, const char *name, const void *p,
         clock_gettime(CLOCK_REALTIME, &ts[0]);
         ts[1].tv_sec = (time_t)mtime;
         ts[1].tv_nsec = 0;
-        if (futimens(fd, ts) != 0) {
-            snprintf(err, OCSP_ERR_MAX, "futimens %s: %s", tmp,
+        if (futimens(pf->fd, ts) != 0) {
+            snprintf(err, OCSP_ERR_MAX, "futimens %s: %s", pf->tmp,
                      strerror(errno));
             goto failed;
         }
     }
-    if (fsync(fd) != 0) {
-        snprintf(err, OCSP_ERR_MAX, "fsync %s: %s", tmp, strerror(errno));
+#ifdef SYNC_FILE_RANGE_WRITE
+    /* Only a head start for the fsync of the commit. */
+    (void)sync_file_range(pf->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+#endif
+    return 0;
+
+failed:
+    crl_publish_abort(pf);
+    return -1;
+}
+
+int crl_publish_commit(crl_pending_t *pf, char *err)
+{
+    int dfd;
+
+    if (fsync(pf->fd) != 0) {
+        snprintf(err, OCSP_ERR_MAX, "fsync %s: %s", pf->tmp, strerror(errno));
         goto failed;
     }
-    if (close(fd) != 0) {
-        fd = -1;
-        snprintf(err, OCSP_ERR_MAX, "close %s: %s", tmp, strerror(errno));
+    if (close(pf->fd) != 0) {
+        pf->fd = -1;
+        snprintf(err, OCSP_ERR_MAX, "close %s: %s", pf->tmp, strerror(errno));
         goto failed;
     }
-    fd = -1;
+    pf->fd = -1;
     crl_test_stall();
-    if (rename(tmp, path) != 0) {
-        snprintf(err, OCSP_ERR_MAX, "rename %s: %s", path, strerror(errno));
+    if (rename(pf->tmp, pf->path) != 0) {
+        snprintf(err, OCSP_ERR_MAX, "rename %s: %s", pf->path, strerror(errno));
         goto failed;
     }
     /* The rename itself is durable only once the directory is. */
-    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    dfd = open(pf->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0 || fsync(dfd) != 0) {
-        snprintf(err, OCSP_ERR_MAX, "fsync %s: %s", dir, strerror(errno));
+        snprintf(err, OCSP_ERR_MAX, "fsync %s: %s", pf->dir, strerror(errno));
         if (dfd >= 0) {
             close(dfd);
         }
@@ -104,11 +119,28 @@ int crl_publish_file(const char *dir, const char *name, const void *p,
     return 0;
 
 failed:
-    if (fd >= 0) {
-        close(fd);
-    }
-    unlink(tmp);
+    crl_publish_abort(pf);
     return -1;
+}
+
+void crl_publish_abort(crl_pending_t *pf)
+{
+    if (pf->fd >= 0) {
+        close(pf->fd);
+        pf->fd = -1;
+    }
+    unlink(pf->tmp);
+}
+
+int crl_publish_file(const char *dir, const char *name, const void *p,
+                     size_t len, int64_t mtime, char *err)
+{
+    crl_pending_t pf;
+
+    if (crl_publish_begin(&pf, dir, name, p, len, mtime, err) != 0) {
+        return -1;
+    }
+    return crl_publish_commit(&pf, err);
 }
 
 int crl_map_file(const char *dir, const char *name, const unsigned char **out,

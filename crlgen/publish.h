@@ -22,6 +22,29 @@
 int crl_publish_file(const char *dir, const char *name, const void *p,
                      size_t len, int64_t mtime, char *err);
 
+/* crl_publish_file() in two steps, so that the disk writes while the
+ * caller checks what it is about to publish. */
+typedef struct {
+    char tmp[4096];  /* DIR/.NAME.tmp-PID */
+    char path[4096]; /* DIR/NAME */
+    const char *dir;
+    int fd;
+} crl_pending_t;
+
+/*
+ * Writes p[0..len) to a temporary file next to DIR/NAME and starts its
+ * writeback; nothing is visible yet.  Returns 0 (finish with
+ * crl_publish_commit() or crl_publish_abort()), or -1 with err and nothing
+ * left behind.
+ */
+int crl_publish_begin(crl_pending_t *pf, const char *dir, const char *name,
+                      const void *p, size_t len, int64_t mtime, char *err);
+/* fsync, rename over DIR/NAME, fsync of DIR.  0, or -1 with err (the
+ * temporary file removed unless the rename was done). */
+int crl_publish_commit(crl_pending_t *pf, char *err);
+/* Removes the temporary file of a begun publication. */
+void crl_publish_abort(crl_pending_t *pf);
+
 /*
  * Maps DIR/NAME read-only (at most CRL_FILE_MAX bytes) for a sequential
  * read that crl_map_release() lets go of as it proceeds, so that comparing

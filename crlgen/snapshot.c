@@ -86,15 +86,21 @@ int crl_snapshot_load(const char *path, unsigned nshards, crl_entries_t *a,
     return 0;
 }
 
-int crl_snapshot_save(const char *path, unsigned nshards,
-                      const crl_entries_t *a, int64_t cutoff_ms, char *err)
+static int crl_snapshot_tmp(const char *path, char *tmp, size_t cap)
+{
+    return (size_t)snprintf(tmp, cap, "%s.tmp-%ld", path, (long)getpid()) < cap
+               ? 0
+               : -1;
+}
+
+int crl_snapshot_write(const char *path, unsigned nshards,
+                       const crl_entries_t *a, int64_t cutoff_ms, char *err)
 {
     char tmp[4096];
     crl_snap_hdr_t h;
     FILE *f;
 
-    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp-%ld", path,
-                         (long)getpid()) >= sizeof(tmp)) {
+    if (crl_snapshot_tmp(path, tmp, sizeof(tmp)) != 0) {
         snprintf(err, OCSP_ERR_MAX, "%s: path too long", path);
         return -1;
     }
@@ -118,12 +124,41 @@ int crl_snapshot_save(const char *path, unsigned nshards,
         return -1;
     }
     fclose(f);
+    return 0;
+}
+
+int crl_snapshot_commit(const char *path, char *err)
+{
+    char tmp[4096];
+
+    if (crl_snapshot_tmp(path, tmp, sizeof(tmp)) != 0) {
+        snprintf(err, OCSP_ERR_MAX, "%s: path too long", path);
+        return -1;
+    }
     if (rename(tmp, path) != 0) {
         snprintf(err, OCSP_ERR_MAX, "rename %s: %s", path, strerror(errno));
         unlink(tmp);
         return -1;
     }
     return 0;
+}
+
+void crl_snapshot_discard(const char *path)
+{
+    char tmp[4096];
+
+    if (crl_snapshot_tmp(path, tmp, sizeof(tmp)) == 0) {
+        unlink(tmp);
+    }
+}
+
+int crl_snapshot_save(const char *path, unsigned nshards,
+                      const crl_entries_t *a, int64_t cutoff_ms, char *err)
+{
+    if (crl_snapshot_write(path, nshards, a, cutoff_ms, err) != 0) {
+        return -1;
+    }
+    return crl_snapshot_commit(path, err);
 }
 
 int crl_snapshot_apply(crl_entries_t *a, const crl_entries_t *changes)

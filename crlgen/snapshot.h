@@ -27,6 +27,18 @@ int crl_snapshot_save(const char *path, unsigned nshards,
                       const crl_entries_t *a, int64_t cutoff_ms, char *err);
 
 /*
+ * crl_snapshot_save() in two steps, so that the long one can run while the
+ * CRL is built and the snapshot still only replaces the old one once the
+ * CRL is published: crl_snapshot_write() writes and fsyncs PATH.tmp-PID
+ * (0, or -1 with err and nothing left), then crl_snapshot_commit() renames
+ * it to PATH (0, or -1 with err) or crl_snapshot_discard() removes it.
+ */
+int crl_snapshot_write(const char *path, unsigned nshards,
+                       const crl_entries_t *a, int64_t cutoff_ms, char *err);
+int crl_snapshot_commit(const char *path, char *err);
+void crl_snapshot_discard(const char *path);
+
+/*
  * Applies sorted CHANGES to sorted *a: removeFromCRL entries delete the
  * serial, others replace or insert it.  0, or -1 on allocation failure.
  */

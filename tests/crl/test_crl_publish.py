@@ -56,14 +56,20 @@ def test_refuses_to_drop_a_revoked_serial(crlstack):
         before = f.read()
     # lose the entry in Redis: the CRL must not silently un-revoke it.  (A
     # rebuild from the local snapshot would still list it; a rescan of
-    # Redis, forced here, is what can lose it.)
+    # Redis, forced here by removing the snapshot, is what can lose it.)
     assert s.r().hdel("revoca:revoked:demo:0", "%x" % serial) == 1
-    s.reconf([{"name": "demo"}], {"rescan_after": '"0s"'})
+    snap = os.path.join(s.pub + ".state", "demo.snap")
+    os.remove(snap)
     p = s.once(check=False)
     assert p.returncode != 0
     assert "serial %x is on the published CRL" % serial in p.stderr, p.stderr
     with open(s.file("demo.crl"), "rb") as f:
         assert f.read() == before
+    # the refused CRL (written to a temporary file while it was checked)
+    # and its entry snapshot (written meanwhile) are gone
+    assert not glob.glob(os.path.join(s.pub, ".*tmp-*"))
+    assert not glob.glob(os.path.join(s.pub + ".state", "*tmp-*"))
+    assert not os.path.exists(snap)
     assert metric(s, "revoca_crl_publish_failures_total", "demo.crl") == 1
 
 

@@ -48,7 +48,39 @@ crl_entry_t *crl_entries_push(crl_entries_t *a)
 void crl_entries_free(crl_entries_t *a)
 {
     free(a->v);
+    free(a->spare);
     memset(a, 0, sizeof(*a));
+}
+
+int crl_entries_spare(crl_entries_t *a, size_t n)
+{
+    if (a->spare != NULL || n == 0 || n > SIZE_MAX / sizeof(crl_entry_t)) {
+        return -1;
+    }
+    a->spare = malloc(n * sizeof(crl_entry_t));
+    if (a->spare == NULL) {
+        return -1;
+    }
+    crl_mem_hint(a->spare, n * sizeof(crl_entry_t));
+    a->spare_cap = n;
+    a->spare_ready = 0;
+    return 0;
+}
+
+void crl_entries_prefault(crl_entries_t *a)
+{
+    size_t to = a->n < a->spare_cap ? a->n : a->spare_cap;
+    volatile unsigned char *p = (unsigned char *)a->spare;
+
+    if (a->spare == NULL || to <= a->spare_ready) {
+        return;
+    }
+    /* one write per page; the sort overwrites it all anyway */
+    for (size_t off = a->spare_ready * sizeof(crl_entry_t);
+         off < to * sizeof(crl_entry_t); off += 4096) {
+        p[off] = 0;
+    }
+    a->spare_ready = to;
 }
 
 static int crl_entry_cmp(const void *x, const void *y)
@@ -157,7 +189,7 @@ static int crl_msd(crl_entry_t *v, crl_entry_t *tmp, size_t n, int k,
 void crl_entries_sort(crl_entries_t *a)
 {
     crl_entry_t *tmp;
-    size_t w = 0;
+    size_t w = 0, cap;
 
     if (a->n < 2) {
         return;
@@ -172,18 +204,33 @@ void crl_entries_sort(crl_entries_t *a)
         return;
     }
     w = 0;
-    tmp = malloc(a->n * sizeof(crl_entry_t));
-    crl_mem_hint(tmp, a->n * sizeof(crl_entry_t));
+    if (a->spare != NULL && a->spare_cap >= a->n) {
+        tmp = a->spare;
+        cap = a->spare_cap;
+    } else {
+        tmp = malloc(a->n * sizeof(crl_entry_t));
+        crl_mem_hint(tmp, a->n * sizeof(crl_entry_t));
+        cap = a->n;
+    }
     if (tmp == NULL) {
         /* not stable: duplicates are rare (a rehash during a scan) */
         qsort(a->v, a->n, sizeof(crl_entry_t), crl_entry_cmp);
     } else if (crl_msd(a->v, tmp, a->n, 0, 1) == 1) {
+        if (tmp == a->spare) {
+            a->spare = NULL;
+        }
         free(a->v);
         a->v = tmp;
-        a->cap = a->n;
+        a->cap = cap;
         tmp = NULL;
     }
-    free(tmp);
+    if (tmp != a->spare) {
+        free(tmp);
+    }
+    /* the scratch is not kept: 48 MB per million entries */
+    free(a->spare);
+    a->spare = NULL;
+    a->spare_cap = a->spare_ready = 0;
     for (size_t i = 0; i < a->n; i++) {
         if (w > 0 &&
             memcmp(a->v[w - 1].serial, a->v[i].serial, CRL_SERIAL_LEN) == 0) {

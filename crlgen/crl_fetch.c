@@ -329,6 +329,7 @@ static int crl_scan_hash(ocsp_rconn_t *rc, crl_scan_t *s)
                 }
             }
             if (reply != NULL) {
+                crl_entries_prefault(s->out);
                 break;
             }
             if (redisBufferRead(rc->c) != REDIS_OK) {
@@ -420,6 +421,8 @@ int crl_fetch_revoked(ocsp_rconn_t *rc, const char *prefix,
         snprintf(err, OCSP_ERR_MAX, "out of memory for %zu entries", total);
         return -1;
     }
+    /* the sort's scratch, faulted in page by page while Redis works */
+    (void)crl_entries_spare(out, out->n + total);
 
     memset(&s, 0, sizeof(s));
     s.ci = ci;

@@ -87,6 +87,8 @@ static int crl_gen_publish(crl_gen_t *g, crl_issuer_t *is, const char *kind,
         goto failed;
     }
     pending = 1;
+    ocsp_log(OCSP_LOG_DEBUG, "written issuer=%s file=%s seconds=%.3f",
+             is->ci->ic->name, name, crl_mono_s() - started);
     if (crl_check(&is->signer, der, len, rc == 0 ? prev : NULL, prev_len, 1,
                   complete, expired, err) != 0) {
         goto failed;

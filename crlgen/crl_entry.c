@@ -280,15 +280,18 @@ int crl_serial_from_hex(const char *hex, size_t len, unsigned char *out)
     }
     memset(out, 0, CRL_SERIAL_LEN);
     out += CRL_SERIAL_LEN - (len + 1) / 2;
+    /* unsigned: a non-digit's 0 - 1 wraps harmlessly; the result is
+     * thrown away then */
     if (len & 1) {
-        int v = crl_hexval[*h++];
+        unsigned v = (unsigned)crl_hexval[*h++];
         bad |= v == 0;
-        *out++ = (unsigned char)(v - 1);
+        *out++ = (unsigned char)(v - 1u);
     }
     for (size_t i = 0; i < len / 2; i++) {
-        int hi = crl_hexval[h[2 * i]], lo = crl_hexval[h[2 * i + 1]];
+        unsigned hi = (unsigned)crl_hexval[h[2 * i]];
+        unsigned lo = (unsigned)crl_hexval[h[2 * i + 1]];
         bad |= (hi == 0) | (lo == 0);
-        out[i] = (unsigned char)((hi - 1) << 4 | (lo - 1));
+        out[i] = (unsigned char)((hi - 1u) << 4 | ((lo - 1u) & 0xfu));
     }
     return bad ? -1 : 0;
 }

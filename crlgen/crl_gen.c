@@ -278,7 +278,8 @@ nomem:
  * The snapshot of a full CRL's entries is written by a second thread while
  * the CRL is built, checked and published (the entries are read-only by
  * then), and renamed into place only after that: 48 MB per million entries
- * and an fsync off the critical path of a cold start.
+ * and an fsync off the critical path of a cold start.  The only other
+ * thread the generator ever has; joined before any post_publish fork.
  */
 typedef struct {
     pthread_t thread;
@@ -309,6 +310,15 @@ static void crl_snap_start(crl_snap_job_t *j)
     }
 }
 
+/* Waits for the writer thread, if any. */
+static void crl_snap_wait(crl_snap_job_t *j)
+{
+    if (j->running) {
+        pthread_join(j->thread, NULL);
+        j->running = 0;
+    }
+}
+
 /* Waits for the job; with PUBLISHED, makes its file the snapshot. */
 static void crl_snap_finish(crl_snap_job_t *j, int published,
                             const char *issuer)
@@ -317,10 +327,7 @@ static void crl_snap_finish(crl_snap_job_t *j, int published,
         return;
     }
     j->started = 0;
-    if (j->running) {
-        pthread_join(j->thread, NULL);
-        j->running = 0;
-    }
+    crl_snap_wait(j);
     if (j->rc == 0 && !published) {
         crl_snapshot_discard(j->path);
         return;
@@ -383,6 +390,10 @@ int crl_gen_full(crl_gen_t *g, crl_issuer_t *is, char *err)
         job.entries = &entries;
         job.cutoff_ms = t0 - cc->clock_skew * 1000;
         crl_snap_start(&job);
+        if (cc->post_publish != NULL) {
+            /* post_publish forks: not while another thread runs */
+            crl_snap_wait(&job);
+        }
     }
     if (fst.hold_skipped > 0 || fst.reason_cleared > 0) {
         ocsp_log(OCSP_LOG_WARN,

@@ -167,7 +167,9 @@ static void test_sort_random(void)
                 CHECK(0);
                 return;
             }
-            memcpy(ref, a.v, n * sizeof(crl_entry_t));
+            if (n > 0) {
+                memcpy(ref, a.v, n * sizeof(crl_entry_t));
+            }
             qsort(ref, n, sizeof(crl_entry_t), cmp_serial_seq);
             for (size_t i = 0; i < n; i++) { /* the last of equals */
                 if (i + 1 < n && memcmp(ref[i].serial, ref[i + 1].serial,

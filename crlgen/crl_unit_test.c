@@ -236,6 +236,102 @@ static int make_ca(const char *dir)
     return 0;
 }
 
+/* Times as OpenSSL reads them back: thousands of entries over 1900..2150
+ * (the day cache of crl_build.c hit, missed and collided), the
+ * UTCTime/GeneralizedTime boundaries of RFC 5280 5.1.2.4, and
+ * invalidityDate as GeneralizedTime. */
+static void test_build_times(const char *dir)
+{
+    static const int64_t edge[] = {-631152001, -631152000, 2524607999,
+                                   2524608000, 0,          951782400,
+                                   4107542400};
+    crl_signer_t s;
+    crl_entries_t a = {0};
+    crl_params_t p;
+    unsigned char *der = NULL;
+    const unsigned char *q;
+    size_t len = 0, n = 6000, ok = 0, kinds = 0, want_kinds = 0;
+    char err[OCSP_ERR_MAX], cert[512], key[512];
+    unsigned long x = 4242;
+    X509_CRL *crl;
+
+    snprintf(cert, sizeof(cert), "%s/ca.pem", dir);
+    snprintf(key, sizeof(key), "%s/ca.key", dir);
+    CHECK(crl_signer_load(&s, cert, key, err) == 0);
+    for (size_t i = 0; i < n; i++) {
+        crl_entry_t *e = crl_entries_push(&a);
+        x = x * 6364136223846793005UL + 1442695040888963407UL;
+        e->serial[CRL_SERIAL_LEN - 1] = (unsigned char)(i + 1);
+        e->serial[CRL_SERIAL_LEN - 2] = (unsigned char)((i + 1) >> 8);
+        if (i < sizeof(edge) / sizeof(edge[0])) {
+            e->revoked_at = edge[i];
+        } else if (i % 3) { /* a few hundred days, 2048 days apart */
+            e->revoked_at =
+                1700000000 +
+                (int64_t)((x >> 33) % 300) * 86400 * (i % 2 ? 2048 : 1) / 4 +
+                (int64_t)((x >> 12) % 86400);
+        } else { /* anywhere in 1900..2150 */
+            e->revoked_at = -2208988800LL + (int64_t)((x >> 20) % 7889000000LL);
+        }
+        e->reason = CRL_REASON_ABSENT;
+        e->invalidity = i % 4 == 0 ? e->revoked_at - 86400 * 40 + 7 : 0;
+        want_kinds += e->invalidity > 0; /* only positive ones are listed */
+    }
+    memset(&p, 0, sizeof(p));
+    p.kind = CRL_KIND_FULL;
+    p.number = 1;
+    p.this_update = 1700000000;
+    p.next_update = p.this_update + 86400;
+    CHECK(crl_build(&s, &p, a.v, a.n, &der, &len, err) == 0);
+    q = der;
+    crl = der == NULL ? NULL : d2i_X509_CRL(NULL, &q, (long)len);
+    CHECK(crl != NULL);
+    for (size_t i = 0; crl != NULL && i < n; i++) {
+        X509_REVOKED *r =
+            sk_X509_REVOKED_value(X509_CRL_get_REVOKED(crl), (int)i);
+        const ASN1_TIME *t = X509_REVOKED_get0_revocationDate(r);
+        const crl_entry_t *e = &a.v[i];
+        int64_t y = e->revoked_at;
+        int utc = y >= -631152000LL && y < 2524608000LL;
+        int day, sec, good;
+
+        good = ASN1_INTEGER_get(X509_REVOKED_get0_serialNumber(r)) ==
+                   (long)(i + 1) &&
+               ASN1_STRING_type(t) ==
+                   (utc ? V_ASN1_UTCTIME : V_ASN1_GENERALIZEDTIME) &&
+               ASN1_TIME_diff(&day, &sec, NULL, t) == 1;
+        if (good) {
+            /* seconds from the epoch to t, via "now" (NULL) */
+            ASN1_TIME *epoch = ASN1_TIME_set(NULL, 0);
+            good = ASN1_TIME_diff(&day, &sec, epoch, t) == 1 &&
+                   (int64_t)day * 86400 + sec == y;
+            ASN1_TIME_free(epoch);
+        }
+        if (good && e->invalidity > 0) {
+            ASN1_GENERALIZEDTIME *inv =
+                X509_REVOKED_get_ext_d2i(r, NID_invalidity_date, NULL, NULL);
+            ASN1_TIME *epoch = ASN1_TIME_set(NULL, 0);
+            good = inv != NULL &&
+                   ASN1_STRING_type(inv) == V_ASN1_GENERALIZEDTIME &&
+                   ASN1_TIME_diff(&day, &sec, epoch, inv) == 1 &&
+                   (int64_t)day * 86400 + sec == e->invalidity;
+            kinds += good;
+            ASN1_TIME_free(epoch);
+            ASN1_GENERALIZEDTIME_free(inv);
+        }
+        if (!good && ok + 5 > i) {
+            fprintf(stderr, "entry %zu: time %lld\n", i, (long long)y);
+        }
+        ok += good;
+    }
+    CHECK(ok == n);
+    CHECK(kinds == want_kinds && kinds > n / 8);
+    X509_CRL_free(crl);
+    free(der);
+    crl_entries_free(&a);
+    crl_signer_free(&s);
+}
+
 static void test_build(const char *dir)
 {
     crl_signer_t s;
@@ -445,6 +541,7 @@ int main(void)
     }
     make_ca(dir);
     test_build(dir);
+    test_build_times(dir);
     test_snapshot(dir);
     {
         char cmd[600];

@@ -13,6 +13,7 @@ set -euo pipefail
 
 N=${1:-1000000}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/loadtest/lib.sh"
 BUILD=${REVOCA_BUILD:-$ROOT/build}
 PY=/usr/bin/python3
 TMP=$(mktemp -d /tmp/revoca-bench.XXXXXX)
@@ -33,24 +34,10 @@ redis-server --port "$PORT" --bind 127.0.0.1 --dir "$TMP" --appendonly yes \
     --appendfsync everysec --save "" --daemonize yes --logfile "$TMP/redis.log"
 until redis-cli -p "$PORT" ping >/dev/null 2>&1; do sleep 0.1; done
 
-cat >"$TMP/revoca.conf" <<CONF
-redis = { host = "127.0.0.1"; port = $PORT; };
-signer = { batch = 512; };
-issuers = ( { name = "bench"; cert = "pki/issuer.pem";
-  responder_cert = "pki/responder.pem"; responder_key = "pki/responder.key";
-  validity = "4d"; } );
-CONF
+bench_conf "$PORT" "$TMP/revoca.conf"
 
 echo "generating index of $N certificates (10% revoked)"
-awk -v n="$N" 'BEGIN {
-    for (i = 0; i < n; i++) {
-        s = sprintf("%X", 1048576 + i)
-        if (i % 10 == 0)
-            printf "R\t301231235959Z\t260102030405Z,keyCompromise\t%s\tunknown\t/CN=c%d\n", s, i
-        else
-            printf "V\t301231235959Z\t\t%s\tunknown\t/CN=c%d\n", s, i
-    }
-}' >"$TMP/index.txt"
+bench_index "$N" "$TMP/index.txt"
 
 echo "openssl speed -seconds 3 ecdsap256"
 OSSL=$(openssl speed -seconds 3 ecdsap256 2>/dev/null | awk '/^ *256 bits ecdsa \(nistp256\)/ {print $(NF-1)}')

@@ -7,7 +7,7 @@ nginx_packages() {
     # nginx-dev: the source tree the module is built against; the rest are
     # the independent clients of tests/nginx and loadtest/ocsp_bench.sh
     echo nginx nginx-dev libpcre2-dev zlib1g-dev gnutls-bin libnss3-tools \
-        wrk golang-cfssl
+        wrk golang-cfssl curl
 }
 
 nginx_up() {

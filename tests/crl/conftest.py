@@ -3,7 +3,6 @@ tests/integration (real redis-server, revoca-signer, revoca CLI, demo PKI)
 plus the generator itself and CRL checkers we did not write (OpenSSL,
 GnuTLS certtool, NSS crlutil, Python cryptography)."""
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -15,7 +14,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
 
 from revoca_fixtures import (BUILD, Daemon, Stack, cert, make_pki_dir,  # noqa: E402,F401
-                             wait_for)
+                             pki_dir, pki_rsa_dir, wait_for)
 
 CRLGEN = os.path.join(BUILD, "crlgen", "revoca-crlgen")
 SEED = os.path.join(BUILD, "crlgen", "crlgen-seed")
@@ -105,20 +104,6 @@ def crlstack(tmp_path, pki_dir):
     s.start_signer()
     yield s
     s.close()
-
-
-@pytest.fixture(scope="session")
-def pki_dir():
-    d = make_pki_dir("ec")
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
-
-
-@pytest.fixture(scope="session")
-def pki_rsa_dir():
-    d = make_pki_dir("rsa")
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
 
 
 # --- checkers we did not write ------------------------------------------

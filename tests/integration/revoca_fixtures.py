@@ -259,3 +259,34 @@ def py_ocsp(der, pki, responder="responder.pem"):
         pub.verify(resp.signature, resp.tbs_response_bytes, padding.PKCS1v15(),
                    resp.signature_hash_algorithm)
     return resp
+
+
+# --- pytest fixtures shared by every suite's conftest.py (imported there) --
+
+def _pki_fixture(key_type):
+    import pytest
+
+    @pytest.fixture(scope="session")
+    def fixture():
+        d = make_pki_dir(key_type)
+        yield d
+        shutil.rmtree(d, ignore_errors=True)
+    return fixture
+
+
+pki_dir = _pki_fixture("ec")
+pki_rsa_dir = _pki_fixture("rsa")
+
+
+def _stack_fixture():
+    import pytest
+
+    @pytest.fixture
+    def stack(tmp_path, pki_dir):
+        s = Stack(tmp_path, pki_dir)
+        yield s
+        s.close()
+    return stack
+
+
+stack = _stack_fixture()

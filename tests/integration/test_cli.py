@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from revoca_fixtures import REVOCA, SIGNER, Stack, render_conf
+from revoca_fixtures import REVOCA, SIGNER, Stack
 
 
 def stream_len(stack):

@@ -4,7 +4,6 @@ Python cryptography."""
 import datetime
 import os
 import signal
-import subprocess
 import time
 
 import pytest

@@ -3,11 +3,10 @@ the built module, on a free loopback port, next to the shared Redis + signer
 stack of tests/integration (revoca_fixtures.Stack)."""
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import time
+
 
 import pytest
 
@@ -15,8 +14,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 
-from revoca_fixtures import (BUILD, Stack, free_port, make_pki_dir,  # noqa: E402
-                             wait_for)
+from revoca_fixtures import (BUILD, Stack, free_port, make_pki_dir,  # noqa: E402,F401
+                             pki_dir, pki_rsa_dir, stack, wait_for)
 
 NGINX = "/usr/sbin/nginx"
 MODULE = os.path.join(BUILD, "ngx_module", "ngx_http_revoca_module.so")
@@ -142,27 +141,6 @@ class Nginx:
         if check:
             bad = self.bad_log_lines()
             assert not bad, "nginx error log:\n" + "\n".join(bad)
-
-
-@pytest.fixture(scope="session")
-def pki_dir():
-    d = make_pki_dir("ec")
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
-
-
-@pytest.fixture(scope="session")
-def pki_rsa_dir():
-    d = make_pki_dir("rsa")
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
-
-
-@pytest.fixture
-def stack(tmp_path, pki_dir):
-    s = Stack(tmp_path, pki_dir)
-    yield s
-    s.close()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509 import ocsp
 
 from conftest import Stack
-from ocsp_client import get, get_raw, http, load_cert, post, request_der
+from ocsp_client import get, http, load_cert, post, request_der
 from revoca_fixtures import demo_pki, py_ocsp
 
 OK = ocsp.OCSPResponseStatus.SUCCESSFUL

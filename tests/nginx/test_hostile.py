@@ -12,7 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
-from ocsp_client import get, get_raw, http, load_cert, post, request_der
+from ocsp_client import get, get_raw, load_cert, post, request_der
 from revoca_fixtures import py_ocsp
 
 MALFORMED = ocsp.OCSPResponseStatus.MALFORMED_REQUEST
@@ -116,7 +116,6 @@ def test_two_single_requests(env):
 
     def singles(der):
         # OCSPRequest > TBSRequest > requestList SEQUENCE OF Request
-        from cryptography.hazmat.primitives.serialization import Encoding
         return der
     # Build the DER by hand: SEQ{ SEQ{ SEQ{ req1, req2 } } }
     def tlv(tag, body):
@@ -178,7 +177,6 @@ def test_get_encodings(env):
 def test_get_with_slashes_in_base64(env):
     # find a request whose base64 holds "//" or "/", then collapse it as a
     # proxy with merge_slashes would
-    from cryptography.x509.oid import ExtensionOID  # noqa: F401
     found = 0
     for i in range(2000):
         der = request_der(env.stack.pki, env.stack.path("good.pem"),

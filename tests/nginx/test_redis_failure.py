@@ -8,11 +8,10 @@ import socket
 import threading
 import time
 
-import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
-from ocsp_client import get, get_raw, load_cert, post, request_der
+from ocsp_client import get_raw, load_cert, post, request_der
 from revoca_fixtures import py_ocsp, wait_for, demo_pki
 
 TRY_LATER = ocsp.OCSPResponseStatus.TRY_LATER

@@ -62,6 +62,20 @@ DEFAULT_SERVER = """
 """
 
 
+def nginx_env():
+    """The environment nginx runs in: in the sanitizer build, the ASan
+    runtime preloaded into Debian's uninstrumented nginx for the module.
+    Leak checks are off (nginx leaves its pools to exit); any other report
+    kills the worker, which the master logs as an [alert]."""
+    env = dict(os.environ)
+    preload = env.get("REVOCA_NGINX_PRELOAD")
+    if preload:
+        env["LD_PRELOAD"] = preload
+        env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=1"
+        env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
+    return env
+
+
 class Nginx:
     """Debian's nginx with the module, from a template config, in a private
     prefix; stop() checks the error log for [alert], [crit] and [emerg]."""
@@ -94,12 +108,12 @@ class Nginx:
     def check_config(self):
         return subprocess.run([NGINX, "-t", "-p", self.prefix, "-c", self.conf,
                                "-e", self.error_log],
-                              capture_output=True, text=True)
+                              capture_output=True, text=True, env=nginx_env())
 
     def start(self):
         self.proc = subprocess.Popen(
             [NGINX, "-p", self.prefix, "-c", self.conf, "-e", self.error_log],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=nginx_env())
         wait_for(self._listening, 20, what="nginx to listen")
         return self
 

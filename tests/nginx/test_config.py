@@ -90,3 +90,28 @@ def test_reload_keeps_serving(stack, make_nginx):
     wait_for(lambda: "reconfiguring" in n.log(), 10, what="reload")
     for _ in range(10):
         assert py_ocsp(post(n.port, der).body, stack.pki)
+
+
+def test_sanitizer_runtime_matches_the_build(stack, make_nginx):
+    # the sanitizer build must really run the module under ASan (its
+    # runtime preloaded into nginx), the normal build must not
+    import glob
+    from revoca_fixtures import wait_for
+    n = make_nginx(stack.conf)
+
+    def workers():
+        found = []
+        for p in glob.glob("/proc/[0-9]*/stat"):
+            try:
+                with open(p) as f:
+                    if f.read().split()[3] == str(n.proc.pid):
+                        found.append(p)
+            except OSError:
+                pass  # a process that ended meanwhile
+        return found
+    wait_for(workers, 20, what="an nginx worker")
+    workers = workers()
+    with open(os.path.join(os.path.dirname(workers[0]), "maps")) as f:
+        maps = f.read()
+    assert "ngx_http_revoca_module.so" in maps
+    assert ("libasan" in maps) == bool(os.environ.get("REVOCA_NGINX_PRELOAD"))

@@ -11,7 +11,7 @@ import pytest
 from cryptography import x509
 from cryptography.x509 import ocsp
 
-from conftest import NGINX, Nginx
+from conftest import NGINX, Nginx, nginx_env
 from ocsp_client import http, post, request_der
 from revoca_fixtures import BUILD, Stack, cert, py_ocsp
 
@@ -73,7 +73,8 @@ def dev(tmp_path, pki_dir):
 
 def check_nginx_t(n):
     p = subprocess.run([NGINX, "-t", "-p", n.prefix, "-c", n.conf,
-                        "-e", n.error_log], capture_output=True, text=True)
+                        "-e", n.error_log], capture_output=True, text=True,
+                       env=nginx_env())
     assert p.returncode == 0, p.stderr
 
 

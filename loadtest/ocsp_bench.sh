@@ -141,8 +141,8 @@ PY
 # client, wrk, has the other, so that neither steals from the other.
 CLIENT_CPU=0
 SERVER_CPU=$(($(nproc) > 1 ? 1 : 0))
-taskset -pc "$SERVER_CPU" "$(redis-cli -p "$RPORT" info server |
-    sed -n 's/^process_id:\([0-9]*\).*/\1/p')" >/dev/null
+REDIS_PID=$(redis-cli -p "$RPORT" info server | sed -n 's/^process_id:\([0-9]*\).*/\1/p')
+taskset -pc "$SERVER_CPU" "$REDIS_PID" >/dev/null
 
 # one nginx per configuration, one worker each; sets P (not run in $(...):
 # the command substitution would wait for nginx, which holds its stdout)
@@ -186,10 +186,22 @@ NGX
 
 RESULTS=$TMP/results.txt
 : >"$RESULTS"
+# CPU time (clock ticks) the server processes SERVER_PIDS have used: the
+# server's cost per request, whether or not the one-core client saturates
+server_ticks() {
+    local p t=0
+    for p in $SERVER_PIDS; do
+        t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+    done
+    echo "$t"
+}
 run() {  # LABEL PORT MODE FILE
-    local out
+    local out t0 t1 req
+    t0=$(server_ticks)
     out=$(taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d"${DUR}s" --latency -s "$ROOT/loadtest/ocsp_bench.lua" \
         "http://127.0.0.1:$2" -- "$3" "$4" | grep '^RESULT')
+    t1=$(server_ticks)
+    out="$out cpu_ticks=$((t1 - t0)) clk_tck=$(getconf CLK_TCK)"
     echo "   $1 $3: $out"
     echo "$1 $3 $out" >>"$RESULTS"
 }
@@ -202,6 +214,7 @@ warm() {  # PORT: one pass over every certificate, GET and POST
 
 echo "== module, warm cache"
 start_nginx warm "revoca_cache_valid 1h;"
+SERVER_PIDS="$(pgrep -P "${PIDS[-1]}" | tr '\n' ' ') $REDIS_PID"
 warm "$P"
 run module-warm "$P" get "$TMP/get.txt"
 run module-warm "$P" post "$TMP/post.bin"
@@ -209,6 +222,7 @@ kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
 
 echo "== module, cache off (Redis on every request)"
 start_nginx nocache "revoca_cache off;"
+SERVER_PIDS="$(pgrep -P "${PIDS[-1]}" | tr '\n' ' ') $REDIS_PID"
 run module-nocache "$P" get "$TMP/get.txt"
 run module-nocache "$P" post "$TMP/post.bin"
 run static "$P" static "$TMP/static.txt"
@@ -219,6 +233,7 @@ CP=$(port)
 GOMAXPROCS=1 taskset -c "$SERVER_CPU" cfssl ocspserve -address 127.0.0.1 -port "$CP" \
     -responses "$TMP/cfssl.responses" -loglevel 5 >"$TMP/cfssl.log" 2>&1 &
 PIDS+=("$!")
+SERVER_PIDS=${PIDS[-1]}
 wait_port "$CP" || { cat "$TMP/cfssl.log" >&2; exit 1; }
 # Debian's cfssl (1.2.0) base64-decodes the GET path with its leading "/":
 # it answers no GET at all.  Measured only if it answers this one.
@@ -247,8 +262,11 @@ print("N=%s certificates (10%% revoked), %s s per run, wrk -t1 -c%s on one core;
       " each server (nginx worker + Redis, or cfssl) on the other"
       % (sys.argv[2], sys.argv[3], sys.argv[4]))
 print()
-print("| server | method | req/s | p50 ms | p99 ms | errors | vs static | vs cfssl |")
-print("|---|---|---:|---:|---:|---:|---:|---:|")
+print("| server | method | req/s | p50 ms | p99 ms | errors | vs static | vs cfssl | server CPU us/req | CPU vs static |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+for r in rows.values():
+    r["cpu_us"] = r["cpu_ticks"] * 1e6 / r["clk_tck"] / max(r["requests"], 1)
+static_cpu = rows[("static", "static")]["cpu_us"]
 for label in ("module-warm", "module-nocache", "cfssl", "static"):
     for mode in ("get", "post", "static"):
         r = rows.get((label, mode))
@@ -256,13 +274,16 @@ for label in ("module-warm", "module-nocache", "cfssl", "static"):
             continue
         # cfssl answers only POST (see above): GET is compared with that
         cf = rows.get(("cfssl", mode)) or rows.get(("cfssl", "post"))
-        print("| %s | %s | %.0f | %.2f | %.2f | %d | %.2fx | %s |" % (
+        print("| %s | %s | %.0f | %.2f | %.2f | %d | %.2fx | %s | %.1f | %.2fx |" % (
             label, mode.upper() if mode != "static" else "GET file",
             r["rps"], r["p50_us"] / 1000, r["p99_us"] / 1000,
             r["errors"] + r["non2xx"], r["rps"] / static,
-            ("%.2fx" % (r["rps"] / cf["rps"])) if cf and label != "cfssl" else "-"))
+            ("%.2fx" % (r["rps"] / cf["rps"])) if cf and label != "cfssl" else "-",
+            r["cpu_us"], static_cpu / r["cpu_us"] if r["cpu_us"] else 0))
 print()
 print("targets: warm >= 0.8x static, cache off >= 0.5x static, module >= 3x cfssl")
+print("server CPU: what the server processes (nginx worker, plus Redis for the")
+print("module; cfssl) used per request; near 1e6 / req/s, the server core is the limit")
 if ("cfssl", "get") not in rows:
     print("cfssl answers no GET: GET rows are compared with cfssl's POST")
 bad = [k for k, r in rows.items() if r["errors"] + r["non2xx"]]

@@ -1,6 +1,7 @@
 """Delta CRLs from the running daemon: new revocations, certificateHold and
 removeFromCRL on release, checked with `openssl verify -use_deltas`."""
 import os
+import time
 
 from cryptography import x509
 
@@ -125,3 +126,20 @@ def test_daemon_resigns_on_schedule(tmp_path, pki_dir):
         gen.stop()
     finally:
         s.close()
+
+
+def test_daemon_survives_redis_restart(crlstack):
+    # Redis killed under a running generator: it keeps running, reconnects
+    # on its own and puts the next revocation on the delta, no restart
+    s = crlstack
+    gen = s.start_crlgen()
+    wait_for(lambda: os.path.exists(s.file("demo-delta.crl")), what="first delta")
+    s.redis.kill()
+    time.sleep(2)
+    assert gen.alive()
+    s.redis.start()  # same port, AOF keeps the data
+    revoked = s.issue_revoke("revoked", "keyCompromise")
+    e = wait_for(lambda: delta_entry(s, revoked), timeout=60,
+                 what="revocation in the delta after Redis came back")
+    assert reason_of(e) == x509.ReasonFlags.key_compromise
+    assert gen.alive()

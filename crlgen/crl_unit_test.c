@@ -7,23 +7,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "config.h"
 #include "crl_build.h"
 #include "crl_check.h"
 #include "crl_entry.h"
 #include "snapshot.h"
-
-static int failures, checks;
-
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        checks++;                                                              \
-        if (!(cond)) {                                                         \
-            failures++;                                                        \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__,   \
-                    #cond);                                                    \
-        }                                                                      \
-    } while (0)
 
 static void test_serials(void)
 {
@@ -550,6 +539,5 @@ int main(void)
             fprintf(stderr, "cleanup failed\n");
         }
     }
-    printf("%d passed, %d failed\n", checks - failures, failures);
-    return failures ? 1 : 0;
+    CHECK_DONE();
 }

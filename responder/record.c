@@ -40,6 +40,20 @@ static int apply_issued(ocsp_record_t *r, const Revoca__Issued *is)
     return 1;
 }
 
+/* Puts r on the CRL: revoked or held, since T, for REASON. */
+static void set_listed(ocsp_record_t *r, Revoca__Status status, int64_t t,
+                       Revoca__Reason reason, int has_invalidity,
+                       int64_t invalidity)
+{
+    r->status = status;
+    r->has_revocation_time = 1;
+    r->revocation_time = t;
+    r->has_reason = 1;
+    r->reason = reason;
+    r->has_invalidity_date = has_invalidity;
+    r->invalidity_date = has_invalidity ? invalidity : 0;
+}
+
 static int apply_revoked(ocsp_record_t *r, const Revoca__Revoked *rv)
 {
     Revoca__Reason reason =
@@ -60,13 +74,8 @@ static int apply_revoked(ocsp_record_t *r, const Revoca__Revoked *rv)
             return 0;
         }
     }
-    r->status = REVOCA__STATUS__REVOKED;
-    r->has_revocation_time = 1;
-    r->revocation_time = rv->revocation_time;
-    r->has_reason = 1;
-    r->reason = reason;
-    r->has_invalidity_date = rv->has_invalidity_date;
-    r->invalidity_date = rv->has_invalidity_date ? rv->invalidity_date : 0;
+    set_listed(r, REVOCA__STATUS__REVOKED, rv->revocation_time, reason,
+               rv->has_invalidity_date, rv->invalidity_date);
     return 1;
 }
 
@@ -82,13 +91,9 @@ static int apply_hold(ocsp_record_t *r, const Revoca__Hold *h)
         r->revocation_time >= h->hold_time) {
         return 0; /* the latest hold counts: the timeline's last word */
     }
-    r->status = REVOCA__STATUS__HELD;
-    r->has_revocation_time = 1;
-    r->revocation_time = h->hold_time;
-    r->has_reason = 1;
-    r->reason = REVOCA__REASON__CERTIFICATE_HOLD;
-    r->has_invalidity_date = h->has_invalidity_date;
-    r->invalidity_date = h->has_invalidity_date ? h->invalidity_date : 0;
+    set_listed(r, REVOCA__STATUS__HELD, h->hold_time,
+               REVOCA__REASON__CERTIFICATE_HOLD, h->has_invalidity_date,
+               h->invalidity_date);
     return 1;
 }
 

@@ -14,15 +14,22 @@ def numbers(gen):
     return [int(n) for n in re.findall(r"published .* number=(\d+)", gen.output())]
 
 
+def second_generator_conf(s, lease_ttl):
+    """Config for a second generator on the same Redis, publishing into its
+    own directory: (publish dir, config path)."""
+    pub2 = os.path.join(s.tmp, "pub2")
+    conf2 = os.path.join(s.tmp, "revoca2.conf")
+    with open(conf2, "w") as f:
+        f.write(render_conf(s.redis.port, ISSUERS,
+                            crl_group(pub2, lease_ttl=lease_ttl)))
+    return pub2, conf2
+
+
 def test_two_generators_takeover_and_unique_numbers(tmp_path, pki_dir):
     s = CrlStack(tmp_path, pki_dir, issuers=ISSUERS, crl={"lease_ttl": '"2s"'})
     try:
         s.start_signer()
-        pub2 = os.path.join(s.tmp, "pub2")
-        conf2 = os.path.join(s.tmp, "revoca2.conf")
-        with open(conf2, "w") as f:
-            f.write(render_conf(s.redis.port, ISSUERS,
-                                crl_group(pub2, lease_ttl='"2s"')))
+        pub2, conf2 = second_generator_conf(s, '"2s"')
         a = s.start_crlgen()
         b = s.start_crlgen(conf=conf2)
         wait_for(lambda: numbers(a) or numbers(b), what="a first publication")
@@ -66,11 +73,7 @@ def test_dead_generators_pending_events_are_claimed(tmp_path, pki_dir):
     s = CrlStack(tmp_path, pki_dir, issuers=ISSUERS, crl={"lease_ttl": '"3s"'})
     try:
         s.start_signer()
-        pub2 = os.path.join(s.tmp, "pub2")
-        conf2 = os.path.join(s.tmp, "revoca2.conf")
-        with open(conf2, "w") as f:
-            f.write(render_conf(s.redis.port, ISSUERS,
-                                crl_group(pub2, lease_ttl='"3s"')))
+        pub2, conf2 = second_generator_conf(s, '"3s"')
         stall = dict(os.environ, REVOCA_CRLGEN_TEST_STALL_MS="1000")
         a = s.start_crlgen(env=stall)
         wait_for(lambda: os.path.exists(s.file("demo-delta.crl")),

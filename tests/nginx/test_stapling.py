@@ -16,25 +16,33 @@ def s_client(port, pki):
     return p.stdout + p.stderr
 
 
-def test_stapling_from_our_responder(stack, make_nginx):
-    stack.start_signer()
-    good = stack.path("good.pem")
-    stack.cli("issue", "--issuer", "demo", "--cert", good)
-    ours = make_nginx(stack.conf)
+def tls_front(stack, make_nginx, stem, ours, extra=""):
+    """A second nginx serving STEM's certificate over TLS with
+    ssl_stapling_verify, fetching its staple from OURS."""
     full = os.path.join(stack.tmp, "fullchain.pem")
     with open(full, "w") as f:
-        for stem in ("good", "issuer"):
-            with open(stack.path(stem + ".pem")) as g:
+        for name in (stem, "issuer"):
+            with open(stack.path(name + ".pem")) as g:
                 f.write(g.read())
-    tls = make_nginx(name="tls", load=False, ssl=True, http="", server="""
+    return make_nginx(name="tls", load=False, ssl=True, http="", server="""
         ssl_certificate %s;
         ssl_certificate_key %s;
         ssl_stapling on;
         ssl_stapling_verify on;
         ssl_trusted_certificate %s;
         ssl_stapling_responder %s/ocsp;
-        location / { return 200 "hello\\n"; }
-    """ % (full, stack.path("good.key"), stack.path("ca.pem"), ours.url))
+        %s
+    """ % (full, stack.path(stem + ".key"), stack.path("ca.pem"), ours.url,
+           extra))
+
+
+def test_stapling_from_our_responder(stack, make_nginx):
+    stack.start_signer()
+    good = stack.path("good.pem")
+    stack.cli("issue", "--issuer", "demo", "--cert", good)
+    ours = make_nginx(stack.conf)
+    tls = tls_front(stack, make_nginx, "good", ours,
+                    'location / { return 200 "hello\\n"; }')
 
     def stapled():
         out = s_client(tls.port, stack.pki)
@@ -56,19 +64,7 @@ def test_stapling_of_revoked_cert(stack, make_nginx):
     stack.cli("issue", "--issuer", "demo", "--cert", leaf)
     stack.cli("revoke", "--issuer", "demo", "--cert", leaf, "--wait")
     ours = make_nginx(stack.conf)
-    full = os.path.join(stack.tmp, "fullchain.pem")
-    with open(full, "w") as f:
-        for stem in ("revoked", "issuer"):
-            with open(stack.path(stem + ".pem")) as g:
-                f.write(g.read())
-    tls = make_nginx(name="tls", load=False, ssl=True, http="", server="""
-        ssl_certificate %s;
-        ssl_certificate_key %s;
-        ssl_stapling on;
-        ssl_stapling_verify on;
-        ssl_trusted_certificate %s;
-        ssl_stapling_responder %s/ocsp;
-    """ % (full, stack.path("revoked.key"), stack.path("ca.pem"), ours.url))
+    tls = tls_front(stack, make_nginx, "revoked", ours)
 
     def refused():
         s_client(tls.port, stack.pki)

@@ -12,6 +12,8 @@
 #define CABF_VALIDITY_MIN (8 * 3600)
 #define CABF_VALIDITY_MAX (10 * 86400)
 #define DEFAULT_VALIDITY (4 * 86400)
+/* a bound for the private profile: keeps nextUpdate a valid time */
+#define MAX_VALIDITY (366 * 86400)
 #define DEFAULT_BACKDATE 3600
 #define DEFAULT_RETENTION (7 * 86400)
 #define MAX_SHARDS 4096
@@ -313,9 +315,9 @@ static int conf_issuer(ocsp_config_t *cf, const config_setting_t *g,
     }
     ic->shards = (unsigned)shards;
 
-    if (ic->validity < 60) {
+    if (ic->validity < 60 || ic->validity > MAX_VALIDITY) {
         ocsp_conf_error(err, file, config_setting_get_member(g, "validity"),
-                        "validity: must be at least 60s");
+                        "validity: must be 60s..366d");
         return -1;
     }
     if (ic->profile == OCSP_PROFILE_CABF &&

@@ -49,9 +49,14 @@ static int time_ok(int64_t t)
     return t >= 0 && t <= EVENT_TIME_MAX;
 }
 
+int ocsp_reason_valid(int reason)
+{
+    return reason >= 0 && reason <= 10 && reason != 7;
+}
+
 static int reason_ok(int has, int r)
 {
-    return !has || (r >= 0 && r <= 10 && r != 7);
+    return !has || ocsp_reason_valid(r);
 }
 
 static const char *event_check(const Revoca__Event *ev)

@@ -31,4 +31,7 @@ int ocsp_reason_from_name(const char *name);
 /* Number to name, "unspecified" for unknown values. */
 const char *ocsp_reason_name(int reason);
 
+/* Whether REASON is a CRLReason of RFC 5280 5.3.1 (0..10, 7 unused). */
+int ocsp_reason_valid(int reason);
+
 #endif

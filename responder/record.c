@@ -1,4 +1,5 @@
 #include "record.h"
+#include "event.h"
 
 #include "serial.h"
 
@@ -38,6 +39,20 @@ static int apply_issued(ocsp_record_t *r, const Revoca__Issued *is)
     r->has_shard = is->has_shard;
     r->shard = is->has_shard ? is->shard : 0;
     return 1;
+}
+
+int ocsp_record_valid(const ocsp_record_t *r)
+{
+    switch (r->status) {
+    case REVOCA__STATUS__GOOD:
+        return 1;
+    case REVOCA__STATUS__REVOKED:
+    case REVOCA__STATUS__HELD:
+        return r->has_revocation_time && r->has_reason &&
+               ocsp_reason_valid((int)r->reason);
+    default:
+        return 0;
+    }
 }
 
 /* Puts r on the CRL: revoked or held, since T, for REASON. */

@@ -49,6 +49,13 @@ int ocsp_record_answer(const ocsp_record_t *r, ocsp_unissued_e policy,
                        ocsp_cert_status_e *status, int64_t *rev_time,
                        int *reason);
 
+/*
+ * Whether R, as read back from Redis, is one this code could have written:
+ * a known status, and a revocation time and valid reason when not good.
+ * protobuf-c does not check enum values.
+ */
+int ocsp_record_valid(const ocsp_record_t *r);
+
 /* Whether R belongs on a CRL (revoked or on hold). */
 int ocsp_record_on_crl(const ocsp_record_t *r);
 

@@ -139,12 +139,14 @@ int ocsp_response_sign(const ocsp_issuer_t *iss, const ocsp_single_t *s,
                        unsigned char **out, size_t *outlen)
 {
     der_buf_t b;
-    unsigned char sig[1024]; /* RSA-8192 or any ECDSA signature fits */
-    size_t sig_len = sizeof(sig);
+    /* the BIT STRING's unused-bits octet, then the signature: RSA-8192
+     * or any ECDSA signature fits */
+    unsigned char sig[1 + 1024];
+    size_t sig_len = sizeof(sig) - 1;
     size_t resp, bytes, octets, basic, tbs_start, tbs_len, bits, certs, seq;
 
     if (iss->key == NULL || (unsigned)s->hash >= OCSP_HASH_COUNT ||
-        (size_t)EVP_PKEY_get_size(iss->key) > sizeof(sig)) {
+        (size_t)EVP_PKEY_get_size(iss->key) > sizeof(sig) - 1) {
         return -1;
     }
     if (der_init(&b, 512 + iss->responder_der_len) != 0) {

@@ -35,6 +35,7 @@ typedef struct {
     ocsp_record_t rec;          /* working copy, borrows from loaded */
     int changed;
     int resign;
+    int bad; /* unreadable record or failed write: left alone, not acked */
     int on_crl_before;
     unsigned shard_before;
 } item_t;
@@ -54,7 +55,6 @@ typedef struct {
     ocsp_rconn_t *conn;  /* the transaction connection it is sent on */
     size_t queued;       /* commands queued between MULTI and EXEC */
     uint64_t signatures; /* counted once the transaction commits */
-    int failed;          /* a signature failed: DISCARDed, retry */
 } batch_t;
 
 static int64_t signer_now(const signer_t *s)
@@ -194,11 +194,28 @@ static void batch_entry(signer_t *s, batch_t *b, const redisReply *e)
     {
         const ocsp_issuer_t *iss =
             ocsp_registry_by_name(&s->reg, en->ev->issuer);
-        if (iss == NULL ||
-            batch_item(s, b, iss, en->ev->serial, &en->item) == NULL) {
+        const Revoca__Event *ev = en->ev;
+
+        if (iss == NULL) {
+            why = "unknown issuer";
+        } else if (((ev->kind_case == REVOCA__EVENT__KIND_HOLD ||
+                     ev->kind_case == REVOCA__EVENT__KIND_RELEASE) &&
+                    !ocsp_profile_allows_hold(iss->conf->profile)) ||
+                   (ev->kind_case == REVOCA__EVENT__KIND_REVOKED &&
+                    !ocsp_profile_allows_reason(iss->conf->profile,
+                                                ev->revoked->has_reason
+                                                    ? (int)ev->revoked->reason
+                                                    : 0))) {
+            /* The CLI refuses these too; the stream may have other
+             * writers (Baseline Requirements 4.9.10, 7.2.2). */
+            why = "not allowed by the issuer's profile";
+        } else if (batch_item(s, b, iss, ev->serial, &en->item) == NULL) {
+            why = "batch full";
+        }
+        if (why != NULL) {
             ocsp_log(OCSP_LOG_ERR,
-                     "event rejected id=%s issuer=%s reason=\"unknown issuer\"",
-                     en->id, en->ev->issuer);
+                     "event rejected id=%s issuer=%s reason=\"%s\"", en->id,
+                     ev->issuer, why);
             revoca__event__free_unpacked(en->ev, NULL);
             en->ev = NULL;
         }
@@ -279,17 +296,21 @@ static int batch_load(signer_t *s, batch_t *b)
             it->loaded = NULL;
         }
         ocsp_record_init(&it->rec, it->serial);
+        it->bad = 0;
         if (e->type == REDIS_REPLY_STRING) {
             it->loaded = revoca__cert_record__unpack(NULL, e->len,
                                                      (const uint8_t *)e->str);
-            if (it->loaded == NULL) {
-                ocsp_log(OCSP_LOG_ERR,
-                         "record unreadable key=%s action=\"rebuilt from "
-                         "events\"",
-                         it->cert_key);
-            } else {
+            if (it->loaded != NULL && ocsp_record_valid(it->loaded)) {
                 it->rec = *it->loaded;
                 it->rec.serial = it->serial;
+            } else {
+                /* Overwriting it could turn a revoked certificate good:
+                 * its events stay pending until an operator repairs it. */
+                ocsp_log(OCSP_LOG_ERR,
+                         "record unreadable key=%s action=\"left alone, "
+                         "events pending\"",
+                         it->cert_key);
+                it->bad = 1;
             }
         }
         it->changed = 0;
@@ -317,7 +338,7 @@ static int item_write(signer_t *s, batch_t *w, item_t *it, int64_t now,
     unsigned char *der[OCSP_HASH_COUNT] = {NULL, NULL};
     size_t der_len[OCSP_HASH_COUNT], rec_len = 0;
     unsigned shard;
-    int on_crl, h, rc = -1;
+    int on_crl, h, unauthorized, rc = -1;
     int64_t due_at;
     ocsp_cert_status_e status;
     int64_t rev_time;
@@ -343,6 +364,8 @@ static int item_write(signer_t *s, batch_t *w, item_t *it, int64_t now,
         return 0;
     }
 
+    /* Everything that can fail comes first: a failed item queues
+     * nothing, and the rest of the batch goes ahead without it. */
     if (it->changed) {
         it->rec.has_updated = 1;
         it->rec.updated = now;
@@ -351,11 +374,43 @@ static int item_write(signer_t *s, batch_t *w, item_t *it, int64_t now,
             return -1;
         }
         revoca__cert_record__pack(&it->rec, rec_buf);
-        {
-            const char *set[] = {"SET", it->cert_key, (const char *)rec_buf};
-            size_t lens[] = {3, strlen(it->cert_key), rec_len};
-            w_cmd(w, 3, set, lens);
+    }
+
+    /* Policy "unauthorized" for a never-issued serial: nothing signed. */
+    unauthorized = ocsp_record_answer(&it->rec, ic->unissued, &status,
+                                      &rev_time, &reason) != 0;
+    if (!unauthorized) {
+        ocsp_single_t single;
+        memset(&single, 0, sizeof(single));
+        single.serial = it->serial;
+        single.status = status;
+        single.revocation_time = rev_time;
+        single.reason = reason;
+        single.produced_at = now;
+        single.this_update = now - ic->backdate;
+        single.next_update = single.this_update + ic->validity;
+        for (h = 0; h < OCSP_HASH_COUNT; h++) {
+            single.hash = (ocsp_hash_e)h;
+            if (ocsp_response_sign(it->iss, &single, &der[h], &der_len[h]) !=
+                0) {
+                ocsp_log_openssl(OCSP_LOG_ERR, "sign failed");
+                goto failed;
+            }
         }
+        snprintf(tu, sizeof(tu), "%lld", (long long)single.this_update);
+        snprintf(nu, sizeof(nu), "%lld", (long long)single.next_update);
+        due_at = single.this_update + ic->resign_after;
+        if (ocsp_record_issued(&it->rec) &&
+            it->rec.not_after + ic->expired_retention < due_at) {
+            due_at = it->rec.not_after + ic->expired_retention + 1;
+        }
+        snprintf(due, sizeof(due), "%lld", (long long)due_at);
+    }
+    if (it->changed) {
+        const char *set[] = {"SET", it->cert_key, (const char *)rec_buf};
+        size_t set_lens[] = {3, strlen(it->cert_key), rec_len};
+
+        w_cmd(w, 3, set, set_lens);
 
         /* What the CRLs are built from (keys.h). */
         on_crl = ocsp_record_on_crl(&it->rec);
@@ -384,42 +439,12 @@ static int item_write(signer_t *s, batch_t *w, item_t *it, int64_t now,
         }
     }
 
-    if (ocsp_record_answer(&it->rec, ic->unissued, &status, &rev_time,
-                           &reason) != 0) {
-        /* Policy "unauthorized" for a never-issued serial: nothing signed. */
+    if (unauthorized) {
         const char *del[] = {"DEL", ocsp_key};
         const char *zrem[] = {"ZREM", due_key, it->serial};
         w_cmd(w, 2, del, NULL);
         w_cmd(w, 3, zrem, NULL);
         return 0;
-    }
-
-    {
-        ocsp_single_t single;
-        memset(&single, 0, sizeof(single));
-        single.serial = it->serial;
-        single.status = status;
-        single.revocation_time = rev_time;
-        single.reason = reason;
-        single.produced_at = now;
-        single.this_update = now - ic->backdate;
-        single.next_update = single.this_update + ic->validity;
-        for (h = 0; h < OCSP_HASH_COUNT; h++) {
-            single.hash = (ocsp_hash_e)h;
-            if (ocsp_response_sign(it->iss, &single, &der[h], &der_len[h]) !=
-                0) {
-                ocsp_log_openssl(OCSP_LOG_ERR, "sign failed");
-                goto failed;
-            }
-        }
-        snprintf(tu, sizeof(tu), "%lld", (long long)single.this_update);
-        snprintf(nu, sizeof(nu), "%lld", (long long)single.next_update);
-        due_at = single.this_update + ic->resign_after;
-        if (ocsp_record_issued(&it->rec) &&
-            it->rec.not_after + ic->expired_retention < due_at) {
-            due_at = it->rec.not_after + ic->expired_retention + 1;
-        }
-        snprintf(due, sizeof(due), "%lld", (long long)due_at);
     }
     {
         static const char *names[] = {"good", "revoked", "unknown"};
@@ -469,7 +494,6 @@ static void batch_build(signer_t *s, batch_t *b)
 
     b->queued = 0;
     b->signatures = 0;
-    b->failed = 0;
     clock_gettime(CLOCK_REALTIME, &ts);
     now_ms = (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 
@@ -485,7 +509,7 @@ static void batch_build(signer_t *s, batch_t *b)
     pipe_cmd(b->conn, 1, argv, NULL);
     for (i = 0; i < b->nitems; i++) {
         item_t *it = &b->items[i];
-        if (!it->changed && !it->resign) {
+        if (it->bad || (!it->changed && !it->resign)) {
             continue;
         }
         if (!it->loaded && !it->changed) {
@@ -497,40 +521,42 @@ static void batch_build(signer_t *s, batch_t *b)
             continue;
         }
         if (item_write(s, b, it, now, now_ms) != 0) {
-            /* Leave the batch unacknowledged: it is retried, not lost. */
-            argv[0] = "DISCARD";
-            pipe_cmd(b->conn, 1, argv, NULL);
-            b->failed = 1;
-            break;
+            /* Only this certificate waits: its events stay pending (and
+             * are claimed again), the others go ahead. */
+            ocsp_log(OCSP_LOG_ERR,
+                     "record not written key=%s action=\"events pending\"",
+                     it->cert_key);
+            it->bad = 1;
         }
     }
-    if (!b->failed && b->nentries > 0) {
-        argv[0] = "XACK";
-        argv[1] = s->events_key;
-        argv[2] = SIGNER_GROUP;
-        for (i = 0; i < b->nentries; i++) {
-            argv[3 + acks++] = b->entries[i].id;
+    argv[0] = "XACK";
+    argv[1] = s->events_key;
+    argv[2] = SIGNER_GROUP;
+    for (i = 0; i < b->nentries; i++) {
+        const entry_t *en = &b->entries[i];
+        if (en->ev == NULL || !b->items[en->item].bad) {
+            argv[3 + acks++] = en->id;
         }
+    }
+    if (acks > 0) {
         w_cmd(b, (int)(3 + acks), argv, NULL);
     }
-    if (!b->failed) {
-        argv[0] = "EXEC";
-        pipe_cmd(b->conn, 1, argv, NULL);
-    }
+    argv[0] = "EXEC";
+    pipe_cmd(b->conn, 1, argv, NULL);
 }
 
 /*
  * Reads the outcome of the transaction batch_send() sent.  Returns 0 when
  * committed, 1 when it must be repeated (another signer changed a record
- * first, or signing failed), -1 on a connection error.
+ * first, or Redis refused the transaction), -1 on a connection error.
  */
 static int batch_finish(signer_t *s, batch_t *b)
 {
     redisReply *r;
     size_t i, n;
-    int rc = b->failed ? -2 : 0;
+    int rc = 0;
 
-    /* MULTI, the queued commands, then EXEC's array (or DISCARD's +OK). */
+    /* MULTI, the queued commands, then EXEC's array. */
     n = 1 + b->queued + 1;
     for (i = 0; i < n; i++) {
         if ((r = pipe_reply(b->conn)) == NULL) {

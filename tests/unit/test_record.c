@@ -42,7 +42,8 @@ static void run(ocsp_event_t *evs, const int *perm, int n, ocsp_record_t *r)
     ocsp_record_init(r, serial);
     for (i = 0; i < n; i++) {
         ocsp_record_apply(r, &evs[perm[i]]);
-        ocsp_record_apply(r, &evs[perm[i]]); /* duplicates change nothing */
+        /* a duplicate changes nothing */
+        CHECK(ocsp_record_apply(r, &evs[perm[i]]) == 0);
     }
 }
 
@@ -81,6 +82,28 @@ static void all_orders(ocsp_event_t *evs, int n, ocsp_record_t *want)
             i++;
         }
     }
+}
+
+/* Records read back from Redis: only what this code writes is valid. */
+static void test_valid(void)
+{
+    static char serial[] = "1";
+    ocsp_record_t r;
+
+    ocsp_record_init(&r, serial);
+    CHECK(ocsp_record_valid(&r));
+    r.status = 5; /* protobuf-c does not check enum values */
+    CHECK(!ocsp_record_valid(&r));
+    r.status = REVOCA__STATUS__REVOKED;
+    CHECK(!ocsp_record_valid(&r)); /* no time, no reason */
+    r.has_revocation_time = r.has_reason = 1;
+    r.reason = REVOCA__REASON__KEY_COMPROMISE;
+    CHECK(ocsp_record_valid(&r));
+    r.reason = 7;
+    CHECK(!ocsp_record_valid(&r));
+    r.status = REVOCA__STATUS__HELD;
+    r.reason = REVOCA__REASON__CERTIFICATE_HOLD;
+    CHECK(ocsp_record_valid(&r));
 }
 
 int main(void)
@@ -157,5 +180,6 @@ int main(void)
     r.shard = 3;
     CHECK(ocsp_record_shard(&r, 4) == 3);
     CHECK(ocsp_record_shard(&r, 2) == 1); /* out of range: derived */
+    test_valid();
     CHECK_DONE();
 }

@@ -74,20 +74,26 @@ ngx_http_revoca_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     ngx_crc32_final(crc);
 
-    if (data && shpool->data
-        && ((ngx_http_revoca_metrics_sh_t *) shpool->data)->nissuers
-           == rmcf->registry->n
-        && ((ngx_http_revoca_metrics_sh_t *) shpool->data)->issuers_crc
-           == crc)
-    {
+    sh = data ? shpool->data : NULL;
+
+    if (sh && sh->nissuers == rmcf->registry->n && sh->issuers_crc == crc) {
         /* a reload keeps the counters when the issuers, by name and in
          * order, stay the same: else the issuer labels would be wrong */
         return NGX_OK;
     }
 
-    sh = ngx_slab_alloc(shpool, size);
+    /* a reused zone: the old block is cleared or given back, not leaked */
+
+    if (sh && sh->nissuers != rmcf->registry->n) {
+        ngx_slab_free(shpool, sh);
+        sh = NULL;
+    }
+
     if (sh == NULL) {
-        return NGX_ERROR;
+        sh = ngx_slab_alloc(shpool, size);
+        if (sh == NULL) {
+            return NGX_ERROR;
+        }
     }
 
     ngx_memzero(sh, size);

@@ -20,6 +20,7 @@
 
 
 #define NGX_HTTP_REVOCA_SIGN_NONCE     0x02
+#define NGX_HTTP_REVOCA_SIGN_RATE_MAX  1000000
 #define NGX_HTTP_REVOCA_SIGN_UNISSUED  0x04
 
 #define NGX_HTTP_REVOCA_CACHE_KEY_MAX  (OCSP_ISSUER_NAME_MAX                 \
@@ -281,12 +282,6 @@ ngx_http_revoca_handler(ngx_http_request_t *r)
 
     rmcf = ngx_http_get_module_main_conf(r, ngx_http_revoca_module);
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_revoca_module);
-
-    if (rmcf->registry == NULL) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "revoca: \"revoca_ocsp\" without \"revoca_config\"");
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
 
     sh = ngx_http_revoca_metrics(rmcf);
 
@@ -952,7 +947,8 @@ ngx_http_revoca_answer_redis(ngx_http_request_t *r,
         || ngx_http_revoca_parse_time(rp->element[1], &ans.this_update)
            != NGX_OK
         || ngx_http_revoca_parse_time(rp->element[2], &ans.next_update)
-           != NGX_OK)
+           != NGX_OK
+        || ans.this_update >= ans.next_update)
     {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "revoca: incomplete or invalid response record in"
@@ -1044,7 +1040,11 @@ ngx_http_revoca_sign(ngx_http_request_t *r, ngx_http_revoca_ctx_t *ctx,
     rec = NULL;
 
     if (record && record->type == REDIS_REPLY_STRING) {
-        if (record->len > OCSP_RECORD_MAX * 4) {
+        if (record->len > OCSP_RECORD_MAX) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "revoca: status record in redis for serial %s is"
+                          " over %d bytes", ctx->req.singles[0].serial,
+                          OCSP_RECORD_MAX);
             return ngx_http_revoca_miss(r, ctx);
         }
 
@@ -1471,7 +1471,18 @@ ngx_http_revoca_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_revoca_loc_conf_t *prev = parent;
     ngx_http_revoca_loc_conf_t *conf = child;
 
+    ngx_http_revoca_main_conf_t  *rmcf;
+
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
+
+    rmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_revoca_module);
+
+    if (conf->enable && rmcf->ocsp == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"revoca_ocsp\" needs \"revoca_config\"");
+        return NGX_CONF_ERROR;
+    }
+
     ngx_conf_merge_value(conf->cache, prev->cache, 1);
     ngx_conf_merge_sec_value(conf->cache_valid, prev->cache_valid, 60);
     ngx_conf_merge_size_value(conf->max_request_size,
@@ -1844,9 +1855,11 @@ ngx_http_revoca_sign_rate(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     /* request-path signing is always rate-limited: no "off" */
 
+    /* bounded so that the token arithmetic (thousandths) cannot wrap */
+
     n = ngx_atoi(s.data, s.len);
-    if (n == NGX_ERROR || n == 0) {
-        return "invalid rate, expected N r/s";
+    if (n == NGX_ERROR || n == 0 || n > NGX_HTTP_REVOCA_SIGN_RATE_MAX) {
+        return "invalid rate, expected 1..1000000 r/s";
     }
 
     rmcf->sign_rate = n;
@@ -1857,8 +1870,8 @@ ngx_http_revoca_sign_rate(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         n = ngx_atoi(value[2].data + 6, value[2].len - 6);
-        if (n == NGX_ERROR || n == 0) {
-            return "invalid burst";
+        if (n == NGX_ERROR || n == 0 || n > NGX_HTTP_REVOCA_SIGN_RATE_MAX) {
+            return "invalid burst, expected 1..1000000";
         }
 
         rmcf->sign_burst = n;

@@ -36,6 +36,8 @@ def check_fails(tmp_path, name, http, loc="", want=""):
 
 def test_bad_configurations(stack, tmp_path):
     ok = "revoca_config %s;" % stack.conf
+    # caught by nginx -t, not as a 500 on every request
+    check_fails(tmp_path, "noconfig", "", want="needs \"revoca_config\"")
     check_fails(tmp_path, "nofile", "revoca_config /nonexistent.conf;",
                 want="nonexistent.conf")
     bad = os.path.join(stack.tmp, "bad.conf")

@@ -51,3 +51,30 @@ def test_metrics(stack, make_nginx, pki_rsa_dir):
     assert m["revoca_ocsp_redis_latency_seconds_count"] == \
         m['revoca_ocsp_redis_latency_seconds_bucket{le="+Inf"}'] >= 2
     assert m["revoca_ocsp_redis_errors_total"] == 0
+
+
+def test_reload_keeps_counters_unless_issuers_change(stack, make_nginx):
+    from revoca_fixtures import render_conf, wait_for
+    stack.start_signer()
+    good = stack.path("good.pem")
+    stack.cli("issue", "--issuer", "demo", "--cert", good)
+    n = make_nginx(stack.conf)
+    post(n.port, request_der(stack.pki, good))
+    key = 'revoca_ocsp_http_requests_total{method="POST"}'
+
+    def reload(times):
+        n.reload()
+        # one "start worker processes" at start, one per reload
+        wait_for(lambda: n.log().count("start worker processes") == times + 1,
+                 10, what="reload")
+
+    reload(1)  # same issuers: kept
+    assert samples(n)[key] == 1
+    with open(stack.conf, "w") as f:  # renamed: the labels would be wrong
+        f.write(render_conf(stack.redis.port, [{"name": "other"}]))
+    for i in range(2, 8):  # a reused zone must not run out of memory
+        reload(i)
+        assert samples(n)[key] == 0
+        with open(stack.conf, "w") as f:
+            f.write(render_conf(stack.redis.port,
+                                [{"name": "demo" if i % 2 else "other"}]))

@@ -8,6 +8,8 @@ import socket
 import threading
 import time
 
+import pytest
+
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
@@ -210,3 +212,23 @@ def test_redis_garbage_reply(stack, make_nginx):
         stop.set()
         t.join()
         srv.close()
+
+
+@pytest.mark.parametrize("field,value", [
+    ("sha1", b"not DER"),
+    ("this_update", b"yesterday"),
+    ("next_update", b""),
+    ("next_update", b"1000"),  # before thisUpdate
+])
+def test_invalid_presigned_record_is_a_miss(stack, make_nginx, field, value):
+    # a response record the signer could not have written is never served:
+    # tryLater (revoca_miss) and an error in the log
+    stack.start_signer()
+    good = stack.path("good.pem")
+    stack.cli("issue", "--issuer", "demo", "--cert", good)
+    key = "revoca:ocsp:demo:" + stack.serial_of(good)
+    stack.r().hset(key, field, value)
+    n = make_nginx(stack.conf, loc="revoca_cache off;")
+    r = post(n.port, request_der(stack.pki, good))
+    assert r.ocsp_status == ocsp.OCSPResponseStatus.TRY_LATER
+    assert "incomplete or invalid response record" in n.log()

@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "der.h"
+#include "log.h"
 #include "publish.h"
 
 /* Below this many entries the CRL is also parsed and verified by OpenSSL,
@@ -334,7 +335,14 @@ int crl_check(const crl_signer_t *s, const unsigned char *der, size_t len,
         return -1;
     }
     if (prev == NULL || crl_parse(prev, prev_len, &p) != 0) {
-        /* Nothing (readable) published before: nothing to compare. */
+        /* Nothing (readable) published before: nothing to compare.  Said
+         * out loud: an unreadable published CRL disables the checks
+         * against it (the CRL numbers still come from Redis). */
+        if (prev != NULL) {
+            ocsp_log(OCSP_LOG_WARN,
+                     "published CRL unreadable action=\"replaced without "
+                     "comparing\"");
+        }
         p.entries = NULL;
         p.number = 0;
         p.this_update = INT64_MIN;

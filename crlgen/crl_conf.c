@@ -31,7 +31,10 @@ static int crl_url_valid(const char *url, int cabf)
         return 0;
     }
     for (size_t i = 0; i < n; i++) {
-        if (url[i] <= 0x20 || url[i] >= 0x7f) {
+        /* '"' and '\\' are not URI characters (RFC 3986) and would break
+         * the JSON shard list */
+        if (url[i] <= 0x20 || url[i] >= 0x7f || url[i] == '"' ||
+            url[i] == '\\') {
             return 0;
         }
     }
@@ -288,6 +291,34 @@ failed:
     return -1;
 }
 
+/*
+ * Two issuers must not publish under one file name: "x" publishes
+ * x-delta.crl and x-shard-N.crl, so issuers "x-delta" and "x-shard-0"
+ * (names may hold '-') would overwrite them.
+ */
+static int crl_names_clash(const crl_conf_t *cc, const char *file, char *err)
+{
+    for (size_t i = 0; i < cc->n; i++) {
+        const char *a = cc->issuers[i].ic->name;
+        size_t la = strlen(a);
+
+        for (size_t j = 0; j < cc->n; j++) {
+            const char *b = cc->issuers[j].ic->name;
+
+            if (i != j && strncmp(b, a, la) == 0 &&
+                (strcmp(b + la, "-delta") == 0 ||
+                 strncmp(b + la, "-shard-", 7) == 0)) {
+                ocsp_conf_error(err, file, cc->issuers[j].ic->setting,
+                                "issuer %s: its CRL file names clash with "
+                                "issuer %s's (%s-delta.crl, %s-shard-N.crl)",
+                                b, a, a, a);
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
 int crl_conf_load(crl_conf_t *cc, const ocsp_config_t *cf, char *err)
 {
     const config_setting_t *g = config_lookup(&cf->lc, "crl");
@@ -437,6 +468,9 @@ int crl_conf_load(crl_conf_t *cc, const ocsp_config_t *cf, char *err)
     if (cc->n == 0) {
         ocsp_conf_error(err, file, g,
                         "crl: no issuer has a CA \"key\" to sign CRLs with");
+        goto failed;
+    }
+    if (crl_names_clash(cc, file, err)) {
         goto failed;
     }
     return 0;

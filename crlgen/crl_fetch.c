@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "event.h"
 #include "keys.h"
 #include "record.h"
 #include "revocation.pb-c.h"
@@ -118,7 +119,7 @@ static int crl_record_entry(const crl_issuer_conf_t *ci, int64_t now,
         int r = rec->has_reason ? (int)rec->reason : 0;
         e->reason = (uint8_t)r;
         if (r == 0 || r == CRL_REASON_HOLD || r == CRL_REASON_REMOVE ||
-            r > 10) {
+            !ocsp_reason_valid(r)) {
             e->reason = CRL_REASON_ABSENT;
         } else if (ci->cabf &&
                    !(r == 1 || r == 3 || r == 4 || r == 5 || r == 9)) {

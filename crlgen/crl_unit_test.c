@@ -496,16 +496,31 @@ static void test_snapshot(const char *dir)
           memcmp(a.v, b.v, a.n * sizeof(crl_entry_t)) == 0);
     crl_entries_free(&b);
     /* Written but not committed: not the snapshot yet; discarded: gone. */
-    CHECK(crl_snapshot_write(path, 4, &chg, 777, err) == 0);
+    CHECK(crl_snapshot_write(path, 4, &a, 777, err) == 0);
     CHECK(crl_snapshot_load(path, 4, &b, 0, &cutoff, err) == 0);
     CHECK(cutoff == 12345 && b.n == a.n);
     crl_entries_free(&b);
     crl_snapshot_discard(path);
     CHECK(crl_snapshot_commit(path, err) != 0); /* nothing to rename */
-    CHECK(crl_snapshot_write(path, 4, &chg, 777, err) == 0);
+    CHECK(crl_snapshot_write(path, 4, &a, 777, err) == 0);
     CHECK(crl_snapshot_commit(path, err) == 0);
     CHECK(crl_snapshot_load(path, 4, &b, 0, &cutoff, err) == 0);
-    CHECK(cutoff == 777 && b.n == chg.n);
+    CHECK(cutoff == 777 && b.n == a.n);
+    crl_entries_free(&b);
+    /* Entries a full CRL cannot hold are not used: removeFromCRL, a shard
+     * out of range, an unused reason. */
+    CHECK(crl_snapshot_save(path, 4, &chg, 1, err) == 0);
+    CHECK(crl_snapshot_load(path, 4, &b, 0, &cutoff, err) == 1);
+    a.v[0].shard = 4;
+    CHECK(crl_snapshot_save(path, 4, &a, 1, err) == 0);
+    CHECK(crl_snapshot_load(path, 4, &b, 0, &cutoff, err) == 1);
+    a.v[0].shard = 0;
+    a.v[1].reason = 7;
+    CHECK(crl_snapshot_save(path, 4, &a, 1, err) == 0);
+    CHECK(crl_snapshot_load(path, 4, &b, 0, &cutoff, err) == 1);
+    a.v[1].reason = 4;
+    CHECK(crl_snapshot_save(path, 4, &a, 1, err) == 0);
+    CHECK(crl_snapshot_load(path, 4, &b, 0, &cutoff, err) == 0);
     crl_entries_free(&b);
     /* A torn file is not used. */
     CHECK(truncate(path, 40) == 0);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "event.h"
 
 #define SNAP_MAGIC "RVCSNAP1"
 
@@ -36,6 +37,15 @@ static int crl_read_all(int fd, void *p, size_t len)
         len -= (size_t)n;
     }
     return 0;
+}
+
+/* A full CRL's entry: revoked (a CRLReason, or none) or held, in range. */
+static int crl_snapshot_entry_ok(const crl_entry_t *e, unsigned nshards)
+{
+    return e->pad == 0 && e->shard < nshards && e->revoked_at >= 0 &&
+           (e->reason == CRL_REASON_ABSENT || e->reason == CRL_REASON_HOLD ||
+            (e->reason != 0 && e->reason != CRL_REASON_REMOVE &&
+             ocsp_reason_valid(e->reason)));
 }
 
 int crl_snapshot_load(const char *path, unsigned nshards, crl_entries_t *a,
@@ -75,9 +85,12 @@ int crl_snapshot_load(const char *path, unsigned nshards, crl_entries_t *a,
     }
     close(fd);
     a->n = (size_t)h.count;
-    /* Sorted and unique, or not used: the CRL depends on it. */
-    for (size_t i = 1; i < a->n; i++) {
-        if (memcmp(a->v[i - 1].serial, a->v[i].serial, CRL_SERIAL_LEN) >= 0) {
+    /* Sorted, unique and every entry one crl_fetch could have made, or
+     * not used: the CRL depends on it. */
+    for (size_t i = 0; i < a->n; i++) {
+        if (!crl_snapshot_entry_ok(&a->v[i], nshards) ||
+            (i > 0 &&
+             memcmp(a->v[i - 1].serial, a->v[i].serial, CRL_SERIAL_LEN) >= 0)) {
             crl_entries_free(a);
             return 1;
         }

@@ -31,6 +31,8 @@ def check(s, issuers, crl=None):
     ({"crl": '{ lifetime = "soon"; }'}, None, "expected a duration"),
     ({}, {"lease_ttl": '"1s"'}, "lease_ttl: must be 2s..1h"),
     ({}, {"base_url": '"http://x/crl"'}, "base_url: expected an http(s) URL"),
+    # '"' would break the JSON shard list
+    ({"crl": '{ delta_url = "http://x/d\\".crl"; }'}, None, "is not a valid"),
 ])
 def test_bad_config_rejected_with_file_and_line(crlstack, issuer, crl, message):
     s = crlstack
@@ -44,6 +46,16 @@ def test_bad_config_rejected_with_file_and_line(crlstack, issuer, crl, message):
     d = subprocess.run([CRLGEN, "-c", s.conf, "--once"], capture_output=True,
                        text=True, timeout=30)
     assert d.returncode == 2 and message in d.stderr
+
+
+def test_clashing_issuer_file_names_rejected(crlstack):
+    # "demo" publishes demo-delta.crl: an issuer "demo-delta" must not
+    p = check(crlstack, [{"name": "demo"}, {"name": "demo-delta"}])
+    assert p.returncode == 2
+    assert "demo-delta: its CRL file names clash with issuer demo" in \
+        p.stderr, p.stderr
+    assert check(crlstack, [{"name": "demo"},
+                            {"name": "demo2"}]).returncode == 0
 
 
 def test_valid_cabf_config_passes(crlstack):

@@ -104,3 +104,15 @@ def test_post_publish_hook_and_metrics(tmp_path, pki_dir):
         py_verify(s.crl("demo.crl"), s.path("issuer.pem"))
     finally:
         s.close()
+
+
+def test_unreadable_published_crl_is_replaced_with_a_warning(crlstack):
+    # a published file that does not parse cannot be compared with: the
+    # generator says so and replaces it with a CRL that verifies
+    s = crlstack
+    s.once()
+    with open(s.file("demo.crl"), "wb") as f:
+        f.write(b"not a CRL")
+    p = s.once("-v")
+    assert "published CRL unreadable" in p.stderr, p.stderr
+    py_verify(s.crl("demo.crl"), s.path("issuer.pem"))

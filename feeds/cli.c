@@ -304,64 +304,35 @@ static const ocsp_issuer_conf_t *cli_issuer(cli_t *cli, const char *name,
 }
 
 /*
- * Waits until the signer has applied EV: the record reflects it and the
- * responses are in Redis.  0, 1 on time-out, -1 on a Redis error.
+ * Waits until the signer has applied EV: the record reflects it (the status
+ * model's own test, ocsp_record_apply() finding nothing to change), and with
+ * it the responses, written in the same transaction.  0, 1 on time-out, -1
+ * on a Redis error.
  */
-static int wait_applied(cli_t *cli, const ocsp_issuer_conf_t *ic,
-                        const Revoca__Event *ev, int64_t secs)
+static int wait_applied(cli_t *cli, const Revoca__Event *ev, int64_t secs)
 {
-    char ck[OCSP_KEY_MAX], ok[OCSP_KEY_MAX];
+    char ck[OCSP_KEY_MAX];
     long deadline = ocsp_now_ms() + (long)secs * 1000;
     const char *get[] = {"GET", ck};
-    const char *hex[] = {"HEXISTS", ok, OCSP_FIELD_SHA256};
 
     ocsp_key_cert(ck, cli->cf.prefix, ev->issuer, ev->serial);
-    ocsp_key_ocsp(ok, cli->cf.prefix, ev->issuer, ev->serial);
     for (;;) {
-        redisReply *r1, *r2;
+        redisReply *r = ocsp_rconn_cmd(&cli->rc, 2, get, NULL);
         int done = 0;
 
-        r1 = ocsp_rconn_cmd(&cli->rc, 2, get, NULL);
-        r2 = r1 ? ocsp_rconn_cmd(&cli->rc, 3, hex, NULL) : NULL;
-        if (r1 == NULL || r2 == NULL) {
-            if (r1) {
-                freeReplyObject(r1);
-            }
+        if (r == NULL) {
             cli_err("%s", cli->rc.err);
             return -1;
         }
-        if (r1->type == REDIS_REPLY_STRING && r2->type == REDIS_REPLY_INTEGER) {
+        if (r->type == REDIS_REPLY_STRING) {
             Revoca__CertRecord *rec = revoca__cert_record__unpack(
-                NULL, r1->len, (const uint8_t *)r1->str);
-            ocsp_cert_status_e st;
-            int64_t rt;
-            int reason;
-            /* Responses are stored unless the policy answers this record
-             * with the unsigned "unauthorized". */
-            if (rec != NULL &&
-                (r2->integer == 1 || ocsp_record_answer(rec, ic->unissued, &st,
-                                                        &rt, &reason) != 0)) {
-                switch (ev->kind_case) {
-                case REVOCA__EVENT__KIND_ISSUED:
-                    done = rec->has_not_after &&
-                           rec->not_after >= ev->issued->not_after;
-                    break;
-                case REVOCA__EVENT__KIND_REVOKED:
-                    done = rec->status == REVOCA__STATUS__REVOKED;
-                    break;
-                case REVOCA__EVENT__KIND_HOLD:
-                    done = rec->status != REVOCA__STATUS__GOOD;
-                    break;
-                default:
-                    done = rec->has_released_at &&
-                           rec->released_at >= ev->release->release_time;
-                    break;
-                }
+                NULL, r->len, (const uint8_t *)r->str);
+            if (rec != NULL) {
+                done = ocsp_record_apply(rec, ev) == 0;
                 revoca__cert_record__free_unpacked(rec, NULL);
             }
         }
-        freeReplyObject(r1);
-        freeReplyObject(r2);
+        freeReplyObject(r);
         if (done) {
             return 0;
         }
@@ -520,7 +491,7 @@ static int cmd_event(cli_t *cli, const char *cmd, int argc, char **argv)
         goto done;
     }
     if ((issue && !o.no_wait) || o.wait) {
-        w = wait_applied(cli, ic, &ev, wait);
+        w = wait_applied(cli, &ev, wait);
         if (w > 0) {
             cli_err("%s %s: event queued, but no response in Redis after "
                     "%llds (is revoca-signer running?)",

@@ -57,11 +57,6 @@ typedef struct {
     uint64_t signatures; /* counted once the transaction commits */
 } batch_t;
 
-static int64_t signer_now(const signer_t *s)
-{
-    return s->now_override ? s->now_override : (int64_t)time(NULL);
-}
-
 int signer_init(signer_t *s, const ocsp_config_t *cf, volatile int *stop)
 {
     const config_setting_t *g = config_lookup(&cf->lc, "signer");
@@ -487,7 +482,7 @@ failed:
 static void batch_build(signer_t *s, batch_t *b)
 {
     const char *argv[3 + SIGNER_BATCH_MAX];
-    int64_t now = signer_now(s);
+    int64_t now = (int64_t)time(NULL);
     struct timespec ts;
     long now_ms;
     size_t i, acks = 0;
@@ -771,7 +766,7 @@ static int read_due(signer_t *s, batch_t *b, const ocsp_issuer_t *iss)
 {
     char key[OCSP_KEY_MAX], now[24], count[16], lease[24];
     const char *argv[] = {"EVAL", claim_script, "1", key, now, count, lease};
-    int64_t t = signer_now(s);
+    int64_t t = (int64_t)time(NULL);
     redisReply *r;
     size_t i, idx;
 
@@ -920,11 +915,15 @@ int signer_run(signer_t *s)
             goto lost;
         }
 
+        /* Each round starts at the next issuer: a backlog of one must
+         * not keep the others' responses from being re-signed in time. */
         for (i = 0; i < s->reg.n && cur->nitems < s->batch; i++) {
-            if (read_due(s, cur, &s->reg.issuers[i]) != 0) {
+            size_t at = (s->due_first + i) % s->reg.n;
+            if (read_due(s, cur, &s->reg.issuers[at]) != 0) {
                 goto lost;
             }
         }
+        s->due_first = s->reg.n ? (s->due_first + 1) % s->reg.n : 0;
         if (cur->nitems > 0) {
             size_t n = cur->nitems;
             cur->conn = &s->tx[k];

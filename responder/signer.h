@@ -35,7 +35,7 @@ typedef struct {
     size_t batch;
     int64_t claim_idle_ms; /* XAUTOCLAIM a dead signer's entries after */
     int64_t lease;         /* seconds a claimed re-sign stays ours */
-    int64_t now_override;  /* tests: 0 = real clock */
+    size_t due_first;      /* issuer whose re-signs are claimed first */
     char events_key[OCSP_KEY_MAX];
     int own_pending_done; /* re-read our own pending entries first */
     long last_claim_ms;

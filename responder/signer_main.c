@@ -9,12 +9,11 @@
 #include "log.h"
 #include "signer.h"
 
-static volatile sig_atomic_t stop_signal;
 static volatile int stop_flag;
 
 static void on_signal(int sig)
 {
-    stop_signal = sig;
+    (void)sig;
     stop_flag = 1;
 }
 

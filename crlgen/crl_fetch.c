@@ -1,5 +1,7 @@
 #include "crl_fetch.h"
 
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,10 +52,30 @@ static int crl_bad_reply(redisReply *r, const char *what, char *err)
     return -1;
 }
 
+int crl_reply_i64(const redisReply *r, int64_t *v)
+{
+    char *end;
+    double d;
+
+    if (r == NULL || r->type != REDIS_REPLY_STRING || r->len == 0 ||
+        r->len > 32) {
+        return -1;
+    }
+    errno = 0;
+    d = strtod(r->str, &end);
+    if (errno != 0 || end != r->str + r->len || !isfinite(d) || d < -9.2e18 ||
+        d > 9.2e18) {
+        return -1;
+    }
+    *v = (int64_t)d;
+    return 0;
+}
+
 int crl_redis_time_ms(ocsp_rconn_t *rc, int64_t *ms, char *err)
 {
     const char *argv[] = {"TIME"};
     redisReply *r = ocsp_rconn_cmd(rc, 1, argv, NULL);
+    int64_t sec, usec;
     int rv = -1;
 
     if (r == NULL) {
@@ -61,10 +83,10 @@ int crl_redis_time_ms(ocsp_rconn_t *rc, int64_t *ms, char *err)
         return -1;
     }
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-        r->element[0]->type == REDIS_REPLY_STRING &&
-        r->element[1]->type == REDIS_REPLY_STRING) {
-        *ms = strtoll(r->element[0]->str, NULL, 10) * 1000 +
-              strtoll(r->element[1]->str, NULL, 10) / 1000;
+        crl_reply_i64(r->element[0], &sec) == 0 &&
+        crl_reply_i64(r->element[1], &usec) == 0 && sec >= 0 &&
+        sec < INT64_MAX / 1000) {
+        *ms = sec * 1000 + usec / 1000;
         rv = 0;
     } else {
         crl_bad_reply(r, "TIME", err);
@@ -476,8 +498,7 @@ int crl_fetch_last_change(ocsp_rconn_t *rc, const char *prefix,
         *ms = 0;
         rv = 0;
     } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-               r->element[1]->type == REDIS_REPLY_STRING) {
-        *ms = (int64_t)strtod(r->element[1]->str, NULL);
+               crl_reply_i64(r->element[1], ms) == 0) {
         rv = 0;
     } else {
         crl_bad_reply(r, "ZRANGE", err);
@@ -596,7 +617,11 @@ static int crl_fetch_serials(ocsp_rconn_t *rc, const char *prefix,
             continue; /* not a serial: nothing a relying party could use */
         }
         slot->reason = CRL_REASON_REMOVE;
-        slot->revoked_at = (int64_t)strtod(score->str, NULL) / 1000;
+        if (crl_reply_i64(score, &slot->revoked_at) != 0) {
+            snprintf(err, OCSP_ERR_MAX, "%s: a score is not a time", key);
+            goto failed;
+        }
+        slot->revoked_at /= 1000;
     }
     rv = 0;
 failed:
@@ -652,8 +677,10 @@ int crl_fetch_changes(ocsp_rconn_t *rc, const char *prefix,
             goto failed;
         }
     }
-    if (r->elements > 0) {
-        *max_ms = (int64_t)strtod(r->element[r->elements - 1]->str, NULL);
+    if (r->elements > 0 &&
+        crl_reply_i64(r->element[r->elements - 1], max_ms) != 0) {
+        snprintf(err, OCSP_ERR_MAX, "%s: a score is not a time", key);
+        goto failed;
     }
     rv = 0;
 failed:

@@ -21,6 +21,13 @@ typedef struct {
     size_t reason_cleared; /* cabf: reason outside BR 7.2.2, left out */
 } crl_fetch_stats_t;
 
+/*
+ * A number Redis sent as a string (TIME's fields, a sorted-set score, a
+ * state field) into *v: the whole string, finite and within int64.  0, or
+ * -1 for anything else.
+ */
+int crl_reply_i64(const redisReply *r, int64_t *v);
+
 /* Redis server time in unix milliseconds (TIME); 0 or -1 with err. */
 int crl_redis_time_ms(ocsp_rconn_t *rc, int64_t *ms, char *err);
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crl_fetch.h"
 #include "keys.h"
 
 static const char *const fields[] = {
@@ -35,11 +36,13 @@ int crl_state_load(ocsp_rconn_t *rc, const char *prefix, const char *issuer,
     }
     for (int i = 0; i < 8; i++) {
         redisReply *e = r->element[i];
-        v[i] = e->type == REDIS_REPLY_STRING && e->len < 24
-                   ? strtoll(e->str, NULL, 10)
-                   : 0;
-        if (v[i] < 0) {
-            v[i] = 0;
+        v[i] = 0; /* nil: nothing published yet */
+        if (e->type != REDIS_REPLY_NIL &&
+            (crl_reply_i64(e, &v[i]) != 0 || v[i] < 0)) {
+            snprintf(err, OCSP_ERR_MAX, "%s: field %s is not a number", key,
+                     fields[i]);
+            freeReplyObject(r);
+            return -1;
         }
     }
     freeReplyObject(r);

@@ -50,6 +50,7 @@ typedef struct {
     unsigned                       want_record:1;
     unsigned                       sign_nonce:1;
     unsigned                       no_cache:1;  /* a nonce answer */
+    ocsp_resp_status_e             decode_st;   /* if decoded: */
     unsigned                       decoded:1;   /* req already decoded */
 } ngx_http_revoca_ctx_t;
 
@@ -520,7 +521,10 @@ ngx_http_revoca_decode_b64(ngx_http_request_t *r, ngx_str_t *src,
     u_char                      *p, *s;
     size_t                       i, k, nslash, len, need;
     ngx_str_t                    try;
+    ngx_str_t                    sent;
     ngx_uint_t                   as_sent, padded;
+    const char                  *sent_err;
+    ocsp_resp_status_e           st, sent_st;
     ocsp_limits_t                lim;
     ngx_http_revoca_ctx_t       *ctx;
     ngx_http_revoca_loc_conf_t  *rlcf;
@@ -639,10 +643,11 @@ ngx_http_revoca_decode_b64(ngx_http_request_t *r, ngx_str_t *src,
          * that the decoder names the problem.
          */
 
-        if (ocsp_request_decode(der->data, der->len, &lim, &ctx->req)
-            == OCSP_ST_SUCCESSFUL)
-        {
+        st = ocsp_request_decode(der->data, der->len, &lim, &ctx->req);
+
+        if (st == OCSP_ST_SUCCESSFUL) {
             ctx->decoded = 1;
+            ctx->decode_st = st;
 
             if (k) {
                 ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -653,21 +658,27 @@ ngx_http_revoca_decode_b64(ngx_http_request_t *r, ngx_str_t *src,
         }
 
         if (k == 0) {
+            /* kept, with the decoder's verdict, should no repair parse */
+            sent = *der;
+            sent_st = st;
+            sent_err = ctx->req.err;
             as_sent = 1;
+
+            der->data = ngx_pnalloc(r->pool,
+                                    ngx_base64_decoded_length(src->len * 2)
+                                    + 4);
+            if (der->data == NULL) {
+                return NGX_ERROR;
+            }
         }
     }
 
     if (as_sent) {
-        try.len = src->len;
-        ngx_memcpy(try.data, src->data, src->len);
-
-        while (try.len && try.data[try.len - 1] == '=') {
-            try.len--;
-        }
-
-        if (ngx_decode_base64(der, &try) == NGX_OK) {
-            return NGX_OK;
-        }
+        *der = sent;
+        ctx->decoded = 1;
+        ctx->decode_st = sent_st;
+        ctx->req.err = sent_err;
+        return NGX_OK;
     }
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
@@ -702,7 +713,7 @@ ngx_http_revoca_process(ngx_http_request_t *r, u_char *der, size_t len)
     lim.max_size = rlcf->max_request_size;
     lim.max_singles = rlcf->max_singles;
 
-    st = ctx->decoded ? OCSP_ST_SUCCESSFUL
+    st = ctx->decoded ? ctx->decode_st
                       : ocsp_request_decode(der, len, &lim, &ctx->req);
 
     if (st != OCSP_ST_SUCCESSFUL) {

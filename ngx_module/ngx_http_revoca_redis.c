@@ -535,6 +535,7 @@ static void
 ngx_http_revoca_redis_done(ngx_http_revoca_redis_conn_t *conn, ngx_int_t rc)
 {
     ngx_uint_t                    i, retry;
+    ngx_connection_t             *c;
     ngx_http_revoca_redis_req_t  *rr;
 
     rr = conn->rr;
@@ -544,10 +545,13 @@ ngx_http_revoca_redis_done(ngx_http_revoca_redis_conn_t *conn, ngx_int_t rc)
     /*
      * A keepalive connection the server has meanwhile closed fails before
      * any reply: that is not Redis being down, so try once more afresh.
+     * A timeout is Redis not answering: waiting again would only double it.
      */
 
+    c = conn->peer.connection;
+
     retry = (rc == NGX_ERROR && conn->reused && conn->received == 0
-             && rr->tries < 2);
+             && !c->read->timedout && !c->write->timedout && rr->tries < 2);
 
     if (rc == NGX_OK
         && conn->reader->pos == conn->reader->len

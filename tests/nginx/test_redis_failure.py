@@ -157,7 +157,6 @@ def test_redis_that_never_answers(stack, make_nginx):
     t = threading.Thread(target=accept, daemon=True)
     t.start()
     try:
-        conf = os.path.join(stack.tmp, "nginx.http")
         n = make_nginx(http="""
             revoca_config %s;
             revoca_redis 127.0.0.1:%d;
@@ -167,7 +166,6 @@ def test_redis_that_never_answers(stack, make_nginx):
         assert status(n, stack, stack.path("good.pem")) == \
             ocsp.OCSPResponseStatus.INTERNAL_ERROR
         assert "redis 127.0.0.1:%d read timed out" % port in n.log()
-        del conf
     finally:
         stop.set()
         t.join()

@@ -12,14 +12,13 @@
 
 
 typedef struct {
-    ngx_rbtree_node_t             node;
+    ngx_str_node_t                sn;           /* str: the key, in data */
     ngx_queue_t                   queue;
     time_t                        fresh_until;
     time_t                        this_update;
     time_t                        next_update;
     u_char                        etag[NGX_HTTP_REVOCA_ETAG_LEN];
     u_char                        cert_status;
-    u_short                       key_len;
     uint32_t                      der_len;
     u_char                        data[1];      /* key, then DER */
 } ngx_http_revoca_cache_node_t;
@@ -44,8 +43,6 @@ static void ngx_http_revoca_cache_delete(ngx_http_revoca_cache_t *cache,
     ngx_http_revoca_cache_node_t *cn);
 static void ngx_http_revoca_cache_expire(ngx_http_revoca_cache_t *cache,
     ngx_uint_t force);
-static void ngx_http_revoca_cache_rbtree_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 
 
 void *
@@ -87,7 +84,7 @@ ngx_http_revoca_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     cache->shpool->data = cache->sh;
 
     ngx_rbtree_init(&cache->sh->rbtree, &cache->sh->sentinel,
-                    ngx_http_revoca_cache_rbtree_insert);
+                    ngx_str_rbtree_insert_value);
     ngx_queue_init(&cache->sh->lru);
 
     len = sizeof(" in revoca cache zone \"\"") + shm_zone->shm.name.len;
@@ -141,7 +138,7 @@ ngx_http_revoca_cache_get(ngx_shm_zone_t *zone, ngx_str_t *key,
         goto done;
     }
 
-    ngx_memcpy(ans->der.data, cn->data + cn->key_len, cn->der_len);
+    ngx_memcpy(ans->der.data, cn->data + cn->sn.str.len, cn->der_len);
     ans->der.len = cn->der_len;
     ans->this_update = cn->this_update;
     ans->next_update = cn->next_update;
@@ -172,7 +169,7 @@ ngx_http_revoca_cache_put(ngx_shm_zone_t *zone, ngx_str_t *key,
     ngx_http_revoca_cache_t       *cache;
     ngx_http_revoca_cache_node_t  *cn;
 
-    if (key->len > 0xffff || ans->der.len > NGX_HTTP_REVOCA_DER_MAX) {
+    if (ans->der.len > NGX_HTTP_REVOCA_DER_MAX) {
         return;
     }
 
@@ -215,18 +212,19 @@ ngx_http_revoca_cache_put(ngx_shm_zone_t *zone, ngx_str_t *key,
         return;
     }
 
-    cn->node.key = hash;
+    cn->sn.node.key = hash;
     cn->fresh_until = fresh_until;
     cn->this_update = ans->this_update;
     cn->next_update = ans->next_update;
     cn->cert_status = (u_char) ans->cert_status;
-    cn->key_len = (u_short) key->len;
+    cn->sn.str.data = cn->data;
+    cn->sn.str.len = key->len;
     cn->der_len = (uint32_t) ans->der.len;
     ngx_memcpy(cn->etag, ans->etag, NGX_HTTP_REVOCA_ETAG_LEN);
     ngx_memcpy(cn->data, key->data, key->len);
     ngx_memcpy(cn->data + key->len, ans->der.data, ans->der.len);
 
-    ngx_rbtree_insert(&cache->sh->rbtree, &cn->node);
+    ngx_rbtree_insert(&cache->sh->rbtree, &cn->sn.node);
     ngx_queue_insert_head(&cache->sh->lru, &cn->queue);
 
     ngx_shmtx_unlock(&cache->shpool->mutex);
@@ -237,38 +235,8 @@ static ngx_http_revoca_cache_node_t *
 ngx_http_revoca_cache_lookup(ngx_http_revoca_cache_t *cache, ngx_str_t *key,
     uint32_t hash)
 {
-    ngx_int_t                      rc;
-    ngx_rbtree_node_t             *node, *sentinel;
-    ngx_http_revoca_cache_node_t  *cn;
-
-    node = cache->sh->rbtree.root;
-    sentinel = cache->sh->rbtree.sentinel;
-
-    while (node != sentinel) {
-
-        if (hash < node->key) {
-            node = node->left;
-            continue;
-        }
-
-        if (hash > node->key) {
-            node = node->right;
-            continue;
-        }
-
-        cn = (ngx_http_revoca_cache_node_t *) node;
-
-        rc = ngx_memn2cmp(key->data, cn->data, key->len,
-                          (size_t) cn->key_len);
-
-        if (rc == 0) {
-            return cn;
-        }
-
-        node = (rc < 0) ? node->left : node->right;
-    }
-
-    return NULL;
+    return (ngx_http_revoca_cache_node_t *)
+               ngx_str_rbtree_lookup(&cache->sh->rbtree, key, hash);
 }
 
 
@@ -277,7 +245,7 @@ ngx_http_revoca_cache_delete(ngx_http_revoca_cache_t *cache,
     ngx_http_revoca_cache_node_t *cn)
 {
     ngx_queue_remove(&cn->queue);
-    ngx_rbtree_delete(&cache->sh->rbtree, &cn->node);
+    ngx_rbtree_delete(&cache->sh->rbtree, &cn->sn.node);
     ngx_slab_free_locked(cache->shpool, cn);
 }
 
@@ -314,43 +282,4 @@ ngx_http_revoca_cache_expire(ngx_http_revoca_cache_t *cache,
         ngx_http_revoca_cache_delete(cache, cn);
         force = 0;
     }
-}
-
-
-static void
-ngx_http_revoca_cache_rbtree_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
-{
-    ngx_rbtree_node_t             **p;
-    ngx_http_revoca_cache_node_t   *cn, *cnt;
-
-    for ( ;; ) {
-
-        if (node->key < temp->key) {
-            p = &temp->left;
-
-        } else if (node->key > temp->key) {
-            p = &temp->right;
-
-        } else {
-            cn = (ngx_http_revoca_cache_node_t *) node;
-            cnt = (ngx_http_revoca_cache_node_t *) temp;
-
-            p = (ngx_memn2cmp(cn->data, cnt->data, cn->key_len,
-                              cnt->key_len) < 0)
-                ? &temp->left : &temp->right;
-        }
-
-        if (*p == sentinel) {
-            break;
-        }
-
-        temp = *p;
-    }
-
-    *p = node;
-    node->parent = temp;
-    node->left = sentinel;
-    node->right = sentinel;
-    ngx_rbt_red(node);
 }

@@ -26,11 +26,9 @@
 #include "response.h"
 
 
-/* cert status labels; NONE: the answer carried no SingleResponse */
-#define NGX_HTTP_REVOCA_CERT_GOOD      0
-#define NGX_HTTP_REVOCA_CERT_REVOKED   1
-#define NGX_HTTP_REVOCA_CERT_UNKNOWN   2
-#define NGX_HTTP_REVOCA_CERT_NONE      3
+/* cert status labels: OCSP_CERT_GOOD..UNKNOWN (response.h), and NONE:
+ * the answer carried no SingleResponse */
+#define NGX_HTTP_REVOCA_CERT_NONE      (OCSP_CERT_UNKNOWN + 1)
 #define NGX_HTTP_REVOCA_CERT_N         4
 
 /* OCSPResponseStatus 0..6 (4 is unused by RFC 6960) */
@@ -131,7 +129,6 @@ struct ngx_http_revoca_redis_req_s {
     ngx_uint_t                      tries;
     ngx_http_revoca_redis_done_pt   handler;
     void                           *data;
-    ngx_pool_cleanup_t             *cleanup;
 };
 
 

@@ -895,6 +895,7 @@ ngx_http_revoca_answer_redis(ngx_http_request_t *r,
     ngx_http_revoca_ctx_t *ctx)
 {
     time_t                         now;
+    ngx_int_t                      n;
     redisReply                    *rp, *der, *st, *record;
     ngx_http_revoca_answer_t       ans;
     ngx_http_revoca_loc_conf_t    *rlcf;
@@ -991,23 +992,14 @@ ngx_http_revoca_answer_redis(ngx_http_request_t *r,
     ans.cert_status = NGX_HTTP_REVOCA_CERT_NONE;
 
     if (st->type == REDIS_REPLY_STRING) {
-        if (st->len == 4 && ngx_strncmp(st->str, "good", 4) == 0) {
-            ans.cert_status = NGX_HTTP_REVOCA_CERT_GOOD;
-
-        } else if (st->len == 7 && ngx_strncmp(st->str, "revoked", 7) == 0) {
-            ans.cert_status = NGX_HTTP_REVOCA_CERT_REVOKED;
-
-        } else if (st->len == 7 && ngx_strncmp(st->str, "unknown", 7) == 0) {
-            ans.cert_status = NGX_HTTP_REVOCA_CERT_UNKNOWN;
+        n = ocsp_status_from_field(st->str, st->len);
+        if (n >= 0) {
+            ans.cert_status = n;
         }
     }
 
-    ans.der.data = ngx_pnalloc(r->pool, der->len);
-    if (ans.der.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_memcpy(ans.der.data, der->str, der->len);
+    /* the reply is freed with the request's pool, after the answer */
+    ans.der.data = (u_char *) der->str;
     ans.der.len = der->len;
     ans.fresh = 1;
     ngx_http_revoca_etag(&ans);

@@ -194,7 +194,6 @@ ngx_http_revoca_redis_query(ngx_http_revoca_redis_req_t *rr)
 
     cln->handler = ngx_http_revoca_redis_cleanup;
     cln->data = rr;
-    rr->cleanup = cln;
 
     rr->start = ngx_current_msec;
     rr->tries = 0;

@@ -1,6 +1,7 @@
 #include "keys.h"
 
 #include <stdio.h>
+#include <string.h>
 
 static int key_fmt(char *buf, int n)
 {
@@ -60,4 +61,22 @@ int ocsp_key_named(char *buf, const char *prefix, const char *name,
 {
     return key_fmt(
         buf, snprintf(buf, OCSP_KEY_MAX, "%s:%s:%s", prefix, name, issuer));
+}
+
+static const char *const status_names[] = {"good", "revoked", "unknown"};
+
+const char *ocsp_status_field(int status)
+{
+    return status >= 0 && status < 3 ? status_names[status] : "unknown";
+}
+
+int ocsp_status_from_field(const char *s, size_t len)
+{
+    for (int i = 0; i < 3; i++) {
+        if (strlen(status_names[i]) == len &&
+            memcmp(status_names[i], s, len) == 0) {
+            return i;
+        }
+    }
+    return -1;
 }

@@ -28,6 +28,12 @@
 #define OCSP_FIELD_NEXT_UPDATE "next_update"
 #define OCSP_FIELD_STATUS "status"
 
+/* The status field's values: "good", "revoked", "unknown" for
+ * OCSP_CERT_GOOD..UNKNOWN (response.h); the name of STATUS (0..2), and
+ * back from LEN bytes at S, -1 if none. */
+const char *ocsp_status_field(int status);
+int ocsp_status_from_field(const char *s, size_t len);
+
 /* Stream field holding the encoded Event. */
 #define OCSP_STREAM_FIELD "e"
 

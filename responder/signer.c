@@ -442,7 +442,6 @@ static int item_write(signer_t *s, batch_t *w, item_t *it, int64_t now,
         return 0;
     }
     {
-        static const char *names[] = {"good", "revoked", "unknown"};
         const char *hset[] = {"HSET",
                               ocsp_key,
                               OCSP_FIELD_SHA1,
@@ -454,7 +453,7 @@ static int item_write(signer_t *s, batch_t *w, item_t *it, int64_t now,
                               OCSP_FIELD_NEXT_UPDATE,
                               nu,
                               OCSP_FIELD_STATUS,
-                              names[status]};
+                              ocsp_status_field(status)};
         size_t lens[12];
         const char *zadd[] = {"ZADD", due_key, due, it->serial};
         for (h = 0; h < 12; h++) {

@@ -926,20 +926,22 @@ ngx_http_revoca_answer_redis(ngx_http_request_t *r,
         return ngx_http_revoca_miss(r, ctx);
     }
 
-    if (ctx->sign_nonce) {
-        return ngx_http_revoca_sign(r, ctx, record, 1);
-    }
-
     der = rp->element[0];
 
     if (der->type == REDIS_REPLY_NIL
         && rp->element[1]->type == REDIS_REPLY_NIL
         && rp->element[2]->type == REDIS_REPLY_NIL)
     {
-        /* the CA never reported this serial (or not yet) */
+        /*
+         * The CA never reported this serial (or not yet): signed only
+         * with "revoca_sign unissued", a nonce or not; "nonce" alone
+         * does not make nginx answer for serials it has no answer for.
+         */
 
-        if (ctx->want_record) {
-            return ngx_http_revoca_sign(r, ctx, record, 0);
+        if ((rlcf->sign & NGX_HTTP_REVOCA_SIGN_UNISSUED)
+            && ctx->issuer->key != NULL)
+        {
+            return ngx_http_revoca_sign(r, ctx, record, ctx->sign_nonce);
         }
 
         /*
@@ -949,6 +951,10 @@ ngx_http_revoca_answer_redis(ngx_http_request_t *r,
          */
 
         return ngx_http_revoca_send_error(r, ctx, OCSP_ST_UNAUTHORIZED);
+    }
+
+    if (ctx->sign_nonce) {
+        return ngx_http_revoca_sign(r, ctx, record, 1);
     }
 
     ngx_memzero(&ans, sizeof(ngx_http_revoca_answer_t));

@@ -151,3 +151,14 @@ def test_record_read_error_is_not_never_issued(stack, make_nginx):
     r = post(n.port, request_der(stack.pki, leaf))
     assert r.ocsp_status == ocsp.OCSPResponseStatus.TRY_LATER
     assert "unexpected redis reply type" in n.log()
+
+
+def test_nonce_signing_alone_does_not_answer_unissued(stack, make_nginx):
+    # "revoca_sign nonce" signs fresh answers for what the signer answers;
+    # a serial with no answer stays unauthorized unless "unissued" is on
+    n = make_nginx(stack.conf, loc="revoca_sign nonce;")
+    leaf = stack.path("unissued.pem")
+    for nonce in (None, os.urandom(16)):
+        r = post(n.port, request_der(stack.pki, leaf, nonce=nonce))
+        assert r.ocsp_status == ocsp.OCSPResponseStatus.UNAUTHORIZED
+    assert metric(n, "revoca_ocsp_signed_total") == 0

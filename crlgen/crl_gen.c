@@ -147,6 +147,32 @@ failed:
     return -1;
 }
 
+/*
+ * One CRL of kind KIND: the next number from the issuer's sequence into P,
+ * built from V (N entries; COUNT of them on this CRL), checked and
+ * published as NAME.  0, or -1 with err.
+ */
+static int crl_gen_one(crl_gen_t *g, crl_issuer_t *is, const char *kind,
+                       const char *name, crl_params_t *p, const crl_entry_t *v,
+                       size_t n, size_t count, int complete,
+                       const crl_entries_t *expired, double started, char *err)
+{
+    unsigned char *der = NULL;
+    size_t len;
+    int rv;
+
+    if (crl_next_number(g, is->ci->ic->name, &p->number, err) != 0 ||
+        crl_build(&is->signer, p, v, n, &der, &len, err) != 0) {
+        return -1;
+    }
+    ocsp_log(OCSP_LOG_DEBUG, "built issuer=%s file=%s bytes=%zu seconds=%.3f",
+             is->ci->ic->name, name, len, crl_mono_s() - started);
+    rv = crl_gen_publish(g, is, kind, name, der, len, complete, expired, p,
+                         count, started, err);
+    free(der);
+    return rv;
+}
+
 static int crl_gen_shard_list(crl_gen_t *g, crl_issuer_t *is,
                               int64_t this_update, char *err)
 {
@@ -350,8 +376,7 @@ int crl_gen_full(crl_gen_t *g, crl_issuer_t *is, char *err)
     crl_fetch_stats_t fst;
     crl_params_t p;
     crl_state_t st = is->st;
-    unsigned char *der = NULL;
-    size_t len, count;
+    size_t count;
     int64_t t0, now, last_change;
     double started = crl_mono_s();
     char name[80], snap[4096];
@@ -408,20 +433,11 @@ int crl_gen_full(crl_gen_t *g, crl_issuer_t *is, char *err)
     p.this_update = now > st.full_this_update ? now : st.full_this_update + 1;
     p.next_update = p.this_update + ci->lifetime;
     p.freshest_url = ci->delta ? ci->delta_url : NULL;
-    if (crl_next_number(g, issuer, &p.number, err) != 0 ||
-        crl_build(&is->signer, &p, entries.v, entries.n, &der, &len, err) !=
-            0) {
-        goto failed;
-    }
-    ocsp_log(OCSP_LOG_DEBUG, "built issuer=%s bytes=%zu seconds=%.3f", issuer,
-             len, crl_mono_s() - started);
     snprintf(name, sizeof(name), "%s.crl", issuer);
-    if (crl_gen_publish(g, is, "full", name, der, len, 1, &expired, &p,
-                        entries.n, started, err) != 0) {
+    if (crl_gen_one(g, is, "full", name, &p, entries.v, entries.n, entries.n, 1,
+                    &expired, started, err) != 0) {
         goto failed;
     }
-    free(der);
-    der = NULL;
     st.full_number = p.number;
     st.full_this_update = p.this_update;
     st.full_cutoff_ms = t0 - cc->clock_skew * 1000;
@@ -439,18 +455,11 @@ int crl_gen_full(crl_gen_t *g, crl_issuer_t *is, char *err)
         for (size_t i = 0; i < entries.n; i++) {
             count += entries.v[i].shard == s;
         }
-        if (crl_next_number(g, issuer, &sp.number, err) != 0 ||
-            crl_build(&is->signer, &sp, entries.v, entries.n, &der, &len,
-                      err) != 0) {
-            goto failed;
-        }
         snprintf(name, sizeof(name), "%s-shard-%u.crl", issuer, s);
-        if (crl_gen_publish(g, is, "shard", name, der, len, 1, &expired, &sp,
-                            count, started, err) != 0) {
+        if (crl_gen_one(g, is, "shard", name, &sp, entries.v, entries.n, count,
+                        1, &expired, started, err) != 0) {
             goto failed;
         }
-        free(der);
-        der = NULL;
     }
     if (crl_gen_shard_list(g, is, p.this_update, err) != 0) {
         goto failed;
@@ -475,7 +484,6 @@ int crl_gen_full(crl_gen_t *g, crl_issuer_t *is, char *err)
 
 failed:
     crl_snap_finish(&job, 0, issuer);
-    free(der);
     crl_entries_free(&entries);
     crl_entries_free(&expired);
     return rv;
@@ -489,8 +497,6 @@ int crl_gen_delta(crl_gen_t *g, crl_issuer_t *is, char *err)
     crl_entries_t entries = {0}, none = {0};
     crl_params_t p;
     crl_state_t st = is->st;
-    unsigned char *der = NULL;
-    size_t len;
     int64_t t0, max_ms;
     double started = crl_mono_s();
     char name[80];
@@ -524,14 +530,9 @@ int crl_gen_delta(crl_gen_t *g, crl_issuer_t *is, char *err)
         t0 / 1000 > st.delta_this_update ? t0 / 1000 : st.delta_this_update + 1;
     p.next_update = p.this_update + ci->delta_lifetime;
     p.base_number = st.full_number;
-    if (crl_next_number(g, issuer, &p.number, err) != 0 ||
-        crl_build(&is->signer, &p, entries.v, entries.n, &der, &len, err) !=
-            0) {
-        goto failed;
-    }
     snprintf(name, sizeof(name), "%s-delta.crl", issuer);
-    if (crl_gen_publish(g, is, "delta", name, der, len, 0, &none, &p, entries.n,
-                        started, err) != 0) {
+    if (crl_gen_one(g, is, "delta", name, &p, entries.v, entries.n, entries.n,
+                    0, &none, started, err) != 0) {
         goto failed;
     }
     st.delta_number = p.number;
@@ -547,7 +548,6 @@ int crl_gen_delta(crl_gen_t *g, crl_issuer_t *is, char *err)
     is->st = st;
     rv = 0;
 failed:
-    free(der);
     crl_entries_free(&entries);
     return rv;
 }

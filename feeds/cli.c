@@ -278,9 +278,7 @@ static int parse_opts(int argc, char **argv, cli_opts_t *o)
     return 0;
 }
 
-/* The issuer's configuration and CA certificate; NULL after a message. */
-static const ocsp_issuer_conf_t *cli_issuer(cli_t *cli, const char *name,
-                                            X509 **ca)
+const ocsp_issuer_conf_t *cli_issuer(cli_t *cli, const char *name, X509 **ca)
 {
     const ocsp_issuer_conf_t *ic;
 

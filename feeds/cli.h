@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "keys.h"
 #include "rconn.h"
 #include "revocation.pb-c.h"
 
@@ -22,7 +23,7 @@
 typedef struct {
     ocsp_config_t cf;
     ocsp_rconn_t rc;
-    char events_key[96];
+    char events_key[OCSP_KEY_MAX];
 } cli_t;
 
 /* Prints "revoca: ..." to stderr. */
@@ -62,5 +63,9 @@ int cli_read_replies(cli_t *cli, size_t n);
 
 /* revoca import (cli_import.c). */
 int cli_import(cli_t *cli, int argc, char **argv);
+
+/* The issuer's configuration and, with CA, its certificate; NULL after a
+ * message. */
+const ocsp_issuer_conf_t *cli_issuer(cli_t *cli, const char *name, X509 **ca);
 
 #endif

@@ -454,9 +454,8 @@ int cli_import(cli_t *cli, int argc, char **argv)
         cli_err("import --issuer N (--openssl-index FILE | --certs PATH...)");
         return CLI_EXIT_USAGE;
     }
-    ic = ocsp_config_issuer(&cli->cf, issuer);
+    ic = cli_issuer(cli, issuer, certs ? &ca : NULL);
     if (ic == NULL) {
-        cli_err("issuer \"%s\" is not in %s", issuer, cli->cf.path);
         return CLI_EXIT_USAGE;
     }
     t0 = ocsp_now_ms();
@@ -465,11 +464,6 @@ int cli_import(cli_t *cli, int argc, char **argv)
             goto done;
         }
     } else {
-        ca = ocsp_cert_load(ic->cert_path, NULL);
-        if (ca == NULL) {
-            cli_err("issuer %s: cannot load %s", issuer, ic->cert_path);
-            goto done;
-        }
         for (i = optind; i < argc; i++) {
             if (load_cert_path(argv[i], ca, &rs) != 0) {
                 goto done;

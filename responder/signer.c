@@ -79,6 +79,12 @@ int signer_init(signer_t *s, const ocsp_config_t *cf, volatile int *stop)
         ocsp_conf_error(s->err, cf->path, g, "signer: lease must be >= 1s");
         return -1;
     }
+    /* 0 would take live signers' entries in flight every round */
+    if (idle < 1 || idle > 86400) {
+        ocsp_conf_error(s->err, cf->path, g,
+                        "signer: claim_idle must be 1s..1d");
+        return -1;
+    }
     s->batch = (size_t)batch;
     s->claim_idle_ms = idle * 1000;
     s->lease = lease;

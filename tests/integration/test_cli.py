@@ -138,3 +138,20 @@ def test_help_and_usage():
     assert p.returncode == 2
     p = subprocess.run([SIGNER], capture_output=True, text=True)
     assert p.returncode == 2 and "usage" in p.stderr
+
+
+def test_signer_rejects_claim_idle_zero(tmp_path, pki_dir):
+    # claim_idle 0 would take live signers' in-flight entries every round
+    s = Stack(tmp_path, pki_dir)
+    try:
+        with open(s.conf) as f:
+            text = f.read()
+        assert 'claim_idle = "2s"' in text
+        with open(s.conf, "w") as f:
+            f.write(text.replace('claim_idle = "2s"', 'claim_idle = "0s"'))
+        p = subprocess.run([SIGNER, "-c", s.conf], capture_output=True,
+                           text=True, timeout=30)
+        assert p.returncode != 0
+        assert "claim_idle must be 1s..1d" in p.stderr, p.stderr
+    finally:
+        s.close()

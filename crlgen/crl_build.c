@@ -12,10 +12,6 @@
 #include "der.h"
 
 /* OID contents (X.690 8.19) */
-static const unsigned char oid_ecdsa_sha256[] = {0x2a, 0x86, 0x48, 0xce,
-                                                 0x3d, 0x04, 0x03, 0x02};
-static const unsigned char oid_rsa_sha256[] = {0x2a, 0x86, 0x48, 0x86, 0xf7,
-                                               0x0d, 0x01, 0x01, 0x0b};
 static const unsigned char oid_aki[] = {0x55, 0x1d, 0x23};
 static const unsigned char oid_crl_number[] = {0x55, 0x1d, 0x14};
 static const unsigned char oid_delta_indicator[] = {0x55, 0x1d, 0x1b};
@@ -39,8 +35,7 @@ int crl_signer_load(crl_signer_t *s, const char *cert_path,
     unsigned char *p;
     const ASN1_OCTET_STRING *skid;
     unsigned int mdlen;
-    int id, len;
-    der_buf_t b;
+    int len;
 
     memset(s, 0, sizeof(*s));
     f = fopen(cert_path, "r");
@@ -88,34 +83,12 @@ int crl_signer_load(crl_signer_t *s, const char *cert_path,
         }
     }
 
-    id = EVP_PKEY_get_base_id(s->pub);
-    if (der_init(&b, 32) != 0) {
-        goto nomem;
+    s->alg_len = ocsp_sig_alg(s->pub, s->alg);
+    if (s->alg_len == 0) {
+        snprintf(err, OCSP_ERR_MAX, "%s: the CA key must be ECDSA or RSA",
+                 cert_path);
+        goto failed;
     }
-    {
-        size_t m = der_begin(&b, DER_SEQUENCE);
-        if (id == EVP_PKEY_EC) {
-            /* RFC 5758 3.2: no parameters */
-            der_tlv(&b, DER_OID, oid_ecdsa_sha256, sizeof(oid_ecdsa_sha256));
-        } else if (id == EVP_PKEY_RSA) {
-            /* RFC 4055 5: NULL parameters */
-            der_tlv(&b, DER_OID, oid_rsa_sha256, sizeof(oid_rsa_sha256));
-            der_tlv(&b, DER_NULL, NULL, 0);
-        } else {
-            der_free(&b);
-            snprintf(err, OCSP_ERR_MAX, "%s: the CA key must be ECDSA or RSA",
-                     cert_path);
-            goto failed;
-        }
-        der_end(&b, m);
-    }
-    if (b.err || b.len > sizeof(s->alg)) {
-        der_free(&b);
-        goto nomem;
-    }
-    memcpy(s->alg, b.p, b.len);
-    s->alg_len = b.len;
-    der_free(&b);
 
     p = NULL;
     len = i2d_X509_NAME(X509_get_subject_name(s->cert), &p);
@@ -141,8 +114,6 @@ int crl_signer_load(crl_signer_t *s, const char *cert_path,
     }
     return 0;
 
-nomem:
-    snprintf(err, OCSP_ERR_MAX, "out of memory");
 failed:
     crl_signer_free(s);
     return -1;

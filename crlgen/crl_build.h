@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "crl_entry.h"
+#include "issuer.h"
 
 /* Room for an encoded DistributionPointName of the longest URL. */
 #define CRL_DP_MAX 1100
@@ -26,7 +27,7 @@ typedef struct {
     size_t name_len;
     unsigned char key_id[64]; /* AKI keyIdentifier (RFC 5280 4.2.1.1) */
     size_t key_id_len;
-    unsigned char alg[32]; /* DER AlgorithmIdentifier, SHA-256 */
+    unsigned char alg[OCSP_SIG_ALG_MAX]; /* DER AlgorithmIdentifier */
     size_t alg_len;
 } crl_signer_t;
 

@@ -10,6 +10,7 @@
 #include "der.h"
 #include "log.h"
 #include "publish.h"
+#include "serial.h"
 
 /* Below this many entries the CRL is also parsed and verified by OpenSSL,
  * an implementation we did not write. */
@@ -303,20 +304,6 @@ static int crl_verify_openssl(const crl_signer_t *s, const unsigned char *der,
     return 0;
 }
 
-static void crl_hex(const unsigned char *serial, char *out)
-{
-    size_t k = 0, n = 0;
-
-    while (k < CRL_SERIAL_LEN - 1 && serial[k] == 0) {
-        k++;
-    }
-    /* canonical: no leading zero nibble (ARCHITECTURE.md) */
-    n += (size_t)sprintf(out, serial[k] >= 0x10 ? "%02x" : "%x", serial[k]);
-    for (k++; k < CRL_SERIAL_LEN; k++) {
-        n += (size_t)sprintf(out + n, "%02x", serial[k]);
-    }
-}
-
 int crl_check(const crl_signer_t *s, const unsigned char *der, size_t len,
               const unsigned char *prev, size_t prev_len, int prev_mapped,
               int complete, const crl_entries_t *expired, char *err)
@@ -392,7 +379,10 @@ int crl_check(const crl_signer_t *s, const unsigned char *der, size_t len,
             /* A released hold leaves; an expired entry may leave. */
             if (preason != CRL_REASON_HOLD &&
                 crl_entries_find(expired, ps) == NULL) {
-                crl_hex(ps, hex);
+                unsigned char d[CRL_SERIAL_LEN + 1];
+                if (ocsp_serial_from_der(d, crl_serial_der(ps, d), hex) != 0) {
+                    snprintf(hex, sizeof(hex), "?");
+                }
                 snprintf(err, OCSP_ERR_MAX,
                          "serial %s is on the published CRL but not on the "
                          "new one, and has not expired",

@@ -15,6 +15,20 @@ static const unsigned char alg_rsa_sha256[] = {0x30, 0x0d, 0x06, 0x09, 0x2a,
                                                0x86, 0x48, 0x86, 0xf7, 0x0d,
                                                0x01, 0x01, 0x0b, 0x05, 0x00};
 
+size_t ocsp_sig_alg(const EVP_PKEY *key, unsigned char *out)
+{
+    switch (EVP_PKEY_get_base_id(key)) {
+    case EVP_PKEY_EC:
+        memcpy(out, alg_ecdsa_sha256, sizeof(alg_ecdsa_sha256));
+        return sizeof(alg_ecdsa_sha256);
+    case EVP_PKEY_RSA:
+        memcpy(out, alg_rsa_sha256, sizeof(alg_rsa_sha256));
+        return sizeof(alg_rsa_sha256);
+    default:
+        return 0;
+    }
+}
+
 size_t ocsp_hash_len(ocsp_hash_e hash)
 {
     return hash == OCSP_HASH_SHA1 ? 20 : 32;
@@ -166,16 +180,8 @@ static int issuer_keys(ocsp_registry_t *reg, ocsp_issuer_t *iss)
         }
     }
 
-    switch (EVP_PKEY_get_base_id(iss->key)) {
-    case EVP_PKEY_EC:
-        memcpy(iss->sig_alg, alg_ecdsa_sha256, sizeof(alg_ecdsa_sha256));
-        iss->sig_alg_len = sizeof(alg_ecdsa_sha256);
-        break;
-    case EVP_PKEY_RSA:
-        memcpy(iss->sig_alg, alg_rsa_sha256, sizeof(alg_rsa_sha256));
-        iss->sig_alg_len = sizeof(alg_rsa_sha256);
-        break;
-    default:
+    iss->sig_alg_len = ocsp_sig_alg(iss->key, iss->sig_alg);
+    if (iss->sig_alg_len == 0) {
         reg_err(reg, ic->name, "the responder key must be ECDSA or RSA");
         return -1;
     }

@@ -19,6 +19,8 @@ typedef enum {
 } ocsp_hash_e;
 
 #define OCSP_HASH_MAX_LEN 32
+/* Largest signature AlgorithmIdentifier ocsp_sig_alg() writes. */
+#define OCSP_SIG_ALG_MAX 32
 
 typedef struct {
     const ocsp_issuer_conf_t *conf; /* borrowed from the config */
@@ -34,8 +36,8 @@ typedef struct {
     EVP_MD_CTX *md_ctx;           /* owned; reused for the TBS digest */
     unsigned char *responder_der; /* owned, the certificate to include */
     size_t responder_der_len;
-    unsigned char responder_key_id[20]; /* SHA-1 of the public key bits */
-    unsigned char sig_alg[32];          /* DER AlgorithmIdentifier */
+    unsigned char responder_key_id[20];      /* SHA-1 of the public key bits */
+    unsigned char sig_alg[OCSP_SIG_ALG_MAX]; /* DER AlgorithmIdentifier */
     size_t sig_alg_len;
 } ocsp_issuer_t;
 
@@ -79,6 +81,14 @@ ocsp_registry_find(const ocsp_registry_t *reg, ocsp_hash_e hash,
 X509 *ocsp_cert_load(const char *path, int *unreadable);
 
 size_t ocsp_hash_len(ocsp_hash_e hash);
+
+/*
+ * The DER AlgorithmIdentifier of a SHA-256 signature by KEY into OUT
+ * (OCSP_SIG_ALG_MAX bytes): ecdsa-with-SHA256 without parameters (RFC 5758
+ * 3.2) or sha256WithRSAEncryption with NULL (RFC 4055 5).  Its length, or
+ * 0 for a key that is neither ECDSA nor RSA.
+ */
+size_t ocsp_sig_alg(const EVP_PKEY *key, unsigned char *out);
 const char *ocsp_hash_field(ocsp_hash_e hash); /* "sha1" / "sha256" */
 
 #endif

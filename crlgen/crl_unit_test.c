@@ -404,6 +404,17 @@ static void test_build(const char *dir)
     /* An older number or thisUpdate is refused. */
     CHECK(crl_check(&s, der, len, der2, len2, 0, 0, &none, err) != 0);
     CHECK(strstr(err, "cRLNumber") != NULL);
+    {
+        /* a newer number with the same thisUpdate: the second rule alone */
+        unsigned char *der_tu = NULL;
+        size_t len_tu;
+
+        p.number = 7;
+        CHECK(crl_build(&s, &p, a.v, a.n, &der_tu, &len_tu, err) == 0);
+        CHECK(crl_check(&s, der_tu, len_tu, der2, len2, 0, 0, &none, err) != 0);
+        CHECK(strstr(err, "thisUpdate") != NULL);
+        free(der_tu);
+    }
 
     /* Empty delta: no revokedCertificates, critical deltaCRLIndicator. */
     memset(&p, 0, sizeof(p));
@@ -540,9 +551,16 @@ static void test_reply_numbers(void)
         int ok;
         int64_t v;
     } cases[] = {
-        {"1700000000123", 1, 1700000000123LL}, {"0", 1, 0}, {"-5", 1, -5},
-        {"12.0", 1, 12}, {"12abc", 0, 0}, {"", 0, 0}, {"inf", 0, 0},
-        {"nan", 0, 0}, {"1e30", 0, 0}, {" 7", 1, 7},
+        {"1700000000123", 1, 1700000000123LL},
+        {"0", 1, 0},
+        {"-5", 1, -5},
+        {"12.0", 1, 12},
+        {"12abc", 0, 0},
+        {"", 0, 0},
+        {"inf", 0, 0},
+        {"nan", 0, 0},
+        {"1e30", 0, 0},
+        {" 7", 1, 7},
     };
     redisReply r;
     int64_t v;

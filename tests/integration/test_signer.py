@@ -297,12 +297,22 @@ def killed_mid_batch(stack):
     r = stack.r()
     first = stack.start_signer()
 
+    def settled_pending():
+        # a transaction sent just before the freeze still lands in Redis
+        before = pending(r)
+        while True:
+            time.sleep(0.3)
+            now = pending(r)
+            if now == before:
+                return now
+            before = now
+
     def frozen_holding_entries():
         # Freeze the signer while it holds delivered, unacknowledged entries.
         if not pending(r):
             return False
         first.proc.send_signal(signal.SIGSTOP)
-        if pending(r):
+        if settled_pending():
             return True
         first.proc.send_signal(signal.SIGCONT)
         return False

@@ -1,4 +1,5 @@
 #include "crl_fetch.h"
+#include "crl_revlog.h"
 
 #include <errno.h>
 #include <math.h>
@@ -8,6 +9,7 @@
 
 #include "event.h"
 #include "keys.h"
+#include "log.h"
 #include "record.h"
 #include "revocation.pb-c.h"
 
@@ -95,14 +97,10 @@ int crl_redis_time_ms(ocsp_rconn_t *rc, int64_t *ms, char *err)
     return rv;
 }
 
-/*
- * Decodes one P:revoked record into e.  Returns 1 (on the CRL), 0 (not on
- * it: expired, or a hold under cabf; *why says which), -1 (invalid).
- */
-static int crl_record_entry(const crl_issuer_conf_t *ci, int64_t now,
-                            const char *field, size_t flen, const char *val,
-                            size_t vlen, unsigned shard, crl_entry_t *e,
-                            const char **why)
+int crl_record_entry(const crl_issuer_conf_t *ci, int64_t now,
+                     const char *field, size_t flen, const char *val,
+                     size_t vlen, unsigned shard, crl_entry_t *e,
+                     const char **why)
 {
     crl_arena_t arena;
     ProtobufCAllocator alloc = {crl_arena_alloc, crl_arena_free, &arena};
@@ -201,6 +199,7 @@ typedef struct {
     int have_cursor;
     char field[2 * CRL_SERIAL_LEN + 1];
     size_t flen;
+    crl_revlog_buf_t *log; /* the shard's log rebuilt from the scan */
     char *err;
 } crl_scan_t;
 
@@ -243,6 +242,11 @@ static int crl_scan_pair(crl_scan_t *s, const char *val, size_t vlen)
                  "%s: field %.*s: invalid record; refusing to build a CRL "
                  "without it",
                  s->key, (int)(s->flen > 40 ? 40 : s->flen), s->field);
+        return -1;
+    }
+    if (s->log != NULL &&
+        crl_revlog_buf_add(s->log, s->field, s->flen, val, vlen) != 0) {
+        snprintf(s->err, OCSP_ERR_MAX, "out of memory");
         return -1;
     }
     if (on == 0 && why[0] == 'h') {
@@ -413,10 +417,13 @@ static int crl_fetch_count(ocsp_rconn_t *rc, const char *prefix,
     return 0;
 }
 
-int crl_fetch_revoked(ocsp_rconn_t *rc, const char *prefix,
-                      const crl_issuer_conf_t *ci, int64_t now,
-                      crl_entries_t *out, crl_entries_t *expired,
-                      crl_fetch_stats_t *st, char *err)
+/* The scan of every shard hash; with LOGS, each shard's records are also
+ * collected into logs[shard] for a rebuild of its log. */
+static int crl_scan_revoked(ocsp_rconn_t *rc, const char *prefix,
+                            const crl_issuer_conf_t *ci, int64_t now,
+                            crl_entries_t *out, crl_entries_t *expired,
+                            crl_fetch_stats_t *st, crl_revlog_buf_t *logs,
+                            char *err)
 {
     char key[OCSP_KEY_MAX];
     redisReplyObjectFunctions *fns;
@@ -463,6 +470,7 @@ int crl_fetch_revoked(ocsp_rconn_t *rc, const char *prefix,
     for (unsigned shard = 0; shard < ci->nshards; shard++) {
         ocsp_key_revoked(key, prefix, ci->ic->name, shard);
         s.shard = shard;
+        s.log = logs != NULL ? &logs[shard] : NULL;
         if (crl_hscan_send(rc, key, "0", err) != 0 ||
             crl_scan_hash(rc, &s) != 0) {
             /* Freed with the callbacks still in place (they own nothing);
@@ -478,6 +486,64 @@ int crl_fetch_revoked(ocsp_rconn_t *rc, const char *prefix,
 dropped:
     ocsp_rconn_drop(rc);
     return -1;
+}
+
+int crl_fetch_revoked(ocsp_rconn_t *rc, const char *prefix,
+                      const crl_issuer_conf_t *ci, int64_t now,
+                      crl_entries_t *out, crl_entries_t *expired,
+                      crl_fetch_stats_t *st, char *err)
+{
+    size_t out0 = out->n, expired0 = expired->n;
+    crl_revlog_buf_t *logs;
+    int64_t *from;
+    char why[160];
+    int rv;
+
+    /* Through the logs when they can be trusted: a million entries cost
+     * Redis milliseconds instead of a second of HSCAN. */
+    rv = crl_revlog_fetch(rc, prefix, ci, now, out, expired, st, why,
+                          sizeof(why), err);
+    if (rv <= 0) {
+        return rv;
+    }
+    ocsp_log(OCSP_LOG_WARN,
+             "revoked log not used issuer=%s reason=\"%s\" "
+             "action=\"scan, rebuild the log\"",
+             ci->ic->name, why);
+    out->n = out0;
+    expired->n = expired0;
+    logs = calloc(ci->nshards, sizeof(*logs));
+    from = calloc(ci->nshards, sizeof(*from));
+    if (logs == NULL || from == NULL) {
+        snprintf(err, OCSP_ERR_MAX, "out of memory");
+        rv = -1;
+        goto done;
+    }
+    /* Every change from here on is appended after from[shard]. */
+    if (crl_revlog_lengths(rc, prefix, ci, from, err) != 0 ||
+        crl_scan_revoked(rc, prefix, ci, now, out, expired, st, logs, err) !=
+            0) {
+        rv = -1;
+        goto done;
+    }
+    rv = 0;
+    for (unsigned shard = 0; shard < ci->nshards; shard++) {
+        char lerr[OCSP_ERR_MAX];
+        if (crl_revlog_rebuild(rc, prefix, ci->ic->name, shard, &logs[shard],
+                               from[shard], lerr) != 0) {
+            /* The CRL does not need it: the next build scans again. */
+            ocsp_log(OCSP_LOG_WARN, "revoked log not rebuilt issuer=%s %s",
+                     ci->ic->name, lerr);
+        }
+    }
+
+done:
+    for (unsigned shard = 0; logs != NULL && shard < ci->nshards; shard++) {
+        crl_revlog_buf_free(&logs[shard]);
+    }
+    free(logs);
+    free(from);
+    return rv;
 }
 
 int crl_fetch_last_change(ocsp_rconn_t *rc, const char *prefix,

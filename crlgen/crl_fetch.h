@@ -1,7 +1,8 @@
 /*
  * Reading what the CRLs are built from (keys.h): the per-shard hashes
- * P:revoked:ISSUER:SHARD, written by revoca-signer, and the change log
- * P:changes:ISSUER for delta CRLs.  Read-only; replies are bounded and
+ * P:revoked:ISSUER:SHARD, written by revoca-signer (read through their
+ * logs P:revlog:ISSUER:SHARD when those can be trusted, crl_revlog.h), and
+ * the change log P:changes:ISSUER for delta CRLs.  Read-only; replies are bounded and
  * every record is validated.  A record that cannot be decoded fails the
  * build: publishing without it could silently un-revoke a certificate.
  */
@@ -27,6 +28,17 @@ typedef struct {
  * -1 for anything else.
  */
 int crl_reply_i64(const redisReply *r, int64_t *v);
+
+/*
+ * Decodes one field (a serial) and value (a protobuf CertRecord) of the
+ * revoked hash of SHARD into e.  Returns 1 (on the CRL), 0 (not on it:
+ * expired, or a hold under cabf; *why says which), -1 (invalid).  The one
+ * place that decides what a record puts on a CRL.
+ */
+int crl_record_entry(const crl_issuer_conf_t *ci, int64_t now,
+                     const char *field, size_t flen, const char *val,
+                     size_t vlen, unsigned shard, crl_entry_t *e,
+                     const char **why);
 
 /* Redis server time in unix milliseconds (TIME); 0 or -1 with err. */
 int crl_redis_time_ms(ocsp_rconn_t *rc, int64_t *ms, char *err);

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "keys.h"
+#include "revlog.h"
 #include "revocation.pb-c.h"
 #include "serial.h"
 
@@ -204,6 +205,19 @@ int main(int argc, char **argv)
             const char *args[] = {"HSET", key, hex, (const char *)buf};
             size_t lens[] = {4, strlen(key), strlen(hex), len};
             resp(stdout, 4, args, lens);
+        }
+        /* and the shard's revoked log, as the signer appends it */
+        ocsp_key_revlog(key, prefix, issuer, shard);
+        {
+            unsigned char hdr[OCSP_REVLOG_HEADER], lrec[OCSP_REVLOG_REC_MAX];
+            const char *set[] = {"SET", key, (const char *)hdr, "NX"};
+            size_t set_lens[] = {3, strlen(key), sizeof(hdr), 2};
+            const char *app[] = {"APPEND", key, (const char *)lrec};
+            size_t app_lens[] = {6, strlen(key), 0};
+            ocsp_revlog_header(hdr, 1);
+            app_lens[2] = ocsp_revlog_record(lrec, hex, buf, len);
+            resp(stdout, 4, set, set_lens);
+            resp(stdout, 3, app, app_lens);
         }
         if (changes) {
             const char *args[] = {"ZADD", key, ms, hex};

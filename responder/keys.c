@@ -44,6 +44,13 @@ int ocsp_key_revoked(char *buf, const char *prefix, const char *issuer,
                                  issuer, shard));
 }
 
+int ocsp_key_revlog(char *buf, const char *prefix, const char *issuer,
+                    unsigned shard)
+{
+    return key_fmt(buf, snprintf(buf, OCSP_KEY_MAX, "%s:revlog:%s:%u", prefix,
+                                 issuer, shard));
+}
+
 int ocsp_key_changes(char *buf, const char *prefix, const char *issuer)
 {
     return key_fmt(

@@ -10,6 +10,7 @@
  *                            status (good|revoked|unknown)
  *   P:due:ISSUER             zset serial -> unix time of next work
  *   P:revoked:ISSUER:SHARD   hash serial -> protobuf CertRecord
+ *   P:revlog:ISSUER:SHARD    string: the hash's changes, appended (revlog.h)
  *   P:changes:ISSUER         zset serial -> unix ms of last CRL change
  *   P:crlnumber:ISSUER       integer, INCR only
  */
@@ -49,6 +50,8 @@ int ocsp_key_ocsp(char *buf, const char *prefix, const char *issuer,
 int ocsp_key_due(char *buf, const char *prefix, const char *issuer);
 int ocsp_key_revoked(char *buf, const char *prefix, const char *issuer,
                      unsigned shard);
+int ocsp_key_revlog(char *buf, const char *prefix, const char *issuer,
+                    unsigned shard);
 int ocsp_key_changes(char *buf, const char *prefix, const char *issuer);
 int ocsp_key_crlnumber(char *buf, const char *prefix, const char *issuer);
 /* A component-owned key "P:NAME:ISSUER" (leases and the like). */

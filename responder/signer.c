@@ -10,6 +10,7 @@
 #include "log.h"
 #include "record.h"
 #include "response.h"
+#include "revlog.h"
 #include "serial.h"
 
 #define SIGNER_BLOCK_MS "1000"
@@ -47,9 +48,14 @@ typedef struct {
     size_t item;
 } entry_t;
 
+/* Open-addressing index of a batch's items by (issuer, serial): a batch of
+ * thousands of events must not look its items up one by one. */
+#define BATCH_SLOTS (2 * SIGNER_BATCH_MAX)
+
 typedef struct {
     item_t items[SIGNER_BATCH_MAX];
     size_t nitems;
+    uint16_t slot[BATCH_SLOTS]; /* item index + 1; 0 is a free slot */
     entry_t entries[SIGNER_BATCH_MAX];
     size_t nentries;
     ocsp_rconn_t *conn;  /* the transaction connection it is sent on */
@@ -128,21 +134,34 @@ static void batch_reset(batch_t *b)
             revoca__cert_record__free_unpacked(b->items[i].loaded, NULL);
         }
     }
+    memset(b->slot, 0, sizeof(b->slot));
     b->nentries = 0;
     b->nitems = 0;
+}
+
+static size_t batch_hash(const ocsp_issuer_t *iss, const char *serial)
+{
+    uint64_t h = 14695981039346656037ULL ^ (uint64_t)(uintptr_t)iss;
+
+    for (; *serial; serial++) {
+        h = (h ^ (unsigned char)*serial) * 1099511628211ULL;
+    }
+    return (size_t)(h ^ (h >> 29)) & (BATCH_SLOTS - 1);
 }
 
 /* The batch's item for (iss, serial), added if new; NULL if full. */
 static item_t *batch_item(signer_t *s, batch_t *b, const ocsp_issuer_t *iss,
                           const char *serial, size_t *index)
 {
-    size_t i;
+    size_t h = batch_hash(iss, serial);
     item_t *it;
 
-    for (i = 0; i < b->nitems; i++) {
-        if (b->items[i].iss == iss && strcmp(b->items[i].serial, serial) == 0) {
-            *index = i;
-            return &b->items[i];
+    /* At most half the slots are taken: the probe ends at a free one. */
+    for (; b->slot[h] != 0; h = (h + 1) & (BATCH_SLOTS - 1)) {
+        it = &b->items[b->slot[h] - 1];
+        if (it->iss == iss && strcmp(it->serial, serial) == 0) {
+            *index = (size_t)(b->slot[h] - 1);
+            return it;
         }
     }
     if (b->nitems == SIGNER_BATCH_MAX) {
@@ -154,6 +173,7 @@ static item_t *batch_item(signer_t *s, batch_t *b, const ocsp_issuer_t *iss,
     snprintf(it->serial, sizeof(it->serial), "%s", serial);
     ocsp_key_cert(it->cert_key, s->cf->prefix, iss->conf->name, serial);
     *index = b->nitems++;
+    b->slot[h] = (uint16_t)(*index + 1);
     return it;
 }
 
@@ -258,15 +278,15 @@ static int pipe_flush(ocsp_rconn_t *rc)
     return 0;
 }
 
-/* WATCH every record of the batch and read them all.  0, or -1. */
-static int batch_load(signer_t *s, batch_t *b)
+/* Queues WATCH on every record of the batch and their MGET on b->conn;
+ * batch_load_recv() reads the replies. */
+static void batch_load_send(batch_t *b)
 {
     const char *argv[1 + SIGNER_BATCH_MAX];
-    redisReply *r;
     size_t i;
 
     if (b->nitems == 0) {
-        return 0; /* only entries to acknowledge */
+        return; /* only entries to acknowledge */
     }
     argv[0] = "WATCH";
     for (i = 0; i < b->nitems; i++) {
@@ -275,7 +295,17 @@ static int batch_load(signer_t *s, batch_t *b)
     pipe_cmd(b->conn, (int)(1 + b->nitems), argv, NULL);
     argv[0] = "MGET";
     pipe_cmd(b->conn, (int)(1 + b->nitems), argv, NULL);
+}
 
+/* Reads what batch_load_send() asked for into the items.  0, or -1. */
+static int batch_load_recv(batch_t *b)
+{
+    redisReply *r;
+    size_t i;
+
+    if (b->nitems == 0) {
+        return 0;
+    }
     if ((r = pipe_reply(b->conn)) == NULL) {
         return -1;
     }
@@ -322,6 +352,13 @@ static int batch_load(signer_t *s, batch_t *b)
     return 0;
 }
 
+/* WATCH every record of the batch and read them all.  0, or -1. */
+static int batch_load(batch_t *b)
+{
+    batch_load_send(b);
+    return batch_load_recv(b);
+}
+
 /* Queues one command of the batch's transaction. */
 static void w_cmd(batch_t *w, int argc, const char **argv, const size_t *len)
 {
@@ -329,11 +366,62 @@ static void w_cmd(batch_t *w, int argc, const char **argv, const size_t *len)
     w->queued++;
 }
 
+/*
+ * Queues the change of SERIAL in the revoked hash of SHARD: set to the
+ * record VALUE, or deleted (VALUE NULL); and the same change appended to
+ * that shard's revoked log (revlog.h), in the same transaction.
+ */
+static void w_revoked(signer_t *s, batch_t *w, const ocsp_issuer_conf_t *ic,
+                      unsigned shard, const char *serial,
+                      const unsigned char *value, size_t value_len)
+{
+    char rev_key[OCSP_KEY_MAX], log_key[OCSP_KEY_MAX];
+    unsigned char logrec[OCSP_REVLOG_REC_MAX];
+    const char *argv[4];
+    size_t lens[4], n;
+
+    ocsp_key_revoked(rev_key, s->cf->prefix, ic->name, shard);
+    ocsp_key_revlog(log_key, s->cf->prefix, ic->name, shard);
+    argv[0] = value != NULL ? "HSET" : "HDEL";
+    argv[1] = rev_key;
+    argv[2] = serial;
+    argv[3] = (const char *)value;
+    lens[0] = 4;
+    lens[1] = strlen(rev_key);
+    lens[2] = strlen(serial);
+    lens[3] = value_len;
+    w_cmd(w, value != NULL ? 4 : 3, argv, lens);
+
+    n = ocsp_revlog_record(logrec, serial, value, value_len);
+    if (n > 0) { /* serial and record were bounded before */
+        unsigned char hdr[OCSP_REVLOG_HEADER];
+        /* A new log starts with a header; the generator checks the log
+         * against the hash before it trusts it (revlog.h). */
+        ocsp_revlog_header(hdr, (uint64_t)ocsp_now_ms());
+        argv[0] = "SET";
+        argv[1] = log_key;
+        argv[2] = (const char *)hdr;
+        argv[3] = "NX";
+        lens[0] = 3;
+        lens[1] = strlen(log_key);
+        lens[2] = sizeof(hdr);
+        lens[3] = 2;
+        w_cmd(w, 4, argv, lens);
+        argv[0] = "APPEND";
+        argv[1] = log_key;
+        argv[2] = (const char *)logrec;
+        lens[0] = 6;
+        lens[1] = strlen(log_key);
+        lens[2] = n;
+        w_cmd(w, 3, argv, lens);
+    }
+}
+
 static int item_write(signer_t *s, batch_t *w, item_t *it, int64_t now,
                       long now_ms)
 {
     const ocsp_issuer_conf_t *ic = it->iss->conf;
-    char ocsp_key[OCSP_KEY_MAX], due_key[OCSP_KEY_MAX], rev_key[OCSP_KEY_MAX];
+    char ocsp_key[OCSP_KEY_MAX], due_key[OCSP_KEY_MAX];
     char chg_key[OCSP_KEY_MAX], tu[24], nu[24], due[24], ms[24];
     unsigned char rec_buf[OCSP_RECORD_MAX];
     unsigned char *der[OCSP_HASH_COUNT] = {NULL, NULL};
@@ -357,10 +445,7 @@ static int item_write(signer_t *s, batch_t *w, item_t *it, int64_t now,
         w_cmd(w, 3, del, NULL);
         w_cmd(w, 3, zrem, NULL);
         if (it->on_crl_before) {
-            const char *hdel[] = {"HDEL", rev_key, it->serial};
-            ocsp_key_revoked(rev_key, s->cf->prefix, ic->name,
-                             it->shard_before);
-            w_cmd(w, 3, hdel, NULL);
+            w_revoked(s, w, ic, it->shard_before, it->serial, NULL, 0);
         }
         return 0;
     }
@@ -417,21 +502,10 @@ static int item_write(signer_t *s, batch_t *w, item_t *it, int64_t now,
         on_crl = ocsp_record_on_crl(&it->rec);
         shard = ocsp_record_shard(&it->rec, ic->shards);
         if (it->on_crl_before && (!on_crl || shard != it->shard_before)) {
-            const char *hdel[] = {"HDEL", rev_key, it->serial};
-            ocsp_key_revoked(rev_key, s->cf->prefix, ic->name,
-                             it->shard_before);
-            w_cmd(w, 3, hdel, NULL);
+            w_revoked(s, w, ic, it->shard_before, it->serial, NULL, 0);
         }
         if (on_crl) {
-            const char *hset[] = {"HSET", rev_key, it->serial,
-                                  (const char *)rec_buf};
-            size_t lens[4];
-            ocsp_key_revoked(rev_key, s->cf->prefix, ic->name, shard);
-            lens[0] = 4;
-            lens[1] = strlen(rev_key);
-            lens[2] = strlen(it->serial);
-            lens[3] = rec_len;
-            w_cmd(w, 4, hset, lens);
+            w_revoked(s, w, ic, shard, it->serial, rec_buf, rec_len);
         }
         if (on_crl || it->on_crl_before) {
             const char *zadd[] = {"ZADD", chg_key, ms, it->serial};
@@ -591,7 +665,7 @@ static int batch_finish(signer_t *s, batch_t *b)
 /* One whole round: read, sign, send, confirm.  As batch_finish(). */
 static int batch_once(signer_t *s, batch_t *b)
 {
-    if (batch_load(s, b) != 0) {
+    if (batch_load(b) != 0) {
         return -1;
     }
     batch_build(s, b);
@@ -821,17 +895,38 @@ static void signer_drop(signer_t *s)
     ocsp_rconn_drop(&s->tx[1]);
 }
 
-/* Sends the batch built last (if any) and reads its outcome. */
-static int finish_ready(signer_t *s, batch_t **ready, int flushed)
+/*
+ * Sends the batch built last (if any) and reads its outcome.  When the
+ * records of the batch after (*next, on the same connection) were asked for
+ * behind its EXEC, their replies are read too; should the batch have to be
+ * repeated, those WATCHes are dropped first and *next is left to load again
+ * (*next = NULL).
+ */
+static int finish_ready(signer_t *s, batch_t **ready, batch_t **next,
+                        int flushed)
 {
     int rc;
 
     if (*ready == NULL) {
-        return 0;
+        return next != NULL && *next != NULL && batch_load_recv(*next) != 0 ? -1
+                                                                            : 0;
     }
     rc = flushed ? 0 : pipe_flush((*ready)->conn);
     if (rc == 0) {
         rc = batch_finish(s, *ready);
+    }
+    if (rc >= 0 && next != NULL && *next != NULL) {
+        if (batch_load_recv(*next) != 0) {
+            rc = -1;
+        } else if (rc == 1) {
+            const char *argv[] = {"UNWATCH"};
+            redisReply *r = ocsp_rconn_cmd((*ready)->conn, 1, argv, NULL);
+            if (r == NULL) {
+                rc = -1;
+            }
+            freeReplyObject(r);
+            *next = NULL;
+        }
     }
     if (rc == 1) {
         rc = batch_run(s, *ready);
@@ -852,6 +947,7 @@ int signer_run(signer_t *s)
     batch_t *bufs = calloc(3, sizeof(batch_t));
     batch_t *cur, *ready = NULL, *next;
     int connected = 0, k = 0, ahead;
+    batch_t *loading;
     size_t i;
 
     if (bufs == NULL) {
@@ -884,7 +980,7 @@ int signer_run(signer_t *s)
                 goto lost;
             }
             cur->conn = &s->tx[k];
-            if (cur->nentries > 0 && batch_load(s, cur) != 0) {
+            if (cur->nentries > 0 && batch_load(cur) != 0) {
                 goto lost;
             }
         }
@@ -896,27 +992,48 @@ int signer_run(signer_t *s)
              */
             for (next = bufs; next == cur || next == ready; next++) {
             }
+            loading = NULL;
             ahead = ahead_possible(s);
-            if ((ahead && ahead_send(s) != 0) ||
-                (ready != NULL && pipe_flush(ready->conn) != 0)) {
+            if (ahead && ahead_send(s) != 0) {
                 goto lost;
             }
+            if (ready != NULL && pipe_flush(ready->conn) != 0) {
+                goto lost;
+            }
+            /*
+             * The entries read ahead are in before Redis has got far into
+             * that transaction; their records are asked for behind its
+             * EXEC on the same connection, so that Redis has them ready
+             * when this batch is signed and never waits for the signer.
+             */
+            if (ahead) {
+                if (ahead_recv(s, next) != 0) {
+                    goto lost;
+                }
+                if (next->nitems > 0) {
+                    next->conn = &s->tx[k ^ 1];
+                    batch_load_send(next);
+                    if (pipe_flush(next->conn) != 0) {
+                        goto lost;
+                    }
+                    loading = next;
+                }
+            }
             batch_build(s, cur);
-            if ((ahead && ahead_recv(s, next) != 0) ||
-                finish_ready(s, &ready, 1) != 0) {
+            if (finish_ready(s, &ready, &loading, 1) != 0) {
                 goto lost;
             }
             ready = cur;
             k ^= 1;
             cur = next;
             cur->conn = &s->tx[k];
-            if (cur->nentries > 0 && batch_load(s, cur) != 0) {
+            if (loading == NULL && cur->nentries > 0 && batch_load(cur) != 0) {
                 goto lost;
             }
             continue; /* events first: the CA's hook is waiting */
         }
         batch_reset(cur);
-        if (finish_ready(s, &ready, 0) != 0) {
+        if (finish_ready(s, &ready, NULL, 0) != 0) {
             goto lost;
         }
 
@@ -954,8 +1071,9 @@ int signer_run(signer_t *s)
         connected = 0;
     }
     /* SIGTERM: finish the batches in hand, the one read ahead included. */
-    if (connected && ((ready != NULL && finish_ready(s, &ready, 0) != 0) ||
-                      (cur->nentries > 0 && batch_run(s, cur) < 0))) {
+    if (connected &&
+        ((ready != NULL && finish_ready(s, &ready, NULL, 0) != 0) ||
+         (cur->nentries > 0 && batch_run(s, cur) < 0))) {
         ocsp_log(OCSP_LOG_WARN, "last batch unconfirmed err=\"%s\"",
                  signer_err(s));
     }

@@ -1,0 +1,509 @@
+#include "crl_revlog.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "keys.h"
+#include "log.h"
+#include "revlog.h"
+
+/* GETRANGE pieces of the log, and how many are asked for ahead. */
+#define REVLOG_CHUNK (4 << 20)
+#define REVLOG_AHEAD 2
+
+/* What a replayed record became; kept in crl_entry_t.pad until the log is
+ * reduced to the last record of each serial. */
+enum {
+    REVLOG_ON = 0,     /* on the CRL */
+    REVLOG_DELETED,    /* no longer in the hash */
+    REVLOG_EXPIRED,    /* in the hash, dropped as expired */
+    REVLOG_HOLD,       /* in the hash, a hold left out under cabf */
+    REVLOG_ON_CLEARED, /* on the CRL, its reason left out under cabf */
+};
+
+/* Replays the 'A' or 'D' record r of SHARD into t.  0, or -1 if invalid. */
+static int revlog_replay(const crl_issuer_conf_t *ci, int64_t now,
+                         unsigned shard, const ocsp_revlog_rec_t *r,
+                         crl_entries_t *t)
+{
+    crl_entry_t e, *slot;
+    const char *why;
+    int on;
+
+    if (r->deleted) {
+        memset(&e, 0, sizeof(e));
+        if (crl_serial_from_hex(r->serial, r->serial_len, e.serial) != 0) {
+            return -1;
+        }
+        e.pad = REVLOG_DELETED;
+    } else {
+        on = crl_record_entry(ci, now, r->serial, r->serial_len,
+                              (const char *)r->value, r->value_len, shard, &e,
+                              &why);
+        if (on < 0) {
+            return -1;
+        }
+        e.pad = on ? (why[0] == 'r' ? REVLOG_ON_CLEARED : REVLOG_ON)
+                   : (why[0] == 'h' ? REVLOG_HOLD : REVLOG_EXPIRED);
+    }
+    if ((slot = crl_entries_push(t)) == NULL) {
+        return -1;
+    }
+    *slot = e;
+    return 0;
+}
+
+typedef struct {
+    const crl_issuer_conf_t *ci;
+    int64_t now;
+    unsigned shard;
+    crl_entries_t *t;
+    unsigned char carry[OCSP_REVLOG_REC_MAX];
+    size_t carried;
+    size_t records;
+} revlog_reader_t;
+
+/* Replays every whole record of one piece of the log; a record cut at the
+ * end waits in carry for the next piece.  0, or -1 if invalid. */
+static int revlog_piece(revlog_reader_t *rd, const unsigned char *p, size_t n)
+{
+    ocsp_revlog_rec_t r;
+    long used;
+
+    while (rd->carried > 0 && n > 0) {
+        /* Complete the cut record a byte range at a time. */
+        size_t want = 4;
+
+        if (rd->carried >= 4) {
+            want =
+                4 + rd->carry[1] + ((size_t)rd->carry[2] << 8 | rd->carry[3]);
+            if (want > sizeof(rd->carry)) {
+                return -1;
+            }
+        }
+        if (want > rd->carried) {
+            size_t k = want - rd->carried < n ? want - rd->carried : n;
+            memcpy(rd->carry + rd->carried, p, k);
+            rd->carried += k;
+            p += k;
+            n -= k;
+        }
+        used = ocsp_revlog_next(rd->carry, rd->carried, &r);
+        if (used < 0) {
+            return -1;
+        }
+        if (used > 0) {
+            if (revlog_replay(rd->ci, rd->now, rd->shard, &r, rd->t) != 0) {
+                return -1;
+            }
+            rd->records++;
+            rd->carried = 0;
+        }
+    }
+    while (n > 0) {
+        used = ocsp_revlog_next(p, n, &r);
+        if (used < 0) {
+            return -1;
+        }
+        if (used == 0) {
+            memcpy(rd->carry, p, n);
+            rd->carried = n;
+            return 0;
+        }
+        if (revlog_replay(rd->ci, rd->now, rd->shard, &r, rd->t) != 0) {
+            return -1;
+        }
+        rd->records++;
+        p += used;
+        n -= (size_t)used;
+    }
+    return 0;
+}
+
+static void revlog_getrange(ocsp_rconn_t *rc, const char *key, int64_t from,
+                            int64_t to)
+{
+    char a[24], b[24];
+    const char *argv[] = {"GETRANGE", key, a, b};
+
+    snprintf(a, sizeof(a), "%lld", (long long)from);
+    snprintf(b, sizeof(b), "%lld", (long long)to);
+    redisAppendCommandArgv(rc->c, 4, argv, NULL);
+}
+
+/* The next pipelined reply; NULL (and the link dropped) on an error. */
+static redisReply *revlog_reply(ocsp_rconn_t *rc, char *err)
+{
+    void *r = NULL;
+
+    if (redisGetReply(rc->c, &r) != REDIS_OK || r == NULL) {
+        snprintf(err, OCSP_ERR_MAX, "revoked log: %s", rc->c->errstr);
+        ocsp_rconn_drop(rc);
+        return NULL;
+    }
+    return r;
+}
+
+/*
+ * Where the log of one shard stands: its header's generation (or none),
+ * its length and the hash's HLEN, read in one transaction so that they
+ * agree.  0, -1 on a lost link.
+ */
+static int revlog_state(ocsp_rconn_t *rc, const char *log_key,
+                        const char *hash_key, int *have_header, uint64_t *gen,
+                        int64_t *len, int64_t *hlen, char *err)
+{
+    const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"};
+    const char *hdr[] = {"GETRANGE", log_key, "0", "15"};
+    const char *strlen_[] = {"STRLEN", log_key};
+    const char *hlen_[] = {"HLEN", hash_key};
+    redisReply *r = NULL;
+    int rv = 0;
+
+    redisAppendCommandArgv(rc->c, 1, multi, NULL);
+    redisAppendCommandArgv(rc->c, 4, hdr, NULL);
+    redisAppendCommandArgv(rc->c, 2, strlen_, NULL);
+    redisAppendCommandArgv(rc->c, 2, hlen_, NULL);
+    redisAppendCommandArgv(rc->c, 1, exec, NULL);
+    for (int i = 0; i < 5; i++) {
+        if ((r = revlog_reply(rc, err)) == NULL) {
+            return -1;
+        }
+        if (i < 4) {
+            freeReplyObject(r);
+        }
+    }
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements && i < 3;
+         i++) {
+        if (r->element[i]->type == REDIS_REPLY_ERROR) {
+            /* e.g. WRONGTYPE: a key of the scheme holds something else */
+            snprintf(err, OCSP_ERR_MAX, "%s: %.*s", i < 2 ? log_key : hash_key,
+                     (int)(r->element[i]->len > 200 ? 200 : r->element[i]->len),
+                     r->element[i]->str);
+            freeReplyObject(r);
+            return -1;
+        }
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+        r->element[0]->type != REDIS_REPLY_STRING ||
+        r->element[1]->type != REDIS_REPLY_INTEGER ||
+        r->element[2]->type != REDIS_REPLY_INTEGER) {
+        snprintf(err, OCSP_ERR_MAX, "revoked log %s: unexpected reply",
+                 log_key);
+        rv = -1;
+    } else {
+        *have_header =
+            ocsp_revlog_header_read((const unsigned char *)r->element[0]->str,
+                                    r->element[0]->len, gen) == 0;
+        *len = r->element[1]->integer;
+        *hlen = r->element[2]->integer;
+    }
+    freeReplyObject(r);
+    if (rv != 0) {
+        ocsp_rconn_drop(rc);
+    }
+    return rv;
+}
+
+/*
+ * Reduces t (one shard's replayed records) to the last record of each
+ * serial and moves what is in the hash to out and expired.  Returns how
+ * many serials the hash holds by the log.
+ */
+static size_t revlog_reduce(crl_entries_t *t, crl_entries_t *out,
+                            crl_entries_t *expired, crl_fetch_stats_t *st)
+{
+    size_t live = 0, w = 0;
+
+    crl_entries_sort(t); /* stable: the later record of a serial wins */
+    for (size_t i = 0; i < t->n; i++) {
+        crl_entry_t e = t->v[i];
+        int kind = e.pad;
+
+        e.pad = 0;
+        if (kind == REVLOG_DELETED) {
+            continue;
+        }
+        live++;
+        if (kind == REVLOG_HOLD) {
+            st->hold_skipped++;
+        } else if (kind == REVLOG_EXPIRED) {
+            crl_entry_t *x = crl_entries_push(expired);
+            if (x != NULL) {
+                *x = e;
+            }
+            st->expired++;
+        } else {
+            if (kind == REVLOG_ON_CLEARED) {
+                st->reason_cleared++;
+            }
+            t->v[w++] = e; /* in place: w <= i */
+        }
+    }
+    t->n = w;
+    st->records += live;
+    if (out->n == 0) {
+        crl_entries_t keep = *out;
+        *out = *t;
+        *t = keep;
+    } else {
+        for (size_t i = 0; i < w; i++) {
+            crl_entry_t *x = crl_entries_push(out);
+            if (x != NULL) {
+                *x = t->v[i];
+            }
+        }
+    }
+    return live;
+}
+
+int crl_revlog_fetch(ocsp_rconn_t *rc, const char *prefix,
+                     const crl_issuer_conf_t *ci, int64_t now,
+                     crl_entries_t *out, crl_entries_t *expired,
+                     crl_fetch_stats_t *st, char *why, size_t why_len,
+                     char *err)
+{
+    char log_key[OCSP_KEY_MAX], hash_key[OCSP_KEY_MAX];
+    crl_entries_t t = {0};
+    int rv = -1;
+
+    memset(st, 0, sizeof(*st));
+    if (rc->c == NULL &&
+        ocsp_rconn_ensure(rc, NULL, ocsp_now_ms() + 5000) != 0) {
+        snprintf(err, OCSP_ERR_MAX, "redis: %s", rc->err);
+        return -1;
+    }
+    for (unsigned shard = 0; shard < ci->nshards; shard++) {
+        revlog_reader_t rd;
+        uint64_t gen = 0, gen2 = 0;
+        int64_t len, hlen, at, asked;
+        int have_header, have2, inflight = 0;
+        size_t live;
+
+        if (ocsp_key_revlog(log_key, prefix, ci->ic->name, shard) < 0 ||
+            ocsp_key_revoked(hash_key, prefix, ci->ic->name, shard) < 0) {
+            snprintf(err, OCSP_ERR_MAX, "key too long");
+            goto done;
+        }
+        if (revlog_state(rc, log_key, hash_key, &have_header, &gen, &len, &hlen,
+                         err) != 0) {
+            goto done;
+        }
+        if (!have_header) {
+            if (len == 0 && hlen == 0) {
+                continue; /* nothing revoked in this shard yet */
+            }
+            snprintf(why, why_len, "shard %u: no log header", shard);
+            rv = 1;
+            goto done;
+        }
+        if (crl_entries_reserve(&t, (size_t)hlen) != 0) {
+            snprintf(err, OCSP_ERR_MAX, "out of memory for %lld entries",
+                     (long long)hlen);
+            goto done;
+        }
+        memset(&rd, 0, sizeof(rd));
+        rd.ci = ci;
+        rd.now = now;
+        rd.shard = shard;
+        rd.t = &t;
+        /* Pipelined: Redis copies out the next piece while this one is
+         * replayed. */
+        at = asked = OCSP_REVLOG_HEADER;
+        while (at < len) {
+            redisReply *r;
+            while (inflight < REVLOG_AHEAD && asked < len) {
+                int64_t to =
+                    asked + REVLOG_CHUNK < len ? asked + REVLOG_CHUNK : len;
+                revlog_getrange(rc, log_key, asked, to - 1);
+                asked = to;
+                inflight++;
+            }
+            if ((r = revlog_reply(rc, err)) == NULL) {
+                goto done;
+            }
+            inflight--;
+            if (r->type != REDIS_REPLY_STRING || r->len == 0) {
+                /* the log got shorter: rebuilt meanwhile */
+                freeReplyObject(r);
+                snprintf(why, why_len, "shard %u: log replaced while read",
+                         shard);
+                rv = 1;
+                goto drain;
+            }
+            at += (int64_t)r->len;
+            if (revlog_piece(&rd, (const unsigned char *)r->str, r->len) != 0) {
+                freeReplyObject(r);
+                snprintf(why, why_len, "shard %u: invalid record", shard);
+                rv = 1;
+                goto drain;
+            }
+            freeReplyObject(r);
+        }
+        {
+            /* A rebuild during the read changes the generation. */
+            const char *hdr[] = {"GETRANGE", log_key, "0", "15"};
+            redisReply *r = ocsp_rconn_cmd(rc, 4, hdr, NULL);
+            if (r == NULL) {
+                snprintf(err, OCSP_ERR_MAX, "revoked log: %s", rc->err);
+                goto done;
+            }
+            have2 = r->type == REDIS_REPLY_STRING &&
+                    ocsp_revlog_header_read((const unsigned char *)r->str,
+                                            r->len, &gen2) == 0;
+            freeReplyObject(r);
+        }
+        if (!have2 || gen2 != gen || rd.carried != 0) {
+            snprintf(why, why_len, "shard %u: log replaced while read", shard);
+            rv = 1;
+            goto done;
+        }
+        live = revlog_reduce(&t, out, expired, st);
+        if ((int64_t)live != hlen) {
+            snprintf(why, why_len, "shard %u: log has %zu entries, hash %lld",
+                     shard, live, (long long)hlen);
+            rv = 1;
+            goto done;
+        }
+        /* Compacted by a rebuild once mostly superseded records. */
+        if (rd.records > 2 * live + 100000) {
+            snprintf(why, why_len, "shard %u: compacting %zu records", shard,
+                     rd.records);
+            rv = 1;
+            goto done;
+        }
+        t.n = 0;
+        continue;
+
+    drain:
+        /* Pieces still asked for are read and thrown away. */
+        while (inflight-- > 0) {
+            redisReply *r = revlog_reply(rc, err);
+            if (r == NULL) {
+                rv = -1;
+                goto done;
+            }
+            freeReplyObject(r);
+        }
+        goto done;
+    }
+    rv = 0;
+
+done:
+    crl_entries_free(&t);
+    return rv;
+}
+
+/*
+ * Replaces KEYS[1] with ARGV[1] followed by what was appended to it after
+ * byte ARGV[2]: every change since the scan that ARGV[1] holds began.
+ */
+static const char rebuild_script[] =
+    "local tail = ''\n"
+    "if redis.call('STRLEN', KEYS[1]) > tonumber(ARGV[2]) then\n"
+    "  tail = redis.call('GETRANGE', KEYS[1], ARGV[2], -1)\n"
+    "end\n"
+    "redis.call('SET', KEYS[1], ARGV[1] .. tail)\n"
+    "return 1\n";
+
+int crl_revlog_lengths(ocsp_rconn_t *rc, const char *prefix,
+                       const crl_issuer_conf_t *ci, int64_t *len, char *err)
+{
+    char key[OCSP_KEY_MAX];
+
+    for (unsigned shard = 0; shard < ci->nshards; shard++) {
+        const char *argv[] = {"STRLEN", key};
+        ocsp_key_revlog(key, prefix, ci->ic->name, shard);
+        redisAppendCommandArgv(rc->c, 2, argv, NULL);
+    }
+    for (unsigned shard = 0; shard < ci->nshards; shard++) {
+        redisReply *r = revlog_reply(rc, err);
+        if (r == NULL) {
+            return -1;
+        }
+        len[shard] = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+        freeReplyObject(r);
+    }
+    return 0;
+}
+
+int crl_revlog_buf_add(crl_revlog_buf_t *b, const char *serial, size_t slen,
+                       const char *value, size_t vlen)
+{
+    char hex[OCSP_SERIAL_HEX_MAX + 1];
+    size_t n;
+
+    if (slen > OCSP_SERIAL_HEX_MAX) {
+        return -1;
+    }
+    if (b->len == 0) {
+        b->len = OCSP_REVLOG_HEADER; /* written by crl_revlog_rebuild() */
+    }
+    if (b->cap < b->len + OCSP_REVLOG_REC_MAX) {
+        size_t cap = b->cap ? b->cap * 2 : (size_t)1 << 20;
+        unsigned char *p = realloc(b->p, cap);
+        if (p == NULL) {
+            return -1;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(hex, serial, slen);
+    hex[slen] = '\0';
+    n = ocsp_revlog_record(b->p + b->len, hex, (const unsigned char *)value,
+                           vlen);
+    if (n == 0) {
+        return -1;
+    }
+    b->len += n;
+    return 0;
+}
+
+int crl_revlog_rebuild(ocsp_rconn_t *rc, const char *prefix, const char *issuer,
+                       unsigned shard, crl_revlog_buf_t *b, int64_t from,
+                       char *err)
+{
+    char key[OCSP_KEY_MAX], at[24];
+    const char *argv[] = {"EVAL", rebuild_script, "1", key, NULL, at};
+    size_t lens[6];
+    unsigned char empty[OCSP_REVLOG_HEADER];
+    redisReply *r;
+    int rv = -1;
+
+    ocsp_key_revlog(key, prefix, issuer, shard);
+    if (b->len == 0) {
+        b->p = empty; /* an empty shard: the header alone */
+        b->len = OCSP_REVLOG_HEADER;
+    }
+    ocsp_revlog_header(b->p, (uint64_t)ocsp_now_ms());
+    snprintf(at, sizeof(at), "%lld", (long long)from);
+    argv[4] = (const char *)b->p;
+    for (int i = 0; i < 6; i++) {
+        lens[i] = i == 4 ? b->len : strlen(argv[i]);
+    }
+    r = ocsp_rconn_cmd(rc, 6, argv, lens);
+    if (b->p == empty) {
+        b->p = NULL;
+        b->len = 0;
+    }
+    if (r == NULL) {
+        snprintf(err, OCSP_ERR_MAX, "revoked log rebuild: %s", rc->err);
+        return -1;
+    }
+    if (r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
+        rv = 0;
+    } else {
+        snprintf(err, OCSP_ERR_MAX, "revoked log rebuild %s: %.*s", key,
+                 r->type == REDIS_REPLY_ERROR ? (int)r->len : 0,
+                 r->type == REDIS_REPLY_ERROR ? r->str : "");
+    }
+    freeReplyObject(r);
+    return rv;
+}
+
+void crl_revlog_buf_free(crl_revlog_buf_t *b)
+{
+    free(b->p);
+    memset(b, 0, sizeof(*b));
+}

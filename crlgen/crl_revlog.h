@@ -1,0 +1,50 @@
+/*
+ * Reading the revoked logs (revlog.h) instead of scanning the revoked
+ * hashes, and rebuilding a log from a scan when it cannot be trusted.
+ */
+#ifndef CRL_REVLOG_H
+#define CRL_REVLOG_H
+
+#include <stdint.h>
+
+#include "crl_fetch.h"
+
+/*
+ * Every entry on the issuer's CRLs at NOW, as crl_fetch_revoked(), from the
+ * logs of its shards.  Returns 0; 1 when a log cannot be trusted (no
+ * header, its entries differ from the hash's count, rebuilt while read,
+ * an invalid record, or mostly superseded records), with the reason in
+ * WHY and *out and *expired partly filled: scan instead, and rebuild;
+ * -1 with err on a Redis error.
+ */
+int crl_revlog_fetch(ocsp_rconn_t *rc, const char *prefix,
+                     const crl_issuer_conf_t *ci, int64_t now,
+                     crl_entries_t *out, crl_entries_t *expired,
+                     crl_fetch_stats_t *st, char *why, size_t why_len,
+                     char *err);
+
+/* STRLEN of each shard's log into len[0..nshards); 0 or -1 with err. */
+int crl_revlog_lengths(ocsp_rconn_t *rc, const char *prefix,
+                       const crl_issuer_conf_t *ci, int64_t *len, char *err);
+
+/* A log being rebuilt from a scan: the header's room, then records. */
+typedef struct {
+    unsigned char *p;
+    size_t len, cap;
+} crl_revlog_buf_t;
+
+/* Appends the record of one field and value of the hash; 0 or -1. */
+int crl_revlog_buf_add(crl_revlog_buf_t *b, const char *serial, size_t slen,
+                       const char *value, size_t vlen);
+
+/*
+ * Replaces the shard's log with a new header, b's records, and whatever was
+ * appended to the log after byte FROM (its length when the scan began): the
+ * changes the scan may have missed.  0, or -1 with err.
+ */
+int crl_revlog_rebuild(ocsp_rconn_t *rc, const char *prefix, const char *issuer,
+                       unsigned shard, crl_revlog_buf_t *b, int64_t from,
+                       char *err);
+void crl_revlog_buf_free(crl_revlog_buf_t *b);
+
+#endif

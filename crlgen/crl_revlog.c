@@ -397,12 +397,19 @@ done:
 
 /*
  * Replaces KEYS[1] with ARGV[1] followed by what was appended to it after
- * byte ARGV[2]: every change since the scan that ARGV[1] holds began.
+ * byte ARGV[2]: every change since the scan that ARGV[1] holds began.  A
+ * log that did not exist then may have been started since, with a header
+ * of its own: its records follow that header.
  */
 static const char rebuild_script[] =
+    "local from = tonumber(ARGV[2])\n"
+    "if from == 0 and redis.call('GETRANGE', KEYS[1], 0, 5) == 'RVLOG\\1' "
+    "then\n"
+    "  from = 16\n"
+    "end\n"
     "local tail = ''\n"
-    "if redis.call('STRLEN', KEYS[1]) > tonumber(ARGV[2]) then\n"
-    "  tail = redis.call('GETRANGE', KEYS[1], ARGV[2], -1)\n"
+    "if redis.call('STRLEN', KEYS[1]) > from then\n"
+    "  tail = redis.call('GETRANGE', KEYS[1], from, -1)\n"
     "end\n"
     "redis.call('SET', KEYS[1], ARGV[1] .. tail)\n"
     "return 1\n";

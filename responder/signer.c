@@ -39,6 +39,12 @@ typedef struct {
     int bad; /* unreadable record or failed write: left alone, not acked */
     int on_crl_before;
     unsigned shard_before;
+    /* Written for the whole batch at once (one MSET, one ZADD per issuer):
+     * one command instead of one per certificate. */
+    int set_record, add_due;
+    size_t rec_len;
+    unsigned char rec_buf[OCSP_RECORD_MAX];
+    char due[24];
 } item_t;
 
 /* One stream entry of a batch; ev NULL for an entry to ack and skip. */
@@ -422,10 +428,9 @@ static int item_write(signer_t *s, batch_t *w, item_t *it, int64_t now,
 {
     const ocsp_issuer_conf_t *ic = it->iss->conf;
     char ocsp_key[OCSP_KEY_MAX], due_key[OCSP_KEY_MAX];
-    char chg_key[OCSP_KEY_MAX], tu[24], nu[24], due[24], ms[24];
-    unsigned char rec_buf[OCSP_RECORD_MAX];
+    char chg_key[OCSP_KEY_MAX], tu[24], nu[24], ms[24];
     unsigned char *der[OCSP_HASH_COUNT] = {NULL, NULL};
-    size_t der_len[OCSP_HASH_COUNT], rec_len = 0;
+    size_t der_len[OCSP_HASH_COUNT];
     unsigned shard;
     int on_crl, h, unauthorized, rc = -1;
     int64_t due_at;
@@ -455,11 +460,11 @@ static int item_write(signer_t *s, batch_t *w, item_t *it, int64_t now,
     if (it->changed) {
         it->rec.has_updated = 1;
         it->rec.updated = now;
-        rec_len = revoca__cert_record__get_packed_size(&it->rec);
-        if (rec_len > sizeof(rec_buf)) {
+        it->rec_len = revoca__cert_record__get_packed_size(&it->rec);
+        if (it->rec_len > sizeof(it->rec_buf)) {
             return -1;
         }
-        revoca__cert_record__pack(&it->rec, rec_buf);
+        revoca__cert_record__pack(&it->rec, it->rec_buf);
     }
 
     /* Policy "unauthorized" for a never-issued serial: nothing signed. */
@@ -490,13 +495,10 @@ static int item_write(signer_t *s, batch_t *w, item_t *it, int64_t now,
             it->rec.not_after + ic->expired_retention < due_at) {
             due_at = it->rec.not_after + ic->expired_retention + 1;
         }
-        snprintf(due, sizeof(due), "%lld", (long long)due_at);
+        snprintf(it->due, sizeof(it->due), "%lld", (long long)due_at);
     }
     if (it->changed) {
-        const char *set[] = {"SET", it->cert_key, (const char *)rec_buf};
-        size_t set_lens[] = {3, strlen(it->cert_key), rec_len};
-
-        w_cmd(w, 3, set, set_lens);
+        it->set_record = 1;
 
         /* What the CRLs are built from (keys.h). */
         on_crl = ocsp_record_on_crl(&it->rec);
@@ -505,7 +507,7 @@ static int item_write(signer_t *s, batch_t *w, item_t *it, int64_t now,
             w_revoked(s, w, ic, it->shard_before, it->serial, NULL, 0);
         }
         if (on_crl) {
-            w_revoked(s, w, ic, shard, it->serial, rec_buf, rec_len);
+            w_revoked(s, w, ic, shard, it->serial, it->rec_buf, it->rec_len);
         }
         if (on_crl || it->on_crl_before) {
             const char *zadd[] = {"ZADD", chg_key, ms, it->serial};
@@ -535,14 +537,13 @@ static int item_write(signer_t *s, batch_t *w, item_t *it, int64_t now,
                               OCSP_FIELD_STATUS,
                               ocsp_status_field(status)};
         size_t lens[12];
-        const char *zadd[] = {"ZADD", due_key, due, it->serial};
         for (h = 0; h < 12; h++) {
             lens[h] = strlen(hset[h]);
         }
         lens[3] = der_len[OCSP_HASH_SHA1];
         lens[5] = der_len[OCSP_HASH_SHA256];
         w_cmd(w, 12, hset, lens);
-        w_cmd(w, 4, zadd, NULL);
+        it->add_due = 1;
         w->signatures += 2;
     }
     rc = 0;
@@ -551,6 +552,51 @@ failed:
     free(der[0]);
     free(der[1]);
     return rc;
+}
+
+/* The records and re-sign times item_write() left for the whole batch. */
+static void batch_write_records(signer_t *s, batch_t *b)
+{
+    const char *argv[1 + 2 * SIGNER_BATCH_MAX];
+    size_t lens[1 + 2 * SIGNER_BATCH_MAX];
+    char due_key[OCSP_KEY_MAX];
+    size_t i, r, n = 1;
+
+    for (i = 0; i < b->nitems; i++) {
+        const item_t *it = &b->items[i];
+        if (it->set_record && !it->bad) {
+            argv[n] = it->cert_key;
+            lens[n++] = strlen(it->cert_key);
+            argv[n] = (const char *)it->rec_buf;
+            lens[n++] = it->rec_len;
+        }
+    }
+    if (n > 1) {
+        argv[0] = "MSET";
+        lens[0] = 4;
+        w_cmd(b, (int)n, argv, lens);
+    }
+    for (r = 0; r < s->reg.n; r++) {
+        const ocsp_issuer_t *iss = &s->reg.issuers[r];
+        n = 2;
+        for (i = 0; i < b->nitems; i++) {
+            const item_t *it = &b->items[i];
+            if (it->iss == iss && it->add_due && !it->bad) {
+                argv[n] = it->due;
+                lens[n++] = strlen(it->due);
+                argv[n] = it->serial;
+                lens[n++] = strlen(it->serial);
+            }
+        }
+        if (n > 2) {
+            ocsp_key_due(due_key, s->cf->prefix, iss->conf->name);
+            argv[0] = "ZADD";
+            lens[0] = 4;
+            argv[1] = due_key;
+            lens[1] = strlen(due_key);
+            w_cmd(b, (int)n, argv, lens);
+        }
+    }
 }
 
 /*
@@ -603,6 +649,7 @@ static void batch_build(signer_t *s, batch_t *b)
             it->bad = 1;
         }
     }
+    batch_write_records(s, b);
     argv[0] = "XACK";
     argv[1] = s->events_key;
     argv[2] = SIGNER_GROUP;

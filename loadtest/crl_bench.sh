@@ -58,6 +58,9 @@ echo "crl_bench: seeding $N revoked entries (Redis, index.txt, serials)" >&2
 measure() {
     local name=$1
     shift
+    # the previous step's unwritten files are not this one's to flush: an
+    # fsync (ext4, data=ordered) would wait for them
+    sync
     /usr/bin/time -v -o "$W/$name.time" timeout "$LIMIT" "$@" >"$W/$name.out" 2>"$W/$name.err" || {
         echo "crl_bench: $name failed; see below" >&2
         tail -5 "$W/$name.err" >&2

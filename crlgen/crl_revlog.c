@@ -11,6 +11,8 @@
 /* GETRANGE pieces of the log, and how many are asked for ahead. */
 #define REVLOG_CHUNK (4 << 20)
 #define REVLOG_AHEAD 2
+/* Superseded records tolerated beyond as many as there are entries. */
+#define REVLOG_SLACK 100000
 
 /* What a replayed record became; kept in crl_entry_t.pad until the log is
  * reduced to the last record of each serial. */
@@ -208,11 +210,12 @@ static int revlog_state(ocsp_rconn_t *rc, const char *log_key,
 
 /*
  * Reduces t (one shard's replayed records) to the last record of each
- * serial and moves what is in the hash to out and expired.  Returns how
- * many serials the hash holds by the log.
+ * serial and moves what is in the hash to out and expired; *live_out is
+ * how many serials the hash holds by the log.  0, or -1 out of memory.
  */
-static size_t revlog_reduce(crl_entries_t *t, crl_entries_t *out,
-                            crl_entries_t *expired, crl_fetch_stats_t *st)
+static int revlog_reduce(crl_entries_t *t, crl_entries_t *out,
+                         crl_entries_t *expired, crl_fetch_stats_t *st,
+                         size_t *live_out)
 {
     size_t live = 0, w = 0;
 
@@ -230,9 +233,10 @@ static size_t revlog_reduce(crl_entries_t *t, crl_entries_t *out,
             st->hold_skipped++;
         } else if (kind == REVLOG_EXPIRED) {
             crl_entry_t *x = crl_entries_push(expired);
-            if (x != NULL) {
-                *x = e;
+            if (x == NULL) {
+                return -1;
             }
+            *x = e;
             st->expired++;
         } else {
             if (kind == REVLOG_ON_CLEARED) {
@@ -250,12 +254,14 @@ static size_t revlog_reduce(crl_entries_t *t, crl_entries_t *out,
     } else {
         for (size_t i = 0; i < w; i++) {
             crl_entry_t *x = crl_entries_push(out);
-            if (x != NULL) {
-                *x = t->v[i];
+            if (x == NULL) {
+                return -1;
             }
+            *x = t->v[i];
         }
     }
-    return live;
+    *live_out = live;
+    return 0;
 }
 
 int crl_revlog_fetch(ocsp_rconn_t *rc, const char *prefix,
@@ -324,8 +330,11 @@ int crl_revlog_fetch(ocsp_rconn_t *rc, const char *prefix,
                 goto done;
             }
             inflight--;
-            if (r->type != REDIS_REPLY_STRING || r->len == 0) {
-                /* the log got shorter: rebuilt meanwhile */
+            if (r->type != REDIS_REPLY_STRING ||
+                (int64_t)r->len !=
+                    (len - at < REVLOG_CHUNK ? len - at : REVLOG_CHUNK)) {
+                /* not the piece asked for: the log was rebuilt meanwhile
+                 * (and waiting for the rest would wait forever) */
                 freeReplyObject(r);
                 snprintf(why, why_len, "shard %u: log replaced while read",
                          shard);
@@ -340,6 +349,13 @@ int crl_revlog_fetch(ocsp_rconn_t *rc, const char *prefix,
                 goto drain;
             }
             freeReplyObject(r);
+            if (rd.records > 2 * (size_t)hlen + REVLOG_SLACK) {
+                /* mostly superseded: stop before it costs memory */
+                snprintf(why, why_len, "shard %u: compacting, over %zu records",
+                         shard, rd.records);
+                rv = 1;
+                goto drain;
+            }
         }
         {
             /* A rebuild during the read changes the generation. */
@@ -359,7 +375,10 @@ int crl_revlog_fetch(ocsp_rconn_t *rc, const char *prefix,
             rv = 1;
             goto done;
         }
-        live = revlog_reduce(&t, out, expired, st);
+        if (revlog_reduce(&t, out, expired, st, &live) != 0) {
+            snprintf(err, OCSP_ERR_MAX, "out of memory");
+            goto done;
+        }
         if ((int64_t)live != hlen) {
             snprintf(why, why_len, "shard %u: log has %zu entries, hash %lld",
                      shard, live, (long long)hlen);
@@ -367,7 +386,7 @@ int crl_revlog_fetch(ocsp_rconn_t *rc, const char *prefix,
             goto done;
         }
         /* Compacted by a rebuild once mostly superseded records. */
-        if (rd.records > 2 * live + 100000) {
+        if (rd.records > 2 * live + REVLOG_SLACK) {
             snprintf(why, why_len, "shard %u: compacting %zu records", shard,
                      rd.records);
             rv = 1;

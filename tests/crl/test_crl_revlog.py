@@ -134,3 +134,30 @@ def test_log_without_header_is_rebuilt(tmp_path, pki_dir):
         assert len(records(s)) == 50
     finally:
         s.close()
+
+
+def test_mostly_superseded_log_is_compacted(tmp_path, pki_dir):
+    # 60,000 entries, then 59,000 of them deleted (expired past retention,
+    # say): 119,000 records for 1,000 entries is past the slack of 100,000
+    s = CrlStack(tmp_path, pki_dir)
+    try:
+        want = seed(s, "--count", "60000", "--seed", "24")
+        r = s.r()
+        with r.pipeline(transaction=False) as p:
+            for serial in want[1000:]:
+                h = "%x" % serial
+                p.hdel(HASH, h)
+                p.append(LOG, bytes([ord("D"), len(h), 0, 0]) + h.encode())
+            p.execute()
+        want = want[:1000]
+        p = s.once("-v")
+        assert "compacting" in p.stderr, p.stderr
+        assert s.serials("demo.crl") == want
+        log = records(s)
+        assert len(log) == 1000 and {k for k, _ in log} == {"A"}
+        fresh(s)
+        p = s.once("-v")
+        assert NOT_USED not in p.stderr, p.stderr
+        assert s.serials("demo.crl") == want
+    finally:
+        s.close()

@@ -18,6 +18,26 @@ def fresh(s):
     shutil.rmtree(s.pub + ".state", ignore_errors=True)
 
 
+def delete(s, serials):
+    """What the signer does when a serial leaves the hash (a release, an
+    expiry past retention): HDEL and a 'D' record."""
+    with s.r().pipeline(transaction=False) as p:
+        for serial in serials:
+            h = "%x" % serial
+            p.hdel(HASH, h)
+            p.append(LOG, bytes([ord("D"), len(h), 0, 0]) + h.encode())
+        p.execute()
+
+
+def from_log(s, want):
+    """A first CRL on a new machine is read from the log and lists WANT."""
+    fresh(s)
+    p = s.once("-v")
+    assert NOT_USED not in p.stderr, p.stderr
+    assert s.serials("demo.crl") == want
+    return p
+
+
 def records(s):
     """The log's records as (kind, serial hex), in order."""
     raw = s.r().get(LOG)
@@ -48,10 +68,8 @@ def test_signer_appends_every_change_and_crlgen_reads_it(tmp_path, pki_dir):
         assert kinds == ["A", "A", "D"], log
         assert log[0][1] == "%x" % rev
         assert [x for _, x in log[1:]] == [held] * 2
-        p = s.once("-v")
-        assert NOT_USED not in p.stderr, p.stderr
+        p = from_log(s, [rev])
         assert "from=redis" in p.stderr, p.stderr
-        assert s.serials("demo.crl") == [rev]
         openssl_crl_verify(s.file("demo.crl"), s.path("issuer.pem"))
     finally:
         s.close()
@@ -63,18 +81,10 @@ def test_log_and_scan_give_the_same_crl(tmp_path, pki_dir):
     s = CrlStack(tmp_path, pki_dir)
     try:
         want = seed(s, "--count", "60000", "--seed", "21")
-        # some removed, as a release or an expiry drop does: the signer's
-        # HDEL and its 'D' record
-        for serial in want[:100]:
-            s.r().hdel(HASH, "%x" % serial)
-            s.r().append(LOG, bytes([ord("D"), len("%x" % serial), 0, 0]) +
-                         ("%x" % serial).encode())
+        delete(s, want[:100])
         want = want[100:]
         assert s.r().strlen(LOG) > 4 << 20
-        p = s.once("-v")
-        assert NOT_USED not in p.stderr, p.stderr
-        from_log = s.serials("demo.crl")
-        assert from_log == want
+        from_log(s, want)
         openssl_crl_verify(s.file("demo.crl"), s.path("issuer.pem"))
 
         fresh(s)
@@ -85,11 +95,7 @@ def test_log_and_scan_give_the_same_crl(tmp_path, pki_dir):
         # rebuilt: one 'A' per entry, no 'D'
         log = records(s)
         assert len(log) == len(want) and {k for k, _ in log} == {"A"}
-
-        fresh(s)
-        p = s.once("-v")
-        assert NOT_USED not in p.stderr, p.stderr
-        assert s.serials("demo.crl") == want
+        from_log(s, want)
     finally:
         s.close()
 
@@ -105,10 +111,7 @@ def test_log_out_of_step_with_the_hash_is_not_trusted(tmp_path, pki_dir):
         p = s.once("-v")
         assert "log has 500 entries, hash 499" in p.stderr, p.stderr
         assert s.serials("demo.crl") == want
-        fresh(s)
-        p = s.once("-v")
-        assert NOT_USED not in p.stderr, p.stderr
-        assert s.serials("demo.crl") == want
+        from_log(s, want)
 
         # a corrupt record: scanned instead, never published without it
         s.r().append(LOG, b"Zjunk")
@@ -142,22 +145,13 @@ def test_mostly_superseded_log_is_compacted(tmp_path, pki_dir):
     s = CrlStack(tmp_path, pki_dir)
     try:
         want = seed(s, "--count", "60000", "--seed", "24")
-        r = s.r()
-        with r.pipeline(transaction=False) as p:
-            for serial in want[1000:]:
-                h = "%x" % serial
-                p.hdel(HASH, h)
-                p.append(LOG, bytes([ord("D"), len(h), 0, 0]) + h.encode())
-            p.execute()
+        delete(s, want[1000:])
         want = want[:1000]
         p = s.once("-v")
         assert "compacting" in p.stderr, p.stderr
         assert s.serials("demo.crl") == want
         log = records(s)
         assert len(log) == 1000 and {k for k, _ in log} == {"A"}
-        fresh(s)
-        p = s.once("-v")
-        assert NOT_USED not in p.stderr, p.stderr
-        assert s.serials("demo.crl") == want
+        from_log(s, want)
     finally:
         s.close()

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "keys.h"
 #include "log.h"
@@ -415,22 +416,28 @@ done:
 }
 
 /*
- * Replaces KEYS[1] with ARGV[1] followed by what was appended to it after
- * byte ARGV[2]: every change since the scan that ARGV[1] holds began.  A
- * log that did not exist then may have been started since, with a header
- * of its own: its records follow that header.
+ * Makes KEYS[1] (the rebuilt log, ARGV[2] bytes, written in pieces) the log
+ * KEYS[2], followed by what was appended to KEYS[2] after byte ARGV[1]:
+ * every change since the scan it holds began.  A log that did not exist
+ * then may have been started since, with a header of its own: its records
+ * follow that header.  Returns 0, and leaves the log alone, when KEYS[1] is
+ * not whole.
  */
 static const char rebuild_script[] =
-    "local from = tonumber(ARGV[2])\n"
-    "if from == 0 and redis.call('GETRANGE', KEYS[1], 0, 5) == 'RVLOG\\1' "
+    "if redis.call('STRLEN', KEYS[1]) ~= tonumber(ARGV[2]) then\n"
+    "  return 0\n"
+    "end\n"
+    "local from = tonumber(ARGV[1])\n"
+    "if from == 0 and redis.call('GETRANGE', KEYS[2], 0, 5) == 'RVLOG\\1' "
     "then\n"
     "  from = 16\n"
     "end\n"
-    "local tail = ''\n"
-    "if redis.call('STRLEN', KEYS[1]) > from then\n"
-    "  tail = redis.call('GETRANGE', KEYS[1], from, -1)\n"
+    "if redis.call('STRLEN', KEYS[2]) > from then\n"
+    "  redis.call('APPEND', KEYS[1], redis.call('GETRANGE', KEYS[2], from, "
+    "-1))\n"
     "end\n"
-    "redis.call('SET', KEYS[1], ARGV[1] .. tail)\n"
+    "redis.call('RENAME', KEYS[1], KEYS[2])\n"
+    "redis.call('PERSIST', KEYS[2])\n"
     "return 1\n";
 
 int crl_revlog_lengths(ocsp_rconn_t *rc, const char *prefix,
@@ -490,41 +497,74 @@ int crl_revlog_rebuild(ocsp_rconn_t *rc, const char *prefix, const char *issuer,
                        unsigned shard, crl_revlog_buf_t *b, int64_t from,
                        char *err)
 {
-    char key[OCSP_KEY_MAX], at[24];
-    const char *argv[] = {"EVAL", rebuild_script, "1", key, NULL, at};
-    size_t lens[6];
-    unsigned char empty[OCSP_REVLOG_HEADER];
+    char key[OCSP_KEY_MAX], tmp[OCSP_KEY_MAX + 64], at[24], total[24];
+    unsigned char hdr[OCSP_REVLOG_HEADER];
+    const unsigned char *data = hdr;
+    size_t len = sizeof(hdr), pieces = 0;
     redisReply *r;
-    int rv = -1;
+    int rv = 0;
 
     ocsp_key_revlog(key, prefix, issuer, shard);
-    if (b->len == 0) {
-        b->p = empty; /* an empty shard: the header alone */
-        b->len = OCSP_REVLOG_HEADER;
+    /* Written aside, in pieces: neither hiredis nor Redis copies the whole
+     * log in one command, and Redis never blocks on it for long. */
+    snprintf(tmp, sizeof(tmp), "%s:rebuild:%ld:%ld", key, (long)getpid(),
+             ocsp_now_ms());
+    ocsp_revlog_header(hdr, (uint64_t)ocsp_now_ms());
+    if (b->len > 0) {
+        memcpy(b->p, hdr, sizeof(hdr));
+        data = b->p;
+        len = b->len;
     }
-    ocsp_revlog_header(b->p, (uint64_t)ocsp_now_ms());
+    for (size_t off = 0; off < len; off += REVLOG_CHUNK, pieces++) {
+        size_t n = len - off < REVLOG_CHUNK ? len - off : REVLOG_CHUNK;
+        /* the first piece sets it, with a time to live should we die */
+        const char *argv[] = {off == 0 ? "SET" : "APPEND", tmp,
+                              (const char *)data + off, "EX", "3600"};
+        size_t lens[] = {off == 0 ? 3 : 6, strlen(tmp), n, 2, 4};
+        int done = 0;
+
+        redisAppendCommandArgv(rc->c, off == 0 ? 5 : 3, argv, lens);
+        while (!done) {
+            if (redisBufferWrite(rc->c, &done) != REDIS_OK) {
+                snprintf(err, OCSP_ERR_MAX, "revoked log rebuild: %s",
+                         rc->c->errstr);
+                ocsp_rconn_drop(rc);
+                return -1;
+            }
+        }
+    }
+    for (size_t i = 0; i < pieces; i++) {
+        if ((r = revlog_reply(rc, err)) == NULL) {
+            return -1;
+        }
+        if (r->type == REDIS_REPLY_ERROR && rv == 0) {
+            snprintf(err, OCSP_ERR_MAX, "revoked log rebuild %s: %.*s", tmp,
+                     (int)(r->len > 200 ? 200 : r->len), r->str);
+            rv = -1;
+        }
+        freeReplyObject(r);
+    }
     snprintf(at, sizeof(at), "%lld", (long long)from);
-    argv[4] = (const char *)b->p;
-    for (int i = 0; i < 6; i++) {
-        lens[i] = i == 4 ? b->len : strlen(argv[i]);
+    snprintf(total, sizeof(total), "%zu", len);
+    if (rv == 0) {
+        const char *argv[] = {"EVAL", rebuild_script, "2", tmp, key, at, total};
+        r = ocsp_rconn_cmd(rc, 7, argv, NULL);
+        if (r == NULL) {
+            snprintf(err, OCSP_ERR_MAX, "revoked log rebuild: %s", rc->err);
+            return -1;
+        }
+        if (r->type != REDIS_REPLY_INTEGER || r->integer != 1) {
+            snprintf(err, OCSP_ERR_MAX, "revoked log rebuild %s: %.*s", key,
+                     r->type == REDIS_REPLY_ERROR ? (int)r->len : 10,
+                     r->type == REDIS_REPLY_ERROR ? r->str : "incomplete");
+            rv = -1;
+        }
+        freeReplyObject(r);
     }
-    r = ocsp_rconn_cmd(rc, 6, argv, lens);
-    if (b->p == empty) {
-        b->p = NULL;
-        b->len = 0;
+    if (rv != 0) {
+        const char *argv[] = {"DEL", tmp};
+        freeReplyObject(ocsp_rconn_cmd(rc, 2, argv, NULL));
     }
-    if (r == NULL) {
-        snprintf(err, OCSP_ERR_MAX, "revoked log rebuild: %s", rc->err);
-        return -1;
-    }
-    if (r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
-        rv = 0;
-    } else {
-        snprintf(err, OCSP_ERR_MAX, "revoked log rebuild %s: %.*s", key,
-                 r->type == REDIS_REPLY_ERROR ? (int)r->len : 0,
-                 r->type == REDIS_REPLY_ERROR ? r->str : "");
-    }
-    freeReplyObject(r);
     return rv;
 }
 

@@ -151,7 +151,8 @@ static redisReply *revlog_reply(ocsp_rconn_t *rc, char *err)
 /*
  * Where the log of one shard stands: its header's generation (or none),
  * its length and the hash's HLEN, read in one transaction so that they
- * agree.  0, -1 on a lost link.
+ * agree.  0; 1 when the log key holds something else (err says what); -1
+ * on a lost link or a hash that cannot be read.
  */
 static int revlog_state(ocsp_rconn_t *rc, const char *log_key,
                         const char *hash_key, int *have_header, uint64_t *gen,
@@ -180,12 +181,13 @@ static int revlog_state(ocsp_rconn_t *rc, const char *log_key,
     for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements && i < 3;
          i++) {
         if (r->element[i]->type == REDIS_REPLY_ERROR) {
-            /* e.g. WRONGTYPE: a key of the scheme holds something else */
+            /* e.g. WRONGTYPE: a key of the scheme holds something else.
+             * The hash is the record of truth; the log can be rebuilt. */
             snprintf(err, OCSP_ERR_MAX, "%s: %.*s", i < 2 ? log_key : hash_key,
                      (int)(r->element[i]->len > 200 ? 200 : r->element[i]->len),
                      r->element[i]->str);
             freeReplyObject(r);
-            return -1;
+            return i < 2 ? 1 : -1;
         }
     }
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
@@ -293,10 +295,16 @@ int crl_revlog_fetch(ocsp_rconn_t *rc, const char *prefix,
             snprintf(err, OCSP_ERR_MAX, "key too long");
             goto done;
         }
-        if (revlog_state(rc, log_key, hash_key, &have_header, &gen, &len, &hlen,
-                         err) != 0) {
+        rv = revlog_state(rc, log_key, hash_key, &have_header, &gen, &len,
+                          &hlen, err);
+        if (rv != 0) {
+            if (rv == 1) {
+                snprintf(why, why_len, "shard %u: %s", shard, err);
+                err[0] = '\0';
+            }
             goto done;
         }
+        rv = -1;
         if (!have_header) {
             if (len == 0 && hlen == 0) {
                 continue; /* nothing revoked in this shard yet */
@@ -428,11 +436,13 @@ static const char rebuild_script[] =
     "  return 0\n"
     "end\n"
     "local from = tonumber(ARGV[1])\n"
-    "if from == 0 and redis.call('GETRANGE', KEYS[2], 0, 5) == 'RVLOG\\1' "
+    "if from == 0 and redis.call('TYPE', KEYS[2]).ok == 'string' and "
+    "redis.call('GETRANGE', KEYS[2], 0, 5) == 'RVLOG\\1' "
     "then\n"
     "  from = 16\n"
     "end\n"
-    "if redis.call('STRLEN', KEYS[2]) > from then\n"
+    "if redis.call('TYPE', KEYS[2]).ok == 'string' and "
+    "redis.call('STRLEN', KEYS[2]) > from then\n"
     "  redis.call('APPEND', KEYS[1], redis.call('GETRANGE', KEYS[2], from, "
     "-1))\n"
     "end\n"

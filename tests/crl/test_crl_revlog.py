@@ -155,3 +155,20 @@ def test_mostly_superseded_log_is_compacted(tmp_path, pki_dir):
         from_log(s, want)
     finally:
         s.close()
+
+
+def test_log_of_another_type_is_replaced(tmp_path, pki_dir):
+    # The hash is the record of truth: a log key holding something else
+    # does not stop CRLs, it is scanned around and replaced.
+    s = CrlStack(tmp_path, pki_dir)
+    try:
+        want = seed(s, "--count", "50", "--seed", "25")
+        s.r().delete(LOG)
+        s.r().hset(LOG, "not", "a log")
+        p = s.once("-v")
+        assert NOT_USED in p.stderr and "WRONGTYPE" in p.stderr, p.stderr
+        assert s.serials("demo.crl") == want
+        assert len(records(s)) == 50
+        from_log(s, want)
+    finally:
+        s.close()

@@ -350,7 +350,11 @@ static int batch_load_recv(batch_t *b)
                 it->bad = 1;
             }
         }
+        /* A repeated batch starts over: nothing its last try computed
+         * is written. */
         it->changed = 0;
+        it->set_record = 0;
+        it->add_due = 0;
         it->on_crl_before = it->loaded && ocsp_record_on_crl(&it->rec);
         it->shard_before = ocsp_record_shard(&it->rec, it->iss->conf->shards);
     }

@@ -144,10 +144,12 @@ def render_conf(redis_port, issuers, extra="", signer=""):
         parts.append("  {\n%s  }" % body)
     return ('redis = { host = "127.0.0.1"; port = %d; };\n'
             'prefix = "revoca";\n'
-            'signer = { batch = 64; claim_idle = "2s"; lease = "5s"; %s };\n'
+            'signer = { %sclaim_idle = "2s"; lease = "5s"; %s };\n'
             'cli = { issue_wait = "20s"; };\n%s\n'
-            'issuers = (\n%s\n);\n') % (redis_port, signer, extra,
-                                          ",\n".join(parts))
+            'issuers = (\n%s\n);\n') % (redis_port,
+                                          "" if "batch" in signer
+                                          else "batch = 64; ",
+                                          signer, extra, ",\n".join(parts))
 
 
 class Stack:

@@ -3,6 +3,7 @@ certificate gets a correct pre-signed response, checked by openssl and
 Python cryptography."""
 import datetime
 import os
+import re
 import signal
 import subprocess
 import time
@@ -474,3 +475,33 @@ def test_cabf_profile_enforced_at_the_signer(tmp_path, pki_dir):
         assert sig.output().count("not allowed by the issuer's profile") == 2
     finally:
         s.close()
+
+
+def test_repeated_batch_writes_only_what_it_applies(tmp_path, pki_dir):
+    """One event per batch: each batch's record is read before the batch
+    ahead of it commits, so the revocation's and the hold's batches meet a
+    WATCH conflict and are repeated.  On the repeat the hold no longer
+    applies (revoked is final); nothing its first attempt computed may be
+    written."""
+    stack = Stack(tmp_path, pki_dir, signer="batch = 1;")
+    try:
+        leaf = stack.path("revoked.pem")
+        serial = stack.serial_of(leaf)
+        # in the stream before the signer starts: consecutive batches
+        stack.cli("issue", "--issuer", "demo", "--cert", leaf, "--no-wait")
+        stack.cli("revoke", "--issuer", "demo", "--cert", leaf, "--reason",
+                  "keyCompromise")
+        stack.cli("hold", "--issuer", "demo", "--cert", leaf)
+        sig = stack.start_signer()
+        wait_for(lambda: " batch " in sig.output() and settled(stack.r()),
+                 what="signer to consume the events")
+        assert sig.stop(signal.SIGTERM) == 0
+        assert " conflicts=0" not in sig.output(), sig.output()
+        out = stack.cli("status", "--issuer", "demo", "--serial", serial).stdout
+        assert re.search(r"^record +revoked$", out, re.M), out
+        assert re.search(r"^reason +keyCompromise$", out, re.M), out
+        r = py_ocsp(stack.response(serial), stack.pki)
+        assert r.certificate_status == ocsp.OCSPCertStatus.REVOKED
+        assert r.revocation_reason == ReasonFlags.key_compromise
+    finally:
+        stack.close()

@@ -495,7 +495,7 @@ int crl_fetch_revoked(ocsp_rconn_t *rc, const char *prefix,
 {
     size_t out0 = out->n, expired0 = expired->n;
     crl_revlog_buf_t *logs;
-    int64_t *from;
+    crl_revlog_mark_t *from;
     char why[160];
     int rv;
 
@@ -520,7 +520,7 @@ int crl_fetch_revoked(ocsp_rconn_t *rc, const char *prefix,
         goto done;
     }
     /* Every change from here on is appended after from[shard]. */
-    if (crl_revlog_lengths(rc, prefix, ci, from, err) != 0 ||
+    if (crl_revlog_mark(rc, prefix, ci, from, err) != 0 ||
         crl_scan_revoked(rc, prefix, ci, now, out, expired, st, logs, err) !=
             0) {
         rv = -1;
@@ -530,7 +530,7 @@ int crl_fetch_revoked(ocsp_rconn_t *rc, const char *prefix,
     for (unsigned shard = 0; shard < ci->nshards; shard++) {
         char lerr[OCSP_ERR_MAX];
         if (crl_revlog_rebuild(rc, prefix, ci->ic->name, shard, &logs[shard],
-                               from[shard], lerr) != 0) {
+                               &from[shard], lerr) != 0) {
             /* The CRL does not need it: the next build scans again. */
             ocsp_log(OCSP_LOG_WARN, "revoked log not rebuilt issuer=%s %s",
                      ci->ic->name, lerr);

@@ -2,9 +2,9 @@
  * Reading what the CRLs are built from (keys.h): the per-shard hashes
  * P:revoked:ISSUER:SHARD, written by revoca-signer (read through their
  * logs P:revlog:ISSUER:SHARD when those can be trusted, crl_revlog.h), and
- * the change log P:changes:ISSUER for delta CRLs.  Read-only; replies are bounded and
- * every record is validated.  A record that cannot be decoded fails the
- * build: publishing without it could silently un-revoke a certificate.
+ * the change log P:changes:ISSUER for delta CRLs.  Read-only; replies are
+ * bounded and every record is validated.  A record that cannot be decoded fails
+ * the build: publishing without it could silently un-revoke a certificate.
  */
 #ifndef CRL_FETCH_H
 #define CRL_FETCH_H

@@ -14,6 +14,8 @@
 #define REVLOG_AHEAD 2
 /* Superseded records tolerated beyond as many as there are entries. */
 #define REVLOG_SLACK 100000
+/* A log this big is compacted sooner: Redis strings end at 512 MB. */
+#define REVLOG_COMPACT_BYTES ((int64_t)256 << 20)
 
 /* What a replayed record became; kept in crl_entry_t.pad until the log is
  * reduced to the last record of each serial. */
@@ -124,6 +126,26 @@ static int revlog_piece(revlog_reader_t *rd, const unsigned char *p, size_t n)
     return 0;
 }
 
+long crl_revlog_replay(const crl_issuer_conf_t *ci, int64_t now, unsigned shard,
+                       const unsigned char *p, size_t len, size_t piece,
+                       crl_entries_t *t)
+{
+    revlog_reader_t rd;
+
+    memset(&rd, 0, sizeof(rd));
+    rd.ci = ci;
+    rd.now = now;
+    rd.shard = shard;
+    rd.t = t;
+    for (size_t off = 0; off < len; off += piece) {
+        if (revlog_piece(&rd, p + off, len - off < piece ? len - off : piece) !=
+            0) {
+            return -1;
+        }
+    }
+    return rd.carried == 0 ? (long)rd.records : -1;
+}
+
 static void revlog_getrange(ocsp_rconn_t *rc, const char *key, int64_t from,
                             int64_t to)
 {
@@ -200,7 +222,7 @@ static int revlog_state(ocsp_rconn_t *rc, const char *log_key,
     } else {
         *have_header =
             ocsp_revlog_header_read((const unsigned char *)r->element[0]->str,
-                                    r->element[0]->len, gen) == 0;
+                                    r->element[0]->len, NULL, gen) == 0;
         *len = r->element[1]->integer;
         *hlen = r->element[2]->integer;
     }
@@ -222,7 +244,17 @@ static int revlog_reduce(crl_entries_t *t, crl_entries_t *out,
 {
     size_t live = 0, w = 0;
 
-    crl_entries_sort(t); /* stable: the later record of a serial wins */
+    /* The sort is stable only with its scratch (without, it falls back to
+     * qsort): the later record of a serial must win. */
+    if (t->n > 1 && (t->spare == NULL || t->spare_cap < t->n)) {
+        free(t->spare);
+        t->spare = NULL;
+        t->spare_cap = t->spare_ready = 0;
+        if (crl_entries_spare(t, t->n) != 0) {
+            return -1;
+        }
+    }
+    crl_entries_sort(t);
     for (size_t i = 0; i < t->n; i++) {
         crl_entry_t e = t->v[i];
         int kind = e.pad;
@@ -376,7 +408,7 @@ int crl_revlog_fetch(ocsp_rconn_t *rc, const char *prefix,
             }
             have2 = r->type == REDIS_REPLY_STRING &&
                     ocsp_revlog_header_read((const unsigned char *)r->str,
-                                            r->len, &gen2) == 0;
+                                            r->len, NULL, &gen2) == 0;
             freeReplyObject(r);
         }
         if (!have2 || gen2 != gen || rd.carried != 0) {
@@ -395,7 +427,8 @@ int crl_revlog_fetch(ocsp_rconn_t *rc, const char *prefix,
             goto done;
         }
         /* Compacted by a rebuild once mostly superseded records. */
-        if (rd.records > 2 * live + REVLOG_SLACK) {
+        if (rd.records > 2 * live + REVLOG_SLACK ||
+            (len > REVLOG_COMPACT_BYTES && rd.records > live + REVLOG_SLACK)) {
             snprintf(why, why_len, "shard %u: compacting %zu records", shard,
                      rd.records);
             rv = 1;
@@ -426,23 +459,37 @@ done:
 /*
  * Makes KEYS[1] (the rebuilt log, ARGV[2] bytes, written in pieces) the log
  * KEYS[2], followed by what was appended to KEYS[2] after byte ARGV[1]:
- * every change since the scan it holds began.  A log that did not exist
- * then may have been started since, with a header of its own: its records
- * follow that header.  Returns 0, and leaves the log alone, when KEYS[1] is
- * not whole.
+ * every change since the scan it holds began.  ARGV[3] is the header the
+ * log had then ("" if none).  A log without a header then may have been
+ * started since by a signer (origin 0), with a header of its own: its
+ * records follow it.  Returns 1; 2, leaving the log alone, when another
+ * generator rebuilt it meanwhile (the offset means nothing in its log);
+ * 0 when KEYS[1] is not whole.
  */
 static const char rebuild_script[] =
     "if redis.call('STRLEN', KEYS[1]) ~= tonumber(ARGV[2]) then\n"
+    "  redis.call('DEL', KEYS[1])\n"
     "  return 0\n"
     "end\n"
     "local from = tonumber(ARGV[1])\n"
-    "if from == 0 and redis.call('TYPE', KEYS[2]).ok == 'string' and "
-    "redis.call('GETRANGE', KEYS[2], 0, 5) == 'RVLOG\\1' "
-    "then\n"
+    "local cur = ''\n"
+    "if redis.call('TYPE', KEYS[2]).ok == 'string' then\n"
+    "  cur = redis.call('GETRANGE', KEYS[2], 0, 15)\n"
+    "end\n"
+    "local head = #cur == 16 and string.sub(cur, 1, 7) == 'RVLOG\\1\\0'\n"
+    "if ARGV[3] ~= '' then\n"
+    "  if cur ~= ARGV[3] then\n"
+    "    redis.call('DEL', KEYS[1])\n"
+    "    return 2\n"
+    "  end\n"
+    "elseif head then\n"
+    "  if from ~= 0 or string.byte(cur, 8) ~= 0 then\n"
+    "    redis.call('DEL', KEYS[1])\n"
+    "    return 2\n"
+    "  end\n"
     "  from = 16\n"
     "end\n"
-    "if redis.call('TYPE', KEYS[2]).ok == 'string' and "
-    "redis.call('STRLEN', KEYS[2]) > from then\n"
+    "if cur ~= '' and redis.call('STRLEN', KEYS[2]) > from then\n"
     "  redis.call('APPEND', KEYS[1], redis.call('GETRANGE', KEYS[2], from, "
     "-1))\n"
     "end\n"
@@ -450,22 +497,46 @@ static const char rebuild_script[] =
     "redis.call('PERSIST', KEYS[2])\n"
     "return 1\n";
 
-int crl_revlog_lengths(ocsp_rconn_t *rc, const char *prefix,
-                       const crl_issuer_conf_t *ci, int64_t *len, char *err)
+int crl_revlog_mark(ocsp_rconn_t *rc, const char *prefix,
+                    const crl_issuer_conf_t *ci, crl_revlog_mark_t *m,
+                    char *err)
 {
     char key[OCSP_KEY_MAX];
 
     for (unsigned shard = 0; shard < ci->nshards; shard++) {
-        const char *argv[] = {"STRLEN", key};
+        const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"};
+        const char *hdr[] = {"GETRANGE", key, "0", "15"};
+        const char *len[] = {"STRLEN", key};
         ocsp_key_revlog(key, prefix, ci->ic->name, shard);
-        redisAppendCommandArgv(rc->c, 2, argv, NULL);
+        redisAppendCommandArgv(rc->c, 1, multi, NULL);
+        redisAppendCommandArgv(rc->c, 4, hdr, NULL);
+        redisAppendCommandArgv(rc->c, 2, len, NULL);
+        redisAppendCommandArgv(rc->c, 1, exec, NULL);
     }
     for (unsigned shard = 0; shard < ci->nshards; shard++) {
-        redisReply *r = revlog_reply(rc, err);
-        if (r == NULL) {
-            return -1;
+        crl_revlog_mark_t *k = &m[shard];
+        uint64_t gen;
+        redisReply *r = NULL;
+
+        for (int i = 0; i < 4; i++) {
+            freeReplyObject(r);
+            if ((r = revlog_reply(rc, err)) == NULL) {
+                return -1;
+            }
         }
-        len[shard] = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+        memset(k, 0, sizeof(*k));
+        /* a log of another type: no header, nothing kept of it */
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+            r->element[0]->type == REDIS_REPLY_STRING &&
+            r->element[1]->type == REDIS_REPLY_INTEGER) {
+            k->len = r->element[1]->integer;
+            k->has_header = ocsp_revlog_header_read(
+                                (const unsigned char *)r->element[0]->str,
+                                r->element[0]->len, NULL, &gen) == 0;
+            if (k->has_header) {
+                memcpy(k->header, r->element[0]->str, OCSP_REVLOG_HEADER);
+            }
+        }
         freeReplyObject(r);
     }
     return 0;
@@ -504,8 +575,8 @@ int crl_revlog_buf_add(crl_revlog_buf_t *b, const char *serial, size_t slen,
 }
 
 int crl_revlog_rebuild(ocsp_rconn_t *rc, const char *prefix, const char *issuer,
-                       unsigned shard, crl_revlog_buf_t *b, int64_t from,
-                       char *err)
+                       unsigned shard, crl_revlog_buf_t *b,
+                       const crl_revlog_mark_t *m, char *err)
 {
     char key[OCSP_KEY_MAX], tmp[OCSP_KEY_MAX + 64], at[24], total[24];
     unsigned char hdr[OCSP_REVLOG_HEADER];
@@ -519,7 +590,7 @@ int crl_revlog_rebuild(ocsp_rconn_t *rc, const char *prefix, const char *issuer,
      * log in one command, and Redis never blocks on it for long. */
     snprintf(tmp, sizeof(tmp), "%s:rebuild:%ld:%ld", key, (long)getpid(),
              ocsp_now_ms());
-    ocsp_revlog_header(hdr, (uint64_t)ocsp_now_ms());
+    ocsp_revlog_header(hdr, OCSP_REVLOG_REBUILT);
     if (b->len > 0) {
         memcpy(b->p, hdr, sizeof(hdr));
         data = b->p;
@@ -554,16 +625,25 @@ int crl_revlog_rebuild(ocsp_rconn_t *rc, const char *prefix, const char *issuer,
         }
         freeReplyObject(r);
     }
-    snprintf(at, sizeof(at), "%lld", (long long)from);
+    snprintf(at, sizeof(at), "%lld", (long long)m->len);
     snprintf(total, sizeof(total), "%zu", len);
     if (rv == 0) {
-        const char *argv[] = {"EVAL", rebuild_script, "2", tmp, key, at, total};
-        r = ocsp_rconn_cmd(rc, 7, argv, NULL);
+        const char *argv[] = {"EVAL", rebuild_script,         "2", tmp, key, at,
+                              total,  (const char *)m->header};
+        size_t lens[8];
+        for (int i = 0; i < 7; i++) {
+            lens[i] = strlen(argv[i]);
+        }
+        lens[7] = m->has_header ? OCSP_REVLOG_HEADER : 0;
+        r = ocsp_rconn_cmd(rc, 8, argv, lens);
         if (r == NULL) {
             snprintf(err, OCSP_ERR_MAX, "revoked log rebuild: %s", rc->err);
             return -1;
         }
-        if (r->type != REDIS_REPLY_INTEGER || r->integer != 1) {
+        if (r->type == REDIS_REPLY_INTEGER && r->integer == 2) {
+            ocsp_log(OCSP_LOG_INFO,
+                     "revoked log rebuilt by another generator key=%s", key);
+        } else if (r->type != REDIS_REPLY_INTEGER || r->integer != 1) {
             snprintf(err, OCSP_ERR_MAX, "revoked log rebuild %s: %.*s", key,
                      r->type == REDIS_REPLY_ERROR ? (int)r->len : 10,
                      r->type == REDIS_REPLY_ERROR ? r->str : "incomplete");

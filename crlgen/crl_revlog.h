@@ -23,9 +23,28 @@ int crl_revlog_fetch(ocsp_rconn_t *rc, const char *prefix,
                      crl_fetch_stats_t *st, char *why, size_t why_len,
                      char *err);
 
-/* STRLEN of each shard's log into len[0..nshards); 0 or -1 with err. */
-int crl_revlog_lengths(ocsp_rconn_t *rc, const char *prefix,
-                       const crl_issuer_conf_t *ci, int64_t *len, char *err);
+/*
+ * Replays the LEN bytes of records at P (a log after its header) into t as
+ * the reader does, fed in pieces of PIECE bytes: records cut across pieces
+ * are put together.  Returns how many records, or -1 if one is invalid or
+ * the last is cut.
+ */
+long crl_revlog_replay(const crl_issuer_conf_t *ci, int64_t now, unsigned shard,
+                       const unsigned char *p, size_t len, size_t piece,
+                       crl_entries_t *t);
+
+/* Where a shard's log stood when a scan began. */
+typedef struct {
+    int64_t len; /* its STRLEN */
+    unsigned char header[16];
+    int has_header;
+} crl_revlog_mark_t;
+
+/* m[0..nshards): each shard's log, header and length read together.  0, or
+ * -1 with err. */
+int crl_revlog_mark(ocsp_rconn_t *rc, const char *prefix,
+                    const crl_issuer_conf_t *ci, crl_revlog_mark_t *m,
+                    char *err);
 
 /* A log being rebuilt from a scan: the header's room, then records. */
 typedef struct {
@@ -38,13 +57,17 @@ int crl_revlog_buf_add(crl_revlog_buf_t *b, const char *serial, size_t slen,
                        const char *value, size_t vlen);
 
 /*
- * Replaces the shard's log with a new header, b's records, and whatever was
- * appended to the log after byte FROM (its length when the scan began): the
- * changes the scan may have missed.  0, or -1 with err.
+ * Replaces the shard's log with a new header (written into b->p's first
+ * bytes), b's records, and whatever was appended to the log after *m (where
+ * it stood when the scan began): the changes the scan may have missed.
+ * Written aside in pieces and swapped in by a Lua script, which leaves the
+ * log alone should another generator have rebuilt it meanwhile.  0, or -1
+ * with err.
  */
 int crl_revlog_rebuild(ocsp_rconn_t *rc, const char *prefix, const char *issuer,
-                       unsigned shard, crl_revlog_buf_t *b, int64_t from,
-                       char *err);
+                       unsigned shard, crl_revlog_buf_t *b,
+                       const crl_revlog_mark_t *m, char *err);
+/* Frees b's records (b itself is the caller's). */
 void crl_revlog_buf_free(crl_revlog_buf_t *b);
 
 #endif

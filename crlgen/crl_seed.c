@@ -214,7 +214,7 @@ int main(int argc, char **argv)
             size_t set_lens[] = {3, strlen(key), sizeof(hdr), 2};
             const char *app[] = {"APPEND", key, (const char *)lrec};
             size_t app_lens[] = {6, strlen(key), 0};
-            ocsp_revlog_header(hdr, 1);
+            ocsp_revlog_header(hdr, OCSP_REVLOG_STARTED);
             app_lens[2] = ocsp_revlog_record(lrec, hex, buf, len);
             resp(stdout, 4, set, set_lens);
             resp(stdout, 3, app, app_lens);

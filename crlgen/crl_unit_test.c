@@ -13,6 +13,9 @@
 #include "crl_check.h"
 #include "crl_entry.h"
 #include "crl_fetch.h"
+#include "crl_revlog.h"
+#include "revlog.h"
+#include "revocation.pb-c.h"
 #include "snapshot.h"
 
 static void test_serials(void)
@@ -578,6 +581,60 @@ static void test_reply_numbers(void)
     CHECK(crl_reply_i64(&r, &v) != 0);
 }
 
+/* A revoked log replayed in pieces of every size gives what it gives
+ * whole: records cut anywhere, the 4-byte record head included, are put
+ * together; a cut last record or a bad one is refused. */
+static void test_revlog_pieces(void)
+{
+    static unsigned char log[64 * OCSP_REVLOG_REC_MAX];
+    crl_issuer_conf_t ci;
+    crl_entries_t whole = {0};
+    size_t len = 0;
+    long n;
+
+    memset(&ci, 0, sizeof(ci));
+    ci.expired_after = 3600;
+    for (int i = 0; i < 40; i++) {
+        char serial[OCSP_SERIAL_HEX_MAX + 1];
+        unsigned char val[OCSP_RECORD_MAX];
+        Revoca__CertRecord rec = REVOCA__CERT_RECORD__INIT;
+        size_t vlen;
+
+        /* lengths 1..40, canonical (no leading zero) */
+        for (int k = 0; k <= i; k++) {
+            serial[k] = "123456789abcdef"[(i * 7 + k) % 15];
+        }
+        serial[i + 1] = '\0';
+        rec.serial = serial;
+        rec.status = REVOCA__STATUS__REVOKED;
+        rec.has_revocation_time = 1;
+        rec.revocation_time = 1700000000 + i;
+        rec.has_not_after = 1;
+        rec.not_after = 1900000000;
+        vlen = revoca__cert_record__pack(&rec, val);
+        len += ocsp_revlog_record(log + len, serial, i % 5 == 4 ? NULL : val,
+                                  vlen);
+    }
+    n = crl_revlog_replay(&ci, 1800000000, 0, log, len, len, &whole);
+    CHECK(n == 40 && whole.n == 40);
+    for (size_t piece = 1; piece < len; piece++) {
+        crl_entries_t t = {0};
+        CHECK(crl_revlog_replay(&ci, 1800000000, 0, log, len, piece, &t) == 40);
+        CHECK(t.n == whole.n &&
+              memcmp(t.v, whole.v, whole.n * sizeof(crl_entry_t)) == 0);
+        crl_entries_free(&t);
+    }
+    {
+        crl_entries_t t = {0};
+        CHECK(crl_revlog_replay(&ci, 1800000000, 0, log, len - 1, 7, &t) == -1);
+        crl_entries_free(&t);
+        log[0] = 'Z';
+        CHECK(crl_revlog_replay(&ci, 1800000000, 0, log, len, 7, &t) == -1);
+        crl_entries_free(&t);
+    }
+    crl_entries_free(&whole);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/crlunitXXXXXX";
@@ -588,6 +645,7 @@ int main(void)
     test_sort();
     test_sort_random();
     test_dp_name();
+    test_revlog_pieces();
     if (mkdtemp(dir) == NULL) {
         return 1;
     }

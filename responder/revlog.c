@@ -2,21 +2,38 @@
 
 #include <string.h>
 
-static const unsigned char revlog_magic[8] = {'R', 'V', 'L', 'O', 'G', 1, 0, 0};
+#include <openssl/rand.h>
 
-void ocsp_revlog_header(unsigned char *out, uint64_t gen)
+#include "rconn.h"
+
+static const unsigned char revlog_magic[7] = {'R', 'V', 'L', 'O', 'G', 1, 0};
+
+void ocsp_revlog_header(unsigned char *out, int origin)
 {
+    unsigned char gen[8];
+
     memcpy(out, revlog_magic, sizeof(revlog_magic));
-    for (int i = 0; i < 8; i++) {
-        out[8 + i] = (unsigned char)(gen >> (56 - 8 * i));
+    out[7] = (unsigned char)origin;
+    if (RAND_bytes(gen, sizeof(gen)) != 1) {
+        /* it only tells rebuilds apart: the clock will do */
+        uint64_t t = (uint64_t)ocsp_now_ms();
+        for (int i = 0; i < 8; i++) {
+            gen[i] = (unsigned char)(t >> (56 - 8 * i));
+        }
     }
+    memcpy(out + 8, gen, sizeof(gen));
 }
 
-int ocsp_revlog_header_read(const unsigned char *in, size_t len, uint64_t *gen)
+int ocsp_revlog_header_read(const unsigned char *in, size_t len, int *origin,
+                            uint64_t *gen)
 {
     if (len < OCSP_REVLOG_HEADER ||
-        memcmp(in, revlog_magic, sizeof(revlog_magic)) != 0) {
+        memcmp(in, revlog_magic, sizeof(revlog_magic)) != 0 ||
+        (in[7] != OCSP_REVLOG_STARTED && in[7] != OCSP_REVLOG_REBUILT)) {
         return -1;
+    }
+    if (origin != NULL) {
+        *origin = in[7];
     }
     *gen = 0;
     for (int i = 0; i < 8; i++) {

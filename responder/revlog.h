@@ -7,15 +7,17 @@
  * build a full CRL.  A hash of a million fields costs Redis over a second
  * of HSCAN; the same entries as one string cost it a few memcpy()s of
  * GETRANGE.  The hash stays the record of truth: the generator trusts the
- * log only when it begins with a header (written when the generator built
- * the log from a scan of the hash) and, replayed, has exactly HLEN entries.
+ * log only when it begins with a header (see below) and, replayed, has
+ * exactly HLEN entries.
  * Replayed from a correct base, the log's entries are a subset of the hash
  * (each append is the hash's state at that change), so equal counts mean
  * equal sets.
  *
- *   header:  "RVLOG\x01\0\0", then a 64-bit big-endian generation that
- *            changes whenever the log is rebuilt (a reader that sees it
- *            change started over a log that is gone)
+ *   header:  "RVLOG\x01\0", an origin byte (0: started by a signer's
+ *            first append, SET NX; 1: rebuilt by the CRL generator from a
+ *            scan), then a random 64-bit generation, new whenever the log
+ *            is rebuilt (a reader that sees it change started over a log
+ *            that is gone)
  *   record:  kind ('A' the field was set, 'D' deleted), serial length
  *            (1..OCSP_SERIAL_HEX_MAX), value length (16-bit big-endian,
  *            0 for 'D', else 1..OCSP_RECORD_MAX), the canonical hex serial,
@@ -34,6 +36,8 @@
 
 #define OCSP_REVLOG_HEADER 16
 #define OCSP_REVLOG_REC_MAX (4 + OCSP_SERIAL_HEX_MAX + OCSP_RECORD_MAX)
+_Static_assert(OCSP_SERIAL_HEX_MAX <= 0xff, "serial length is one byte");
+_Static_assert(OCSP_RECORD_MAX <= 0xffff, "value length is two bytes");
 
 typedef struct {
     int deleted;
@@ -43,10 +47,16 @@ typedef struct {
     size_t value_len;
 } ocsp_revlog_rec_t;
 
-/* Writes a header of generation GEN into out (OCSP_REVLOG_HEADER bytes). */
-void ocsp_revlog_header(unsigned char *out, uint64_t gen);
-/* 0 and *gen when the LEN bytes at IN start with a header, else -1. */
-int ocsp_revlog_header_read(const unsigned char *in, size_t len, uint64_t *gen);
+#define OCSP_REVLOG_STARTED 0
+#define OCSP_REVLOG_REBUILT 1
+
+/* Writes a header of ORIGIN (OCSP_REVLOG_STARTED or _REBUILT) and a new
+ * random generation into out (OCSP_REVLOG_HEADER bytes). */
+void ocsp_revlog_header(unsigned char *out, int origin);
+/* 0, *origin and *gen when the LEN bytes at IN start with a header, else
+ * -1.  ORIGIN may be NULL. */
+int ocsp_revlog_header_read(const unsigned char *in, size_t len, int *origin,
+                            uint64_t *gen);
 
 /*
  * Writes the record for SERIAL (canonical hex) set to VALUE (VALUE_LEN

@@ -57,6 +57,8 @@ typedef struct {
 /* Open-addressing index of a batch's items by (issuer, serial): a batch of
  * thousands of events must not look its items up one by one. */
 #define BATCH_SLOTS (2 * SIGNER_BATCH_MAX)
+_Static_assert((BATCH_SLOTS & (BATCH_SLOTS - 1)) == 0, "a power of two");
+_Static_assert(SIGNER_BATCH_MAX < 0xffff, "item indexes fit 16 bits");
 
 typedef struct {
     item_t items[SIGNER_BATCH_MAX];
@@ -403,11 +405,11 @@ static void w_revoked(signer_t *s, batch_t *w, const ocsp_issuer_conf_t *ic,
     w_cmd(w, value != NULL ? 4 : 3, argv, lens);
 
     n = ocsp_revlog_record(logrec, serial, value, value_len);
-    if (n > 0) { /* serial and record were bounded before */
+    if (n > 0) {
         unsigned char hdr[OCSP_REVLOG_HEADER];
         /* A new log starts with a header; the generator checks the log
          * against the hash before it trusts it (revlog.h). */
-        ocsp_revlog_header(hdr, (uint64_t)ocsp_now_ms());
+        ocsp_revlog_header(hdr, OCSP_REVLOG_STARTED);
         argv[0] = "SET";
         argv[1] = log_key;
         argv[2] = (const char *)hdr;
@@ -424,6 +426,12 @@ static void w_revoked(signer_t *s, batch_t *w, const ocsp_issuer_conf_t *ic,
         lens[1] = strlen(log_key);
         lens[2] = n;
         w_cmd(w, 3, argv, lens);
+    } else {
+        /* Cannot happen with bounded input; were it to, a log missing
+         * this change must not be trusted: gone, it is rebuilt. */
+        argv[0] = "DEL";
+        argv[1] = log_key;
+        w_cmd(w, 2, argv, NULL);
     }
 }
 
@@ -671,6 +679,55 @@ static void batch_build(signer_t *s, batch_t *b)
 }
 
 /*
+ * Commands of a committed transaction can still have failed one by one (a
+ * key of another type, a string at Redis's 512 MB limit).  Should an
+ * append to a revoked log be among them, that log no longer repeats its
+ * hash: it is deleted, so that the CRL generator rebuilds it (revlog.h)
+ * instead of trusting a log that misses a change.
+ */
+static void batch_exec_errors(signer_t *s, batch_t *b, const redisReply *r)
+{
+    size_t i, errors = 0;
+
+    for (i = 0; i < r->elements; i++) {
+        if (r->element[i]->type == REDIS_REPLY_ERROR) {
+            if (errors++ == 0) {
+                ocsp_log(OCSP_LOG_ERR,
+                         "command failed in transaction "
+                         "reply=\"%s\" action=\"revoked logs "
+                         "of the batch dropped\"",
+                         r->element[i]->str);
+            }
+        }
+    }
+    if (errors == 0) {
+        return;
+    }
+    for (i = 0; i < b->nitems; i++) {
+        const item_t *it = &b->items[i];
+        char key[OCSP_KEY_MAX];
+        const char *argv[] = {"DEL", key};
+        const ocsp_issuer_conf_t *ic = it->iss->conf;
+
+        if (it->bad) {
+            continue;
+        }
+        /* the shard it left and the one it is on, as item_write() */
+        for (int k = 0; k < 2; k++) {
+            if (k == 0 ? !it->on_crl_before
+                       : !it->set_record || !ocsp_record_on_crl(&it->rec)) {
+                continue;
+            }
+            ocsp_key_revlog(key, s->cf->prefix, ic->name,
+                            k == 0 ? it->shard_before
+                                   : ocsp_record_shard(&it->rec, ic->shards));
+            /* not b->conn: replies of the next batch may follow there */
+            freeReplyObject(ocsp_rconn_cmd(&s->rc, 2, argv, NULL));
+        }
+    }
+}
+
+/*
  * Reads the outcome of the transaction batch_send() sent.  Returns 0 when
  * committed, 1 when it must be repeated (another signer changed a record
  * first, or Redis refused the transaction), -1 on a connection error.
@@ -695,6 +752,8 @@ static int batch_finish(signer_t *s, batch_t *b)
                 ocsp_log(OCSP_LOG_ERR, "transaction failed reply=\"%s\"",
                          r->type == REDIS_REPLY_ERROR ? r->str : "?");
                 rc = -2;
+            } else {
+                batch_exec_errors(s, b, r);
             }
         } else if (r->type == REDIS_REPLY_ERROR) {
             ocsp_log(OCSP_LOG_ERR, "redis error reply=\"%s\"", r->str);

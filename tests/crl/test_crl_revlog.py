@@ -4,7 +4,7 @@ only when it starts with a header and its replay has exactly the hash's
 HLEN entries; otherwise the hash is scanned and the log rebuilt."""
 import shutil
 
-from conftest import CrlStack, cert, openssl_crl_verify
+from conftest import CrlStack, cert, openssl_crl_verify, wait_for
 from test_crl_full import seed
 
 LOG = "revoca:revlog:demo:0"
@@ -170,5 +170,26 @@ def test_log_of_another_type_is_replaced(tmp_path, pki_dir):
         assert s.serials("demo.crl") == want
         assert len(records(s)) == 50
         from_log(s, want)
+    finally:
+        s.close()
+
+
+def test_signer_drops_a_log_it_could_not_append_to(tmp_path, pki_dir):
+    # An append that fails inside the signer's transaction (here: the key
+    # holds a hash) would leave the log one change short: the signer
+    # deletes it, and the generator rebuilds it from the hash.
+    s = CrlStack(tmp_path, pki_dir)
+    sig = s.start_signer()
+    try:
+        s.r().hset(LOG, "not", "a log")
+        rev = s.issue_revoke("revoked")
+        wait_for(lambda: not s.r().exists(LOG), what="the log dropped")
+        assert "command failed in transaction" in sig.output()
+        assert s.r().hexists(HASH, "%x" % rev)
+        p = s.once("-v")
+        assert "no log header" in p.stderr, p.stderr
+        assert s.serials("demo.crl") == [rev]
+        assert records(s) == [("A", "%x" % rev)]
+        from_log(s, [rev])
     finally:
         s.close()

@@ -24,13 +24,28 @@ int main(void)
     uint64_t gen = 0;
     size_t n;
 
-    /* header */
-    ocsp_revlog_header(buf, 0x0102030405060708ULL);
-    CHECK(ocsp_revlog_header_read(buf, OCSP_REVLOG_HEADER, &gen) == 0);
-    CHECK(gen == 0x0102030405060708ULL);
-    CHECK(ocsp_revlog_header_read(buf, OCSP_REVLOG_HEADER - 1, &gen) == -1);
-    buf[5] = 2; /* another version */
-    CHECK(ocsp_revlog_header_read(buf, OCSP_REVLOG_HEADER, &gen) == -1);
+    /* header: origin kept, a new generation each time */
+    {
+        uint64_t gen2 = 0;
+        int origin = -1;
+        ocsp_revlog_header(buf, OCSP_REVLOG_REBUILT);
+        CHECK(ocsp_revlog_header_read(buf, OCSP_REVLOG_HEADER, &origin, &gen) ==
+              0);
+        CHECK(origin == OCSP_REVLOG_REBUILT);
+        ocsp_revlog_header(buf, OCSP_REVLOG_STARTED);
+        CHECK(ocsp_revlog_header_read(buf, OCSP_REVLOG_HEADER, &origin,
+                                      &gen2) == 0);
+        CHECK(origin == OCSP_REVLOG_STARTED && gen2 != gen);
+        CHECK(ocsp_revlog_header_read(buf, OCSP_REVLOG_HEADER - 1, NULL,
+                                      &gen) == -1);
+        buf[7] = 2; /* no such origin */
+        CHECK(ocsp_revlog_header_read(buf, OCSP_REVLOG_HEADER, NULL, &gen) ==
+              -1);
+        buf[7] = 0;
+        buf[5] = 2; /* another version */
+        CHECK(ocsp_revlog_header_read(buf, OCSP_REVLOG_HEADER, NULL, &gen) ==
+              -1);
+    }
 
     /* a set record */
     memset(val, 0x5a, sizeof(val));

@@ -25,7 +25,11 @@ PORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(
 SIGNER_PID=
 
 cleanup() {
-    [[ -n $SIGNER_PID ]] && kill "$SIGNER_PID" 2>/dev/null || true
+    # the signer runs under /usr/bin/time, which does not pass signals on
+    if [[ -n $SIGNER_PID ]]; then
+        pkill -TERM -P "$SIGNER_PID" 2>/dev/null || true
+        kill "$SIGNER_PID" 2>/dev/null || true
+    fi
     redis-cli -p "$PORT" shutdown nosave >/dev/null 2>&1 || true
     rm -rf "$TMP"
 }

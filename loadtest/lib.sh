@@ -6,7 +6,7 @@
 bench_conf() {
     cat >"$2" <<CONF
 redis = { host = "127.0.0.1"; port = $1; };
-signer = { batch = 512; };
+signer = { batch = ${SIGNER_BATCH:-512}; };
 issuers = ( { name = "bench"; cert = "pki/issuer.pem";
   responder_cert = "pki/responder.pem"; responder_key = "pki/responder.key";
   validity = "4d"; } );

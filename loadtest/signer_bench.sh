@@ -13,6 +13,9 @@
 # Redis runs with AOF (appendfsync everysec) as in production; REDIS_AOF=no
 # turns it off, to see what the disk costs (the AOF grows ~2 KB per
 # certificate: two responses with the responder certificate in each).
+# On two or more cores Redis gets core 1 and the signer core 0; as root,
+# the kernel's writeback workqueues are moved to core 1 for the signing
+# phase too (BENCH_WRITEBACK_PIN=no leaves them where they are).
 set -euo pipefail
 
 N=${1:-1000000}
@@ -31,15 +34,18 @@ cleanup() {
         kill "$SIGNER_PID" 2>/dev/null || true
     fi
     redis-cli -p "$PORT" shutdown nosave >/dev/null 2>&1 || true
+    [[ -n $WQ_SAVED ]] && echo "$WQ_SAVED" >"$WQ_MASK" 2>/dev/null || true
     rm -rf "$TMP"
 }
+WQ_MASK=/sys/devices/virtual/workqueue/cpumask
+WQ_SAVED=
 trap cleanup EXIT
 
 [[ -x $BUILD/responder/revoca-signer ]] || { echo "build first: deploy/dev build" >&2; exit 1; }
 
 $PY "$ROOT/deploy/demo_pki.py" "$TMP/pki"
 redis-server --port "$PORT" --bind 127.0.0.1 --dir "$TMP" --appendonly "${REDIS_AOF:-yes}" \
-    --appendfsync everysec --save "" --daemonize yes --logfile "$TMP/redis.log"
+    --appendfsync everysec --save "" --daemonize yes --logfile "$TMP/redis.log" ${REDIS_ARGS:-}
 until redis-cli -p "$PORT" ping >/dev/null 2>&1; do sleep 0.1; done
 
 bench_conf "$PORT" "$TMP/revoca.conf"
@@ -76,7 +82,19 @@ REDIS_PID=$(redis-cli -p "$PORT" info server | sed -n 's/^process_id:\([0-9]*\).
 redis_cpu() { awk '{print ($14 + $15) / 100}' "/proc/$REDIS_PID/stat"; }
 if [[ -n $PIN ]]; then
     taskset -a -pc 1 "$REDIS_PID" >/dev/null
+    # The kernel's writeback of Redis's AOF runs in unbound workqueues,
+    # a quarter of a core here: on Redis's core too, when we may (root;
+    # restored at exit; BENCH_WRITEBACK_PIN=no to leave it).
+    if [[ ${BENCH_WRITEBACK_PIN:-yes} == yes && -w $WQ_MASK ]]; then
+        WQ_SAVED=$(cat "$WQ_MASK")
+        if echo 2 >"$WQ_MASK" 2>/dev/null; then
+            echo "  kernel writeback workqueues on core 1 (was mask $WQ_SAVED)"
+        else
+            WQ_SAVED=
+        fi
+    fi
 fi
+redis-cli -p "$PORT" config resetstat >/dev/null
 RCPU0=$(redis_cpu)
 T0=$(date +%s.%N)
 /usr/bin/time -f "cpu_seconds=%U+%S" -o "$TMP/signer.time" \
@@ -99,10 +117,18 @@ while time.monotonic() < deadline:
 sys.exit(1)
 PY
 T1=$(cat "$TMP/done")
+if [[ -n $WQ_SAVED ]]; then
+    echo "$WQ_SAVED" >"$WQ_MASK"
+    WQ_SAVED=
+fi
 RCPU=$(echo "$(redis_cpu) - $RCPU0" | bc)
 pkill -TERM -P "$SIGNER_PID" revoca-signer; wait "$SIGNER_PID" || true; SIGNER_PID=
 CPU=$(sed -n 's/cpu_seconds=//p' "$TMP/signer.time" | bc)
 SIGNED=$(sed -n 's/.*stopped .*signed=\([0-9]*\).*/\1/p' "$TMP/signer.log")
+# Where Redis's own time went while the signer ran (its busiest commands)
+REDIS_STATS=$(redis-cli -p "$PORT" info commandstats |
+    awk -F'[:=,]' '/^cmdstat_/ { sub("cmdstat_", "", $1); printf "%s %d %d\n", $1, $3, $5 }' |
+    sort -k3 -nr | head -8)
 STORED=$(redis-cli -p "$PORT" eval "return #redis.call('keys', 'revoca:ocsp:bench:*')" 0)
 echo "openssl speed -seconds 3 ecdsap256, again"
 OSSL2=$(ossl_speed)
@@ -128,3 +154,9 @@ print("| signer CPU time (one process) | %.1f s (%.0f%% of wall) | |" % (float(c
 print("| redis-server CPU time meanwhile | %.1f s (%.0f%% of wall) | |" % (float(rcpu), 100 * float(rcpu) / secs))
 print("| ratio signer / openssl (the faster run) | %.2f | >= 0.50 |" % (rate / ossl))
 PY
+echo
+echo "signer: $(grep -o 'stopped .*' "$TMP/signer.log")"
+echo
+echo "Redis's own time per command while the signer ran (INFO commandstats;"
+echo "commands inside MULTI are counted again in EXEC):"
+awk -v n="$N" '{ printf "  %-12s calls %9d  %7.2f s  %6.2f us per certificate\n", $1, $2, $3 / 1e6, $3 / n }' <<<"$REDIS_STATS"

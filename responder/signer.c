@@ -157,6 +157,21 @@ static size_t batch_hash(const ocsp_issuer_t *iss, const char *serial)
     return (size_t)(h ^ (h >> 29)) & (BATCH_SLOTS - 1);
 }
 
+/* The index of the batch's item for (iss, serial), or -1. */
+static long batch_find(const batch_t *b, const ocsp_issuer_t *iss,
+                       const char *serial)
+{
+    size_t h = batch_hash(iss, serial);
+
+    for (; b->slot[h] != 0; h = (h + 1) & (BATCH_SLOTS - 1)) {
+        const item_t *it = &b->items[b->slot[h] - 1];
+        if (it->iss == iss && strcmp(it->serial, serial) == 0) {
+            return (long)b->slot[h] - 1;
+        }
+    }
+    return -1;
+}
+
 /* The batch's item for (iss, serial), added if new; NULL if full. */
 static item_t *batch_item(signer_t *s, batch_t *b, const ocsp_issuer_t *iss,
                           const char *serial, size_t *index)
@@ -183,6 +198,86 @@ static item_t *batch_item(signer_t *s, batch_t *b, const ocsp_issuer_t *iss,
     *index = b->nitems++;
     b->slot[h] = (uint16_t)(*index + 1);
     return it;
+}
+
+/* Whether B holds a certificate A holds too. */
+static int batch_overlaps(const batch_t *a, const batch_t *b)
+{
+    for (size_t i = 0; i < b->nitems; i++) {
+        if (batch_find(a, b->items[i].iss, b->items[i].serial) >= 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Moves the events of NEXT (read ahead, not loaded) about a certificate CUR
+ * also holds into CUR, which is loaded but not yet built: NEXT is loaded
+ * before CUR's transaction commits, so a certificate in both would fail
+ * NEXT's WATCH and have the whole batch signed again (in a bulk import, an
+ * issue and a revocation split by a batch boundary).  Events commute
+ * (record.h), so applying one with the batch before changes nothing but
+ * the work.  NEXT's items left without events are dropped.
+ */
+static void batch_route(batch_t *cur, batch_t *next)
+{
+    static const size_t none = (size_t)-1;
+    size_t map[SIGNER_BATCH_MAX];
+    size_t i, kept = 0, items = 0;
+
+    if (cur->nitems == 0 || next->nitems == 0) {
+        return;
+    }
+    for (i = 0; i < next->nitems; i++) {
+        map[i] = none;
+    }
+    for (i = 0; i < next->nentries; i++) {
+        entry_t *en = &next->entries[i];
+        if (en->ev != NULL && cur->nentries < SIGNER_BATCH_MAX) {
+            const item_t *it = &next->items[en->item];
+            long c = batch_find(cur, it->iss, it->serial);
+            if (c >= 0) {
+                cur->entries[cur->nentries] = *en;
+                cur->entries[cur->nentries++].item = (size_t)c;
+                continue;
+            }
+        }
+        if (en->ev != NULL) {
+            map[en->item] = 0; /* still used */
+        }
+        next->entries[kept++] = *en;
+    }
+    if (kept == next->nentries) {
+        return;
+    }
+    next->nentries = kept;
+    /* Keep the items still used, in order, and index them again. */
+    memset(next->slot, 0, sizeof(next->slot));
+    for (i = 0; i < next->nitems; i++) {
+        if (map[i] == none) {
+            continue;
+        }
+        map[i] = items;
+        if (items != i) {
+            next->items[items] = next->items[i];
+        }
+        {
+            const item_t *it = &next->items[items];
+            size_t h = batch_hash(it->iss, it->serial);
+            while (next->slot[h] != 0) {
+                h = (h + 1) & (BATCH_SLOTS - 1);
+            }
+            next->slot[h] = (uint16_t)(items + 1);
+        }
+        items++;
+    }
+    next->nitems = items;
+    for (i = 0; i < next->nentries; i++) {
+        if (next->entries[i].ev != NULL) {
+            next->entries[i].item = map[next->entries[i].item];
+        }
+    }
 }
 
 /* Adds a stream entry (id, fields) to the batch. */
@@ -1090,6 +1185,12 @@ int signer_run(signer_t *s)
                 goto lost;
             }
             cur->conn = &s->tx[k];
+            /* Read before the batch built last commits: should they share
+             * a certificate, that one commits first (no WATCH conflict). */
+            if (ready != NULL && batch_overlaps(ready, cur) &&
+                finish_ready(s, &ready, NULL, 0) != 0) {
+                goto lost;
+            }
             if (cur->nentries > 0 && batch_load(cur) != 0) {
                 goto lost;
             }
@@ -1120,6 +1221,7 @@ int signer_run(signer_t *s)
                 if (ahead_recv(s, next) != 0) {
                     goto lost;
                 }
+                batch_route(cur, next);
                 if (next->nitems > 0) {
                     next->conn = &s->tx[k ^ 1];
                     batch_load_send(next);

@@ -13,9 +13,9 @@
 # Redis runs with AOF (appendfsync everysec) as in production; REDIS_AOF=no
 # turns it off, to see what the disk costs (the AOF grows ~2 KB per
 # certificate: two responses with the responder certificate in each).
-# On two or more cores Redis gets core 1 and the signer core 0; as root,
-# the kernel's writeback workqueues are moved to core 1 for the signing
-# phase too (BENCH_WRITEBACK_PIN=no leaves them where they are).
+# On two or more cores Redis gets core 1 and the signer core 0.
+# SIGNER_BATCH sets the signer's batch (default 512), REDIS_ARGS adds
+# redis-server options.
 set -euo pipefail
 
 N=${1:-1000000}
@@ -34,11 +34,8 @@ cleanup() {
         kill "$SIGNER_PID" 2>/dev/null || true
     fi
     redis-cli -p "$PORT" shutdown nosave >/dev/null 2>&1 || true
-    [[ -n $WQ_SAVED ]] && echo "$WQ_SAVED" >"$WQ_MASK" 2>/dev/null || true
     rm -rf "$TMP"
 }
-WQ_MASK=/sys/devices/virtual/workqueue/cpumask
-WQ_SAVED=
 trap cleanup EXIT
 
 [[ -x $BUILD/responder/revoca-signer ]] || { echo "build first: deploy/dev build" >&2; exit 1; }
@@ -82,17 +79,6 @@ REDIS_PID=$(redis-cli -p "$PORT" info server | sed -n 's/^process_id:\([0-9]*\).
 redis_cpu() { awk '{print ($14 + $15) / 100}' "/proc/$REDIS_PID/stat"; }
 if [[ -n $PIN ]]; then
     taskset -a -pc 1 "$REDIS_PID" >/dev/null
-    # The kernel's writeback of Redis's AOF runs in unbound workqueues,
-    # a quarter of a core here: on Redis's core too, when we may (root;
-    # restored at exit; BENCH_WRITEBACK_PIN=no to leave it).
-    if [[ ${BENCH_WRITEBACK_PIN:-yes} == yes && -w $WQ_MASK ]]; then
-        WQ_SAVED=$(cat "$WQ_MASK")
-        if echo 2 >"$WQ_MASK" 2>/dev/null; then
-            echo "  kernel writeback workqueues on core 1 (was mask $WQ_SAVED)"
-        else
-            WQ_SAVED=
-        fi
-    fi
 fi
 redis-cli -p "$PORT" config resetstat >/dev/null
 RCPU0=$(redis_cpu)
@@ -117,10 +103,6 @@ while time.monotonic() < deadline:
 sys.exit(1)
 PY
 T1=$(cat "$TMP/done")
-if [[ -n $WQ_SAVED ]]; then
-    echo "$WQ_SAVED" >"$WQ_MASK"
-    WQ_SAVED=
-fi
 RCPU=$(echo "$(redis_cpu) - $RCPU0" | bc)
 pkill -TERM -P "$SIGNER_PID" revoca-signer; wait "$SIGNER_PID" || true; SIGNER_PID=
 CPU=$(sed -n 's/cpu_seconds=//p' "$TMP/signer.time" | bc)

@@ -66,8 +66,16 @@ typedef struct {
     uint16_t slot[BATCH_SLOTS]; /* item index + 1; 0 is a free slot */
     entry_t entries[SIGNER_BATCH_MAX];
     size_t nentries;
-    ocsp_rconn_t *conn;  /* the transaction connection it is sent on */
-    size_t queued;       /* commands queued between MULTI and EXEC */
+    ocsp_rconn_t *conn; /* the transaction connection it is sent on */
+    size_t queued;      /* commands queued between MULTI and EXEC */
+    /* Where the APPENDs to revoked logs are in EXEC's reply, and to which
+     * log: an item may leave one shard and join another. */
+    struct {
+        size_t at;
+        const ocsp_issuer_conf_t *ic;
+        unsigned shard;
+    } appends[2 * SIGNER_BATCH_MAX];
+    size_t nappends;
     uint64_t signatures; /* counted once the transaction commits */
 } batch_t;
 
@@ -520,6 +528,11 @@ static void w_revoked(signer_t *s, batch_t *w, const ocsp_issuer_conf_t *ic,
         lens[0] = 6;
         lens[1] = strlen(log_key);
         lens[2] = n;
+        if (w->nappends < sizeof(w->appends) / sizeof(w->appends[0])) {
+            w->appends[w->nappends].at = w->queued;
+            w->appends[w->nappends].ic = ic;
+            w->appends[w->nappends++].shard = shard;
+        }
         w_cmd(w, 3, argv, lens);
     } else {
         /* Cannot happen with bounded input; were it to, a log missing
@@ -664,8 +677,8 @@ failed:
 /* The records and re-sign times item_write() left for the whole batch. */
 static void batch_write_records(signer_t *s, batch_t *b)
 {
-    const char *argv[1 + 2 * SIGNER_BATCH_MAX];
-    size_t lens[1 + 2 * SIGNER_BATCH_MAX];
+    const char *argv[2 + 2 * SIGNER_BATCH_MAX];
+    size_t lens[2 + 2 * SIGNER_BATCH_MAX];
     char due_key[OCSP_KEY_MAX];
     size_t i, r, n = 1;
 
@@ -720,6 +733,7 @@ static void batch_build(signer_t *s, batch_t *b)
     size_t i, acks = 0;
 
     b->queued = 0;
+    b->nappends = 0;
     b->signatures = 0;
     clock_gettime(CLOCK_REALTIME, &ts);
     now_ms = (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -775,51 +789,88 @@ static void batch_build(signer_t *s, batch_t *b)
 
 /*
  * Commands of a committed transaction can still have failed one by one (a
- * key of another type, a string at Redis's 512 MB limit).  Should an
- * append to a revoked log be among them, that log no longer repeats its
- * hash: it is deleted, so that the CRL generator rebuilds it (revlog.h)
+ * key of another type, a string at Redis's 512 MB limit).  A revoked log
+ * whose append failed no longer repeats its hash: it is noted for deletion
+ * (signer_drop_logs()), so that the CRL generator rebuilds it (revlog.h)
  * instead of trusting a log that misses a change.
  */
 static void batch_exec_errors(signer_t *s, batch_t *b, const redisReply *r)
 {
-    size_t i, errors = 0;
+    size_t i, j;
 
     for (i = 0; i < r->elements; i++) {
         if (r->element[i]->type == REDIS_REPLY_ERROR) {
-            if (errors++ == 0) {
-                ocsp_log(OCSP_LOG_ERR,
-                         "command failed in transaction "
-                         "reply=\"%s\" action=\"revoked logs "
-                         "of the batch dropped\"",
-                         r->element[i]->str);
-            }
+            ocsp_log(OCSP_LOG_ERR, "command failed in transaction reply=\"%s\"",
+                     r->element[i]->str);
+            break;
         }
     }
-    if (errors == 0) {
+    if (i == r->elements) {
         return;
     }
-    for (i = 0; i < b->nitems; i++) {
-        const item_t *it = &b->items[i];
+    for (i = 0; i < b->nappends; i++) {
         char key[OCSP_KEY_MAX];
-        const char *argv[] = {"DEL", key};
-        const ocsp_issuer_conf_t *ic = it->iss->conf;
 
-        if (it->bad) {
+        if (b->appends[i].at >= r->elements ||
+            r->element[b->appends[i].at]->type != REDIS_REPLY_ERROR) {
             continue;
         }
-        /* the shard it left and the one it is on, as item_write() */
-        for (int k = 0; k < 2; k++) {
-            if (k == 0 ? !it->on_crl_before
-                       : !it->set_record || !ocsp_record_on_crl(&it->rec)) {
-                continue;
-            }
-            ocsp_key_revlog(key, s->cf->prefix, ic->name,
-                            k == 0 ? it->shard_before
-                                   : ocsp_record_shard(&it->rec, ic->shards));
-            /* not b->conn: replies of the next batch may follow there */
-            freeReplyObject(ocsp_rconn_cmd(&s->rc, 2, argv, NULL));
+        ocsp_key_revlog(key, s->cf->prefix, b->appends[i].ic->name,
+                        b->appends[i].shard);
+        for (j = 0; j < s->ndrops && strcmp(s->drops[j], key) != 0; j++) {
         }
+        if (j < s->ndrops) {
+            continue;
+        }
+        if (s->ndrops == SIGNER_DROPS_MAX) {
+            s->drop_all = 1;
+            continue;
+        }
+        snprintf(s->drops[s->ndrops++], OCSP_KEY_MAX, "%s", key);
     }
+}
+
+/* Deletes the revoked logs batch_exec_errors() noted.  0, or -1 on a lost
+ * link (they are deleted after the reconnection). */
+static int signer_drop_logs(signer_t *s)
+{
+    size_t i;
+
+    if (s->drop_all) {
+        s->ndrops = 0;
+        for (i = 0; i < s->reg.n; i++) {
+            const ocsp_issuer_conf_t *ic = s->reg.issuers[i].conf;
+            for (unsigned shard = 0; shard < ic->shards; shard++) {
+                char key[OCSP_KEY_MAX];
+                const char *argv[] = {"DEL", key};
+                redisReply *r;
+                ocsp_key_revlog(key, s->cf->prefix, ic->name, shard);
+                if ((r = ocsp_rconn_cmd(&s->rc, 2, argv, NULL)) == NULL) {
+                    return -1;
+                }
+                freeReplyObject(r);
+            }
+        }
+        s->drop_all = 0;
+        ocsp_log(OCSP_LOG_WARN,
+                 "revoked logs dropped issuers=%zu "
+                 "why=\"failed appends\"",
+                 s->reg.n);
+    }
+    while (s->ndrops > 0) {
+        const char *argv[] = {"DEL", s->drops[s->ndrops - 1]};
+        redisReply *r = ocsp_rconn_cmd(&s->rc, 2, argv, NULL);
+        if (r == NULL) {
+            return -1;
+        }
+        freeReplyObject(r);
+        ocsp_log(OCSP_LOG_WARN,
+                 "revoked log dropped key=%s "
+                 "why=\"an append failed\"",
+                 s->drops[s->ndrops - 1]);
+        s->ndrops--;
+    }
+    return 0;
 }
 
 /*
@@ -990,7 +1041,7 @@ static int read_events(signer_t *s, batch_t *b, int block)
                               SIGNER_BLOCK_MS,
                               "STREAMS",
                               s->events_key,
-                              s->own_pending_done ? ">" : "0"};
+                              s->own_pending_done ? ">" : s->pending_from};
         int argc = 11;
         if (!block) {
             argv[6] = "STREAMS";
@@ -999,10 +1050,12 @@ static int read_events(signer_t *s, batch_t *b, int block)
             argc = 9;
         }
         if (!s->own_pending_done) {
-            /* Our own pending entries (after a restart): no BLOCK. */
+            /* Our own pending entries (after a restart): no BLOCK, and
+             * on from the last one read, so that entries left pending
+             * (an unreadable record) cannot keep new ones waiting. */
             argv[6] = "STREAMS";
             argv[7] = s->events_key;
-            argv[8] = "0";
+            argv[8] = s->pending_from;
             argc = 9;
         }
         r = ocsp_rconn_cmd(&s->rc, argc, argv, NULL);
@@ -1010,8 +1063,13 @@ static int read_events(signer_t *s, batch_t *b, int block)
     if (read_reply(s, b, r) != 0) {
         return -1;
     }
-    if (!s->own_pending_done && b->nentries == 0) {
-        s->own_pending_done = 1;
+    if (!s->own_pending_done) {
+        if (b->nentries == 0) {
+            s->own_pending_done = 1;
+        } else {
+            snprintf(s->pending_from, sizeof(s->pending_from), "%s",
+                     b->entries[b->nentries - 1].id);
+        }
     }
     return 0;
 }
@@ -1174,8 +1232,12 @@ int signer_run(signer_t *s)
             }
             connected = 1;
             s->own_pending_done = 0;
+            snprintf(s->pending_from, sizeof(s->pending_from), "0");
             ocsp_log(OCSP_LOG_INFO, "redis connected host=%s port=%d",
                      s->cf->redis_host, s->cf->redis_port);
+        }
+        if ((s->ndrops > 0 || s->drop_all) && signer_drop_logs(s) != 0) {
+            goto lost;
         }
 
         if (cur->nentries == 0) {

@@ -23,6 +23,7 @@
 
 #define SIGNER_GROUP "signer"
 #define SIGNER_BATCH_MAX 4096
+#define SIGNER_DROPS_MAX 64
 
 typedef struct {
     const ocsp_config_t *cf; /* borrowed */
@@ -37,7 +38,13 @@ typedef struct {
     int64_t lease;         /* seconds a claimed re-sign stays ours */
     size_t due_first;      /* issuer whose re-signs are claimed first */
     char events_key[OCSP_KEY_MAX];
-    int own_pending_done; /* re-read our own pending entries first */
+    int own_pending_done;  /* re-read our own pending entries first */
+    char pending_from[48]; /* and from which ID on */
+    /* Revoked logs an append to which failed in a committed transaction:
+     * deleted (so rebuilt by the CRL generator) before anything else. */
+    char drops[SIGNER_DROPS_MAX][OCSP_KEY_MAX];
+    size_t ndrops;
+    int drop_all; /* more than SIGNER_DROPS_MAX: every log */
     long last_claim_ms;
     /* Counters for logging. */
     uint64_t events, signed_responses, conflicts;

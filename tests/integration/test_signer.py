@@ -435,9 +435,17 @@ def settled(r):
             r.xinfo_stream("revoca:events")["last-generated-id"])
 
 
-def test_bad_record_holds_back_only_its_own_events(stack):
+def test_bad_record_holds_back_only_its_own_events(tmp_path, pki_dir):
     # a stored record this code could not have written (status 5) is left
     # alone, its event stays pending, and other certificates go ahead
+    stack = Stack(tmp_path, pki_dir, signer='consumer = "signer-a";')
+    try:
+        bad_record_held_back(stack)
+    finally:
+        stack.close()
+
+
+def bad_record_held_back(stack):
     r = stack.r()
     bad = stack.serial_of(stack.path("revoked.pem"))
     raw = b"\x0a" + bytes([len(bad)]) + bad.encode() + b"\x10\x05"
@@ -450,6 +458,14 @@ def test_bad_record_holds_back_only_its_own_events(stack):
     wait_for(lambda: "record unreadable" in sig.output(), what="the log line")
     assert r.get("revoca:cert:demo:" + bad) == raw
     assert stack.response(bad) is None
+    assert r.xpending("revoca:events", "signer")["pending"] == 1
+    # restarted under the same name, the signer re-reads its own pending
+    # entry, leaves it pending again, and goes on to new events (the issue
+    # below would time out)
+    assert sig.stop(signal.SIGTERM) == 0
+    sig = stack.start_signer()
+    stack.cli("issue", "--issuer", "demo", "--cert", stack.path("unissued.pem"))
+    assert stack.response(stack.serial_of(stack.path("unissued.pem")))
     assert r.xpending("revoca:events", "signer")["pending"] == 1
 
 

@@ -71,7 +71,8 @@ int main(void)
         "1: issuer a: responder_cert and responder_key go together");
     bad("issuers = ( { name = \"a\"; cert = \"x\";\n validity = \"1w\"; } );\n",
         "2: validity: expected a duration");
-    bad("issuers = ( { name = \"a\"; cert = \"x\";\n validity = \"400d\"; } );\n",
+    bad("issuers = ( { name = \"a\"; cert = \"x\";\n validity = \"400d\"; } "
+        ");\n",
         "2: validity: must be 60s..366d");
     bad("issuers = ( { name = \"a\"; cert = \"x\"; profile = \"cabf\";\n"
         " resign_after = \"3d\"; } );\n",

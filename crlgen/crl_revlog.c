@@ -76,35 +76,27 @@ static int revlog_piece(revlog_reader_t *rd, const unsigned char *p, size_t n)
     ocsp_revlog_rec_t r;
     long used;
 
-    while (rd->carried > 0 && n > 0) {
-        /* Complete the cut record a byte range at a time. */
-        size_t want = 4;
+    if (rd->carried > 0) {
+        /* Complete the cut record: what the carry lacks is at p. */
+        size_t old = rd->carried;
+        size_t k = n < sizeof(rd->carry) - old ? n : sizeof(rd->carry) - old;
 
-        if (rd->carried >= 4) {
-            want =
-                4 + rd->carry[1] + ((size_t)rd->carry[2] << 8 | rd->carry[3]);
-            if (want > sizeof(rd->carry)) {
-                return -1;
-            }
+        memcpy(rd->carry + old, p, k);
+        used = ocsp_revlog_next(rd->carry, old + k, &r);
+        if (used < 0 || (used == 0 && k < n)) {
+            return -1; /* invalid, or longer than any record */
         }
-        if (want > rd->carried) {
-            size_t k = want - rd->carried < n ? want - rd->carried : n;
-            memcpy(rd->carry + rd->carried, p, k);
-            rd->carried += k;
-            p += k;
-            n -= k;
+        if (used == 0) {
+            rd->carried = old + k; /* still cut: all of p is in carry */
+            return 0;
         }
-        used = ocsp_revlog_next(rd->carry, rd->carried, &r);
-        if (used < 0) {
+        if (revlog_replay(rd->ci, rd->now, rd->shard, &r, rd->t) != 0) {
             return -1;
         }
-        if (used > 0) {
-            if (revlog_replay(rd->ci, rd->now, rd->shard, &r, rd->t) != 0) {
-                return -1;
-            }
-            rd->records++;
-            rd->carried = 0;
-        }
+        rd->records++;
+        rd->carried = 0;
+        p += (size_t)used - old;
+        n -= (size_t)used - old;
     }
     while (n > 0) {
         used = ocsp_revlog_next(p, n, &r);
@@ -171,14 +163,14 @@ static redisReply *revlog_reply(ocsp_rconn_t *rc, char *err)
 }
 
 /*
- * Where the log of one shard stands: its header's generation (or none),
- * its length and the hash's HLEN, read in one transaction so that they
- * agree.  0; 1 when the log key holds something else (err says what); -1
- * on a lost link or a hash that cannot be read.
+ * Where the log of one shard stands (*m: its length and header, if any,
+ * and *gen that header's generation) and the hash's HLEN, read in one
+ * transaction so that they agree.  0; 1 when the log key holds something
+ * else (err says what); -1 on a lost link or a hash that cannot be read.
  */
 static int revlog_state(ocsp_rconn_t *rc, const char *log_key,
-                        const char *hash_key, int *have_header, uint64_t *gen,
-                        int64_t *len, int64_t *hlen, char *err)
+                        const char *hash_key, crl_revlog_mark_t *m,
+                        uint64_t *gen, int64_t *hlen, char *err)
 {
     const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"};
     const char *hdr[] = {"GETRANGE", log_key, "0", "15"};
@@ -187,6 +179,7 @@ static int revlog_state(ocsp_rconn_t *rc, const char *log_key,
     redisReply *r = NULL;
     int rv = 0;
 
+    memset(m, 0, sizeof(*m));
     redisAppendCommandArgv(rc->c, 1, multi, NULL);
     redisAppendCommandArgv(rc->c, 4, hdr, NULL);
     redisAppendCommandArgv(rc->c, 2, strlen_, NULL);
@@ -215,15 +208,19 @@ static int revlog_state(ocsp_rconn_t *rc, const char *log_key,
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
         r->element[0]->type != REDIS_REPLY_STRING ||
         r->element[1]->type != REDIS_REPLY_INTEGER ||
-        r->element[2]->type != REDIS_REPLY_INTEGER) {
+        r->element[2]->type != REDIS_REPLY_INTEGER ||
+        r->element[1]->integer < 0 || r->element[2]->integer < 0) {
         snprintf(err, OCSP_ERR_MAX, "revoked log %s: unexpected reply",
                  log_key);
         rv = -1;
     } else {
-        *have_header =
+        m->has_header =
             ocsp_revlog_header_read((const unsigned char *)r->element[0]->str,
                                     r->element[0]->len, NULL, gen) == 0;
-        *len = r->element[1]->integer;
+        if (m->has_header) {
+            memcpy(m->header, r->element[0]->str, OCSP_REVLOG_HEADER);
+        }
+        m->len = r->element[1]->integer;
         *hlen = r->element[2]->integer;
     }
     freeReplyObject(r);
@@ -317,9 +314,10 @@ int crl_revlog_fetch(ocsp_rconn_t *rc, const char *prefix,
     }
     for (unsigned shard = 0; shard < ci->nshards; shard++) {
         revlog_reader_t rd;
+        crl_revlog_mark_t m;
         uint64_t gen = 0, gen2 = 0;
         int64_t len, hlen, at, asked;
-        int have_header, have2, inflight = 0;
+        int have2, inflight = 0;
         size_t live;
 
         if (ocsp_key_revlog(log_key, prefix, ci->ic->name, shard) < 0 ||
@@ -327,8 +325,7 @@ int crl_revlog_fetch(ocsp_rconn_t *rc, const char *prefix,
             snprintf(err, OCSP_ERR_MAX, "key too long");
             goto done;
         }
-        rv = revlog_state(rc, log_key, hash_key, &have_header, &gen, &len,
-                          &hlen, err);
+        rv = revlog_state(rc, log_key, hash_key, &m, &gen, &hlen, err);
         if (rv != 0) {
             if (rv == 1) {
                 snprintf(why, why_len, "shard %u: %s", shard, err);
@@ -337,7 +334,8 @@ int crl_revlog_fetch(ocsp_rconn_t *rc, const char *prefix,
             goto done;
         }
         rv = -1;
-        if (!have_header) {
+        len = m.len;
+        if (!m.has_header) {
             if (len == 0 && hlen == 0) {
                 continue; /* nothing revoked in this shard yet */
             }
@@ -501,43 +499,21 @@ int crl_revlog_mark(ocsp_rconn_t *rc, const char *prefix,
                     const crl_issuer_conf_t *ci, crl_revlog_mark_t *m,
                     char *err)
 {
-    char key[OCSP_KEY_MAX];
+    char log_key[OCSP_KEY_MAX], hash_key[OCSP_KEY_MAX];
 
     for (unsigned shard = 0; shard < ci->nshards; shard++) {
-        const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"};
-        const char *hdr[] = {"GETRANGE", key, "0", "15"};
-        const char *len[] = {"STRLEN", key};
-        ocsp_key_revlog(key, prefix, ci->ic->name, shard);
-        redisAppendCommandArgv(rc->c, 1, multi, NULL);
-        redisAppendCommandArgv(rc->c, 4, hdr, NULL);
-        redisAppendCommandArgv(rc->c, 2, len, NULL);
-        redisAppendCommandArgv(rc->c, 1, exec, NULL);
-    }
-    for (unsigned shard = 0; shard < ci->nshards; shard++) {
-        crl_revlog_mark_t *k = &m[shard];
         uint64_t gen;
-        redisReply *r = NULL;
+        int64_t hlen;
+        int rv;
 
-        for (int i = 0; i < 4; i++) {
-            freeReplyObject(r);
-            if ((r = revlog_reply(rc, err)) == NULL) {
-                return -1;
-            }
+        ocsp_key_revlog(log_key, prefix, ci->ic->name, shard);
+        ocsp_key_revoked(hash_key, prefix, ci->ic->name, shard);
+        rv = revlog_state(rc, log_key, hash_key, &m[shard], &gen, &hlen, err);
+        if (rv < 0) {
+            return -1;
         }
-        memset(k, 0, sizeof(*k));
-        /* a log of another type: no header, nothing kept of it */
-        if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-            r->element[0]->type == REDIS_REPLY_STRING &&
-            r->element[1]->type == REDIS_REPLY_INTEGER) {
-            k->len = r->element[1]->integer;
-            k->has_header = ocsp_revlog_header_read(
-                                (const unsigned char *)r->element[0]->str,
-                                r->element[0]->len, NULL, &gen) == 0;
-            if (k->has_header) {
-                memcpy(k->header, r->element[0]->str, OCSP_REVLOG_HEADER);
-            }
-        }
-        freeReplyObject(r);
+        /* rv 1, a log of another type: no header, nothing kept of it */
+        err[0] = '\0';
     }
     return 0;
 }

@@ -76,6 +76,9 @@ typedef struct {
         unsigned shard;
     } appends[2 * SIGNER_BATCH_MAX];
     size_t nappends;
+    /* Starts a revoked log that does not exist yet (SET NX): one per
+     * batch, not a random generation per change. */
+    unsigned char log_header[OCSP_REVLOG_HEADER];
     uint64_t signatures; /* counted once the transaction commits */
 } batch_t;
 
@@ -165,35 +168,39 @@ static size_t batch_hash(const ocsp_issuer_t *iss, const char *serial)
     return (size_t)(h ^ (h >> 29)) & (BATCH_SLOTS - 1);
 }
 
-/* The index of the batch's item for (iss, serial), or -1. */
-static long batch_find(const batch_t *b, const ocsp_issuer_t *iss,
-                       const char *serial)
+/* Where (iss, serial) is in b's index: the slot of its item, or the free
+ * slot it would take.  At most half the slots are taken: the probe ends. */
+static size_t batch_slot(const batch_t *b, const ocsp_issuer_t *iss,
+                         const char *serial)
 {
     size_t h = batch_hash(iss, serial);
 
     for (; b->slot[h] != 0; h = (h + 1) & (BATCH_SLOTS - 1)) {
         const item_t *it = &b->items[b->slot[h] - 1];
         if (it->iss == iss && strcmp(it->serial, serial) == 0) {
-            return (long)b->slot[h] - 1;
+            break;
         }
     }
-    return -1;
+    return h;
+}
+
+/* The index of the batch's item for (iss, serial), or -1. */
+static long batch_find(const batch_t *b, const ocsp_issuer_t *iss,
+                       const char *serial)
+{
+    return (long)b->slot[batch_slot(b, iss, serial)] - 1;
 }
 
 /* The batch's item for (iss, serial), added if new; NULL if full. */
 static item_t *batch_item(signer_t *s, batch_t *b, const ocsp_issuer_t *iss,
                           const char *serial, size_t *index)
 {
-    size_t h = batch_hash(iss, serial);
+    size_t h = batch_slot(b, iss, serial);
     item_t *it;
 
-    /* At most half the slots are taken: the probe ends at a free one. */
-    for (; b->slot[h] != 0; h = (h + 1) & (BATCH_SLOTS - 1)) {
-        it = &b->items[b->slot[h] - 1];
-        if (it->iss == iss && strcmp(it->serial, serial) == 0) {
-            *index = (size_t)(b->slot[h] - 1);
-            return it;
-        }
+    if (b->slot[h] != 0) {
+        *index = (size_t)(b->slot[h] - 1);
+        return &b->items[*index];
     }
     if (b->nitems == SIGNER_BATCH_MAX) {
         return NULL;
@@ -270,14 +277,9 @@ static void batch_route(batch_t *cur, batch_t *next)
         if (items != i) {
             next->items[items] = next->items[i];
         }
-        {
-            const item_t *it = &next->items[items];
-            size_t h = batch_hash(it->iss, it->serial);
-            while (next->slot[h] != 0) {
-                h = (h + 1) & (BATCH_SLOTS - 1);
-            }
-            next->slot[h] = (uint16_t)(items + 1);
-        }
+        next->slot[batch_slot(next, next->items[items].iss,
+                              next->items[items].serial)] =
+            (uint16_t)(items + 1);
         items++;
     }
     next->nitems = items;
@@ -509,17 +511,15 @@ static void w_revoked(signer_t *s, batch_t *w, const ocsp_issuer_conf_t *ic,
 
     n = ocsp_revlog_record(logrec, serial, value, value_len);
     if (n > 0) {
-        unsigned char hdr[OCSP_REVLOG_HEADER];
         /* A new log starts with a header; the generator checks the log
          * against the hash before it trusts it (revlog.h). */
-        ocsp_revlog_header(hdr, OCSP_REVLOG_STARTED);
         argv[0] = "SET";
         argv[1] = log_key;
-        argv[2] = (const char *)hdr;
+        argv[2] = (const char *)w->log_header;
         argv[3] = "NX";
         lens[0] = 3;
         lens[1] = strlen(log_key);
-        lens[2] = sizeof(hdr);
+        lens[2] = sizeof(w->log_header);
         lens[3] = 2;
         w_cmd(w, 4, argv, lens);
         argv[0] = "APPEND";
@@ -735,6 +735,7 @@ static void batch_build(signer_t *s, batch_t *b)
     b->queued = 0;
     b->nappends = 0;
     b->signatures = 0;
+    ocsp_revlog_header(b->log_header, OCSP_REVLOG_STARTED);
     clock_gettime(CLOCK_REALTIME, &ts);
     now_ms = (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 
@@ -830,45 +831,46 @@ static void batch_exec_errors(signer_t *s, batch_t *b, const redisReply *r)
     }
 }
 
+/* DEL of one revoked log on s->rc, logged.  0, or -1 on a lost link. */
+static int signer_drop_log(signer_t *s, const char *key)
+{
+    const char *argv[] = {"DEL", key};
+    redisReply *r = ocsp_rconn_cmd(&s->rc, 2, argv, NULL);
+
+    if (r == NULL) {
+        return -1;
+    }
+    freeReplyObject(r);
+    ocsp_log(OCSP_LOG_WARN,
+             "revoked log dropped key=%s why=\"an append "
+             "failed\"",
+             key);
+    return 0;
+}
+
 /* Deletes the revoked logs batch_exec_errors() noted.  0, or -1 on a lost
  * link (they are deleted after the reconnection). */
 static int signer_drop_logs(signer_t *s)
 {
-    size_t i;
+    char key[OCSP_KEY_MAX];
 
     if (s->drop_all) {
-        s->ndrops = 0;
-        for (i = 0; i < s->reg.n; i++) {
+        for (size_t i = 0; i < s->reg.n; i++) {
             const ocsp_issuer_conf_t *ic = s->reg.issuers[i].conf;
             for (unsigned shard = 0; shard < ic->shards; shard++) {
-                char key[OCSP_KEY_MAX];
-                const char *argv[] = {"DEL", key};
-                redisReply *r;
                 ocsp_key_revlog(key, s->cf->prefix, ic->name, shard);
-                if ((r = ocsp_rconn_cmd(&s->rc, 2, argv, NULL)) == NULL) {
+                if (signer_drop_log(s, key) != 0) {
                     return -1;
                 }
-                freeReplyObject(r);
             }
         }
         s->drop_all = 0;
-        ocsp_log(OCSP_LOG_WARN,
-                 "revoked logs dropped issuers=%zu "
-                 "why=\"failed appends\"",
-                 s->reg.n);
+        s->ndrops = 0;
     }
-    while (s->ndrops > 0) {
-        const char *argv[] = {"DEL", s->drops[s->ndrops - 1]};
-        redisReply *r = ocsp_rconn_cmd(&s->rc, 2, argv, NULL);
-        if (r == NULL) {
+    for (; s->ndrops > 0; s->ndrops--) {
+        if (signer_drop_log(s, s->drops[s->ndrops - 1]) != 0) {
             return -1;
         }
-        freeReplyObject(r);
-        ocsp_log(OCSP_LOG_WARN,
-                 "revoked log dropped key=%s "
-                 "why=\"an append failed\"",
-                 s->drops[s->ndrops - 1]);
-        s->ndrops--;
     }
     return 0;
 }
@@ -1261,7 +1263,8 @@ int signer_run(signer_t *s)
             /*
              * Ask for the next entries and let Redis run the batch built
              * before while this one is signed.  Should two batches touch a
-             * record, WATCH makes the later one repeat.
+             * record regardless (another signer), WATCH makes the later
+             * one repeat.
              */
             for (next = bufs; next == cur || next == ready; next++) {
             }

@@ -1,5 +1,4 @@
 #include "crl_fetch.h"
-#include "crl_revlog.h"
 
 #include <errno.h>
 #include <math.h>
@@ -7,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crl_revlog.h"
 #include "event.h"
 #include "keys.h"
 #include "log.h"
@@ -495,7 +495,7 @@ int crl_fetch_revoked(ocsp_rconn_t *rc, const char *prefix,
 {
     size_t out0 = out->n, expired0 = expired->n;
     crl_revlog_buf_t *logs;
-    crl_revlog_mark_t *from;
+    crl_revlog_mark_t *marks;
     char why[160];
     int rv;
 
@@ -513,14 +513,14 @@ int crl_fetch_revoked(ocsp_rconn_t *rc, const char *prefix,
     out->n = out0;
     expired->n = expired0;
     logs = calloc(ci->nshards, sizeof(*logs));
-    from = calloc(ci->nshards, sizeof(*from));
-    if (logs == NULL || from == NULL) {
+    marks = calloc(ci->nshards, sizeof(*marks));
+    if (logs == NULL || marks == NULL) {
         snprintf(err, OCSP_ERR_MAX, "out of memory");
         rv = -1;
         goto done;
     }
-    /* Every change from here on is appended after from[shard]. */
-    if (crl_revlog_mark(rc, prefix, ci, from, err) != 0 ||
+    /* Every change from here on is appended after marks[shard]. */
+    if (crl_revlog_mark(rc, prefix, ci, marks, err) != 0 ||
         crl_scan_revoked(rc, prefix, ci, now, out, expired, st, logs, err) !=
             0) {
         rv = -1;
@@ -530,7 +530,7 @@ int crl_fetch_revoked(ocsp_rconn_t *rc, const char *prefix,
     for (unsigned shard = 0; shard < ci->nshards; shard++) {
         char lerr[OCSP_ERR_MAX];
         if (crl_revlog_rebuild(rc, prefix, ci->ic->name, shard, &logs[shard],
-                               &from[shard], lerr) != 0) {
+                               &marks[shard], lerr) != 0) {
             /* The CRL does not need it: the next build scans again. */
             ocsp_log(OCSP_LOG_WARN, "revoked log not rebuilt issuer=%s %s",
                      ci->ic->name, lerr);
@@ -542,7 +542,7 @@ done:
         crl_revlog_buf_free(&logs[shard]);
     }
     free(logs);
-    free(from);
+    free(marks);
     return rv;
 }
 

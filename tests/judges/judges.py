@@ -51,12 +51,15 @@ class JavaJudge:
     def __init__(self, classes):
         self.classes = classes
 
-    def check(self, mode, root, issuer, leaf, url=None):
+    def check(self, mode, root, issuer, leaf, url=None, nonce=False):
         """Java's verdict line: "good", "revoked reason=... date=...",
-        "unknown ..."; anything else fails the test."""
+        "unknown ..."; anything else fails the test.  NONCE: Java's OCSP
+        request carries a nonce (RFC 9654) and the answer must echo it."""
         argv = [JAVA, "-cp", self.classes]
         if mode == "crl":
             argv.append("-Dcom.sun.security.enableCRLDP=true")
+        if nonce:
+            argv.append("-Djdk.security.certpath.ocspNonce=true")
         argv += ["RevocaJudge", mode, root, issuer, leaf]
         if url:
             argv.append(url)

@@ -9,12 +9,13 @@ import subprocess
 import sys
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import ocsp
 
 from conftest import Stack
-from ocsp_client import post, request_der
+from ocsp_client import get_raw, post, request_der
 from revoca_fixtures import BUILD, cert, demo_pki, openssl_ocsp_status
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
@@ -45,11 +46,13 @@ class Judged:
     request-path signing, CRLs served at /crl/, and leaves whose AIA and
     cRLDistributionPoints point at that nginx."""
 
-    def __init__(self, tmp_path, pki, signer, make_nginx):
+    def __init__(self, tmp_path, pki, signer, make_nginx,
+                 unissued="unknown", shards=1):
         self.signer = signer
         self.pub = str(tmp_path / "crl")
         os.makedirs(self.pub)
-        self.issuer_conf = {"name": "demo", "unissued": "unknown"}
+        self.issuer_conf = {"name": "demo", "unissued": unissued,
+                            "shards": shards}
         if signer == "ca":
             self.issuer_conf.update(responder_cert=None, responder_key=None)
         self.s = Stack(tmp_path / "stack", pki, [self.issuer_conf])
@@ -60,6 +63,9 @@ class Judged:
         }
         location /crl/ {
             alias %s/;
+        }
+        location = /metrics {
+            revoca_metrics;
         }""" % self.pub, http="revoca_config %s; revoca_cache_zone 1m;"
                               " revoca_sign_rate 1000r/s;" % self.s.conf)
         self.ocsp_url = self.n.url + "/ocsp"
@@ -68,9 +74,13 @@ class Judged:
             % (self.pub, self.n.url)))
         ca, ca_key = demo_pki.load(self.s.pki, "issuer")
         for stem in ("good", "revoked", "unissued"):
+            # sharded: the shard a CA computes from the serial (serial.h)
+            serial = x509.random_serial_number()
+            crl = "demo.crl" if shards == 1 else \
+                "demo-shard-%d.crl" % (serial % shards)
             leaf, key = demo_pki.make_leaf(
-                ca, ca_key, stem + ".judged.test", ocsp_url=self.ocsp_url,
-                crl_url=self.n.url + "/crl/demo.crl")
+                ca, ca_key, stem + ".judged.test", serial=serial,
+                ocsp_url=self.ocsp_url, crl_url=self.n.url + "/crl/" + crl)
             demo_pki.save(self.s.pki, "j-" + stem, leaf, key)
         self.s.start_signer()
         self.s.cli("issue", "--issuer", "demo", "--cert", self.leaf("good"))
@@ -106,6 +116,13 @@ def judged(request, tmp_path, make_nginx, pki_dir, pki_rsa_dir):
                make_nginx)
     yield j
     j.close()
+
+
+def metric(n, name):
+    for line in get_raw(n.port, "/metrics").body.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return 0.0
 
 
 WANT = {"good": ("good", None), "revoked": ("revoked", 1),
@@ -171,13 +188,46 @@ def test_go_ocsp_presigned_bytes(judged, go_judge, tmp_path):
 
 def test_java_ocsp_over_nginx(judged, java_judge):
     j = judged
-    # the responder is found through the leaf's AIA
+    # the responder is found through the leaf's AIA; Java asks by GET
     assert java_judge.check("ocsp", j.root, j.issuer,
                             j.leaf("good")) == "good"
     verdict = java_judge.check("ocsp", j.root, j.issuer, j.leaf("revoked"))
     assert verdict.startswith("revoked reason=KEY_COMPROMISE "), verdict
     verdict = java_judge.check("ocsp", j.root, j.issuer, j.leaf("unissued"))
     assert verdict.startswith("unknown "), verdict
+
+
+def test_java_nonce_signed_on_request_path(judged, java_judge):
+    # Java sends a nonce when asked to (and refuses a different one back):
+    # these answers are signed by the module, not the signer
+    j = judged
+    signed = metric(j.n, "revoca_ocsp_signed_total")
+    assert java_judge.check("ocsp", j.root, j.issuer, j.leaf("good"),
+                            nonce=True) == "good"
+    verdict = java_judge.check("ocsp", j.root, j.issuer, j.leaf("revoked"),
+                               nonce=True)
+    assert verdict.startswith("revoked reason=KEY_COMPROMISE "), verdict
+    assert metric(j.n, "revoca_ocsp_signed_total") == signed + 2
+
+
+@pytest.mark.parametrize("signer", ["ca", "delegated"])
+def test_unissued_revoked_policy(tmp_path, make_nginx, pki_dir, go_judge,
+                                 java_judge, signer):
+    # RFC 6960 2.2: a never-issued serial answered revoked, certificateHold
+    # at the epoch, signed on the request path
+    j = Judged(tmp_path, pki_dir, signer, make_nginx, unissued="revoked")
+    try:
+        ok, v = go_judge.fetch(j.ocsp_url, j.leaf("unissued"), j.issuer)
+        assert ok, v
+        assert v["status"] == "revoked" and v["reason"] == 6, v
+        assert v["revoked_at"] == "1970-01-01T00:00:00Z", v
+        assert (v["embedded"] is None) == (signer == "ca"), v
+        verdict = java_judge.check("ocsp", j.root, j.issuer,
+                                   j.leaf("unissued"))
+        assert verdict == ("revoked reason=CERTIFICATE_HOLD"
+                           " date=1970-01-01T00:00:00Z"), verdict
+    finally:
+        j.close()
 
 
 def test_java_crldp_over_nginx(judged, java_judge):
@@ -231,3 +281,23 @@ def test_gnutls_and_nss_accept_both_setups(judged, tmp_path):
             assert p.returncode == 0 and "Chain is good!" in out, out
         else:
             assert p.returncode != 0 and "-8180" in out, out
+
+
+@pytest.mark.parametrize("signer", ["ca", "delegated"])
+def test_java_crldp_sharded(tmp_path, make_nginx, pki_dir, java_judge,
+                            signer):
+    # each leaf points at its shard's CRL; Java matches the CRL's critical
+    # IssuingDistributionPoint against that distribution point
+    if not os.path.exists(CRLGEN):
+        pytest.fail("revoca-crlgen is not built (REVOCA_CRLGEN=ON)")
+    j = Judged(tmp_path, pki_dir, signer, make_nginx, shards=4)
+    try:
+        p = subprocess.run([CRLGEN, "-c", j.s.conf, "--once"],
+                           capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0, p.stderr
+        assert java_judge.check("crl", j.root, j.issuer,
+                                j.leaf("good")) == "good"
+        verdict = java_judge.check("crl", j.root, j.issuer, j.leaf("revoked"))
+        assert verdict.startswith("revoked reason=KEY_COMPROMISE "), verdict
+    finally:
+        j.close()

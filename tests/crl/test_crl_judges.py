@@ -8,7 +8,7 @@ import sys
 import pytest
 from cryptography import x509
 
-from conftest import CrlStack, cert, py_verify
+from conftest import BASE_URL, CrlStack, cert, py_verify
 from revoca_fixtures import demo_pki
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
@@ -97,3 +97,34 @@ def test_go_rejects_a_crl_of_another_ca(crlstack, pki_rsa_dir, go_judge):
     ok, v = go_judge.crl(s.file("demo.crl"),
                          os.path.join(pki_rsa_dir, "issuer.pem"))
     assert not ok and "signature" in v["error"], v
+
+
+def test_go_reads_sharded_crls(tmp_path, pki_dir, go_judge):
+    # one CRL per shard: each verified by Go, each serial on its shard only
+    n = 4
+    s = CrlStack(tmp_path, pki_dir, issuers=[{"name": "demo", "shards": n}])
+    try:
+        s.start_signer()
+        ca, ca_key = demo_pki.load(s.pki, "issuer")
+        want = {i: set() for i in range(n)}
+        for k in range(8):
+            serial = x509.random_serial_number()
+            leaf, key = demo_pki.make_leaf(
+                ca, ca_key, "s%d.demo.test" % k, serial=serial,
+                crl_url="%sdemo-shard-%d.crl" % (BASE_URL, serial % n))
+            demo_pki.save(s.pki, "shard%d" % k, leaf, key)
+            s.cli("issue", "--issuer", "demo", "--cert",
+                  s.path("shard%d.pem" % k))
+            s.cli("revoke", "--issuer", "demo", "--cert",
+                  s.path("shard%d.pem" % k), "--reason", "superseded",
+                  "--wait")
+            want[serial % n].add("%x" % serial)
+        s.once()
+        for i in range(n):
+            ok, v = go_judge.crl(s.file("demo-shard-%d.crl" % i),
+                                 s.path("issuer.pem"))
+            assert ok, "Go rejected shard %d: %s" % (i, v)
+            assert {e["serial"] for e in v["revoked"]} == want[i]
+            assert all(e["reason"] == 4 for e in v["revoked"]), v
+    finally:
+        s.close()

@@ -22,6 +22,7 @@
 
 #include "config.h"
 #include "issuer.h"
+#include "policy.h"
 #include "request.h"
 #include "response.h"
 

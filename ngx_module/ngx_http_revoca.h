@@ -21,6 +21,7 @@
 #include <hiredis/hiredis.h>
 
 #include "config.h"
+#include "der_read.h"
 #include "issuer.h"
 #include "policy.h"
 #include "request.h"

@@ -519,7 +519,7 @@ ngx_http_revoca_decode_b64(ngx_http_request_t *r, ngx_str_t *src,
     ngx_str_t *der)
 {
     u_char                      *p, *s;
-    size_t                       i, k, nslash, len, need;
+    size_t                       i, k, nslash, need;
     ngx_str_t                    try;
     ngx_str_t                    sent;
     ngx_uint_t                   as_sent, padded;
@@ -614,26 +614,9 @@ ngx_http_revoca_decode_b64(ngx_http_request_t *r, ngx_str_t *src,
 
         /* the outer SEQUENCE must cover the whole value */
 
-        p = der->data;
-
-        if (der->len < 2 || p[0] != 0x30) {
-            continue;
-        }
-
-        if (p[1] < 0x80) {
-            len = 2 + p[1];
-
-        } else if (p[1] == 0x81 && der->len >= 3) {
-            len = 3 + p[2];
-
-        } else if (p[1] == 0x82 && der->len >= 4) {
-            len = 4 + ((size_t) p[2] << 8) + p[3];
-
-        } else {
-            continue;
-        }
-
-        if (len != der->len) {
+        if (der->len < 2 || der->data[0] != 0x30
+            || der_read_size(der->data, der->len) != der->len)
+        {
             continue;
         }
 

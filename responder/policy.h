@@ -1,10 +1,10 @@
 /*
  * What an issuer's configuration decides, in one place: the rules of its
- * profile (ARCHITECTURE.md, "Users": private or cabf) and the dates of the
- * responses signed for it.  The config loader checks settings against the
- * profile here; the CLI, the importer, the signer and the CRL generator ask
- * here whether an event or a CRL setting is allowed; the signer and the
- * nginx module's request-path signing date their responses here.
+ * profile (docs/dev/architecture.md, "Users": private or cabf) and the
+ * dates of the responses signed for it.  The config loader checks settings
+ * against the profile here; the CLI, the importer, the signer and the CRL
+ * generator ask here whether an event or a CRL setting is allowed; the signer
+ * and the nginx module's request-path signing date their responses here.
  */
 #ifndef REVOCA_POLICY_H
 #define REVOCA_POLICY_H

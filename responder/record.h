@@ -1,8 +1,8 @@
 /*
  * The status model: how a CA event changes a certificate's record, and what
  * a record answers.  Every component that interprets events or records calls
- * these, so the rules of ARCHITECTURE.md ("Semantics every component keeps")
- * live here only.
+ * these, so the rules of docs/dev/architecture.md ("Semantics every
+ * component keeps") live here only.
  *
  * Rules (all commutative, so duplicates and reordering change nothing):
  *  - issued: records notBefore/notAfter/shard; never changes revocation.

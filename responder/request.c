@@ -71,17 +71,53 @@ static ocsp_resp_status_e request_ext(X509_EXTENSION *ext, ocsp_request_t *req,
 }
 
 /*
- * The DER rules OpenSSL's d2i does not enforce (it reads BER): the bytes
- * follow DER's forms everywhere (der_read_strict), the version, whose only
- * value v1 is its DEFAULT, is left out (X.690 11.5), and what OpenSSL
- * parsed encodes back to exactly these bytes, which refuses every other
- * non-canonical form its schema knows of (an explicit DEFAULT FALSE
- * critical flag, ...).  Returns NULL, or why the bytes are not DER.
+ * Extensions ::= SEQUENCE OF Extension, inside the [n] EXPLICIT at P.  X.690
+ * 11.5: DER leaves out a DEFAULT value, so an Extension's critical flag,
+ * DEFAULT FALSE, is never encoded FALSE.  OpenSSL keeps an encoded FALSE
+ * and writes it back, so only a walk of the bytes sees it.
+ */
+static int request_exts_der(const der_tlv_t *tagged)
+{
+    der_tlv_t list, ext, field;
+    size_t off = 0, eoff;
+
+    if (der_read_whole(tagged->v, tagged->len, 0x30, &list) != 0) {
+        return -1;
+    }
+    while (off < list.len) {
+        eoff = 0;
+        if (der_read_expect(list.v, list.len, &off, 0x30, &ext) != 0 ||
+            der_read_expect(ext.v, ext.len, &eoff, 0x06, &field) != 0) {
+            return -1;
+        }
+        if (der_read_expect(ext.v, ext.len, &eoff, 0x01, &field) == 0 &&
+            field.v[0] == 0x00) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * The DER rules OpenSSL's d2i does not enforce (it reads BER), checked on
+ * the bytes before they are decoded: DER's forms everywhere
+ * (der_read_strict: minimal lengths, primitive strings, BOOLEAN 0x00/0xff,
+ * minimal INTEGERs, ...), and the DEFAULT values left out (X.690 11.5): the
+ * version, whose only value v1 is its DEFAULT, and FALSE critical flags.
+ * What the schema leaves is caught after decoding, by request_reencodes().
+ * Returns NULL, or why the bytes are not a DER OCSPRequest.
+ *
+ *   OCSPRequest ::= SEQUENCE { tbsRequest, [0] optionalSignature OPTIONAL }
+ *   TBSRequest  ::= SEQUENCE { [0] version DEFAULT v1, [1] requestorName
+ *                   OPTIONAL, requestList SEQUENCE OF Request,
+ *                   [2] requestExtensions OPTIONAL }
+ *   Request     ::= SEQUENCE { reqCert CertID,
+ *                   [0] singleRequestExtensions OPTIONAL }
  */
 static const char *request_der_check(const unsigned char *der, size_t len)
 {
-    der_tlv_t outer, tbs, first;
-    size_t off = 0;
+    der_tlv_t outer, tbs, t, one, f;
+    size_t off = 0, loff, roff;
 
     if (der_read_whole(der, len, 0x30, &outer) != 0) {
         return "not one DER SEQUENCE (indefinite or non-minimal length, "
@@ -90,13 +126,36 @@ static const char *request_der_check(const unsigned char *der, size_t len)
     if (der_read_strict(der, len) != 0) {
         return "not DER (X.690 10)";
     }
-    /* OCSPRequest ::= SEQUENCE { tbsRequest SEQUENCE { [0] version ... */
     if (der_read_expect(outer.v, outer.len, &off, 0x30, &tbs) != 0) {
         return "tbsRequest is not a SEQUENCE";
     }
     off = 0;
-    if (der_read_tlv(tbs.v, tbs.len, &off, &first) == 0 && first.tag == 0xa0) {
+    if (der_read_tlv(tbs.v, tbs.len, &off, &t) != 0) {
+        return "empty tbsRequest";
+    }
+    if (t.tag == 0xa0) {
         return "version encoded: DER leaves out the DEFAULT v1 (X.690 11.5)";
+    }
+    if (t.tag == 0xa1 && der_read_tlv(tbs.v, tbs.len, &off, &t) != 0) {
+        return "no requestList";
+    }
+    if (t.tag != 0x30) {
+        return "requestList is not a SEQUENCE";
+    }
+    for (loff = 0; loff < t.len;) {
+        roff = 0;
+        if (der_read_expect(t.v, t.len, &loff, 0x30, &one) != 0 ||
+            der_read_expect(one.v, one.len, &roff, 0x30, &f) != 0) {
+            return "a Request is not a SEQUENCE with a CertID";
+        }
+        if (der_read_expect(one.v, one.len, &roff, 0xa0, &f) == 0 &&
+            request_exts_der(&f) != 0) {
+            return "singleRequestExtensions not DER (critical FALSE encoded?)";
+        }
+    }
+    if (der_read_expect(tbs.v, tbs.len, &off, 0xa2, &t) == 0 &&
+        request_exts_der(&t) != 0) {
+        return "requestExtensions not DER (critical FALSE encoded?)";
     }
     return NULL;
 }

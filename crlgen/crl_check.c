@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "der.h"
+#include "der_read.h"
 #include "log.h"
 #include "publish.h"
 #include "serial.h"
@@ -15,51 +16,6 @@
 /* Below this many entries the CRL is also parsed and verified by OpenSSL,
  * an implementation we did not write. */
 #define CRL_OPENSSL_CHECK_MAX 20000
-
-typedef struct {
-    unsigned char tag;
-    const unsigned char *v;
-    size_t len;
-} crl_tlv_t;
-
-/* Reads one TLV at p[*off..end); single-octet tags, definite lengths. */
-static int crl_tlv(const unsigned char *p, size_t end, size_t *off,
-                   crl_tlv_t *t)
-{
-    size_t o = *off, len = 0, n;
-
-    if (end - o < 2) {
-        return -1;
-    }
-    t->tag = p[o++];
-    if ((t->tag & 0x1f) == 0x1f) {
-        return -1;
-    }
-    if (p[o] < 0x80) {
-        len = p[o++];
-    } else {
-        n = p[o++] & 0x7f;
-        if (n == 0 || n > 4 || end - o < n) {
-            return -1;
-        }
-        while (n--) {
-            len = (len << 8) | p[o++];
-        }
-    }
-    if (len > end - o) {
-        return -1;
-    }
-    t->v = p + o;
-    t->len = len;
-    *off = o + len;
-    return 0;
-}
-
-static int crl_expect(const unsigned char *p, size_t end, size_t *off,
-                      unsigned char tag, crl_tlv_t *t)
-{
-    return crl_tlv(p, end, off, t) == 0 && t->tag == tag ? 0 : -1;
-}
 
 static int crl_digits(const unsigned char *s, int n)
 {
@@ -74,7 +30,7 @@ static int crl_digits(const unsigned char *s, int n)
     return v;
 }
 
-static int crl_time(const crl_tlv_t *t, int64_t *out)
+static int crl_time(const der_tlv_t *t, int64_t *out)
 {
     struct tm tm;
     const unsigned char *s = t->v;
@@ -105,7 +61,7 @@ static int crl_time(const crl_tlv_t *t, int64_t *out)
     return 0;
 }
 
-static int crl_uint(const crl_tlv_t *t, uint64_t *out)
+static int crl_uint(const der_tlv_t *t, uint64_t *out)
 {
     uint64_t v = 0;
     size_t i = 0;
@@ -126,38 +82,39 @@ static int crl_uint(const crl_tlv_t *t, uint64_t *out)
     return 0;
 }
 
-static int crl_extensions(const crl_tlv_t *exts, crl_parsed_t *c)
+static int crl_extensions(const der_tlv_t *exts, crl_parsed_t *c)
 {
     static const unsigned char oid_number[] = {0x55, 0x1d, 0x14};
     static const unsigned char oid_delta[] = {0x55, 0x1d, 0x1b};
     size_t off = 0;
-    crl_tlv_t seq, ext, oid, v, val;
+    der_tlv_t seq, ext, oid, v, val;
 
-    if (crl_expect(exts->v, exts->len, &off, DER_SEQUENCE, &seq) != 0) {
+    if (der_read_expect(exts->v, exts->len, &off, DER_SEQUENCE, &seq) != 0) {
         return -1;
     }
     off = 0;
     while (off < seq.len) {
         size_t eo = 0, vo = 0;
 
-        if (crl_expect(seq.v, seq.len, &off, DER_SEQUENCE, &ext) != 0 ||
-            crl_expect(ext.v, ext.len, &eo, DER_OID, &oid) != 0 ||
-            crl_tlv(ext.v, ext.len, &eo, &v) != 0) {
+        if (der_read_expect(seq.v, seq.len, &off, DER_SEQUENCE, &ext) != 0 ||
+            der_read_expect(ext.v, ext.len, &eo, DER_OID, &oid) != 0 ||
+            der_read_tlv(ext.v, ext.len, &eo, &v) != 0) {
             return -1;
         }
-        if (v.tag == DER_BOOLEAN && crl_tlv(ext.v, ext.len, &eo, &v) != 0) {
+        if (v.tag == DER_BOOLEAN &&
+            der_read_tlv(ext.v, ext.len, &eo, &v) != 0) {
             return -1;
         }
         if (v.tag != DER_OCTET_STRING) {
             return -1;
         }
         if (oid.len == 3 && memcmp(oid.v, oid_number, 3) == 0) {
-            if (crl_tlv(v.v, v.len, &vo, &val) != 0 ||
+            if (der_read_tlv(v.v, v.len, &vo, &val) != 0 ||
                 crl_uint(&val, &c->number) != 0) {
                 return -1;
             }
         } else if (oid.len == 3 && memcmp(oid.v, oid_delta, 3) == 0) {
-            if (crl_tlv(v.v, v.len, &vo, &val) != 0 ||
+            if (der_read_tlv(v.v, v.len, &vo, &val) != 0 ||
                 crl_uint(&val, &c->base_number) != 0) {
                 return -1;
             }
@@ -169,19 +126,20 @@ static int crl_extensions(const crl_tlv_t *exts, crl_parsed_t *c)
 
 int crl_parse(const unsigned char *der, size_t len, crl_parsed_t *c)
 {
-    crl_tlv_t top, tbs, t, alg, sig;
+    der_tlv_t top, tbs, t, alg, sig;
     size_t off = 0, to = 0, tbs_start;
 
     memset(c, 0, sizeof(*c));
-    if (crl_expect(der, len, &off, DER_SEQUENCE, &top) != 0 || off != len) {
+    if (der_read_expect(der, len, &off, DER_SEQUENCE, &top) != 0 ||
+        off != len) {
         return -1;
     }
     off = (size_t)(top.v - der);
     tbs_start = off;
-    if (crl_expect(der, len, &off, DER_SEQUENCE, &tbs) != 0 ||
-        crl_expect(der, len, &off, DER_SEQUENCE, &alg) != 0 ||
-        crl_expect(der, len, &off, DER_BIT_STRING, &sig) != 0 || sig.len < 2 ||
-        sig.v[0] != 0) {
+    if (der_read_expect(der, len, &off, DER_SEQUENCE, &tbs) != 0 ||
+        der_read_expect(der, len, &off, DER_SEQUENCE, &alg) != 0 ||
+        der_read_expect(der, len, &off, DER_BIT_STRING, &sig) != 0 ||
+        sig.len < 2 || sig.v[0] != 0) {
         return -1;
     }
     c->tbs = der + tbs_start;
@@ -190,15 +148,15 @@ int crl_parse(const unsigned char *der, size_t len, crl_parsed_t *c)
     c->sig_len = sig.len - 1;
 
     /* version, signature, issuer, thisUpdate */
-    if (crl_expect(tbs.v, tbs.len, &to, DER_INTEGER, &t) != 0 ||
-        crl_expect(tbs.v, tbs.len, &to, DER_SEQUENCE, &t) != 0 ||
-        crl_expect(tbs.v, tbs.len, &to, DER_SEQUENCE, &t) != 0 ||
-        crl_tlv(tbs.v, tbs.len, &to, &t) != 0 ||
+    if (der_read_expect(tbs.v, tbs.len, &to, DER_INTEGER, &t) != 0 ||
+        der_read_expect(tbs.v, tbs.len, &to, DER_SEQUENCE, &t) != 0 ||
+        der_read_expect(tbs.v, tbs.len, &to, DER_SEQUENCE, &t) != 0 ||
+        der_read_tlv(tbs.v, tbs.len, &to, &t) != 0 ||
         crl_time(&t, &c->this_update) != 0) {
         return -1;
     }
     while (to < tbs.len) {
-        if (crl_tlv(tbs.v, tbs.len, &to, &t) != 0) {
+        if (der_read_tlv(tbs.v, tbs.len, &to, &t) != 0) {
             return -1;
         }
         if (t.tag == DER_UTC_TIME || t.tag == DER_GENERALIZED_TIME) {
@@ -222,15 +180,16 @@ int crl_parse(const unsigned char *der, size_t len, crl_parsed_t *c)
 int crl_parsed_next(const crl_parsed_t *c, size_t *pos, unsigned char *serial,
                     int *reason)
 {
-    crl_tlv_t e, sn, t, exts, ext, oid, v, en;
+    der_tlv_t e, sn, t, exts, ext, oid, v, en;
     size_t eo = 0, k;
 
     if (c->entries == NULL || *pos >= c->entries_len) {
         return 0;
     }
-    if (crl_expect(c->entries, c->entries_len, pos, DER_SEQUENCE, &e) != 0 ||
-        crl_expect(e.v, e.len, &eo, DER_INTEGER, &sn) != 0 ||
-        crl_tlv(e.v, e.len, &eo, &t) != 0) {
+    if (der_read_expect(c->entries, c->entries_len, pos, DER_SEQUENCE, &e) !=
+            0 ||
+        der_read_expect(e.v, e.len, &eo, DER_INTEGER, &sn) != 0 ||
+        der_read_tlv(e.v, e.len, &eo, &t) != 0) {
         return -1;
     }
     k = sn.len;
@@ -245,22 +204,24 @@ int crl_parsed_next(const crl_parsed_t *c, size_t *pos, unsigned char *serial,
     *reason = CRL_REASON_ABSENT;
     if (eo < e.len) {
         size_t xo = 0;
-        if (crl_expect(e.v, e.len, &eo, DER_SEQUENCE, &exts) != 0) {
+        if (der_read_expect(e.v, e.len, &eo, DER_SEQUENCE, &exts) != 0) {
             return -1;
         }
         while (xo < exts.len) {
             size_t io = 0, vo = 0;
-            if (crl_expect(exts.v, exts.len, &xo, DER_SEQUENCE, &ext) != 0 ||
-                crl_expect(ext.v, ext.len, &io, DER_OID, &oid) != 0 ||
-                crl_tlv(ext.v, ext.len, &io, &v) != 0) {
+            if (der_read_expect(exts.v, exts.len, &xo, DER_SEQUENCE, &ext) !=
+                    0 ||
+                der_read_expect(ext.v, ext.len, &io, DER_OID, &oid) != 0 ||
+                der_read_tlv(ext.v, ext.len, &io, &v) != 0) {
                 return -1;
             }
-            if (v.tag == DER_BOOLEAN && crl_tlv(ext.v, ext.len, &io, &v) != 0) {
+            if (v.tag == DER_BOOLEAN &&
+                der_read_tlv(ext.v, ext.len, &io, &v) != 0) {
                 return -1;
             }
             if (oid.len == 3 && oid.v[0] == 0x55 && oid.v[1] == 0x1d &&
                 oid.v[2] == 0x15 && v.tag == DER_OCTET_STRING &&
-                crl_expect(v.v, v.len, &vo, DER_ENUMERATED, &en) == 0 &&
+                der_read_expect(v.v, v.len, &vo, DER_ENUMERATED, &en) == 0 &&
                 en.len == 1) {
                 *reason = en.v[0];
             }

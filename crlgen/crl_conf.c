@@ -71,22 +71,6 @@ static int crl_url(const ocsp_config_t *cf, const config_setting_t *g,
     return *out ? 0 : -1;
 }
 
-static int crl_bool(const ocsp_config_t *cf, const config_setting_t *g,
-                    const char *key, int *out, char *err)
-{
-    config_setting_t *s = g ? config_setting_get_member(g, key) : NULL;
-
-    if (s == NULL) {
-        return 0;
-    }
-    if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
-        ocsp_conf_error(err, cf->path, s, "%s: expected true or false", key);
-        return -1;
-    }
-    *out = config_setting_get_bool(s);
-    return 0;
-}
-
 /* "base_url" + "ISSUER" + suffix, or NULL without a base URL. */
 static char *crl_default_url(const char *base, const char *issuer,
                              const char *suffix)
@@ -173,6 +157,34 @@ static int crl_shard_urls(const ocsp_config_t *cf, const config_setting_t *g,
     return 0;
 }
 
+/* An issuer's "crl" group. */
+static const char *const issuer_known[] = {"lifetime",
+                                           "resign_after",
+                                           "update_interval",
+                                           "delta",
+                                           "delta_lifetime",
+                                           "expired_after",
+                                           "rebase_after",
+                                           "url",
+                                           "delta_url",
+                                           "shard_urls",
+                                           NULL};
+
+/* The top-level "crl" group. */
+static const char *const top_known[] = {"publish_dir",
+                                        "metrics_file",
+                                        "state_dir",
+                                        "post_publish",
+                                        "post_publish_timeout",
+                                        "lease_ttl",
+                                        "claim_idle",
+                                        "clock_skew",
+                                        "event_timeout",
+                                        "rescan_after",
+                                        "base_url",
+                                        "consumer",
+                                        NULL};
+
 static int crl_issuer(const crl_conf_t *cc, const ocsp_issuer_conf_t *ic,
                       const char *base, crl_issuer_conf_t *ci, char *err)
 {
@@ -197,6 +209,9 @@ static int crl_issuer(const crl_conf_t *cc, const ocsp_issuer_conf_t *ic,
         ocsp_conf_error(err, file, g, "crl: expected a group");
         return -1;
     }
+    if (ocsp_conf_known(g, issuer_known, file, err) != 0) {
+        return -1;
+    }
     if (g != NULL &&
         (ocsp_conf_duration(g, "lifetime", &ci->lifetime, file, err) != 0 ||
          ocsp_conf_duration(g, "update_interval", &ci->update_interval, file,
@@ -207,7 +222,7 @@ static int crl_issuer(const crl_conf_t *cc, const ocsp_issuer_conf_t *ic,
                             err) != 0 ||
          ocsp_conf_int(g, "rebase_after", 1, 100000000, &ci->rebase_after, file,
                        err) != 0 ||
-         crl_bool(cf, g, "delta", &ci->delta, err) != 0)) {
+         ocsp_conf_bool(g, "delta", &ci->delta, file, err) != 0)) {
         return -1;
     }
     if (ci->lifetime < 60) {
@@ -325,7 +340,6 @@ int crl_conf_load(crl_conf_t *cc, const ocsp_config_t *cf, char *err)
     const char *v = NULL, *base = NULL;
     const char *file = cf->path;
     int64_t claim_idle = 30;
-    char host[48];
 
     memset(cc, 0, sizeof(*cc));
     cc->cf = cf;
@@ -341,7 +355,8 @@ int crl_conf_load(crl_conf_t *cc, const ocsp_config_t *cf, char *err)
                         "crl: a group with at least publish_dir is required");
         return -1;
     }
-    if (ocsp_conf_string(g, "publish_dir", &v, file, err) != 0) {
+    if (ocsp_conf_known(g, top_known, file, err) != 0 ||
+        ocsp_conf_string(g, "publish_dir", &v, file, err) != 0) {
         return -1;
     }
     if (v == NULL || v[0] == '\0') {
@@ -418,25 +433,9 @@ int crl_conf_load(crl_conf_t *cc, const ocsp_config_t *cf, char *err)
                         "base_url: expected an http(s) URL ending in '/'");
         goto failed;
     }
-    v = NULL;
-    if (ocsp_conf_string(g, "consumer", &v, file, err) != 0) {
+    if (ocsp_conf_consumer(g, cc->consumer, sizeof(cc->consumer), file, err) !=
+        0) {
         goto failed;
-    }
-    if (v != NULL && v[0] != '\0') {
-        if (strlen(v) > CRL_CONSUMER_MAX) {
-            ocsp_conf_error(err, file, config_setting_get_member(g, "consumer"),
-                            "consumer: at most %d characters",
-                            CRL_CONSUMER_MAX);
-            goto failed;
-        }
-        memcpy(cc->consumer, v, strlen(v) + 1);
-    } else {
-        if (gethostname(host, sizeof(host)) != 0) {
-            snprintf(host, sizeof(host), "host");
-        }
-        host[sizeof(host) - 1] = '\0';
-        snprintf(cc->consumer, sizeof(cc->consumer), "%s-%ld", host,
-                 (long)getpid());
     }
 
     cc->issuers = calloc(cf->nissuers, sizeof(crl_issuer_conf_t));

@@ -105,22 +105,26 @@ int crl_record_entry(const crl_issuer_conf_t *ci, int64_t now,
     crl_arena_t arena;
     ProtobufCAllocator alloc = {crl_arena_alloc, crl_arena_free, &arena};
     Revoca__CertRecord *rec;
+    char hex[OCSP_SERIAL_HEX_MAX + 1];
+    const char *bad;
     int rv = -1;
 
     *why = "invalid";
     memset(e, 0, sizeof(*e));
-    if (crl_serial_from_hex(field, flen, e->serial) != 0 ||
-        vlen > OCSP_RECORD_MAX) {
+    if (flen > OCSP_SERIAL_HEX_MAX ||
+        crl_serial_from_hex(field, flen, e->serial) != 0) {
         return -1;
     }
     arena.used = 0;
-    rec = revoca__cert_record__unpack(&alloc, vlen, (const uint8_t *)val);
+    memcpy(hex, field, flen); /* crl_serial_from_hex() bounded flen */
+    hex[flen] = '\0';
+    rec = ocsp_record_decode(val, vlen, hex, &alloc, &bad);
     if (rec == NULL) {
+        *why = bad;
         return -1;
     }
     e->shard = (uint16_t)shard;
-    if (!ocsp_record_on_crl(rec) || !rec->has_revocation_time ||
-        rec->revocation_time < 0) {
+    if (!ocsp_record_on_crl(rec)) {
         goto done;
     }
     e->revoked_at = rec->revocation_time;

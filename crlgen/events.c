@@ -203,7 +203,7 @@ size_t crl_events_reflect(ocsp_rconn_t *rc, crl_events_t *e, size_t issuer)
         char key[OCSP_KEY_MAX];
         const char *argv[] = {"GET", key};
         redisReply *r;
-        ocsp_record_t rec, *stored = NULL;
+        ocsp_record_t *stored = NULL;
 
         if (ce->issuer != issuer) {
             continue;
@@ -222,22 +222,29 @@ size_t crl_events_reflect(ocsp_rconn_t *rc, crl_events_t *e, size_t issuer)
         if (r == NULL) {
             return ready;
         }
-        if (r->type == REDIS_REPLY_STRING && r->len <= OCSP_RECORD_MAX) {
-            stored = revoca__cert_record__unpack(NULL, r->len,
-                                                 (const uint8_t *)r->str);
+        if (r->type == REDIS_REPLY_STRING) {
+            const char *why;
+
+            stored =
+                ocsp_record_decode(r->str, r->len, ce->ev->serial, NULL, &why);
+            if (stored == NULL && !ce->invalid_logged) {
+                /* The signer leaves such a record alone and its events
+                 * pending: the change never shows; said once. */
+                ocsp_log(OCSP_LOG_ERR, "record invalid key=%s why=\"%s\"", key,
+                         why);
+                ce->invalid_logged = 1;
+            }
         }
         freeReplyObject(r);
         if (stored == NULL) {
             continue; /* not applied yet */
         }
-        rec = *stored;
-        /* Applying it again changes nothing: the signer got there. */
-        if (ocsp_record_apply(&rec, ce->ev) == 0) {
+        if (ocsp_record_reflects(stored, ce->ev)) {
             ce->reflected = 1;
             ce->reflected_at = ocsp_now_ms();
             ready++;
         }
-        revoca__cert_record__free_unpacked(stored, NULL);
+        ocsp_record_free(stored, NULL);
     }
     return ready;
 }

@@ -19,12 +19,13 @@
 #define CRL_REFLECT_PER_TICK 2000 /* record reads per issuer and second */
 
 typedef struct {
-    char id[48];       /* stream entry id */
-    size_t issuer;     /* index into the generator's issuers */
-    long seen;         /* monotonic ms */
-    int reflected;     /* the signer has applied it */
-    long reflected_at; /* monotonic ms */
-    ocsp_event_t *ev;  /* owned */
+    char id[48];        /* stream entry id */
+    size_t issuer;      /* index into the generator's issuers */
+    long seen;          /* monotonic ms */
+    int reflected;      /* the signer has applied it */
+    long reflected_at;  /* monotonic ms */
+    int invalid_logged; /* its record was found invalid (logged once) */
+    ocsp_event_t *ev;   /* owned */
 } crl_event_t;
 
 typedef struct {

@@ -15,6 +15,7 @@
 #include "event.h"
 #include "issuer.h"
 #include "keys.h"
+#include "policy.h"
 #include "record.h"
 #include "serial.h"
 
@@ -323,12 +324,17 @@ static int wait_applied(cli_t *cli, const Revoca__Event *ev, int64_t secs)
             return -1;
         }
         if (r->type == REDIS_REPLY_STRING) {
-            Revoca__CertRecord *rec = revoca__cert_record__unpack(
-                NULL, r->len, (const uint8_t *)r->str);
-            if (rec != NULL) {
-                done = ocsp_record_apply(rec, ev) == 0;
-                revoca__cert_record__free_unpacked(rec, NULL);
+            const char *why;
+            Revoca__CertRecord *rec =
+                ocsp_record_decode(r->str, r->len, ev->serial, NULL, &why);
+            if (rec == NULL) {
+                /* The signer leaves it alone: waiting cannot succeed. */
+                cli_err("record %s is invalid (%s); repair it first", ck, why);
+                freeReplyObject(r);
+                return -1;
             }
+            done = ocsp_record_reflects(rec, ev);
+            ocsp_record_free(rec, NULL);
         }
         freeReplyObject(r);
         if (done) {
@@ -340,6 +346,9 @@ static int wait_applied(cli_t *cli, const Revoca__Event *ev, int64_t secs)
         usleep(POLL_MS * 1000);
     }
 }
+
+/* The "cli" group of the config file. */
+static const char *const cli_known[] = {"issue_wait", NULL};
 
 /* issue, revoke, hold, release: one event each. */
 static int cmd_event(cli_t *cli, const char *cmd, int argc, char **argv)
@@ -477,8 +486,10 @@ static int cmd_event(cli_t *cli, const char *cmd, int argc, char **argv)
     }
 
     if (config_lookup(&cli->cf.lc, "cli") != NULL &&
-        ocsp_conf_duration(config_lookup(&cli->cf.lc, "cli"), "issue_wait",
-                           &wait, cli->cf.path, werr) != 0) {
+        (ocsp_conf_known(config_lookup(&cli->cf.lc, "cli"), cli_known,
+                         cli->cf.path, werr) != 0 ||
+         ocsp_conf_duration(config_lookup(&cli->cf.lc, "cli"), "issue_wait",
+                            &wait, cli->cf.path, werr) != 0)) {
         cli_err("%s", werr);
         goto done;
     }
@@ -565,14 +576,19 @@ static int cmd_status(cli_t *cli, int argc, char **argv)
     }
     printf("%-16s %s\n%-16s %s\n", "issuer", ic->name, "serial", serial);
     if (r->type == REDIS_REPLY_STRING) {
-        rec =
-            revoca__cert_record__unpack(NULL, r->len, (const uint8_t *)r->str);
+        const char *why;
+
+        rec = ocsp_record_decode(r->str, r->len, serial, NULL, &why);
+        if (rec == NULL) {
+            printf("%-16s invalid (%s)\n", "record", why);
+            cli_err("record %s is invalid (%s)", ck, why);
+            goto done;
+        }
     }
     if (rec == NULL) {
         printf("%-16s %s\n", "record", "none (never reported)");
     } else {
-        printf("%-16s %s\n", "record",
-               (unsigned)rec->status < 3 ? st[rec->status] : "?");
+        printf("%-16s %s\n", "record", st[rec->status]);
         if (rec->has_not_after) {
             print_time("not_before", rec->not_before);
             print_time("not_after", rec->not_after);
@@ -602,9 +618,7 @@ static int cmd_status(cli_t *cli, int argc, char **argv)
     rc = 0;
 
 done:
-    if (rec) {
-        revoca__cert_record__free_unpacked(rec, NULL);
-    }
+    ocsp_record_free(rec, NULL);
     if (r) {
         freeReplyObject(r);
     }

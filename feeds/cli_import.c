@@ -18,6 +18,7 @@
 
 #include "event.h"
 #include "issuer.h"
+#include "policy.h"
 #include "serial.h"
 
 #define IMPORT_LINE_MAX 8192

@@ -21,7 +21,9 @@
 #include <hiredis/hiredis.h>
 
 #include "config.h"
+#include "der_read.h"
 #include "issuer.h"
+#include "policy.h"
 #include "request.h"
 #include "response.h"
 

@@ -519,7 +519,7 @@ ngx_http_revoca_decode_b64(ngx_http_request_t *r, ngx_str_t *src,
     ngx_str_t *der)
 {
     u_char                      *p, *s;
-    size_t                       i, k, nslash, len, need;
+    size_t                       i, k, nslash, need;
     ngx_str_t                    try;
     ngx_str_t                    sent;
     ngx_uint_t                   as_sent, padded;
@@ -614,26 +614,9 @@ ngx_http_revoca_decode_b64(ngx_http_request_t *r, ngx_str_t *src,
 
         /* the outer SEQUENCE must cover the whole value */
 
-        p = der->data;
-
-        if (der->len < 2 || p[0] != 0x30) {
-            continue;
-        }
-
-        if (p[1] < 0x80) {
-            len = 2 + p[1];
-
-        } else if (p[1] == 0x81 && der->len >= 3) {
-            len = 3 + p[2];
-
-        } else if (p[1] == 0x82 && der->len >= 4) {
-            len = 4 + ((size_t) p[2] << 8) + p[3];
-
-        } else {
-            continue;
-        }
-
-        if (len != der->len) {
+        if (der->len < 2 || der->data[0] != 0x30
+            || der_read_size(der->data, der->len) != der->len)
+        {
             continue;
         }
 
@@ -1035,6 +1018,9 @@ ngx_http_revoca_sign(ngx_http_request_t *r, ngx_http_revoca_ctx_t *ctx,
     int64_t                        rev_time;
     unsigned char                 *out;
     ocsp_single_t                  s;
+    const char                    *why;
+    ocsp_times_t                   times;
+    ocsp_answer_e                  answer;
     ocsp_record_t                  empty, *rec;
     ocsp_cert_status_e             status;
     ngx_http_revoca_answer_t       ans;
@@ -1049,21 +1035,14 @@ ngx_http_revoca_sign(ngx_http_request_t *r, ngx_http_revoca_ctx_t *ctx,
     rec = NULL;
 
     if (record && record->type == REDIS_REPLY_STRING) {
-        if (record->len > OCSP_RECORD_MAX) {
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "revoca: status record in redis for serial %s is"
-                          " over %d bytes", ctx->req.singles[0].serial,
-                          OCSP_RECORD_MAX);
-            return ngx_http_revoca_miss(r, ctx);
-        }
-
-        rec = revoca__cert_record__unpack(NULL, record->len,
-                                          (const uint8_t *) record->str);
+        rec = ocsp_record_decode(record->str, record->len,
+                                 ctx->req.singles[0].serial, NULL, &why);
         if (rec == NULL) {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "revoca: undecodable status record in redis for"
-                          " serial %s", ctx->req.singles[0].serial);
-            return ngx_http_revoca_miss(r, ctx);
+                          "revoca: invalid status record in redis for"
+                          " issuer %s serial %s: %s", ctx->issuer->conf->name,
+                          ctx->req.singles[0].serial, why);
+            return ngx_http_revoca_send_error(r, ctx, OCSP_ST_INTERNAL_ERROR);
         }
     }
 
@@ -1071,19 +1050,17 @@ ngx_http_revoca_sign(ngx_http_request_t *r, ngx_http_revoca_ctx_t *ctx,
         ocsp_record_init(&empty, ctx->req.singles[0].serial);
     }
 
-    if (ocsp_record_answer(rec ? rec : &empty, ctx->issuer->conf->unissued,
-                           &status, &rev_time, &reason)
-        != 0)
-    {
-        if (rec) {
-            revoca__cert_record__free_unpacked(rec, NULL);
-        }
+    answer = ocsp_record_answer(rec ? rec : &empty,
+                                ctx->issuer->conf->unissued, &status,
+                                &rev_time, &reason);
+    ocsp_record_free(rec, NULL);
 
+    if (answer == OCSP_ANSWER_UNAUTHORIZED) {
         return ngx_http_revoca_send_error(r, ctx, OCSP_ST_UNAUTHORIZED);
     }
 
-    if (rec) {
-        revoca__cert_record__free_unpacked(rec, NULL);
+    if (answer != OCSP_ANSWER_SIGN) {
+        return ngx_http_revoca_send_error(r, ctx, OCSP_ST_INTERNAL_ERROR);
     }
 
     if (!with_nonce && ngx_http_revoca_sign_allowed(rmcf) != NGX_OK) {
@@ -1098,9 +1075,10 @@ ngx_http_revoca_sign(ngx_http_request_t *r, ngx_http_revoca_ctx_t *ctx,
     s.status = status;
     s.revocation_time = rev_time;
     s.reason = reason;
-    s.produced_at = now;
-    s.this_update = now - ctx->issuer->conf->backdate;
-    s.next_update = s.this_update + ctx->issuer->conf->validity;
+    ocsp_response_times(ctx->issuer->conf, now, &times);
+    s.produced_at = times.produced_at;
+    s.this_update = times.this_update;
+    s.next_update = times.next_update;
 
     if (with_nonce) {
         s.nonce = ctx->req.nonce;
@@ -1196,10 +1174,9 @@ ngx_http_revoca_send_answer(ngx_http_request_t *r, ngx_http_revoca_ctx_t *ctx,
      */
 
     max_age = ans->next_update - now;
-    resign = ans->this_update + ctx->issuer->conf->resign_after - now;
+    resign = ocsp_resign_at(ctx->issuer->conf, ans->this_update) - now;
 
-    if (ctx->issuer->conf->resign_after > 0 && resign > 0 && resign < max_age)
-    {
+    if (resign > 0 && resign < max_age) {
         max_age = resign;
     }
 

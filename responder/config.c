@@ -7,13 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-/* RFC 6960 leaves validity open; CA/B BR 4.9.10 bounds it for cabf. */
-#define CABF_VALIDITY_MIN (8 * 3600)
-#define CABF_VALIDITY_MAX (10 * 86400)
+#include "policy.h"
+
 #define DEFAULT_VALIDITY (4 * 86400)
-/* a bound for the private profile: keeps nextUpdate a valid time */
-#define MAX_VALIDITY (366 * 86400)
 #define DEFAULT_BACKDATE 3600
 #define DEFAULT_RETENTION (7 * 86400)
 #define MAX_SHARDS 4096
@@ -74,30 +72,22 @@ int ocsp_parse_duration(const char *s, int64_t *out)
     return 0;
 }
 
-int ocsp_profile_allows_reason(ocsp_profile_e profile, int reason)
+void ocsp_format_duration(int64_t secs, char *buf, size_t size)
 {
-    if (reason < 0 || reason > 10 || reason == 7) {
-        return 0;
-    }
-    if (profile != OCSP_PROFILE_CABF) {
-        return 1;
-    }
-    switch (reason) {
-    case 0:
-    case 1:
-    case 3:
-    case 4:
-    case 5:
-    case 9:
-        return 1;
-    default:
-        return 0;
-    }
-}
+    static const struct {
+        int64_t unit;
+        char suffix;
+    } units[] = {{86400, 'd'}, {3600, 'h'}, {60, 'm'}};
+    size_t i;
 
-int ocsp_profile_allows_hold(ocsp_profile_e profile)
-{
-    return profile != OCSP_PROFILE_CABF;
+    for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (secs != 0 && secs % units[i].unit == 0) {
+            snprintf(buf, size, "%lld%c", (long long)(secs / units[i].unit),
+                     units[i].suffix);
+            return;
+        }
+    }
+    snprintf(buf, size, "%llds", (long long)secs);
 }
 
 int ocsp_issuer_name_valid(const char *name)
@@ -186,6 +176,84 @@ int ocsp_conf_string(const config_setting_t *group, const char *key,
     return 0;
 }
 
+int ocsp_conf_bool(const config_setting_t *group, const char *key, int *out,
+                   const char *file, char *err)
+{
+    config_setting_t *s = config_setting_get_member(group, key);
+
+    if (s == NULL) {
+        return 0;
+    }
+    if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+        ocsp_conf_error(err, file, s, "%s: expected true or false", key);
+        return -1;
+    }
+    *out = config_setting_get_bool(s);
+    return 0;
+}
+
+int ocsp_conf_known(const config_setting_t *group, const char *const *known,
+                    const char *file, char *err)
+{
+    int i, n;
+
+    if (group == NULL || !config_setting_is_group(group)) {
+        return 0;
+    }
+    n = config_setting_length(group);
+    for (i = 0; i < n; i++) {
+        const config_setting_t *m = config_setting_get_elem(group, (unsigned)i);
+        const char *name = config_setting_name(m);
+        const char *const *k;
+        const char *where = config_setting_name(group);
+
+        for (k = known; *k != NULL; k++) {
+            if (name != NULL && strcmp(name, *k) == 0) {
+                break;
+            }
+        }
+        if (*k == NULL) {
+            /* A misspelled key must not silently become a default. */
+            ocsp_conf_error(err, file, m, "unknown key \"%s\"%s%s",
+                            name ? name : "?", where ? " in " : "",
+                            where ? where : "");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int ocsp_conf_consumer(const config_setting_t *group, char *out, size_t size,
+                       const char *file, char *err)
+{
+    const char *v = "";
+    char host[256];
+
+    if (group != NULL &&
+        ocsp_conf_string(group, "consumer", &v, file, err) != 0) {
+        return -1;
+    }
+    if (v[0] != '\0') {
+        if (strlen(v) >= size || strpbrk(v, " \t\r\n") != NULL) {
+            ocsp_conf_error(err, file,
+                            config_setting_get_member(group, "consumer"),
+                            "consumer: 1..%zu characters, no spaces", size - 1);
+            return -1;
+        }
+        memcpy(out, v, strlen(v) + 1);
+        return 0;
+    }
+    /* Unique per process: a restarted daemon takes over its old entries
+     * by XAUTOCLAIM once they are idle, not by reusing the name. */
+    if (gethostname(host, sizeof(host)) != 0) {
+        snprintf(host, sizeof(host), "host");
+    }
+    host[sizeof(host) - 1] = '\0';
+    snprintf(out, size, "%.*s-%ld", (int)(size > 24 ? size - 24 : 1), host,
+             (long)getpid());
+    return 0;
+}
+
 char *ocsp_conf_path(const ocsp_config_t *cf, const char *path)
 {
     char *dir, *copy, *out;
@@ -241,6 +309,22 @@ static int conf_issuer(ocsp_config_t *cf, const config_setting_t *g,
     int64_t shards = 1;
     int have_resign;
     const char *file = cf->path;
+    const ocsp_profile_t *prof;
+    static const char *const known[] = {
+        "name",
+        "cert",
+        "key",
+        "responder_cert",
+        "responder_key",
+        "profile",
+        "validity",
+        "backdate",
+        "resign_after",
+        "unissued",
+        "expired_retention",
+        "shards",
+        "crl", /* revoca-crlgen's, checked by it (crl_conf.c) */
+        NULL};
 
     ic->setting = g;
     ic->validity = DEFAULT_VALIDITY;
@@ -251,7 +335,8 @@ static int conf_issuer(ocsp_config_t *cf, const config_setting_t *g,
         ocsp_conf_error(err, file, g, "issuers: each entry must be a group");
         return -1;
     }
-    if (ocsp_conf_string(g, "name", &name, file, err) != 0) {
+    if (ocsp_conf_known(g, known, file, err) != 0 ||
+        ocsp_conf_string(g, "name", &name, file, err) != 0) {
         return -1;
     }
     if (name == NULL || !ocsp_issuer_name_valid(name)) {
@@ -280,15 +365,12 @@ static int conf_issuer(ocsp_config_t *cf, const config_setting_t *g,
     if (ocsp_conf_string(g, "profile", &profile, file, err) != 0) {
         return -1;
     }
-    if (strcmp(profile, "private") == 0) {
-        ic->profile = OCSP_PROFILE_PRIVATE;
-    } else if (strcmp(profile, "cabf") == 0) {
-        ic->profile = OCSP_PROFILE_CABF;
-    } else {
+    if (ocsp_profile_from_name(profile, &ic->profile) != 0) {
         ocsp_conf_error(err, file, config_setting_get_member(g, "profile"),
                         "profile: expected \"private\" or \"cabf\"");
         return -1;
     }
+    prof = ocsp_profile(ic->profile);
 
     if (ocsp_conf_string(g, "unissued", &unissued, file, err) != 0) {
         return -1;
@@ -315,17 +397,16 @@ static int conf_issuer(ocsp_config_t *cf, const config_setting_t *g,
     }
     ic->shards = (unsigned)shards;
 
-    if (ic->validity < 60 || ic->validity > MAX_VALIDITY) {
-        ocsp_conf_error(err, file, config_setting_get_member(g, "validity"),
-                        "validity: must be 60s..366d");
-        return -1;
-    }
-    if (ic->profile == OCSP_PROFILE_CABF &&
-        (ic->validity < CABF_VALIDITY_MIN ||
-         ic->validity > CABF_VALIDITY_MAX)) {
-        ocsp_conf_error(err, file, config_setting_get_member(g, "validity"),
-                        "validity: the cabf profile requires 8h..10d "
-                        "(Baseline Requirements 4.9.10)");
+    if (ic->validity < prof->validity_min ||
+        ic->validity > prof->validity_max) {
+        char lo[24], hi[24];
+        ocsp_format_duration(prof->validity_min, lo, sizeof(lo));
+        ocsp_format_duration(prof->validity_max, hi, sizeof(hi));
+        ocsp_conf_error(
+            err, file, config_setting_get_member(g, "validity"),
+            "validity: the %s profile requires %s..%s%s", prof->name, lo, hi,
+            ic->profile == OCSP_PROFILE_CABF ? " (Baseline Requirements 4.9.10)"
+                                             : "");
         return -1;
     }
     have_resign = config_setting_get_member(g, "resign_after") != NULL;
@@ -340,8 +421,7 @@ static int conf_issuer(ocsp_config_t *cf, const config_setting_t *g,
                         "resign_after: must be within the validity");
         return -1;
     }
-    if (ic->profile == OCSP_PROFILE_CABF &&
-        ic->resign_after > ic->validity / 2) {
+    if (prof->resign_by_half && ic->resign_after > ic->validity / 2) {
         /* BR 4.9.10: update at least halfway through the validity. */
         ocsp_conf_error(err, file, config_setting_get_member(g, "resign_after"),
                         "resign_after: the cabf profile requires re-signing "
@@ -363,13 +443,16 @@ static int conf_redis(ocsp_config_t *cf, char *err)
     config_setting_t *g = config_lookup(&cf->lc, "redis");
     const char *host = "127.0.0.1", *user = NULL, *password = NULL;
     int64_t port = 6379, db = 0;
+    static const char *const known[] = {"host",     "port", "user",
+                                        "password", "db",   NULL};
 
     if (g != NULL) {
         if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
             ocsp_conf_error(err, cf->path, g, "redis: expected a group");
             return -1;
         }
-        if (ocsp_conf_string(g, "host", &host, cf->path, err) != 0 ||
+        if (ocsp_conf_known(g, known, cf->path, err) != 0 ||
+            ocsp_conf_string(g, "host", &host, cf->path, err) != 0 ||
             ocsp_conf_string(g, "user", &user, cf->path, err) != 0 ||
             ocsp_conf_string(g, "password", &password, cf->path, err) != 0 ||
             ocsp_conf_int(g, "port", 0, 65535, &port, cf->path, err) != 0 ||
@@ -390,6 +473,11 @@ static int conf_redis(ocsp_config_t *cf, char *err)
     cf->redis_db = (int)db;
     return cf->redis_host ? 0 : -1;
 }
+
+/* Top-level keys.  The groups named after a component are that
+ * component's, and each checks its own members. */
+static const char *const top_known[] = {"redis", "prefix", "issuers", "signer",
+                                        "cli",   "crl",    NULL};
 
 int ocsp_config_load(ocsp_config_t *cf, const char *file, char *err)
 {
@@ -416,7 +504,9 @@ int ocsp_config_load(ocsp_config_t *cf, const char *file, char *err)
         }
         goto failed;
     }
-    if (conf_redis(cf, err) != 0) {
+    if (ocsp_conf_known(config_root_setting(&cf->lc), top_known, file, err) !=
+            0 ||
+        conf_redis(cf, err) != 0) {
         goto failed;
     }
     if (ocsp_conf_string(config_root_setting(&cf->lc), "prefix", &prefix, file,

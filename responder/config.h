@@ -78,6 +78,24 @@ int ocsp_conf_int(const config_setting_t *group, const char *key, int64_t min,
                   int64_t max, int64_t *out, const char *file, char *err);
 int ocsp_conf_string(const config_setting_t *group, const char *key,
                      const char **out, const char *file, char *err);
+int ocsp_conf_bool(const config_setting_t *group, const char *key, int *out,
+                   const char *file, char *err);
+
+/*
+ * Refuses a member of GROUP whose name is not in KNOWN (NULL-terminated):
+ * 0, or -1 with err "FILE:LINE: unknown key "K" in GROUP".  Every reader of
+ * a group calls it, so a misspelled key is an error, never a default.
+ */
+int ocsp_conf_known(const config_setting_t *group, const char *const *known,
+                    const char *file, char *err);
+
+/*
+ * The stream consumer name: GROUP's "consumer" setting when given, else
+ * "HOST-PID".  Writes it with its NUL into out (SIZE bytes).  0 or -1.
+ */
+int ocsp_conf_consumer(const config_setting_t *group, char *out, size_t size,
+                       const char *file, char *err);
+
 /* Resolves PATH against the config file's directory; caller frees. */
 char *ocsp_conf_path(const ocsp_config_t *cf, const char *path);
 /* Formats "FILE:LINE: fmt" into err. */
@@ -91,13 +109,8 @@ void ocsp_conf_error(char *err, const char *file, const config_setting_t *s,
  */
 int ocsp_parse_duration(const char *s, int64_t *out);
 
-/*
- * Profile rules (ARCHITECTURE.md, "Users"): the cabf profile allows only the
- * CRLReasons of CA/B BR 7.2.2 (unspecified expressed by omission, 1, 3, 4,
- * 5, 9) and no certificateHold.
- */
-int ocsp_profile_allows_reason(ocsp_profile_e profile, int reason);
-int ocsp_profile_allows_hold(ocsp_profile_e profile);
+/* Writes SECS the way a config file would ("90s", "8h", "10d"). */
+void ocsp_format_duration(int64_t secs, char *buf, size_t size);
 
 /* True if NAME matches [a-z0-9-]{1,32}. */
 int ocsp_issuer_name_valid(const char *name);

@@ -2,56 +2,51 @@
 
 #include <stdint.h>
 
-#define DER_TAG_BOOLEAN 0x01
-#define DER_TAG_INTEGER 0x02
-#define DER_TAG_BIT_STRING 0x03
-#define DER_TAG_NULL 0x05
-#define DER_TAG_OID 0x06
-#define DER_TAG_ENUMERATED 0x0a
-#define DER_TAG_SEQUENCE 0x10
-#define DER_TAG_SET 0x11
+/* The header at p[o..end): tag, then the length of the contents. */
+static int der_header(const unsigned char *p, size_t end, size_t *off,
+                      unsigned char *tag, size_t *len)
+{
+    size_t o = *off, n, l = 0;
 
-#define DER_CLASS(tag) ((tag)&0xc0)
-#define DER_CONSTRUCTED(tag) ((tag)&0x20)
-#define DER_NUMBER(tag) ((tag)&0x1f)
+    if (o >= end || end - o < 2) {
+        return -1;
+    }
+    *tag = p[o++];
+    if ((*tag & 0x1f) == 0x1f) {
+        return -1; /* high tag numbers: nothing Revoca reads uses them */
+    }
+    if (p[o] < 0x80) {
+        l = p[o++];
+    } else {
+        n = p[o++] & 0x7f;
+        /* 0x80 is BER's indefinite length; 0xff is reserved (X.690
+         * 8.1.3.5); four octets are enough for what is read here */
+        if (n == 0 || n > 4 || end - o < n || p[o] == 0) {
+            return -1; /* X.690 10.1: the fewest octets, no leading zero */
+        }
+        while (n--) {
+            l = (l << 8) | p[o++];
+        }
+        if (l < 0x80) {
+            return -1; /* X.690 10.1: short form where it fits */
+        }
+    }
+    *off = o;
+    *len = l;
+    return 0;
+}
 
 int der_read_tlv(const unsigned char *p, size_t end, size_t *off, der_tlv_t *t)
 {
-    size_t o = *off, len = 0, n;
+    size_t o = *off, len;
+    unsigned char tag;
 
-    if (o > end || end - o < 2) {
+    if (der_header(p, end, &o, &tag, &len) != 0 || len > end - o) {
         return -1;
     }
-    t->tag = p[o++];
-    if (DER_NUMBER(t->tag) == 0x1f) {
-        return -1; /* high-tag-number form */
-    }
-    if (p[o] < 0x80) {
-        len = p[o++];
-    } else {
-        n = p[o++] & 0x7f;
-        /* 0x80 is BER's indefinite length; 0xff is reserved (8.1.3.5) */
-        if (n == 0 || n > sizeof(size_t) || n > end - o) {
-            return -1;
-        }
-        /* X.690 10.1: the fewest octets, so no leading zero octet */
-        if (p[o] == 0) {
-            return -1;
-        }
-        while (n--) {
-            len = (len << 8) | p[o++];
-        }
-        /* ... and the short form for every length it can hold */
-        if (len < 0x80) {
-            return -1;
-        }
-    }
-    if (len > end - o) {
-        return -1;
-    }
+    t->tag = tag;
     t->v = p + o;
     t->len = len;
-    t->hdr_len = o - *off;
     *off = o + len;
     return 0;
 }
@@ -68,6 +63,17 @@ int der_read_expect(const unsigned char *p, size_t end, size_t *off,
     return 0;
 }
 
+size_t der_read_size(const unsigned char *p, size_t len)
+{
+    size_t o = 0, l;
+    unsigned char tag;
+
+    if (der_header(p, len, &o, &tag, &l) != 0 || l > SIZE_MAX - o) {
+        return 0;
+    }
+    return o + l;
+}
+
 int der_read_whole(const unsigned char *p, size_t len, unsigned char tag,
                    der_tlv_t *t)
 {
@@ -78,6 +84,19 @@ int der_read_whole(const unsigned char *p, size_t len, unsigned char tag,
     }
     return 0;
 }
+
+#define DER_TAG_BOOLEAN 0x01
+#define DER_TAG_INTEGER 0x02
+#define DER_TAG_BIT_STRING 0x03
+#define DER_TAG_NULL 0x05
+#define DER_TAG_OID 0x06
+#define DER_TAG_ENUMERATED 0x0a
+#define DER_TAG_SEQUENCE 0x10
+#define DER_TAG_SET 0x11
+
+#define DER_CLASS(tag) ((tag)&0xc0)
+#define DER_CONSTRUCTED(tag) ((tag)&0x20)
+#define DER_NUMBER(tag) ((tag)&0x1f)
 
 /* The contents rules of a universal primitive type (der_read.h). */
 static int der_universal_ok(unsigned char number, const unsigned char *v,
@@ -140,7 +159,7 @@ static int der_walk(const unsigned char *p, size_t len, unsigned depth)
         if (DER_CLASS(t.tag) == 0) {
             int seq = DER_NUMBER(t.tag) == DER_TAG_SEQUENCE ||
                       DER_NUMBER(t.tag) == DER_TAG_SET;
-            /* 10.2: strings primitive; SEQUENCE and SET are constructed */
+            /* 10.2: strings primitive; SEQUENCE and SET constructed */
             if (seq != (DER_CONSTRUCTED(t.tag) != 0)) {
                 return -1;
             }

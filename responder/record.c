@@ -1,6 +1,8 @@
 #include "record.h"
 #include "event.h"
 
+#include <string.h>
+
 #include "serial.h"
 
 void ocsp_record_init(ocsp_record_t *r, char *serial)
@@ -41,18 +43,87 @@ static int apply_issued(ocsp_record_t *r, const Revoca__Issued *is)
     return 1;
 }
 
-int ocsp_record_valid(const ocsp_record_t *r)
+/* Unix seconds a record may hold: 0 up to the end of year 9999, the
+ * range of GeneralizedTime that event.c also accepts. */
+static int time_ok(int has, int64_t t)
 {
+    return !has || (t >= 0 && t <= 253402300799LL);
+}
+
+static const char *record_invalid(const ocsp_record_t *r)
+{
+    if (!time_ok(r->has_not_before, r->not_before) ||
+        !time_ok(r->has_not_after, r->not_after) ||
+        !time_ok(r->has_revocation_time, r->revocation_time) ||
+        !time_ok(r->has_invalidity_date, r->invalidity_date) ||
+        !time_ok(r->has_released_at, r->released_at) ||
+        !time_ok(r->has_updated, r->updated)) {
+        return "time out of range";
+    }
+    if (r->has_not_before && r->has_not_after && r->not_after < r->not_before) {
+        return "bad validity period";
+    }
     switch (r->status) {
     case REVOCA__STATUS__GOOD:
-        return 1;
+        if (r->has_revocation_time || r->has_reason) {
+            return "good with a revocation";
+        }
+        return NULL;
     case REVOCA__STATUS__REVOKED:
+        /* an absent reason is unspecified (RFC 5280 5.3.1) */
+        if (!r->has_revocation_time ||
+            (r->has_reason && !ocsp_reason_valid((int)r->reason))) {
+            return "revoked without a time or with an invalid reason";
+        }
+        return NULL;
     case REVOCA__STATUS__HELD:
-        return r->has_revocation_time && r->has_reason &&
-               ocsp_reason_valid((int)r->reason);
+        if (!r->has_revocation_time ||
+            (r->has_reason && r->reason != REVOCA__REASON__CERTIFICATE_HOLD)) {
+            return "held without a time or with a reason not "
+                   "certificateHold";
+        }
+        return NULL;
     default:
-        return 0;
+        return "unknown status";
     }
+}
+
+ocsp_record_t *ocsp_record_decode(const void *p, size_t len, const char *serial,
+                                  ProtobufCAllocator *alloc, const char **why)
+{
+    ocsp_record_t *r;
+
+    if (len > OCSP_RECORD_MAX) {
+        *why = "record too long";
+        return NULL;
+    }
+    r = revoca__cert_record__unpack(alloc, len, p);
+    if (r == NULL) {
+        *why = "record undecodable";
+        return NULL;
+    }
+    if (serial != NULL && strcmp(r->serial, serial) != 0) {
+        *why = "record of another serial";
+    } else if ((*why = record_invalid(r)) == NULL) {
+        return r;
+    }
+    revoca__cert_record__free_unpacked(r, alloc);
+    return NULL;
+}
+
+void ocsp_record_free(ocsp_record_t *r, ProtobufCAllocator *alloc)
+{
+    if (r != NULL) {
+        revoca__cert_record__free_unpacked(r, alloc);
+    }
+}
+
+int ocsp_record_reflects(const ocsp_record_t *r, const ocsp_event_t *ev)
+{
+    ocsp_record_t copy = *r;
+
+    /* apply() changes only scalar fields, so a shallow copy is enough. */
+    return ocsp_record_apply(&copy, ev) == 0;
 }
 
 /* Puts r on the CRL: revoked or held, since T, for REASON. */
@@ -146,29 +217,37 @@ int ocsp_record_apply(ocsp_record_t *r, const ocsp_event_t *ev)
     }
 }
 
-int ocsp_record_answer(const ocsp_record_t *r, ocsp_unissued_e policy,
-                       ocsp_cert_status_e *status, int64_t *rev_time,
-                       int *reason)
+ocsp_answer_e ocsp_record_answer(const ocsp_record_t *r, ocsp_unissued_e policy,
+                                 ocsp_cert_status_e *status, int64_t *rev_time,
+                                 int *reason)
 {
+    *status = OCSP_CERT_UNKNOWN;
     *rev_time = 0;
     *reason = OCSP_REASON_NONE;
 
+    if (record_invalid(r) != NULL) {
+        return OCSP_ANSWER_INVALID;
+    }
     switch (r->status) {
     case REVOCA__STATUS__REVOKED:
     case REVOCA__STATUS__HELD:
         *status = OCSP_CERT_REVOKED;
         *rev_time = r->revocation_time;
         /* RFC 5280 5.3.1: unspecified is expressed by leaving it out. */
-        if (r->has_reason && r->reason != REVOCA__REASON__UNSPECIFIED) {
+        if (r->status == REVOCA__STATUS__HELD) {
+            *reason = REVOCA__REASON__CERTIFICATE_HOLD;
+        } else if (r->has_reason && r->reason != REVOCA__REASON__UNSPECIFIED) {
             *reason = (int)r->reason;
         }
-        return 0;
-    default:
+        return OCSP_ANSWER_SIGN;
+    case REVOCA__STATUS__GOOD:
         break;
+    default:
+        return OCSP_ANSWER_INVALID; /* record_invalid() refused it */
     }
     if (ocsp_record_issued(r)) {
         *status = OCSP_CERT_GOOD;
-        return 0;
+        return OCSP_ANSWER_SIGN;
     }
     /* Never reported as issued: never "good". */
     switch (policy) {
@@ -176,12 +255,12 @@ int ocsp_record_answer(const ocsp_record_t *r, ocsp_unissued_e policy,
         /* RFC 6960 2.2: certificateHold, revoked at the epoch. */
         *status = OCSP_CERT_REVOKED;
         *reason = REVOCA__REASON__CERTIFICATE_HOLD;
-        return 0;
+        return OCSP_ANSWER_SIGN;
     case OCSP_UNISSUED_UNAUTHORIZED:
-        return -1;
+        return OCSP_ANSWER_UNAUTHORIZED;
     default:
         *status = OCSP_CERT_UNKNOWN;
-        return 0;
+        return OCSP_ANSWER_SIGN;
     }
 }
 

@@ -1,8 +1,8 @@
 /*
  * The status model: how a CA event changes a certificate's record, and what
  * a record answers.  Every component that interprets events or records calls
- * these, so the rules of ARCHITECTURE.md ("Semantics every component keeps")
- * live here only.
+ * these, so the rules of docs/dev/architecture.md ("Semantics every
+ * component keeps") live here only.
  *
  * Rules (all commutative, so duplicates and reordering change nothing):
  *  - issued: records notBefore/notAfter/shard; never changes revocation.
@@ -16,6 +16,7 @@
 #ifndef REVOCA_RECORD_H
 #define REVOCA_RECORD_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "revocation.pb-c.h"
@@ -38,23 +39,46 @@ int ocsp_record_apply(ocsp_record_t *r, const ocsp_event_t *ev);
 int ocsp_record_issued(const ocsp_record_t *r);
 
 /*
+ * Whether EV is already reflected in R: applying it again would change
+ * nothing.  This is how the CLI's --wait and the CRL generator ask whether
+ * the signer has applied an event (its responses are written in the same
+ * transaction as the record).  R is not changed.
+ */
+int ocsp_record_reflects(const ocsp_record_t *r, const ocsp_event_t *ev);
+
+typedef enum {
+    OCSP_ANSWER_SIGN = 0,     /* *status, *rev_time, *reason filled */
+    OCSP_ANSWER_UNAUTHORIZED, /* the never-issued policy: unsigned error */
+    OCSP_ANSWER_INVALID       /* a record this code never writes */
+} ocsp_answer_e;
+
+/*
  * The OCSP answer for R: good only if issued and neither revoked nor held;
  * revoked (with time and reason, certificateHold for a hold); otherwise the
  * issuer's policy for never-issued serials decides (unknown, or revoked on
- * hold at the epoch, RFC 6960 2.2).  Returns 0 and fills *status, *rev_time
- * and *reason; returns -1 when the policy is "unauthorized" (answer with the
- * unsigned error, nothing to sign).
+ * hold at the epoch, RFC 6960 2.2).  A record that ocsp_record_decode()
+ * would refuse (an unknown status, a revocation without a time, a reason
+ * outside RFC 5280 5.3.1) is never answered: OCSP_ANSWER_INVALID.
  */
-int ocsp_record_answer(const ocsp_record_t *r, ocsp_unissued_e policy,
-                       ocsp_cert_status_e *status, int64_t *rev_time,
-                       int *reason);
+ocsp_answer_e ocsp_record_answer(const ocsp_record_t *r, ocsp_unissued_e policy,
+                                 ocsp_cert_status_e *status, int64_t *rev_time,
+                                 int *reason);
 
 /*
- * Whether R, as read back from Redis, is one this code could have written:
- * a known status, and a revocation time and valid reason when not good.
- * protobuf-c does not check enum values.
+ * Bounds (OCSP_RECORD_MAX), unpacks and validates the LEN bytes at P read
+ * from Redis as the record of SERIAL (canonical hex; NULL: not compared).
+ * Valid means one this code could have written: a known status; for a
+ * revocation a time within 0..year 9999 and a reason of RFC 5280 5.3.1
+ * (certificateHold exactly when held); times in range; the stored serial
+ * equal to SERIAL.  protobuf-c checks none of this.  Every reader of a
+ * stored record calls this, and none uses a record it refused.
+ *
+ * Returns the record (free with ocsp_record_free() and the same ALLOC;
+ * ALLOC NULL: malloc) or NULL with *why set to a static reason.
  */
-int ocsp_record_valid(const ocsp_record_t *r);
+ocsp_record_t *ocsp_record_decode(const void *p, size_t len, const char *serial,
+                                  ProtobufCAllocator *alloc, const char **why);
+void ocsp_record_free(ocsp_record_t *r, ProtobufCAllocator *alloc);
 
 /* Whether R belongs on a CRL (revoked or on hold). */
 int ocsp_record_on_crl(const ocsp_record_t *r);

@@ -8,6 +8,7 @@
 
 #include "event.h"
 #include "log.h"
+#include "policy.h"
 #include "record.h"
 #include "response.h"
 #include "revlog.h"
@@ -86,18 +87,22 @@ int signer_init(signer_t *s, const ocsp_config_t *cf, volatile int *stop)
 {
     const config_setting_t *g = config_lookup(&cf->lc, "signer");
     int64_t batch = 256, idle = 30, lease = 60;
-    const char *consumer = "";
-    char host[64] = "host";
+    static const char *const known[] = {"batch", "claim_idle", "lease",
+                                        "consumer", NULL};
 
     memset(s, 0, sizeof(*s));
     s->cf = cf;
     s->stop = stop;
     if (g != NULL &&
-        (ocsp_conf_int(g, "batch", 1, SIGNER_BATCH_MAX, &batch, cf->path,
+        (ocsp_conf_known(g, known, cf->path, s->err) != 0 ||
+         ocsp_conf_int(g, "batch", 1, SIGNER_BATCH_MAX, &batch, cf->path,
                        s->err) != 0 ||
          ocsp_conf_duration(g, "claim_idle", &idle, cf->path, s->err) != 0 ||
-         ocsp_conf_duration(g, "lease", &lease, cf->path, s->err) != 0 ||
-         ocsp_conf_string(g, "consumer", &consumer, cf->path, s->err) != 0)) {
+         ocsp_conf_duration(g, "lease", &lease, cf->path, s->err) != 0)) {
+        return -1;
+    }
+    if (ocsp_conf_consumer(g, s->consumer, sizeof(s->consumer), cf->path,
+                           s->err) != 0) {
         return -1;
     }
     if (lease < 1) {
@@ -113,13 +118,6 @@ int signer_init(signer_t *s, const ocsp_config_t *cf, volatile int *stop)
     s->batch = (size_t)batch;
     s->claim_idle_ms = idle * 1000;
     s->lease = lease;
-    if (consumer[0] != '\0') {
-        snprintf(s->consumer, sizeof(s->consumer), "%s", consumer);
-    } else {
-        gethostname(host, sizeof(host) - 1);
-        snprintf(s->consumer, sizeof(s->consumer), "%s-%ld", host,
-                 (long)getpid());
-    }
     if (ocsp_registry_load(&s->reg, cf, OCSP_REGISTRY_KEYS) != 0) {
         snprintf(s->err, sizeof(s->err), "%s", s->reg.err);
         return -1;
@@ -150,7 +148,7 @@ static void batch_reset(batch_t *b)
     }
     for (i = 0; i < b->nitems; i++) {
         if (b->items[i].loaded) {
-            revoca__cert_record__free_unpacked(b->items[i].loaded, NULL);
+            ocsp_record_free(b->items[i].loaded, NULL);
         }
     }
     memset(b->slot, 0, sizeof(b->slot));
@@ -332,17 +330,10 @@ static void batch_entry(signer_t *s, batch_t *b, const redisReply *e)
 
         if (iss == NULL) {
             why = "unknown issuer";
-        } else if (((ev->kind_case == REVOCA__EVENT__KIND_HOLD ||
-                     ev->kind_case == REVOCA__EVENT__KIND_RELEASE) &&
-                    !ocsp_profile_allows_hold(iss->conf->profile)) ||
-                   (ev->kind_case == REVOCA__EVENT__KIND_REVOKED &&
-                    !ocsp_profile_allows_reason(iss->conf->profile,
-                                                ev->revoked->has_reason
-                                                    ? (int)ev->revoked->reason
-                                                    : 0))) {
+        } else if ((why = ocsp_profile_refuses(iss->conf->profile, ev)) !=
+                   NULL) {
             /* The CLI refuses these too; the stream may have other
              * writers (Baseline Requirements 4.9.10, 7.2.2). */
-            why = "not allowed by the issuer's profile";
         } else if (batch_item(s, b, iss, ev->serial, &en->item) == NULL) {
             why = "batch full";
         }
@@ -436,26 +427,34 @@ static int batch_load_recv(batch_t *b)
         const redisReply *e = r->element[i];
 
         if (it->loaded) {
-            revoca__cert_record__free_unpacked(it->loaded, NULL);
+            ocsp_record_free(it->loaded, NULL);
             it->loaded = NULL;
         }
         ocsp_record_init(&it->rec, it->serial);
         it->bad = 0;
         if (e->type == REDIS_REPLY_STRING) {
-            it->loaded = revoca__cert_record__unpack(NULL, e->len,
-                                                     (const uint8_t *)e->str);
-            if (it->loaded != NULL && ocsp_record_valid(it->loaded)) {
+            const char *why;
+
+            it->loaded =
+                ocsp_record_decode(e->str, e->len, it->serial, NULL, &why);
+            if (it->loaded != NULL) {
                 it->rec = *it->loaded;
                 it->rec.serial = it->serial;
             } else {
                 /* Overwriting it could turn a revoked certificate good:
                  * its events stay pending until an operator repairs it. */
                 ocsp_log(OCSP_LOG_ERR,
-                         "record unreadable key=%s action=\"left alone, "
-                         "events pending\"",
-                         it->cert_key);
+                         "record invalid key=%s why=\"%s\" action=\"left "
+                         "alone, events pending\"",
+                         it->cert_key, why);
                 it->bad = 1;
             }
+        } else if (e->type != REDIS_REPLY_NIL) {
+            ocsp_log(OCSP_LOG_ERR,
+                     "record invalid key=%s why=\"not a string\" "
+                     "action=\"left alone, events pending\"",
+                     it->cert_key);
+            it->bad = 1;
         }
         /* A repeated batch starts over: nothing its last try computed
          * is written. */
@@ -589,17 +588,20 @@ static int item_write(signer_t *s, batch_t *w, item_t *it, int64_t now,
 
     /* Policy "unauthorized" for a never-issued serial: nothing signed. */
     unauthorized = ocsp_record_answer(&it->rec, ic->unissued, &status,
-                                      &rev_time, &reason) != 0;
+                                      &rev_time, &reason) != OCSP_ANSWER_SIGN;
     if (!unauthorized) {
         ocsp_single_t single;
+        ocsp_times_t times;
+
+        ocsp_response_times(ic, now, &times);
         memset(&single, 0, sizeof(single));
         single.serial = it->serial;
         single.status = status;
         single.revocation_time = rev_time;
         single.reason = reason;
-        single.produced_at = now;
-        single.this_update = now - ic->backdate;
-        single.next_update = single.this_update + ic->validity;
+        single.produced_at = times.produced_at;
+        single.this_update = times.this_update;
+        single.next_update = times.next_update;
         for (h = 0; h < OCSP_HASH_COUNT; h++) {
             single.hash = (ocsp_hash_e)h;
             if (ocsp_response_sign(it->iss, &single, &der[h], &der_len[h]) !=
@@ -610,7 +612,7 @@ static int item_write(signer_t *s, batch_t *w, item_t *it, int64_t now,
         }
         snprintf(tu, sizeof(tu), "%lld", (long long)single.this_update);
         snprintf(nu, sizeof(nu), "%lld", (long long)single.next_update);
-        due_at = single.this_update + ic->resign_after;
+        due_at = times.resign_at;
         if (ocsp_record_issued(&it->rec) &&
             it->rec.not_after + ic->expired_retention < due_at) {
             due_at = it->rec.not_after + ic->expired_retention + 1;

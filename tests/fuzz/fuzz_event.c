@@ -1,7 +1,8 @@
 /*
  * libFuzzer target for the stream event decoder (event.h): bytes read from
  * the Redis stream.  An accepted event keeps every promise of
- * ocsp_event_decode() and applies to a record without breaking it.
+ * ocsp_event_decode(), and applied to a fresh record gives one that
+ * ocsp_record_decode() accepts back and that reflects the event.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -45,8 +46,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* a valid event on a fresh record gives a record readers accept */
     memcpy(serial, ev->serial, strlen(ev->serial) + 1);
     ocsp_record_init(&r, serial);
-    if (ocsp_record_apply(&r, ev) < 0 || !ocsp_record_valid(&r)) {
+    if (ocsp_record_apply(&r, ev) < 0 || !ocsp_record_reflects(&r, ev)) {
         __builtin_trap();
+    }
+    {
+        unsigned char packed[OCSP_RECORD_MAX];
+        size_t n = revoca__cert_record__get_packed_size(&r);
+        ocsp_record_t *back;
+        if (n > sizeof(packed)) {
+            __builtin_trap(); /* OCSP_RECORD_MAX bounds every record */
+        }
+        n = revoca__cert_record__pack(&r, packed);
+        back = ocsp_record_decode(packed, n, serial, NULL, &why);
+        if (back == NULL) {
+            __builtin_trap();
+        }
+        ocsp_record_free(back, NULL);
     }
     /* and applying it again changes nothing */
     if (ocsp_record_apply(&r, ev) != 0) {

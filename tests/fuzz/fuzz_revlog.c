@@ -47,13 +47,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
              memcmp(out, data + off, (size_t)n) != 0)) {
             __builtin_trap();
         }
+        /* as crlgen reads a value: the record of that serial */
         if (rec.value != NULL) {
-            ocsp_record_t *r =
-                revoca__cert_record__unpack(NULL, rec.value_len, rec.value);
-            if (r != NULL) {
-                (void)ocsp_record_valid(r);
-                revoca__cert_record__free_unpacked(r, NULL);
-            }
+            const char *why;
+            ocsp_record_free(ocsp_record_decode(rec.value, rec.value_len,
+                                                serial, NULL, &why),
+                             NULL);
         }
         off += (size_t)n;
     }

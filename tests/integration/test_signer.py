@@ -455,7 +455,8 @@ def bad_record_held_back(stack):
     good = stack.path("good.pem")
     stack.cli("issue", "--issuer", "demo", "--cert", good)
     assert stack.response(stack.serial_of(good))
-    wait_for(lambda: "record unreadable" in sig.output(), what="the log line")
+    wait_for(lambda: "record invalid key=revoca:cert:demo:" + bad in sig.output(),
+             what="the log line")
     assert r.get("revoca:cert:demo:" + bad) == raw
     assert stack.response(bad) is None
     assert r.xpending("revoca:events", "signer")["pending"] == 1

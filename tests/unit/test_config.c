@@ -4,6 +4,7 @@
 
 #include "check.h"
 #include "config.h"
+#include "policy.h"
 
 static char path[] = "/tmp/revoca-test-XXXXXX.conf";
 
@@ -73,12 +74,21 @@ int main(void)
         "2: validity: expected a duration");
     bad("issuers = ( { name = \"a\"; cert = \"x\";\n validity = \"400d\"; } "
         ");\n",
-        "2: validity: must be 60s..366d");
+        "2: validity: the private profile requires 1m..366d");
     bad("issuers = ( { name = \"a\"; cert = \"x\"; profile = \"cabf\";\n"
         " resign_after = \"3d\"; } );\n",
         "2: resign_after: the cabf profile requires");
     bad("issuers = ( { name = \"a\"; cert = \"x\";\n backdate = \"3d\"; } );\n",
         "2: backdate: must be shorter than resign_after");
+    /* Misspelled keys are errors naming file, line and key. */
+    bad("issuers = ( { name = \"a\"; cert = \"x\";\n profle = \"cabf\"; } );\n",
+        "2: unknown key \"profle\"");
+    bad("redis = { host = \"h\";\n prot = 1; };\n"
+        "issuers = ( { name = \"a\"; cert = \"x\"; } );\n",
+        "2: unknown key \"prot\" in redis");
+    bad("\nsinger = { batch = 1; };\n"
+        "issuers = ( { name = \"a\"; cert = \"x\"; } );\n",
+        "2: unknown key \"singer\"");
 
     CHECK(ocsp_parse_duration("90s", &d) == 0 && d == 90);
     CHECK(ocsp_parse_duration("7d", &d) == 0 && d == 7 * 86400);
@@ -96,6 +106,26 @@ int main(void)
     CHECK(!ocsp_profile_allows_reason(OCSP_PROFILE_CABF, 6));
     CHECK(!ocsp_profile_allows_hold(OCSP_PROFILE_CABF));
     CHECK(ocsp_profile_allows_reason(OCSP_PROFILE_PRIVATE, 6));
+    CHECK(!ocsp_profile_allows_reason(OCSP_PROFILE_PRIVATE, 7));
+    CHECK(!ocsp_profile_allows_reason(OCSP_PROFILE_PRIVATE, 8));
+    CHECK(!ocsp_profile_allows_reason(OCSP_PROFILE_PRIVATE, 99));
+    CHECK(!ocsp_profile_allows_reason(OCSP_PROFILE_PRIVATE, -1));
+    CHECK(ocsp_profile_allows_reason(OCSP_PROFILE_CABF, 0));
+    CHECK(ocsp_profile(OCSP_PROFILE_CABF)->resign_by_half &&
+          !ocsp_profile(OCSP_PROFILE_CABF)->delta);
+    {
+        ocsp_profile_e p;
+        CHECK(ocsp_profile_from_name("cabf", &p) == 0 &&
+              p == OCSP_PROFILE_CABF);
+        CHECK(ocsp_profile_from_name("Cabf", &p) == -1);
+    }
+    {
+        char b[24];
+        ocsp_format_duration(8 * 3600, b, sizeof(b));
+        CHECK(strcmp(b, "8h") == 0);
+        ocsp_format_duration(90, b, sizeof(b));
+        CHECK(strcmp(b, "90s") == 0);
+    }
     unlink(path);
     CHECK_DONE();
 }

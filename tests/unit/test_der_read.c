@@ -41,6 +41,72 @@ static int strict(const void *p, size_t len)
 #define STRICT_OK(s) CHECK(strict(s, sizeof(s) - 1) == 0)
 #define STRICT_BAD(s) CHECK(strict(s, sizeof(s) - 1) == -1)
 
+/* The first cases written for the reader (CRL check, GET length). */
+static int reads(const unsigned char *p, size_t n, size_t *len)
+{
+    size_t off = 0;
+    der_tlv_t t;
+
+    if (der_read_tlv(p, n, &off, &t) != 0) {
+        return 0;
+    }
+    *len = t.len;
+    return off == n;
+}
+
+static void test_first_cases(void)
+{
+    static unsigned char big[4 + 300];
+    size_t len, off;
+    der_tlv_t t;
+
+    {
+        const unsigned char ok[] = {0x30, 0x02, 0x05, 0x00};
+        CHECK(reads(ok, sizeof(ok), &len) && len == 2);
+        CHECK(der_read_size(ok, sizeof(ok)) == 4);
+        CHECK(der_read_size(ok, 1) == 0);
+    }
+    {
+        /* BER forms DER forbids: indefinite, long form where short fits,
+         * leading zero length octets, 0xff */
+        const unsigned char indef[] = {0x30, 0x80, 0x00, 0x00};
+        const unsigned char longshort[] = {0x30, 0x81, 0x02, 0x05, 0x00};
+        const unsigned char lead0[] = {0x30, 0x82, 0x00, 0x02, 0x05, 0x00};
+        const unsigned char reserved[] = {0x30, 0xff, 0x00};
+        const unsigned char hightag[] = {0x1f, 0x01, 0x00};
+        CHECK(!reads(indef, sizeof(indef), &len));
+        CHECK(!reads(longshort, sizeof(longshort), &len));
+        CHECK(!reads(lead0, sizeof(lead0), &len));
+        CHECK(!reads(reserved, sizeof(reserved), &len));
+        CHECK(!reads(hightag, sizeof(hightag), &len));
+        CHECK(der_read_size(longshort, sizeof(longshort)) == 0);
+    }
+    {
+        /* contents past the end, and a truncated header */
+        const unsigned char past[] = {0x04, 0x05, 0x00};
+        const unsigned char trunc[] = {0x04, 0x82, 0x01};
+        CHECK(!reads(past, sizeof(past), &len));
+        CHECK(!reads(trunc, sizeof(trunc), &len));
+        CHECK(der_read_size(past, sizeof(past)) == 7); /* header only */
+    }
+    /* the long form at its first value: 0x81 0x80, 0x82 0x01 0x00 */
+    big[0] = 0x04;
+    big[1] = 0x81;
+    big[2] = 0x80;
+    CHECK(reads(big, 3 + 0x80, &len) && len == 0x80);
+    big[1] = 0x82;
+    big[2] = 0x01;
+    big[3] = 0x2c;
+    CHECK(reads(big, 4 + 300, &len) && len == 300);
+    CHECK(der_read_size(big, 4) == 304);
+
+    /* expect: a wrong tag moves nothing */
+    off = 0;
+    CHECK(der_read_expect(big, sizeof(big), &off, 0x30, &t) == -1 && off == 0);
+    CHECK(der_read_expect(big, sizeof(big), &off, 0x04, &t) == 0 &&
+          off == 304 && t.v == big + 4);
+}
+
 /* Lengths around every boundary of the short and long forms. */
 static void test_lengths(void)
 {
@@ -56,8 +122,8 @@ static void test_lengths(void)
         hl = 1 + der_len_octets(n, b + 1);
         CHECK(hl == (n < 128 ? 2 : n < 256 ? 3 : n < 65536 ? 4 : 5));
         CHECK(tlv(b, hl + n, &t, &off) == 0);
-        CHECK(t.tag == 0x04 && t.len == n && t.v == b + hl && t.hdr_len == hl &&
-              off == hl + n);
+        CHECK(t.tag == 0x04 && t.len == n && t.v == b + hl && off == hl + n);
+        CHECK(der_read_size(b, hl) == hl + n);
         /* one byte short anywhere: cut, never read past */
         CHECK(tlv(b, hl + n - 1, &t, &off) == -1 && off == 0);
         /* the same length one octet longer than it needs: not DER */
@@ -98,7 +164,7 @@ static void test_forms(void)
     /* BER's indefinite length, and the reserved 0xff */
     CHECK(tlv("\x30\x80\x04\x00\x00\x00", 6, &t, &off) == -1);
     CHECK(tlv("\x30\xff", 2, &t, &off) == -1);
-    /* more length octets than a size_t */
+    /* more length octets than lengths need */
     CHECK(tlv("\x04\x89\x01\x00\x00\x00\x00\x00\x00\x00\x00", 11, &t, &off) ==
           -1);
     /* a length past the end, and lengths cut short */
@@ -248,6 +314,7 @@ static void test_writer_read_back(void)
 
 int main(void)
 {
+    test_first_cases();
     test_lengths();
     test_forms();
     test_strict();

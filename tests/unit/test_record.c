@@ -84,26 +84,118 @@ static void all_orders(ocsp_event_t *evs, int n, ocsp_record_t *want)
     }
 }
 
+/* Packs R and decodes it back as the record of SERIAL: 1 if accepted. */
+static int decodes(const ocsp_record_t *r, const char *serial)
+{
+    uint8_t buf[OCSP_RECORD_MAX * 2];
+    size_t n = revoca__cert_record__get_packed_size(r);
+    const char *why = NULL;
+    ocsp_record_t *d;
+
+    if (n > sizeof(buf)) {
+        return 0;
+    }
+    revoca__cert_record__pack(r, buf);
+    d = ocsp_record_decode(buf, n, serial, NULL, &why);
+    if (d == NULL) {
+        return why == NULL ? -1 : 0; /* a refusal always says why */
+    }
+    ocsp_record_free(d, NULL);
+    return 1;
+}
+
+/* Whether R is refused by the answer too (never signed, never good). */
+static int unanswered(const ocsp_record_t *r)
+{
+    ocsp_cert_status_e st;
+    int64_t t;
+    int reason;
+
+    return ocsp_record_answer(r, OCSP_UNISSUED_UNKNOWN, &st, &t, &reason) ==
+           OCSP_ANSWER_INVALID;
+}
+
 /* Records read back from Redis: only what this code writes is valid. */
-static void test_valid(void)
+static void test_decode(void)
 {
     static char serial[] = "1";
     ocsp_record_t r;
+    static const uint8_t garbage[] = {0xff, 0xff, 0xff};
+    uint8_t big[OCSP_RECORD_MAX + 1] = {0};
+    const char *why;
 
     ocsp_record_init(&r, serial);
-    CHECK(ocsp_record_valid(&r));
+    CHECK(decodes(&r, "1") == 1 && !unanswered(&r));
+    CHECK(decodes(&r, NULL) == 1);
+    CHECK(decodes(&r, "2") == 0); /* another serial's record */
+    CHECK(ocsp_record_decode(garbage, sizeof(garbage), NULL, NULL, &why) ==
+              NULL &&
+          why != NULL);
+    CHECK(ocsp_record_decode(big, sizeof(big), NULL, NULL, &why) == NULL);
+
+    /* Reproduced: an unknown status with a notAfter was signed good. */
+    r.has_not_before = r.has_not_after = 1;
+    r.not_before = 100;
+    r.not_after = 1000;
+    CHECK(decodes(&r, "1") == 1);
     r.status = 5; /* protobuf-c does not check enum values */
-    CHECK(!ocsp_record_valid(&r));
+    CHECK(decodes(&r, "1") == 0 && unanswered(&r));
+
+    /* Reproduced: a revoked record with reason 99 was signed with it. */
     r.status = REVOCA__STATUS__REVOKED;
-    CHECK(!ocsp_record_valid(&r)); /* no time, no reason */
+    CHECK(decodes(&r, "1") == 0 && unanswered(&r)); /* no time, no reason */
     r.has_revocation_time = r.has_reason = 1;
+    r.revocation_time = 500;
     r.reason = REVOCA__REASON__KEY_COMPROMISE;
-    CHECK(ocsp_record_valid(&r));
+    CHECK(decodes(&r, "1") == 1 && !unanswered(&r));
+    r.reason = 99;
+    CHECK(decodes(&r, "1") == 0 && unanswered(&r));
     r.reason = 7;
-    CHECK(!ocsp_record_valid(&r));
+    CHECK(decodes(&r, "1") == 0 && unanswered(&r));
+    r.reason = REVOCA__REASON__KEY_COMPROMISE;
+    r.revocation_time = -1;
+    CHECK(decodes(&r, "1") == 0 && unanswered(&r));
+    r.revocation_time = 500;
+
+    /* Reproduced: a held record without a time was signed revoked at
+     * 1970. */
     r.status = REVOCA__STATUS__HELD;
     r.reason = REVOCA__REASON__CERTIFICATE_HOLD;
-    CHECK(ocsp_record_valid(&r));
+    CHECK(decodes(&r, "1") == 1);
+    r.has_revocation_time = 0;
+    CHECK(decodes(&r, "1") == 0 && unanswered(&r));
+    r.has_revocation_time = 1;
+    r.reason = REVOCA__REASON__KEY_COMPROMISE; /* a hold is certificateHold */
+    CHECK(decodes(&r, "1") == 0 && unanswered(&r));
+
+    /* Good never carries a revocation; validity periods are ordered. */
+    ocsp_record_init(&r, serial);
+    r.has_revocation_time = 1;
+    CHECK(decodes(&r, "1") == 0 && unanswered(&r));
+    ocsp_record_init(&r, serial);
+    r.has_not_before = r.has_not_after = 1;
+    r.not_before = 1000;
+    r.not_after = 100;
+    CHECK(decodes(&r, "1") == 0 && unanswered(&r));
+}
+
+/* "Has the signer applied this event?" */
+static void test_reflects(void)
+{
+    static char serial[] = "1";
+    ocsp_record_t r;
+    ocsp_event_t ev;
+
+    ocsp_record_init(&r, serial);
+    ev_set(&ev, REVOCA__EVENT__KIND_ISSUED, &issued);
+    CHECK(!ocsp_record_reflects(&r, &ev));
+    ocsp_record_apply(&r, &ev);
+    CHECK(ocsp_record_reflects(&r, &ev));
+    ev_set(&ev, REVOCA__EVENT__KIND_REVOKED, &rev_kc);
+    CHECK(!ocsp_record_reflects(&r, &ev));
+    CHECK(r.status == REVOCA__STATUS__GOOD); /* R is not changed */
+    ocsp_record_apply(&r, &ev);
+    CHECK(ocsp_record_reflects(&r, &ev));
 }
 
 int main(void)
@@ -130,13 +222,13 @@ int main(void)
     /* Never reported: never good, whatever the policy. */
     ocsp_record_init(&r, serial);
     CHECK(ocsp_record_answer(&r, OCSP_UNISSUED_UNKNOWN, &st, &t, &reason) ==
-              0 &&
+              OCSP_ANSWER_SIGN &&
           st == OCSP_CERT_UNKNOWN);
     CHECK(ocsp_record_answer(&r, OCSP_UNISSUED_REVOKED, &st, &t, &reason) ==
-              0 &&
+              OCSP_ANSWER_SIGN &&
           st == OCSP_CERT_REVOKED && t == 0 && reason == 6);
     CHECK(ocsp_record_answer(&r, OCSP_UNISSUED_UNAUTHORIZED, &st, &t,
-                             &reason) == -1);
+                             &reason) == OCSP_ANSWER_UNAUTHORIZED);
 
     /* issued, hold(150), release(200), hold(250): held at 250. */
     ev_set(&evs[0], REVOCA__EVENT__KIND_ISSUED, &issued);
@@ -146,14 +238,14 @@ int main(void)
     all_orders(evs, 4, &r);
     CHECK(r.status == REVOCA__STATUS__HELD && r.revocation_time == 250);
     CHECK(ocsp_record_answer(&r, OCSP_UNISSUED_UNKNOWN, &st, &t, &reason) ==
-              0 &&
+              OCSP_ANSWER_SIGN &&
           st == OCSP_CERT_REVOKED && reason == 6 && t == 250);
 
     /* issued, hold, release: good again. */
     all_orders(evs, 3, &r);
     CHECK(r.status == REVOCA__STATUS__GOOD && !r.has_revocation_time);
     CHECK(ocsp_record_answer(&r, OCSP_UNISSUED_UNKNOWN, &st, &t, &reason) ==
-              0 &&
+              OCSP_ANSWER_SIGN &&
           st == OCSP_CERT_GOOD);
 
     /* Revocations are final and keyCompromise wins over an earlier one. */
@@ -169,7 +261,7 @@ int main(void)
     rev_sup.reason = REVOCA__REASON__UNSPECIFIED;
     ocsp_record_apply(&r, &evs[4]);
     CHECK(ocsp_record_answer(&r, OCSP_UNISSUED_UNKNOWN, &st, &t, &reason) ==
-              0 &&
+              OCSP_ANSWER_SIGN &&
           st == OCSP_CERT_REVOKED && reason == OCSP_REASON_NONE);
     CHECK(ocsp_record_on_crl(&r));
 
@@ -180,6 +272,7 @@ int main(void)
     r.shard = 3;
     CHECK(ocsp_record_shard(&r, 4) == 3);
     CHECK(ocsp_record_shard(&r, 2) == 1); /* out of range: derived */
-    test_valid();
+    test_decode();
+    test_reflects();
     CHECK_DONE();
 }

@@ -176,7 +176,7 @@ def configs():
 issuers = ( { name = "ca-1"; cert = "ca.pem"; profile = "cabf";
   validity = "7d"; resign_after = "3d"; unissued = "revoked"; },
   { name = "ca-2"; cert = "ca2.pem"; unissued = "unauthorized";
-    validity = 3600; } );
+    validity = 86400; backdate = 600; } );
 """
 
 

@@ -71,7 +71,7 @@ static ocsp_resp_status_e request_ext(X509_EXTENSION *ext, ocsp_request_t *req,
 }
 
 /*
- * Extensions ::= SEQUENCE OF Extension, inside the [n] EXPLICIT at P.  X.690
+ * Extensions ::= SEQUENCE OF Extension, inside the [n] EXPLICIT TAGGED.  X.690
  * 11.5: DER leaves out a DEFAULT value, so an Extension's critical flag,
  * DEFAULT FALSE, is never encoded FALSE.  OpenSSL keeps an encoded FALSE
  * and writes it back, so only a walk of the bytes sees it.
@@ -104,7 +104,9 @@ static int request_exts_der(const der_tlv_t *tagged)
  * (der_read_strict: minimal lengths, primitive strings, BOOLEAN 0x00/0xff,
  * minimal INTEGERs, ...), and the DEFAULT values left out (X.690 11.5): the
  * version, whose only value v1 is its DEFAULT, and FALSE critical flags.
- * What the schema leaves is caught after decoding, by request_reencodes().
+ * After decoding, request_reencodes() checks that what OpenSSL read
+ * encodes back to these very bytes: a net for any form its schema
+ * normalises that this walk does not know of.
  * Returns NULL, or why the bytes are not a DER OCSPRequest.
  *
  *   OCSPRequest ::= SEQUENCE { tbsRequest, [0] optionalSignature OPTIONAL }

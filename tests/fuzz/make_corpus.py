@@ -180,6 +180,19 @@ issuers = ( { name = "ca-1"; cert = "ca.pem"; profile = "cabf";
 """
 
 
+def ders():
+    """Values of every universal type and form der_read_strict() knows."""
+    yield "request", request([certid(SHA1, 0x1234)], nonce_ext(16))
+    yield "long-lengths", seq(tlv(0x04, b"x" * 200), tlv(0x04, b"y" * 300))
+    yield "types", seq(tlv(0x01, b"\xff"), integer(-129), tlv(0x05, b""),
+                       tlv(0x03, b"\x03\xa8"), SHA256, tlv(0x0a, b"\x01"),
+                       tlv(0x31, integer(1) + integer(2)),
+                       tlv(0xa0, integer(0)), tlv(0x80, b"\x01\x02"),
+                       tlv(0x18, b"20500101000000Z"))
+    yield "ber-indefinite", b"\x30\x80\x05\x00\x00\x00"
+    yield "ber-constructed", tlv(0x24, tlv(0x04, b"ab") + tlv(0x04, b"cd"))
+
+
 def write(name, seeds):
     d = os.path.join(HERE, "corpus", name)
     os.makedirs(d, exist_ok=True)
@@ -199,3 +212,4 @@ if __name__ == "__main__":
     write("fuzz_record", records())
     write("fuzz_revlog", revlogs())
     write("fuzz_config", configs())
+    write("fuzz_der", ders())

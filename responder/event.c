@@ -124,7 +124,14 @@ Revoca__Event *ocsp_event_decode(const unsigned char *p, size_t len,
         *why = "not a protobuf Event";
         return NULL;
     }
-    *why = event_check(ev);
+    /* A string with a NUL inside would be validated only up to it (an
+     * issuer "demo\0../x" checked as "demo"): the event must pack back to
+     * as many bytes as it came in, which also refuses repeated fields. */
+    if (revoca__event__get_packed_size(ev) != len) {
+        *why = "not a canonical Event (a NUL in a string, a repeated field)";
+    } else {
+        *why = event_check(ev);
+    }
     if (*why != NULL) {
         revoca__event__free_unpacked(ev, NULL);
         return NULL;

@@ -101,7 +101,11 @@ ocsp_record_t *ocsp_record_decode(const void *p, size_t len, const char *serial,
         *why = "record undecodable";
         return NULL;
     }
-    if (serial != NULL && strcmp(r->serial, serial) != 0) {
+    if (revoca__cert_record__get_packed_size(r) != len) {
+        /* a NUL inside the serial, a repeated field: not what the signer
+         * packs, and the serial would compare equal up to the NUL */
+        *why = "record not canonical";
+    } else if (serial != NULL && strcmp(r->serial, serial) != 0) {
         *why = "record of another serial";
     } else if ((*why = record_invalid(r)) == NULL) {
         return r;

@@ -226,6 +226,33 @@ static void test_hostile(void)
     CHECK(ocsp_event_decode((const unsigned char *)"\xff\xff\xff", 3, &why) ==
           NULL);
 
+    {
+        /* an issuer "demo\0../x" must not be checked as "demo" */
+        static char evil[] = "demo\0../x";
+        unsigned char *q;
+
+        event_of(&ev, REVOCA__EVENT__KIND_RELEASE);
+        n = revoca__event__pack(&ev, buf);
+        CHECK(ok(&ev));
+        /* find the issuer field (2, length-delimited) and splice in the
+         * NUL and the tail after "demo" */
+        q = memchr(buf, 0x12, n);
+        CHECK(q != NULL && q[1] == strlen(ev.issuer));
+        if (q != NULL && q[1] == strlen(ev.issuer) && n + 16 < sizeof(buf)) {
+            size_t at = (size_t)(q - buf), old = q[1], tail;
+            unsigned char copy[512];
+
+            tail = n - at - 2 - old;
+            memcpy(copy, q + 2 + old, tail);
+            q[1] = (unsigned char)(sizeof(evil) - 1);
+            memcpy(q + 2, evil, sizeof(evil) - 1);
+            memcpy(q + 2 + sizeof(evil) - 1, copy, tail);
+            n = at + 2 + sizeof(evil) - 1 + tail;
+            why = NULL;
+            CHECK(ocsp_event_decode(buf, n, &why) == NULL && why != NULL);
+        }
+    }
+
     event_of(&ev, REVOCA__EVENT__KIND_REVOKED);
     revoked.has_reason = 1;
     revoked.reason = REVOCA__REASON__KEY_COMPROMISE;

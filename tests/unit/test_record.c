@@ -128,6 +128,12 @@ static void test_decode(void)
     CHECK(decodes(&r, "1") == 1 && !unanswered(&r));
     CHECK(decodes(&r, NULL) == 1);
     CHECK(decodes(&r, "2") == 0); /* another serial's record */
+    {
+        /* serial "1\0x" would compare equal to "1" up to its NUL */
+        const uint8_t nul[] = {0x0a, 0x03, '1', 0x00, 'x', 0x10, 0x00};
+        CHECK(ocsp_record_decode(nul, sizeof(nul), "1", NULL, &why) == NULL &&
+              strcmp(why, "record not canonical") == 0);
+    }
     CHECK(ocsp_record_decode(garbage, sizeof(garbage), NULL, NULL, &why) ==
               NULL &&
           why != NULL);

@@ -70,10 +70,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (why == NULL) {
         __builtin_trap();
     }
-    /* refused but unpackable: invalid, so never answered */
+    /* refused but unpackable and canonical: refused for what it says, so
+     * never answered (a non-canonical record is refused for its bytes,
+     * which ocsp_record_answer() never sees) */
     if (size <= OCSP_RECORD_MAX) {
         r = revoca__cert_record__unpack(NULL, size, data);
-        if (r != NULL) {
+        if (r != NULL && revoca__cert_record__get_packed_size(r) == size) {
             for (size_t i = 0; i < NPOLICIES; i++) {
                 ocsp_cert_status_e st;
                 int64_t t;
@@ -83,6 +85,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     __builtin_trap();
                 }
             }
+        }
+        if (r != NULL) {
             revoca__cert_record__free_unpacked(r, NULL);
         }
     }

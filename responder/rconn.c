@@ -102,7 +102,7 @@ void ocsp_rconn_fail_reply(ocsp_rconn_t *conn, const char *what,
 /* A reply that is not an error came: the link works again. */
 static void rconn_recovered(ocsp_rconn_t *conn)
 {
-    if (conn->unlogged > 0 && !conn->quiet) {
+    if (!conn->quiet) {
         ocsp_log(OCSP_LOG_INFO,
                  "redis recovered host=%s port=%d failures=%lu "
                  "last_err=\"%s\"",

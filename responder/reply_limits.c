@@ -10,7 +10,7 @@ const ocsp_reply_limits_t ocsp_reply_limits_default = {
     .max_elements = 256 * 1024,
     .max_string = 8 * 1024 * 1024,
     .max_depth = 6,
-    .max_objects = 1024 * 1024,
+    .max_objects = 512 * 1024,
     .max_bytes = 64 * 1024 * 1024,
 };
 

@@ -212,10 +212,9 @@ int signer_run(signer_t *s)
             connected = 1;
             s->own_pending_done = 0;
             snprintf(s->pending_from, sizeof(s->pending_from), "0");
-            if (s->read_conn.failures + s->tx_conn[0].failures +
-                    s->tx_conn[1].failures ==
-                0) {
+            if (!s->ever_connected) {
                 /* after a failure, rconn says when it recovered */
+                s->ever_connected = 1;
                 ocsp_log(OCSP_LOG_INFO, "redis connected host=%s port=%d",
                          s->cf->redis_host, s->cf->redis_port);
             }

@@ -38,6 +38,7 @@ typedef struct {
     int64_t lease;         /* seconds a claimed re-sign stays ours */
     size_t due_first;      /* issuer whose re-signs are claimed first */
     char events_key[OCSP_KEY_MAX];
+    int ever_connected;    /* "redis connected" is logged once */
     int own_pending_done;  /* re-read our own pending entries first */
     char pending_from[48]; /* and from which ID on */
     /* Revoked logs an append to which failed in a committed transaction:

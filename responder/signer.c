@@ -40,6 +40,26 @@
 #include "signer_read.h"
 #include "signer_tx.h"
 
+/*
+ * The registry's error ("issuer NAME: ...") with the file and line of that
+ * issuer's settings in front, as every configuration error has.
+ */
+static void signer_registry_error(signer_t *s, const ocsp_config_t *cf)
+{
+    for (size_t i = 0; i < cf->nissuers; i++) {
+        const ocsp_issuer_conf_t *ic = &cf->issuers[i];
+        size_t n = strlen(ic->name);
+
+        if (strncmp(s->reg.err, "issuer ", 7) == 0 &&
+            strncmp(s->reg.err + 7, ic->name, n) == 0 &&
+            s->reg.err[7 + n] == ':') {
+            ocsp_conf_error(s->err, cf->path, ic->setting, "%s", s->reg.err);
+            return;
+        }
+    }
+    snprintf(s->err, sizeof(s->err), "%s: %.400s", cf->path, s->reg.err);
+}
+
 int signer_init(signer_t *s, const ocsp_config_t *cf, volatile int *stop)
 {
     const config_setting_t *g = config_lookup(&cf->lc, "signer");
@@ -76,7 +96,7 @@ int signer_init(signer_t *s, const ocsp_config_t *cf, volatile int *stop)
     s->claim_idle_ms = idle * 1000;
     s->lease = lease;
     if (ocsp_registry_load(&s->reg, cf, OCSP_REGISTRY_KEYS) != 0) {
-        snprintf(s->err, sizeof(s->err), "%s", s->reg.err);
+        signer_registry_error(s, cf);
         return -1;
     }
     ocsp_key_events(s->events_key, cf->prefix);

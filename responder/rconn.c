@@ -12,6 +12,17 @@
 #define RCONN_BACKOFF_MAX 5000
 /* A failing connection logs at most one line per interval. */
 #define RCONN_LOG_EVERY_MS 10000
+/* Totals of one reply (reply_limits.h): an XREADGROUP batch of
+ * SIGNER_BATCH_MAX entries is some 20 K objects, EXEC of its transaction
+ * some 35 K; at most 40 MB of reply objects. */
+#define RCONN_MAX_OBJECTS (512 * 1024)
+#define RCONN_MAX_BYTES (64 * 1024 * 1024)
+
+const ocsp_reply_limits_t ocsp_reply_limits_default = {
+    .max_elements = 256 * 1024,
+    .max_depth = 6,
+    .max_string = 8 * 1024 * 1024,
+};
 
 long ocsp_now_ms(void)
 {
@@ -29,12 +40,29 @@ void ocsp_rconn_init(ocsp_rconn_t *conn, const ocsp_config_t *cf)
     conn->backoff_ms = RCONN_BACKOFF_MIN;
 }
 
+/* The totals follow the element bound: a reply of as many elements (and
+ * their scores, say) still fits. */
+static void rconn_totals(ocsp_rconn_t *conn)
+{
+    size_t objects = RCONN_MAX_OBJECTS;
+
+    if (conn->limits.max_elements < (size_t)-1 / 2 &&
+        2 * conn->limits.max_elements + 1 > objects) {
+        objects = 2 * conn->limits.max_elements + 1;
+    }
+    ocsp_reply_guard_totals(&conn->guard, objects,
+                            conn->limits.max_string > RCONN_MAX_BYTES
+                                ? conn->limits.max_string
+                                : RCONN_MAX_BYTES);
+}
+
 void ocsp_rconn_set_limits(ocsp_rconn_t *conn,
                            const ocsp_reply_limits_t *limits)
 {
     conn->limits = *limits;
     if (conn->c != NULL) {
-        ocsp_reply_guard_install(&conn->guard, conn->c->reader, limits);
+        conn->guard.limits = *limits;
+        rconn_totals(conn);
     }
 }
 
@@ -161,7 +189,12 @@ int ocsp_rconn_connect(ocsp_rconn_t *conn)
         ocsp_rconn_fail(conn, "redis: cannot set timeout");
         return -1;
     }
-    ocsp_reply_guard_install(&conn->guard, conn->c->reader, &conn->limits);
+    if (ocsp_reply_guard_install(&conn->guard, conn->c->reader,
+                                 &conn->limits) != 0) {
+        ocsp_rconn_fail(conn, "redis: the reader cannot be bounded");
+        return -1;
+    }
+    rconn_totals(conn);
     if (cf->redis_password != NULL) {
         const char *argv[3] = {"AUTH", cf->redis_user, cf->redis_password};
         int argc = 3;
@@ -240,8 +273,9 @@ static void rconn_io_failed(ocsp_rconn_t *conn)
 {
     char why[OCSP_ERR_MAX];
 
-    if (conn->guard.why[0] != '\0') {
-        snprintf(why, sizeof(why), "redis: %s", conn->guard.why);
+    if (conn->guard.refused) {
+        snprintf(why, sizeof(why), "redis: %s",
+                 ocsp_reply_guard_error(&conn->guard, conn->c->reader));
     } else if (conn->c->err != 0) {
         snprintf(why, sizeof(why), "redis: %s", conn->c->errstr);
     } else {
@@ -319,7 +353,7 @@ redisReply *ocsp_rconn_reply(ocsp_rconn_t *conn)
         }
         /* hiredis holds a bulk string until it is whole */
         if (reply == NULL &&
-            !ocsp_reply_guard_buffer_ok(&conn->guard, reader)) {
+            ocsp_reply_guard_check(&conn->guard, reader) != 0) {
             goto failed;
         }
     }
@@ -358,6 +392,74 @@ int ocsp_rconn_skip(ocsp_rconn_t *conn, size_t n)
         freeReplyObject(r);
     }
     return rv;
+}
+
+void *ocsp_rconn_reply_decode(ocsp_rconn_t *conn,
+                              redisReplyObjectFunctions *fns, void *privdata,
+                              int (*progress)(void *privdata))
+{
+    ocsp_reply_guard_t *g = &conn->guard;
+    const redisReplyObjectFunctions *inner;
+    void (*free_object)(void *);
+    void *inner_privdata, *reply = NULL;
+    redisReader *reader;
+
+    if (conn->c == NULL) {
+        snprintf(conn->err, sizeof(conn->err), "redis: not connected");
+        return NULL;
+    }
+    if (conn->pending == 0) {
+        ocsp_rconn_fail(conn, "redis: a reply read that was not asked for");
+        return NULL;
+    }
+    if (ocsp_rconn_flush(conn) != 0) {
+        return NULL;
+    }
+    reader = conn->c->reader;
+    /* FNS build under the guard: the limits still bound the reply. */
+    inner = g->inner;
+    inner_privdata = g->inner_privdata;
+    free_object = g->fns.freeObject;
+    g->inner = fns;
+    g->inner_privdata = privdata;
+    g->fns.freeObject = fns->freeObject;
+    for (;;) {
+        if (redisReaderGetReply(reader, &reply) != REDIS_OK) {
+            goto failed;
+        }
+        if (reply != NULL) {
+            break;
+        }
+        if (progress != NULL && progress(privdata) != 0) {
+            if (conn->c != NULL) {
+                ocsp_rconn_fail(conn, "redis: reply decoding stopped");
+            }
+            goto restore;
+        }
+        if (redisBufferRead(conn->c) != REDIS_OK ||
+            ocsp_reply_guard_check(g, reader) != 0) {
+            goto failed;
+        }
+    }
+    conn->pending--;
+    if (conn->failures != 0) {
+        rconn_recovered(conn);
+    }
+    goto restore;
+
+failed:
+    /* dropped with FNS's freeObject in place: a partial reply is FNS's */
+    if (!g->refused && conn->c->err == 0 && reader->err == REDIS_ERR_OOM) {
+        ocsp_rconn_fail(conn, "redis: reply refused by its decoder");
+    } else {
+        rconn_io_failed(conn);
+    }
+    reply = NULL;
+restore:
+    g->inner = inner;
+    g->inner_privdata = inner_privdata;
+    g->fns.freeObject = free_object;
+    return reply;
 }
 
 redisReply *ocsp_rconn_cmd(ocsp_rconn_t *conn, int argc, const char **argv,

@@ -54,6 +54,16 @@ typedef struct {
     char err[OCSP_ERR_MAX];
 } ocsp_rconn_t;
 
+/*
+ * The daemons' and the CLI's reply limits: room for their largest
+ * legitimate replies (an XREADGROUP batch of SIGNER_BATCH_MAX entries, MGET
+ * of a batch and EXEC of its transaction, HMGET/ZRANGE pages, 4 MB
+ * GETRANGE pieces of a revoked log), far below what would hurt.  Each
+ * reply is bounded as a whole too: 512 K objects (or twice max_elements if
+ * more) and 64 MB of strings (or max_string if more).
+ */
+extern const ocsp_reply_limits_t ocsp_reply_limits_default;
+
 /* Sets up a disconnected connection to cf's Redis, default limits. */
 void ocsp_rconn_init(ocsp_rconn_t *conn, const ocsp_config_t *cf);
 
@@ -107,6 +117,23 @@ redisReply *ocsp_rconn_reply(ocsp_rconn_t *conn);
  * conn->err); -1 if the connection failed.
  */
 int ocsp_rconn_skip(ocsp_rconn_t *conn, size_t n);
+
+/*
+ * The next pending reply decoded by FNS (hiredis object functions, called
+ * with PRIVDATA as their task's privdata) instead of built as a redisReply:
+ * for a reply too large to build (a page of HSCAN), under the same limits
+ * and failure policy.  FNS returns a non-NULL object for what it accepts
+ * and NULL to refuse the reply (the connection then fails; FNS keeps its own
+ * reason), and its freeObject frees whatever it returned (it is called for
+ * a reply cut short).  An error reply reaches FNS's createString as a task
+ * of type REDIS_REPLY_ERROR.  Between socket reads, PROGRESS(PRIVDATA) (may
+ * be NULL) may append and flush commands, e.g. the next page as soon as
+ * the cursor has come; non-zero fails the connection.  Returns the object
+ * FNS made for the whole reply, or NULL when the connection failed.
+ */
+void *ocsp_rconn_reply_decode(ocsp_rconn_t *conn,
+                              redisReplyObjectFunctions *fns, void *privdata,
+                              int (*progress)(void *privdata));
 
 /* One command, when nothing is pending: append, flush, reply.  As
  * ocsp_rconn_reply(); NULL too if replies were pending. */

@@ -88,11 +88,11 @@ def signer_on(tmp_path, pki_dir, port):
 
 HOSTILE = [
     # 13 bytes that make hiredis 0.14 reserve 16 GB for the array
-    ("array", b"*2000000000\r\n", 0, "reply array of 2000000000 elements"),
+    ("array", b"*2000000000\r\n", 0, "array of 2000000000 elements"),
     # a bulk string hiredis would buffer whole, as it arrives
-    ("string", b"$1000000000\r\n", 96 << 20, "reply string over"),
+    ("string", b"$1000000000\r\n", 96 << 20, "string announced as 1000000000 bytes"),
     # arrays within arrays
-    ("nested", b"*1\r\n" * 7 + b":1\r\n", 0, "reply nested 7 deep"),
+    ("nested", b"*1\r\n" * 7 + b":1\r\n", 0, "arrays nested 7 deep"),
     # many small objects, each array under the element bound (built below)
     ("objects", None, 0, "reply of more than"),
 ]

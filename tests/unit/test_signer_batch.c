@@ -78,6 +78,26 @@ static void test_index(signer_batch_t *b)
     CHECK(signer_batch_find(b, &iss_a, "1") == -1);
     serial_of(serial, 100);
     CHECK(signer_batch_find(b, &iss_a, serial) == -1);
+
+    /* The same serials under two issuers, the index nearly half full:
+     * probes cross each other's items, and each is told apart by both. */
+    for (size_t i = 0; i < SIGNER_BATCH_MAX / 2; i++) {
+        serial_of(serial, i);
+        CHECK(signer_batch_item(b, &iss_a, serial, "p", &idx) != NULL);
+        CHECK(signer_batch_item(b, &iss_b, serial, "p", &idx) != NULL);
+    }
+    CHECK(b->nitems == SIGNER_BATCH_MAX);
+    for (size_t i = 0; i < SIGNER_BATCH_MAX / 2; i++) {
+        long at;
+        serial_of(serial, i);
+        at = signer_batch_find(b, &iss_b, serial);
+        CHECK(at >= 0 && b->items[at].iss == &iss_b &&
+              strcmp(b->items[at].serial, serial) == 0);
+        at = signer_batch_find(b, &iss_a, serial);
+        CHECK(at >= 0 && b->items[at].iss == &iss_a &&
+              strcmp(b->items[at].serial, serial) == 0);
+    }
+    signer_batch_reset(b);
 }
 
 static void test_overlap_route(signer_batch_t *cur, signer_batch_t *next)

@@ -140,8 +140,18 @@ static void test_guard(void)
         redisReaderFeed(r, "*2000000000\r\n", 13);
         CHECK(redisReaderGetReply(r, &reply) != REDIS_OK);
         CHECK(g.refused);
-        /* guarded already */
+        /* guarded already: refused, and the guard in use still works */
         CHECK(ocsp_reply_guard_install(&g, r, lim) == -1);
+        redisReaderFree(r);
+        r = redisReaderCreateWithFunctions(&dec);
+        r->privdata = &decoder_seen;
+        CHECK(ocsp_reply_guard_install(&g, r, lim) == 0);
+        CHECK(ocsp_reply_guard_install(&g, r, lim) == -1);
+        reply = NULL;
+        redisReaderFeed(r, ":1\r\n", 4);
+        CHECK(redisReaderGetReply(r, &reply) == REDIS_OK &&
+              reply == &decoder_obj);
+        CHECK(decoder_seen == 4);
         redisReaderFree(r);
     }
 }

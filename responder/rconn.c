@@ -430,14 +430,17 @@ void *ocsp_rconn_reply_decode(ocsp_rconn_t *conn,
         if (reply != NULL) {
             break;
         }
+        /* what is parsed so far, before more is read (reply_limits.h) */
+        if (ocsp_reply_guard_check(g, reader) != 0) {
+            goto failed;
+        }
         if (progress != NULL && progress(privdata) != 0) {
             if (conn->c != NULL) {
                 ocsp_rconn_fail(conn, "redis: reply decoding stopped");
             }
             goto restore;
         }
-        if (redisBufferRead(conn->c) != REDIS_OK ||
-            ocsp_reply_guard_check(g, reader) != 0) {
+        if (redisBufferRead(conn->c) != REDIS_OK) {
             goto failed;
         }
     }

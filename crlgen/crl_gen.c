@@ -373,7 +373,7 @@ int crl_gen_full(crl_gen_t *g, crl_issuer_t *is, char *err)
     const crl_issuer_conf_t *ci = is->ci;
     const char *issuer = ci->ic->name;
     crl_entries_t entries = {0}, expired = {0};
-    crl_fetch_stats_t fst;
+    crl_record_stats_t fst;
     crl_params_t p;
     crl_state_t st = is->st;
     size_t count;

@@ -22,6 +22,11 @@ typedef struct {
     int rebase;    /* the delta grew too large: new full */
     long retry_at; /* monotonic ms: backoff after failure */
     int failures;  /* consecutive */
+    /* The last failure logged, so that one repeated at every retry is
+     * logged once per interval with a count. */
+    char failed_err[OCSP_ERR_MAX];
+    long failed_logged;           /* monotonic ms */
+    unsigned long failed_repeats; /* not logged since */
 } crl_issuer_t;
 
 typedef struct {

@@ -54,17 +54,46 @@ static void crl_write_metrics(crl_gen_t *g)
     }
 }
 
+/* A failure repeated at each retry is logged once per interval. */
+#define REPEAT_LOG_MS 60000
+
 static void crl_failed(crl_issuer_t *is, const char *what, const char *err)
 {
     long delay = 1000L << (is->failures < 6 ? is->failures : 6);
+    long now = ocsp_now_ms();
+    int same = strcmp(err, is->failed_err) == 0;
 
     if (delay > RETRY_MAX_MS) {
         delay = RETRY_MAX_MS;
     }
     is->failures++;
-    is->retry_at = ocsp_now_ms() + delay;
-    ocsp_log(OCSP_LOG_ERR, "%s failed issuer=%s retry_ms=%ld error=\"%s\"",
-             what, is->ci->ic->name, delay, err);
+    is->retry_at = now + delay;
+    if (same && now - is->failed_logged < REPEAT_LOG_MS) {
+        is->failed_repeats++;
+        ocsp_log(OCSP_LOG_DEBUG,
+                 "%s failed again issuer=%s retry_ms=%ld repeats=%lu", what,
+                 is->ci->ic->name, delay, is->failed_repeats);
+        return;
+    }
+    ocsp_log(OCSP_LOG_ERR,
+             "%s failed issuer=%s retry_ms=%ld repeats=%lu error=\"%s\"", what,
+             is->ci->ic->name, delay, same ? is->failed_repeats : 0, err);
+    snprintf(is->failed_err, sizeof(is->failed_err), "%s", err);
+    is->failed_logged = now;
+    is->failed_repeats = 0;
+}
+
+/* The end of a run of failures. */
+static void crl_recovered(crl_issuer_t *is)
+{
+    if (is->failures > 0) {
+        ocsp_log(OCSP_LOG_INFO, "recovered issuer=%s failures=%d",
+                 is->ci->ic->name, is->failures);
+    }
+    is->failures = 0;
+    is->retry_at = 0;
+    is->failed_err[0] = '\0';
+    is->failed_repeats = 0;
 }
 
 /* --once: every issuer's CRLs (or only deltas), each under its lease. */
@@ -186,8 +215,7 @@ static void crl_tick_issuer(crl_gen_t *g, crl_events_t *ev, crl_issuer_t *iss,
     if (rc != 0) {
         crl_failed(is, full ? "full CRL" : "delta CRL", err);
     } else {
-        is->failures = 0;
-        is->retry_at = 0;
+        crl_recovered(is);
         crl_events_ack(g->rc, ev, k, built, (long)cc->event_timeout * 1000);
     }
     crl_write_metrics(g);

@@ -1,4 +1,4 @@
-"""The Lua script that swaps a rebuilt revoked log in (crl_revlog.c,
+"""The Lua script that swaps a rebuilt revoked log in (crl_revlog_rebuild.c,
 rebuild_script), run as crlgen runs it, against a real Redis, in the
 interleavings a test of the whole generator cannot time: changes appended
 while the scan ran, a log started by a signer meanwhile, and a rebuild by
@@ -11,7 +11,7 @@ import pytest
 from revoca_fixtures import RedisServer
 
 SRC = os.path.join(os.path.dirname(__file__), "..", "..", "crlgen",
-                   "crl_revlog.c")
+                   "crl_revlog_rebuild.c")
 LOG, TMP = "revoca:revlog:demo:0", "revoca:revlog:demo:0:rebuild:1:1"
 
 

@@ -344,8 +344,11 @@ int main(int argc, char **argv)
                     cc.issuers[i].ic->name, err);
             goto done;
         }
-        crl_lease_init(&iss[i].lease, cf.prefix, cc.issuers[i].ic->name,
-                       cc.consumer, cc.lease_ttl);
+        if (crl_lease_init(&iss[i].lease, cf.prefix, cc.issuers[i].ic->name,
+                           cc.consumer, cc.lease_ttl) != 0) {
+            fprintf(stderr, "revoca-crlgen: RAND_bytes() failed\n");
+            goto done;
+        }
     }
     if (check) {
         printf("revoca-crlgen: %s: ok (%zu issuers)\n", file, cc.n);

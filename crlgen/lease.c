@@ -1,5 +1,6 @@
 #include "lease.h"
 
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,27 +26,23 @@ static const char lua_hset[] =
     "redis.call('HSET', KEYS[2], unpack(ARGV, 2))\n"
     "return 1\n";
 
-void crl_lease_init(crl_lease_t *l, const char *prefix, const char *issuer,
-                    const char *consumer, int64_t ttl_s)
+int crl_lease_init(crl_lease_t *l, const char *prefix, const char *issuer,
+                   const char *consumer, int64_t ttl_s)
 {
     unsigned char rnd[8];
-    FILE *f;
 
     memset(l, 0, sizeof(*l));
     ocsp_key_named(l->key, prefix, "crlgen-lease", issuer);
-    memset(rnd, 0, sizeof(rnd));
-    f = fopen("/dev/urandom", "rb");
-    if (f != NULL) {
-        if (fread(rnd, 1, sizeof(rnd), f) != sizeof(rnd)) {
-            memset(rnd, 0, sizeof(rnd));
-        }
-        fclose(f);
+    /* Unique even if two generators were given the same consumer name;
+     * OpenSSL's generator, as every random value of Revoca's. */
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+        return -1;
     }
-    /* Unique even if two generators were given the same consumer name. */
     snprintf(l->id, sizeof(l->id), "%s/%02x%02x%02x%02x%02x%02x%02x%02x",
              consumer, rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6],
              rnd[7]);
     l->ttl_ms = ttl_s * 1000;
+    return 0;
 }
 
 static long long crl_eval(ocsp_rconn_t *rc, const char *script, int nkeys,

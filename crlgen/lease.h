@@ -22,8 +22,10 @@ typedef struct {
     long expires; /* monotonic ms, conservative; 0: not held */
 } crl_lease_t;
 
-void crl_lease_init(crl_lease_t *l, const char *prefix, const char *issuer,
-                    const char *consumer, int64_t ttl_s);
+/* A lease of ISSUER's for CONSUMER with a random id; 0, or -1 if OpenSSL's
+ * generator failed. */
+int crl_lease_init(crl_lease_t *l, const char *prefix, const char *issuer,
+                   const char *consumer, int64_t ttl_s);
 
 /* Takes or renews the lease.  Returns 1 if held, 0 if another generator
  * holds it, -1 on a Redis error (l->expires is kept: it may still be ours

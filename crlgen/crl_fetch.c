@@ -1,7 +1,5 @@
 #include "crl_fetch.h"
 
-#include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,56 +11,14 @@
 
 #define HMGET_CHUNK 1000
 
-static int crl_bad_reply(redisReply *r, const char *what, char *err)
+/* The reason a reply R to WHAT cannot be used, into err. */
+static int crl_bad_reply(const redisReply *r, const char *what, char *err)
 {
     snprintf(err, OCSP_ERR_MAX, "%s: unexpected reply%s%.*s", what,
              r && r->type == REDIS_REPLY_ERROR ? ": " : "",
              r && r->type == REDIS_REPLY_ERROR ? (int)r->len : 0,
              r && r->type == REDIS_REPLY_ERROR ? r->str : "");
     return -1;
-}
-
-int crl_reply_i64(const redisReply *r, int64_t *v)
-{
-    char *end;
-    double d;
-
-    if (r == NULL || r->type != REDIS_REPLY_STRING || r->len == 0 ||
-        r->len > 32) {
-        return -1;
-    }
-    errno = 0;
-    d = strtod(r->str, &end);
-    if (errno != 0 || end != r->str + r->len || !isfinite(d) || d < -9.2e18 ||
-        d > 9.2e18) {
-        return -1;
-    }
-    *v = (int64_t)d;
-    return 0;
-}
-
-int crl_redis_time_ms(ocsp_rconn_t *rc, int64_t *ms, char *err)
-{
-    const char *argv[] = {"TIME"};
-    redisReply *r = ocsp_rconn_cmd(rc, 1, argv, NULL);
-    int64_t sec, usec;
-    int rv = -1;
-
-    if (r == NULL) {
-        snprintf(err, OCSP_ERR_MAX, "TIME: %s", rc->err);
-        return -1;
-    }
-    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-        crl_reply_i64(r->element[0], &sec) == 0 &&
-        crl_reply_i64(r->element[1], &usec) == 0 && sec >= 0 &&
-        sec < INT64_MAX / 1000) {
-        *ms = sec * 1000 + usec / 1000;
-        rv = 0;
-    } else {
-        crl_bad_reply(r, "TIME", err);
-    }
-    freeReplyObject(r);
-    return rv;
 }
 
 int crl_fetch_revoked(ocsp_rconn_t *rc, const char *prefix,
@@ -141,7 +97,7 @@ int crl_fetch_last_change(ocsp_rconn_t *rc, const char *prefix,
         *ms = 0;
         rv = 0;
     } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-               crl_reply_i64(r->element[1], ms) == 0) {
+               ocsp_reply_int64(r->element[1], 0, ms) == 0) {
         rv = 0;
     } else {
         crl_bad_reply(r, "ZRANGE", err);
@@ -186,22 +142,16 @@ static int crl_fetch_serials(ocsp_rconn_t *rc, const char *prefix,
             argv[2 + i] = m->str;
             lens[2 + i] = m->len;
         }
-        if (redisAppendCommandArgv(rc->c, (int)(n + 2), argv, lens) !=
-            REDIS_OK) {
-            snprintf(err, OCSP_ERR_MAX, "redis: %s", rc->c->errstr);
-            ocsp_rconn_drop(rc);
+        if (ocsp_rconn_append(rc, (int)(n + 2), argv, lens) != 0) {
+            snprintf(err, OCSP_ERR_MAX, "HMGET: %s", rc->err);
             goto done;
         }
     }
     for (unsigned shard = 0; shard < ci->nshards; shard++) {
-        void *reply = NULL;
-
-        if (redisGetReply(rc->c, &reply) != REDIS_OK || reply == NULL) {
-            snprintf(err, OCSP_ERR_MAX, "redis: %s", rc->c->errstr);
-            ocsp_rconn_drop(rc);
+        if ((r = ocsp_rconn_reply(rc)) == NULL) {
+            snprintf(err, OCSP_ERR_MAX, "HMGET: %s", rc->err);
             goto done;
         }
-        r = reply;
         ocsp_key_revoked(key, prefix, ci->ic->name, shard);
         if (r->type != REDIS_REPLY_ARRAY || r->elements != n) {
             crl_bad_reply(r, "HMGET", err);
@@ -266,7 +216,7 @@ static int crl_fetch_serials(ocsp_rconn_t *rc, const char *prefix,
             continue; /* not a serial: nothing a relying party could use */
         }
         slot->reason = CRL_REASON_REMOVE;
-        if (crl_reply_i64(score, &slot->revoked_at) != 0) {
+        if (ocsp_reply_int64(score, 0, &slot->revoked_at) != 0) {
             snprintf(err, OCSP_ERR_MAX, "%s: a score is not a time", key);
             goto done;
         }
@@ -276,9 +226,8 @@ static int crl_fetch_serials(ocsp_rconn_t *rc, const char *prefix,
     goto done;
 
 unread:
-    /* the other shards' replies are still to come: never read them as the
-     * replies to later commands */
-    ocsp_rconn_drop(rc);
+    /* the other shards' replies are read and thrown away */
+    (void)ocsp_rconn_skip(rc, ocsp_rconn_pending(rc));
 done:
     freeReplyObject(r);
     free(argv);
@@ -333,7 +282,7 @@ int crl_fetch_changes(ocsp_rconn_t *rc, const char *prefix,
         }
     }
     if (r->elements > 0 &&
-        crl_reply_i64(r->element[r->elements - 1], max_ms) != 0) {
+        ocsp_reply_int64(r->element[r->elements - 1], 0, max_ms) != 0) {
         snprintf(err, OCSP_ERR_MAX, "%s: a score is not a time", key);
         goto failed;
     }

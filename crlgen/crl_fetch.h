@@ -18,16 +18,6 @@
 #include "rconn.h"
 
 /*
- * A number Redis sent as a string (TIME's fields, a sorted-set score, a
- * state field) into *v: the whole string, finite and within int64.  0, or
- * -1 for anything else.
- */
-int crl_reply_i64(const redisReply *r, int64_t *v);
-
-/* Redis server time in unix milliseconds (TIME); 0 or -1 with err. */
-int crl_redis_time_ms(ocsp_rconn_t *rc, int64_t *ms, char *err);
-
-/*
  * Every entry on the issuer's CRLs at NOW (unix seconds), unsorted, appended
  * to *out; serials dropped as expired are appended to *expired (for the
  * pre-publish check).  Returns 0, or -1 with err (OCSP_ERR_MAX).

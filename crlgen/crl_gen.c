@@ -385,8 +385,11 @@ int crl_gen_full(crl_gen_t *g, crl_issuer_t *is, char *err)
 
     memset(&fst, 0, sizeof(fst));
     memset(&job, 0, sizeof(job));
-    if (crl_redis_time_ms(g->rc, &t0, err) != 0 ||
-        crl_fetch_last_change(g->rc, cc->cf->prefix, issuer, &last_change,
+    if (ocsp_rconn_time_ms(g->rc, &t0) != 0) {
+        snprintf(err, OCSP_ERR_MAX, "TIME: %s", g->rc->err);
+        goto failed;
+    }
+    if (crl_fetch_last_change(g->rc, cc->cf->prefix, issuer, &last_change,
                               err) != 0) {
         goto failed;
     }
@@ -506,7 +509,8 @@ int crl_gen_delta(crl_gen_t *g, crl_issuer_t *is, char *err)
         snprintf(err, OCSP_ERR_MAX, "no full CRL to be the delta's base");
         return -1;
     }
-    if (crl_redis_time_ms(g->rc, &t0, err) != 0) {
+    if (ocsp_rconn_time_ms(g->rc, &t0) != 0) {
+        snprintf(err, OCSP_ERR_MAX, "TIME: %s", g->rc->err);
         return -1;
     }
     rc = crl_fetch_changes(g->rc, cc->cf->prefix, ci, t0 / 1000,

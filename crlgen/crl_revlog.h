@@ -87,6 +87,13 @@ int crl_revlog_buf_add(crl_revlog_buf_t *b, const char *serial, size_t slen,
 int crl_revlog_rebuild(ocsp_rconn_t *rc, const char *prefix, const char *issuer,
                        unsigned shard, crl_revlog_buf_t *b,
                        const crl_revlog_mark_t *m, char *err);
+/*
+ * The Lua script crl_revlog_rebuild() swaps a log in with, the header's
+ * layout formatted in from revlog.h, into out (CAP bytes, 2048 are plenty):
+ * its length, or 0 if CAP is too small.
+ */
+size_t crl_revlog_script(char *out, size_t cap);
+
 /* Frees b's records (b itself is the caller's). */
 void crl_revlog_buf_free(crl_revlog_buf_t *b);
 

@@ -128,25 +128,28 @@ long crl_revlog_replay(const crl_issuer_conf_t *ci, int64_t now, unsigned shard,
     return rd.carried == 0 ? (long)rd.records : -1;
 }
 
-static void revlog_getrange(ocsp_rconn_t *rc, const char *key, int64_t from,
-                            int64_t to)
+/* Queues GETRANGE KEY FROM TO (inclusive); 0, or -1 with err. */
+static int revlog_getrange(ocsp_rconn_t *rc, const char *key, int64_t from,
+                           int64_t to, char *err)
 {
     char a[24], b[24];
     const char *argv[] = {"GETRANGE", key, a, b};
 
     snprintf(a, sizeof(a), "%lld", (long long)from);
     snprintf(b, sizeof(b), "%lld", (long long)to);
-    redisAppendCommandArgv(rc->c, 4, argv, NULL);
+    if (ocsp_rconn_append(rc, 4, argv, NULL) != 0) {
+        snprintf(err, OCSP_ERR_MAX, "revoked log: %s", rc->err);
+        return -1;
+    }
+    return 0;
 }
 
 redisReply *crl_revlog_reply(ocsp_rconn_t *rc, char *err)
 {
-    void *r = NULL;
+    redisReply *r = ocsp_rconn_reply(rc);
 
-    if (redisGetReply(rc->c, &r) != REDIS_OK || r == NULL) {
-        snprintf(err, OCSP_ERR_MAX, "revoked log: %s", rc->c->errstr);
-        ocsp_rconn_drop(rc);
-        return NULL;
+    if (r == NULL) {
+        snprintf(err, OCSP_ERR_MAX, "revoked log: %s", rc->err);
     }
     return r;
 }
@@ -156,25 +159,24 @@ int crl_revlog_state(ocsp_rconn_t *rc, const char *log_key,
                      int64_t *hlen, char *err)
 {
     const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"};
-    const char *hdr[] = {"GETRANGE", log_key, "0", "15"};
+    char last[8];
+    const char *hdr[] = {"GETRANGE", log_key, "0", last};
     const char *strlen_[] = {"STRLEN", log_key};
     const char *hlen_[] = {"HLEN", hash_key};
     redisReply *r = NULL;
     int rv = 0;
 
     memset(m, 0, sizeof(*m));
-    redisAppendCommandArgv(rc->c, 1, multi, NULL);
-    redisAppendCommandArgv(rc->c, 4, hdr, NULL);
-    redisAppendCommandArgv(rc->c, 2, strlen_, NULL);
-    redisAppendCommandArgv(rc->c, 2, hlen_, NULL);
-    redisAppendCommandArgv(rc->c, 1, exec, NULL);
-    for (int i = 0; i < 5; i++) {
-        if ((r = crl_revlog_reply(rc, err)) == NULL) {
-            return -1;
-        }
-        if (i < 4) {
-            freeReplyObject(r);
-        }
+    snprintf(last, sizeof(last), "%d", OCSP_REVLOG_HEADER - 1);
+    if (ocsp_rconn_append(rc, 1, multi, NULL) != 0 ||
+        ocsp_rconn_append(rc, 4, hdr, NULL) != 0 ||
+        ocsp_rconn_append(rc, 2, strlen_, NULL) != 0 ||
+        ocsp_rconn_append(rc, 2, hlen_, NULL) != 0 ||
+        ocsp_rconn_append(rc, 1, exec, NULL) != 0 ||
+        ocsp_rconn_skip(rc, 4) < 0 || /* +OK and +QUEUED */
+        (r = ocsp_rconn_reply(rc)) == NULL) {
+        snprintf(err, OCSP_ERR_MAX, "revoked log: %s", rc->err);
+        return -1;
     }
     for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements && i < 3;
          i++) {
@@ -193,8 +195,8 @@ int crl_revlog_state(ocsp_rconn_t *rc, const char *log_key,
         r->element[1]->type != REDIS_REPLY_INTEGER ||
         r->element[2]->type != REDIS_REPLY_INTEGER ||
         r->element[1]->integer < 0 || r->element[2]->integer < 0) {
-        snprintf(err, OCSP_ERR_MAX, "revoked log %s: unexpected reply",
-                 log_key);
+        ocsp_rconn_fail_reply(rc, "revoked log state", r);
+        snprintf(err, OCSP_ERR_MAX, "revoked log %s: %s", log_key, rc->err);
         rv = -1;
     } else {
         m->has_header =
@@ -207,9 +209,6 @@ int crl_revlog_state(ocsp_rconn_t *rc, const char *log_key,
         *hlen = r->element[2]->integer;
     }
     freeReplyObject(r);
-    if (rv != 0) {
-        ocsp_rconn_drop(rc);
-    }
     return rv;
 }
 
@@ -338,7 +337,9 @@ int crl_revlog_fetch(ocsp_rconn_t *rc, const char *prefix,
             while (inflight < REVLOG_AHEAD && asked < len) {
                 int64_t to =
                     asked + REVLOG_CHUNK < len ? asked + REVLOG_CHUNK : len;
-                revlog_getrange(rc, log_key, asked, to - 1);
+                if (revlog_getrange(rc, log_key, asked, to - 1, err) != 0) {
+                    goto done;
+                }
                 asked = to;
                 inflight++;
             }
@@ -375,8 +376,12 @@ int crl_revlog_fetch(ocsp_rconn_t *rc, const char *prefix,
         }
         {
             /* A rebuild during the read changes the generation. */
-            const char *hdr[] = {"GETRANGE", log_key, "0", "15"};
-            redisReply *r = ocsp_rconn_cmd(rc, 4, hdr, NULL);
+            char last[8];
+            const char *hdr[] = {"GETRANGE", log_key, "0", last};
+            redisReply *r;
+
+            snprintf(last, sizeof(last), "%d", OCSP_REVLOG_HEADER - 1);
+            r = ocsp_rconn_cmd(rc, 4, hdr, NULL);
             if (r == NULL) {
                 snprintf(err, OCSP_ERR_MAX, "revoked log: %s", rc->err);
                 goto done;
@@ -414,13 +419,9 @@ int crl_revlog_fetch(ocsp_rconn_t *rc, const char *prefix,
 
     drain:
         /* Pieces still asked for are read and thrown away. */
-        while (inflight-- > 0) {
-            redisReply *r = crl_revlog_reply(rc, err);
-            if (r == NULL) {
-                rv = -1;
-                goto done;
-            }
-            freeReplyObject(r);
+        if (ocsp_rconn_skip(rc, (size_t)inflight) < 0) {
+            snprintf(err, OCSP_ERR_MAX, "revoked log: %s", rc->err);
+            rv = -1;
         }
         goto done;
     }

@@ -14,10 +14,15 @@
  * KEYS[2], followed by what was appended to KEYS[2] after byte ARGV[1]:
  * every change since the scan it holds began.  ARGV[3] is the header the
  * log had then ("" if none).  A log without a header then may have been
- * started since by a signer (origin 0), with a header of its own: its
- * records follow it.  Returns 1; 2, leaving the log alone, when another
- * generator rebuilt it meanwhile (the offset means nothing in its log);
- * 0 when KEYS[1] is not whole.
+ * started since by a signer (origin OCSP_REVLOG_STARTED), with a header of
+ * its own: its records follow it.  Returns 1; 2, leaving the log alone,
+ * when another generator rebuilt it meanwhile (the offset means nothing in
+ * its log); 0 when KEYS[1] is not whole.
+ *
+ * The header's layout comes from revlog.h, formatted in by
+ * crl_revlog_script(): %1$d the header's length, %2$d its last offset,
+ * %3$d the magic's length, %4$s the magic as Lua escapes, %5$d the origin
+ * octet's (1-based) position, %6$d OCSP_REVLOG_STARTED.
  */
 static const char rebuild_script[] =
     "if redis.call('STRLEN', KEYS[1]) ~= tonumber(ARGV[2]) then\n"
@@ -27,20 +32,20 @@ static const char rebuild_script[] =
     "local from = tonumber(ARGV[1])\n"
     "local cur = ''\n"
     "if redis.call('TYPE', KEYS[2]).ok == 'string' then\n"
-    "  cur = redis.call('GETRANGE', KEYS[2], 0, 15)\n"
+    "  cur = redis.call('GETRANGE', KEYS[2], 0, %2$d)\n"
     "end\n"
-    "local head = #cur == 16 and string.sub(cur, 1, 7) == 'RVLOG\\1\\0'\n"
+    "local head = #cur == %1$d and string.sub(cur, 1, %3$d) == '%4$s'\n"
     "if ARGV[3] ~= '' then\n"
     "  if cur ~= ARGV[3] then\n"
     "    redis.call('DEL', KEYS[1])\n"
     "    return 2\n"
     "  end\n"
     "elseif head then\n"
-    "  if from ~= 0 or string.byte(cur, 8) ~= 0 then\n"
+    "  if from ~= 0 or string.byte(cur, %5$d) ~= %6$d then\n"
     "    redis.call('DEL', KEYS[1])\n"
     "    return 2\n"
     "  end\n"
-    "  from = 16\n"
+    "  from = %1$d\n"
     "end\n"
     "if cur ~= '' and redis.call('STRLEN', KEYS[2]) > from then\n"
     "  redis.call('APPEND', KEYS[1], redis.call('GETRANGE', KEYS[2], from, "
@@ -49,6 +54,21 @@ static const char rebuild_script[] =
     "redis.call('RENAME', KEYS[1], KEYS[2])\n"
     "redis.call('PERSIST', KEYS[2])\n"
     "return 1\n";
+
+size_t crl_revlog_script(char *out, size_t cap)
+{
+    char magic[4 * OCSP_REVLOG_MAGIC_LEN + 1];
+    int n;
+
+    for (size_t i = 0; i < OCSP_REVLOG_MAGIC_LEN; i++) {
+        /* \ddd: a decimal escape of exactly three digits */
+        snprintf(magic + 4 * i, 5, "\\%03u", ocsp_revlog_magic[i]);
+    }
+    n = snprintf(out, cap, rebuild_script, OCSP_REVLOG_HEADER,
+                 OCSP_REVLOG_HEADER - 1, OCSP_REVLOG_MAGIC_LEN, magic,
+                 OCSP_REVLOG_ORIGIN_AT + 1, OCSP_REVLOG_STARTED);
+    return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
+}
 
 int crl_revlog_mark(ocsp_rconn_t *rc, const char *prefix,
                     const crl_issuer_conf_t *ci, crl_revlog_mark_t *m,
@@ -110,18 +130,23 @@ int crl_revlog_rebuild(ocsp_rconn_t *rc, const char *prefix, const char *issuer,
                        unsigned shard, crl_revlog_buf_t *b,
                        const crl_revlog_mark_t *m, char *err)
 {
-    char key[OCSP_KEY_MAX], tmp[OCSP_KEY_MAX + 64], at[24], total[24];
+    char key[OCSP_KEY_MAX], tmp[OCSP_KEY_MAX], at[24], total[24];
+    char script[sizeof(rebuild_script) + 64];
     unsigned char hdr[OCSP_REVLOG_HEADER];
     const unsigned char *data = hdr;
     size_t len = sizeof(hdr), pieces = 0;
     redisReply *r;
     int rv = 0;
 
-    ocsp_key_revlog(key, prefix, issuer, shard);
+    if (ocsp_key_revlog(key, prefix, issuer, shard) < 0 ||
+        ocsp_key_revlog_rebuild(tmp, prefix, issuer, shard, (long)getpid(),
+                                ocsp_now_ms()) < 0 ||
+        crl_revlog_script(script, sizeof(script)) == 0) {
+        snprintf(err, OCSP_ERR_MAX, "revoked log rebuild: key too long");
+        return -1;
+    }
     /* Written aside, in pieces: neither hiredis nor Redis copies the whole
      * log in one command, and Redis never blocks on it for long. */
-    snprintf(tmp, sizeof(tmp), "%s:rebuild:%ld:%ld", key, (long)getpid(),
-             ocsp_now_ms());
     ocsp_revlog_header(hdr, OCSP_REVLOG_REBUILT);
     if (b->len > 0) {
         memcpy(b->p, hdr, sizeof(hdr));
@@ -134,34 +159,28 @@ int crl_revlog_rebuild(ocsp_rconn_t *rc, const char *prefix, const char *issuer,
         const char *argv[] = {off == 0 ? "SET" : "APPEND", tmp,
                               (const char *)data + off, "EX", "3600"};
         size_t lens[] = {off == 0 ? 3 : 6, strlen(tmp), n, 2, 4};
-        int done = 0;
 
-        redisAppendCommandArgv(rc->c, off == 0 ? 5 : 3, argv, lens);
-        while (!done) {
-            if (redisBufferWrite(rc->c, &done) != REDIS_OK) {
-                snprintf(err, OCSP_ERR_MAX, "revoked log rebuild: %s",
-                         rc->c->errstr);
-                ocsp_rconn_drop(rc);
-                return -1;
-            }
-        }
-    }
-    for (size_t i = 0; i < pieces; i++) {
-        if ((r = crl_revlog_reply(rc, err)) == NULL) {
+        /* sent as queued: a piece is never held in memory twice */
+        if (ocsp_rconn_append(rc, off == 0 ? 5 : 3, argv, lens) != 0 ||
+            ocsp_rconn_flush(rc) != 0) {
+            snprintf(err, OCSP_ERR_MAX, "revoked log rebuild: %s", rc->err);
             return -1;
         }
-        if (r->type == REDIS_REPLY_ERROR && rv == 0) {
-            snprintf(err, OCSP_ERR_MAX, "revoked log rebuild %s: %.*s", tmp,
-                     (int)(r->len > 200 ? 200 : r->len), r->str);
-            rv = -1;
-        }
-        freeReplyObject(r);
+    }
+    rv = ocsp_rconn_skip(rc, pieces);
+    if (rv < 0) {
+        snprintf(err, OCSP_ERR_MAX, "revoked log rebuild: %s", rc->err);
+        return -1;
+    }
+    if (rv > 0) {
+        snprintf(err, OCSP_ERR_MAX, "revoked log rebuild %s: %s", tmp, rc->err);
+        rv = -1;
     }
     snprintf(at, sizeof(at), "%lld", (long long)m->len);
     snprintf(total, sizeof(total), "%zu", len);
     if (rv == 0) {
-        const char *argv[] = {"EVAL", rebuild_script,         "2", tmp, key, at,
-                              total,  (const char *)m->header};
+        const char *argv[] = {"EVAL", script, "2",   tmp,
+                              key,    at,     total, (const char *)m->header};
         size_t lens[8];
         for (int i = 0; i < 7; i++) {
             lens[i] = strlen(argv[i]);
@@ -183,7 +202,7 @@ int crl_revlog_rebuild(ocsp_rconn_t *rc, const char *prefix, const char *issuer,
         }
         freeReplyObject(r);
     }
-    if (rv != 0) {
+    if (rv != 0 && rc->c != NULL) {
         const char *argv[] = {"DEL", tmp};
         freeReplyObject(ocsp_rconn_cmd(rc, 2, argv, NULL));
     }

@@ -4,29 +4,22 @@
 #include <string.h>
 
 #include "keys.h"
+#include "log.h"
 
 #define HSCAN_COUNT "10000"
 
-/* Sends one HSCAN page request without waiting for its reply. */
-static int crl_hscan_send(ocsp_rconn_t *rc, const char *key, const char *cursor,
-                          char *err)
+/* Queues and sends one HSCAN page request without waiting for its reply. */
+static int crl_hscan_send(ocsp_rconn_t *conn, const char *key,
+                          const char *cursor, char *err)
 {
     const char *argv[] = {"HSCAN", key, cursor, "COUNT", HSCAN_COUNT};
-    int done = 0;
 
-    if (redisAppendCommandArgv(rc->c, 5, argv, NULL) != REDIS_OK) {
-        goto failed;
-    }
-    while (!done) {
-        if (redisBufferWrite(rc->c, &done) != REDIS_OK) {
-            goto failed;
-        }
+    if (ocsp_rconn_append(conn, 5, argv, NULL) != 0 ||
+        ocsp_rconn_flush(conn) != 0) {
+        snprintf(err, OCSP_ERR_MAX, "HSCAN %s: %s", key, conn->err);
+        return -1;
     }
     return 0;
-
-failed:
-    snprintf(err, OCSP_ERR_MAX, "HSCAN %s: %s", key, rc->c->errstr);
-    return -1;
 }
 
 /*
@@ -48,6 +41,8 @@ typedef struct {
     char field[2 * CRL_SERIAL_LEN + 1];
     size_t flen;
     crl_revlog_buf_t *log; /* the shard's log rebuilt from the scan */
+    int stopped; /* an invalid record: the rest of the page is read only */
+    ocsp_rconn_t *conn;
     char *err;
 } crl_scan_t;
 
@@ -137,13 +132,19 @@ static void *crl_scan_string(const redisReadTask *t, char *str, size_t len)
         s->have_cursor = 1;
         return &crl_scan_obj;
     }
+    if (s->stopped) {
+        return &crl_scan_obj;
+    }
     if (t->idx % 2 == 0) {
         /* a field: kept until its value; longer ones fail at the value */
         s->flen = len;
         memcpy(s->field, str, len < sizeof(s->field) ? len : sizeof(s->field));
         return &crl_scan_obj;
     }
-    return crl_scan_pair(s, str, len) == 0 ? &crl_scan_obj : NULL;
+    /* After an invalid record the page is still read to its end, so that
+     * the connection stays usable; nothing more of it is kept. */
+    s->stopped = crl_scan_pair(s, str, len) != 0;
+    return &crl_scan_obj;
 }
 
 static void *crl_scan_array(const redisReadTask *t, int elements)
@@ -177,40 +178,44 @@ static redisReplyObjectFunctions crl_scan_fns = {
     crl_scan_string, crl_scan_array, crl_scan_integer, crl_scan_nil,
     crl_scan_free};
 
-/* Every page of one hash; the first page request is already sent. */
-static int crl_scan_hash(ocsp_rconn_t *rc, crl_scan_t *s)
+/* Between socket reads: the next page is asked for as soon as this one's
+ * cursor has come, so that Redis works on it while this one arrives. */
+static int crl_scan_progress(void *privdata)
 {
-    redisReader *r = rc->c->reader;
+    crl_scan_t *s = privdata;
 
+    if (s->have_cursor == 1 && !s->stopped) {
+        s->have_cursor = 2;
+        if (strcmp(s->cursor, "0") != 0) {
+            return crl_hscan_send(s->conn, s->key, s->cursor, s->err);
+        }
+    }
+    return 0;
+}
+
+/* Every page of one hash; the first page request is already sent. */
+static int crl_scan_hash(ocsp_rconn_t *conn, crl_scan_t *s)
+{
     for (;;) {
-        void *reply = NULL;
-
         s->have_cursor = 0;
-        for (;;) {
-            if (redisReaderGetReply(r, &reply) != REDIS_OK) {
-                if (s->err[0] == '\0') {
-                    snprintf(s->err, OCSP_ERR_MAX, "HSCAN %s: %s", s->key,
-                             r->errstr);
-                }
-                return -1;
-            }
-            if (s->have_cursor == 1) {
-                /* Redis works on the next page while this one arrives. */
-                s->have_cursor = 2;
-                if (strcmp(s->cursor, "0") != 0 &&
-                    crl_hscan_send(rc, s->key, s->cursor, s->err) != 0) {
-                    return -1;
-                }
-            }
-            if (reply != NULL) {
-                crl_entries_prefault(s->out);
-                break;
-            }
-            if (redisBufferRead(rc->c) != REDIS_OK) {
+        if (ocsp_rconn_reply_decode(conn, &crl_scan_fns, s,
+                                    crl_scan_progress) == NULL) {
+            if (s->err[0] == '\0') {
                 snprintf(s->err, OCSP_ERR_MAX, "HSCAN %s: %s", s->key,
-                         rc->c->errstr);
-                return -1;
+                         conn->err);
             }
+            return -1;
+        }
+        if (s->stopped) {
+            /* a page asked for ahead is read and thrown away */
+            if (ocsp_rconn_skip(conn, ocsp_rconn_pending(conn)) < 0) {
+                ocsp_log(OCSP_LOG_DEBUG, "HSCAN %s: %s", s->key, conn->err);
+            }
+            return -1;
+        }
+        crl_entries_prefault(s->out);
+        if (crl_scan_progress(s) != 0) {
+            return -1; /* the whole page came in one read */
         }
         if (s->have_cursor != 2) {
             snprintf(s->err, OCSP_ERR_MAX, "HSCAN %s: no cursor", s->key);
@@ -224,9 +229,8 @@ static int crl_scan_hash(ocsp_rconn_t *rc, crl_scan_t *s)
 
 /* Sum of HLEN over the shard hashes: room for the entries is made at once
  * (a million entries are 48 MB, better not grown by copies). */
-static int crl_fetch_count(ocsp_rconn_t *rc, const char *prefix,
-                           const crl_issuer_conf_t *ci, size_t *total,
-                           char *err)
+static int crl_scan_count(ocsp_rconn_t *conn, const char *prefix,
+                          const crl_issuer_conf_t *ci, size_t *total, char *err)
 {
     char key[OCSP_KEY_MAX];
 
@@ -235,31 +239,27 @@ static int crl_fetch_count(ocsp_rconn_t *rc, const char *prefix,
         const char *argv[] = {"HLEN", key};
 
         ocsp_key_revoked(key, prefix, ci->ic->name, shard);
-        if (redisAppendCommandArgv(rc->c, 2, argv, NULL) != REDIS_OK) {
-            snprintf(err, OCSP_ERR_MAX, "HLEN: %s", rc->c->errstr);
+        if (ocsp_rconn_append(conn, 2, argv, NULL) != 0) {
+            snprintf(err, OCSP_ERR_MAX, "HLEN: %s", conn->err);
             return -1;
         }
     }
     for (unsigned shard = 0; shard < ci->nshards; shard++) {
-        void *reply = NULL;
-        redisReply *r;
-        int ok;
+        redisReply *r = ocsp_rconn_reply(conn);
+        int64_t n;
 
-        if (redisGetReply(rc->c, &reply) != REDIS_OK || reply == NULL) {
-            snprintf(err, OCSP_ERR_MAX, "HLEN: %s", rc->c->errstr);
+        if (r == NULL) {
+            snprintf(err, OCSP_ERR_MAX, "HLEN: %s", conn->err);
             return -1;
         }
-        r = reply;
-        ok = r->type == REDIS_REPLY_INTEGER && r->integer >= 0;
-        if (ok) {
-            *total += (size_t)r->integer;
-        } else {
-            snprintf(err, OCSP_ERR_MAX, "HLEN: unexpected reply");
+        if (ocsp_reply_int64(r, 0, &n) != 0) {
+            ocsp_rconn_fail_reply(conn, "HLEN", r);
+            snprintf(err, OCSP_ERR_MAX, "%s", conn->err);
+            freeReplyObject(r);
+            return -1;
         }
+        *total += (size_t)n;
         freeReplyObject(r);
-        if (!ok) {
-            return -1;
-        }
     }
     return 0;
 }
@@ -270,8 +270,6 @@ int crl_scan_revoked(ocsp_rconn_t *rc, const char *prefix,
                      crl_record_stats_t *st, crl_revlog_buf_t *logs, char *err)
 {
     char key[OCSP_KEY_MAX];
-    redisReplyObjectFunctions *fns;
-    void *privdata;
     crl_scan_t s;
     size_t total;
 
@@ -287,8 +285,8 @@ int crl_scan_revoked(ocsp_rconn_t *rc, const char *prefix,
         snprintf(err, OCSP_ERR_MAX, "redis: %s", rc->err);
         return -1;
     }
-    if (crl_fetch_count(rc, prefix, ci, &total, err) != 0) {
-        goto dropped;
+    if (crl_scan_count(rc, prefix, ci, &total, err) != 0) {
+        return -1;
     }
     /* records added meanwhile grow the array as usual */
     if (crl_entries_reserve(out, total) != 0) {
@@ -305,29 +303,17 @@ int crl_scan_revoked(ocsp_rconn_t *rc, const char *prefix,
     s.out = out;
     s.expired = expired;
     s.st = st;
+    s.conn = rc;
     s.err = err;
     err[0] = '\0';
-    fns = rc->c->reader->fn;
-    privdata = rc->c->reader->privdata;
-    rc->c->reader->fn = &crl_scan_fns;
-    rc->c->reader->privdata = &s;
     for (unsigned shard = 0; shard < ci->nshards; shard++) {
         ocsp_key_revoked(key, prefix, ci->ic->name, shard);
         s.shard = shard;
         s.log = logs != NULL ? &logs[shard] : NULL;
         if (crl_hscan_send(rc, key, "0", err) != 0 ||
             crl_scan_hash(rc, &s) != 0) {
-            /* Freed with the callbacks still in place (they own nothing);
-             * a page request may be in flight: never read it as the reply
-             * to another command. */
-            goto dropped;
+            return -1;
         }
     }
-    rc->c->reader->fn = fns;
-    rc->c->reader->privdata = privdata;
     return 0;
-
-dropped:
-    ocsp_rconn_drop(rc);
-    return -1;
 }

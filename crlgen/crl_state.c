@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crl_fetch.h"
 #include "keys.h"
 
 static const char *const fields[] = {
@@ -20,7 +19,7 @@ int crl_state_load(ocsp_rconn_t *rc, const char *prefix, const char *issuer,
     redisReply *r;
 
     memset(st, 0, sizeof(*st));
-    ocsp_key_named(key, prefix, "crlgen-state", issuer);
+    ocsp_key_crl_state(key, prefix, issuer);
     argv[0] = "HMGET";
     argv[1] = key;
     memcpy(argv + 2, fields, sizeof(fields));
@@ -37,8 +36,7 @@ int crl_state_load(ocsp_rconn_t *rc, const char *prefix, const char *issuer,
     for (int i = 0; i < 8; i++) {
         redisReply *e = r->element[i];
         v[i] = 0; /* nil: nothing published yet */
-        if (e->type != REDIS_REPLY_NIL &&
-            (crl_reply_i64(e, &v[i]) != 0 || v[i] < 0)) {
+        if (e->type != REDIS_REPLY_NIL && ocsp_reply_int64(e, 0, &v[i]) != 0) {
             snprintf(err, OCSP_ERR_MAX, "%s: field %s is not a number", key,
                      fields[i]);
             freeReplyObject(r);
@@ -64,7 +62,7 @@ static int crl_state_save(ocsp_rconn_t *rc, const crl_lease_t *l,
     char key[OCSP_KEY_MAX], buf[4][24];
     const char *argv[8];
 
-    ocsp_key_named(key, prefix, "crlgen-state", issuer);
+    ocsp_key_crl_state(key, prefix, issuer);
     for (int i = 0; i < 4; i++) {
         snprintf(buf[i], sizeof(buf[i]), "%lld", (long long)v[i]);
         argv[2 * i] = names[i];

@@ -547,41 +547,6 @@ static void test_snapshot(const char *dir)
     crl_entries_free(&chg);
 }
 
-/* Numbers Redis sends as strings: whole, finite, in range, or refused. */
-static void test_reply_numbers(void)
-{
-    static const struct {
-        const char *s;
-        int ok;
-        int64_t v;
-    } cases[] = {
-        {"1700000000123", 1, 1700000000123LL},
-        {"0", 1, 0},
-        {"-5", 1, -5},
-        {"12.0", 1, 12},
-        {"12abc", 0, 0},
-        {"", 0, 0},
-        {"inf", 0, 0},
-        {"nan", 0, 0},
-        {"1e30", 0, 0},
-        {" 7", 1, 7},
-    };
-    redisReply r;
-    int64_t v;
-
-    memset(&r, 0, sizeof(r));
-    r.type = REDIS_REPLY_STRING;
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        r.str = (char *)cases[i].s;
-        r.len = strlen(cases[i].s);
-        v = -1;
-        CHECK((crl_reply_i64(&r, &v) == 0) == cases[i].ok);
-        CHECK(!cases[i].ok || v == cases[i].v);
-    }
-    r.type = REDIS_REPLY_NIL;
-    CHECK(crl_reply_i64(&r, &v) != 0);
-}
-
 /* A revoked log replayed in pieces of every size gives what it gives
  * whole: records cut anywhere, the 4-byte record head included, are put
  * together; a cut last record or a bad one is refused. */
@@ -764,7 +729,6 @@ int main(void)
 
     test_serials();
     test_serials_random();
-    test_reply_numbers();
     test_sort();
     test_sort_random();
     test_dp_name();

@@ -2,7 +2,7 @@
  * revoca-crlgen: full, delta and sharded CRLs from the Redis status store,
  * re-signed on schedule and published atomically (docs/crl.md).
  *
- *   revoca-crlgen -c FILE [--once [--delta]] [--check] [-v]
+ *   revoca-crlgen -c FILE [--once [--delta]] [--check] [-v] | --help
  */
 #include <errno.h>
 #include <getopt.h>
@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "crl_conf.h"
@@ -34,15 +35,21 @@ static void crl_on_signal(int sig)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: revoca-crlgen -c FILE [--once [--delta]] [--check] "
-               "[-v]\n"
-               "  -c, --config FILE  the Revoca configuration\n"
-               "      --once         build and publish every CRL once, exit\n"
-               "      --delta        with --once: only a delta over the last "
-               "full CRL\n"
-               "      --check        validate the configuration and keys, "
-               "exit\n"
-               "  -v, --verbose      debug logging\n");
+    fprintf(f,
+            "usage: revoca-crlgen -c FILE [--once [--delta]] [--check] [-v]\n"
+            "       revoca-crlgen --help\n"
+            "  -c, --config FILE  the Revoca configuration (docs/crl.md)\n"
+            "      --once         build and publish every CRL once, exit\n"
+            "      --delta        with --once: only a delta over the last "
+            "full CRL\n"
+            "      --check        validate the configuration, each issuer's "
+            "CA certificate\n"
+            "                     and key, and the publish, state and "
+            "metrics paths; exit\n"
+            "                     0 if all is well, else non-zero with "
+            "FILE:LINE: problem\n"
+            "  -v, --verbose      debug logging\n"
+            "  -h, --help         this text\n");
 }
 
 static void crl_write_metrics(crl_gen_t *g)
@@ -94,6 +101,93 @@ static void crl_recovered(crl_issuer_t *is)
     is->retry_at = 0;
     is->failed_err[0] = '\0';
     is->failed_repeats = 0;
+}
+
+/* The line of the setting NAME (a path "crl.publish_dir"), else of its
+ * group: where a problem with a defaulted directory comes from. */
+static const config_setting_t *crl_setting(const ocsp_config_t *cf,
+                                           const char *name)
+{
+    const config_setting_t *s = config_lookup(&cf->lc, name);
+
+    if (s == NULL) {
+        s = config_lookup(&cf->lc, "crl");
+    }
+    return s;
+}
+
+/*
+ * Whether DIR can be published into: a writable directory, or one that
+ * mkdir() can create (its parent is one).  NAME is its setting, for
+ * "FILE:LINE: NAME DIR: problem" in err.  0 or -1.
+ */
+static int crl_check_dir(const ocsp_config_t *cf, const char *name,
+                         const char *dir, int create, char *err)
+{
+    struct stat sb;
+    char parent[4096];
+    const char *slash;
+
+    if (stat(dir, &sb) == 0) {
+        if (!S_ISDIR(sb.st_mode)) {
+            ocsp_conf_error(err, cf->path, crl_setting(cf, name),
+                            "%s %s: not a directory", name, dir);
+            return -1;
+        }
+        if (access(dir, W_OK | X_OK) != 0) {
+            ocsp_conf_error(err, cf->path, crl_setting(cf, name),
+                            "%s %s: not writable: %s", name, dir,
+                            strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    if (errno != ENOENT || !create) {
+        ocsp_conf_error(err, cf->path, crl_setting(cf, name), "%s %s: %s", name,
+                        dir, strerror(errno));
+        return -1;
+    }
+    /* created at start-up (not recursively): its parent must take it */
+    slash = strrchr(dir, '/');
+    snprintf(parent, sizeof(parent), "%.*s",
+             slash == NULL  ? 1
+             : slash == dir ? 1
+                            : (int)(slash - dir),
+             slash == NULL ? "." : dir);
+    if (stat(parent, &sb) != 0 || !S_ISDIR(sb.st_mode) ||
+        access(parent, W_OK | X_OK) != 0) {
+        ocsp_conf_error(err, cf->path, crl_setting(cf, name),
+                        "%s %s: cannot be created: %s is not a writable "
+                        "directory",
+                        name, dir, parent);
+        return -1;
+    }
+    return 0;
+}
+
+/* --check beyond the configuration and the keys: where files go. */
+static int crl_check_paths(const ocsp_config_t *cf, const crl_conf_t *cc,
+                           char *err)
+{
+    char dir[4096];
+    const char *slash;
+
+    if (crl_check_dir(cf, "crl.publish_dir", cc->publish_dir, 1, err) != 0 ||
+        crl_check_dir(cf, "crl.state_dir", cc->state_dir, 1, err) != 0) {
+        return -1;
+    }
+    if (cc->metrics_file != NULL) {
+        slash = strrchr(cc->metrics_file, '/');
+        snprintf(dir, sizeof(dir), "%.*s",
+                 slash == NULL ? 1 : (int)(slash - cc->metrics_file),
+                 slash == NULL ? "." : cc->metrics_file);
+        /* beside the publish dir by default: it may be created with it */
+        if (strcmp(dir, cc->publish_dir) != 0 &&
+            crl_check_dir(cf, "crl.metrics_file", dir, 0, err) != 0) {
+            return -1;
+        }
+    }
+    return 0;
 }
 
 /* --once: every issuer's CRLs (or only deltas), each under its lease. */
@@ -183,8 +277,8 @@ static void crl_tick_issuer(crl_gen_t *g, crl_events_t *ev, crl_issuer_t *iss,
 
     /* Redis's clock, as thisUpdate uses: generators on hosts with skewed
      * clocks keep one schedule. */
-    if (crl_redis_time_ms(g->rc, &now, err) != 0) {
-        return;
+    if (ocsp_rconn_time_ms(g->rc, &now) != 0) {
+        return; /* the connection failed: the loop reconnects */
     }
     now /= 1000;
     ready = crl_events_reflect(g->rc, ev, k);
@@ -243,7 +337,9 @@ static int crl_run_daemon(crl_gen_t *g, crl_issuer_t *iss, size_t n)
             break;
         }
         if (crl_events_read(g->rc, &ev, iss, n, TICK_MS) < 0) {
-            ocsp_log(OCSP_LOG_WARN, "redis connection lost: %s", g->rc->err);
+            /* logged by the connection (rconn.h), rate-limited; the next
+             * ensure backs off before it reconnects */
+            ocsp_log(OCSP_LOG_DEBUG, "events not read: %s", g->rc->err);
             grouped = 0;
         }
     }
@@ -340,8 +436,11 @@ int main(int argc, char **argv)
         iss[i].ci = &cc.issuers[i];
         if (crl_signer_load(&iss[i].signer, cc.issuers[i].ic->cert_path,
                             cc.issuers[i].ic->ca_key_path, err) != 0) {
-            fprintf(stderr, "revoca-crlgen: issuer %s: %s\n",
-                    cc.issuers[i].ic->name, err);
+            char where[OCSP_ERR_MAX];
+
+            ocsp_conf_error(where, cf.path, cc.issuers[i].ic->setting,
+                            "issuer %s: %s", cc.issuers[i].ic->name, err);
+            fprintf(stderr, "revoca-crlgen: %s\n", where);
             goto done;
         }
         if (crl_lease_init(&iss[i].lease, cf.prefix, cc.issuers[i].ic->name,
@@ -351,6 +450,10 @@ int main(int argc, char **argv)
         }
     }
     if (check) {
+        if (crl_check_paths(&cf, &cc, err) != 0) {
+            fprintf(stderr, "revoca-crlgen: %s\n", err);
+            goto done;
+        }
         printf("revoca-crlgen: %s: ok (%zu issuers)\n", file, cc.n);
         rc = 0;
         goto done;

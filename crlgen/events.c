@@ -38,8 +38,10 @@ int crl_events_group(ocsp_rconn_t *rc, crl_events_t *e)
     }
     /* BUSYGROUP: created before, the normal case. */
     if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9) != 0) {
-        ocsp_log(OCSP_LOG_ERR, "XGROUP CREATE failed reply=\"%.*s\"",
-                 (int)r->len, r->str);
+        /* as a lost connection: backoff, one log line per interval */
+        ocsp_rconn_fail_reply(rc, "XGROUP CREATE", r);
+        freeReplyObject(r);
+        return -1;
     }
     freeReplyObject(r);
     return 0;
@@ -182,8 +184,10 @@ int crl_events_read(ocsp_rconn_t *rc, crl_events_t *e, crl_issuer_t *iss,
         if (strncmp(r->str, "NOGROUP", 7) == 0) {
             crl_events_group(rc, e);
         } else {
-            ocsp_log(OCSP_LOG_ERR, "XREADGROUP failed reply=\"%.*s\"",
-                     (int)r->len, r->str);
+            /* never retried at once: backoff as for a lost connection */
+            ocsp_rconn_fail_reply(rc, "XREADGROUP", r);
+            freeReplyObject(r);
+            return -1;
         }
     } else if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
                r->element[0]->type == REDIS_REPLY_ARRAY &&

@@ -32,7 +32,7 @@ int crl_lease_init(crl_lease_t *l, const char *prefix, const char *issuer,
     unsigned char rnd[8];
 
     memset(l, 0, sizeof(*l));
-    ocsp_key_named(l->key, prefix, "crlgen-lease", issuer);
+    ocsp_key_crl_lease(l->key, prefix, issuer);
     /* Unique even if two generators were given the same consumer name;
      * OpenSSL's generator, as every random value of Revoca's. */
     if (RAND_bytes(rnd, sizeof(rnd)) != 1) {

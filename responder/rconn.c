@@ -360,6 +360,75 @@ int ocsp_rconn_skip(ocsp_rconn_t *conn, size_t n)
     return rv;
 }
 
+void *ocsp_rconn_reply_decode(ocsp_rconn_t *conn,
+                              redisReplyObjectFunctions *fns, void *privdata,
+                              int (*progress)(void *privdata))
+{
+    ocsp_reply_guard_t *g = &conn->guard;
+    const redisReplyObjectFunctions *inner;
+    void (*free_object)(void *);
+    void *inner_privdata, *reply = NULL;
+    redisReader *reader;
+
+    if (conn->c == NULL) {
+        snprintf(conn->err, sizeof(conn->err), "redis: not connected");
+        return NULL;
+    }
+    if (conn->pending == 0) {
+        ocsp_rconn_fail(conn, "redis: a reply read that was not asked for");
+        return NULL;
+    }
+    if (ocsp_rconn_flush(conn) != 0) {
+        return NULL;
+    }
+    reader = conn->c->reader;
+    /* FNS build under the guard: the limits still bound the reply. */
+    inner = g->inner;
+    inner_privdata = g->inner_privdata;
+    free_object = g->fns.freeObject;
+    g->inner = fns;
+    g->inner_privdata = privdata;
+    g->fns.freeObject = fns->freeObject;
+    for (;;) {
+        if (redisReaderGetReply(reader, &reply) != REDIS_OK) {
+            goto failed;
+        }
+        if (reply != NULL) {
+            break;
+        }
+        if (progress != NULL && progress(privdata) != 0) {
+            if (conn->c != NULL) {
+                ocsp_rconn_fail(conn, "redis: reply decoding stopped");
+            }
+            goto restore;
+        }
+        if (redisBufferRead(conn->c) != REDIS_OK ||
+            !ocsp_reply_guard_buffer_ok(g, reader)) {
+            goto failed;
+        }
+    }
+    conn->pending--;
+    if (conn->failures != 0) {
+        rconn_recovered(conn);
+    }
+    goto restore;
+
+failed:
+    /* dropped with FNS's freeObject in place: a partial reply is FNS's */
+    if (g->why[0] == '\0' && conn->c->err == 0 &&
+        reader->err == REDIS_ERR_OOM) {
+        ocsp_rconn_fail(conn, "redis: reply refused by its decoder");
+    } else {
+        rconn_io_failed(conn);
+    }
+    reply = NULL;
+restore:
+    g->inner = inner;
+    g->inner_privdata = inner_privdata;
+    g->fns.freeObject = free_object;
+    return reply;
+}
+
 redisReply *ocsp_rconn_cmd(ocsp_rconn_t *conn, int argc, const char **argv,
                            const size_t *argvlen)
 {

@@ -108,6 +108,23 @@ redisReply *ocsp_rconn_reply(ocsp_rconn_t *conn);
  */
 int ocsp_rconn_skip(ocsp_rconn_t *conn, size_t n);
 
+/*
+ * The next pending reply decoded by FNS (hiredis object functions, called
+ * with PRIVDATA as their task's privdata) instead of built as a redisReply:
+ * for a reply too large to build (a page of HSCAN), under the same limits
+ * and failure policy.  FNS returns a non-NULL object for what it accepts
+ * and NULL to refuse the reply (the connection then fails; FNS keeps its own
+ * reason), and its freeObject frees whatever it returned (it is called for
+ * a reply cut short).  An error reply reaches FNS's createString as a task
+ * of type REDIS_REPLY_ERROR.  Between socket reads, PROGRESS(PRIVDATA) (may
+ * be NULL) may append and flush commands, e.g. the next page as soon as
+ * the cursor has come; non-zero fails the connection.  Returns the object
+ * FNS made for the whole reply, or NULL when the connection failed.
+ */
+void *ocsp_rconn_reply_decode(ocsp_rconn_t *conn,
+                              redisReplyObjectFunctions *fns, void *privdata,
+                              int (*progress)(void *privdata));
+
 /* One command, when nothing is pending: append, flush, reply.  As
  * ocsp_rconn_reply(); NULL too if replies were pending. */
 redisReply *ocsp_rconn_cmd(ocsp_rconn_t *conn, int argc, const char **argv,

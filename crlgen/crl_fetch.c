@@ -21,8 +21,8 @@ static int crl_bad_reply(const redisReply *r, const char *what, char *err)
     return -1;
 }
 
-int crl_fetch_revoked(ocsp_rconn_t *rc, const char *prefix,
-                      const crl_issuer_conf_t *ci, int64_t now,
+int crl_fetch_revoked(ocsp_rconn_t *conn, const char *prefix,
+                      const crl_issuer_conf_t *crl_issuer, int64_t now,
                       crl_entries_t *out, crl_entries_t *expired,
                       crl_record_stats_t *st, char *err)
 {
@@ -34,7 +34,7 @@ int crl_fetch_revoked(ocsp_rconn_t *rc, const char *prefix,
 
     /* Through the logs when they can be trusted: a million entries cost
      * Redis milliseconds instead of a second of HSCAN. */
-    rv = crl_revlog_fetch(rc, prefix, ci, now, out, expired, st, why,
+    rv = crl_revlog_fetch(conn, prefix, crl_issuer, now, out, expired, st, why,
                           sizeof(why), err);
     if (rv <= 0) {
         return rv;
@@ -42,36 +42,37 @@ int crl_fetch_revoked(ocsp_rconn_t *rc, const char *prefix,
     ocsp_log(OCSP_LOG_WARN,
              "revoked log not used issuer=%s reason=\"%s\" "
              "action=\"scan, rebuild the log\"",
-             ci->ic->name, why);
+             crl_issuer->issuer_conf->name, why);
     out->n = out0;
     expired->n = expired0;
-    logs = calloc(ci->nshards, sizeof(*logs));
-    marks = calloc(ci->nshards, sizeof(*marks));
+    logs = calloc(crl_issuer->nshards, sizeof(*logs));
+    marks = calloc(crl_issuer->nshards, sizeof(*marks));
     if (logs == NULL || marks == NULL) {
         snprintf(err, OCSP_ERR_MAX, "out of memory");
         rv = -1;
         goto done;
     }
     /* Every change from here on is appended after marks[shard]. */
-    if (crl_revlog_mark(rc, prefix, ci, marks, err) != 0 ||
-        crl_scan_revoked(rc, prefix, ci, now, out, expired, st, logs, err) !=
-            0) {
+    if (crl_revlog_mark(conn, prefix, crl_issuer, marks, err) != 0 ||
+        crl_scan_revoked(conn, prefix, crl_issuer, now, out, expired, st, logs,
+                         err) != 0) {
         rv = -1;
         goto done;
     }
     rv = 0;
-    for (unsigned shard = 0; shard < ci->nshards; shard++) {
+    for (unsigned shard = 0; shard < crl_issuer->nshards; shard++) {
         char lerr[OCSP_ERR_MAX];
-        if (crl_revlog_rebuild(rc, prefix, ci->ic->name, shard, &logs[shard],
-                               &marks[shard], lerr) != 0) {
+        if (crl_revlog_rebuild(conn, prefix, crl_issuer->issuer_conf->name,
+                               shard, &logs[shard], &marks[shard], lerr) != 0) {
             /* The CRL does not need it: the next build scans again. */
             ocsp_log(OCSP_LOG_WARN, "revoked log not rebuilt issuer=%s %s",
-                     ci->ic->name, lerr);
+                     crl_issuer->issuer_conf->name, lerr);
         }
     }
 
 done:
-    for (unsigned shard = 0; logs != NULL && shard < ci->nshards; shard++) {
+    for (unsigned shard = 0; logs != NULL && shard < crl_issuer->nshards;
+         shard++) {
         crl_revlog_buf_free(&logs[shard]);
     }
     free(logs);
@@ -79,7 +80,7 @@ done:
     return rv;
 }
 
-int crl_fetch_last_change(ocsp_rconn_t *rc, const char *prefix,
+int crl_fetch_last_change(ocsp_rconn_t *conn, const char *prefix,
                           const char *issuer, int64_t *ms, char *err)
 {
     char key[OCSP_KEY_MAX];
@@ -88,9 +89,9 @@ int crl_fetch_last_change(ocsp_rconn_t *rc, const char *prefix,
     int rv = -1;
 
     ocsp_key_changes(key, prefix, issuer);
-    r = ocsp_rconn_cmd(rc, 5, argv, NULL);
+    r = ocsp_rconn_cmd(conn, 5, argv, NULL);
     if (r == NULL) {
-        snprintf(err, OCSP_ERR_MAX, "ZRANGE %s: %s", key, rc->err);
+        snprintf(err, OCSP_ERR_MAX, "ZRANGE %s: %s", key, conn->err);
         return -1;
     }
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 0) {
@@ -108,8 +109,8 @@ int crl_fetch_last_change(ocsp_rconn_t *rc, const char *prefix,
 
 /* HMGET of n serials in every shard hash, pipelined: a serial's shard is
  * fixed at issuance, which the change log does not say. */
-static int crl_fetch_serials(ocsp_rconn_t *rc, const char *prefix,
-                             const crl_issuer_conf_t *ci, int64_t now,
+static int crl_fetch_serials(ocsp_rconn_t *conn, const char *prefix,
+                             const crl_issuer_conf_t *crl_issuer, int64_t now,
                              redisReply *chg, size_t from, size_t n,
                              crl_entries_t *out, char *err)
 {
@@ -127,12 +128,12 @@ static int crl_fetch_serials(ocsp_rconn_t *rc, const char *prefix,
         snprintf(err, OCSP_ERR_MAX, "out of memory");
         goto done;
     }
-    if (ocsp_rconn_ensure(rc, NULL, ocsp_now_ms() + 5000) != 0) {
-        snprintf(err, OCSP_ERR_MAX, "redis: %s", rc->err);
+    if (ocsp_rconn_ensure(conn, NULL, ocsp_now_ms() + 5000) != 0) {
+        snprintf(err, OCSP_ERR_MAX, "redis: %s", conn->err);
         goto done;
     }
-    for (unsigned shard = 0; shard < ci->nshards; shard++) {
-        ocsp_key_revoked(key, prefix, ci->ic->name, shard);
+    for (unsigned shard = 0; shard < crl_issuer->nshards; shard++) {
+        ocsp_key_revoked(key, prefix, crl_issuer->issuer_conf->name, shard);
         argv[0] = "HMGET";
         lens[0] = 5;
         argv[1] = key;
@@ -142,17 +143,17 @@ static int crl_fetch_serials(ocsp_rconn_t *rc, const char *prefix,
             argv[2 + i] = m->str;
             lens[2 + i] = m->len;
         }
-        if (ocsp_rconn_append(rc, (int)(n + 2), argv, lens) != 0) {
-            snprintf(err, OCSP_ERR_MAX, "HMGET: %s", rc->err);
+        if (ocsp_rconn_append(conn, (int)(n + 2), argv, lens) != 0) {
+            snprintf(err, OCSP_ERR_MAX, "HMGET: %s", conn->err);
             goto done;
         }
     }
-    for (unsigned shard = 0; shard < ci->nshards; shard++) {
-        if ((r = ocsp_rconn_reply(rc)) == NULL) {
-            snprintf(err, OCSP_ERR_MAX, "HMGET: %s", rc->err);
+    for (unsigned shard = 0; shard < crl_issuer->nshards; shard++) {
+        if ((r = ocsp_rconn_reply(conn)) == NULL) {
+            snprintf(err, OCSP_ERR_MAX, "HMGET: %s", conn->err);
             goto done;
         }
-        ocsp_key_revoked(key, prefix, ci->ic->name, shard);
+        ocsp_key_revoked(key, prefix, crl_issuer->issuer_conf->name, shard);
         if (r->type != REDIS_REPLY_ARRAY || r->elements != n) {
             crl_bad_reply(r, "HMGET", err);
             goto unread;
@@ -167,8 +168,8 @@ static int crl_fetch_serials(ocsp_rconn_t *rc, const char *prefix,
             if (v->type != REDIS_REPLY_STRING || found[i]) {
                 continue;
             }
-            d = crl_record_entry(ci, now, m->str, m->len, v->str, v->len, shard,
-                                 &e, &why);
+            d = crl_record_entry(crl_issuer, now, m->str, m->len, v->str,
+                                 v->len, shard, &e, &why);
             if (d == CRL_RECORD_INVALID) {
                 char shown[41];
 
@@ -227,7 +228,7 @@ static int crl_fetch_serials(ocsp_rconn_t *rc, const char *prefix,
 
 unread:
     /* the other shards' replies are read and thrown away */
-    (void)ocsp_rconn_skip(rc, ocsp_rconn_pending(rc));
+    (void)ocsp_rconn_skip(conn, ocsp_rconn_pending(conn));
 done:
     freeReplyObject(r);
     free(argv);
@@ -236,8 +237,8 @@ done:
     return rv;
 }
 
-int crl_fetch_changes(ocsp_rconn_t *rc, const char *prefix,
-                      const crl_issuer_conf_t *ci, int64_t now,
+int crl_fetch_changes(ocsp_rconn_t *conn, const char *prefix,
+                      const crl_issuer_conf_t *crl_issuer, int64_t now,
                       int64_t since_ms, crl_entries_t *out, int64_t *max_ms,
                       char *err)
 {
@@ -246,16 +247,17 @@ int crl_fetch_changes(ocsp_rconn_t *rc, const char *prefix,
     int rv = -1;
 
     *max_ms = since_ms;
-    ocsp_key_changes(key, prefix, ci->ic->name);
+    ocsp_key_changes(key, prefix, crl_issuer->issuer_conf->name);
     snprintf(min, sizeof(min), "(%lld", (long long)since_ms);
-    snprintf(limit, sizeof(limit), "%lld", (long long)ci->rebase_after + 1);
+    snprintf(limit, sizeof(limit), "%lld",
+             (long long)crl_issuer->rebase_after + 1);
     {
         const char *argv[] = {"ZRANGEBYSCORE", key,     min, "+inf",
                               "WITHSCORES",    "LIMIT", "0", limit};
-        r = ocsp_rconn_cmd(rc, 8, argv, NULL);
+        r = ocsp_rconn_cmd(conn, 8, argv, NULL);
     }
     if (r == NULL) {
-        snprintf(err, OCSP_ERR_MAX, "ZRANGEBYSCORE %s: %s", key, rc->err);
+        snprintf(err, OCSP_ERR_MAX, "ZRANGEBYSCORE %s: %s", key, conn->err);
         return -1;
     }
     if (r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0) {
@@ -268,7 +270,7 @@ int crl_fetch_changes(ocsp_rconn_t *rc, const char *prefix,
             goto failed;
         }
     }
-    if (r->elements / 2 > (size_t)ci->rebase_after) {
+    if (r->elements / 2 > (size_t)crl_issuer->rebase_after) {
         rv = 1;
         goto failed;
     }
@@ -277,7 +279,8 @@ int crl_fetch_changes(ocsp_rconn_t *rc, const char *prefix,
         if (n > HMGET_CHUNK) {
             n = HMGET_CHUNK;
         }
-        if (crl_fetch_serials(rc, prefix, ci, now, r, i, n, out, err) != 0) {
+        if (crl_fetch_serials(conn, prefix, crl_issuer, now, r, i, n, out,
+                              err) != 0) {
             goto failed;
         }
     }

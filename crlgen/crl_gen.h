@@ -14,8 +14,8 @@
 #include "rconn.h"
 
 typedef struct {
-    const crl_issuer_conf_t *ci; /* borrowed */
-    crl_signer_t signer;         /* owned */
+    const crl_issuer_conf_t *conf; /* borrowed */
+    crl_signer_t signer;           /* owned */
     crl_lease_t lease;
     crl_state_t st; /* as last loaded or published */
     int leader;
@@ -30,8 +30,8 @@ typedef struct {
 } crl_issuer_t;
 
 typedef struct {
-    const crl_conf_t *cc; /* borrowed */
-    ocsp_rconn_t *rc;     /* borrowed */
+    const crl_conf_t *crl_conf; /* borrowed */
+    ocsp_rconn_t *conn;         /* borrowed */
     crl_metrics_t metrics;
 } crl_gen_t;
 

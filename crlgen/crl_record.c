@@ -43,7 +43,7 @@ crl_record_e crl_record_entry(const crl_issuer_conf_t *conf, int64_t now,
 {
     crl_arena_t arena;
     ProtobufCAllocator alloc = {crl_arena_alloc, crl_arena_free, &arena};
-    const ocsp_profile_t *profile = ocsp_profile(conf->ic->profile);
+    const ocsp_profile_t *profile = ocsp_profile(conf->issuer_conf->profile);
     Revoca__CertRecord *rec;
     char hex[OCSP_SERIAL_HEX_MAX + 1];
     crl_record_e d = CRL_RECORD_LISTED;
@@ -84,7 +84,8 @@ crl_record_e crl_record_entry(const crl_issuer_conf_t *conf, int64_t now,
         if (reason == 0) {
             /* RFC 5280 5.3.1: unspecified is expressed by omission */
             e->reason = CRL_REASON_ABSENT;
-        } else if (!ocsp_profile_allows_reason(conf->ic->profile, reason)) {
+        } else if (!ocsp_profile_allows_reason(conf->issuer_conf->profile,
+                                               reason)) {
             e->reason = CRL_REASON_ABSENT; /* e.g. BR 7.2.2 */
             d = CRL_RECORD_REASON_CLEARED;
         }

@@ -23,8 +23,8 @@
  * WHY and *out and *expired partly filled: scan instead, and rebuild;
  * -1 with err on a Redis error.
  */
-int crl_revlog_fetch(ocsp_rconn_t *rc, const char *prefix,
-                     const crl_issuer_conf_t *ci, int64_t now,
+int crl_revlog_fetch(ocsp_rconn_t *conn, const char *prefix,
+                     const crl_issuer_conf_t *crl_issuer, int64_t now,
                      crl_entries_t *out, crl_entries_t *expired,
                      crl_record_stats_t *st, char *why, size_t why_len,
                      char *err);
@@ -35,9 +35,9 @@ int crl_revlog_fetch(ocsp_rconn_t *rc, const char *prefix,
  * are put together.  Returns how many records, or -1 if one is invalid or
  * the last is cut.
  */
-long crl_revlog_replay(const crl_issuer_conf_t *ci, int64_t now, unsigned shard,
-                       const unsigned char *p, size_t len, size_t piece,
-                       crl_entries_t *t);
+long crl_revlog_replay(const crl_issuer_conf_t *crl_issuer, int64_t now,
+                       unsigned shard, const unsigned char *p, size_t len,
+                       size_t piece, crl_entries_t *t);
 
 /* Where a shard's log stood when a scan began. */
 typedef struct {
@@ -53,17 +53,17 @@ typedef struct {
  * something else (err says what); -1 on a lost link or a hash that cannot
  * be read.
  */
-int crl_revlog_state(ocsp_rconn_t *rc, const char *log_key,
+int crl_revlog_state(ocsp_rconn_t *conn, const char *log_key,
                      const char *hash_key, crl_revlog_mark_t *m, uint64_t *gen,
                      int64_t *hlen, char *err);
 
 /* The next pipelined reply; NULL (and the link dropped) on an error. */
-redisReply *crl_revlog_reply(ocsp_rconn_t *rc, char *err);
+redisReply *crl_revlog_reply(ocsp_rconn_t *conn, char *err);
 
 /* m[0..nshards): each shard's log, header and length read together.  0, or
  * -1 with err. */
-int crl_revlog_mark(ocsp_rconn_t *rc, const char *prefix,
-                    const crl_issuer_conf_t *ci, crl_revlog_mark_t *m,
+int crl_revlog_mark(ocsp_rconn_t *conn, const char *prefix,
+                    const crl_issuer_conf_t *crl_issuer, crl_revlog_mark_t *m,
                     char *err);
 
 /* A log being rebuilt from a scan: the header's room, then records. */
@@ -84,8 +84,8 @@ int crl_revlog_buf_add(crl_revlog_buf_t *b, const char *serial, size_t slen,
  * log alone should another generator have rebuilt it meanwhile.  0, or -1
  * with err.
  */
-int crl_revlog_rebuild(ocsp_rconn_t *rc, const char *prefix, const char *issuer,
-                       unsigned shard, crl_revlog_buf_t *b,
+int crl_revlog_rebuild(ocsp_rconn_t *conn, const char *prefix,
+                       const char *issuer, unsigned shard, crl_revlog_buf_t *b,
                        const crl_revlog_mark_t *m, char *err);
 /*
  * The Lua script crl_revlog_rebuild() swaps a log in with, the header's

@@ -19,7 +19,7 @@
 #define REVLOG_DELETED 0xff
 
 /* Replays the 'A' or 'D' record r of SHARD into t.  0, or -1 if invalid. */
-static int revlog_replay(const crl_issuer_conf_t *ci, int64_t now,
+static int revlog_replay(const crl_issuer_conf_t *crl_issuer, int64_t now,
                          unsigned shard, const ocsp_revlog_rec_t *r,
                          crl_entries_t *t)
 {
@@ -34,9 +34,9 @@ static int revlog_replay(const crl_issuer_conf_t *ci, int64_t now,
         e.pad = REVLOG_DELETED;
     } else {
         const char *why;
-        crl_record_e d = crl_record_entry(ci, now, r->serial, r->serial_len,
-                                          (const char *)r->value, r->value_len,
-                                          shard, &e, &why);
+        crl_record_e d = crl_record_entry(crl_issuer, now, r->serial,
+                                          r->serial_len, (const char *)r->value,
+                                          r->value_len, shard, &e, &why);
         if (d == CRL_RECORD_INVALID) {
             return -1; /* the scan then names it, or finds the hash right */
         }
@@ -50,7 +50,7 @@ static int revlog_replay(const crl_issuer_conf_t *ci, int64_t now,
 }
 
 typedef struct {
-    const crl_issuer_conf_t *ci;
+    const crl_issuer_conf_t *conf;
     int64_t now;
     unsigned shard;
     crl_entries_t *t;
@@ -80,7 +80,7 @@ static int revlog_piece(revlog_reader_t *rd, const unsigned char *p, size_t n)
             rd->carried = old + k; /* still cut: all of p is in carry */
             return 0;
         }
-        if (revlog_replay(rd->ci, rd->now, rd->shard, &r, rd->t) != 0) {
+        if (revlog_replay(rd->conf, rd->now, rd->shard, &r, rd->t) != 0) {
             return -1;
         }
         rd->records++;
@@ -98,7 +98,7 @@ static int revlog_piece(revlog_reader_t *rd, const unsigned char *p, size_t n)
             rd->carried = n;
             return 0;
         }
-        if (revlog_replay(rd->ci, rd->now, rd->shard, &r, rd->t) != 0) {
+        if (revlog_replay(rd->conf, rd->now, rd->shard, &r, rd->t) != 0) {
             return -1;
         }
         rd->records++;
@@ -108,14 +108,14 @@ static int revlog_piece(revlog_reader_t *rd, const unsigned char *p, size_t n)
     return 0;
 }
 
-long crl_revlog_replay(const crl_issuer_conf_t *ci, int64_t now, unsigned shard,
-                       const unsigned char *p, size_t len, size_t piece,
-                       crl_entries_t *t)
+long crl_revlog_replay(const crl_issuer_conf_t *crl_issuer, int64_t now,
+                       unsigned shard, const unsigned char *p, size_t len,
+                       size_t piece, crl_entries_t *t)
 {
     revlog_reader_t rd;
 
     memset(&rd, 0, sizeof(rd));
-    rd.ci = ci;
+    rd.conf = crl_issuer;
     rd.now = now;
     rd.shard = shard;
     rd.t = t;
@@ -129,7 +129,7 @@ long crl_revlog_replay(const crl_issuer_conf_t *ci, int64_t now, unsigned shard,
 }
 
 /* Queues GETRANGE KEY FROM TO (inclusive); 0, or -1 with err. */
-static int revlog_getrange(ocsp_rconn_t *rc, const char *key, int64_t from,
+static int revlog_getrange(ocsp_rconn_t *conn, const char *key, int64_t from,
                            int64_t to, char *err)
 {
     char a[24], b[24];
@@ -137,24 +137,24 @@ static int revlog_getrange(ocsp_rconn_t *rc, const char *key, int64_t from,
 
     snprintf(a, sizeof(a), "%lld", (long long)from);
     snprintf(b, sizeof(b), "%lld", (long long)to);
-    if (ocsp_rconn_append(rc, 4, argv, NULL) != 0) {
-        snprintf(err, OCSP_ERR_MAX, "revoked log: %s", rc->err);
+    if (ocsp_rconn_append(conn, 4, argv, NULL) != 0) {
+        snprintf(err, OCSP_ERR_MAX, "revoked log: %s", conn->err);
         return -1;
     }
     return 0;
 }
 
-redisReply *crl_revlog_reply(ocsp_rconn_t *rc, char *err)
+redisReply *crl_revlog_reply(ocsp_rconn_t *conn, char *err)
 {
-    redisReply *r = ocsp_rconn_reply(rc);
+    redisReply *r = ocsp_rconn_reply(conn);
 
     if (r == NULL) {
-        snprintf(err, OCSP_ERR_MAX, "revoked log: %s", rc->err);
+        snprintf(err, OCSP_ERR_MAX, "revoked log: %s", conn->err);
     }
     return r;
 }
 
-int crl_revlog_state(ocsp_rconn_t *rc, const char *log_key,
+int crl_revlog_state(ocsp_rconn_t *conn, const char *log_key,
                      const char *hash_key, crl_revlog_mark_t *m, uint64_t *gen,
                      int64_t *hlen, char *err)
 {
@@ -168,14 +168,14 @@ int crl_revlog_state(ocsp_rconn_t *rc, const char *log_key,
 
     memset(m, 0, sizeof(*m));
     snprintf(last, sizeof(last), "%d", OCSP_REVLOG_HEADER - 1);
-    if (ocsp_rconn_append(rc, 1, multi, NULL) != 0 ||
-        ocsp_rconn_append(rc, 4, hdr, NULL) != 0 ||
-        ocsp_rconn_append(rc, 2, strlen_, NULL) != 0 ||
-        ocsp_rconn_append(rc, 2, hlen_, NULL) != 0 ||
-        ocsp_rconn_append(rc, 1, exec, NULL) != 0 ||
-        ocsp_rconn_skip(rc, 4) < 0 || /* +OK and +QUEUED */
-        (r = ocsp_rconn_reply(rc)) == NULL) {
-        snprintf(err, OCSP_ERR_MAX, "revoked log: %s", rc->err);
+    if (ocsp_rconn_append(conn, 1, multi, NULL) != 0 ||
+        ocsp_rconn_append(conn, 4, hdr, NULL) != 0 ||
+        ocsp_rconn_append(conn, 2, strlen_, NULL) != 0 ||
+        ocsp_rconn_append(conn, 2, hlen_, NULL) != 0 ||
+        ocsp_rconn_append(conn, 1, exec, NULL) != 0 ||
+        ocsp_rconn_skip(conn, 4) < 0 || /* +OK and +QUEUED */
+        (r = ocsp_rconn_reply(conn)) == NULL) {
+        snprintf(err, OCSP_ERR_MAX, "revoked log: %s", conn->err);
         return -1;
     }
     for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements && i < 3;
@@ -195,8 +195,8 @@ int crl_revlog_state(ocsp_rconn_t *rc, const char *log_key,
         r->element[1]->type != REDIS_REPLY_INTEGER ||
         r->element[2]->type != REDIS_REPLY_INTEGER ||
         r->element[1]->integer < 0 || r->element[2]->integer < 0) {
-        ocsp_rconn_fail_reply(rc, "revoked log state", r);
-        snprintf(err, OCSP_ERR_MAX, "revoked log %s: %s", log_key, rc->err);
+        ocsp_rconn_fail_reply(conn, "revoked log state", r);
+        snprintf(err, OCSP_ERR_MAX, "revoked log %s: %s", log_key, conn->err);
         rv = -1;
     } else {
         m->has_header =
@@ -272,8 +272,8 @@ static int revlog_reduce(crl_entries_t *t, crl_entries_t *out,
     return 0;
 }
 
-int crl_revlog_fetch(ocsp_rconn_t *rc, const char *prefix,
-                     const crl_issuer_conf_t *ci, int64_t now,
+int crl_revlog_fetch(ocsp_rconn_t *conn, const char *prefix,
+                     const crl_issuer_conf_t *crl_issuer, int64_t now,
                      crl_entries_t *out, crl_entries_t *expired,
                      crl_record_stats_t *st, char *why, size_t why_len,
                      char *err)
@@ -283,12 +283,12 @@ int crl_revlog_fetch(ocsp_rconn_t *rc, const char *prefix,
     int rv = -1;
 
     memset(st, 0, sizeof(*st));
-    if (rc->c == NULL &&
-        ocsp_rconn_ensure(rc, NULL, ocsp_now_ms() + 5000) != 0) {
-        snprintf(err, OCSP_ERR_MAX, "redis: %s", rc->err);
+    if (conn->c == NULL &&
+        ocsp_rconn_ensure(conn, NULL, ocsp_now_ms() + 5000) != 0) {
+        snprintf(err, OCSP_ERR_MAX, "redis: %s", conn->err);
         return -1;
     }
-    for (unsigned shard = 0; shard < ci->nshards; shard++) {
+    for (unsigned shard = 0; shard < crl_issuer->nshards; shard++) {
         revlog_reader_t rd;
         crl_revlog_mark_t m;
         uint64_t gen = 0, gen2 = 0;
@@ -296,12 +296,14 @@ int crl_revlog_fetch(ocsp_rconn_t *rc, const char *prefix,
         int have2, inflight = 0;
         size_t live;
 
-        if (ocsp_key_revlog(log_key, prefix, ci->ic->name, shard) < 0 ||
-            ocsp_key_revoked(hash_key, prefix, ci->ic->name, shard) < 0) {
+        if (ocsp_key_revlog(log_key, prefix, crl_issuer->issuer_conf->name,
+                            shard) < 0 ||
+            ocsp_key_revoked(hash_key, prefix, crl_issuer->issuer_conf->name,
+                             shard) < 0) {
             snprintf(err, OCSP_ERR_MAX, "key too long");
             goto done;
         }
-        rv = crl_revlog_state(rc, log_key, hash_key, &m, &gen, &hlen, err);
+        rv = crl_revlog_state(conn, log_key, hash_key, &m, &gen, &hlen, err);
         if (rv != 0) {
             if (rv == 1) {
                 snprintf(why, why_len, "shard %u: %s", shard, err);
@@ -325,7 +327,7 @@ int crl_revlog_fetch(ocsp_rconn_t *rc, const char *prefix,
             goto done;
         }
         memset(&rd, 0, sizeof(rd));
-        rd.ci = ci;
+        rd.conf = crl_issuer;
         rd.now = now;
         rd.shard = shard;
         rd.t = &t;
@@ -337,13 +339,13 @@ int crl_revlog_fetch(ocsp_rconn_t *rc, const char *prefix,
             while (inflight < REVLOG_AHEAD && asked < len) {
                 int64_t to =
                     asked + REVLOG_CHUNK < len ? asked + REVLOG_CHUNK : len;
-                if (revlog_getrange(rc, log_key, asked, to - 1, err) != 0) {
+                if (revlog_getrange(conn, log_key, asked, to - 1, err) != 0) {
                     goto done;
                 }
                 asked = to;
                 inflight++;
             }
-            if ((r = crl_revlog_reply(rc, err)) == NULL) {
+            if ((r = crl_revlog_reply(conn, err)) == NULL) {
                 goto done;
             }
             inflight--;
@@ -381,9 +383,9 @@ int crl_revlog_fetch(ocsp_rconn_t *rc, const char *prefix,
             redisReply *r;
 
             snprintf(last, sizeof(last), "%d", OCSP_REVLOG_HEADER - 1);
-            r = ocsp_rconn_cmd(rc, 4, hdr, NULL);
+            r = ocsp_rconn_cmd(conn, 4, hdr, NULL);
             if (r == NULL) {
-                snprintf(err, OCSP_ERR_MAX, "revoked log: %s", rc->err);
+                snprintf(err, OCSP_ERR_MAX, "revoked log: %s", conn->err);
                 goto done;
             }
             have2 = r->type == REDIS_REPLY_STRING &&
@@ -419,8 +421,8 @@ int crl_revlog_fetch(ocsp_rconn_t *rc, const char *prefix,
 
     drain:
         /* Pieces still asked for are read and thrown away. */
-        if (ocsp_rconn_skip(rc, (size_t)inflight) < 0) {
-            snprintf(err, OCSP_ERR_MAX, "revoked log: %s", rc->err);
+        if (ocsp_rconn_skip(conn, (size_t)inflight) < 0) {
+            snprintf(err, OCSP_ERR_MAX, "revoked log: %s", conn->err);
             rv = -1;
         }
         goto done;

@@ -70,20 +70,21 @@ size_t crl_revlog_script(char *out, size_t cap)
     return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
 }
 
-int crl_revlog_mark(ocsp_rconn_t *rc, const char *prefix,
-                    const crl_issuer_conf_t *ci, crl_revlog_mark_t *m,
+int crl_revlog_mark(ocsp_rconn_t *conn, const char *prefix,
+                    const crl_issuer_conf_t *crl_issuer, crl_revlog_mark_t *m,
                     char *err)
 {
     char log_key[OCSP_KEY_MAX], hash_key[OCSP_KEY_MAX];
 
-    for (unsigned shard = 0; shard < ci->nshards; shard++) {
+    for (unsigned shard = 0; shard < crl_issuer->nshards; shard++) {
         uint64_t gen;
         int64_t hlen;
         int rv;
 
-        ocsp_key_revlog(log_key, prefix, ci->ic->name, shard);
-        ocsp_key_revoked(hash_key, prefix, ci->ic->name, shard);
-        rv = crl_revlog_state(rc, log_key, hash_key, &m[shard], &gen, &hlen,
+        ocsp_key_revlog(log_key, prefix, crl_issuer->issuer_conf->name, shard);
+        ocsp_key_revoked(hash_key, prefix, crl_issuer->issuer_conf->name,
+                         shard);
+        rv = crl_revlog_state(conn, log_key, hash_key, &m[shard], &gen, &hlen,
                               err);
         if (rv < 0) {
             return -1;
@@ -126,8 +127,8 @@ int crl_revlog_buf_add(crl_revlog_buf_t *b, const char *serial, size_t slen,
     return 0;
 }
 
-int crl_revlog_rebuild(ocsp_rconn_t *rc, const char *prefix, const char *issuer,
-                       unsigned shard, crl_revlog_buf_t *b,
+int crl_revlog_rebuild(ocsp_rconn_t *conn, const char *prefix,
+                       const char *issuer, unsigned shard, crl_revlog_buf_t *b,
                        const crl_revlog_mark_t *m, char *err)
 {
     char key[OCSP_KEY_MAX], tmp[OCSP_KEY_MAX], at[24], total[24];
@@ -161,19 +162,20 @@ int crl_revlog_rebuild(ocsp_rconn_t *rc, const char *prefix, const char *issuer,
         size_t lens[] = {off == 0 ? 3 : 6, strlen(tmp), n, 2, 4};
 
         /* sent as queued: a piece is never held in memory twice */
-        if (ocsp_rconn_append(rc, off == 0 ? 5 : 3, argv, lens) != 0 ||
-            ocsp_rconn_flush(rc) != 0) {
-            snprintf(err, OCSP_ERR_MAX, "revoked log rebuild: %s", rc->err);
+        if (ocsp_rconn_append(conn, off == 0 ? 5 : 3, argv, lens) != 0 ||
+            ocsp_rconn_flush(conn) != 0) {
+            snprintf(err, OCSP_ERR_MAX, "revoked log rebuild: %s", conn->err);
             return -1;
         }
     }
-    rv = ocsp_rconn_skip(rc, pieces);
+    rv = ocsp_rconn_skip(conn, pieces);
     if (rv < 0) {
-        snprintf(err, OCSP_ERR_MAX, "revoked log rebuild: %s", rc->err);
+        snprintf(err, OCSP_ERR_MAX, "revoked log rebuild: %s", conn->err);
         return -1;
     }
     if (rv > 0) {
-        snprintf(err, OCSP_ERR_MAX, "revoked log rebuild %s: %s", tmp, rc->err);
+        snprintf(err, OCSP_ERR_MAX, "revoked log rebuild %s: %s", tmp,
+                 conn->err);
         rv = -1;
     }
     snprintf(at, sizeof(at), "%lld", (long long)m->len);
@@ -186,9 +188,9 @@ int crl_revlog_rebuild(ocsp_rconn_t *rc, const char *prefix, const char *issuer,
             lens[i] = strlen(argv[i]);
         }
         lens[7] = m->has_header ? OCSP_REVLOG_HEADER : 0;
-        r = ocsp_rconn_cmd(rc, 8, argv, lens);
+        r = ocsp_rconn_cmd(conn, 8, argv, lens);
         if (r == NULL) {
-            snprintf(err, OCSP_ERR_MAX, "revoked log rebuild: %s", rc->err);
+            snprintf(err, OCSP_ERR_MAX, "revoked log rebuild: %s", conn->err);
             return -1;
         }
         if (r->type == REDIS_REPLY_INTEGER && r->integer == 2) {
@@ -202,9 +204,9 @@ int crl_revlog_rebuild(ocsp_rconn_t *rc, const char *prefix, const char *issuer,
         }
         freeReplyObject(r);
     }
-    if (rv != 0 && rc->c != NULL) {
+    if (rv != 0 && conn->c != NULL) {
         const char *argv[] = {"DEL", tmp};
-        freeReplyObject(ocsp_rconn_cmd(rc, 2, argv, NULL));
+        freeReplyObject(ocsp_rconn_cmd(conn, 2, argv, NULL));
     }
     return rv;
 }

@@ -30,7 +30,7 @@ static int crl_hscan_send(ocsp_rconn_t *conn, const char *key,
  * and Redis is never idle waiting for us.
  */
 typedef struct {
-    const crl_issuer_conf_t *ci;
+    const crl_issuer_conf_t *conf;
     int64_t now;
     const char *key;
     unsigned shard;
@@ -76,7 +76,7 @@ static int crl_scan_pair(crl_scan_t *s, const char *val, size_t vlen)
     crl_record_e d = CRL_RECORD_INVALID;
 
     if (s->flen <= 2 * CRL_SERIAL_LEN) {
-        d = crl_record_entry(s->ci, s->now, s->field, s->flen, val, vlen,
+        d = crl_record_entry(s->conf, s->now, s->field, s->flen, val, vlen,
                              s->shard, &e, &why);
     }
     if (d == CRL_RECORD_INVALID) {
@@ -230,21 +230,22 @@ static int crl_scan_hash(ocsp_rconn_t *conn, crl_scan_t *s)
 /* Sum of HLEN over the shard hashes: room for the entries is made at once
  * (a million entries are 48 MB, better not grown by copies). */
 static int crl_scan_count(ocsp_rconn_t *conn, const char *prefix,
-                          const crl_issuer_conf_t *ci, size_t *total, char *err)
+                          const crl_issuer_conf_t *crl_issuer, size_t *total,
+                          char *err)
 {
     char key[OCSP_KEY_MAX];
 
     *total = 0;
-    for (unsigned shard = 0; shard < ci->nshards; shard++) {
+    for (unsigned shard = 0; shard < crl_issuer->nshards; shard++) {
         const char *argv[] = {"HLEN", key};
 
-        ocsp_key_revoked(key, prefix, ci->ic->name, shard);
+        ocsp_key_revoked(key, prefix, crl_issuer->issuer_conf->name, shard);
         if (ocsp_rconn_append(conn, 2, argv, NULL) != 0) {
             snprintf(err, OCSP_ERR_MAX, "HLEN: %s", conn->err);
             return -1;
         }
     }
-    for (unsigned shard = 0; shard < ci->nshards; shard++) {
+    for (unsigned shard = 0; shard < crl_issuer->nshards; shard++) {
         redisReply *r = ocsp_rconn_reply(conn);
         int64_t n;
 
@@ -264,8 +265,8 @@ static int crl_scan_count(ocsp_rconn_t *conn, const char *prefix,
     return 0;
 }
 
-int crl_scan_revoked(ocsp_rconn_t *rc, const char *prefix,
-                     const crl_issuer_conf_t *ci, int64_t now,
+int crl_scan_revoked(ocsp_rconn_t *conn, const char *prefix,
+                     const crl_issuer_conf_t *crl_issuer, int64_t now,
                      crl_entries_t *out, crl_entries_t *expired,
                      crl_record_stats_t *st, crl_revlog_buf_t *logs, char *err)
 {
@@ -274,18 +275,19 @@ int crl_scan_revoked(ocsp_rconn_t *rc, const char *prefix,
     size_t total;
 
     memset(st, 0, sizeof(*st));
-    for (unsigned shard = 0; shard < ci->nshards; shard++) {
-        if (ocsp_key_revoked(key, prefix, ci->ic->name, shard) < 0) {
+    for (unsigned shard = 0; shard < crl_issuer->nshards; shard++) {
+        if (ocsp_key_revoked(key, prefix, crl_issuer->issuer_conf->name,
+                             shard) < 0) {
             snprintf(err, OCSP_ERR_MAX, "key too long");
             return -1;
         }
     }
-    if (rc->c == NULL &&
-        ocsp_rconn_ensure(rc, NULL, ocsp_now_ms() + 5000) != 0) {
-        snprintf(err, OCSP_ERR_MAX, "redis: %s", rc->err);
+    if (conn->c == NULL &&
+        ocsp_rconn_ensure(conn, NULL, ocsp_now_ms() + 5000) != 0) {
+        snprintf(err, OCSP_ERR_MAX, "redis: %s", conn->err);
         return -1;
     }
-    if (crl_scan_count(rc, prefix, ci, &total, err) != 0) {
+    if (crl_scan_count(conn, prefix, crl_issuer, &total, err) != 0) {
         return -1;
     }
     /* records added meanwhile grow the array as usual */
@@ -297,21 +299,21 @@ int crl_scan_revoked(ocsp_rconn_t *rc, const char *prefix,
     (void)crl_entries_spare(out, out->n + total);
 
     memset(&s, 0, sizeof(s));
-    s.ci = ci;
+    s.conf = crl_issuer;
     s.now = now;
     s.key = key;
     s.out = out;
     s.expired = expired;
     s.st = st;
-    s.conn = rc;
+    s.conn = conn;
     s.err = err;
     err[0] = '\0';
-    for (unsigned shard = 0; shard < ci->nshards; shard++) {
-        ocsp_key_revoked(key, prefix, ci->ic->name, shard);
+    for (unsigned shard = 0; shard < crl_issuer->nshards; shard++) {
+        ocsp_key_revoked(key, prefix, crl_issuer->issuer_conf->name, shard);
         s.shard = shard;
         s.log = logs != NULL ? &logs[shard] : NULL;
-        if (crl_hscan_send(rc, key, "0", err) != 0 ||
-            crl_scan_hash(rc, &s) != 0) {
+        if (crl_hscan_send(conn, key, "0", err) != 0 ||
+            crl_scan_hash(conn, &s) != 0) {
             return -1;
         }
     }

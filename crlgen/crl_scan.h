@@ -22,7 +22,7 @@
  * record, named by key, field and reason: a CRL without it could
  * silently un-revoke a certificate.
  */
-int crl_scan_revoked(ocsp_rconn_t *rc, const char *prefix,
+int crl_scan_revoked(ocsp_rconn_t *conn, const char *prefix,
                      const crl_issuer_conf_t *conf, int64_t now,
                      crl_entries_t *out, crl_entries_t *expired,
                      crl_record_stats_t *st, crl_revlog_buf_t *logs, char *err);

@@ -553,16 +553,16 @@ static void test_snapshot(const char *dir)
 static void test_revlog_pieces(void)
 {
     static unsigned char log[64 * OCSP_REVLOG_REC_MAX];
-    ocsp_issuer_conf_t ic;
-    crl_issuer_conf_t ci;
+    ocsp_issuer_conf_t issuer_conf;
+    crl_issuer_conf_t crl_issuer;
     crl_entries_t whole = {0};
     size_t len = 0;
     long n;
 
-    memset(&ic, 0, sizeof(ic));
-    memset(&ci, 0, sizeof(ci));
-    ci.ic = &ic;
-    ci.expired_after = 3600;
+    memset(&issuer_conf, 0, sizeof(issuer_conf));
+    memset(&crl_issuer, 0, sizeof(crl_issuer));
+    crl_issuer.issuer_conf = &issuer_conf;
+    crl_issuer.expired_after = 3600;
     for (int i = 0; i < 40; i++) {
         char serial[OCSP_SERIAL_HEX_MAX + 1];
         unsigned char val[OCSP_RECORD_MAX];
@@ -584,21 +584,24 @@ static void test_revlog_pieces(void)
         len += ocsp_revlog_record(log + len, serial, i % 5 == 4 ? NULL : val,
                                   vlen);
     }
-    n = crl_revlog_replay(&ci, 1800000000, 0, log, len, len, &whole);
+    n = crl_revlog_replay(&crl_issuer, 1800000000, 0, log, len, len, &whole);
     CHECK(n == 40 && whole.n == 40);
     for (size_t piece = 1; piece < len; piece++) {
         crl_entries_t t = {0};
-        CHECK(crl_revlog_replay(&ci, 1800000000, 0, log, len, piece, &t) == 40);
+        CHECK(crl_revlog_replay(&crl_issuer, 1800000000, 0, log, len, piece,
+                                &t) == 40);
         CHECK(t.n == whole.n &&
               memcmp(t.v, whole.v, whole.n * sizeof(crl_entry_t)) == 0);
         crl_entries_free(&t);
     }
     {
         crl_entries_t t = {0};
-        CHECK(crl_revlog_replay(&ci, 1800000000, 0, log, len - 1, 7, &t) == -1);
+        CHECK(crl_revlog_replay(&crl_issuer, 1800000000, 0, log, len - 1, 7,
+                                &t) == -1);
         crl_entries_free(&t);
         log[0] = 'Z';
-        CHECK(crl_revlog_replay(&ci, 1800000000, 0, log, len, 7, &t) == -1);
+        CHECK(crl_revlog_replay(&crl_issuer, 1800000000, 0, log, len, 7, &t) ==
+              -1);
         crl_entries_free(&t);
     }
     crl_entries_free(&whole);
@@ -666,29 +669,31 @@ static void test_record_entry(void)
         {REVOCA__STATUS__GOOD, -1, -1, 1900000000, CRL_RECORD_INVALID,
          CRL_RECORD_INVALID, 0, 0},
     };
-    ocsp_issuer_conf_t ic;
-    crl_issuer_conf_t ci;
+    ocsp_issuer_conf_t issuer_conf;
+    crl_issuer_conf_t crl_issuer;
     unsigned char val[OCSP_RECORD_MAX];
     char serial[] = "8badf00d";
     crl_entry_t e;
     const char *why;
     size_t vlen;
 
-    memset(&ic, 0, sizeof(ic));
-    memset(&ci, 0, sizeof(ci));
-    ci.ic = &ic;
-    ci.expired_after = 3600;
+    memset(&issuer_conf, 0, sizeof(issuer_conf));
+    memset(&crl_issuer, 0, sizeof(crl_issuer));
+    crl_issuer.issuer_conf = &issuer_conf;
+    crl_issuer.expired_after = 3600;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         for (int cabf = 0; cabf <= 1; cabf++) {
             crl_record_e want = cabf ? cases[i].cabf : cases[i].priv;
             crl_record_e d;
 
-            ic.profile = cabf ? OCSP_PROFILE_CABF : OCSP_PROFILE_PRIVATE;
+            issuer_conf.profile =
+                cabf ? OCSP_PROFILE_CABF : OCSP_PROFILE_PRIVATE;
             vlen = pack_record(val, serial, cases[i].status, cases[i].rev_time,
                                cases[i].reason, cases[i].not_after);
             why = NULL;
-            d = crl_record_entry(&ci, 1800000000, serial, strlen(serial),
-                                 (const char *)val, vlen, 3, &e, &why);
+            d = crl_record_entry(&crl_issuer, 1800000000, serial,
+                                 strlen(serial), (const char *)val, vlen, 3, &e,
+                                 &why);
             CHECK(d == want);
             if (d != want) {
                 fprintf(stderr, "  case %zu cabf %d: %d\n", i, cabf, (int)d);
@@ -707,15 +712,17 @@ static void test_record_entry(void)
         }
     }
     /* a field that is not the record's serial, or not canonical */
-    ic.profile = OCSP_PROFILE_PRIVATE;
+    issuer_conf.profile = OCSP_PROFILE_PRIVATE;
     vlen = pack_record(val, serial, REVOCA__STATUS__REVOKED, 1700000000, 1, 0);
-    CHECK(crl_record_entry(&ci, 1800000000, "8badf00e", 8, (const char *)val,
-                           vlen, 0, &e, &why) == CRL_RECORD_INVALID);
-    CHECK(crl_record_entry(&ci, 1800000000, "08badf00d", 9, (const char *)val,
-                           vlen, 0, &e, &why) == CRL_RECORD_INVALID);
+    CHECK(crl_record_entry(&crl_issuer, 1800000000, "8badf00e", 8,
+                           (const char *)val, vlen, 0, &e,
+                           &why) == CRL_RECORD_INVALID);
+    CHECK(crl_record_entry(&crl_issuer, 1800000000, "08badf00d", 9,
+                           (const char *)val, vlen, 0, &e,
+                           &why) == CRL_RECORD_INVALID);
     CHECK(strstr(why, "serial") != NULL);
-    CHECK(crl_record_entry(&ci, 1800000000, serial, strlen(serial), "\xff\xff",
-                           2, 0, &e, &why) == CRL_RECORD_INVALID);
+    CHECK(crl_record_entry(&crl_issuer, 1800000000, serial, strlen(serial),
+                           "\xff\xff", 2, 0, &e, &why) == CRL_RECORD_INVALID);
     {
         char out[8];
         crl_record_printable(out, sizeof(out), "ab\ncd\001efgh", 10);

@@ -45,7 +45,7 @@ int crl_lease_init(crl_lease_t *l, const char *prefix, const char *issuer,
     return 0;
 }
 
-static long long crl_eval(ocsp_rconn_t *rc, const char *script, int nkeys,
+static long long crl_eval(ocsp_rconn_t *conn, const char *script, int nkeys,
                           int argc, const char **argv)
 {
     const char *a[16];
@@ -61,7 +61,7 @@ static long long crl_eval(ocsp_rconn_t *rc, const char *script, int nkeys,
     a[1] = script;
     a[2] = nk;
     memcpy(a + 3, argv, (size_t)argc * sizeof(char *));
-    r = ocsp_rconn_cmd(rc, argc + 3, a, NULL);
+    r = ocsp_rconn_cmd(conn, argc + 3, a, NULL);
     if (r == NULL) {
         return -1;
     }
@@ -72,7 +72,7 @@ static long long crl_eval(ocsp_rconn_t *rc, const char *script, int nkeys,
     return v;
 }
 
-int crl_lease_acquire(ocsp_rconn_t *rc, crl_lease_t *l)
+int crl_lease_acquire(ocsp_rconn_t *conn, crl_lease_t *l)
 {
     char ttl[24];
     const char *argv[] = {l->key, l->id, ttl};
@@ -80,7 +80,7 @@ int crl_lease_acquire(ocsp_rconn_t *rc, crl_lease_t *l)
     long long v;
 
     snprintf(ttl, sizeof(ttl), "%lld", (long long)l->ttl_ms);
-    v = crl_eval(rc, lua_acquire, 1, 3, argv);
+    v = crl_eval(conn, lua_acquire, 1, 3, argv);
     if (v < 0) {
         return -1;
     }
@@ -99,17 +99,17 @@ int crl_lease_safe(const crl_lease_t *l)
            ocsp_now_ms() + (long)(l->ttl_ms / 3) < l->expires;
 }
 
-void crl_lease_release(ocsp_rconn_t *rc, crl_lease_t *l)
+void crl_lease_release(ocsp_rconn_t *conn, crl_lease_t *l)
 {
     const char *argv[] = {l->key, l->id};
 
     if (l->expires != 0) {
-        crl_eval(rc, lua_release, 1, 2, argv);
+        crl_eval(conn, lua_release, 1, 2, argv);
     }
     l->expires = 0;
 }
 
-int crl_lease_hset(ocsp_rconn_t *rc, const crl_lease_t *l, const char *key,
+int crl_lease_hset(ocsp_rconn_t *conn, const crl_lease_t *l, const char *key,
                    int argc, const char **argv)
 {
     const char *a[13];
@@ -121,5 +121,5 @@ int crl_lease_hset(ocsp_rconn_t *rc, const crl_lease_t *l, const char *key,
     a[1] = key;
     a[2] = l->id;
     memcpy(a + 3, argv, (size_t)argc * sizeof(char *));
-    return (int)crl_eval(rc, lua_hset, 2, argc + 3, a);
+    return (int)crl_eval(conn, lua_hset, 2, argc + 3, a);
 }

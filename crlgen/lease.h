@@ -30,19 +30,19 @@ int crl_lease_init(crl_lease_t *l, const char *prefix, const char *issuer,
 /* Takes or renews the lease.  Returns 1 if held, 0 if another generator
  * holds it, -1 on a Redis error (l->expires is kept: it may still be ours
  * until it runs out). */
-int crl_lease_acquire(ocsp_rconn_t *rc, crl_lease_t *l);
+int crl_lease_acquire(ocsp_rconn_t *conn, crl_lease_t *l);
 
 /* True while held with more than a third of the TTL left. */
 int crl_lease_safe(const crl_lease_t *l);
 
 /* Gives the lease up (shutdown): a follower takes over at once. */
-void crl_lease_release(ocsp_rconn_t *rc, crl_lease_t *l);
+void crl_lease_release(ocsp_rconn_t *conn, crl_lease_t *l);
 
 /*
  * HSET of argc/2 field-value pairs into KEY, done by Redis only while L is
  * still ours.  Returns 1 if written, 0 if the lease was lost, -1 on error.
  */
-int crl_lease_hset(ocsp_rconn_t *rc, const crl_lease_t *l, const char *key,
+int crl_lease_hset(ocsp_rconn_t *conn, const crl_lease_t *l, const char *key,
                    int argc, const char **argv);
 
 #endif

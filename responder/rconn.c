@@ -12,6 +12,17 @@
 #define RCONN_BACKOFF_MAX 5000
 /* A failing connection logs at most one line per interval. */
 #define RCONN_LOG_EVERY_MS 10000
+/* Totals of one reply (reply_limits.h): an XREADGROUP batch of
+ * SIGNER_BATCH_MAX entries is some 20 K objects, EXEC of its transaction
+ * some 35 K; at most 40 MB of reply objects. */
+#define RCONN_MAX_OBJECTS (512 * 1024)
+#define RCONN_MAX_BYTES (64 * 1024 * 1024)
+
+const ocsp_reply_limits_t ocsp_reply_limits_default = {
+    .max_elements = 256 * 1024,
+    .max_depth = 6,
+    .max_string = 8 * 1024 * 1024,
+};
 
 long ocsp_now_ms(void)
 {
@@ -29,12 +40,29 @@ void ocsp_rconn_init(ocsp_rconn_t *conn, const ocsp_config_t *cf)
     conn->backoff_ms = RCONN_BACKOFF_MIN;
 }
 
+/* The totals follow the element bound: a reply of as many elements (and
+ * their scores, say) still fits. */
+static void rconn_totals(ocsp_rconn_t *conn)
+{
+    size_t objects = RCONN_MAX_OBJECTS;
+
+    if (conn->limits.max_elements < (size_t)-1 / 2 &&
+        2 * conn->limits.max_elements + 1 > objects) {
+        objects = 2 * conn->limits.max_elements + 1;
+    }
+    ocsp_reply_guard_totals(&conn->guard, objects,
+                            conn->limits.max_string > RCONN_MAX_BYTES
+                                ? conn->limits.max_string
+                                : RCONN_MAX_BYTES);
+}
+
 void ocsp_rconn_set_limits(ocsp_rconn_t *conn,
                            const ocsp_reply_limits_t *limits)
 {
     conn->limits = *limits;
     if (conn->c != NULL) {
-        ocsp_reply_guard_install(&conn->guard, conn->c->reader, limits);
+        conn->guard.limits = *limits;
+        rconn_totals(conn);
     }
 }
 
@@ -102,7 +130,7 @@ void ocsp_rconn_fail_reply(ocsp_rconn_t *conn, const char *what,
 /* A reply that is not an error came: the link works again. */
 static void rconn_recovered(ocsp_rconn_t *conn)
 {
-    if (conn->unlogged > 0 && !conn->quiet) {
+    if (!conn->quiet) {
         ocsp_log(OCSP_LOG_INFO,
                  "redis recovered host=%s port=%d failures=%lu "
                  "last_err=\"%s\"",
@@ -161,7 +189,12 @@ int ocsp_rconn_connect(ocsp_rconn_t *conn)
         ocsp_rconn_fail(conn, "redis: cannot set timeout");
         return -1;
     }
-    ocsp_reply_guard_install(&conn->guard, conn->c->reader, &conn->limits);
+    if (ocsp_reply_guard_install(&conn->guard, conn->c->reader,
+                                 &conn->limits) != 0) {
+        ocsp_rconn_fail(conn, "redis: the reader cannot be bounded");
+        return -1;
+    }
+    rconn_totals(conn);
     if (cf->redis_password != NULL) {
         const char *argv[3] = {"AUTH", cf->redis_user, cf->redis_password};
         int argc = 3;
@@ -240,8 +273,9 @@ static void rconn_io_failed(ocsp_rconn_t *conn)
 {
     char why[OCSP_ERR_MAX];
 
-    if (conn->guard.why[0] != '\0') {
-        snprintf(why, sizeof(why), "redis: %s", conn->guard.why);
+    if (conn->guard.refused) {
+        snprintf(why, sizeof(why), "redis: %s",
+                 ocsp_reply_guard_error(&conn->guard, conn->c->reader));
     } else if (conn->c->err != 0) {
         snprintf(why, sizeof(why), "redis: %s", conn->c->errstr);
     } else {
@@ -319,7 +353,7 @@ redisReply *ocsp_rconn_reply(ocsp_rconn_t *conn)
         }
         /* hiredis holds a bulk string until it is whole */
         if (reply == NULL &&
-            !ocsp_reply_guard_buffer_ok(&conn->guard, reader)) {
+            ocsp_reply_guard_check(&conn->guard, reader) != 0) {
             goto failed;
         }
     }
@@ -403,7 +437,7 @@ void *ocsp_rconn_reply_decode(ocsp_rconn_t *conn,
             goto restore;
         }
         if (redisBufferRead(conn->c) != REDIS_OK ||
-            !ocsp_reply_guard_buffer_ok(g, reader)) {
+            ocsp_reply_guard_check(g, reader) != 0) {
             goto failed;
         }
     }
@@ -415,8 +449,7 @@ void *ocsp_rconn_reply_decode(ocsp_rconn_t *conn,
 
 failed:
     /* dropped with FNS's freeObject in place: a partial reply is FNS's */
-    if (g->why[0] == '\0' && conn->c->err == 0 &&
-        reader->err == REDIS_ERR_OOM) {
+    if (!g->refused && conn->c->err == 0 && reader->err == REDIS_ERR_OOM) {
         ocsp_rconn_fail(conn, "redis: reply refused by its decoder");
     } else {
         rconn_io_failed(conn);

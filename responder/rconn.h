@@ -54,6 +54,16 @@ typedef struct {
     char err[OCSP_ERR_MAX];
 } ocsp_rconn_t;
 
+/*
+ * The daemons' and the CLI's reply limits: room for their largest
+ * legitimate replies (an XREADGROUP batch of SIGNER_BATCH_MAX entries, MGET
+ * of a batch and EXEC of its transaction, HMGET/ZRANGE pages, 4 MB
+ * GETRANGE pieces of a revoked log), far below what would hurt.  Each
+ * reply is bounded as a whole too: 512 K objects (or twice max_elements if
+ * more) and 64 MB of strings (or max_string if more).
+ */
+extern const ocsp_reply_limits_t ocsp_reply_limits_default;
+
 /* Sets up a disconnected connection to cf's Redis, default limits. */
 void ocsp_rconn_init(ocsp_rconn_t *conn, const ocsp_config_t *cf);
 

@@ -1,153 +1,228 @@
+/*
+ * Redis reply bounds inside hiredis's reader (see reply_limits.h).  The
+ * reader's reply-object functions are wrapped: each checks the announced
+ * size against the guard's limits before the wrapped ones (hiredis's own,
+ * or a caller's decoder) allocate anything.
+ */
 #include "reply_limits.h"
 
+#include <hiredis/hiredis.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-/* One socket read of hiredis 0.14 (redisBufferRead) and a reply's header. */
-#define GUARD_READ_SLACK (64 * 1024)
+/* longest header line: a type byte is already read, then sign, 19 digits
+ * of a long long, CRLF */
+#define REPLY_HEADER_MAX 24
 
-const ocsp_reply_limits_t ocsp_reply_limits_default = {
-    .max_elements = 256 * 1024,
-    .max_string = 8 * 1024 * 1024,
-    .max_depth = 6,
-    .max_objects = 1024 * 1024,
-    .max_bytes = 64 * 1024 * 1024,
-};
-
-/* The task as the wrapped functions expect it: their own privdata. */
-static redisReadTask guard_task(const redisReadTask *t,
-                                const ocsp_reply_guard_t *g)
+__attribute__((format(printf, 2, 3))) static void refuse(ocsp_reply_guard_t *g,
+                                                         const char *fmt, ...)
 {
-    redisReadTask inner = *t;
+    va_list ap;
 
-    inner.privdata = g->inner_privdata;
-    return inner;
+    if (!g->refused) {
+        g->refused = 1;
+        va_start(ap, fmt);
+        vsnprintf(g->errstr, sizeof(g->errstr), fmt, ap);
+        va_end(ap);
+    }
 }
 
-/* Counts one object of the reply; NULL (refused) past a bound. */
-static ocsp_reply_guard_t *guard_count(const redisReadTask *t, size_t bytes)
+/* The task as the wrapped functions expect it: with their own privdata. */
+static redisReadTask inner_task(const redisReadTask *task,
+                                const ocsp_reply_guard_t *g)
 {
-    ocsp_reply_guard_t *g = t->privdata;
+    redisReadTask t = *task;
 
-    if (t->parent == NULL) {
+    t.privdata = g->inner_privdata;
+    return t;
+}
+
+/* Counts one object of LEN string bytes into the reply's totals; -1 (and
+ * G refused) past one. */
+static int count(ocsp_reply_guard_t *g, const redisReadTask *task, size_t len)
+{
+    if (task->parent == NULL) {
         /* the first object of a new reply */
         g->objects = 0;
         g->bytes = 0;
-        g->why[0] = '\0';
     }
-    if (++g->objects > g->limits.max_objects) {
-        snprintf(g->why, sizeof(g->why), "reply of more than %zu objects",
-                 g->limits.max_objects);
-        return NULL;
+    g->objects++;
+    g->bytes += len;
+    if (g->max_objects != 0 && g->objects > g->max_objects) {
+        refuse(g, "reply of more than %zu objects", g->max_objects);
+        return -1;
     }
-    if (bytes > g->limits.max_string) {
-        snprintf(g->why, sizeof(g->why), "reply string of %zu bytes (max %zu)",
-                 bytes, g->limits.max_string);
-        return NULL;
+    if (g->max_bytes != 0 && g->bytes > g->max_bytes) {
+        refuse(g, "reply of more than %zu string bytes", g->max_bytes);
+        return -1;
     }
-    g->bytes += bytes;
-    if (g->bytes > g->limits.max_bytes) {
-        snprintf(g->why, sizeof(g->why), "reply of more than %zu bytes",
-                 g->limits.max_bytes);
-        return NULL;
-    }
-    return g;
+    return 0;
 }
 
-static void *guard_string(const redisReadTask *t, char *str, size_t len)
+static void *guard_string(const redisReadTask *task, char *str, size_t len)
 {
-    ocsp_reply_guard_t *g = guard_count(t, len);
-    redisReadTask inner;
+    ocsp_reply_guard_t *g = task->privdata;
+    redisReadTask t;
 
-    if (g == NULL) {
+    if (len > g->limits.max_string) {
+        refuse(g, "string of %zu bytes over the limit of %zu", len,
+               g->limits.max_string);
         return NULL;
     }
-    inner = guard_task(t, g);
-    return g->inner->createString(&inner, str, len);
+    if (count(g, task, len) != 0) {
+        return NULL;
+    }
+    t = inner_task(task, g);
+    return g->inner->createString(&t, str, len);
 }
 
-static void *guard_array(const redisReadTask *t, int elements)
+static void *guard_array(const redisReadTask *task, int elements)
 {
-    ocsp_reply_guard_t *g = guard_count(t, 0);
-    redisReadTask inner;
-    size_t depth = 1;
+    ocsp_reply_guard_t *g = task->privdata;
+    const redisReadTask *p;
+    redisReadTask t;
+    unsigned depth = 1;
 
-    if (g == NULL) {
-        return NULL;
-    }
-    for (const redisReadTask *p = t->parent; p != NULL; p = p->parent) {
+    for (p = task->parent; p != NULL; p = p->parent) {
         depth++;
     }
     if (depth > g->limits.max_depth) {
-        snprintf(g->why, sizeof(g->why), "reply nested %zu deep (max %zu)",
-                 depth, g->limits.max_depth);
+        refuse(g, "arrays nested %u deep over the limit of %u", depth,
+               g->limits.max_depth);
         return NULL;
     }
-    /* Before anything is allocated for the elements. */
     if (elements < 0 || (size_t)elements > g->limits.max_elements) {
-        snprintf(g->why, sizeof(g->why), "reply array of %d elements (max %zu)",
-                 elements, g->limits.max_elements);
+        /* a negative count is an int-truncated one (hiredis 0.14) */
+        refuse(g, "array of %d elements over the limit of %zu", elements,
+               g->limits.max_elements);
         return NULL;
     }
-    inner = guard_task(t, g);
-    return g->inner->createArray(&inner, elements);
-}
-
-static void *guard_integer(const redisReadTask *t, long long value)
-{
-    ocsp_reply_guard_t *g = guard_count(t, 0);
-    redisReadTask inner;
-
-    if (g == NULL) {
+    if (count(g, task, 0) != 0) {
         return NULL;
     }
-    inner = guard_task(t, g);
-    return g->inner->createInteger(&inner, value);
+    t = inner_task(task, g);
+    return g->inner->createArray(&t, elements);
 }
 
-static void *guard_nil(const redisReadTask *t)
+static void *guard_integer(const redisReadTask *task, long long value)
 {
-    ocsp_reply_guard_t *g = guard_count(t, 0);
-    redisReadTask inner;
+    ocsp_reply_guard_t *g = task->privdata;
+    redisReadTask t;
 
-    if (g == NULL) {
+    if (count(g, task, 0) != 0) {
         return NULL;
     }
-    inner = guard_task(t, g);
-    return g->inner->createNil(&inner);
+    t = inner_task(task, g);
+    return g->inner->createInteger(&t, value);
 }
 
-void ocsp_reply_guard_install(ocsp_reply_guard_t *g, redisReader *r,
-                              const ocsp_reply_limits_t *limits)
+static void *guard_nil(const redisReadTask *task)
 {
-    g->limits = *limits;
-    if (r->fn == &g->fns) {
-        return; /* already installed: new limits only */
+    ocsp_reply_guard_t *g = task->privdata;
+    redisReadTask t;
+
+    if (count(g, task, 0) != 0) {
+        return NULL;
+    }
+    t = inner_task(task, g);
+    return g->inner->createNil(&t);
+}
+
+int ocsp_reply_guard_install(ocsp_reply_guard_t *g, redisReader *r,
+                             const ocsp_reply_limits_t *lim)
+{
+    memset(g, 0, sizeof(*g));
+    g->limits = *lim;
+    /* freeObject is the wrapped one: hiredis calls it without a task, and
+     * whatever the wrapped functions built, they free. */
+    if (r->fn == NULL || r->fn->createString == NULL ||
+        r->fn->createArray == NULL || r->fn->createInteger == NULL ||
+        r->fn->createNil == NULL || r->fn->createString == guard_string) {
+        snprintf(g->errstr, sizeof(g->errstr), "reader cannot be guarded");
+        return -1;
     }
     g->inner = r->fn;
     g->inner_privdata = r->privdata;
-    g->fns.createString = g->inner->createString ? guard_string : NULL;
-    g->fns.createArray = g->inner->createArray ? guard_array : NULL;
-    g->fns.createInteger = g->inner->createInteger ? guard_integer : NULL;
-    g->fns.createNil = g->inner->createNil ? guard_nil : NULL;
-    /* The wrapped functions built the objects; they free them. */
-    g->fns.freeObject = g->inner->freeObject;
-    g->objects = 0;
-    g->bytes = 0;
-    g->why[0] = '\0';
+    g->fns.createString = guard_string;
+    g->fns.createArray = guard_array;
+    g->fns.createInteger = guard_integer;
+    g->fns.createNil = guard_nil;
+    g->fns.freeObject = r->fn->freeObject;
     r->fn = &g->fns;
     r->privdata = g;
+    return 0;
 }
 
-int ocsp_reply_guard_buffer_ok(ocsp_reply_guard_t *g, const redisReader *r)
+void ocsp_reply_guard_totals(ocsp_reply_guard_t *g, size_t max_objects,
+                             size_t max_bytes)
 {
-    size_t unparsed = r->len - r->pos;
+    g->max_objects = max_objects;
+    g->max_bytes = max_bytes;
+}
 
-    if (unparsed > g->limits.max_string + GUARD_READ_SLACK) {
-        snprintf(g->why, sizeof(g->why),
-                 "reply string over %zu bytes (max %zu)", unparsed,
-                 g->limits.max_string);
+int ocsp_reply_guard_check(ocsp_reply_guard_t *g, const redisReader *r)
+{
+    const redisReadTask *task;
+    const char *p;
+    size_t avail, i;
+    unsigned long long n;
+
+    if (g->refused) {
+        return -1;
+    }
+    if (r->err || r->ridx < 0 || r->pos > r->len) {
         return 0;
     }
-    return 1;
+    task = &r->rstack[r->ridx];
+    p = r->buf + r->pos;
+    avail = r->len - r->pos;
+
+    switch (task->type) {
+    case REDIS_REPLY_STRING:
+        /* "$<len>\r\n<bytes>\r\n", the '$' read: refuse the length as soon
+         * as its digits say too much, before the bytes arrive */
+        n = 0;
+        for (i = 0; i < avail && i < 19 && p[i] >= '0' && p[i] <= '9'; i++) {
+            n = n * 10 + (unsigned long long)(p[i] - '0');
+        }
+        if (n > g->limits.max_string) {
+            refuse(g, "string announced as %llu bytes%s, over the limit of %zu",
+                   n, i < avail && p[i] == '\r' ? "" : " or more",
+                   g->limits.max_string);
+            return -1;
+        }
+        if (avail > g->limits.max_string + REPLY_HEADER_MAX + 2) {
+            refuse(g, "%zu bytes buffered for a string, over the limit of %zu",
+                   avail, g->limits.max_string);
+            return -1;
+        }
+        return 0;
+    case REDIS_REPLY_STATUS:
+    case REDIS_REPLY_ERROR:
+        /* "+text\r\n" / "-text\r\n" with no CRLF yet */
+        if (avail > g->limits.max_string + 2) {
+            refuse(g, "line of %zu+ bytes over the limit of %zu", avail,
+                   g->limits.max_string);
+            return -1;
+        }
+        return 0;
+    default:
+        /* an integer or array header with no CRLF yet */
+        if (avail > REPLY_HEADER_MAX) {
+            refuse(g, "header line of %zu+ bytes over the limit of %d", avail,
+                   REPLY_HEADER_MAX);
+            return -1;
+        }
+        return 0;
+    }
+}
+
+const char *ocsp_reply_guard_error(const ocsp_reply_guard_t *g,
+                                   const redisReader *r)
+{
+    if (g->refused) {
+        return g->errstr;
+    }
+    return r->errstr[0] ? r->errstr : "reply refused";
 }

@@ -1,18 +1,30 @@
 /*
- * Bounds on what a Redis reply may make the client allocate.  A reply is
- * untrusted input: the 13 bytes "*2000000000\r\n" make hiredis 0.14's
- * default reader reserve 16 GB for the array before a single element
- * arrives, and a nested reply of small arrays can make millions of objects.
+ * Bounds on what a Redis reply may hold, enforced inside hiredis's reader.
  *
- * A guard wraps the object functions of a redisReader (hiredis read.h):
- * every array, string, integer and nil of a reply is checked against the
- * limits before the wrapped functions build it; a reply that breaks one
- * fails the reader (as hiredis's out-of-memory does) and the guard says
- * which bound it broke.  hiredis buffers a bulk string whole before it
- * creates the object, so a string's length is bounded by the caller's read
- * loop as well: ocsp_reply_guard_buffer_ok() after each read from the
- * socket.  Works with any redisReader: the daemons' blocking client
- * (rconn.h) and the nginx module's.
+ * A reply is untrusted input: anything that answers on Redis's port can
+ * send it.  hiredis 0.14 believes the lengths it is sent: "*2000000000\r\n"
+ * makes it calloc 16 GB of element pointers (and, when the reply is freed,
+ * walk them for seconds), "$1000000000\r\n" makes it buffer until a
+ * gigabyte has arrived.  Callers know what they asked for (a handful of
+ * elements, strings of a few KB), so a guard installed on the reader
+ * refuses more than that as soon as it is announced:
+ *
+ *   - an array of more than max_elements, or nested deeper than max_depth,
+ *     is refused when its header is parsed (the reader's createArray);
+ *   - a bulk, status or error string over max_string is refused when its
+ *     length is announced, or when more bytes than that are buffered for it
+ *     (ocsp_reply_guard_check(), after each incomplete read);
+ *   - optionally, a reply of more objects or string bytes in all than its
+ *     reader allows (ocsp_reply_guard_totals()).
+ *
+ * A refused reply puts the reader in its error state (hiredis reports it as
+ * "Out of memory"); ocsp_reply_guard_error() gives the real reason.  The
+ * connection must then be closed: its stream can no longer be framed.
+ *
+ * Shared by the nginx module and the daemons' Redis client, so that this
+ * rule exists once.  hiredis 0.14 truncates an array length over INT_MAX to
+ * an int before any callback sees it; such a header yields an array of the
+ * truncated size (still within the limits, never an allocation beyond them).
  */
 #ifndef REVOCA_REPLY_LIMITS_H
 #define REVOCA_REPLY_LIMITS_H
@@ -21,44 +33,56 @@
 #include <stddef.h>
 
 typedef struct {
-    size_t max_elements; /* of one array */
-    size_t max_string;   /* bytes of one string, status or error */
-    size_t max_depth;    /* arrays within arrays; 1: a flat array */
-    size_t max_objects;  /* arrays, strings, integers, nils of one reply */
-    size_t max_bytes;    /* all strings of one reply together */
+    size_t max_elements; /* per array */
+    unsigned max_depth;  /* arrays within arrays; 1: an array of scalars */
+    size_t max_string;   /* bytes of one bulk, status or error string */
 } ocsp_reply_limits_t;
 
-/*
- * The daemons' and the CLI's defaults: room for their largest legitimate
- * replies (an XREADGROUP batch of SIGNER_BATCH_MAX entries, MGET of a
- * batch and EXEC of its transaction, HMGET/ZRANGE pages, 4 MB GETRANGE
- * pieces of a revoked log), far below what would hurt.
- */
-extern const ocsp_reply_limits_t ocsp_reply_limits_default;
+#define OCSP_REPLY_ERR_MAX 128
 
 typedef struct {
     ocsp_reply_limits_t limits;
-    redisReplyObjectFunctions fns;          /* the guard's, installed */
-    const redisReplyObjectFunctions *inner; /* what builds the objects */
-    void *inner_privdata;
-    size_t objects, bytes; /* of the reply being read */
-    char why[96];          /* the bound the last refused reply broke */
+    /* Totals of one reply, 0 for none (ocsp_reply_guard_totals()). */
+    size_t max_objects, max_bytes;
+    size_t objects, bytes;                  /* of the reply being read */
+    redisReplyObjectFunctions fns;          /* installed on the reader */
+    const redisReplyObjectFunctions *inner; /* the reader's own, wrapped */
+    void *inner_privdata;                   /* and their privdata */
+    int refused;                            /* a limit was hit */
+    char errstr[OCSP_REPLY_ERR_MAX];        /* which, when refused */
 } ocsp_reply_guard_t;
 
 /*
- * Wraps R's current object functions (and privdata) with the guard G
- * under LIMITS (copied).  G is R's privdata from then on and must stay at
- * its address while R reads; installing again on the same reader only
- * changes the limits.
+ * Installs G on reader R with the limits LIM (copied): R's reply-object
+ * functions are wrapped, so replies stay what they were (redisReply from
+ * redisReaderCreate(), freed with freeReplyObject(), or whatever R's own
+ * functions build) and those functions still see R's privdata in their
+ * task; R's privdata becomes G.  G is owned by the caller and must outlive
+ * R; install once per reader, before the first byte is fed.  Returns 0, or
+ * -1 if R has no reply-object functions to wrap or is guarded already.
  */
-void ocsp_reply_guard_install(ocsp_reply_guard_t *g, redisReader *r,
-                              const ocsp_reply_limits_t *limits);
+int ocsp_reply_guard_install(ocsp_reply_guard_t *g, redisReader *r,
+                             const ocsp_reply_limits_t *lim);
 
 /*
- * 1 if the bytes R holds unparsed fit the string bound (plus one socket
- * read), else 0 with g->why set: call after each read from the socket, as
- * hiredis keeps an incomplete bulk string in its buffer until it is whole.
+ * Bounds every reply as a whole as well: at most MAX_OBJECTS arrays,
+ * strings, integers and nils, and MAX_BYTES of strings (0: no bound).  For
+ * readers whose replies nest (the daemons': XREADGROUP, EXEC), where the
+ * element bound raised to the depth bounds nothing useful.
  */
-int ocsp_reply_guard_buffer_ok(ocsp_reply_guard_t *g, const redisReader *r);
+void ocsp_reply_guard_totals(ocsp_reply_guard_t *g, size_t max_objects,
+                             size_t max_bytes);
+
+/*
+ * Checks the reply R is still waiting for: call after each
+ * redisReaderGetReply() that gave no reply.  Returns 0, or -1 (and marks G
+ * refused) when the string being read announces or already buffers more
+ * than max_string, so that the caller need not wait for it to arrive.
+ */
+int ocsp_reply_guard_check(ocsp_reply_guard_t *g, const redisReader *r);
+
+/* Why reading failed: G's reason if it refused a reply, else R's errstr. */
+const char *ocsp_reply_guard_error(const ocsp_reply_guard_t *g,
+                                   const redisReader *r);
 
 #endif

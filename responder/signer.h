@@ -28,8 +28,8 @@
 typedef struct {
     const ocsp_config_t *cf; /* borrowed */
     ocsp_registry_t reg;     /* owned, with keys */
-    ocsp_rconn_t rc;         /* stream reads and due claims */
-    ocsp_rconn_t tx[2];      /* transactions, alternating: one batch is
+    ocsp_rconn_t read_conn;  /* stream reads and due claims */
+    ocsp_rconn_t tx_conn[2]; /* transactions, alternating: one batch is
                               * signed while Redis runs the other's */
     volatile int *stop;      /* set by SIGTERM/SIGINT */
     char consumer[96];
@@ -38,6 +38,7 @@ typedef struct {
     int64_t lease;         /* seconds a claimed re-sign stays ours */
     size_t due_first;      /* issuer whose re-signs are claimed first */
     char events_key[OCSP_KEY_MAX];
+    int ever_connected;    /* "redis connected" is logged once */
     int own_pending_done;  /* re-read our own pending entries first */
     char pending_from[48]; /* and from which ID on */
     /* Revoked logs an append to which failed in a committed transaction:

@@ -1,4 +1,15 @@
-/* revoca-signer: see signer.h. */
+/*
+ * revoca-signer: see signer.h.
+ *
+ *   revoca-signer -c FILE [-v]      run
+ *   revoca-signer -c FILE --check   validate the configuration and the
+ *                                   responder keys, print what it would
+ *                                   run with, exit 0 (or 1, the error
+ *                                   naming file and line)
+ *   revoca-signer --help
+ */
+#include <getopt.h>
+#include <openssl/x509.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,24 +30,68 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: revoca-signer -c FILE [-v]\n"
-               "  -c FILE  the Revoca configuration file\n"
-               "  -v       debug logging\n");
+    fprintf(f, "usage: revoca-signer -c FILE [--check] [-v]\n"
+               "  -c, --config FILE  the Revoca configuration file\n"
+               "      --check        validate the configuration and the "
+               "responder keys,\n"
+               "                     print what would run, exit\n"
+               "  -v, --verbose      debug logging\n"
+               "  -h, --help         this text\n");
+}
+
+/* What the signer would run with, for --check. */
+static void print_check(const ocsp_config_t *cf, const signer_t *s)
+{
+    printf("revoca-signer: %s: ok\n", cf->path);
+    if (cf->redis_port == 0) {
+        printf("redis unix=%s db=%d auth=%s\n", cf->redis_host, cf->redis_db,
+               cf->redis_password ? "yes" : "no");
+    } else {
+        printf("redis host=%s port=%d db=%d auth=%s\n", cf->redis_host,
+               cf->redis_port, cf->redis_db, cf->redis_password ? "yes" : "no");
+    }
+    printf("signer prefix=%s consumer=%s batch=%zu claim_idle=%llds "
+           "lease=%llds\n",
+           cf->prefix, s->consumer, s->batch,
+           (long long)(s->claim_idle_ms / 1000), (long long)s->lease);
+    for (size_t i = 0; i < s->reg.n; i++) {
+        const ocsp_issuer_t *iss = &s->reg.issuers[i];
+        const ocsp_issuer_conf_t *ic = iss->conf;
+        char subject[256];
+
+        X509_NAME_oneline(X509_get_subject_name(iss->responder), subject,
+                          sizeof(subject));
+        printf("issuer %s profile=%s validity=%llds resign_after=%llds "
+               "shards=%u responder=%s subject=\"%s\"\n",
+               ic->name, ic->profile == OCSP_PROFILE_CABF ? "cabf" : "private",
+               (long long)ic->validity, (long long)ic->resign_after, ic->shards,
+               X509_cmp(iss->responder, iss->cert) == 0 ? "ca" : "delegated",
+               subject);
+    }
 }
 
 int main(int argc, char **argv)
 {
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"check", no_argument, NULL, 'k'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
     const char *file = NULL;
     ocsp_config_t cf;
     signer_t s;
     char err[OCSP_ERR_MAX];
     struct sigaction sa;
-    int opt, level = OCSP_LOG_INFO;
+    int opt, check = 0, level = OCSP_LOG_INFO;
 
-    while ((opt = getopt(argc, argv, "c:vh")) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:vh", longopts, NULL)) != -1) {
         switch (opt) {
         case 'c':
             file = optarg;
+            break;
+        case 'k':
+            check = 1;
             break;
         case 'v':
             level = OCSP_LOG_DEBUG;
@@ -63,6 +118,12 @@ int main(int argc, char **argv)
         signer_free(&s);
         ocsp_config_free(&cf);
         return 1;
+    }
+    if (check) {
+        print_check(&cf, &s);
+        signer_free(&s);
+        ocsp_config_free(&cf);
+        return 0;
     }
 
     /* SIGTERM: finish the batch in hand, then exit. */

@@ -548,3 +548,67 @@ def test_certificate_split_across_batches_is_signed_once(tmp_path, pki_dir):
         check_statuses(stack.r(), serials, revoked_every=2)
     finally:
         stack.close()
+
+
+def test_signer_help():
+    from revoca_fixtures import SIGNER
+    p = subprocess.run([SIGNER, "--help"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith("usage: revoca-signer")
+    assert "--check" in p.stdout and "--config" in p.stdout
+    p = subprocess.run([SIGNER, "-h"], capture_output=True, text=True)
+    assert p.returncode == 0 and "usage: revoca-signer" in p.stdout
+    p = subprocess.run([SIGNER, "--no-such-option"], capture_output=True,
+                       text=True)
+    assert p.returncode == 2 and "usage: revoca-signer" in p.stderr
+
+
+def test_signer_check_prints_what_it_would_run(stack):
+    from revoca_fixtures import SIGNER
+    p = subprocess.run([SIGNER, "-c", stack.conf, "--check"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[0] == "revoca-signer: %s: ok" % stack.conf
+    assert "redis host=127.0.0.1 port=%d db=0 auth=no" % stack.redis.port \
+        in lines
+    assert any(l.startswith("signer prefix=revoca consumer=") and
+               " batch=64 claim_idle=2s lease=5s" in l for l in lines), lines
+    assert any(l.startswith("issuer demo profile=private validity=86400s ")
+               and " responder=delegated " in l and "OCSP responder" in l
+               for l in lines), lines
+    # a check only: nothing was run against Redis
+    assert not stack.r().exists("revoca:events")
+
+
+def test_signer_check_names_file_and_line(stack):
+    from revoca_fixtures import SIGNER
+    with open(stack.conf) as f:
+        good = f.read()
+
+    def check(text):
+        with open(stack.conf, "w") as f:
+            f.write(text)
+        return subprocess.run([SIGNER, "-c", stack.conf, "--check"],
+                              capture_output=True, text=True, timeout=30)
+
+    def line_of(text, needle):
+        return [i + 1 for i, l in enumerate(text.splitlines())
+                if needle in l][0]
+
+    bad = good.replace("batch = 64;", "batchh = 64;")
+    p = check(bad)
+    assert p.returncode == 1 and p.stdout == ""
+    assert "%s:%d: unknown key \"batchh\"" % (
+        stack.conf, line_of(bad, "batchh")) in p.stderr, p.stderr
+
+    # A key that does not match its certificate: the issuer's settings
+    # (the group opens on the line after "issuers = (").
+    bad = good.replace('responder_key = "pki/responder.key"',
+                       'responder_key = "pki/issuer.key"')
+    assert bad != good
+    p = check(bad)
+    assert p.returncode == 1
+    assert "%s:%d: issuer demo: the responder key does not match" % (
+        stack.conf, line_of(bad, "issuers = (") + 1) in p.stderr, p.stderr
+    check(good)

@@ -8,81 +8,106 @@
 #include "rconn.h"
 #include "reply_limits.h"
 
-/* Feeds BYTES to a guarded default reader; the reply, or NULL with *err. */
-static redisReply *feed(const ocsp_reply_limits_t *lim, const char *bytes,
-                        size_t len, int *err, char *why)
+/* Feeds BYTES to a guarded default reader, with the totals the daemons
+ * use unless changed; the reply, or NULL with *err and WHY. */
+static redisReply *feed(const ocsp_reply_limits_t *lim, size_t max_objects,
+                        size_t max_bytes, const char *bytes, size_t len,
+                        int *err, char *why)
 {
     redisReader *r = redisReaderCreate();
     ocsp_reply_guard_t g;
     void *reply = NULL;
 
-    ocsp_reply_guard_install(&g, r, lim);
+    CHECK(ocsp_reply_guard_install(&g, r, lim) == 0);
+    ocsp_reply_guard_totals(&g, max_objects, max_bytes);
     redisReaderFeed(r, bytes, len);
     *err = redisReaderGetReply(r, &reply) != REDIS_OK;
-    if (!*err && reply == NULL && !ocsp_reply_guard_buffer_ok(&g, r)) {
+    if (!*err && reply == NULL && ocsp_reply_guard_check(&g, r) != 0) {
         *err = 1;
     }
-    snprintf(why, 96, "%s", g.why);
+    snprintf(why, OCSP_REPLY_ERR_MAX, "%s",
+             *err ? ocsp_reply_guard_error(&g, r) : "");
     redisReaderFree(r);
     return reply;
 }
 
+/* A decoder of its own (as crlgen's HSCAN pages): it sees its privdata. */
+static int decoder_seen;
+static char decoder_obj;
+
+static void *dec_string(const redisReadTask *t, char *s, size_t len)
+{
+    decoder_seen += t->privdata == &decoder_seen;
+    return &decoder_obj;
+}
+
+static void *dec_array(const redisReadTask *t, int n)
+{
+    decoder_seen += t->privdata == &decoder_seen;
+    return &decoder_obj;
+}
+
+static void *dec_integer(const redisReadTask *t, long long v)
+{
+    decoder_seen += t->privdata == &decoder_seen;
+    return &decoder_obj;
+}
+
+static void *dec_nil(const redisReadTask *t)
+{
+    return &decoder_obj;
+}
+
+static void dec_free(void *obj)
+{
+}
+
 static void test_guard(void)
 {
-    ocsp_reply_limits_t lim = ocsp_reply_limits_default;
+    const ocsp_reply_limits_t *lim = &ocsp_reply_limits_default;
+    ocsp_reply_limits_t small;
     redisReply *rep;
-    char why[96];
+    char why[OCSP_REPLY_ERR_MAX];
     int err;
 
-    /* Refused before the reader reserves 16 GB for it. */
-    rep = feed(&lim, "*2000000000\r\n", 13, &err, why);
+    /* The daemons' limits refuse before the reader reserves 16 GB. */
+    rep = feed(lim, 0, 0, "*2000000000\r\n", 13, &err, why);
     CHECK(rep == NULL && err);
     CHECK(strstr(why, "2000000000 elements") != NULL);
-
-    /* An ordinary reply passes whole. */
-    rep = feed(&lim, "*2\r\n$3\r\nabc\r\n:-7\r\n", 19, &err, why);
+    /* and take an ordinary reply whole */
+    rep = feed(lim, 0, 0, "*2\r\n$3\r\nabc\r\n:-7\r\n", 19, &err, why);
     CHECK(!err && rep != NULL && rep->type == REDIS_REPLY_ARRAY &&
           rep->elements == 2 && rep->element[0]->len == 3 &&
           rep->element[1]->integer == -7);
     freeReplyObject(rep);
+    /* an XREADGROUP reply: stream, entries, entry, fields */
+    rep = feed(lim, 0, 0,
+               "*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n1-0\r\n"
+               "*2\r\n$1\r\ne\r\n$1\r\nx\r\n",
+               63, &err, why);
+    CHECK(!err && rep != NULL && rep->element[0]->element[1]->elements == 1);
+    freeReplyObject(rep);
 
-    lim.max_elements = 2;
-    rep = feed(&lim, "*3\r\n:1\r\n:2\r\n:3\r\n", 16, &err, why);
-    CHECK(rep == NULL && err);
-    lim = ocsp_reply_limits_default;
-
-    /* Nesting. */
-    lim.max_depth = 2;
-    rep = feed(&lim, "*1\r\n*1\r\n:1\r\n", 12, &err, why);
+    /* Totals: objects of one reply, string bytes of one reply. */
+    small = *lim;
+    rep = feed(&small, 3, 0, "*2\r\n:1\r\n:2\r\n", 12, &err, why);
     CHECK(!err && rep != NULL);
     freeReplyObject(rep);
-    rep = feed(&lim, "*1\r\n*1\r\n*1\r\n:1\r\n", 16, &err, why);
-    CHECK(rep == NULL && err && strstr(why, "nested 3") != NULL);
-    lim = ocsp_reply_limits_default;
-
-    /* A whole string over the bound, and all strings of a reply. */
-    lim.max_string = 4;
-    rep = feed(&lim, "$5\r\nabcde\r\n", 11, &err, why);
-    CHECK(rep == NULL && err && strstr(why, "5 bytes") != NULL);
-    rep = feed(&lim, "-ERR abcdef\r\n", 13, &err, why);
-    CHECK(rep == NULL && err);
-    lim.max_bytes = 6;
-    rep = feed(&lim, "*2\r\n$4\r\nabcd\r\n$3\r\nabc\r\n", 23, &err, why);
-    CHECK(rep == NULL && err);
-    lim = ocsp_reply_limits_default;
-
-    /* Objects of one reply; the count starts again with the next. */
-    lim.max_objects = 3;
-    rep = feed(&lim, "*2\r\n:1\r\n:2\r\n", 12, &err, why);
+    rep = feed(&small, 3, 0, "*3\r\n:1\r\n:2\r\n:3\r\n", 16, &err, why);
+    CHECK(rep == NULL && err && strstr(why, "more than 3 objects") != NULL);
+    rep = feed(&small, 0, 6, "*2\r\n$4\r\nabcd\r\n$2\r\nab\r\n", 22, &err, why);
     CHECK(!err && rep != NULL);
     freeReplyObject(rep);
-    rep = feed(&lim, "*3\r\n:1\r\n:2\r\n:3\r\n", 16, &err, why);
-    CHECK(rep == NULL && err);
+    rep =
+        feed(&small, 0, 6, "*2\r\n$4\r\nabcd\r\n$3\r\nabc\r\n", 23, &err, why);
+    CHECK(rep == NULL && err && strstr(why, "6 string bytes") != NULL);
+    /* the count starts again with each reply */
     {
         redisReader *r = redisReaderCreate();
         ocsp_reply_guard_t g;
         void *reply;
-        ocsp_reply_guard_install(&g, r, &lim);
+        CHECK(ocsp_reply_guard_install(&g, r, lim) == 0);
+        ocsp_reply_guard_totals(&g, 3, 0);
         for (int i = 0; i < 3; i++) {
             reply = NULL;
             redisReaderFeed(r, "*2\r\n:1\r\n:2\r\n", 12);
@@ -91,24 +116,28 @@ static void test_guard(void)
         }
         redisReaderFree(r);
     }
-    lim = ocsp_reply_limits_default;
 
-    /* A bulk string hiredis would buffer whole: caught while it comes. */
+    /* A decoder's own functions and privdata, under the same limits. */
     {
-        static char big[200 * 1024];
-        redisReader *r = redisReaderCreate();
+        static redisReplyObjectFunctions dec = {dec_string, dec_array,
+                                                dec_integer, dec_nil, dec_free};
+        redisReader *r = redisReaderCreateWithFunctions(&dec);
         ocsp_reply_guard_t g;
         void *reply = NULL;
 
-        lim.max_string = 1024;
-        ocsp_reply_guard_install(&g, r, &lim);
-        redisReaderFeed(r, "$1000000\r\n", 10);
-        memset(big, 'x', sizeof(big));
-        redisReaderFeed(r, big, sizeof(big));
-        CHECK(redisReaderGetReply(r, &reply) == REDIS_OK && reply == NULL);
-        CHECK(!ocsp_reply_guard_buffer_ok(&g, r));
+        r->privdata = &decoder_seen;
+        CHECK(ocsp_reply_guard_install(&g, r, lim) == 0);
+        CHECK(r->privdata == &g);
+        redisReaderFeed(r, "*2\r\n$1\r\na\r\n:5\r\n", 15);
+        CHECK(redisReaderGetReply(r, &reply) == REDIS_OK &&
+              reply == &decoder_obj);
+        CHECK(decoder_seen == 3);
+        redisReaderFeed(r, "*2000000000\r\n", 13);
+        CHECK(redisReaderGetReply(r, &reply) != REDIS_OK);
+        CHECK(g.refused);
+        /* guarded already */
+        CHECK(ocsp_reply_guard_install(&g, r, lim) == -1);
         redisReaderFree(r);
-        lim = ocsp_reply_limits_default;
     }
 }
 

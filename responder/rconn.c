@@ -430,14 +430,19 @@ void *ocsp_rconn_reply_decode(ocsp_rconn_t *conn,
         if (reply != NULL) {
             break;
         }
+        /* Checked once the reader has parsed what it could: the bytes left
+         * are an incomplete item (checked before, they would include the
+         * start of items not yet parsed). */
+        if (ocsp_reply_guard_check(g, reader) != 0) {
+            goto failed;
+        }
         if (progress != NULL && progress(privdata) != 0) {
             if (conn->c != NULL) {
                 ocsp_rconn_fail(conn, "redis: reply decoding stopped");
             }
             goto restore;
         }
-        if (redisBufferRead(conn->c) != REDIS_OK ||
-            ocsp_reply_guard_check(g, reader) != 0) {
+        if (redisBufferRead(conn->c) != REDIS_OK) {
             goto failed;
         }
     }

@@ -132,13 +132,16 @@ static void *guard_nil(const redisReadTask *task)
 int ocsp_reply_guard_install(ocsp_reply_guard_t *g, redisReader *r,
                              const ocsp_reply_limits_t *lim)
 {
+    if (r->fn != NULL && r->fn->createString == guard_string) {
+        return -1; /* guarded already: G (maybe the one in use) untouched */
+    }
     memset(g, 0, sizeof(*g));
     g->limits = *lim;
     /* freeObject is the wrapped one: hiredis calls it without a task, and
      * whatever the wrapped functions built, they free. */
     if (r->fn == NULL || r->fn->createString == NULL ||
         r->fn->createArray == NULL || r->fn->createInteger == NULL ||
-        r->fn->createNil == NULL || r->fn->createString == guard_string) {
+        r->fn->createNil == NULL) {
         snprintf(g->errstr, sizeof(g->errstr), "reader cannot be guarded");
         return -1;
     }

@@ -1,6 +1,7 @@
 /* The Redis key scheme (keys.h): every key's exact bytes, the longest key
  * that fits, one more octet refused with -1 and an empty buffer. */
 #include "check.h"
+#include "config.h"
 #include "keys.h"
 
 #define KEY(call, want)                                                        \
@@ -26,6 +27,20 @@ static void test_each_key(void)
     KEY(ocsp_key_crlnumber(buf, "revoca", "demo"), "revoca:crlnumber:demo");
     KEY(ocsp_key_named(buf, "revoca", "crl-lease", "demo"),
         "revoca:crl-lease:demo");
+    KEY(ocsp_key_crl_lease(buf, "revoca", "demo"), "revoca:crlgen-lease:demo");
+    KEY(ocsp_key_crl_state(buf, "revoca", "demo"), "revoca:crlgen-state:demo");
+    KEY(ocsp_key_revlog_rebuild(buf, "revoca", "demo", 3, 4242, 1764620000123L),
+        "revoca:revlog:demo:3:rebuild:4242:1764620000123");
+    /* the longest rebuild key of the scheme fits */
+    {
+        char prefix[OCSP_PREFIX_MAX + 1], issuer[OCSP_ISSUER_NAME_MAX + 1];
+        memset(prefix, 'p', OCSP_PREFIX_MAX);
+        prefix[OCSP_PREFIX_MAX] = '\0';
+        memset(issuer, 'i', OCSP_ISSUER_NAME_MAX);
+        issuer[OCSP_ISSUER_NAME_MAX] = '\0';
+        CHECK(ocsp_key_revlog_rebuild(buf, prefix, issuer, 4294967295u,
+                                      2147483647L, 9223372036854775807L) > 0);
+    }
 }
 
 /* A prefix of LEN 'p's. */

@@ -31,6 +31,10 @@ static redisReply *feed(const ocsp_reply_limits_t *lim, size_t max_objects,
     return reply;
 }
 
+/* LIT: a string literal, its NUL not fed. */
+#define FEED(lim, objects, bytes, lit)                                         \
+    feed(lim, objects, bytes, lit, sizeof(lit) - 1, &err, why)
+
 /* A decoder of its own (as crlgen's HSCAN pages): it sees its privdata. */
 static int decoder_seen;
 static char decoder_obj;
@@ -71,35 +75,36 @@ static void test_guard(void)
     int err;
 
     /* The daemons' limits refuse before the reader reserves 16 GB. */
-    rep = feed(lim, 0, 0, "*2000000000\r\n", 13, &err, why);
+    rep = FEED(lim, 0, 0, "*2000000000\r\n");
     CHECK(rep == NULL && err);
     CHECK(strstr(why, "2000000000 elements") != NULL);
     /* and take an ordinary reply whole */
-    rep = feed(lim, 0, 0, "*2\r\n$3\r\nabc\r\n:-7\r\n", 19, &err, why);
+    rep = FEED(lim, 0, 0, "*2\r\n$3\r\nabc\r\n:-7\r\n");
     CHECK(!err && rep != NULL && rep->type == REDIS_REPLY_ARRAY &&
           rep->elements == 2 && rep->element[0]->len == 3 &&
           rep->element[1]->integer == -7);
     freeReplyObject(rep);
     /* an XREADGROUP reply: stream, entries, entry, fields */
-    rep = feed(lim, 0, 0,
-               "*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n1-0\r\n"
-               "*2\r\n$1\r\ne\r\n$1\r\nx\r\n",
-               63, &err, why);
+    {
+        static const char xread[] =
+            "*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n1-0\r\n"
+            "*2\r\n$1\r\ne\r\n$1\r\nx\r\n";
+        rep = feed(lim, 0, 0, xread, sizeof(xread) - 1, &err, why);
+    }
     CHECK(!err && rep != NULL && rep->element[0]->element[1]->elements == 1);
     freeReplyObject(rep);
 
     /* Totals: objects of one reply, string bytes of one reply. */
     small = *lim;
-    rep = feed(&small, 3, 0, "*2\r\n:1\r\n:2\r\n", 12, &err, why);
+    rep = FEED(&small, 3, 0, "*2\r\n:1\r\n:2\r\n");
     CHECK(!err && rep != NULL);
     freeReplyObject(rep);
-    rep = feed(&small, 3, 0, "*3\r\n:1\r\n:2\r\n:3\r\n", 16, &err, why);
+    rep = FEED(&small, 3, 0, "*3\r\n:1\r\n:2\r\n:3\r\n");
     CHECK(rep == NULL && err && strstr(why, "more than 3 objects") != NULL);
-    rep = feed(&small, 0, 6, "*2\r\n$4\r\nabcd\r\n$2\r\nab\r\n", 22, &err, why);
+    rep = FEED(&small, 0, 6, "*2\r\n$4\r\nabcd\r\n$2\r\nab\r\n");
     CHECK(!err && rep != NULL);
     freeReplyObject(rep);
-    rep =
-        feed(&small, 0, 6, "*2\r\n$4\r\nabcd\r\n$3\r\nabc\r\n", 23, &err, why);
+    rep = FEED(&small, 0, 6, "*2\r\n$4\r\nabcd\r\n$3\r\nabc\r\n");
     CHECK(rep == NULL && err && strstr(why, "6 string bytes") != NULL);
     /* the count starts again with each reply */
     {
@@ -135,8 +140,18 @@ static void test_guard(void)
         redisReaderFeed(r, "*2000000000\r\n", 13);
         CHECK(redisReaderGetReply(r, &reply) != REDIS_OK);
         CHECK(g.refused);
-        /* guarded already */
+        /* guarded already: refused, and the guard in use still works */
         CHECK(ocsp_reply_guard_install(&g, r, lim) == -1);
+        redisReaderFree(r);
+        r = redisReaderCreateWithFunctions(&dec);
+        r->privdata = &decoder_seen;
+        CHECK(ocsp_reply_guard_install(&g, r, lim) == 0);
+        CHECK(ocsp_reply_guard_install(&g, r, lim) == -1);
+        reply = NULL;
+        redisReaderFeed(r, ":1\r\n", 4);
+        CHECK(redisReaderGetReply(r, &reply) == REDIS_OK &&
+              reply == &decoder_obj);
+        CHECK(decoder_seen == 4);
         redisReaderFree(r);
     }
 }

@@ -10,6 +10,8 @@
 #include "config.h"
 #include "crl_mem.h"
 #include "der.h"
+#include "issuer.h"
+#include "keyfile.h"
 
 /* OID contents (X.690 8.19) */
 static const unsigned char oid_aki[] = {0x55, 0x1d, 0x23};
@@ -31,24 +33,18 @@ static void crl_ossl_err(char *err, const char *what)
 int crl_signer_load(crl_signer_t *s, const char *cert_path,
                     const char *key_path, char *err)
 {
-    FILE *f = NULL;
     unsigned char *p;
     const ASN1_OCTET_STRING *skid;
     unsigned int mdlen;
-    int len;
+    int len, unreadable;
 
     memset(s, 0, sizeof(*s));
-    f = fopen(cert_path, "r");
-    if (f == NULL) {
-        snprintf(err, OCSP_ERR_MAX, "%s: cannot open the CA certificate",
-                 cert_path);
-        goto failed;
-    }
-    s->cert = PEM_read_X509(f, NULL, NULL, NULL);
-    fclose(f);
-    f = NULL;
+    /* PEM or DER, by the loaders the responder uses too */
+    s->cert = ocsp_cert_load(cert_path, &unreadable);
     if (s->cert == NULL) {
-        crl_ossl_err(err, cert_path);
+        snprintf(err, OCSP_ERR_MAX, "%s: %s", cert_path,
+                 unreadable ? "cannot open the CA certificate"
+                            : "no certificate in it (PEM or DER)");
         goto failed;
     }
     s->pub = X509_get0_pubkey(s->cert);
@@ -63,16 +59,12 @@ int crl_signer_load(crl_signer_t *s, const char *cert_path,
         goto failed;
     }
     if (key_path != NULL) {
-        f = fopen(key_path, "r");
-        if (f == NULL) {
-            snprintf(err, OCSP_ERR_MAX, "%s: cannot open the CA key", key_path);
-            goto failed;
-        }
-        s->key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-        fclose(f);
-        f = NULL;
+        s->key = ocsp_key_load(key_path, &unreadable);
         if (s->key == NULL) {
-            crl_ossl_err(err, key_path);
+            snprintf(err, OCSP_ERR_MAX, "%s: %s", key_path,
+                     unreadable ? "cannot open the CA key"
+                                : "no private key in it (PEM or DER, not "
+                                  "encrypted)");
             goto failed;
         }
         if (X509_check_private_key(s->cert, s->key) != 1) {
@@ -127,106 +119,19 @@ void crl_signer_free(crl_signer_t *s)
     memset(s, 0, sizeof(*s));
 }
 
-/* The calendar date of the last days seen, by day number modulo the size:
- * a million entries are revoked on a few thousand distinct days at most. */
-#define CRL_DAY_SLOTS 2048
-
-typedef struct {
-    int64_t day[CRL_DAY_SLOTS];
-    int32_t year[CRL_DAY_SLOTS];
-    unsigned char ymd[CRL_DAY_SLOTS][8]; /* YYYYMMDD */
-} crl_days_t;
-
-static void crl_days_init(crl_days_t *c)
-{
-    for (size_t i = 0; i < CRL_DAY_SLOTS; i++) {
-        c->day[i] = INT64_MIN; /* never a day number of an int64 time */
-    }
-}
-
-/* Days since the epoch to the date's digits; H. Hinnant's civil_from_days. */
-static int32_t crl_civil(int64_t days, unsigned char *ymd)
-{
-    int64_t z, era, doe, yoe, y, doy, mp, d, m;
-
-    z = days + 719468;
-    era = (z >= 0 ? z : z - 146096) / 146097;
-    doe = z - era * 146097;
-    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    y = yoe + era * 400;
-    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    mp = (5 * doy + 2) / 153;
-    d = doy - (153 * mp + 2) / 5 + 1;
-    m = mp < 10 ? mp + 3 : mp - 9;
-    y += m <= 2;
-    ymd[0] = (unsigned char)('0' + y / 1000 % 10);
-    ymd[1] = (unsigned char)('0' + y / 100 % 10);
-    ymd[2] = (unsigned char)('0' + y % 100 / 10 % 10);
-    ymd[3] = (unsigned char)('0' + y % 100 % 10);
-    ymd[4] = (unsigned char)('0' + m / 10 % 10);
-    ymd[5] = (unsigned char)('0' + m % 10);
-    ymd[6] = (unsigned char)('0' + d / 10 % 10);
-    ymd[7] = (unsigned char)('0' + d % 10);
-    return (int32_t)y;
-}
-
-/*
- * Time as DER (RFC 5280 5.1.2.4: UTCTime through 2049, GeneralizedTime
- * after), formatted by hand: gmtime_r+strftime for each of a million entries
- * would be a third of the build, and even the date arithmetic is worth
- * caching (C).  Returns the bytes written (15 or 17).
- */
-static size_t crl_time_der(int64_t t, int general, unsigned char *out,
-                           crl_days_t *c)
-{
-    int64_t days = t / 86400, secs = t % 86400;
-    unsigned char *p = out;
-    size_t slot;
-    int32_t y;
-    int full;
-
-    if (secs < 0) {
-        secs += 86400;
-        days--;
-    }
-    slot = (size_t)((uint64_t)days % CRL_DAY_SLOTS);
-    if (c->day[slot] != days) {
-        c->year[slot] = crl_civil(days, c->ymd[slot]);
-        c->day[slot] = days;
-    }
-    y = c->year[slot];
-
-    full = general || y >= 2050 || y < 1950;
-    *p++ = full ? DER_GENERALIZED_TIME : DER_UTC_TIME;
-    *p++ = full ? 15 : 13;
-    memcpy(p, full ? c->ymd[slot] : c->ymd[slot] + 2, full ? 8 : 6);
-    p += full ? 8 : 6;
-#define TWO(v)                                                                 \
-    do {                                                                       \
-        *p++ = (unsigned char)('0' + (v) / 10 % 10);                           \
-        *p++ = (unsigned char)('0' + (v) % 10);                                \
-    } while (0)
-    TWO(secs / 3600);
-    TWO(secs / 60 % 60);
-    TWO(secs % 60);
-#undef TWO
-    *p++ = 'Z';
-    return (size_t)(p - out);
-}
-
 /* One revokedCertificates element (RFC 5280 5.1.2.6, 5.3).  Every part is
  * shorter than 128 octets, so lengths are single octets. */
 static void crl_entry_der(der_buf_t *b, const crl_entry_t *e, int delta,
-                          crl_days_t *days)
+                          der_days_t *days)
 {
     unsigned char buf[128], ext[64];
     size_t n = 2, x = 0, sl;
 
     buf[n++] = DER_INTEGER;
-    sl = crl_serial_der(e->serial, buf + n + 1);
+    sl = ocsp_serial_fixed_to_der(e->serial, buf + n + 1);
     buf[n++] = (unsigned char)sl;
     n += sl;
-    n += crl_time_der(e->revoked_at, 0, buf + n, days);
+    n += der_time_put(buf + n, e->revoked_at, 0, days);
 
     if (e->reason != CRL_REASON_ABSENT &&
         (e->reason != CRL_REASON_REMOVE || delta)) {
@@ -247,7 +152,7 @@ static void crl_entry_der(der_buf_t *b, const crl_entry_t *e, int delta,
             0x1d, 0x18, DER_OCTET_STRING, 0x11};
         memcpy(ext + x, hdr, sizeof(hdr));
         x += sizeof(hdr);
-        x += crl_time_der(e->invalidity, 1, ext + x, days);
+        x += der_time_put(ext + x, e->invalidity, 1, days);
     }
     if (x > 0) {
         buf[n++] = DER_SEQUENCE;
@@ -326,8 +231,7 @@ static size_t crl_entry_len(const crl_entry_t *e, int delta)
         k++;
     }
     sl = CRL_SERIAL_LEN - k + ((e->serial[k] & 0x80) != 0);
-    /* UTCTime for 1950..2049, GeneralizedTime otherwise (crl_time_der) */
-    t = e->revoked_at >= -631152000LL && e->revoked_at < 2524608000LL ? 15 : 17;
+    t = der_time_len(e->revoked_at, 0);
     if (e->reason != CRL_REASON_ABSENT &&
         (e->reason != CRL_REASON_REMOVE || delta)) {
         x += 12;
@@ -415,7 +319,7 @@ int crl_build(const crl_signer_t *s, const crl_params_t *p,
               size_t *outlen, char *err)
 {
     der_buf_t b = {0}, pre = {0}, ext = {0};
-    crl_days_t days;
+    der_days_t days;
     EVP_MD_CTX *ctx = NULL;
     unsigned char *sig = NULL, tbs_hdr[8], seq_hdr[8], top_hdr[8];
     size_t siglen = 0, entries = 0, count = 0, tbs_len, th, sh = 0, h, i;
@@ -467,7 +371,7 @@ int crl_build(const crl_signer_t *s, const crl_params_t *p,
     der_raw(&b, tbs_hdr, th);
     der_raw(&b, pre.p, pre.len);
     if (count > 0) {
-        crl_days_init(&days);
+        der_days_init(&days);
         der_raw(&b, seq_hdr, sh);
         for (i = 0; i < n; i++) {
             if (p->kind == CRL_KIND_SHARD && v[i].shard != p->shard) {

@@ -341,7 +341,8 @@ int crl_check(const crl_signer_t *s, const unsigned char *der, size_t len,
             if (preason != CRL_REASON_HOLD &&
                 crl_entries_find(expired, ps) == NULL) {
                 unsigned char d[CRL_SERIAL_LEN + 1];
-                if (ocsp_serial_from_der(d, crl_serial_der(ps, d), hex) != 0) {
+                if (ocsp_serial_from_der(d, ocsp_serial_fixed_to_der(ps, d),
+                                         hex) != 0) {
                     snprintf(hex, sizeof(hex), "?");
                 }
                 snprintf(err, OCSP_ERR_MAX,

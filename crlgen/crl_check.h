@@ -1,6 +1,6 @@
 /*
- * The pre-publish check (ARCHITECTURE.md: "a CRL is checked before it is
- * published"), and the minimal CRL reader it needs.  The reader walks the
+ * The pre-publish check (docs/dev/architecture.md: "a CRL is checked before it
+ * is published"), and the minimal CRL reader it needs.  The reader walks the
  * DER of a CertificateList without building an X509_CRL, so checking a
  * million-entry CRL costs a hash and a merge, not a second build.
  */

@@ -44,13 +44,13 @@ static int crl_url_valid(const char *url, int cabf)
     return !cabf && strncmp(url, "https://", 8) == 0 && n > 8;
 }
 
-static int crl_url(const ocsp_config_t *cf, const config_setting_t *g,
+static int crl_url(const ocsp_config_t *config, const config_setting_t *g,
                    const char *key, int cabf, const char *deflt, char **out,
                    char *err)
 {
     const char *v = NULL;
 
-    if (g != NULL && ocsp_conf_string(g, key, &v, cf->path, err) != 0) {
+    if (g != NULL && ocsp_conf_string(g, key, &v, config->path, err) != 0) {
         return -1;
     }
     if (v == NULL) {
@@ -61,7 +61,7 @@ static int crl_url(const ocsp_config_t *cf, const config_setting_t *g,
         }
     }
     if (!crl_url_valid(v, cabf)) {
-        ocsp_conf_error(err, cf->path,
+        ocsp_conf_error(err, config->path,
                         g ? config_setting_get_member(g, key) : NULL,
                         "%s: \"%s\" is not a valid %s URL", key, v,
                         cabf ? "http" : "http(s)");
@@ -89,16 +89,18 @@ static char *crl_default_url(const char *base, const char *issuer,
     return p;
 }
 
-static int crl_shard_urls(const ocsp_config_t *cf, const config_setting_t *g,
-                          crl_issuer_conf_t *ci, const char *base, char *err)
+static int crl_shard_urls(const ocsp_config_t *config,
+                          const config_setting_t *g,
+                          crl_issuer_conf_t *crl_issuer, const char *base,
+                          char *err)
 {
     config_setting_t *list =
         g ? config_setting_get_member(g, "shard_urls") : NULL;
-    const char *file = cf->path;
+    const char *file = config->path;
     char suffix[48];
 
-    ci->shard_urls = calloc(ci->nshards, sizeof(char *));
-    if (ci->shard_urls == NULL) {
+    crl_issuer->shard_urls = calloc(crl_issuer->nshards, sizeof(char *));
+    if (crl_issuer->shard_urls == NULL) {
         snprintf(err, OCSP_ERR_MAX, "out of memory");
         return -1;
     }
@@ -109,44 +111,47 @@ static int crl_shard_urls(const ocsp_config_t *cf, const config_setting_t *g,
                             "shard_urls: expected a list of URLs");
             return -1;
         }
-        if ((unsigned)config_setting_length(list) != ci->nshards) {
+        if ((unsigned)config_setting_length(list) != crl_issuer->nshards) {
             ocsp_conf_error(err, file, list,
                             "shard_urls: %d URLs for %u shards of issuer %s",
-                            config_setting_length(list), ci->nshards,
-                            ci->ic->name);
+                            config_setting_length(list), crl_issuer->nshards,
+                            crl_issuer->issuer_conf->name);
             return -1;
         }
     }
-    for (unsigned i = 0; i < ci->nshards; i++) {
+    for (unsigned i = 0; i < crl_issuer->nshards; i++) {
         const char *v;
 
         if (list != NULL) {
             v = config_setting_get_string_elem(list, (int)i);
-            if (v == NULL || !crl_url_valid(v, ci->cabf)) {
+            if (v == NULL || !crl_url_valid(v, crl_issuer->cabf)) {
                 ocsp_conf_error(err, file, list,
                                 "shard_urls: element %u is not a valid URL", i);
                 return -1;
             }
-            ci->shard_urls[i] = crl_strdup(v, err);
+            crl_issuer->shard_urls[i] = crl_strdup(v, err);
         } else {
             if (base == NULL) {
-                ocsp_conf_error(err, file, g ? g : ci->ic->setting,
-                                "issuer %s: %u shards need crl.shard_urls "
-                                "or a top-level crl.base_url",
-                                ci->ic->name, ci->nshards);
+                ocsp_conf_error(
+                    err, file, g ? g : crl_issuer->issuer_conf->setting,
+                    "issuer %s: %u shards need crl.shard_urls "
+                    "or a top-level crl.base_url",
+                    crl_issuer->issuer_conf->name, crl_issuer->nshards);
                 return -1;
             }
             snprintf(suffix, sizeof(suffix), "-shard-%u.crl", i);
-            ci->shard_urls[i] = crl_default_url(base, ci->ic->name, suffix);
-            if (ci->shard_urls[i] == NULL) {
+            crl_issuer->shard_urls[i] =
+                crl_default_url(base, crl_issuer->issuer_conf->name, suffix);
+            if (crl_issuer->shard_urls[i] == NULL) {
                 snprintf(err, OCSP_ERR_MAX, "out of memory");
             }
         }
-        if (ci->shard_urls[i] == NULL) {
+        if (crl_issuer->shard_urls[i] == NULL) {
             return -1;
         }
         for (unsigned j = 0; j < i; j++) {
-            if (strcmp(ci->shard_urls[i], ci->shard_urls[j]) == 0) {
+            if (strcmp(crl_issuer->shard_urls[i], crl_issuer->shard_urls[j]) ==
+                0) {
                 ocsp_conf_error(err, file, list ? list : g,
                                 "shard_urls: shards %u and %u share a URL", j,
                                 i);
@@ -185,25 +190,27 @@ static const char *const top_known[] = {"publish_dir",
                                         "consumer",
                                         NULL};
 
-static int crl_issuer(const crl_conf_t *cc, const ocsp_issuer_conf_t *ic,
-                      const char *base, crl_issuer_conf_t *ci, char *err)
+static int crl_issuer(const crl_conf_t *crl_conf,
+                      const ocsp_issuer_conf_t *issuer_conf, const char *base,
+                      crl_issuer_conf_t *crl_issuer, char *err)
 {
-    const ocsp_config_t *cf = cc->cf;
-    const char *file = cf->path;
-    const config_setting_t *g = config_setting_get_member(ic->setting, "crl");
+    const ocsp_config_t *config = crl_conf->config;
+    const char *file = config->path;
+    const config_setting_t *g =
+        config_setting_get_member(issuer_conf->setting, "crl");
     config_setting_t *s;
     char *url = NULL;
     int have;
 
-    ci->ic = ic;
-    ci->cabf = ic->profile == OCSP_PROFILE_CABF;
-    ci->nshards = ic->shards;
-    ci->lifetime = 7 * DAY;
-    ci->update_interval = 30;
-    ci->delta = !ci->cabf;
-    ci->delta_lifetime = DAY;
-    ci->expired_after = DAY;
-    ci->rebase_after = 100000;
+    crl_issuer->issuer_conf = issuer_conf;
+    crl_issuer->cabf = issuer_conf->profile == OCSP_PROFILE_CABF;
+    crl_issuer->nshards = issuer_conf->shards;
+    crl_issuer->lifetime = 7 * DAY;
+    crl_issuer->update_interval = 30;
+    crl_issuer->delta = !crl_issuer->cabf;
+    crl_issuer->delta_lifetime = DAY;
+    crl_issuer->expired_after = DAY;
+    crl_issuer->rebase_after = 100000;
 
     if (g != NULL && config_setting_type(g) != CONFIG_TYPE_GROUP) {
         ocsp_conf_error(err, file, g, "crl: expected a group");
@@ -213,64 +220,68 @@ static int crl_issuer(const crl_conf_t *cc, const ocsp_issuer_conf_t *ic,
         return -1;
     }
     if (g != NULL &&
-        (ocsp_conf_duration(g, "lifetime", &ci->lifetime, file, err) != 0 ||
-         ocsp_conf_duration(g, "update_interval", &ci->update_interval, file,
-                            err) != 0 ||
-         ocsp_conf_duration(g, "delta_lifetime", &ci->delta_lifetime, file,
-                            err) != 0 ||
-         ocsp_conf_duration(g, "expired_after", &ci->expired_after, file,
-                            err) != 0 ||
-         ocsp_conf_int(g, "rebase_after", 1, 100000000, &ci->rebase_after, file,
-                       err) != 0 ||
-         ocsp_conf_bool(g, "delta", &ci->delta, file, err) != 0)) {
+        (ocsp_conf_duration(g, "lifetime", &crl_issuer->lifetime, file, err) !=
+             0 ||
+         ocsp_conf_duration(g, "update_interval", &crl_issuer->update_interval,
+                            file, err) != 0 ||
+         ocsp_conf_duration(g, "delta_lifetime", &crl_issuer->delta_lifetime,
+                            file, err) != 0 ||
+         ocsp_conf_duration(g, "expired_after", &crl_issuer->expired_after,
+                            file, err) != 0 ||
+         ocsp_conf_int(g, "rebase_after", 1, 100000000,
+                       &crl_issuer->rebase_after, file, err) != 0 ||
+         ocsp_conf_bool(g, "delta", &crl_issuer->delta, file, err) != 0)) {
         return -1;
     }
-    if (ci->lifetime < 60) {
+    if (crl_issuer->lifetime < 60) {
         ocsp_conf_error(err, file, config_setting_get_member(g, "lifetime"),
                         "lifetime: must be at least 60s");
         return -1;
     }
-    ci->resign_after = ci->lifetime / 2;
+    crl_issuer->resign_after = crl_issuer->lifetime / 2;
     have = g != NULL && config_setting_get_member(g, "resign_after") != NULL;
-    if (have && ocsp_conf_duration(g, "resign_after", &ci->resign_after, file,
-                                   err) != 0) {
+    if (have && ocsp_conf_duration(g, "resign_after", &crl_issuer->resign_after,
+                                   file, err) != 0) {
         return -1;
     }
-    if (ci->resign_after <= 0 || ci->resign_after >= ci->lifetime) {
+    if (crl_issuer->resign_after <= 0 ||
+        crl_issuer->resign_after >= crl_issuer->lifetime) {
         ocsp_conf_error(err, file,
                         g ? config_setting_get_member(g, "resign_after") : g,
                         "resign_after: must be within the lifetime");
         return -1;
     }
-    ci->delta_resign_after = ci->delta_lifetime / 2;
-    if (ci->delta_lifetime < 60 || ci->delta_lifetime > ci->lifetime) {
+    crl_issuer->delta_resign_after = crl_issuer->delta_lifetime / 2;
+    if (crl_issuer->delta_lifetime < 60 ||
+        crl_issuer->delta_lifetime > crl_issuer->lifetime) {
         ocsp_conf_error(err, file,
                         config_setting_get_member(g, "delta_lifetime"),
                         "delta_lifetime: must be 60s..lifetime");
         return -1;
     }
-    if (ci->update_interval < 1 || ci->update_interval > ci->resign_after) {
+    if (crl_issuer->update_interval < 1 ||
+        crl_issuer->update_interval > crl_issuer->resign_after) {
         ocsp_conf_error(err, file,
                         config_setting_get_member(g, "update_interval"),
                         "update_interval: must be 1s..resign_after");
         return -1;
     }
-    if (ci->cabf) {
+    if (crl_issuer->cabf) {
         s = g ? config_setting_get_member(g, "delta") : NULL;
-        if (ci->delta) {
+        if (crl_issuer->delta) {
             ocsp_conf_error(err, file, s,
                             "issuer %s: delta CRLs are not allowed by the "
                             "cabf profile (Baseline Requirements 7.2.2)",
-                            ic->name);
+                            issuer_conf->name);
             return -1;
         }
-        if (ci->lifetime > CABF_LIFETIME_MAX) {
+        if (crl_issuer->lifetime > CABF_LIFETIME_MAX) {
             ocsp_conf_error(err, file, config_setting_get_member(g, "lifetime"),
                             "lifetime: the cabf profile allows at most 10d "
                             "(Baseline Requirements 4.9.7)");
             return -1;
         }
-        if (ci->resign_after > CABF_RESIGN_MAX) {
+        if (crl_issuer->resign_after > CABF_RESIGN_MAX) {
             ocsp_conf_error(err, file,
                             config_setting_get_member(g, "resign_after"),
                             "resign_after: the cabf profile re-issues at "
@@ -279,24 +290,27 @@ static int crl_issuer(const crl_conf_t *cc, const ocsp_issuer_conf_t *ic,
         }
     }
 
-    url = crl_default_url(base, ic->name, ".crl");
+    url = crl_default_url(base, issuer_conf->name, ".crl");
     if (base != NULL && url == NULL) {
         snprintf(err, OCSP_ERR_MAX, "out of memory");
         return -1;
     }
-    if (crl_url(cf, g, "url", ci->cabf, url, &ci->full_url, err) != 0) {
+    if (crl_url(config, g, "url", crl_issuer->cabf, url, &crl_issuer->full_url,
+                err) != 0) {
         goto failed;
     }
     free(url);
-    url = crl_default_url(base, ic->name, "-delta.crl");
-    if (crl_url(cf, g, "delta_url", ci->cabf, url, &ci->delta_url, err) != 0) {
+    url = crl_default_url(base, issuer_conf->name, "-delta.crl");
+    if (crl_url(config, g, "delta_url", crl_issuer->cabf, url,
+                &crl_issuer->delta_url, err) != 0) {
         goto failed;
     }
     free(url);
     url = NULL;
     /* Without a delta URL deltas are still published, but the full CRL
      * cannot point at them (freshestCRL, RFC 5280 5.2.6); main() warns. */
-    if (ci->nshards > 1 && crl_shard_urls(cf, g, ci, base, err) != 0) {
+    if (crl_issuer->nshards > 1 &&
+        crl_shard_urls(config, g, crl_issuer, base, err) != 0) {
         return -1;
     }
     return 0;
@@ -311,19 +325,21 @@ failed:
  * x-delta.crl and x-shard-N.crl, so issuers "x-delta" and "x-shard-0"
  * (names may hold '-') would overwrite them.
  */
-static int crl_names_clash(const crl_conf_t *cc, const char *file, char *err)
+static int crl_names_clash(const crl_conf_t *crl_conf, const char *file,
+                           char *err)
 {
-    for (size_t i = 0; i < cc->n; i++) {
-        const char *a = cc->issuers[i].ic->name;
+    for (size_t i = 0; i < crl_conf->n; i++) {
+        const char *a = crl_conf->issuers[i].issuer_conf->name;
         size_t la = strlen(a);
 
-        for (size_t j = 0; j < cc->n; j++) {
-            const char *b = cc->issuers[j].ic->name;
+        for (size_t j = 0; j < crl_conf->n; j++) {
+            const char *b = crl_conf->issuers[j].issuer_conf->name;
 
             if (i != j && strncmp(b, a, la) == 0 &&
                 (strcmp(b + la, "-delta") == 0 ||
                  strncmp(b + la, "-shard-", 7) == 0)) {
-                ocsp_conf_error(err, file, cc->issuers[j].ic->setting,
+                ocsp_conf_error(err, file,
+                                crl_conf->issuers[j].issuer_conf->setting,
                                 "issuer %s: its CRL file names clash with "
                                 "issuer %s's (%s-delta.crl, %s-shard-N.crl)",
                                 b, a, a, a);
@@ -334,21 +350,21 @@ static int crl_names_clash(const crl_conf_t *cc, const char *file, char *err)
     return 0;
 }
 
-int crl_conf_load(crl_conf_t *cc, const ocsp_config_t *cf, char *err)
+int crl_conf_load(crl_conf_t *crl_conf, const ocsp_config_t *config, char *err)
 {
-    const config_setting_t *g = config_lookup(&cf->lc, "crl");
+    const config_setting_t *g = config_lookup(&config->lc, "crl");
     const char *v = NULL, *base = NULL;
-    const char *file = cf->path;
+    const char *file = config->path;
     int64_t claim_idle = 30;
 
-    memset(cc, 0, sizeof(*cc));
-    cc->cf = cf;
-    cc->post_publish_timeout = 60;
-    cc->lease_ttl = 15;
-    cc->claim_idle = 30;
-    cc->clock_skew = 60;
-    cc->event_timeout = 600;
-    cc->rescan_after = 7 * 86400;
+    memset(crl_conf, 0, sizeof(*crl_conf));
+    crl_conf->config = config;
+    crl_conf->post_publish_timeout = 60;
+    crl_conf->lease_ttl = 15;
+    crl_conf->claim_idle = 30;
+    crl_conf->clock_skew = 60;
+    crl_conf->event_timeout = 600;
+    crl_conf->rescan_after = 7 * 86400;
 
     if (g == NULL || config_setting_type(g) != CONFIG_TYPE_GROUP) {
         ocsp_conf_error(err, file, g,
@@ -363,19 +379,20 @@ int crl_conf_load(crl_conf_t *cc, const ocsp_config_t *cf, char *err)
         ocsp_conf_error(err, file, g, "crl: \"publish_dir\" is required");
         return -1;
     }
-    cc->publish_dir = ocsp_conf_path(cf, v);
+    crl_conf->publish_dir = ocsp_conf_path(config, v);
     v = NULL;
     if (ocsp_conf_string(g, "metrics_file", &v, file, err) != 0) {
         goto failed;
     }
     if (v != NULL) {
-        cc->metrics_file = ocsp_conf_path(cf, v);
-    } else if (cc->publish_dir != NULL) {
+        crl_conf->metrics_file = ocsp_conf_path(config, v);
+    } else if (crl_conf->publish_dir != NULL) {
         /* Beside, not inside, the publish dir: it is not for the CDN. */
-        size_t n = strlen(cc->publish_dir) + 6;
-        cc->metrics_file = malloc(n);
-        if (cc->metrics_file != NULL) {
-            snprintf(cc->metrics_file, n, "%s.prom", cc->publish_dir);
+        size_t n = strlen(crl_conf->publish_dir) + 6;
+        crl_conf->metrics_file = malloc(n);
+        if (crl_conf->metrics_file != NULL) {
+            snprintf(crl_conf->metrics_file, n, "%s.prom",
+                     crl_conf->publish_dir);
         }
     }
     v = NULL;
@@ -383,16 +400,16 @@ int crl_conf_load(crl_conf_t *cc, const ocsp_config_t *cf, char *err)
         goto failed;
     }
     if (v != NULL) {
-        cc->state_dir = ocsp_conf_path(cf, v);
-    } else if (cc->publish_dir != NULL) {
-        size_t n = strlen(cc->publish_dir) + 7;
-        cc->state_dir = malloc(n);
-        if (cc->state_dir != NULL) {
-            snprintf(cc->state_dir, n, "%s.state", cc->publish_dir);
+        crl_conf->state_dir = ocsp_conf_path(config, v);
+    } else if (crl_conf->publish_dir != NULL) {
+        size_t n = strlen(crl_conf->publish_dir) + 7;
+        crl_conf->state_dir = malloc(n);
+        if (crl_conf->state_dir != NULL) {
+            snprintf(crl_conf->state_dir, n, "%s.state", crl_conf->publish_dir);
         }
     }
-    if (cc->publish_dir == NULL || cc->metrics_file == NULL ||
-        cc->state_dir == NULL) {
+    if (crl_conf->publish_dir == NULL || crl_conf->metrics_file == NULL ||
+        crl_conf->state_dir == NULL) {
         snprintf(err, OCSP_ERR_MAX, "out of memory");
         goto failed;
     }
@@ -401,28 +418,30 @@ int crl_conf_load(crl_conf_t *cc, const ocsp_config_t *cf, char *err)
         goto failed;
     }
     if (v != NULL && v[0] != '\0' &&
-        (cc->post_publish = crl_strdup(v, err)) == NULL) {
+        (crl_conf->post_publish = crl_strdup(v, err)) == NULL) {
         goto failed;
     }
-    if (ocsp_conf_duration(g, "post_publish_timeout", &cc->post_publish_timeout,
-                           file, err) != 0 ||
-        ocsp_conf_duration(g, "lease_ttl", &cc->lease_ttl, file, err) != 0 ||
+    if (ocsp_conf_duration(g, "post_publish_timeout",
+                           &crl_conf->post_publish_timeout, file, err) != 0 ||
+        ocsp_conf_duration(g, "lease_ttl", &crl_conf->lease_ttl, file, err) !=
+            0 ||
         ocsp_conf_duration(g, "claim_idle", &claim_idle, file, err) != 0 ||
-        ocsp_conf_duration(g, "clock_skew", &cc->clock_skew, file, err) != 0 ||
-        ocsp_conf_duration(g, "event_timeout", &cc->event_timeout, file, err) !=
+        ocsp_conf_duration(g, "clock_skew", &crl_conf->clock_skew, file, err) !=
             0 ||
-        ocsp_conf_duration(g, "rescan_after", &cc->rescan_after, file, err) !=
-            0 ||
+        ocsp_conf_duration(g, "event_timeout", &crl_conf->event_timeout, file,
+                           err) != 0 ||
+        ocsp_conf_duration(g, "rescan_after", &crl_conf->rescan_after, file,
+                           err) != 0 ||
         ocsp_conf_string(g, "base_url", &base, file, err) != 0) {
         goto failed;
     }
-    cc->claim_idle = claim_idle;
-    if (cc->lease_ttl < 2 || cc->lease_ttl > 3600) {
+    crl_conf->claim_idle = claim_idle;
+    if (crl_conf->lease_ttl < 2 || crl_conf->lease_ttl > 3600) {
         ocsp_conf_error(err, file, config_setting_get_member(g, "lease_ttl"),
                         "lease_ttl: must be 2s..1h");
         goto failed;
     }
-    if (cc->claim_idle < 1 || cc->post_publish_timeout < 1) {
+    if (crl_conf->claim_idle < 1 || crl_conf->post_publish_timeout < 1) {
         ocsp_conf_error(err, file, g,
                         "claim_idle and post_publish_timeout: at least 1s");
         goto failed;
@@ -433,69 +452,70 @@ int crl_conf_load(crl_conf_t *cc, const ocsp_config_t *cf, char *err)
                         "base_url: expected an http(s) URL ending in '/'");
         goto failed;
     }
-    if (ocsp_conf_consumer(g, cc->consumer, sizeof(cc->consumer), file, err) !=
-        0) {
+    if (ocsp_conf_consumer(g, crl_conf->consumer, sizeof(crl_conf->consumer),
+                           file, err) != 0) {
         goto failed;
     }
 
-    cc->issuers = calloc(cf->nissuers, sizeof(crl_issuer_conf_t));
-    if (cc->issuers == NULL) {
+    crl_conf->issuers = calloc(config->nissuers, sizeof(crl_issuer_conf_t));
+    if (crl_conf->issuers == NULL) {
         snprintf(err, OCSP_ERR_MAX, "out of memory");
         goto failed;
     }
-    for (size_t i = 0; i < cf->nissuers; i++) {
-        const ocsp_issuer_conf_t *ic = &cf->issuers[i];
+    for (size_t i = 0; i < config->nissuers; i++) {
+        const ocsp_issuer_conf_t *issuer_conf = &config->issuers[i];
         const config_setting_t *sub =
-            config_setting_get_member(ic->setting, "crl");
+            config_setting_get_member(issuer_conf->setting, "crl");
 
-        if (ic->ca_key_path == NULL) {
+        if (issuer_conf->ca_key_path == NULL) {
             if (sub != NULL) {
                 ocsp_conf_error(err, file, sub,
                                 "issuer %s: a crl group needs the CA "
                                 "\"key\" to sign with",
-                                ic->name);
+                                issuer_conf->name);
                 goto failed;
             }
             continue; /* OCSP only */
         }
-        if (crl_issuer(cc, ic, base, &cc->issuers[cc->n], err) != 0) {
-            cc->n++;
+        if (crl_issuer(crl_conf, issuer_conf, base,
+                       &crl_conf->issuers[crl_conf->n], err) != 0) {
+            crl_conf->n++;
             goto failed;
         }
-        cc->n++;
+        crl_conf->n++;
     }
-    if (cc->n == 0) {
+    if (crl_conf->n == 0) {
         ocsp_conf_error(err, file, g,
                         "crl: no issuer has a CA \"key\" to sign CRLs with");
         goto failed;
     }
-    if (crl_names_clash(cc, file, err)) {
+    if (crl_names_clash(crl_conf, file, err)) {
         goto failed;
     }
     return 0;
 
 failed:
-    crl_conf_free(cc);
+    crl_conf_free(crl_conf);
     return -1;
 }
 
-void crl_conf_free(crl_conf_t *cc)
+void crl_conf_free(crl_conf_t *crl_conf)
 {
-    for (size_t i = 0; i < cc->n; i++) {
-        crl_issuer_conf_t *ci = &cc->issuers[i];
-        free(ci->full_url);
-        free(ci->delta_url);
-        if (ci->shard_urls != NULL) {
-            for (unsigned j = 0; j < ci->nshards; j++) {
-                free(ci->shard_urls[j]);
+    for (size_t i = 0; i < crl_conf->n; i++) {
+        crl_issuer_conf_t *crl_issuer = &crl_conf->issuers[i];
+        free(crl_issuer->full_url);
+        free(crl_issuer->delta_url);
+        if (crl_issuer->shard_urls != NULL) {
+            for (unsigned j = 0; j < crl_issuer->nshards; j++) {
+                free(crl_issuer->shard_urls[j]);
             }
-            free(ci->shard_urls);
+            free(crl_issuer->shard_urls);
         }
     }
-    free(cc->issuers);
-    free(cc->publish_dir);
-    free(cc->metrics_file);
-    free(cc->state_dir);
-    free(cc->post_publish);
-    memset(cc, 0, sizeof(*cc));
+    free(crl_conf->issuers);
+    free(crl_conf->publish_dir);
+    free(crl_conf->metrics_file);
+    free(crl_conf->state_dir);
+    free(crl_conf->post_publish);
+    memset(crl_conf, 0, sizeof(*crl_conf));
 }

@@ -16,7 +16,7 @@
 #define CRL_CONSUMER_MAX 64
 
 typedef struct {
-    const ocsp_issuer_conf_t *ic; /* borrowed from the shared config */
+    const ocsp_issuer_conf_t *issuer_conf; /* borrowed from the shared config */
     int cabf;
     int64_t lifetime;        /* full and shard CRLs: nextUpdate - thisUpdate */
     int64_t resign_after;    /* re-issue this long after thisUpdate */
@@ -28,12 +28,12 @@ typedef struct {
     int64_t rebase_after;  /* delta entries that trigger a new full CRL */
     char *full_url;        /* URL of ISSUER.crl (shard list when N = 1) */
     char *delta_url;       /* freshestCRL of the full CRL */
-    unsigned nshards;      /* ic->shards */
+    unsigned nshards;      /* issuer_conf->shards */
     char **shard_urls;     /* nshards URLs when nshards > 1 (IDP) */
 } crl_issuer_conf_t;
 
 typedef struct {
-    const ocsp_config_t *cf; /* borrowed */
+    const ocsp_config_t *config; /* borrowed */
     char *publish_dir;
     char *metrics_file;
     char *state_dir;      /* entry snapshots (snapshot.h) */
@@ -50,12 +50,12 @@ typedef struct {
 } crl_conf_t;
 
 /*
- * Reads crlgen's settings from cf (which must outlive cc).  Issuers without
- * a CA key ("key") are skipped unless they have a crl group, which is then
- * an error.  Returns 0, or -1 with "FILE:LINE: problem" in err
+ * Reads crlgen's settings from config (which must outlive crl_conf).  Issuers
+ * without a CA key ("key") are skipped unless they have a crl group, which is
+ * then an error.  Returns 0, or -1 with "FILE:LINE: problem" in err
  * (OCSP_ERR_MAX).  Free with crl_conf_free().
  */
-int crl_conf_load(crl_conf_t *cc, const ocsp_config_t *cf, char *err);
-void crl_conf_free(crl_conf_t *cc);
+int crl_conf_load(crl_conf_t *crl_conf, const ocsp_config_t *config, char *err);
+void crl_conf_free(crl_conf_t *crl_conf);
 
 #endif

@@ -10,7 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CRL_SERIAL_LEN 20
+#include "serial.h"
+
+/* The fixed-width serial of serial.h (ocsp_serial_fixed_from_hex). */
+#define CRL_SERIAL_LEN OCSP_SERIAL_MAX_OCTETS
 #define CRL_REASON_ABSENT 0xff /* no reasonCode (unspecified) */
 #define CRL_REASON_HOLD 6      /* certificateHold */
 #define CRL_REASON_REMOVE 8    /* removeFromCRL, delta CRLs only */
@@ -58,10 +61,5 @@ void crl_entries_sort(crl_entries_t *a);
 /* Binary search; the entry or NULL.  a must be sorted. */
 const crl_entry_t *crl_entries_find(const crl_entries_t *a,
                                     const unsigned char *serial);
-
-/* Canonical hex (serial.h) to the 20-octet form; 0, or -1 if invalid. */
-int crl_serial_from_hex(const char *hex, size_t len, unsigned char *out);
-/* The 20-octet form to DER INTEGER content; returns its length (1..21). */
-size_t crl_serial_der(const unsigned char *serial, unsigned char *out);
 
 #endif

@@ -10,6 +10,7 @@
 #include "crl_fetch.h"
 #include "keys.h"
 #include "log.h"
+#include "post_publish.h"
 #include "publish.h"
 #include "snapshot.h"
 
@@ -29,10 +30,10 @@ static int crl_next_number(crl_gen_t *g, const char *issuer, uint64_t *n,
     redisReply *r;
     int rv = -1;
 
-    ocsp_key_crlnumber(key, g->cc->cf->prefix, issuer);
-    r = ocsp_rconn_cmd(g->rc, 2, argv, NULL);
+    ocsp_key_crlnumber(key, g->crl_conf->config->prefix, issuer);
+    r = ocsp_rconn_cmd(g->conn, 2, argv, NULL);
     if (r == NULL) {
-        snprintf(err, OCSP_ERR_MAX, "INCR %s: %s", key, g->rc->err);
+        snprintf(err, OCSP_ERR_MAX, "INCR %s: %s", key, g->conn->err);
         return -1;
     }
     if (r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
@@ -46,7 +47,7 @@ static int crl_next_number(crl_gen_t *g, const char *issuer, uint64_t *n,
 }
 
 typedef struct {
-    ocsp_rconn_t *rc;
+    ocsp_rconn_t *conn;
     crl_lease_t *lease;
 } crl_renew_t;
 
@@ -55,7 +56,7 @@ static void crl_gen_renew(void *arg)
 {
     crl_renew_t *r = arg;
 
-    crl_lease_acquire(r->rc, r->lease);
+    crl_lease_acquire(r->conn, r->lease);
 }
 
 /* Checks DER against the file it replaces, then publishes it. */
@@ -65,41 +66,41 @@ static int crl_gen_publish(crl_gen_t *g, crl_issuer_t *is, const char *kind,
                            const crl_entries_t *expired, const crl_params_t *p,
                            size_t entries, double started, char *err)
 {
-    const crl_conf_t *cc = g->cc;
+    const crl_conf_t *crl_conf = g->crl_conf;
     crl_metric_t *m =
-        crl_metrics_get(&g->metrics, is->ci->ic->name, kind, name);
+        crl_metrics_get(&g->metrics, is->conf->issuer_conf->name, kind, name);
     const unsigned char *prev = NULL;
     size_t prev_len = 0;
     char path[4096], herr[OCSP_ERR_MAX];
-    crl_renew_t renew = {g->rc, &is->lease};
-    void *is_rc = &renew;
+    crl_renew_t renew = {g->conn, &is->lease};
+    void *renew_arg = &renew;
     crl_pending_t pf;
     int rc, pending = 0;
 
-    rc = crl_map_file(cc->publish_dir, name, &prev, &prev_len, err);
+    rc = crl_map_file(crl_conf->publish_dir, name, &prev, &prev_len, err);
     if (rc < 0) {
         goto failed;
     }
     /* Written (not visible) first: the disk works while the CRL is
      * checked; only a CRL that passes is renamed into place. */
-    if (crl_publish_begin(&pf, cc->publish_dir, name, der, len, p->this_update,
-                          err) != 0) {
+    if (crl_publish_begin(&pf, crl_conf->publish_dir, name, der, len,
+                          p->this_update, err) != 0) {
         goto failed;
     }
     pending = 1;
     ocsp_log(OCSP_LOG_DEBUG, "written issuer=%s file=%s seconds=%.3f",
-             is->ci->ic->name, name, crl_mono_s() - started);
+             is->conf->issuer_conf->name, name, crl_mono_s() - started);
     if (crl_check(&is->signer, der, len, rc == 0 ? prev : NULL, prev_len, 1,
                   complete, expired, err) != 0) {
         goto failed;
     }
     ocsp_log(OCSP_LOG_DEBUG, "checked issuer=%s file=%s seconds=%.3f",
-             is->ci->ic->name, name, crl_mono_s() - started);
+             is->conf->issuer_conf->name, name, crl_mono_s() - started);
     crl_unmap_file(prev, prev_len);
     prev = NULL;
     /* Fence: renewed now, so still ours in Redis with a TTL ahead; a long
      * build does not matter, someone else taking over meanwhile does. */
-    if (crl_lease_acquire(g->rc, &is->lease) != 1 ||
+    if (crl_lease_acquire(g->conn, &is->lease) != 1 ||
         !crl_lease_safe(&is->lease)) {
         snprintf(err, OCSP_ERR_MAX, "the lease is lost; not publishing");
         goto failed;
@@ -111,8 +112,9 @@ static int crl_gen_publish(crl_gen_t *g, crl_issuer_t *is, const char *kind,
     ocsp_log(OCSP_LOG_INFO,
              "published issuer=%s kind=%s file=%s number=%llu entries=%zu "
              "bytes=%zu seconds=%.3f",
-             is->ci->ic->name, kind, name, (unsigned long long)p->number,
-             entries, len, crl_mono_s() - started);
+             is->conf->issuer_conf->name, kind, name,
+             (unsigned long long)p->number, entries, len,
+             crl_mono_s() - started);
     if (m != NULL) {
         m->bytes = len;
         m->entries = entries;
@@ -122,13 +124,14 @@ static int crl_gen_publish(crl_gen_t *g, crl_issuer_t *is, const char *kind,
         m->published_at = (int64_t)time(NULL);
         m->build_seconds = crl_mono_s() - started;
     }
-    if (cc->post_publish != NULL) {
-        snprintf(path, sizeof(path), "%s/%s", cc->publish_dir, name);
-        if (crl_run_hook(cc->post_publish, path, is->ci->ic->name, kind,
-                         p->number, cc->post_publish_timeout, crl_gen_renew,
-                         is_rc, herr) != 0) {
+    if (crl_conf->post_publish != NULL) {
+        snprintf(path, sizeof(path), "%s/%s", crl_conf->publish_dir, name);
+        if (crl_post_publish_run(crl_conf->post_publish, path,
+                                 is->conf->issuer_conf->name, kind, p->number,
+                                 crl_conf->post_publish_timeout, crl_gen_renew,
+                                 renew_arg, herr) != 0) {
             ocsp_log(OCSP_LOG_ERR, "post_publish failed issuer=%s file=%s %s",
-                     is->ci->ic->name, name, herr);
+                     is->conf->issuer_conf->name, name, herr);
             if (m != NULL) {
                 m->failures++;
             }
@@ -161,12 +164,12 @@ static int crl_gen_one(crl_gen_t *g, crl_issuer_t *is, const char *kind,
     size_t len;
     int rv;
 
-    if (crl_next_number(g, is->ci->ic->name, &p->number, err) != 0 ||
+    if (crl_next_number(g, is->conf->issuer_conf->name, &p->number, err) != 0 ||
         crl_build(&is->signer, p, v, n, &der, &len, err) != 0) {
         return -1;
     }
     ocsp_log(OCSP_LOG_DEBUG, "built issuer=%s file=%s bytes=%zu seconds=%.3f",
-             is->ci->ic->name, name, len, crl_mono_s() - started);
+             is->conf->issuer_conf->name, name, len, crl_mono_s() - started);
     rv = crl_gen_publish(g, is, kind, name, der, len, complete, expired, p,
                          count, started, err);
     free(der);
@@ -176,17 +179,19 @@ static int crl_gen_one(crl_gen_t *g, crl_issuer_t *is, const char *kind,
 static int crl_gen_shard_list(crl_gen_t *g, crl_issuer_t *is,
                               int64_t this_update, char *err)
 {
-    const crl_issuer_conf_t *ci = is->ci;
+    const crl_issuer_conf_t *crl_issuer = is->conf;
     char name[80];
     size_t cap = 16, n = 0;
     char *json;
     int rv;
 
-    if (ci->nshards <= 1 && ci->full_url == NULL) {
+    if (crl_issuer->nshards <= 1 && crl_issuer->full_url == NULL) {
         return 0;
     }
-    for (unsigned i = 0; i < ci->nshards; i++) {
-        cap += strlen(ci->nshards > 1 ? ci->shard_urls[i] : ci->full_url) + 8;
+    for (unsigned i = 0; i < crl_issuer->nshards; i++) {
+        cap += strlen(crl_issuer->nshards > 1 ? crl_issuer->shard_urls[i]
+                                              : crl_issuer->full_url) +
+               8;
     }
     json = malloc(cap);
     if (json == NULL) {
@@ -196,25 +201,29 @@ static int crl_gen_shard_list(crl_gen_t *g, crl_issuer_t *is,
     /* CCADB "JSON array of partitioned CRLs": URLs are validated printable
      * ASCII without '"' or '\\' escapes needed (crl_conf.c). */
     json[n++] = '[';
-    for (unsigned i = 0; i < ci->nshards; i++) {
-        n += (size_t)snprintf(json + n, cap - n, "%s\"%s\"", i ? ", " : "",
-                              ci->nshards > 1 ? ci->shard_urls[i]
-                                              : ci->full_url);
+    for (unsigned i = 0; i < crl_issuer->nshards; i++) {
+        n +=
+            (size_t)snprintf(json + n, cap - n, "%s\"%s\"", i ? ", " : "",
+                             crl_issuer->nshards > 1 ? crl_issuer->shard_urls[i]
+                                                     : crl_issuer->full_url);
     }
     n += (size_t)snprintf(json + n, cap - n, "]\n");
-    snprintf(name, sizeof(name), "%s-shards.json", ci->ic->name);
-    rv = crl_publish_file(g->cc->publish_dir, name, json, n, this_update, err);
+    snprintf(name, sizeof(name), "%s-shards.json",
+             crl_issuer->issuer_conf->name);
+    rv = crl_publish_file(g->crl_conf->publish_dir, name, json, n, this_update,
+                          err);
     free(json);
-    if (rv == 0 && g->cc->post_publish != NULL) {
+    if (rv == 0 && g->crl_conf->post_publish != NULL) {
         char path[4096], herr[OCSP_ERR_MAX];
-        crl_renew_t renew = {g->rc, &is->lease};
+        crl_renew_t renew = {g->conn, &is->lease};
 
-        snprintf(path, sizeof(path), "%s/%s", g->cc->publish_dir, name);
-        if (crl_run_hook(g->cc->post_publish, path, ci->ic->name, "shards", 0,
-                         g->cc->post_publish_timeout, crl_gen_renew, &renew,
-                         herr) != 0) {
+        snprintf(path, sizeof(path), "%s/%s", g->crl_conf->publish_dir, name);
+        if (crl_post_publish_run(g->crl_conf->post_publish, path,
+                                 crl_issuer->issuer_conf->name, "shards", 0,
+                                 g->crl_conf->post_publish_timeout,
+                                 crl_gen_renew, &renew, herr) != 0) {
             ocsp_log(OCSP_LOG_ERR, "post_publish failed issuer=%s file=%s %s",
-                     ci->ic->name, name, herr);
+                     crl_issuer->issuer_conf->name, name, herr);
         }
     }
     return rv;
@@ -230,37 +239,37 @@ static int crl_gen_from_snapshot(crl_gen_t *g, crl_issuer_t *is,
                                  crl_entries_t *entries, crl_entries_t *expired,
                                  char *err)
 {
-    const crl_conf_t *cc = g->cc;
-    const crl_issuer_conf_t *ci = is->ci;
+    const crl_conf_t *crl_conf = g->crl_conf;
+    const crl_issuer_conf_t *crl_issuer = is->conf;
     crl_entries_t chg = {0};
     int64_t cutoff, max_ms, now = t0 / 1000, limit;
     size_t w = 0;
     int rc;
 
-    if (cc->rescan_after <= 0) {
+    if (crl_conf->rescan_after <= 0) {
         return 0;
     }
-    rc = crl_snapshot_load(path, ci->nshards, entries, 0, &cutoff, err);
+    rc = crl_snapshot_load(path, crl_issuer->nshards, entries, 0, &cutoff, err);
     if (rc != 0) {
         if (rc < 0) {
             ocsp_log(OCSP_LOG_WARN, "snapshot unusable issuer=%s %s",
-                     ci->ic->name, err);
+                     crl_issuer->issuer_conf->name, err);
         }
         return 0;
     }
-    if (cutoff < t0 - cc->rescan_after * 1000 || cutoff > t0) {
+    if (cutoff < t0 - crl_conf->rescan_after * 1000 || cutoff > t0) {
         crl_entries_free(entries);
         return 0; /* due for a full scan */
     }
-    rc = crl_fetch_changes(g->rc, cc->cf->prefix, ci, now, cutoff, &chg,
-                           &max_ms, err);
+    rc = crl_fetch_changes(g->conn, crl_conf->config->prefix, crl_issuer, now,
+                           cutoff, &chg, &max_ms, err);
     if (rc != 0) {
         crl_entries_free(entries);
         crl_entries_free(&chg);
         return rc < 0 ? -1 : 0;
     }
     crl_entries_sort(&chg);
-    limit = now - ci->expired_after;
+    limit = now - crl_issuer->expired_after;
     /* Entries leaving because they expired, for the pre-publish check. */
     for (size_t i = 0; i < chg.n; i++) {
         const crl_entry_t *c = &chg.v[i];
@@ -369,11 +378,11 @@ static void crl_snap_finish(crl_snap_job_t *j, int published,
 
 int crl_gen_full(crl_gen_t *g, crl_issuer_t *is, char *err)
 {
-    const crl_conf_t *cc = g->cc;
-    const crl_issuer_conf_t *ci = is->ci;
-    const char *issuer = ci->ic->name;
+    const crl_conf_t *crl_conf = g->crl_conf;
+    const crl_issuer_conf_t *crl_issuer = is->conf;
+    const char *issuer = crl_issuer->issuer_conf->name;
     crl_entries_t entries = {0}, expired = {0};
-    crl_fetch_stats_t fst;
+    crl_record_stats_t fst;
     crl_params_t p;
     crl_state_t st = is->st;
     size_t count;
@@ -385,21 +394,24 @@ int crl_gen_full(crl_gen_t *g, crl_issuer_t *is, char *err)
 
     memset(&fst, 0, sizeof(fst));
     memset(&job, 0, sizeof(job));
-    if (crl_redis_time_ms(g->rc, &t0, err) != 0 ||
-        crl_fetch_last_change(g->rc, cc->cf->prefix, issuer, &last_change,
-                              err) != 0) {
+    if (ocsp_rconn_time_ms(g->conn, &t0) != 0) {
+        snprintf(err, OCSP_ERR_MAX, "TIME: %s", g->conn->err);
+        goto failed;
+    }
+    if (crl_fetch_last_change(g->conn, crl_conf->config->prefix, issuer,
+                              &last_change, err) != 0) {
         goto failed;
     }
     now = t0 / 1000;
-    snprintf(snap, sizeof(snap), "%s/%s.snap", cc->state_dir, issuer);
+    snprintf(snap, sizeof(snap), "%s/%s.snap", crl_conf->state_dir, issuer);
     from_snapshot =
         crl_gen_from_snapshot(g, is, snap, t0, &entries, &expired, err);
     if (from_snapshot < 0) {
         goto failed;
     }
     if (!from_snapshot &&
-        crl_fetch_revoked(g->rc, cc->cf->prefix, ci, now, &entries, &expired,
-                          &fst, err) != 0) {
+        crl_fetch_revoked(g->conn, crl_conf->config->prefix, crl_issuer, now,
+                          &entries, &expired, &fst, err) != 0) {
         goto failed;
     }
     ocsp_log(OCSP_LOG_DEBUG, "fetched issuer=%s records=%zu seconds=%.3f",
@@ -409,13 +421,13 @@ int crl_gen_full(crl_gen_t *g, crl_issuer_t *is, char *err)
     ocsp_log(OCSP_LOG_DEBUG, "read issuer=%s entries=%zu from=%s seconds=%.3f",
              issuer, entries.n, from_snapshot ? "snapshot" : "redis",
              crl_mono_s() - started);
-    if (cc->rescan_after > 0) {
+    if (crl_conf->rescan_after > 0) {
         job.path = snap;
-        job.nshards = ci->nshards;
+        job.nshards = crl_issuer->nshards;
         job.entries = &entries;
-        job.cutoff_ms = t0 - cc->clock_skew * 1000;
+        job.cutoff_ms = t0 - crl_conf->clock_skew * 1000;
         crl_snap_start(&job);
-        if (cc->post_publish != NULL) {
+        if (crl_conf->post_publish != NULL) {
             /* post_publish forks: not while another thread runs */
             crl_snap_wait(&job);
         }
@@ -431,8 +443,8 @@ int crl_gen_full(crl_gen_t *g, crl_issuer_t *is, char *err)
     p.kind = CRL_KIND_FULL;
     /* Strictly newer than the last one, even within one second. */
     p.this_update = now > st.full_this_update ? now : st.full_this_update + 1;
-    p.next_update = p.this_update + ci->lifetime;
-    p.freshest_url = ci->delta ? ci->delta_url : NULL;
+    p.next_update = p.this_update + crl_issuer->lifetime;
+    p.freshest_url = crl_issuer->delta ? crl_issuer->delta_url : NULL;
     snprintf(name, sizeof(name), "%s.crl", issuer);
     if (crl_gen_one(g, is, "full", name, &p, entries.v, entries.n, entries.n, 1,
                     &expired, started, err) != 0) {
@@ -440,16 +452,17 @@ int crl_gen_full(crl_gen_t *g, crl_issuer_t *is, char *err)
     }
     st.full_number = p.number;
     st.full_this_update = p.this_update;
-    st.full_cutoff_ms = t0 - cc->clock_skew * 1000;
+    st.full_cutoff_ms = t0 - crl_conf->clock_skew * 1000;
     st.full_max_ms = last_change;
 
-    for (unsigned s = 0; ci->nshards > 1 && s < ci->nshards; s++) {
+    for (unsigned s = 0; crl_issuer->nshards > 1 && s < crl_issuer->nshards;
+         s++) {
         crl_params_t sp = p;
 
         started = crl_mono_s();
         sp.kind = CRL_KIND_SHARD;
         sp.shard = (int)s;
-        sp.idp_url = ci->shard_urls[s];
+        sp.idp_url = crl_issuer->shard_urls[s];
         sp.freshest_url = NULL;
         count = 0;
         for (size_t i = 0; i < entries.n; i++) {
@@ -464,9 +477,9 @@ int crl_gen_full(crl_gen_t *g, crl_issuer_t *is, char *err)
     if (crl_gen_shard_list(g, is, p.this_update, err) != 0) {
         goto failed;
     }
-    crl_lease_acquire(g->rc, &is->lease); /* renewed, or lost: fenced */
-    if (crl_state_save_full(g->rc, &is->lease, cc->cf->prefix, issuer, &st) !=
-        1) {
+    crl_lease_acquire(g->conn, &is->lease); /* renewed, or lost: fenced */
+    if (crl_state_save_full(g->conn, &is->lease, crl_conf->config->prefix,
+                            issuer, &st) != 1) {
         snprintf(err, OCSP_ERR_MAX, "lease lost before the state was saved");
         goto failed;
     }
@@ -477,7 +490,7 @@ int crl_gen_full(crl_gen_t *g, crl_issuer_t *is, char *err)
              crl_mono_s() - started);
     crl_entries_free(&entries);
     crl_entries_free(&expired);
-    if (ci->delta) {
+    if (crl_issuer->delta) {
         return crl_gen_delta(g, is, err);
     }
     return 0;
@@ -491,9 +504,9 @@ failed:
 
 int crl_gen_delta(crl_gen_t *g, crl_issuer_t *is, char *err)
 {
-    const crl_conf_t *cc = g->cc;
-    const crl_issuer_conf_t *ci = is->ci;
-    const char *issuer = ci->ic->name;
+    const crl_conf_t *crl_conf = g->crl_conf;
+    const crl_issuer_conf_t *crl_issuer = is->conf;
+    const char *issuer = crl_issuer->issuer_conf->name;
     crl_entries_t entries = {0}, none = {0};
     crl_params_t p;
     crl_state_t st = is->st;
@@ -506,18 +519,20 @@ int crl_gen_delta(crl_gen_t *g, crl_issuer_t *is, char *err)
         snprintf(err, OCSP_ERR_MAX, "no full CRL to be the delta's base");
         return -1;
     }
-    if (crl_redis_time_ms(g->rc, &t0, err) != 0) {
+    if (ocsp_rconn_time_ms(g->conn, &t0) != 0) {
+        snprintf(err, OCSP_ERR_MAX, "TIME: %s", g->conn->err);
         return -1;
     }
-    rc = crl_fetch_changes(g->rc, cc->cf->prefix, ci, t0 / 1000,
-                           st.full_cutoff_ms, &entries, &max_ms, err);
+    rc =
+        crl_fetch_changes(g->conn, crl_conf->config->prefix, crl_issuer,
+                          t0 / 1000, st.full_cutoff_ms, &entries, &max_ms, err);
     if (rc < 0) {
         goto failed;
     }
     if (rc == 1) {
         ocsp_log(OCSP_LOG_INFO,
                  "rebase issuer=%s: more than %lld changes since the base",
-                 issuer, (long long)ci->rebase_after);
+                 issuer, (long long)crl_issuer->rebase_after);
         is->rebase = 1;
         crl_entries_free(&entries);
         return 0;
@@ -528,7 +543,7 @@ int crl_gen_delta(crl_gen_t *g, crl_issuer_t *is, char *err)
     p.kind = CRL_KIND_DELTA;
     p.this_update =
         t0 / 1000 > st.delta_this_update ? t0 / 1000 : st.delta_this_update + 1;
-    p.next_update = p.this_update + ci->delta_lifetime;
+    p.next_update = p.this_update + crl_issuer->delta_lifetime;
     p.base_number = st.full_number;
     snprintf(name, sizeof(name), "%s-delta.crl", issuer);
     if (crl_gen_one(g, is, "delta", name, &p, entries.v, entries.n, entries.n,
@@ -539,9 +554,9 @@ int crl_gen_delta(crl_gen_t *g, crl_issuer_t *is, char *err)
     st.delta_this_update = p.this_update;
     st.delta_base = p.base_number;
     st.delta_max_ms = max_ms > st.full_max_ms ? max_ms : st.full_max_ms;
-    crl_lease_acquire(g->rc, &is->lease);
-    if (crl_state_save_delta(g->rc, &is->lease, cc->cf->prefix, issuer, &st) !=
-        1) {
+    crl_lease_acquire(g->conn, &is->lease);
+    if (crl_state_save_delta(g->conn, &is->lease, crl_conf->config->prefix,
+                             issuer, &st) != 1) {
         snprintf(err, OCSP_ERR_MAX, "lease lost before the state was saved");
         goto failed;
     }

@@ -14,19 +14,24 @@
 #include "rconn.h"
 
 typedef struct {
-    const crl_issuer_conf_t *ci; /* borrowed */
-    crl_signer_t signer;         /* owned */
+    const crl_issuer_conf_t *conf; /* borrowed */
+    crl_signer_t signer;           /* owned */
     crl_lease_t lease;
     crl_state_t st; /* as last loaded or published */
     int leader;
     int rebase;    /* the delta grew too large: new full */
     long retry_at; /* monotonic ms: backoff after failure */
     int failures;  /* consecutive */
+    /* The last failure logged, so that one repeated at every retry is
+     * logged once per interval with a count. */
+    char failed_err[OCSP_ERR_MAX];
+    long failed_logged;           /* monotonic ms */
+    unsigned long failed_repeats; /* not logged since */
 } crl_issuer_t;
 
 typedef struct {
-    const crl_conf_t *cc; /* borrowed */
-    ocsp_rconn_t *rc;     /* borrowed */
+    const crl_conf_t *crl_conf; /* borrowed */
+    ocsp_rconn_t *conn;         /* borrowed */
     crl_metrics_t metrics;
 } crl_gen_t;
 

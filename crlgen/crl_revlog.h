@@ -1,13 +1,19 @@
 /*
- * Reading the revoked logs (revlog.h) instead of scanning the revoked
- * hashes, and rebuilding a log from a scan when it cannot be trusted.
+ * The revoked logs (revlog.h) from the CRL generator's side: read instead
+ * of scanning the revoked hashes (crl_revlog_read.c), and rebuilt from a
+ * scan when they cannot be trusted (crl_revlog_rebuild.c).
  */
 #ifndef CRL_REVLOG_H
 #define CRL_REVLOG_H
 
 #include <stdint.h>
 
-#include "crl_fetch.h"
+#include "crl_record.h"
+#include "rconn.h"
+#include "revlog.h"
+
+/* A log is read, and a rebuilt one written, in pieces of this size. */
+#define REVLOG_CHUNK (4 << 20)
 
 /*
  * Every entry on the issuer's CRLs at NOW, as crl_fetch_revoked(), from the
@@ -17,10 +23,10 @@
  * WHY and *out and *expired partly filled: scan instead, and rebuild;
  * -1 with err on a Redis error.
  */
-int crl_revlog_fetch(ocsp_rconn_t *rc, const char *prefix,
-                     const crl_issuer_conf_t *ci, int64_t now,
+int crl_revlog_fetch(ocsp_rconn_t *conn, const char *prefix,
+                     const crl_issuer_conf_t *crl_issuer, int64_t now,
                      crl_entries_t *out, crl_entries_t *expired,
-                     crl_fetch_stats_t *st, char *why, size_t why_len,
+                     crl_record_stats_t *st, char *why, size_t why_len,
                      char *err);
 
 /*
@@ -29,21 +35,35 @@ int crl_revlog_fetch(ocsp_rconn_t *rc, const char *prefix,
  * are put together.  Returns how many records, or -1 if one is invalid or
  * the last is cut.
  */
-long crl_revlog_replay(const crl_issuer_conf_t *ci, int64_t now, unsigned shard,
-                       const unsigned char *p, size_t len, size_t piece,
-                       crl_entries_t *t);
+long crl_revlog_replay(const crl_issuer_conf_t *crl_issuer, int64_t now,
+                       unsigned shard, const unsigned char *p, size_t len,
+                       size_t piece, crl_entries_t *t);
 
 /* Where a shard's log stood when a scan began. */
 typedef struct {
     int64_t len; /* its STRLEN */
-    unsigned char header[16];
+    unsigned char header[OCSP_REVLOG_HEADER];
     int has_header;
 } crl_revlog_mark_t;
 
+/*
+ * Where the log LOG_KEY of one shard stands (*m: its length and header, if
+ * any, and *gen that header's generation) and its hash HASH_KEY's HLEN, read
+ * in one transaction so that they agree.  0; 1 when the log key holds
+ * something else (err says what); -1 on a lost link or a hash that cannot
+ * be read.
+ */
+int crl_revlog_state(ocsp_rconn_t *conn, const char *log_key,
+                     const char *hash_key, crl_revlog_mark_t *m, uint64_t *gen,
+                     int64_t *hlen, char *err);
+
+/* The next pipelined reply; NULL (and the link dropped) on an error. */
+redisReply *crl_revlog_reply(ocsp_rconn_t *conn, char *err);
+
 /* m[0..nshards): each shard's log, header and length read together.  0, or
  * -1 with err. */
-int crl_revlog_mark(ocsp_rconn_t *rc, const char *prefix,
-                    const crl_issuer_conf_t *ci, crl_revlog_mark_t *m,
+int crl_revlog_mark(ocsp_rconn_t *conn, const char *prefix,
+                    const crl_issuer_conf_t *crl_issuer, crl_revlog_mark_t *m,
                     char *err);
 
 /* A log being rebuilt from a scan: the header's room, then records. */
@@ -64,9 +84,16 @@ int crl_revlog_buf_add(crl_revlog_buf_t *b, const char *serial, size_t slen,
  * log alone should another generator have rebuilt it meanwhile.  0, or -1
  * with err.
  */
-int crl_revlog_rebuild(ocsp_rconn_t *rc, const char *prefix, const char *issuer,
-                       unsigned shard, crl_revlog_buf_t *b,
+int crl_revlog_rebuild(ocsp_rconn_t *conn, const char *prefix,
+                       const char *issuer, unsigned shard, crl_revlog_buf_t *b,
                        const crl_revlog_mark_t *m, char *err);
+/*
+ * The Lua script crl_revlog_rebuild() swaps a log in with, the header's
+ * layout formatted in from revlog.h, into out (CAP bytes, 2048 are plenty):
+ * its length, or 0 if CAP is too small.
+ */
+size_t crl_revlog_script(char *out, size_t cap);
+
 /* Frees b's records (b itself is the caller's). */
 void crl_revlog_buf_free(crl_revlog_buf_t *b);
 

@@ -9,6 +9,7 @@
  *   crlgen-seed --issuer demo --count 1000000 [--shards N] [--seed S]
  *               [--prefix P] [--changes] [--hold] [--index FILE]
  *               [--serials FILE] [--not-after SECONDS_FROM_NOW]
+ *   crlgen-seed --revlog-script     (prints crl_revlog_script()'s text)
  */
 #include <getopt.h>
 #include <stdint.h>
@@ -17,7 +18,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "crl_revlog.h"
 #include "keys.h"
+#include "rconn.h"
 #include "revlog.h"
 #include "revocation.pb-c.h"
 #include "serial.h"
@@ -33,14 +36,12 @@ static uint64_t rng(void)
     return z ^ (z >> 31);
 }
 
+/* One command as RESP on F, by the core's encoder (rconn.h). */
 static void resp(FILE *f, int argc, const char **argv, const size_t *lens)
 {
-    fprintf(f, "*%d\r\n", argc);
-    for (int i = 0; i < argc; i++) {
-        size_t n = lens ? lens[i] : strlen(argv[i]);
-        fprintf(f, "$%zu\r\n", n);
-        fwrite(argv[i], 1, n, f);
-        fputs("\r\n", f);
+    if (ocsp_resp_write(f, argc, argv, lens) != 0) {
+        perror("crlgen-seed");
+        exit(1);
     }
 }
 
@@ -98,6 +99,7 @@ int main(int argc, char **argv)
         {"index", required_argument, NULL, 'x'},
         {"serials", required_argument, NULL, 'S'},
         {"not-after", required_argument, NULL, 'A'},
+        {"revlog-script", no_argument, NULL, 'L'},
         {NULL, 0, NULL, 0}};
     static const char *reasons[] = {"unspecified",  "keyCompromise",
                                     "CACompromise", "affiliationChanged",
@@ -145,6 +147,13 @@ int main(int argc, char **argv)
         case 'A':
             not_after_offset = strtoll(optarg, NULL, 10);
             break;
+        case 'L': {
+            /* the revoked log's swap script as crlgen sends it, for the
+             * test that runs it against Redis */
+            char script[2048];
+            size_t n = crl_revlog_script(script, sizeof(script));
+            return n > 0 && fwrite(script, 1, n, stdout) == n ? 0 : 1;
+        }
         default:
             fprintf(stderr, "usage: see the comment in crl_seed.c\n");
             return 2;

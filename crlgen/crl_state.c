@@ -4,14 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crl_fetch.h"
 #include "keys.h"
 
 static const char *const fields[] = {
     "full_number",  "full_this_update",  "full_cutoff_ms", "full_max_ms",
     "delta_number", "delta_this_update", "delta_base",     "delta_max_ms"};
 
-int crl_state_load(ocsp_rconn_t *rc, const char *prefix, const char *issuer,
+int crl_state_load(ocsp_rconn_t *conn, const char *prefix, const char *issuer,
                    crl_state_t *st, char *err)
 {
     char key[OCSP_KEY_MAX];
@@ -20,13 +19,13 @@ int crl_state_load(ocsp_rconn_t *rc, const char *prefix, const char *issuer,
     redisReply *r;
 
     memset(st, 0, sizeof(*st));
-    ocsp_key_named(key, prefix, "crlgen-state", issuer);
+    ocsp_key_crl_state(key, prefix, issuer);
     argv[0] = "HMGET";
     argv[1] = key;
     memcpy(argv + 2, fields, sizeof(fields));
-    r = ocsp_rconn_cmd(rc, 10, argv, NULL);
+    r = ocsp_rconn_cmd(conn, 10, argv, NULL);
     if (r == NULL) {
-        snprintf(err, OCSP_ERR_MAX, "HMGET %s: %s", key, rc->err);
+        snprintf(err, OCSP_ERR_MAX, "HMGET %s: %s", key, conn->err);
         return -1;
     }
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 8) {
@@ -37,8 +36,7 @@ int crl_state_load(ocsp_rconn_t *rc, const char *prefix, const char *issuer,
     for (int i = 0; i < 8; i++) {
         redisReply *e = r->element[i];
         v[i] = 0; /* nil: nothing published yet */
-        if (e->type != REDIS_REPLY_NIL &&
-            (crl_reply_i64(e, &v[i]) != 0 || v[i] < 0)) {
+        if (e->type != REDIS_REPLY_NIL && ocsp_reply_int64(e, 0, &v[i]) != 0) {
             snprintf(err, OCSP_ERR_MAX, "%s: field %s is not a number", key,
                      fields[i]);
             freeReplyObject(r);
@@ -57,36 +55,36 @@ int crl_state_load(ocsp_rconn_t *rc, const char *prefix, const char *issuer,
     return 0;
 }
 
-static int crl_state_save(ocsp_rconn_t *rc, const crl_lease_t *l,
+static int crl_state_save(ocsp_rconn_t *conn, const crl_lease_t *l,
                           const char *prefix, const char *issuer,
                           const char *const *names, const int64_t *v)
 {
     char key[OCSP_KEY_MAX], buf[4][24];
     const char *argv[8];
 
-    ocsp_key_named(key, prefix, "crlgen-state", issuer);
+    ocsp_key_crl_state(key, prefix, issuer);
     for (int i = 0; i < 4; i++) {
         snprintf(buf[i], sizeof(buf[i]), "%lld", (long long)v[i]);
         argv[2 * i] = names[i];
         argv[2 * i + 1] = buf[i];
     }
-    return crl_lease_hset(rc, l, key, 8, argv);
+    return crl_lease_hset(conn, l, key, 8, argv);
 }
 
-int crl_state_save_full(ocsp_rconn_t *rc, const crl_lease_t *l,
+int crl_state_save_full(ocsp_rconn_t *conn, const crl_lease_t *l,
                         const char *prefix, const char *issuer,
                         const crl_state_t *st)
 {
     int64_t v[4] = {(int64_t)st->full_number, st->full_this_update,
                     st->full_cutoff_ms, st->full_max_ms};
-    return crl_state_save(rc, l, prefix, issuer, fields, v);
+    return crl_state_save(conn, l, prefix, issuer, fields, v);
 }
 
-int crl_state_save_delta(ocsp_rconn_t *rc, const crl_lease_t *l,
+int crl_state_save_delta(ocsp_rconn_t *conn, const crl_lease_t *l,
                          const char *prefix, const char *issuer,
                          const crl_state_t *st)
 {
     int64_t v[4] = {(int64_t)st->delta_number, st->delta_this_update,
                     (int64_t)st->delta_base, st->delta_max_ms};
-    return crl_state_save(rc, l, prefix, issuer, fields + 4, v);
+    return crl_state_save(conn, l, prefix, issuer, fields + 4, v);
 }

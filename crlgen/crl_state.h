@@ -25,15 +25,15 @@ typedef struct {
 } crl_state_t;
 
 /* Loads the state (zeroes for absent fields).  0, or -1 with err. */
-int crl_state_load(ocsp_rconn_t *rc, const char *prefix, const char *issuer,
+int crl_state_load(ocsp_rconn_t *conn, const char *prefix, const char *issuer,
                    crl_state_t *st, char *err);
 
 /* Stores the full-CRL (or delta) half of ST, fenced by L.  Returns 1 if
  * stored, 0 if the lease was lost, -1 on error. */
-int crl_state_save_full(ocsp_rconn_t *rc, const crl_lease_t *l,
+int crl_state_save_full(ocsp_rconn_t *conn, const crl_lease_t *l,
                         const char *prefix, const char *issuer,
                         const crl_state_t *st);
-int crl_state_save_delta(ocsp_rconn_t *rc, const crl_lease_t *l,
+int crl_state_save_delta(ocsp_rconn_t *conn, const crl_lease_t *l,
                          const char *prefix, const char *issuer,
                          const crl_state_t *st);
 

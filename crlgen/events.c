@@ -27,34 +27,36 @@ void crl_events_free(crl_events_t *e)
     e->n = e->cap = 0;
 }
 
-int crl_events_group(ocsp_rconn_t *rc, crl_events_t *e)
+int crl_events_group(ocsp_rconn_t *conn, crl_events_t *e)
 {
     const char *argv[] = {"XGROUP",  "CREATE", e->key,
                           CRL_GROUP, "$",      "MKSTREAM"};
-    redisReply *r = ocsp_rconn_cmd(rc, 6, argv, NULL);
+    redisReply *r = ocsp_rconn_cmd(conn, 6, argv, NULL);
 
     if (r == NULL) {
         return -1;
     }
     /* BUSYGROUP: created before, the normal case. */
     if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9) != 0) {
-        ocsp_log(OCSP_LOG_ERR, "XGROUP CREATE failed reply=\"%.*s\"",
-                 (int)r->len, r->str);
+        /* as a lost connection: backoff, one log line per interval */
+        ocsp_rconn_fail_reply(conn, "XGROUP CREATE", r);
+        freeReplyObject(r);
+        return -1;
     }
     freeReplyObject(r);
     return 0;
 }
 
-static void crl_events_xack(ocsp_rconn_t *rc, crl_events_t *e, const char *id)
+static void crl_events_xack(ocsp_rconn_t *conn, crl_events_t *e, const char *id)
 {
     const char *argv[] = {"XACK", e->key, CRL_GROUP, id};
-    redisReply *r = ocsp_rconn_cmd(rc, 4, argv, NULL);
+    redisReply *r = ocsp_rconn_cmd(conn, 4, argv, NULL);
 
     freeReplyObject(r);
 }
 
 /* One stream entry [id, [field, value, ...]]. */
-static int crl_events_entry(ocsp_rconn_t *rc, crl_events_t *e,
+static int crl_events_entry(ocsp_rconn_t *conn, crl_events_t *e,
                             crl_issuer_t *iss, size_t niss,
                             const redisReply *ent)
 {
@@ -86,17 +88,17 @@ static int crl_events_entry(ocsp_rconn_t *rc, crl_events_t *e,
     }
     if (ev == NULL) {
         /* The signer logs bad events; to us it is only a spent wake-up. */
-        crl_events_xack(rc, e, id->str);
+        crl_events_xack(conn, e, id->str);
         return 0;
     }
     for (k = 0; k < niss; k++) {
-        if (strcmp(iss[k].ci->ic->name, ev->issuer) == 0) {
+        if (strcmp(iss[k].conf->issuer_conf->name, ev->issuer) == 0) {
             break;
         }
     }
     if (k == niss || ev->kind_case == REVOCA__EVENT__KIND_ISSUED) {
         /* No CRL changes with it. */
-        crl_events_xack(rc, e, id->str);
+        crl_events_xack(conn, e, id->str);
         revoca__event__free_unpacked(ev, NULL);
         return 0;
     }
@@ -132,8 +134,9 @@ static int crl_events_entry(ocsp_rconn_t *rc, crl_events_t *e,
     return 1;
 }
 
-static int crl_events_list(ocsp_rconn_t *rc, crl_events_t *e, crl_issuer_t *iss,
-                           size_t niss, const redisReply *list)
+static int crl_events_list(ocsp_rconn_t *conn, crl_events_t *e,
+                           crl_issuer_t *iss, size_t niss,
+                           const redisReply *list)
 {
     int kept = 0;
 
@@ -141,12 +144,12 @@ static int crl_events_list(ocsp_rconn_t *rc, crl_events_t *e, crl_issuer_t *iss,
         return 0;
     }
     for (size_t i = 0; i < list->elements; i++) {
-        kept += crl_events_entry(rc, e, iss, niss, list->element[i]);
+        kept += crl_events_entry(conn, e, iss, niss, list->element[i]);
     }
     return kept;
 }
 
-int crl_events_read(ocsp_rconn_t *rc, crl_events_t *e, crl_issuer_t *iss,
+int crl_events_read(ocsp_rconn_t *conn, crl_events_t *e, crl_issuer_t *iss,
                     size_t niss, long block_ms)
 {
     char idle[24], block[24];
@@ -159,12 +162,12 @@ int crl_events_read(ocsp_rconn_t *rc, crl_events_t *e, crl_issuer_t *iss,
                               idle,         "0-0",  "COUNT",   "500"};
         e->next_claim = now + e->claim_idle_ms / 2;
         snprintf(idle, sizeof(idle), "%ld", e->claim_idle_ms);
-        r = ocsp_rconn_cmd(rc, 8, argv, NULL);
+        r = ocsp_rconn_cmd(conn, 8, argv, NULL);
         if (r == NULL) {
             return -1;
         }
         if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2) {
-            kept += crl_events_list(rc, e, iss, niss, r->element[1]);
+            kept += crl_events_list(conn, e, iss, niss, r->element[1]);
         }
         freeReplyObject(r);
     }
@@ -173,28 +176,30 @@ int crl_events_read(ocsp_rconn_t *rc, crl_events_t *e, crl_issuer_t *iss,
         const char *argv[] = {"XREADGROUP", "GROUP", CRL_GROUP, e->consumer,
                               "COUNT",      "500",   "BLOCK",   block,
                               "STREAMS",    e->key,  ">"};
-        r = ocsp_rconn_cmd(rc, 11, argv, NULL);
+        r = ocsp_rconn_cmd(conn, 11, argv, NULL);
     }
     if (r == NULL) {
         return -1;
     }
     if (r->type == REDIS_REPLY_ERROR) {
         if (strncmp(r->str, "NOGROUP", 7) == 0) {
-            crl_events_group(rc, e);
+            crl_events_group(conn, e);
         } else {
-            ocsp_log(OCSP_LOG_ERR, "XREADGROUP failed reply=\"%.*s\"",
-                     (int)r->len, r->str);
+            /* never retried at once: backoff as for a lost connection */
+            ocsp_rconn_fail_reply(conn, "XREADGROUP", r);
+            freeReplyObject(r);
+            return -1;
         }
     } else if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
                r->element[0]->type == REDIS_REPLY_ARRAY &&
                r->element[0]->elements == 2) {
-        kept += crl_events_list(rc, e, iss, niss, r->element[0]->element[1]);
+        kept += crl_events_list(conn, e, iss, niss, r->element[0]->element[1]);
     }
     freeReplyObject(r);
     return kept;
 }
 
-size_t crl_events_reflect(ocsp_rconn_t *rc, crl_events_t *e, size_t issuer)
+size_t crl_events_reflect(ocsp_rconn_t *conn, crl_events_t *e, size_t issuer)
 {
     size_t ready = 0, looked = 0;
 
@@ -218,7 +223,7 @@ size_t crl_events_reflect(ocsp_rconn_t *rc, crl_events_t *e, size_t issuer)
         if (ocsp_key_cert(key, e->prefix, ce->ev->issuer, ce->ev->serial) < 0) {
             continue;
         }
-        r = ocsp_rconn_cmd(rc, 2, argv, NULL);
+        r = ocsp_rconn_cmd(conn, 2, argv, NULL);
         if (r == NULL) {
             return ready;
         }
@@ -249,7 +254,7 @@ size_t crl_events_reflect(ocsp_rconn_t *rc, crl_events_t *e, size_t issuer)
     return ready;
 }
 
-void crl_events_ack(ocsp_rconn_t *rc, crl_events_t *e, size_t issuer,
+void crl_events_ack(ocsp_rconn_t *conn, crl_events_t *e, size_t issuer,
                     long built, long timeout_ms)
 {
     long now = ocsp_now_ms();
@@ -271,7 +276,7 @@ void crl_events_ack(ocsp_rconn_t *rc, crl_events_t *e, size_t issuer,
             }
         }
         if (done) {
-            crl_events_xack(rc, e, ce->id);
+            crl_events_xack(conn, e, ce->id);
             revoca__event__free_unpacked(ce->ev, NULL);
             continue;
         }

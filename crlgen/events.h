@@ -44,7 +44,7 @@ void crl_events_init(crl_events_t *e, const char *prefix, const char *consumer,
 void crl_events_free(crl_events_t *e);
 
 /* Creates the consumer group (at the stream's end) if missing. */
-int crl_events_group(ocsp_rconn_t *rc, crl_events_t *e);
+int crl_events_group(ocsp_rconn_t *conn, crl_events_t *e);
 
 /*
  * Reads new events (blocking up to block_ms) and, every claim_idle, claims
@@ -53,19 +53,19 @@ int crl_events_group(ocsp_rconn_t *rc, crl_events_t *e);
  * once; events of issuers led by another generator stay pending for it.
  * Returns the number kept, or -1 on a lost connection.
  */
-int crl_events_read(ocsp_rconn_t *rc, crl_events_t *e, crl_issuer_t *iss,
+int crl_events_read(ocsp_rconn_t *conn, crl_events_t *e, crl_issuer_t *iss,
                     size_t niss, long block_ms);
 
 /* Marks ISSUER's events the signer has applied.  Returns how many are
  * reflected and not yet acknowledged. */
-size_t crl_events_reflect(ocsp_rconn_t *rc, crl_events_t *e, size_t issuer);
+size_t crl_events_reflect(ocsp_rconn_t *conn, crl_events_t *e, size_t issuer);
 
 /*
  * Acknowledges ISSUER's events reflected before BUILT (monotonic ms, when
  * the published CRL started being read), and those older than TIMEOUT_MS
  * that the signer never reflected (logged).
  */
-void crl_events_ack(ocsp_rconn_t *rc, crl_events_t *e, size_t issuer,
+void crl_events_ack(ocsp_rconn_t *conn, crl_events_t *e, size_t issuer,
                     long built, long timeout_ms);
 
 /* Drops ISSUER's events from memory without acknowledging them (the lease

@@ -1,5 +1,6 @@
 #include "lease.h"
 
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,30 +26,26 @@ static const char lua_hset[] =
     "redis.call('HSET', KEYS[2], unpack(ARGV, 2))\n"
     "return 1\n";
 
-void crl_lease_init(crl_lease_t *l, const char *prefix, const char *issuer,
-                    const char *consumer, int64_t ttl_s)
+int crl_lease_init(crl_lease_t *l, const char *prefix, const char *issuer,
+                   const char *consumer, int64_t ttl_s)
 {
     unsigned char rnd[8];
-    FILE *f;
 
     memset(l, 0, sizeof(*l));
-    ocsp_key_named(l->key, prefix, "crlgen-lease", issuer);
-    memset(rnd, 0, sizeof(rnd));
-    f = fopen("/dev/urandom", "rb");
-    if (f != NULL) {
-        if (fread(rnd, 1, sizeof(rnd), f) != sizeof(rnd)) {
-            memset(rnd, 0, sizeof(rnd));
-        }
-        fclose(f);
+    ocsp_key_crl_lease(l->key, prefix, issuer);
+    /* Unique even if two generators were given the same consumer name;
+     * OpenSSL's generator, as every random value of Revoca's. */
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+        return -1;
     }
-    /* Unique even if two generators were given the same consumer name. */
     snprintf(l->id, sizeof(l->id), "%s/%02x%02x%02x%02x%02x%02x%02x%02x",
              consumer, rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6],
              rnd[7]);
     l->ttl_ms = ttl_s * 1000;
+    return 0;
 }
 
-static long long crl_eval(ocsp_rconn_t *rc, const char *script, int nkeys,
+static long long crl_eval(ocsp_rconn_t *conn, const char *script, int nkeys,
                           int argc, const char **argv)
 {
     const char *a[16];
@@ -64,7 +61,7 @@ static long long crl_eval(ocsp_rconn_t *rc, const char *script, int nkeys,
     a[1] = script;
     a[2] = nk;
     memcpy(a + 3, argv, (size_t)argc * sizeof(char *));
-    r = ocsp_rconn_cmd(rc, argc + 3, a, NULL);
+    r = ocsp_rconn_cmd(conn, argc + 3, a, NULL);
     if (r == NULL) {
         return -1;
     }
@@ -75,7 +72,7 @@ static long long crl_eval(ocsp_rconn_t *rc, const char *script, int nkeys,
     return v;
 }
 
-int crl_lease_acquire(ocsp_rconn_t *rc, crl_lease_t *l)
+int crl_lease_acquire(ocsp_rconn_t *conn, crl_lease_t *l)
 {
     char ttl[24];
     const char *argv[] = {l->key, l->id, ttl};
@@ -83,7 +80,7 @@ int crl_lease_acquire(ocsp_rconn_t *rc, crl_lease_t *l)
     long long v;
 
     snprintf(ttl, sizeof(ttl), "%lld", (long long)l->ttl_ms);
-    v = crl_eval(rc, lua_acquire, 1, 3, argv);
+    v = crl_eval(conn, lua_acquire, 1, 3, argv);
     if (v < 0) {
         return -1;
     }
@@ -102,17 +99,17 @@ int crl_lease_safe(const crl_lease_t *l)
            ocsp_now_ms() + (long)(l->ttl_ms / 3) < l->expires;
 }
 
-void crl_lease_release(ocsp_rconn_t *rc, crl_lease_t *l)
+void crl_lease_release(ocsp_rconn_t *conn, crl_lease_t *l)
 {
     const char *argv[] = {l->key, l->id};
 
     if (l->expires != 0) {
-        crl_eval(rc, lua_release, 1, 2, argv);
+        crl_eval(conn, lua_release, 1, 2, argv);
     }
     l->expires = 0;
 }
 
-int crl_lease_hset(ocsp_rconn_t *rc, const crl_lease_t *l, const char *key,
+int crl_lease_hset(ocsp_rconn_t *conn, const crl_lease_t *l, const char *key,
                    int argc, const char **argv)
 {
     const char *a[13];
@@ -124,5 +121,5 @@ int crl_lease_hset(ocsp_rconn_t *rc, const crl_lease_t *l, const char *key,
     a[1] = key;
     a[2] = l->id;
     memcpy(a + 3, argv, (size_t)argc * sizeof(char *));
-    return (int)crl_eval(rc, lua_hset, 2, argc + 3, a);
+    return (int)crl_eval(conn, lua_hset, 2, argc + 3, a);
 }

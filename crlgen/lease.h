@@ -22,25 +22,27 @@ typedef struct {
     long expires; /* monotonic ms, conservative; 0: not held */
 } crl_lease_t;
 
-void crl_lease_init(crl_lease_t *l, const char *prefix, const char *issuer,
-                    const char *consumer, int64_t ttl_s);
+/* A lease of ISSUER's for CONSUMER with a random id; 0, or -1 if OpenSSL's
+ * generator failed. */
+int crl_lease_init(crl_lease_t *l, const char *prefix, const char *issuer,
+                   const char *consumer, int64_t ttl_s);
 
 /* Takes or renews the lease.  Returns 1 if held, 0 if another generator
  * holds it, -1 on a Redis error (l->expires is kept: it may still be ours
  * until it runs out). */
-int crl_lease_acquire(ocsp_rconn_t *rc, crl_lease_t *l);
+int crl_lease_acquire(ocsp_rconn_t *conn, crl_lease_t *l);
 
 /* True while held with more than a third of the TTL left. */
 int crl_lease_safe(const crl_lease_t *l);
 
 /* Gives the lease up (shutdown): a follower takes over at once. */
-void crl_lease_release(ocsp_rconn_t *rc, crl_lease_t *l);
+void crl_lease_release(ocsp_rconn_t *conn, crl_lease_t *l);
 
 /*
  * HSET of argc/2 field-value pairs into KEY, done by Redis only while L is
  * still ours.  Returns 1 if written, 0 if the lease was lost, -1 on error.
  */
-int crl_lease_hset(ocsp_rconn_t *rc, const crl_lease_t *l, const char *key,
+int crl_lease_hset(ocsp_rconn_t *conn, const crl_lease_t *l, const char *key,
                    int argc, const char **argv);
 
 #endif

@@ -2,7 +2,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* Space reserved for a length while a constructed value is open. */
 #define DER_LEN_RESERVE 5
@@ -160,36 +159,106 @@ void der_uint(der_buf_t *b, uint64_t v)
     }
 }
 
-static void der_timestr(der_buf_t *b, unsigned char tag, int64_t t, int full)
+void der_days_init(der_days_t *days)
 {
-    struct tm tm;
-    time_t tt = (time_t)t;
-    char s[24];
-    size_t n;
-
-    if (t < 0 || gmtime_r(&tt, &tm) == NULL) {
-        b->err = 1;
-        return;
+    for (size_t i = 0; i < DER_DAY_SLOTS; i++) {
+        days->day[i] = INT64_MIN; /* never a day number of an int64 time */
     }
-    n = strftime(s, sizeof(s), full ? "%Y%m%d%H%M%SZ" : "%y%m%d%H%M%SZ", &tm);
+}
+
+/* Days since the epoch to the date's digits; H. Hinnant's civil_from_days. */
+static int32_t der_civil(int64_t days, unsigned char *ymd)
+{
+    int64_t z, era, doe, yoe, y, doy, mp, d, m;
+
+    z = days + 719468;
+    era = (z >= 0 ? z : z - 146096) / 146097;
+    doe = z - era * 146097;
+    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    y = yoe + era * 400;
+    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    mp = (5 * doy + 2) / 153;
+    d = doy - (153 * mp + 2) / 5 + 1;
+    m = mp < 10 ? mp + 3 : mp - 9;
+    y += m <= 2;
+    ymd[0] = (unsigned char)('0' + y / 1000 % 10);
+    ymd[1] = (unsigned char)('0' + y / 100 % 10);
+    ymd[2] = (unsigned char)('0' + y % 100 / 10 % 10);
+    ymd[3] = (unsigned char)('0' + y % 100 % 10);
+    ymd[4] = (unsigned char)('0' + m / 10 % 10);
+    ymd[5] = (unsigned char)('0' + m % 10);
+    ymd[6] = (unsigned char)('0' + d / 10 % 10);
+    ymd[7] = (unsigned char)('0' + d % 10);
+    return (int32_t)y;
+}
+
+/* Formatted by hand: gmtime_r+strftime for each of a million CRL entries
+ * would be a third of the CRL's build. */
+size_t der_time_put(unsigned char *out, int64_t t, int general,
+                    der_days_t *days)
+{
+    int64_t day, secs;
+    unsigned char ymd_buf[8];
+    const unsigned char *ymd;
+    unsigned char *p = out;
+    int full;
+
+    if (t < DER_TIME_MIN || t >= DER_TIME_END) {
+        return 0;
+    }
+    day = t / 86400;
+    secs = t % 86400;
+    if (secs < 0) {
+        secs += 86400;
+        day--;
+    }
+    if (days != NULL) {
+        size_t slot = (size_t)((uint64_t)day % DER_DAY_SLOTS);
+        if (days->day[slot] != day) {
+            days->year[slot] = der_civil(day, days->ymd[slot]);
+            days->day[slot] = day;
+        }
+        ymd = days->ymd[slot];
+    } else {
+        (void)der_civil(day, ymd_buf);
+        ymd = ymd_buf;
+    }
+    full = der_time_len(t, general) == 17;
+    *p++ = full ? DER_GENERALIZED_TIME : DER_UTC_TIME;
+    *p++ = full ? 15 : 13;
+    memcpy(p, full ? ymd : ymd + 2, full ? 8 : 6);
+    p += full ? 8 : 6;
+#define TWO(v)                                                                 \
+    do {                                                                       \
+        *p++ = (unsigned char)('0' + (v) / 10 % 10);                           \
+        *p++ = (unsigned char)('0' + (v) % 10);                                \
+    } while (0)
+    TWO(secs / 3600);
+    TWO(secs / 60 % 60);
+    TWO(secs % 60);
+#undef TWO
+    *p++ = 'Z';
+    return (size_t)(p - out);
+}
+
+static void der_time_tlv(der_buf_t *b, int64_t t, int general)
+{
+    unsigned char s[DER_TIME_MAX];
+    size_t n = t < 0 ? 0 : der_time_put(s, t, general, NULL);
+
     if (n == 0) {
         b->err = 1;
         return;
     }
-    der_tlv(b, tag, s, n);
+    der_raw(b, s, n);
 }
 
 void der_gentime(der_buf_t *b, int64_t t)
 {
-    der_timestr(b, DER_GENERALIZED_TIME, t, 1);
+    der_time_tlv(b, t, 1);
 }
 
 void der_time(der_buf_t *b, int64_t t)
 {
-    /* 2050-01-01T00:00:00Z */
-    if (t < 2524608000LL) {
-        der_timestr(b, DER_UTC_TIME, t, 0);
-    } else {
-        der_timestr(b, DER_GENERALIZED_TIME, t, 1);
-    }
+    der_time_tlv(b, t, 0);
 }

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keyfile.h"
+
 /* DER AlgorithmIdentifiers of the signature algorithms we produce. */
 static const unsigned char alg_ecdsa_sha256[] = {
     0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02};
@@ -81,19 +83,6 @@ X509 *ocsp_cert_load(const char *path, int *unreadable)
     return x;
 }
 
-static EVP_PKEY *load_key(const char *path)
-{
-    EVP_PKEY *k = NULL;
-    BIO *b = BIO_new_file(path, "r");
-
-    if (b == NULL) {
-        return NULL;
-    }
-    k = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
-    BIO_free(b);
-    return k;
-}
-
 /* RFC 6960 4.1.1: issuerNameHash and issuerKeyHash in both algorithms. */
 static int issuer_hashes(ocsp_issuer_t *iss)
 {
@@ -153,7 +142,7 @@ static int issuer_keys(ocsp_registry_t *reg, ocsp_issuer_t *iss)
         reg_err(reg, ic->name, "cannot load the responder certificate");
         return -1;
     }
-    iss->key = load_key(key_path);
+    iss->key = ocsp_key_load(key_path, NULL);
     if (iss->key == NULL) {
         reg_err(reg, ic->name, "cannot load the responder key");
         return -1;

@@ -6,14 +6,15 @@
 
 #include "rconn.h"
 
-static const unsigned char revlog_magic[7] = {'R', 'V', 'L', 'O', 'G', 1, 0};
+const unsigned char ocsp_revlog_magic[OCSP_REVLOG_MAGIC_LEN] = {
+    'R', 'V', 'L', 'O', 'G', 1, 0};
 
 void ocsp_revlog_header(unsigned char *out, int origin)
 {
     unsigned char gen[8];
 
-    memcpy(out, revlog_magic, sizeof(revlog_magic));
-    out[7] = (unsigned char)origin;
+    memcpy(out, ocsp_revlog_magic, OCSP_REVLOG_MAGIC_LEN);
+    out[OCSP_REVLOG_ORIGIN_AT] = (unsigned char)origin;
     if (RAND_bytes(gen, sizeof(gen)) != 1) {
         /* it only tells rebuilds apart: the clock will do */
         uint64_t t = (uint64_t)ocsp_now_ms();
@@ -21,23 +22,24 @@ void ocsp_revlog_header(unsigned char *out, int origin)
             gen[i] = (unsigned char)(t >> (56 - 8 * i));
         }
     }
-    memcpy(out + 8, gen, sizeof(gen));
+    memcpy(out + OCSP_REVLOG_GEN_AT, gen, sizeof(gen));
 }
 
 int ocsp_revlog_header_read(const unsigned char *in, size_t len, int *origin,
                             uint64_t *gen)
 {
     if (len < OCSP_REVLOG_HEADER ||
-        memcmp(in, revlog_magic, sizeof(revlog_magic)) != 0 ||
-        (in[7] != OCSP_REVLOG_STARTED && in[7] != OCSP_REVLOG_REBUILT)) {
+        memcmp(in, ocsp_revlog_magic, OCSP_REVLOG_MAGIC_LEN) != 0 ||
+        (in[OCSP_REVLOG_ORIGIN_AT] != OCSP_REVLOG_STARTED &&
+         in[OCSP_REVLOG_ORIGIN_AT] != OCSP_REVLOG_REBUILT)) {
         return -1;
     }
     if (origin != NULL) {
-        *origin = in[7];
+        *origin = in[OCSP_REVLOG_ORIGIN_AT];
     }
     *gen = 0;
     for (int i = 0; i < 8; i++) {
-        *gen = *gen << 8 | in[8 + i];
+        *gen = *gen << 8 | in[OCSP_REVLOG_GEN_AT + i];
     }
     return 0;
 }

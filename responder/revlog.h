@@ -34,7 +34,17 @@
 #include "record.h"
 #include "serial.h"
 
+/* The header's layout, shared by the C codec (revlog.c) and the CRL
+ * generator's Lua rebuild script (crlgen/crl_revlog_rebuild.c), which is
+ * formatted from these at start-up. */
+#define OCSP_REVLOG_MAGIC_LEN 7 /* "RVLOG", version 1, a zero octet */
+#define OCSP_REVLOG_ORIGIN_AT 7 /* the origin octet */
+#define OCSP_REVLOG_GEN_AT 8    /* the generation, 64-bit big-endian */
 #define OCSP_REVLOG_HEADER 16
+_Static_assert(OCSP_REVLOG_ORIGIN_AT == OCSP_REVLOG_MAGIC_LEN &&
+                   OCSP_REVLOG_GEN_AT + 8 == OCSP_REVLOG_HEADER,
+               "magic, origin, generation");
+extern const unsigned char ocsp_revlog_magic[OCSP_REVLOG_MAGIC_LEN];
 #define OCSP_REVLOG_REC_MAX (4 + OCSP_SERIAL_HEX_MAX + OCSP_RECORD_MAX)
 _Static_assert(OCSP_SERIAL_HEX_MAX <= 0xff, "serial length is one byte");
 _Static_assert(OCSP_RECORD_MAX <= 0xffff, "value length is two bytes");

@@ -1,7 +1,10 @@
 /*
- * Serial numbers in their one canonical form (ARCHITECTURE.md): the DER
- * INTEGER content without leading zero octets, as lower-case hex.  Zero,
+ * Serial numbers in their one canonical form (docs/dev/architecture.md): the
+ * DER INTEGER content without leading zero octets, as lower-case hex.  Zero,
  * negative and longer-than-20-octet serials are invalid (RFC 5280 4.1.2.2).
+ * The fixed-width form below is the same value as OCSP_SERIAL_MAX_OCTETS
+ * big-endian octets, for code that sorts and compares serials (the CRL
+ * generator): memcmp() of two is their numeric order.
  */
 #ifndef REVOCA_SERIAL_H
 #define REVOCA_SERIAL_H
@@ -41,5 +44,21 @@ int ocsp_serial_to_der(const char *hex, unsigned char *out);
  * value modulo NSHARDS (so a CA can compute it too).  hex is canonical.
  */
 unsigned ocsp_serial_shard(const char *hex, unsigned nshards);
+
+/*
+ * Canonical hex (LEN bytes at HEX, no NUL needed: 1..OCSP_SERIAL_HEX_MAX
+ * lower-case digits, no leading zero) to the fixed-width form in out
+ * (OCSP_SERIAL_MAX_OCTETS bytes, zero-padded on the left).  Returns 0, or -1
+ * for anything not canonical.  Fast enough for a million serials a second:
+ * the CRL generator decodes every revoked serial with it.
+ */
+int ocsp_serial_fixed_from_hex(const char *hex, size_t len, unsigned char *out);
+
+/*
+ * The fixed-width form (not all zero) to the content octets of its DER
+ * INTEGER in out (OCSP_SERIAL_MAX_OCTETS + 1 bytes: a 0x00 is put first when
+ * the top bit is set, X.690 8.3).  Returns their length, 1..21.
+ */
+size_t ocsp_serial_fixed_to_der(const unsigned char *fixed, unsigned char *out);
 
 #endif

@@ -1,27 +1,23 @@
-"""The Lua script that swaps a rebuilt revoked log in (crl_revlog.c,
-rebuild_script), run as crlgen runs it, against a real Redis, in the
+"""The Lua script that swaps a rebuilt revoked log in (crl_revlog_rebuild.c,
+crl_revlog_script()), run as crlgen runs it, against a real Redis, in the
 interleavings a test of the whole generator cannot time: changes appended
 while the scan ran, a log started by a signer meanwhile, and a rebuild by
 another generator meanwhile."""
-import os
-import re
+import subprocess
 
 import pytest
 
+from conftest import SEED
 from revoca_fixtures import RedisServer
 
-SRC = os.path.join(os.path.dirname(__file__), "..", "..", "crlgen",
-                   "crl_revlog.c")
 LOG, TMP = "revoca:revlog:demo:0", "revoca:revlog:demo:0:rebuild:1:1"
 
 
 def rebuild_script():
-    """The C string literal, as the compiler makes it."""
-    with open(SRC) as f:
-        src = f.read()
-    body = re.search(r"rebuild_script\[\] =\s*(.*?);\n", src, re.S).group(1)
-    parts = re.findall(r'"((?:[^"\\]|\\.)*)"', body)
-    return "".join(parts).encode().decode("unicode_escape")
+    """The script as crlgen sends it, the header's layout formatted in from
+    revlog.h's macros (crl_revlog_script())."""
+    return subprocess.run([SEED, "--revlog-script"], check=True,
+                          capture_output=True).stdout
 
 
 def header(origin, gen):

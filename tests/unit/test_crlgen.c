@@ -13,6 +13,7 @@
 #include "crl_check.h"
 #include "crl_entry.h"
 #include "crl_fetch.h"
+#include "crl_record.h"
 #include "crl_revlog.h"
 #include "revlog.h"
 #include "revocation.pb-c.h"
@@ -22,18 +23,18 @@ static void test_serials(void)
 {
     unsigned char s[CRL_SERIAL_LEN], d[CRL_SERIAL_LEN + 1];
 
-    CHECK(crl_serial_from_hex("1", 1, s) == 0);
+    CHECK(ocsp_serial_fixed_from_hex("1", 1, s) == 0);
     CHECK(s[CRL_SERIAL_LEN - 1] == 1 && s[0] == 0);
-    CHECK(crl_serial_der(s, d) == 1 && d[0] == 1);
-    CHECK(crl_serial_from_hex("80", 2, s) == 0);
-    CHECK(crl_serial_der(s, d) == 2 && d[0] == 0 && d[1] == 0x80);
-    CHECK(crl_serial_from_hex("0a", 2, s) != 0); /* not canonical */
-    CHECK(crl_serial_from_hex("A", 1, s) != 0);  /* upper case */
-    CHECK(crl_serial_from_hex("", 0, s) != 0);
-    CHECK(crl_serial_from_hex("1234567890123456789012345678901234567890", 40,
-                              s) == 0);
-    CHECK(crl_serial_from_hex("12345678901234567890123456789012345678901", 41,
-                              s) != 0);
+    CHECK(ocsp_serial_fixed_to_der(s, d) == 1 && d[0] == 1);
+    CHECK(ocsp_serial_fixed_from_hex("80", 2, s) == 0);
+    CHECK(ocsp_serial_fixed_to_der(s, d) == 2 && d[0] == 0 && d[1] == 0x80);
+    CHECK(ocsp_serial_fixed_from_hex("0a", 2, s) != 0); /* not canonical */
+    CHECK(ocsp_serial_fixed_from_hex("A", 1, s) != 0);  /* upper case */
+    CHECK(ocsp_serial_fixed_from_hex("", 0, s) != 0);
+    CHECK(ocsp_serial_fixed_from_hex("1234567890123456789012345678901234567890",
+                                     40, s) == 0);
+    CHECK(ocsp_serial_fixed_from_hex(
+              "12345678901234567890123456789012345678901", 41, s) != 0);
 }
 
 static void test_sort(void)
@@ -44,14 +45,14 @@ static void test_sort(void)
 
     for (size_t i = 0; i < 6; i++) {
         crl_entry_t *e = crl_entries_push(&a);
-        crl_serial_from_hex(hex[i], strlen(hex[i]), e->serial);
+        ocsp_serial_fixed_from_hex(hex[i], strlen(hex[i]), e->serial);
         e->revoked_at = (int64_t)i;
     }
     crl_entries_sort(&a);
     CHECK(a.n == 5);
     for (size_t i = 0; i < a.n && i < 5; i++) {
         unsigned char s[CRL_SERIAL_LEN];
-        crl_serial_from_hex(hex[order[i]], strlen(hex[order[i]]), s);
+        ocsp_serial_fixed_from_hex(hex[order[i]], strlen(hex[order[i]]), s);
         CHECK(memcmp(a.v[i].serial, s, CRL_SERIAL_LEN) == 0);
     }
     CHECK(a.v[0].revoked_at == 4); /* the later duplicate won */
@@ -96,7 +97,7 @@ static void test_serials_random(void)
             want[CRL_SERIAL_LEN - 1 - i / 2] |=
                 (unsigned char)(i & 1 ? v << 4 : v);
         }
-        rc = crl_serial_from_hex(hex, len, got);
+        rc = ocsp_serial_fixed_from_hex(hex, len, got);
         valid += ok;
         agree += ok ? rc == 0 && memcmp(got, want, sizeof(got)) == 0 : rc != 0;
     }
@@ -343,7 +344,7 @@ static void test_build(const char *dir)
 
     for (size_t i = 0; i < 3; i++) {
         crl_entry_t *e = crl_entries_push(&a);
-        crl_serial_from_hex(hex[i], 1, e->serial);
+        ocsp_serial_fixed_from_hex(hex[i], 1, e->serial);
         e->revoked_at = 1700000000;
         e->reason = i == 0 ? 1 : CRL_REASON_ABSENT;
         e->invalidity = i == 2 ? 1690000000 : 0;
@@ -400,7 +401,7 @@ static void test_build(const char *dir)
     {
         crl_entries_t exp = {0};
         crl_entry_t *e = crl_entries_push(&exp);
-        crl_serial_from_hex("2", 1, e->serial);
+        ocsp_serial_fixed_from_hex("2", 1, e->serial);
         CHECK(crl_check(&s, der2, len2, der, len, 0, 1, &exp, err) == 0);
         crl_entries_free(&exp);
     }
@@ -472,7 +473,7 @@ static void test_dp_name(void)
 static void push_hex(crl_entries_t *a, const char *hex, int reason)
 {
     crl_entry_t *e = crl_entries_push(a);
-    crl_serial_from_hex(hex, strlen(hex), e->serial);
+    ocsp_serial_fixed_from_hex(hex, strlen(hex), e->serial);
     e->reason = (uint8_t)reason;
     e->revoked_at = 1700000000;
 }
@@ -498,7 +499,7 @@ static void test_snapshot(const char *dir)
     CHECK(a.n == 4);
     for (size_t i = 0; i < a.n && i < 4; i++) {
         unsigned char sn[CRL_SERIAL_LEN];
-        crl_serial_from_hex(want[i], 1, sn);
+        ocsp_serial_fixed_from_hex(want[i], 1, sn);
         CHECK(memcmp(a.v[i].serial, sn, CRL_SERIAL_LEN) == 0);
     }
     CHECK(a.v[1].reason == 4 && a.v[0].reason == CRL_REASON_HOLD);
@@ -546,54 +547,22 @@ static void test_snapshot(const char *dir)
     crl_entries_free(&chg);
 }
 
-/* Numbers Redis sends as strings: whole, finite, in range, or refused. */
-static void test_reply_numbers(void)
-{
-    static const struct {
-        const char *s;
-        int ok;
-        int64_t v;
-    } cases[] = {
-        {"1700000000123", 1, 1700000000123LL},
-        {"0", 1, 0},
-        {"-5", 1, -5},
-        {"12.0", 1, 12},
-        {"12abc", 0, 0},
-        {"", 0, 0},
-        {"inf", 0, 0},
-        {"nan", 0, 0},
-        {"1e30", 0, 0},
-        {" 7", 1, 7},
-    };
-    redisReply r;
-    int64_t v;
-
-    memset(&r, 0, sizeof(r));
-    r.type = REDIS_REPLY_STRING;
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        r.str = (char *)cases[i].s;
-        r.len = strlen(cases[i].s);
-        v = -1;
-        CHECK((crl_reply_i64(&r, &v) == 0) == cases[i].ok);
-        CHECK(!cases[i].ok || v == cases[i].v);
-    }
-    r.type = REDIS_REPLY_NIL;
-    CHECK(crl_reply_i64(&r, &v) != 0);
-}
-
 /* A revoked log replayed in pieces of every size gives what it gives
  * whole: records cut anywhere, the 4-byte record head included, are put
  * together; a cut last record or a bad one is refused. */
 static void test_revlog_pieces(void)
 {
     static unsigned char log[64 * OCSP_REVLOG_REC_MAX];
-    crl_issuer_conf_t ci;
+    ocsp_issuer_conf_t issuer_conf;
+    crl_issuer_conf_t crl_issuer;
     crl_entries_t whole = {0};
     size_t len = 0;
     long n;
 
-    memset(&ci, 0, sizeof(ci));
-    ci.expired_after = 3600;
+    memset(&issuer_conf, 0, sizeof(issuer_conf));
+    memset(&crl_issuer, 0, sizeof(crl_issuer));
+    crl_issuer.issuer_conf = &issuer_conf;
+    crl_issuer.expired_after = 3600;
     for (int i = 0; i < 40; i++) {
         char serial[OCSP_SERIAL_HEX_MAX + 1];
         unsigned char val[OCSP_RECORD_MAX];
@@ -615,24 +584,150 @@ static void test_revlog_pieces(void)
         len += ocsp_revlog_record(log + len, serial, i % 5 == 4 ? NULL : val,
                                   vlen);
     }
-    n = crl_revlog_replay(&ci, 1800000000, 0, log, len, len, &whole);
+    n = crl_revlog_replay(&crl_issuer, 1800000000, 0, log, len, len, &whole);
     CHECK(n == 40 && whole.n == 40);
     for (size_t piece = 1; piece < len; piece++) {
         crl_entries_t t = {0};
-        CHECK(crl_revlog_replay(&ci, 1800000000, 0, log, len, piece, &t) == 40);
+        CHECK(crl_revlog_replay(&crl_issuer, 1800000000, 0, log, len, piece,
+                                &t) == 40);
         CHECK(t.n == whole.n &&
               memcmp(t.v, whole.v, whole.n * sizeof(crl_entry_t)) == 0);
         crl_entries_free(&t);
     }
     {
         crl_entries_t t = {0};
-        CHECK(crl_revlog_replay(&ci, 1800000000, 0, log, len - 1, 7, &t) == -1);
+        CHECK(crl_revlog_replay(&crl_issuer, 1800000000, 0, log, len - 1, 7,
+                                &t) == -1);
         crl_entries_free(&t);
         log[0] = 'Z';
-        CHECK(crl_revlog_replay(&ci, 1800000000, 0, log, len, 7, &t) == -1);
+        CHECK(crl_revlog_replay(&crl_issuer, 1800000000, 0, log, len, 7, &t) ==
+              -1);
         crl_entries_free(&t);
     }
     crl_entries_free(&whole);
+}
+
+/* Packs a CertRecord for SERIAL of STATUS (revocation time and reason
+ * when >= 0) into val; returns its length. */
+static size_t pack_record(unsigned char *val, char *serial, int status,
+                          int64_t rev_time, int reason, int64_t not_after)
+{
+    Revoca__CertRecord rec = REVOCA__CERT_RECORD__INIT;
+
+    rec.serial = serial;
+    rec.status = (Revoca__Status)status;
+    rec.has_revocation_time = rev_time >= 0;
+    rec.revocation_time = rev_time >= 0 ? rev_time : 0;
+    rec.has_reason = reason >= 0;
+    rec.reason = (Revoca__Reason)(reason >= 0 ? reason : 0);
+    rec.has_not_after = not_after > 0;
+    rec.not_after = not_after;
+    return revoca__cert_record__pack(&rec, val);
+}
+
+/* The record-to-entry decision under each profile, and every record the
+ * signer never writes refused with a reason. */
+static void test_record_entry(void)
+{
+    static const struct {
+        int status, reason;
+        int64_t rev_time, not_after;
+        crl_record_e priv, cabf;
+        uint8_t reason_priv, reason_cabf;
+    } cases[] = {
+        {REVOCA__STATUS__REVOKED, 1, 1700000000, 1900000000, CRL_RECORD_LISTED,
+         CRL_RECORD_LISTED, 1, 1},
+        /* unspecified is expressed by omission (RFC 5280 5.3.1) */
+        {REVOCA__STATUS__REVOKED, 0, 1700000000, 1900000000, CRL_RECORD_LISTED,
+         CRL_RECORD_LISTED, CRL_REASON_ABSENT, CRL_REASON_ABSENT},
+        {REVOCA__STATUS__REVOKED, -1, 1700000000, 0, CRL_RECORD_LISTED,
+         CRL_RECORD_LISTED, CRL_REASON_ABSENT, CRL_REASON_ABSENT},
+        /* BR 7.2.2: caCompromise and aACompromise are left out */
+        {REVOCA__STATUS__REVOKED, 2, 1700000000, 1900000000, CRL_RECORD_LISTED,
+         CRL_RECORD_REASON_CLEARED, 2, CRL_REASON_ABSENT},
+        {REVOCA__STATUS__REVOKED, 10, 1700000000, 1900000000, CRL_RECORD_LISTED,
+         CRL_RECORD_REASON_CLEARED, 10, CRL_REASON_ABSENT},
+        {REVOCA__STATUS__REVOKED, 9, 1700000000, 1900000000, CRL_RECORD_LISTED,
+         CRL_RECORD_LISTED, 9, 9},
+        /* BR 7.2.2: no certificateHold */
+        {REVOCA__STATUS__HELD, 6, 1700000000, 1900000000, CRL_RECORD_LISTED,
+         CRL_RECORD_HOLD_OMITTED, CRL_REASON_HOLD, CRL_REASON_HOLD},
+        {REVOCA__STATUS__HELD, -1, 1700000000, 1900000000, CRL_RECORD_LISTED,
+         CRL_RECORD_HOLD_OMITTED, CRL_REASON_HOLD, CRL_REASON_HOLD},
+        /* expired past the retention (now 1800000000, 3600 s) */
+        {REVOCA__STATUS__REVOKED, 1, 1700000000, 1799990000, CRL_RECORD_EXPIRED,
+         CRL_RECORD_EXPIRED, 1, 1},
+        {REVOCA__STATUS__REVOKED, 1, 1700000000, 1799999000, CRL_RECORD_LISTED,
+         CRL_RECORD_LISTED, 1, 1},
+        /* invalid: unknown status, reason 99, held without a time, good */
+        {5, 1, 1700000000, 1900000000, CRL_RECORD_INVALID, CRL_RECORD_INVALID,
+         0, 0},
+        {REVOCA__STATUS__REVOKED, 99, 1700000000, 1900000000,
+         CRL_RECORD_INVALID, CRL_RECORD_INVALID, 0, 0},
+        {REVOCA__STATUS__HELD, 6, -1, 1900000000, CRL_RECORD_INVALID,
+         CRL_RECORD_INVALID, 0, 0},
+        {REVOCA__STATUS__GOOD, -1, -1, 1900000000, CRL_RECORD_INVALID,
+         CRL_RECORD_INVALID, 0, 0},
+    };
+    ocsp_issuer_conf_t issuer_conf;
+    crl_issuer_conf_t crl_issuer;
+    unsigned char val[OCSP_RECORD_MAX];
+    char serial[] = "8badf00d";
+    crl_entry_t e;
+    const char *why;
+    size_t vlen;
+
+    memset(&issuer_conf, 0, sizeof(issuer_conf));
+    memset(&crl_issuer, 0, sizeof(crl_issuer));
+    crl_issuer.issuer_conf = &issuer_conf;
+    crl_issuer.expired_after = 3600;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        for (int cabf = 0; cabf <= 1; cabf++) {
+            crl_record_e want = cabf ? cases[i].cabf : cases[i].priv;
+            crl_record_e d;
+
+            issuer_conf.profile =
+                cabf ? OCSP_PROFILE_CABF : OCSP_PROFILE_PRIVATE;
+            vlen = pack_record(val, serial, cases[i].status, cases[i].rev_time,
+                               cases[i].reason, cases[i].not_after);
+            why = NULL;
+            d = crl_record_entry(&crl_issuer, 1800000000, serial,
+                                 strlen(serial), (const char *)val, vlen, 3, &e,
+                                 &why);
+            CHECK(d == want);
+            if (d != want) {
+                fprintf(stderr, "  case %zu cabf %d: %d\n", i, cabf, (int)d);
+            }
+            if (want == CRL_RECORD_INVALID) {
+                CHECK(why != NULL && why[0] != '\0');
+                continue;
+            }
+            CHECK(e.reason ==
+                  (cabf ? cases[i].reason_cabf : cases[i].reason_priv));
+            CHECK(e.shard == 3 && e.revoked_at == cases[i].rev_time);
+            CHECK(e.serial[CRL_SERIAL_LEN - 1] == 0x0d &&
+                  e.serial[CRL_SERIAL_LEN - 4] == 0x8b);
+            CHECK(crl_record_listed(d) ==
+                  (d == CRL_RECORD_LISTED || d == CRL_RECORD_REASON_CLEARED));
+        }
+    }
+    /* a field that is not the record's serial, or not canonical */
+    issuer_conf.profile = OCSP_PROFILE_PRIVATE;
+    vlen = pack_record(val, serial, REVOCA__STATUS__REVOKED, 1700000000, 1, 0);
+    CHECK(crl_record_entry(&crl_issuer, 1800000000, "8badf00e", 8,
+                           (const char *)val, vlen, 0, &e,
+                           &why) == CRL_RECORD_INVALID);
+    CHECK(crl_record_entry(&crl_issuer, 1800000000, "08badf00d", 9,
+                           (const char *)val, vlen, 0, &e,
+                           &why) == CRL_RECORD_INVALID);
+    CHECK(strstr(why, "serial") != NULL);
+    CHECK(crl_record_entry(&crl_issuer, 1800000000, serial, strlen(serial),
+                           "\xff\xff", 2, 0, &e, &why) == CRL_RECORD_INVALID);
+    {
+        char out[8];
+        crl_record_printable(out, sizeof(out), "ab\ncd\001efgh", 10);
+        CHECK_STR(out, "ab?cd?e");
+    }
 }
 
 int main(void)
@@ -641,11 +736,11 @@ int main(void)
 
     test_serials();
     test_serials_random();
-    test_reply_numbers();
     test_sort();
     test_sort_random();
     test_dp_name();
     test_revlog_pieces();
+    test_record_entry();
     if (mkdtemp(dir) == NULL) {
         return 1;
     }

@@ -1,4 +1,7 @@
-/* Serial canonicalisation (ARCHITECTURE.md "Identity and keys"). */
+/* Serial canonicalisation (docs/dev/architecture.md "Identity and keys"). */
+#include <stdint.h>
+#include <string.h>
+
 #include "check.h"
 #include "serial.h"
 
@@ -14,6 +17,84 @@ static void from_hex(const char *in, const char *want)
         if (rc == 0) {
             CHECK_STR(out, want);
         }
+    }
+}
+
+/* The fixed-width form: the same value as 20 octets, agreeing with the
+ * other forms for serials of every length, ordered by memcmp(), and only
+ * from canonical hex. */
+static void test_fixed(void)
+{
+    unsigned char f[OCSP_SERIAL_MAX_OCTETS], g[OCSP_SERIAL_MAX_OCTETS];
+    unsigned char der[OCSP_SERIAL_MAX_OCTETS + 1],
+        der2[OCSP_SERIAL_MAX_OCTETS + 1];
+    char hex[OCSP_SERIAL_HEX_MAX + 1], back[OCSP_SERIAL_HEX_MAX + 1];
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    size_t n;
+
+    CHECK(ocsp_serial_fixed_from_hex("1", 1, f) == 0);
+    CHECK(f[OCSP_SERIAL_MAX_OCTETS - 1] == 1 && f[0] == 0);
+    n = ocsp_serial_fixed_to_der(f, der);
+    CHECK(n == 1 && der[0] == 1);
+    CHECK(ocsp_serial_fixed_from_hex("80", 2, f) == 0);
+    n = ocsp_serial_fixed_to_der(f, der);
+    CHECK(n == 2 && der[0] == 0 && der[1] == 0x80);
+    CHECK(ocsp_serial_fixed_from_hex("ff00ffxx", 6, f) == 0); /* LEN bytes */
+    CHECK(f[OCSP_SERIAL_MAX_OCTETS - 3] == 0xff &&
+          f[OCSP_SERIAL_MAX_OCTETS - 1] == 0xff);
+    /* not canonical: leading zero, upper case, empty, too long, not hex */
+    CHECK(ocsp_serial_fixed_from_hex("0a", 2, f) == -1);
+    CHECK(ocsp_serial_fixed_from_hex("A", 1, f) == -1);
+    CHECK(ocsp_serial_fixed_from_hex("", 0, f) == -1);
+    CHECK(ocsp_serial_fixed_from_hex("1g", 2, f) == -1);
+    CHECK(ocsp_serial_fixed_from_hex("1:", 2, f) == -1);
+    memset(hex, 'f', OCSP_SERIAL_HEX_MAX);
+    CHECK(ocsp_serial_fixed_from_hex(hex, OCSP_SERIAL_HEX_MAX, f) == 0);
+    n = ocsp_serial_fixed_to_der(f, der);
+    CHECK(n == 21 && der[0] == 0 && der[20] == 0xff);
+    CHECK(ocsp_serial_fixed_from_hex(hex, OCSP_SERIAL_HEX_MAX + 1, f) == -1);
+
+    for (int i = 0; i < 20000; i++) {
+        unsigned char raw[OCSP_SERIAL_MAX_OCTETS];
+        size_t len = 1 + (size_t)i % OCSP_SERIAL_MAX_OCTETS;
+        int c1;
+
+        for (size_t k = 0; k < len; k++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            raw[k] = (unsigned char)x;
+        }
+        if (raw[0] == 0) {
+            raw[0] = 1;
+        }
+        raw[0] &= 0x7f; /* DER content of a positive INTEGER */
+        if (raw[0] == 0) {
+            raw[0] = 0x40;
+        }
+        CHECK(ocsp_serial_from_der(raw, len, hex) == 0);
+        CHECK(ocsp_serial_fixed_from_hex(hex, strlen(hex), f) == 0);
+        n = ocsp_serial_fixed_to_der(f, der);
+        CHECK(n == len && memcmp(der, raw, len) == 0);
+        CHECK(ocsp_serial_to_der(hex, der2) == (int)n &&
+              memcmp(der, der2, n) == 0);
+        CHECK(ocsp_serial_from_der(der, n, back) == 0);
+        CHECK_STR(back, hex);
+        /* memcmp() order is numeric order: against the previous serial */
+        c1 = memcmp(f, g, sizeof(f));
+        if (i > 0) {
+            char prev[OCSP_SERIAL_HEX_MAX + 1];
+            unsigned char pd[OCSP_SERIAL_MAX_OCTETS + 1];
+            size_t pn = ocsp_serial_fixed_to_der(g, pd);
+            int numeric;
+
+            CHECK(ocsp_serial_from_der(pd, pn, prev) == 0);
+            numeric = strlen(hex) != strlen(prev)
+                          ? (strlen(hex) > strlen(prev) ? 1 : -1)
+                          : strcmp(hex, prev);
+            CHECK((c1 > 0) == (numeric > 0) && (c1 < 0) == (numeric < 0));
+        }
+        memcpy(g, f, sizeof(f));
     }
 }
 
@@ -69,5 +150,7 @@ int main(void)
     CHECK(ocsp_serial_shard("ff", 16) == 15);
     CHECK(ocsp_serial_shard("100", 7) == 256 % 7);
     CHECK(ocsp_serial_shard("abc", 1) == 0);
+
+    test_fixed();
     CHECK_DONE();
 }

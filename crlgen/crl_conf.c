@@ -5,11 +5,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "policy.h"
+
 #define DAY 86400
-/* CA/B BR 4.9.7: nextUpdate at most 10 days after thisUpdate, re-issued at
- * least every 7 days. */
-#define CABF_LIFETIME_MAX (10 * DAY)
-#define CABF_RESIGN_MAX (7 * DAY)
 
 static char *crl_strdup(const char *s, char *err)
 {
@@ -21,154 +19,14 @@ static char *crl_strdup(const char *s, char *err)
     return p;
 }
 
-/* RFC 5280 4.2.1.13 URIs as the certificates carry them: printable ASCII,
- * no spaces, http (cabf: BR 7.1.2.11.2 requires http) or https. */
-static int crl_url_valid(const char *url, int cabf)
-{
-    size_t n = strlen(url);
-
-    if (n == 0 || n > CRL_URL_MAX) {
-        return 0;
-    }
-    for (size_t i = 0; i < n; i++) {
-        /* '"' and '\\' are not URI characters (RFC 3986) and would break
-         * the JSON shard list */
-        if (url[i] <= 0x20 || url[i] >= 0x7f || url[i] == '"' ||
-            url[i] == '\\') {
-            return 0;
-        }
-    }
-    if (strncmp(url, "http://", 7) == 0) {
-        return n > 7;
-    }
-    return !cabf && strncmp(url, "https://", 8) == 0 && n > 8;
-}
-
-static int crl_url(const ocsp_config_t *cf, const config_setting_t *g,
-                   const char *key, int cabf, const char *deflt, char **out,
-                   char *err)
-{
-    const char *v = NULL;
-
-    if (g != NULL && ocsp_conf_string(g, key, &v, cf->path, err) != 0) {
-        return -1;
-    }
-    if (v == NULL) {
-        v = deflt;
-        if (v == NULL) {
-            *out = NULL;
-            return 0;
-        }
-    }
-    if (!crl_url_valid(v, cabf)) {
-        ocsp_conf_error(err, cf->path,
-                        g ? config_setting_get_member(g, key) : NULL,
-                        "%s: \"%s\" is not a valid %s URL", key, v,
-                        cabf ? "http" : "http(s)");
-        return -1;
-    }
-    *out = crl_strdup(v, err);
-    return *out ? 0 : -1;
-}
-
-/* "base_url" + "ISSUER" + suffix, or NULL without a base URL. */
-static char *crl_default_url(const char *base, const char *issuer,
-                             const char *suffix)
-{
-    size_t n;
-    char *p;
-
-    if (base == NULL) {
-        return NULL;
-    }
-    n = strlen(base) + strlen(issuer) + strlen(suffix) + 1;
-    p = malloc(n);
-    if (p != NULL) {
-        snprintf(p, n, "%s%s%s", base, issuer, suffix);
-    }
-    return p;
-}
-
-static int crl_shard_urls(const ocsp_config_t *cf, const config_setting_t *g,
-                          crl_issuer_conf_t *ci, const char *base, char *err)
-{
-    config_setting_t *list =
-        g ? config_setting_get_member(g, "shard_urls") : NULL;
-    const char *file = cf->path;
-    char suffix[48];
-
-    ci->shard_urls = calloc(ci->nshards, sizeof(char *));
-    if (ci->shard_urls == NULL) {
-        snprintf(err, OCSP_ERR_MAX, "out of memory");
-        return -1;
-    }
-    if (list != NULL) {
-        if (config_setting_type(list) != CONFIG_TYPE_ARRAY &&
-            config_setting_type(list) != CONFIG_TYPE_LIST) {
-            ocsp_conf_error(err, file, list,
-                            "shard_urls: expected a list of URLs");
-            return -1;
-        }
-        if ((unsigned)config_setting_length(list) != ci->nshards) {
-            ocsp_conf_error(err, file, list,
-                            "shard_urls: %d URLs for %u shards of issuer %s",
-                            config_setting_length(list), ci->nshards,
-                            ci->ic->name);
-            return -1;
-        }
-    }
-    for (unsigned i = 0; i < ci->nshards; i++) {
-        const char *v;
-
-        if (list != NULL) {
-            v = config_setting_get_string_elem(list, (int)i);
-            if (v == NULL || !crl_url_valid(v, ci->cabf)) {
-                ocsp_conf_error(err, file, list,
-                                "shard_urls: element %u is not a valid URL", i);
-                return -1;
-            }
-            ci->shard_urls[i] = crl_strdup(v, err);
-        } else {
-            if (base == NULL) {
-                ocsp_conf_error(err, file, g ? g : ci->ic->setting,
-                                "issuer %s: %u shards need crl.shard_urls "
-                                "or a top-level crl.base_url",
-                                ci->ic->name, ci->nshards);
-                return -1;
-            }
-            snprintf(suffix, sizeof(suffix), "-shard-%u.crl", i);
-            ci->shard_urls[i] = crl_default_url(base, ci->ic->name, suffix);
-            if (ci->shard_urls[i] == NULL) {
-                snprintf(err, OCSP_ERR_MAX, "out of memory");
-            }
-        }
-        if (ci->shard_urls[i] == NULL) {
-            return -1;
-        }
-        for (unsigned j = 0; j < i; j++) {
-            if (strcmp(ci->shard_urls[i], ci->shard_urls[j]) == 0) {
-                ocsp_conf_error(err, file, list ? list : g,
-                                "shard_urls: shards %u and %u share a URL", j,
-                                i);
-                return -1;
-            }
-        }
-    }
-    return 0;
-}
-
 /* An issuer's "crl" group. */
-static const char *const issuer_known[] = {"lifetime",
-                                           "resign_after",
-                                           "update_interval",
-                                           "delta",
-                                           "delta_lifetime",
-                                           "expired_after",
-                                           "rebase_after",
-                                           "url",
-                                           "delta_url",
-                                           "shard_urls",
-                                           NULL};
+static const char *const issuer_known[] = {
+    "lifetime",        "resign_after",
+    "update_interval", "delta",
+    "delta_lifetime",  "expired_after",
+    "rebase_after",    "url", /* these three are read */
+    "delta_url",              /* by config.c */
+    "shard_urls",      NULL};
 
 /* The top-level "crl" group. */
 static const char *const top_known[] = {"publish_dir",
@@ -181,18 +39,18 @@ static const char *const top_known[] = {"publish_dir",
                                         "clock_skew",
                                         "event_timeout",
                                         "rescan_after",
-                                        "base_url",
+                                        "base_url", /* read by config.c */
                                         "consumer",
                                         NULL};
 
 static int crl_issuer(const crl_conf_t *cc, const ocsp_issuer_conf_t *ic,
-                      const char *base, crl_issuer_conf_t *ci, char *err)
+                      crl_issuer_conf_t *ci, char *err)
 {
     const ocsp_config_t *cf = cc->cf;
     const char *file = cf->path;
     const config_setting_t *g = config_setting_get_member(ic->setting, "crl");
-    config_setting_t *s;
-    char *url = NULL;
+    const ocsp_profile_t *prof = ocsp_profile(ic->profile);
+    char limit[24];
     int have;
 
     ci->ic = ic;
@@ -200,15 +58,12 @@ static int crl_issuer(const crl_conf_t *cc, const ocsp_issuer_conf_t *ic,
     ci->nshards = ic->shards;
     ci->lifetime = 7 * DAY;
     ci->update_interval = 30;
-    ci->delta = !ci->cabf;
+    ci->delta = prof->delta;
     ci->delta_lifetime = DAY;
     ci->expired_after = DAY;
     ci->rebase_after = 100000;
 
-    if (g != NULL && config_setting_type(g) != CONFIG_TYPE_GROUP) {
-        ocsp_conf_error(err, file, g, "crl: expected a group");
-        return -1;
-    }
+    /* The core config checked that g is a group (config.c). */
     if (ocsp_conf_known(g, issuer_known, file, err) != 0) {
         return -1;
     }
@@ -255,55 +110,51 @@ static int crl_issuer(const crl_conf_t *cc, const ocsp_issuer_conf_t *ic,
                         "update_interval: must be 1s..resign_after");
         return -1;
     }
-    if (ci->cabf) {
-        s = g ? config_setting_get_member(g, "delta") : NULL;
-        if (ci->delta) {
-            ocsp_conf_error(err, file, s,
-                            "issuer %s: delta CRLs are not allowed by the "
-                            "cabf profile (Baseline Requirements 7.2.2)",
-                            ic->name);
-            return -1;
-        }
-        if (ci->lifetime > CABF_LIFETIME_MAX) {
-            ocsp_conf_error(err, file, config_setting_get_member(g, "lifetime"),
-                            "lifetime: the cabf profile allows at most 10d "
-                            "(Baseline Requirements 4.9.7)");
-            return -1;
-        }
-        if (ci->resign_after > CABF_RESIGN_MAX) {
-            ocsp_conf_error(err, file,
-                            config_setting_get_member(g, "resign_after"),
-                            "resign_after: the cabf profile re-issues at "
-                            "least every 7d (Baseline Requirements 4.9.7)");
-            return -1;
-        }
-    }
-
-    url = crl_default_url(base, ic->name, ".crl");
-    if (base != NULL && url == NULL) {
-        snprintf(err, OCSP_ERR_MAX, "out of memory");
+    /* The profile's limits (policy.h), e.g. Baseline Requirements 4.9.7
+     * and 7.2.2 for cabf. */
+    if (ci->delta && !prof->delta) {
+        ocsp_conf_error(
+            err, file, g ? config_setting_get_member(g, "delta") : g,
+            "issuer %s: delta CRLs are not allowed by the %s "
+            "profile%s%s%s",
+            ic->name, prof->name, prof->rules ? " (" : "",
+            prof->rules ? prof->rules : "", prof->rules ? " 7.2.2)" : "");
         return -1;
     }
-    if (crl_url(cf, g, "url", ci->cabf, url, &ci->full_url, err) != 0) {
-        goto failed;
+    if (ci->lifetime > prof->crl_lifetime_max) {
+        ocsp_format_duration(prof->crl_lifetime_max, limit, sizeof(limit));
+        ocsp_conf_error(err, file, config_setting_get_member(g, "lifetime"),
+                        "lifetime: the %s profile allows at most %s%s%s%s",
+                        prof->name, limit, prof->rules ? " (" : "",
+                        prof->rules ? prof->rules : "",
+                        prof->rules ? " 4.9.7)" : "");
+        return -1;
     }
-    free(url);
-    url = crl_default_url(base, ic->name, "-delta.crl");
-    if (crl_url(cf, g, "delta_url", ci->cabf, url, &ci->delta_url, err) != 0) {
-        goto failed;
+    if (ci->resign_after > prof->crl_resign_max) {
+        ocsp_format_duration(prof->crl_resign_max, limit, sizeof(limit));
+        ocsp_conf_error(
+            err, file, g ? config_setting_get_member(g, "resign_after") : g,
+            "resign_after: the %s profile re-issues at least "
+            "every %s%s%s%s",
+            prof->name, limit, prof->rules ? " (" : "",
+            prof->rules ? prof->rules : "", prof->rules ? " 4.9.7)" : "");
+        return -1;
     }
-    free(url);
-    url = NULL;
+
+    /* The URLs are the issuer's, read and checked by the core config. */
+    ci->full_url = ic->crl_url;
+    ci->delta_url = ic->crl_delta_url;
+    ci->shard_urls = ic->crl_shard_urls;
     /* Without a delta URL deltas are still published, but the full CRL
      * cannot point at them (freshestCRL, RFC 5280 5.2.6); main() warns. */
-    if (ci->nshards > 1 && crl_shard_urls(cf, g, ci, base, err) != 0) {
+    if (ci->nshards > 1 && ci->shard_urls == NULL) {
+        ocsp_conf_error(err, file, g ? g : ic->setting,
+                        "issuer %s: %u shards need crl.shard_urls "
+                        "or a top-level crl.base_url",
+                        ic->name, ci->nshards);
         return -1;
     }
     return 0;
-
-failed:
-    free(url);
-    return -1;
 }
 
 /*
@@ -337,7 +188,7 @@ static int crl_names_clash(const crl_conf_t *cc, const char *file, char *err)
 int crl_conf_load(crl_conf_t *cc, const ocsp_config_t *cf, char *err)
 {
     const config_setting_t *g = config_lookup(&cf->lc, "crl");
-    const char *v = NULL, *base = NULL;
+    const char *v = NULL;
     const char *file = cf->path;
     int64_t claim_idle = 30;
 
@@ -412,8 +263,7 @@ int crl_conf_load(crl_conf_t *cc, const ocsp_config_t *cf, char *err)
         ocsp_conf_duration(g, "event_timeout", &cc->event_timeout, file, err) !=
             0 ||
         ocsp_conf_duration(g, "rescan_after", &cc->rescan_after, file, err) !=
-            0 ||
-        ocsp_conf_string(g, "base_url", &base, file, err) != 0) {
+            0) {
         goto failed;
     }
     cc->claim_idle = claim_idle;
@@ -425,12 +275,6 @@ int crl_conf_load(crl_conf_t *cc, const ocsp_config_t *cf, char *err)
     if (cc->claim_idle < 1 || cc->post_publish_timeout < 1) {
         ocsp_conf_error(err, file, g,
                         "claim_idle and post_publish_timeout: at least 1s");
-        goto failed;
-    }
-    if (base != NULL &&
-        (!crl_url_valid(base, 0) || base[strlen(base) - 1] != '/')) {
-        ocsp_conf_error(err, file, config_setting_get_member(g, "base_url"),
-                        "base_url: expected an http(s) URL ending in '/'");
         goto failed;
     }
     if (ocsp_conf_consumer(g, cc->consumer, sizeof(cc->consumer), file, err) !=
@@ -458,7 +302,7 @@ int crl_conf_load(crl_conf_t *cc, const ocsp_config_t *cf, char *err)
             }
             continue; /* OCSP only */
         }
-        if (crl_issuer(cc, ic, base, &cc->issuers[cc->n], err) != 0) {
+        if (crl_issuer(cc, ic, &cc->issuers[cc->n], err) != 0) {
             cc->n++;
             goto failed;
         }
@@ -481,17 +325,6 @@ failed:
 
 void crl_conf_free(crl_conf_t *cc)
 {
-    for (size_t i = 0; i < cc->n; i++) {
-        crl_issuer_conf_t *ci = &cc->issuers[i];
-        free(ci->full_url);
-        free(ci->delta_url);
-        if (ci->shard_urls != NULL) {
-            for (unsigned j = 0; j < ci->nshards; j++) {
-                free(ci->shard_urls[j]);
-            }
-            free(ci->shard_urls);
-        }
-    }
     free(cc->issuers);
     free(cc->publish_dir);
     free(cc->metrics_file);

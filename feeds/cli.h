@@ -22,12 +22,21 @@
 
 typedef struct {
     ocsp_config_t cf;
-    ocsp_rconn_t rc;
+    ocsp_rconn_t redis;
     char events_key[OCSP_KEY_MAX];
+    int64_t issue_wait; /* cli.issue_wait: seconds to wait for the signer */
 } cli_t;
 
 /* Prints "revoca: ..." to stderr. */
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * getopt_long for a command (argv[0] is its name) with the CLI's own
+ * messages: an unknown option or a missing value is printed naming the
+ * command and the option, and returned as '?' or ':'.
+ */
+struct option;
+int cli_getopt(int argc, char **argv, const struct option *longopts);
 
 /* Connects to Redis (a few retries).  0, or -1 after printing why. */
 int cli_connect(cli_t *cli);

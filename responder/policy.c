@@ -24,6 +24,9 @@ static const ocsp_profile_t profiles[] = {
             .crl_resign_max = 366 * DAY,
             .delta = 1,
             .https_crl_urls = 1,
+            .reason_refused = "reason not allowed by the issuer's profile "
+                              "(private: the reasons of RFC 5280 5.3.1 but "
+                              "removeFromCRL)",
         },
     [OCSP_PROFILE_CABF] =
         {
@@ -38,6 +41,11 @@ static const ocsp_profile_t profiles[] = {
             .crl_resign_max = 7 * DAY,    /* BR 4.9.7 */
             .delta = 0,                   /* BR 7.2.2: full CRLs only */
             .https_crl_urls = 0,          /* BR 7.1.2.11.2: http only */
+            .rules = "Baseline Requirements",
+            .hold_refused = "certificateHold is not allowed by the issuer's "
+                            "profile (cabf: Baseline Requirements 7.2.2)",
+            .reason_refused = "reason not allowed by the issuer's profile "
+                              "(cabf: Baseline Requirements 7.2.2)",
         },
 };
 
@@ -87,13 +95,13 @@ const char *ocsp_profile_refuses(ocsp_profile_e profile,
     case REVOCA__EVENT__KIND_RELEASE:
         return ocsp_profile_allows_hold(profile)
                    ? NULL
-                   : "certificateHold is not allowed by the issuer's profile";
+                   : ocsp_profile(profile)->hold_refused;
     case REVOCA__EVENT__KIND_REVOKED:
         return ocsp_profile_allows_reason(
                    profile,
                    ev->revoked->has_reason ? (int)ev->revoked->reason : 0)
                    ? NULL
-                   : "reason not allowed by the issuer's profile";
+                   : ocsp_profile(profile)->reason_refused;
     default:
         return NULL;
     }

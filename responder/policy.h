@@ -26,6 +26,10 @@ typedef struct {
     int64_t crl_resign_max;   /* a new CRL at least this often */
     int delta;                /* delta CRLs allowed */
     int https_crl_urls;       /* CRL distribution points over https */
+    const char *rules;        /* who sets the limits, cited in messages as
+                               * "(RULES 4.9.7)", or NULL */
+    const char *hold_refused; /* the one message for each refusal */
+    const char *reason_refused;
 } ocsp_profile_t;
 
 /* The rules of PROFILE (never NULL for a value of the enum). */

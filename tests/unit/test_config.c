@@ -62,6 +62,43 @@ int main(void)
     CHECK(strcmp(ic->cert_path, "/ca.pem") == 0);
     ocsp_config_free(&cf);
 
+    /* CRL URLs: read once here for every component (crlgen, the CLI's
+     * shard check). */
+    CHECK(load("crl = { base_url = \"http://c.example/crl/\"; };\n"
+               "issuers = ( { name = \"a\"; cert = \"x\"; shards = 2; },\n"
+               " { name = \"b\"; cert = \"x\"; shards = 2; crl = {\n"
+               " url = \"http://o/b.crl\";\n"
+               " shard_urls = [\"http://o/0\", \"http://o/1\"]; }; },\n"
+               " { name = \"c\"; cert = \"x\"; } );\n",
+               &cf, err) == 0);
+    ic = ocsp_config_issuer(&cf, "a");
+    CHECK(strcmp(ic->crl_url, "http://c.example/crl/a.crl") == 0);
+    CHECK(strcmp(ic->crl_delta_url, "http://c.example/crl/a-delta.crl") == 0);
+    CHECK(strcmp(ic->crl_shard_urls[1], "http://c.example/crl/a-shard-1.crl") ==
+          0);
+    ic = ocsp_config_issuer(&cf, "b");
+    CHECK(strcmp(ic->crl_url, "http://o/b.crl") == 0);
+    CHECK(strcmp(ic->crl_shard_urls[0], "http://o/0") == 0);
+    ic = ocsp_config_issuer(&cf, "c");
+    CHECK(ic->crl_shard_urls == NULL && ic->crl_url != NULL);
+    ocsp_config_free(&cf);
+    CHECK(load("issuers = ( { name = \"a\"; cert = \"x\"; shards = 2; } );\n",
+               &cf, err) == 0);
+    ic = ocsp_config_issuer(&cf, "a");
+    CHECK(ic->crl_url == NULL && ic->crl_shard_urls == NULL);
+    ocsp_config_free(&cf);
+    bad("crl = {\n base_url = \"http://x/crl\"; };\n"
+        "issuers = ( { name = \"a\"; cert = \"x\"; } );\n",
+        "2: base_url: expected an http(s) URL ending in '/'");
+    bad("issuers = ( { name = \"a\"; cert = \"x\"; profile = \"cabf\";\n"
+        " validity = \"4d\"; crl = {\n url = \"https://x/a.crl\"; }; } );\n",
+        "3: url: \"https://x/a.crl\" is not a valid http URL");
+    bad("issuers = ( { name = \"a\"; cert = \"x\"; shards = 2; crl = {\n"
+        " shard_urls = [\"http://x/0\", \"http://x/0\"]; }; } );\n",
+        "2: shard_urls: shards 0 and 1 share a URL");
+    bad("issuers = ( { name = \"a\"; cert = \"x\";\n crl = 5; } );\n",
+        "2: crl: expected a group");
+
     bad("issuers = ( { name = \"a\"; cert = \"x\"\n", "2: syntax error");
     bad("prefix = 5;\nissuers = ( { name = \"a\"; cert = \"x\"; } );\n",
         "1: prefix: expected a string");

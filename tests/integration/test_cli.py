@@ -35,6 +35,18 @@ BAD = [
     (["status", "--issuer", "demo"], "--serial"),
     (["import", "--issuer", "demo"], "import --issuer"),
     (["import", "--issuer", "demo", "--openssl-index", "/nonexistent"], "cannot open"),
+    # options are named, never ignored
+    (["issue", "--issuer", "demo", "--serial", "1", "--bogus"], "issue: unknown option --bogus"),
+    (["revoke", "--issuer"], "revoke: option --issuer needs a value"),
+    (["import", "--issuer", "demo", "--certs", "--frob", "x"], "import: unknown option --frob"),
+    (["revoke", "--issuer", "demo", "--serial", "1", "--shard", "0"], "--shard only goes with issue"),
+    (["hold", "--issuer", "demo", "--serial", "1", "--invalidity-date", "now"], "--invalidity-date only goes with revoke"),
+    (["issue", "--issuer", "demo", "--cert", "pki/good.pem", "--not-after", "2030-01-01"], "--not-after only goes with issue --serial"),
+    (["issue", "--issuer", "demo", "--serial", "1", "--not-after", "2030-01-01", "--time", "now"], "--time only goes with"),
+    (["revoke", "--issuer", "demo", "--serial", "1", "--no-wait"], "--no-wait only goes with issue"),
+    (["status", "--issuer", "demo", "--serial", "1", "--reason", "superseded"], "--reason only goes with revoke"),
+    (["issue", "--issuer", "demo", "--serial", "1", "--not-after", "2099-01-01", "--shard", ""], "--shard : must be 0..0"),
+    (["issue", "--issuer", "demo", "--serial", "1", "--not-after", "2099-01-01", "--shard", "4294967296"], "--shard 4294967296: must be 0..0"),
 ]
 
 
@@ -72,9 +84,18 @@ def test_cabf_profile_refuses_hold_and_reasons(tmp_path, pki_dir):
     try:
         p = s.cli("hold", "--issuer", "pub", "--serial", "1", check=False)
         assert p.returncode == 2 and "cabf" in p.stderr
+        # release too: the signer would refuse it (one rule, policy.c)
+        p = s.cli("release", "--issuer", "pub", "--serial", "1", check=False)
+        assert p.returncode == 2 and "certificateHold is not allowed" in p.stderr
         p = s.cli("revoke", "--issuer", "pub", "--serial", "1", "--reason",
                   "cACompromise", check=False)
         assert p.returncode == 2 and "Baseline Requirements" in p.stderr
+        assert p.stderr.startswith("revoca: --reason cACompromise: "), p.stderr
+        idx = os.path.join(s.tmp, "index.txt")
+        with open(idx, "w") as f:
+            f.write("R\t301231235959Z\t260101000000Z,certificateHold\t10\tunknown\t/CN=x\n")
+        p = s.cli("import", "--issuer", "pub", "--openssl-index", idx, check=False)
+        assert p.returncode == 2 and "index.txt:1: certificateHold is not allowed" in p.stderr
         assert stream_len(s) == 0
     finally:
         s.close()
@@ -134,6 +155,18 @@ def test_signer_rejects_unloadable_keys(tmp_path, pki_dir):
 def test_help_and_usage():
     p = subprocess.run([REVOCA, "--help"], capture_output=True, text=True)
     assert p.returncode == 0 and "usage: revoca" in p.stdout
+    for cmd in ("issue", "revoke", "hold", "release", "status", "import"):
+        assert "  %s " % cmd in p.stdout
+        # a command's own usage needs no configuration file
+        for flag in ("--help", "-h"):
+            q = subprocess.run([REVOCA, "-c", "/nonexistent", cmd, "--issuer",
+                                "x", flag], capture_output=True, text=True)
+            assert q.returncode == 0, q.stderr
+            assert q.stdout.startswith("usage: revoca"), q.stdout
+            assert "  %s " % cmd in q.stdout and q.stderr == ""
+            others = [c for c in ("issue", "revoke", "status", "import")
+                      if c != cmd and "  %s " % c in q.stdout]
+            assert others == [], q.stdout
     p = subprocess.run([REVOCA], capture_output=True, text=True)
     assert p.returncode == 2
     p = subprocess.run([SIGNER], capture_output=True, text=True)

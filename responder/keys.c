@@ -70,6 +70,26 @@ int ocsp_key_named(char *buf, const char *prefix, const char *name,
         buf, snprintf(buf, OCSP_KEY_MAX, "%s:%s:%s", prefix, name, issuer));
 }
 
+int ocsp_key_crl_lease(char *buf, const char *prefix, const char *issuer)
+{
+    return key_fmt(
+        buf, snprintf(buf, OCSP_KEY_MAX, "%s:crlgen-lease:%s", prefix, issuer));
+}
+
+int ocsp_key_crl_state(char *buf, const char *prefix, const char *issuer)
+{
+    return key_fmt(
+        buf, snprintf(buf, OCSP_KEY_MAX, "%s:crlgen-state:%s", prefix, issuer));
+}
+
+int ocsp_key_revlog_rebuild(char *buf, const char *prefix, const char *issuer,
+                            unsigned shard, long pid, long ms)
+{
+    return key_fmt(buf, snprintf(buf, OCSP_KEY_MAX,
+                                 "%s:revlog:%s:%u:rebuild:%ld:%ld", prefix,
+                                 issuer, shard, pid, ms));
+}
+
 static const char *const status_names[] = {"good", "revoked", "unknown"};
 
 const char *ocsp_status_field(int status)

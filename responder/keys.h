@@ -13,6 +13,17 @@
  *   P:revlog:ISSUER:SHARD    string: the hash's changes, appended (revlog.h)
  *   P:changes:ISSUER         zset serial -> unix ms of last CRL change
  *   P:crlnumber:ISSUER       integer, INCR only
+ *   P:crlgen-lease:ISSUER    string: the id of the generator holding the
+ *                            issuer's CRL lease, with a time to live
+ *   P:crlgen-state:ISSUER    hash: what the CRLs last published cover
+ *                            (crlgen/crl_state.h), written under the lease
+ *   P:revlog:ISSUER:SHARD:rebuild:PID:MS
+ *                            string: a revoked log being rebuilt aside (by
+ *                            process PID, started at MS), renamed over the
+ *                            log when whole; with a time to live
+ *
+ * Nothing else builds a key: a new key gets its builder here and a line
+ * above.
  */
 #ifndef REVOCA_KEYS_H
 #define REVOCA_KEYS_H
@@ -54,8 +65,12 @@ int ocsp_key_revlog(char *buf, const char *prefix, const char *issuer,
                     unsigned shard);
 int ocsp_key_changes(char *buf, const char *prefix, const char *issuer);
 int ocsp_key_crlnumber(char *buf, const char *prefix, const char *issuer);
-/* A component-owned key "P:NAME:ISSUER" (leases and the like). */
+/* Obsolete: "P:NAME:ISSUER"; goes once crlgen uses the two below. */
 int ocsp_key_named(char *buf, const char *prefix, const char *name,
                    const char *issuer);
+int ocsp_key_crl_lease(char *buf, const char *prefix, const char *issuer);
+int ocsp_key_crl_state(char *buf, const char *prefix, const char *issuer);
+int ocsp_key_revlog_rebuild(char *buf, const char *prefix, const char *issuer,
+                            unsigned shard, long pid, long ms);
 
 #endif

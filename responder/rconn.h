@@ -1,45 +1,146 @@
 /*
- * A blocking Redis connection for the daemons and the CLI (never used in
- * nginx): connect with timeouts, AUTH/SELECT from the config, and reconnect
- * with capped exponential backoff so that a Redis restart is never fatal.
+ * The Redis client of the daemons and the CLI (never used in nginx): one
+ * blocking connection with timeouts, AUTH/SELECT from the config, bounded
+ * replies (reply_limits.h), pipelining that never mis-pairs replies, and
+ * one policy for failures.
+ *
+ * Failure policy, for every caller.  A connection that fails (I/O error,
+ * timeout, a reply over the limits, a protocol error) or whose server
+ * answers that it cannot serve now (LOADING, BUSY, OOM, MASTERDOWN,
+ * MISCONF, READONLY, TRYAGAIN, CLUSTERDOWN, NOREPLICAS:
+ * ocsp_reply_transient()) is dropped, and the next ocsp_rconn_ensure()
+ * waits a backoff (100 ms doubling to 5 s) before it reconnects, exactly as
+ * after a lost connection: an error reply is never a reason to spin.  The
+ * backoff resets once a reply that is not an error arrives.  Failures are
+ * logged (unless quiet) at most once per 10 s per connection; that line
+ * carries how many failures there were since the last one (repeated=N).
+ * A caller that cannot go on after another error reply hands it to
+ * ocsp_rconn_fail_reply() to get the same treatment.
+ *
+ * Pipelining: ocsp_rconn_append() queues commands, ocsp_rconn_flush()
+ * sends them, ocsp_rconn_reply() reads the next reply in order.  The
+ * connection counts the replies still pending; a drop forgets them (their
+ * replies never come), so a reply is never read as another command's.
+ *
+ * Every function that reads a reply returns NULL (or -1) when the
+ * connection failed: it is then dropped, conn->err says why, and pending
+ * is 0.  Replies are freed with freeReplyObject().  A connection must not
+ * move in memory while connected (its reader points to conn->guard).
  */
 #ifndef REVOCA_RCONN_H
 #define REVOCA_RCONN_H
 
 #include <hiredis/hiredis.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 
 #include "config.h"
+#include "reply_limits.h"
 
 typedef struct {
     const ocsp_config_t *cf; /* borrowed */
     redisContext *c;         /* NULL while disconnected */
+    ocsp_reply_limits_t limits;
+    ocsp_reply_guard_t guard; /* c's reader's, while connected */
+    size_t pending;           /* replies appended and not yet read */
+    int quiet;                /* no failure log lines (the CLI's) */
+    /* Backoff: no reconnection before retry_at_ms after a failure. */
     int backoff_ms;
+    long retry_at_ms;
+    /* Failures since the last success, and since the last log line. */
+    unsigned long failures, unlogged;
+    long logged_ms;
     char err[OCSP_ERR_MAX];
 } ocsp_rconn_t;
 
-void ocsp_rconn_init(ocsp_rconn_t *rc, const ocsp_config_t *cf);
+/* Sets up a disconnected connection to cf's Redis, default limits. */
+void ocsp_rconn_init(ocsp_rconn_t *conn, const ocsp_config_t *cf);
 
-/* Connects if needed.  Returns 0, or -1 with rc->err set (no retry). */
-int ocsp_rconn_connect(ocsp_rconn_t *rc);
+/* Replaces the reply limits (copied), now and for later connections. */
+void ocsp_rconn_set_limits(ocsp_rconn_t *conn,
+                           const ocsp_reply_limits_t *limits);
 
-/*
- * Connects, retrying with backoff (100 ms doubling to 5 s) until connected,
- * *stop becomes non-zero, or deadline_ms (0: none) passes.  Returns 0 or -1.
- */
-int ocsp_rconn_ensure(ocsp_rconn_t *rc, volatile int *stop, long deadline_ms);
-
-/* Drops the connection after an I/O error; the next ensure reconnects. */
-void ocsp_rconn_drop(ocsp_rconn_t *rc);
-void ocsp_rconn_close(ocsp_rconn_t *rc);
+/* Connects if needed, now (no backoff).  0, or -1 with conn->err set. */
+int ocsp_rconn_connect(ocsp_rconn_t *conn);
 
 /*
- * One command from an argv (binary-safe).  Returns the reply (caller frees)
- * or NULL on a connection error (connection dropped, rc->err set).  A Redis
- * error reply is returned as a reply of type REDIS_REPLY_ERROR.
+ * Connects if needed: waits out the backoff of the last failure, then
+ * retries until connected, *stop becomes non-zero, or deadline_ms (a
+ * ocsp_now_ms() time; 0: none) passes.  0, or -1 with conn->err set.
  */
-redisReply *ocsp_rconn_cmd(ocsp_rconn_t *rc, int argc, const char **argv,
+int ocsp_rconn_ensure(ocsp_rconn_t *conn, volatile int *stop, long deadline_ms);
+
+/* Drops the connection, pending replies included, with no backoff (a
+ * caller giving up on a healthy link, e.g. because a sibling failed). */
+void ocsp_rconn_drop(ocsp_rconn_t *conn);
+void ocsp_rconn_close(ocsp_rconn_t *conn);
+
+/*
+ * The failure policy above, for a failure the caller found: WHY goes to
+ * conn->err and the log (rate-limited), the connection is dropped, and
+ * the next ensure backs off.
+ */
+void ocsp_rconn_fail(ocsp_rconn_t *conn, const char *why);
+/* The same for an error reply R (not freed) to command WHAT. */
+void ocsp_rconn_fail_reply(ocsp_rconn_t *conn, const char *what,
+                           const redisReply *r);
+
+/* Queues one command (binary-safe argv; argvlen NULL: strlen).  0, or -1
+ * (not connected, out of memory: the connection failed). */
+int ocsp_rconn_append(ocsp_rconn_t *conn, int argc, const char **argv,
+                      const size_t *argvlen);
+/* Sends everything queued without waiting for replies.  0, or -1. */
+int ocsp_rconn_flush(ocsp_rconn_t *conn);
+/* Replies queued and not yet read. */
+size_t ocsp_rconn_pending(const ocsp_rconn_t *conn);
+/*
+ * The next pending reply (flushing first), bounded by the limits; NULL if
+ * the connection failed, if a transient error reply came (the policy
+ * above), or if no reply is pending (a caller's bug: also a failure).  An
+ * other error reply is returned as a reply of type REDIS_REPLY_ERROR.
+ */
+redisReply *ocsp_rconn_reply(ocsp_rconn_t *conn);
+/*
+ * Reads and frees the next N replies.  0 if all came and none was an
+ * error; 1 if all came but some were errors (the first one's text in
+ * conn->err); -1 if the connection failed.
+ */
+int ocsp_rconn_skip(ocsp_rconn_t *conn, size_t n);
+
+/* One command, when nothing is pending: append, flush, reply.  As
+ * ocsp_rconn_reply(); NULL too if replies were pending. */
+redisReply *ocsp_rconn_cmd(ocsp_rconn_t *conn, int argc, const char **argv,
                            const size_t *argvlen);
+
+/* The server's clock (TIME), in unix milliseconds.  0, or -1 with
+ * conn->err set (the connection failed on a reply that is not TIME's). */
+int ocsp_rconn_time_ms(ocsp_rconn_t *conn, int64_t *ms);
+
+/*
+ * The integer of R: an integer reply, or a bulk string that is wholly a
+ * decimal integer ("-"? digits, no sign '+', no space, no leading zero,
+ * no fraction), within int64 and >= MIN (0 to refuse negatives,
+ * INT64_MIN for none).  0, or -1 (nothing is written to *v).
+ */
+int ocsp_reply_int64(const redisReply *r, int64_t min, int64_t *v);
+/* The same rule for LEN bytes at S (e.g. a number field of a hash). */
+int ocsp_parse_int64(const char *s, size_t len, int64_t min, int64_t *v);
+
+/* 1 if R is an error reply of a server that cannot serve now (above). */
+int ocsp_reply_transient(const redisReply *r);
+
+/*
+ * The RESP encoding of one command (as sent on a connection; for a file
+ * fed to redis-cli --pipe): *out (malloc'd, free with ocsp_resp_free())
+ * and its length, or -1 out of memory.
+ */
+long ocsp_resp_format(char **out, int argc, const char **argv,
+                      const size_t *argvlen);
+void ocsp_resp_free(char *out);
+/* Formats one command and writes it to F.  0, or -1 (errno). */
+int ocsp_resp_write(FILE *f, int argc, const char **argv,
+                    const size_t *argvlen);
 
 /* Monotonic milliseconds. */
 long ocsp_now_ms(void);

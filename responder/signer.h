@@ -28,8 +28,8 @@
 typedef struct {
     const ocsp_config_t *cf; /* borrowed */
     ocsp_registry_t reg;     /* owned, with keys */
-    ocsp_rconn_t rc;         /* stream reads and due claims */
-    ocsp_rconn_t tx[2];      /* transactions, alternating: one batch is
+    ocsp_rconn_t read_conn;  /* stream reads and due claims */
+    ocsp_rconn_t tx_conn[2]; /* transactions, alternating: one batch is
                               * signed while Redis runs the other's */
     volatile int *stop;      /* set by SIGTERM/SIGINT */
     char consumer[96];

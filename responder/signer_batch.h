@@ -1,0 +1,105 @@
+/*
+ * A signer's batch: the stream entries read together and the certificates
+ * they touch, each certificate once (an item), found by an index on
+ * (issuer, serial).  The unit of work: one batch's records are loaded
+ * together under WATCH, and everything it writes is one transaction
+ * (signer_tx.h).
+ */
+#ifndef REVOCA_SIGNER_BATCH_H
+#define REVOCA_SIGNER_BATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "event.h"
+#include "issuer.h"
+#include "keys.h"
+#include "rconn.h"
+#include "record.h"
+#include "revlog.h"
+#include "serial.h"
+#include "signer.h"
+
+/* One certificate a batch touches. */
+typedef struct {
+    const ocsp_issuer_t *iss;
+    char serial[OCSP_SERIAL_HEX_MAX + 1];
+    char cert_key[OCSP_KEY_MAX];
+    Revoca__CertRecord *loaded; /* owned, as read; NULL if absent */
+    ocsp_record_t rec;          /* working copy, borrows from loaded */
+    int changed;
+    int resign;
+    int bad; /* unreadable record or failed write: left alone, not acked */
+    int on_crl_before;
+    unsigned shard_before;
+    /* Written for the whole batch at once (one MSET, one ZADD per issuer):
+     * one command instead of one per certificate. */
+    int set_record, add_due;
+    size_t rec_len;
+    unsigned char rec_buf[OCSP_RECORD_MAX];
+    char due[24];
+} signer_item_t;
+
+/* One stream entry of a batch; ev NULL for an entry to ack and skip. */
+typedef struct {
+    char id[48];
+    Revoca__Event *ev; /* owned */
+    size_t item;
+} signer_entry_t;
+
+/* Open-addressing index of a batch's items by (issuer, serial): a batch of
+ * thousands of events must not look its items up one by one. */
+#define SIGNER_BATCH_SLOTS (2 * SIGNER_BATCH_MAX)
+_Static_assert((SIGNER_BATCH_SLOTS & (SIGNER_BATCH_SLOTS - 1)) == 0,
+               "a power of two");
+_Static_assert(SIGNER_BATCH_MAX < 0xffff, "item indexes fit 16 bits");
+
+typedef struct {
+    signer_item_t items[SIGNER_BATCH_MAX];
+    size_t nitems;
+    uint16_t slot[SIGNER_BATCH_SLOTS]; /* item index + 1; 0 is a free slot */
+    signer_entry_t entries[SIGNER_BATCH_MAX];
+    size_t nentries;
+    ocsp_rconn_t *conn; /* the transaction connection it is sent on */
+    size_t queued;      /* commands queued between MULTI and EXEC */
+    /* Where the APPENDs to revoked logs are in EXEC's reply, and to which
+     * log: an item may leave one shard and join another. */
+    struct {
+        size_t at;
+        const ocsp_issuer_conf_t *ic;
+        unsigned shard;
+    } appends[2 * SIGNER_BATCH_MAX];
+    size_t nappends;
+    /* Starts a revoked log that does not exist yet (SET NX): one per
+     * batch, not a random generation per change. */
+    unsigned char log_header[OCSP_REVLOG_HEADER];
+    uint64_t signatures; /* counted once the transaction commits */
+} signer_batch_t;
+
+/* Frees what the batch owns and empties it (its index too). */
+void signer_batch_reset(signer_batch_t *b);
+
+/* The index of the batch's item for (iss, serial), or -1. */
+long signer_batch_find(const signer_batch_t *b, const ocsp_issuer_t *iss,
+                       const char *serial);
+
+/*
+ * The batch's item for (iss, serial) with its index in *index, added (its
+ * record key built under PREFIX) if new; NULL if the batch is full.
+ */
+signer_item_t *signer_batch_item(signer_batch_t *b, const ocsp_issuer_t *iss,
+                                 const char *serial, const char *prefix,
+                                 size_t *index);
+
+/* Whether B holds a certificate A holds too. */
+int signer_batch_overlaps(const signer_batch_t *a, const signer_batch_t *b);
+
+/*
+ * Moves the events of NEXT (read ahead, not loaded) about a certificate
+ * CUR also holds into CUR (loaded, not yet built); NEXT's items left
+ * without events are dropped and NEXT is indexed again.
+ */
+void signer_batch_route(signer_batch_t *cur, signer_batch_t *next);
+
+#endif

@@ -1,0 +1,34 @@
+/*
+ * What a signer reads into a batch: events from the stream (its consumer
+ * group, its own pending entries first, a dead signer's once idle), read
+ * ahead while a batch is signed, and leased claims on the due sets of
+ * records to re-sign.  Each returns 0, or -1 when the read connection
+ * failed (rconn.h's policy: an error reply it cannot go on with counts as
+ * a failure).
+ */
+#ifndef REVOCA_SIGNER_READ_H
+#define REVOCA_SIGNER_READ_H
+
+#include "signer_batch.h"
+
+/* Creates the consumer group (and stream) if missing. */
+int signer_read_group(signer_t *s);
+
+/* The next events into b, waiting for some if BLOCK (maybe none). */
+int signer_read_events(signer_t *s, signer_batch_t *b, int block);
+
+/*
+ * Read-ahead: the next new entries are asked for (no BLOCK) before a
+ * batch is signed and collected after, so that Redis serves the read
+ * while the signer computes.  Possible only once our own pending entries
+ * are done and while no claim of a dead signer's entries is due;
+ * signer_read_events() does those.
+ */
+int signer_read_ahead_possible(const signer_t *s);
+int signer_read_ahead_send(signer_t *s);
+int signer_read_ahead_recv(signer_t *s, signer_batch_t *b);
+
+/* Claims due re-signs of one issuer into b (up to its free room). */
+int signer_read_due(signer_t *s, signer_batch_t *b, const ocsp_issuer_t *iss);
+
+#endif

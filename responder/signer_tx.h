@@ -1,0 +1,43 @@
+/*
+ * A batch's transaction on its connection (b->conn): WATCH and MGET of
+ * its records (load), then the events applied, responses signed and every
+ * write queued with the entries' XACK between MULTI and EXEC (build), then
+ * the outcome read (finish).  Sending is the caller's (ocsp_rconn_flush),
+ * so that a loop can overlap one batch's transaction with the next's
+ * signing (signer.c).
+ */
+#ifndef REVOCA_SIGNER_TX_H
+#define REVOCA_SIGNER_TX_H
+
+#include "signer_batch.h"
+
+/* Queues WATCH on every record of the batch and their MGET. */
+void signer_tx_load_send(signer_batch_t *b);
+/* Reads what signer_tx_load_send() asked for into the items.  0, or -1
+ * (the connection failed). */
+int signer_tx_load_recv(signer_batch_t *b);
+/* Both, at once. */
+int signer_tx_load(signer_batch_t *b);
+
+/*
+ * Applies the batch's events to the loaded records, signs, and queues the
+ * writes and the entries' acknowledgement as one transaction.  An item
+ * that cannot be written is marked bad: its entries are not acknowledged
+ * (they stay pending), the rest goes ahead.
+ */
+void signer_tx_build(signer_t *s, signer_batch_t *b);
+
+/*
+ * Reads the outcome of the transaction built and sent.  0 when committed,
+ * 1 when it must be repeated (another signer changed a record first), -1
+ * when the connection failed (a refused transaction counts as failed:
+ * rconn.h's backoff, never an immediate repeat).
+ */
+int signer_tx_finish(signer_t *s, signer_batch_t *b);
+
+/* Deletes the revoked logs whose appends failed in a committed
+ * transaction (s->drops), on the read connection.  0, or -1 (they are
+ * deleted after the reconnection). */
+int signer_tx_drop_logs(signer_t *s);
+
+#endif

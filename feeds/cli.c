@@ -119,6 +119,7 @@ int cli_parse_time(const char *s, int64_t *out)
 int cli_connect(cli_t *cli)
 {
     ocsp_rconn_init(&cli->redis, &cli->cf);
+    cli->redis.quiet = 1; /* the CLI says why itself, once */
     if (ocsp_rconn_ensure(&cli->redis, NULL, ocsp_now_ms() + 3000) != 0) {
         cli_err("%s", cli->redis.err);
         return -1;
@@ -200,43 +201,28 @@ int cli_append_event(cli_t *cli, const Revoca__Event *ev)
     size_t n = revoca__event__get_packed_size(ev);
     const char *argv[] = {"XADD", cli->events_key, "*", OCSP_STREAM_FIELD,
                           (const char *)buf};
-    size_t lens[5];
+    size_t lens[] = {4, strlen(cli->events_key), 1, strlen(OCSP_STREAM_FIELD),
+                     n};
 
     if (n > sizeof(buf)) {
         cli_err("event too large (%zu bytes)", n);
         return -1;
     }
     revoca__event__pack(ev, buf);
-    lens[0] = 4;
-    lens[1] = strlen(cli->events_key);
-    lens[2] = 1;
-    lens[3] = 1;
-    lens[4] = n;
-    if (redisAppendCommandArgv(cli->redis.c, 5, argv, lens) != REDIS_OK) {
-        cli_err("out of memory");
+    if (ocsp_rconn_append(&cli->redis, 5, argv, lens) != 0) {
+        cli_err("%s", cli->redis.err);
         return -1;
     }
     return 0;
 }
 
-int cli_read_replies(cli_t *cli, size_t n)
+int cli_read_replies(cli_t *cli)
 {
-    size_t i;
-    int failed = 0;
-
-    for (i = 0; i < n; i++) {
-        void *r = NULL;
-        if (redisGetReply(cli->redis.c, &r) != REDIS_OK) {
-            cli_err("redis: %s", cli->redis.c->errstr);
-            return -1;
-        }
-        if (((redisReply *)r)->type == REDIS_REPLY_ERROR) {
-            cli_err("redis: %s", ((redisReply *)r)->str);
-            failed = 1;
-        }
-        freeReplyObject(r);
+    if (ocsp_rconn_skip(&cli->redis, ocsp_rconn_pending(&cli->redis)) != 0) {
+        cli_err("redis: %s", cli->redis.err);
+        return -1;
     }
-    return failed ? -1 : 0;
+    return 0;
 }
 
 /* Options shared by the per-certificate commands. */
@@ -591,7 +577,7 @@ static int cmd_event(cli_t *cli, const char *cmd, int argc, char **argv)
 
     status = CLI_EXIT_FAIL;
     if (cli_connect(cli) != 0 || cli_append_event(cli, &ev) != 0 ||
-        cli_read_replies(cli, 1) != 0) {
+        cli_read_replies(cli) != 0) {
         goto done;
     }
     if ((issue && !o.no_wait) || o.wait) {
@@ -700,12 +686,14 @@ static int cmd_status(cli_t *cli, int argc, char **argv)
     }
     if (h->type == REDIS_REPLY_ARRAY && h->elements == 3 &&
         h->element[0]->type == REDIS_REPLY_STRING) {
-        printf("%-16s %s\n", "ocsp_status", h->element[0]->str);
-        if (h->element[1]->type == REDIS_REPLY_STRING) {
-            print_time("this_update", strtoll(h->element[1]->str, NULL, 10));
+        int64_t at;
+        printf("%-16s %.*s\n", "ocsp_status", (int)h->element[0]->len,
+               h->element[0]->str);
+        if (ocsp_reply_int64(h->element[1], 0, &at) == 0) {
+            print_time("this_update", at);
         }
-        if (h->element[2]->type == REDIS_REPLY_STRING) {
-            print_time("next_update", strtoll(h->element[2]->str, NULL, 10));
+        if (ocsp_reply_int64(h->element[2], 0, &at) == 0) {
+            print_time("next_update", at);
         }
     } else {
         printf("%-16s %s\n", "ocsp_status", "no response stored");

@@ -64,11 +64,13 @@ int cli_check_issued(X509 *x, X509 *issuer, const char *file);
 int cli_issued_from_cert(X509 *cert, char *serial, Revoca__Issued *is,
                          unsigned char **der);
 
-/* Packs EV and appends an XADD for it to the pipeline. */
+/* Packs EV and queues an XADD for it on the connection's pipeline
+ * (rconn.h).  0, or -1 after printing why. */
 int cli_append_event(cli_t *cli, const Revoca__Event *ev);
 
-/* Reads N pipelined XADD replies.  0, or -1 after printing why. */
-int cli_read_replies(cli_t *cli, size_t n);
+/* Sends the queued events and reads every pending reply.  0, or -1 after
+ * printing why (the first error reply, or the connection's failure). */
+int cli_read_replies(cli_t *cli);
 
 /* revoca import (cli_import.c). */
 int cli_import(cli_t *cli, int argc, char **argv);

@@ -349,7 +349,7 @@ static int load_cert_path(const char *path, X509 *ca,
 static int send_rows(cli_t *cli, const ocsp_issuer_conf_t *ic, rows_t *rs,
                      size_t *nevents)
 {
-    size_t i, pending = 0;
+    size_t i, pending;
     int64_t now = (int64_t)time(NULL);
 
     *nevents = 0;
@@ -385,7 +385,6 @@ static int send_rows(cli_t *cli, const ocsp_issuer_conf_t *ic, rows_t *rs,
         if (cli_append_event(cli, &ev) != 0) {
             return -1;
         }
-        pending++;
         if (row->kind != ROW_ISSUED) {
             if (ocsp_event_new_id(id) != 0) {
                 cli_err("no randomness for event ids");
@@ -407,17 +406,17 @@ static int send_rows(cli_t *cli, const ocsp_issuer_conf_t *ic, rows_t *rs,
             if (cli_append_event(cli, &ev) != 0) {
                 return -1;
             }
-            pending++;
         }
+        pending = ocsp_rconn_pending(&cli->redis);
         if (pending >= IMPORT_CHUNK) {
-            if (cli_read_replies(cli, pending) != 0) {
+            if (cli_read_replies(cli) != 0) {
                 return -1;
             }
             *nevents += pending;
-            pending = 0;
         }
     }
-    if (cli_read_replies(cli, pending) != 0) {
+    pending = ocsp_rconn_pending(&cli->redis);
+    if (cli_read_replies(cli) != 0) {
         return -1;
     }
     *nevents += pending;

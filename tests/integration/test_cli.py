@@ -188,3 +188,35 @@ def test_signer_rejects_claim_idle_zero(tmp_path, pki_dir):
         assert "claim_idle must be 1s..1d" in p.stderr, p.stderr
     finally:
         s.close()
+
+
+def test_import_certs_bundle_and_der(stack):
+    """One loader (ocsp_certs_load): every certificate of a PEM bundle, and a
+    DER file, are imported."""
+    from cryptography.hazmat.primitives import serialization
+    from revoca_fixtures import cert
+    d = os.path.join(stack.tmp, "certs")
+    os.mkdir(d)
+    with open(os.path.join(d, "bundle.pem"), "wb") as f:
+        for stem in ("good", "revoked"):
+            with open(stack.path(stem + ".pem"), "rb") as g:
+                f.write(g.read())
+    with open(os.path.join(d, "one.der"), "wb") as f:
+        f.write(cert(stack.path("unissued.pem")).public_bytes(
+            serialization.Encoding.DER))
+    p = stack.cli("import", "--issuer", "demo", "--certs", d)
+    assert "certificates=3 events=3" in p.stdout, p.stdout
+    assert stream_len(stack) == 3
+
+
+def test_redis_error_reply_is_a_failure(stack):
+    stack.r().set("revoca:events", "not a stream")
+    p = stack.cli("issue", "--issuer", "demo", "--serial", "1", "--not-after",
+                  "2099-01-01", "--no-wait", check=False)
+    assert p.returncode == 1 and "WRONGTYPE" in p.stderr, p.stderr
+    idx = os.path.join(stack.tmp, "index.txt")
+    with open(idx, "w") as f:
+        f.write("V\t301231235959Z\t\t0A\tunknown\t/CN=ok\n")
+    p = stack.cli("import", "--issuer", "demo", "--openssl-index", idx,
+                  check=False)
+    assert p.returncode == 1 and "WRONGTYPE" in p.stderr, p.stderr

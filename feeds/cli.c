@@ -490,9 +490,12 @@ static int cmd_event(cli_t *cli, const char *cmd, int argc, char **argv)
         unsigned shard = OCSP_SHARD_ANY;
 
         if (o.cert == NULL) {
-            if (o.not_after == NULL ||
-                cli_parse_time(o.not_after, &is.not_after) != 0) {
+            if (o.not_after == NULL) {
                 cli_err("issue: --not-after TIME is required with --serial");
+                goto done;
+            }
+            if (cli_parse_time(o.not_after, &is.not_after) != 0) {
+                cli_err("--not-after %s: not a time", o.not_after);
                 goto done;
             }
             is.not_before = ev.time;
@@ -564,7 +567,13 @@ static int cmd_event(cli_t *cli, const char *cmd, int argc, char **argv)
         ev.kind_case = REVOCA__EVENT__KIND_RELEASE;
         ev.release = &rl;
     }
-    /* The profile's rules (policy.h), as the signer applies them. */
+    /* Judged as the signer will (event.h, policy.h), before anything is
+     * written. */
+    refused = ocsp_event_check(&ev);
+    if (refused != NULL) {
+        cli_err("%s %s: %s", cmd, serial, refused);
+        goto done;
+    }
     refused = ocsp_profile_refuses(ic->profile, &ev);
     if (refused != NULL) {
         if (o.reason != NULL) {

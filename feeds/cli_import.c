@@ -71,6 +71,93 @@ static void rows_free(rows_t *rs)
     free(rs->rows);
 }
 
+/* A row's events: its issuance, then its revocation or hold if any. */
+typedef struct {
+    Revoca__Event ev[2];
+    Revoca__Issued is;
+    Revoca__Revoked rv;
+    Revoca__Hold hd;
+    char id[2][40];
+    size_t n;
+} row_events_t;
+
+/* Builds ROW's events at NOW into *re (which points into ROW).  0, or -1
+ * after a message. */
+static int row_events(const ocsp_issuer_conf_t *ic, row_t *row, int64_t now,
+                      row_events_t *re)
+{
+    static const Revoca__Event ev_init = REVOCA__EVENT__INIT;
+    static const Revoca__Issued is_init = REVOCA__ISSUED__INIT;
+    static const Revoca__Revoked rv_init = REVOCA__REVOKED__INIT;
+    static const Revoca__Hold hd_init = REVOCA__HOLD__INIT;
+    size_t k;
+
+    re->n = row->kind == ROW_ISSUED ? 1 : 2;
+    for (k = 0; k < re->n; k++) {
+        re->ev[k] = ev_init;
+        if (ocsp_event_new_id(re->id[k]) != 0) {
+            cli_err("no randomness for event ids");
+            return -1;
+        }
+        re->ev[k].id = re->id[k];
+        re->ev[k].issuer = (char *)ic->name;
+        re->ev[k].serial = row->serial;
+        re->ev[k].time = now;
+    }
+    re->is = is_init;
+    re->is.not_before = row->not_before;
+    re->is.not_after = row->not_after;
+    if (row->shard != OCSP_SHARD_ANY) {
+        re->is.has_shard = 1;
+        re->is.shard = row->shard;
+    }
+    if (row->der != NULL) {
+        re->is.has_cert_der = 1;
+        re->is.cert_der.data = row->der;
+        re->is.cert_der.len = row->der_len;
+    }
+    re->ev[0].kind_case = REVOCA__EVENT__KIND_ISSUED;
+    re->ev[0].issued = &re->is;
+    if (row->kind == ROW_REVOKED) {
+        re->rv = rv_init;
+        re->rv.revocation_time = row->rev_time;
+        re->rv.has_reason = 1;
+        re->rv.reason = (Revoca__Reason)row->reason;
+        re->rv.has_invalidity_date = row->invalidity != 0;
+        re->rv.invalidity_date = row->invalidity;
+        re->ev[1].kind_case = REVOCA__EVENT__KIND_REVOKED;
+        re->ev[1].revoked = &re->rv;
+    } else if (row->kind == ROW_HELD) {
+        re->hd = hd_init;
+        re->hd.hold_time = row->rev_time;
+        re->ev[1].kind_case = REVOCA__EVENT__KIND_HOLD;
+        re->ev[1].hold = &re->hd;
+    }
+    return 0;
+}
+
+/*
+ * Why ROW's events would be refused by their readers: the event rules
+ * (event.h) and the issuer's profile (policy.h), or NULL.  *failed is set
+ * when it could not tell (a message was printed).
+ */
+static const char *row_refused(const ocsp_issuer_conf_t *ic, row_t *row,
+                               int *failed)
+{
+    row_events_t re;
+    const char *why = NULL;
+    size_t k;
+
+    *failed = row_events(ic, row, (int64_t)time(NULL), &re) != 0;
+    for (k = 0; !*failed && why == NULL && k < re.n; k++) {
+        why = ocsp_event_check(&re.ev[k]);
+        if (why == NULL) {
+            why = ocsp_profile_refuses(ic->profile, &re.ev[k]);
+        }
+    }
+    return why;
+}
+
 /* openssl ca's index times: YYMMDDHHMMSSZ (UTCTime) or YYYYMMDDHHMMSSZ. */
 static int index_time(const char *s, size_t len, int64_t *out)
 {
@@ -167,7 +254,7 @@ static int parse_index(const char *file, const ocsp_issuer_conf_t *ic,
     FILE *f = fopen(file, "r");
     char line[IMPORT_LINE_MAX];
     size_t lineno = 0;
-    int failed = 1;
+    int failed = 1, broken;
 
     if (f == NULL) {
         cli_err("%s: cannot open", file);
@@ -232,14 +319,12 @@ static int parse_index(const char *file, const ocsp_issuer_conf_t *ic,
             why = "status must be V, E or R";
             goto bad;
         }
-        /* The profile's rules and messages (policy.h). */
-        if (row->kind == ROW_HELD && !ocsp_profile_allows_hold(ic->profile)) {
-            why = ocsp_profile(ic->profile)->hold_refused;
-            goto bad;
+        /* As the signer will judge them (event.h, policy.h). */
+        why = row_refused(ic, row, &broken);
+        if (broken) {
+            goto done;
         }
-        if (row->kind == ROW_REVOKED &&
-            !ocsp_profile_allows_reason(ic->profile, row->reason)) {
-            why = ocsp_profile(ic->profile)->reason_refused;
+        if (why != NULL) {
             goto bad;
         }
         continue;
@@ -262,6 +347,8 @@ static int add_cert(X509 *x, X509 *ca, const ocsp_issuer_conf_t *ic,
 {
     Revoca__Issued is = REVOCA__ISSUED__INIT;
     ocsp_shard_t sr;
+    const char *why;
+    int broken;
     row_t *row;
 
     if (cli_check_issued(x, ca, file) != 0) {
@@ -285,7 +372,11 @@ static int add_cert(X509 *x, X509 *ca, const ocsp_issuer_conf_t *ic,
     row->not_before = is.not_before;
     row->not_after = is.not_after;
     row->der_len = is.cert_der.len;
-    return 0;
+    why = row_refused(ic, row, &broken);
+    if (why != NULL) {
+        cli_err("%s: certificate %s: %s", file, row->serial, why);
+    }
+    return why != NULL || broken ? -1 : 0;
 }
 
 /* Every certificate in FILE (PEM, possibly several, or one DER). */
@@ -349,61 +440,18 @@ static int load_cert_path(const char *path, X509 *ca,
 static int send_rows(cli_t *cli, const ocsp_issuer_conf_t *ic, rows_t *rs,
                      size_t *nevents)
 {
-    size_t i, pending;
+    size_t i, k, pending;
     int64_t now = (int64_t)time(NULL);
 
     *nevents = 0;
     for (i = 0; i < rs->n; i++) {
-        row_t *row = &rs->rows[i];
-        Revoca__Event ev = REVOCA__EVENT__INIT;
-        Revoca__Issued is = REVOCA__ISSUED__INIT;
-        Revoca__Revoked rv = REVOCA__REVOKED__INIT;
-        Revoca__Hold hd = REVOCA__HOLD__INIT;
-        char id[40];
+        row_events_t re;
 
-        if (ocsp_event_new_id(id) != 0) {
-            cli_err("no randomness for event ids");
+        if (row_events(ic, &rs->rows[i], now, &re) != 0) {
             return -1;
         }
-        ev.id = id;
-        ev.issuer = (char *)ic->name;
-        ev.serial = row->serial;
-        ev.time = now;
-        is.not_before = row->not_before;
-        is.not_after = row->not_after;
-        if (row->shard != OCSP_SHARD_ANY) {
-            is.has_shard = 1;
-            is.shard = row->shard;
-        }
-        if (row->der != NULL) {
-            is.has_cert_der = 1;
-            is.cert_der.data = row->der;
-            is.cert_der.len = row->der_len;
-        }
-        ev.kind_case = REVOCA__EVENT__KIND_ISSUED;
-        ev.issued = &is;
-        if (cli_append_event(cli, &ev) != 0) {
-            return -1;
-        }
-        if (row->kind != ROW_ISSUED) {
-            if (ocsp_event_new_id(id) != 0) {
-                cli_err("no randomness for event ids");
-                return -1;
-            }
-            if (row->kind == ROW_REVOKED) {
-                rv.revocation_time = row->rev_time;
-                rv.has_reason = 1;
-                rv.reason = (Revoca__Reason)row->reason;
-                rv.has_invalidity_date = row->invalidity != 0;
-                rv.invalidity_date = row->invalidity;
-                ev.kind_case = REVOCA__EVENT__KIND_REVOKED;
-                ev.revoked = &rv;
-            } else {
-                hd.hold_time = row->rev_time;
-                ev.kind_case = REVOCA__EVENT__KIND_HOLD;
-                ev.hold = &hd;
-            }
-            if (cli_append_event(cli, &ev) != 0) {
+        for (k = 0; k < re.n; k++) {
+            if (cli_append_event(cli, &re.ev[k]) != 0) {
                 return -1;
             }
         }

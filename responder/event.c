@@ -59,7 +59,7 @@ static int reason_ok(int has, int r)
     return !has || ocsp_reason_valid(r);
 }
 
-static const char *event_check(const Revoca__Event *ev)
+const char *ocsp_event_check(const Revoca__Event *ev)
 {
     char canon[OCSP_SERIAL_HEX_MAX + 1];
     size_t idlen = strlen(ev->id);
@@ -128,7 +128,7 @@ Revoca__Event *ocsp_event_decode(const unsigned char *p, size_t len,
         *why = "not a protobuf Event";
         return NULL;
     }
-    *why = event_check(ev);
+    *why = ocsp_event_check(ev);
     if (*why != NULL) {
         revoca__event__free_unpacked(ev, NULL);
         return NULL;

@@ -19,7 +19,7 @@ BAD = [
     (["issue", "--issuer", "demo", "--serial", "-5", "--not-after", "2030-01-01"], ""),
     (["issue", "--issuer", "demo", "--serial", "1" * 42, "--not-after", "2030-01-01"], "at most 20 octets"),
     (["issue", "--issuer", "demo", "--serial", "1"], "--not-after"),
-    (["issue", "--issuer", "demo", "--serial", "1", "--not-after", "yesterday"], "--not-after"),
+    (["issue", "--issuer", "demo", "--serial", "1", "--not-after", "yesterday"], "--not-after yesterday: not a time"),
     (["issue", "--issuer", "demo", "--serial", "1", "--not-before", "2000-01-01", "--not-after", "2001-01-01"], "in the past"),
     (["issue", "--issuer", "demo", "--cert", "pki/root.pem"], "not issued by"),
     (["issue", "--issuer", "demo", "--cert", "pki/issuer.key"], "not a PEM or DER"),
@@ -67,6 +67,8 @@ def test_bad_input_rejected_and_nothing_written(stack, args, msg):
     ("R\t301231235959Z\t\t10\tunknown\t/CN=x\n", "bad revocation time"),
     ("R\t301231235959Z\t260101000000Z,sleepy\t10\tunknown\t/CN=x\n", "unknown revocation reason"),
     ("V\t301231235959Z\n", "expected tab-separated"),
+    # what the signer would refuse is refused before anything is written
+    ("V\t600101000000Z\t\t10\tunknown\t/CN=x\n", "bad validity period"),
 ])
 def test_bad_index_rejected_whole(stack, line, msg):
     idx = os.path.join(stack.tmp, "index.txt")
@@ -220,3 +222,32 @@ def test_redis_error_reply_is_a_failure(stack):
     p = stack.cli("import", "--issuer", "demo", "--openssl-index", idx,
                   check=False)
     assert p.returncode == 1 and "WRONGTYPE" in p.stderr, p.stderr
+
+
+def test_cert_the_signer_would_refuse_is_refused_first(stack):
+    """A certificate valid from before 1970 makes an event no reader accepts
+    (event.h): refused with exit 2, nothing written, by issue and import."""
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    import demo_pki
+    ca, ca_key = demo_pki.load(stack.pki, "issuer")
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "old")])
+    c = (x509.CertificateBuilder().subject_name(name).issuer_name(ca.subject)
+         .public_key(key.public_key()).serial_number(0x5eed)
+         .not_valid_before(datetime.datetime(1960, 1, 1))
+         .not_valid_after(datetime.datetime(2090, 1, 1))
+         .sign(ca_key, hashes.SHA256()))
+    d = os.path.join(stack.tmp, "old")
+    os.mkdir(d)
+    path = os.path.join(d, "old.pem")
+    with open(path, "wb") as f:
+        f.write(c.public_bytes(serialization.Encoding.PEM))
+    p = stack.cli("issue", "--issuer", "demo", "--cert", path, check=False)
+    assert p.returncode == 2 and "bad validity period" in p.stderr, p.stderr
+    p = stack.cli("import", "--issuer", "demo", "--certs", d, check=False)
+    assert p.returncode == 2 and "bad validity period" in p.stderr, p.stderr
+    assert path in p.stderr
+    assert stream_len(stack) == 0

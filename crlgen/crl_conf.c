@@ -50,7 +50,7 @@ static int crl_issuer(const crl_conf_t *cc, const ocsp_issuer_conf_t *ic,
     const char *file = cf->path;
     const config_setting_t *g = config_setting_get_member(ic->setting, "crl");
     const ocsp_profile_t *prof = ocsp_profile(ic->profile);
-    char limit[24];
+    char limit[24], cite[64];
     int have;
 
     ci->ic = ic;
@@ -113,31 +113,30 @@ static int crl_issuer(const crl_conf_t *cc, const ocsp_issuer_conf_t *ic,
     /* The profile's limits (policy.h), e.g. Baseline Requirements 4.9.7
      * and 7.2.2 for cabf. */
     if (ci->delta && !prof->delta) {
-        ocsp_conf_error(
-            err, file, g ? config_setting_get_member(g, "delta") : g,
-            "issuer %s: delta CRLs are not allowed by the %s "
-            "profile%s%s%s",
-            ic->name, prof->name, prof->rules ? " (" : "",
-            prof->rules ? prof->rules : "", prof->rules ? " 7.2.2)" : "");
+        ocsp_conf_error(err, file,
+                        g ? config_setting_get_member(g, "delta") : g,
+                        "issuer %s: delta CRLs are not allowed by the %s "
+                        "profile%s",
+                        ic->name, prof->name,
+                        ocsp_profile_cite(prof, "7.2.2", cite, sizeof(cite)));
         return -1;
     }
     if (ci->lifetime > prof->crl_lifetime_max) {
         ocsp_format_duration(prof->crl_lifetime_max, limit, sizeof(limit));
         ocsp_conf_error(err, file, config_setting_get_member(g, "lifetime"),
-                        "lifetime: the %s profile allows at most %s%s%s%s",
-                        prof->name, limit, prof->rules ? " (" : "",
-                        prof->rules ? prof->rules : "",
-                        prof->rules ? " 4.9.7)" : "");
+                        "lifetime: the %s profile allows at most %s%s",
+                        prof->name, limit,
+                        ocsp_profile_cite(prof, "4.9.7", cite, sizeof(cite)));
         return -1;
     }
     if (ci->resign_after > prof->crl_resign_max) {
         ocsp_format_duration(prof->crl_resign_max, limit, sizeof(limit));
-        ocsp_conf_error(
-            err, file, g ? config_setting_get_member(g, "resign_after") : g,
-            "resign_after: the %s profile re-issues at least "
-            "every %s%s%s%s",
-            prof->name, limit, prof->rules ? " (" : "",
-            prof->rules ? prof->rules : "", prof->rules ? " 4.9.7)" : "");
+        ocsp_conf_error(err, file,
+                        g ? config_setting_get_member(g, "resign_after") : g,
+                        "resign_after: the %s profile re-issues at least "
+                        "every %s%s",
+                        prof->name, limit,
+                        ocsp_profile_cite(prof, "4.9.7", cite, sizeof(cite)));
         return -1;
     }
 

@@ -569,14 +569,13 @@ static int conf_issuer(ocsp_config_t *cf, const config_setting_t *g,
 
     if (ic->validity < prof->validity_min ||
         ic->validity > prof->validity_max) {
-        char lo[24], hi[24];
+        char lo[24], hi[24], cite[64];
         ocsp_format_duration(prof->validity_min, lo, sizeof(lo));
         ocsp_format_duration(prof->validity_max, hi, sizeof(hi));
         ocsp_conf_error(err, file, config_setting_get_member(g, "validity"),
-                        "validity: the %s profile requires %s..%s%s%s%s",
-                        prof->name, lo, hi, prof->rules ? " (" : "",
-                        prof->rules ? prof->rules : "",
-                        prof->rules ? " 4.9.10)" : "");
+                        "validity: the %s profile requires %s..%s%s",
+                        prof->name, lo, hi,
+                        ocsp_profile_cite(prof, "4.9.10", cite, sizeof(cite)));
         return -1;
     }
     have_resign = config_setting_get_member(g, "resign_after") != NULL;
@@ -593,10 +592,12 @@ static int conf_issuer(ocsp_config_t *cf, const config_setting_t *g,
     }
     if (prof->resign_by_half && ic->resign_after > ic->validity / 2) {
         /* BR 4.9.10: update at least halfway through the validity. */
+        char cite[64];
         ocsp_conf_error(err, file, config_setting_get_member(g, "resign_after"),
                         "resign_after: the %s profile requires re-signing "
-                        "by half of the validity",
-                        prof->name);
+                        "by half of the validity%s",
+                        prof->name,
+                        ocsp_profile_cite(prof, "4.9.10", cite, sizeof(cite)));
         return -1;
     }
     if (ic->backdate >= ic->resign_after) {

@@ -1,5 +1,6 @@
 #include "policy.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "event.h"
@@ -55,6 +56,17 @@ const ocsp_profile_t *ocsp_profile(ocsp_profile_e profile)
         return &profiles[OCSP_PROFILE_CABF]; /* the stricter one */
     }
     return &profiles[profile];
+}
+
+const char *ocsp_profile_cite(const ocsp_profile_t *p, const char *section,
+                              char *buf, size_t size)
+{
+    if (p->rules == NULL) {
+        buf[0] = '\0';
+    } else {
+        snprintf(buf, size, " (%s %s)", p->rules, section);
+    }
+    return buf;
 }
 
 int ocsp_profile_from_name(const char *name, ocsp_profile_e *out)

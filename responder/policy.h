@@ -9,6 +9,7 @@
 #ifndef REVOCA_POLICY_H
 #define REVOCA_POLICY_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -34,6 +35,14 @@ typedef struct {
 
 /* The rules of PROFILE (never NULL for a value of the enum). */
 const ocsp_profile_t *ocsp_profile(ocsp_profile_e profile);
+
+/*
+ * " (RULES SECTION)" for a message about one of P's limits, e.g.
+ * " (Baseline Requirements 4.9.7)", or "" for a profile that cites no
+ * rules.  Written into buf (SIZE bytes), which is returned.
+ */
+const char *ocsp_profile_cite(const ocsp_profile_t *p, const char *section,
+                              char *buf, size_t size);
 
 /* The profile called NAME ("private", "cabf"): 0 and *out, or -1. */
 int ocsp_profile_from_name(const char *name, ocsp_profile_e *out);

@@ -460,6 +460,12 @@ static int conf_crl_urls(ocsp_config_t *cf, ocsp_issuer_conf_t *ic,
         ocsp_conf_error(err, cf->path, g, "crl: expected a group");
         return -1;
     }
+    if (ic->ca_key_path == NULL) {
+        /* No CA key: revoca-crlgen publishes nothing for it, so base_url
+         * says nothing of where its CRLs are (crl_conf.c refuses a crl
+         * group here). */
+        base = NULL;
+    }
     if (conf_crl_url(cf, ic, g, "url", base, ".crl", &ic->crl_url, err) != 0 ||
         conf_crl_url(cf, ic, g, "delta_url", base, "-delta.crl",
                      &ic->crl_delta_url, err) != 0) {

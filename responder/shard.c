@@ -36,8 +36,11 @@ int ocsp_shard_from_cert(const ocsp_issuer_conf_t *ic, X509 *x,
 
     res->err[0] = '\0';
     res->shard = requested;
-    if (ic->shards <= 1 && ic->crl_url == NULL) {
-        return 0; /* one CRL, wherever it is served */
+    if (ic->crl_url == NULL && ic->crl_shard_urls == NULL) {
+        /* No CRL URL of this issuer's is known (no crl.base_url, or no CA
+         * key: revoca-crlgen publishes nothing, and refuses several shards
+         * without URLs): nothing to check against. */
+        return 0;
     }
     dps = X509_get_ext_d2i(x, NID_crl_distribution_points, &crit, NULL);
     if (dps == NULL) {

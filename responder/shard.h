@@ -27,12 +27,15 @@ typedef struct {
  * The shard of certificate X of issuer IC, into res->shard, given REQUESTED
  * (the shard the CA reported, or OCSP_SHARD_ANY; the caller checks it is
  * below ic->shards):
- *  - one shard and no CRL URL configured: REQUESTED, without a check;
+ *  - no CRL URL configured (none given and no crl.base_url, or an issuer
+ *    without a CA key, for which revoca-crlgen publishes nothing):
+ *    REQUESTED, without a check;
  *  - a distribution point naming shard N's URL: N; REQUESTED must be N;
  *  - one naming the full CRL's URL, or no cRLDistributionPoints at all (no
  *    CRL client reads a CRL for it): REQUESTED;
- *  - any other distribution point, one naming two shards, several shards
- *    without shard URLs, or an unreadable extension: refused.
+ *  - any other distribution point, one naming two shards, one that is not
+ *    the full CRL's while several shards have no URLs, or an unreadable
+ *    extension: refused.
  * Returns 0, or -1 with res->err set.  X is only read.
  */
 int ocsp_shard_from_cert(const ocsp_issuer_conf_t *ic, X509 *x,

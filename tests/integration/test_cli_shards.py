@@ -127,15 +127,37 @@ def test_one_shard_checks_the_cdp_only_when_a_url_is_configured(tmp_path,
         s.close()
 
 
-def test_sharded_issuer_without_shard_urls_refuses_cdp(tmp_path, pki_dir):
-    s = Stack(tmp_path, pki_dir, [{"name": "demo", "shards": N}])
+def test_sharded_issuer_with_only_a_full_url(tmp_path, pki_dir):
+    full = BASE + "everything.crl"
+    s = Stack(tmp_path, pki_dir, [{"name": "demo", "shards": N,
+                                   "crl": '{ url = "%s"; }' % full}])
     try:
         path, _ = leaf(s, "a", shard_url(1))
         p = s.cli("issue", "--issuer", "demo", "--cert", path, check=False)
         assert p.returncode == 2 and "no shard URLs" in p.stderr, p.stderr
         assert stream_len(s) == 0
+        ok, _ = leaf(s, "b", full)
+        s.cli("issue", "--issuer", "demo", "--cert", ok, "--no-wait")
+        assert stream_len(s) == 1
     finally:
         s.close()
+
+
+def test_no_crl_url_known_no_check(tmp_path, pki_dir):
+    # no base_url: nothing to check against; an issuer without a CA key has
+    # no CRL of ours, so base_url says nothing about it either
+    for issuer, extra in (({"name": "demo", "shards": N}, ""),
+                          ({"name": "demo", "shards": N, "key": None}, CRL)):
+        s = Stack(tmp_path / ("k" if extra else "n"), pki_dir, [issuer],
+                  extra=extra)
+        try:
+            path, serial = leaf(s, "a", "http://elsewhere.example/x.crl")
+            s.cli("issue", "--issuer", "demo", "--cert", path, "--no-wait")
+            s.cli("issue", "--issuer", "demo", "--cert", path, "--no-wait",
+                  "--shard", "2")
+            assert stream_len(s) == 2
+        finally:
+            s.close()
 
 
 def test_import_certs_uses_and_checks_the_cdp(tmp_path, pki_dir):

@@ -70,6 +70,7 @@ static void shard_checks(ocsp_config_t *cf)
     const ocsp_issuer_conf_t *one = ocsp_config_issuer(cf, "one");
     const ocsp_issuer_conf_t *bare = ocsp_config_issuer(cf, "bare");
     const ocsp_issuer_conf_t *nourls = ocsp_config_issuer(cf, "nourls");
+    const ocsp_issuer_conf_t *fullonly = ocsp_config_issuer(cf, "fullonly");
     char why[OCSP_ERR_MAX];
     unsigned sh;
 
@@ -115,11 +116,17 @@ static void shard_checks(ocsp_config_t *cf)
           sh == 0);
     CHECK(shard_of(bare, "URI:http://anywhere/x.crl", 1, OCSP_SHARD_ANY, &sh,
                    why) == 0);
-    /* several shards and no shard URL: the shard cannot be known */
+    /* no CRL URL at all, however many shards: nothing to check */
     CHECK(shard_of(nourls, "URI:http://o/1", 0, OCSP_SHARD_ANY, &sh, why) ==
+              0 &&
+          sh == OCSP_SHARD_ANY);
+    CHECK(shard_of(nourls, "URI:http://o/1", 0, 1, &sh, why) == 0 && sh == 1);
+    /* several shards, a full CRL URL but no shard URLs: only the full CRL */
+    CHECK(shard_of(fullonly, "URI:http://o/f.crl", 0, OCSP_SHARD_ANY, &sh,
+                   why) == 0);
+    CHECK(shard_of(fullonly, "URI:http://o/1", 0, OCSP_SHARD_ANY, &sh, why) ==
           -1);
     CHECK(strstr(why, "no shard URLs") != NULL);
-    CHECK(shard_of(nourls, NULL, 0, OCSP_SHARD_ANY, &sh, why) == 0);
 }
 
 int main(void)
@@ -158,11 +165,13 @@ int main(void)
     /* CRL URLs: read once here for every component (crlgen, the CLI's
      * shard check). */
     CHECK(load("crl = { base_url = \"http://c.example/crl/\"; };\n"
-               "issuers = ( { name = \"a\"; cert = \"x\"; shards = 2; },\n"
+               "issuers = ( { name = \"a\"; cert = \"x\"; key = \"k\";\n"
+               " shards = 2; },\n"
                " { name = \"b\"; cert = \"x\"; shards = 2; crl = {\n"
                " url = \"http://o/b.crl\";\n"
                " shard_urls = [\"http://o/0\", \"http://o/1\"]; }; },\n"
-               " { name = \"c\"; cert = \"x\"; } );\n",
+               " { name = \"c\"; cert = \"x\"; key = \"k\"; },\n"
+               " { name = \"nokey\"; cert = \"x\"; shards = 2; } );\n",
                &cf, err) == 0);
     ic = ocsp_config_issuer(&cf, "a");
     CHECK(strcmp(ic->crl_url, "http://c.example/crl/a.crl") == 0);
@@ -174,6 +183,9 @@ int main(void)
     CHECK(strcmp(ic->crl_shard_urls[0], "http://o/0") == 0);
     ic = ocsp_config_issuer(&cf, "c");
     CHECK(ic->crl_shard_urls == NULL && ic->crl_url != NULL);
+    /* without a CA key crlgen publishes nothing: base_url gives no URL */
+    ic = ocsp_config_issuer(&cf, "nokey");
+    CHECK(ic->crl_shard_urls == NULL && ic->crl_url == NULL);
     ocsp_config_free(&cf);
     CHECK(load("issuers = ( { name = \"a\"; cert = \"x\"; shards = 2; } );\n",
                &cf, err) == 0);
@@ -264,7 +276,9 @@ int main(void)
             " { name = \"one\"; cert = \"x\";\n"
             "  crl = { url = \"http://o/one.crl\"; }; },\n"
             " { name = \"bare\"; cert = \"x\"; },\n"
-            " { name = \"nourls\"; cert = \"x\"; shards = 2; } );\n",
+            " { name = \"nourls\"; cert = \"x\"; shards = 2; },\n"
+            " { name = \"fullonly\"; cert = \"x\"; shards = 2;\n"
+            "  crl = { url = \"http://o/f.crl\"; }; } );\n",
             &cf, err) == 0);
     shard_checks(&cf);
     ocsp_config_free(&cf);

@@ -343,33 +343,34 @@ const ocsp_issuer_conf_t *cli_issuer(cli_t *cli, const char *name, X509 **ca)
  */
 static int wait_applied(cli_t *cli, const Revoca__Event *ev, int64_t secs)
 {
-    char ck[OCSP_KEY_MAX];
+    char cert_key[OCSP_KEY_MAX];
     long deadline = ocsp_now_ms() + (long)secs * 1000;
-    const char *get[] = {"GET", ck};
+    const char *get[] = {"GET", cert_key};
 
-    ocsp_key_cert(ck, cli->cf.prefix, ev->issuer, ev->serial);
+    ocsp_key_cert(cert_key, cli->cf.prefix, ev->issuer, ev->serial);
     for (;;) {
-        redisReply *r = ocsp_rconn_cmd(&cli->redis, 2, get, NULL);
+        redisReply *reply = ocsp_rconn_cmd(&cli->redis, 2, get, NULL);
         int done = 0;
 
-        if (r == NULL) {
+        if (reply == NULL) {
             cli_err("%s", cli->redis.err);
             return -1;
         }
-        if (r->type == REDIS_REPLY_STRING) {
+        if (reply->type == REDIS_REPLY_STRING) {
             const char *why;
-            Revoca__CertRecord *rec =
-                ocsp_record_decode(r->str, r->len, ev->serial, NULL, &why);
+            Revoca__CertRecord *rec = ocsp_record_decode(
+                reply->str, reply->len, ev->serial, NULL, &why);
             if (rec == NULL) {
                 /* The signer leaves it alone: waiting cannot succeed. */
-                cli_err("record %s is invalid (%s); repair it first", ck, why);
-                freeReplyObject(r);
+                cli_err("record %s is invalid (%s); repair it first", cert_key,
+                        why);
+                freeReplyObject(reply);
                 return -1;
             }
             done = ocsp_record_reflects(rec, ev);
             ocsp_record_free(rec, NULL);
         }
-        freeReplyObject(r);
+        freeReplyObject(reply);
         if (done) {
             return 0;
         }
@@ -625,14 +626,15 @@ static void print_time(const char *label, int64_t t)
 
 static int cmd_status(cli_t *cli, int argc, char **argv)
 {
-    static const char *st[] = {"good", "revoked", "hold"};
+    static const char *status_names[] = {"good", "revoked", "hold"};
     cli_opts_t o;
     const ocsp_issuer_conf_t *ic;
-    char serial[OCSP_SERIAL_HEX_MAX + 1], ck[OCSP_KEY_MAX], ok[OCSP_KEY_MAX];
-    const char *get[] = {"GET", ck};
-    const char *hget[] = {"HMGET", ok, OCSP_FIELD_STATUS,
+    char serial[OCSP_SERIAL_HEX_MAX + 1], cert_key[OCSP_KEY_MAX],
+        ocsp_key[OCSP_KEY_MAX];
+    const char *get[] = {"GET", cert_key};
+    const char *hget[] = {"HMGET", ocsp_key, OCSP_FIELD_STATUS,
                           OCSP_FIELD_THIS_UPDATE, OCSP_FIELD_NEXT_UPDATE};
-    redisReply *r = NULL, *h = NULL;
+    redisReply *rec_reply = NULL, *resp_reply = NULL;
     Revoca__CertRecord *rec = NULL;
     X509 *ca = NULL, *cert = NULL;
     unsigned char *der = NULL;
@@ -656,29 +658,30 @@ static int cmd_status(cli_t *cli, int argc, char **argv)
     if (cli_connect(cli) != 0) {
         goto done;
     }
-    ocsp_key_cert(ck, cli->cf.prefix, ic->name, serial);
-    ocsp_key_ocsp(ok, cli->cf.prefix, ic->name, serial);
-    r = ocsp_rconn_cmd(&cli->redis, 2, get, NULL);
-    h = r ? ocsp_rconn_cmd(&cli->redis, 5, hget, NULL) : NULL;
-    if (r == NULL || h == NULL) {
+    ocsp_key_cert(cert_key, cli->cf.prefix, ic->name, serial);
+    ocsp_key_ocsp(ocsp_key, cli->cf.prefix, ic->name, serial);
+    rec_reply = ocsp_rconn_cmd(&cli->redis, 2, get, NULL);
+    resp_reply = rec_reply ? ocsp_rconn_cmd(&cli->redis, 5, hget, NULL) : NULL;
+    if (rec_reply == NULL || resp_reply == NULL) {
         cli_err("%s", cli->redis.err);
         goto done;
     }
     printf("%-16s %s\n%-16s %s\n", "issuer", ic->name, "serial", serial);
-    if (r->type == REDIS_REPLY_STRING) {
+    if (rec_reply->type == REDIS_REPLY_STRING) {
         const char *why;
 
-        rec = ocsp_record_decode(r->str, r->len, serial, NULL, &why);
+        rec = ocsp_record_decode(rec_reply->str, rec_reply->len, serial, NULL,
+                                 &why);
         if (rec == NULL) {
             printf("%-16s invalid (%s)\n", "record", why);
-            cli_err("record %s is invalid (%s)", ck, why);
+            cli_err("record %s is invalid (%s)", cert_key, why);
             goto done;
         }
     }
     if (rec == NULL) {
         printf("%-16s %s\n", "record", "none (never reported)");
     } else {
-        printf("%-16s %s\n", "record", st[rec->status]);
+        printf("%-16s %s\n", "record", status_names[rec->status]);
         if (rec->has_not_after) {
             print_time("not_before", rec->not_before);
             print_time("not_after", rec->not_after);
@@ -693,15 +696,15 @@ static int cmd_status(cli_t *cli, int argc, char **argv)
             print_time("invalidity_date", rec->invalidity_date);
         }
     }
-    if (h->type == REDIS_REPLY_ARRAY && h->elements == 3 &&
-        h->element[0]->type == REDIS_REPLY_STRING) {
+    if (resp_reply->type == REDIS_REPLY_ARRAY && resp_reply->elements == 3 &&
+        resp_reply->element[0]->type == REDIS_REPLY_STRING) {
         int64_t at;
-        printf("%-16s %.*s\n", "ocsp_status", (int)h->element[0]->len,
-               h->element[0]->str);
-        if (ocsp_reply_int64(h->element[1], 0, &at) == 0) {
+        printf("%-16s %.*s\n", "ocsp_status", (int)resp_reply->element[0]->len,
+               resp_reply->element[0]->str);
+        if (ocsp_reply_int64(resp_reply->element[1], 0, &at) == 0) {
             print_time("this_update", at);
         }
-        if (ocsp_reply_int64(h->element[2], 0, &at) == 0) {
+        if (ocsp_reply_int64(resp_reply->element[2], 0, &at) == 0) {
             print_time("next_update", at);
         }
     } else {
@@ -711,11 +714,11 @@ static int cmd_status(cli_t *cli, int argc, char **argv)
 
 done:
     ocsp_record_free(rec, NULL);
-    if (r) {
-        freeReplyObject(r);
+    if (rec_reply) {
+        freeReplyObject(rec_reply);
     }
-    if (h) {
-        freeReplyObject(h);
+    if (resp_reply) {
+        freeReplyObject(resp_reply);
     }
     OPENSSL_free(der);
     X509_free(cert);

@@ -251,3 +251,20 @@ def test_cert_the_signer_would_refuse_is_refused_first(stack):
     assert p.returncode == 2 and "bad validity period" in p.stderr, p.stderr
     assert path in p.stderr
     assert stream_len(stack) == 0
+
+
+def test_status_reports_record_and_response(stack):
+    stack.start_signer()
+    good = stack.path("good.pem")
+    p = stack.cli("status", "--issuer", "demo", "--cert", good)
+    assert "none (never reported)" in p.stdout and "no response stored" in p.stdout
+    stack.cli("issue", "--issuer", "demo", "--cert", good)
+    stack.cli("revoke", "--issuer", "demo", "--cert", good, "--reason",
+              "keyCompromise", "--time", "2026-01-02T03:04:05Z", "--wait")
+    out = stack.cli("status", "--issuer", "demo", "--cert", good).stdout
+    fields = dict(l.split(None, 1) for l in out.splitlines())
+    assert fields["serial"] == stack.serial_of(good)
+    assert fields["record"] == "revoked" and fields["reason"] == "keyCompromise"
+    assert fields["revocation_time"] == "2026-01-02T03:04:05Z"
+    assert fields["ocsp_status"] == "revoked", out
+    assert fields["this_update"].endswith("Z") and fields["next_update"] > fields["this_update"]

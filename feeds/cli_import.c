@@ -427,8 +427,13 @@ static int load_cert_path(const char *path, X509 *ca,
                         strcmp(nm + l - 4, ".crt") == 0 ||
                         strcmp(nm + l - 4, ".der") == 0 ||
                         strcmp(nm + l - 4, ".cer") == 0)))) {
-            snprintf(full, sizeof(full), "%s/%s", path, nm);
-            failed = load_cert_file(full, ca, ic, rs) != 0;
+            if ((size_t)snprintf(full, sizeof(full), "%s/%s", path, nm) >=
+                sizeof(full)) {
+                cli_err("%s/%s: path too long", path, nm);
+                failed = 1;
+            } else {
+                failed = load_cert_file(full, ca, ic, rs) != 0;
+            }
         }
         free(names[i]);
     }

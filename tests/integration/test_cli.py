@@ -268,3 +268,21 @@ def test_status_reports_record_and_response(stack):
     assert fields["revocation_time"] == "2026-01-02T03:04:05Z"
     assert fields["ocsp_status"] == "revoked", out
     assert fields["this_update"].endswith("Z") and fields["next_update"] > fields["this_update"]
+
+
+def test_import_path_too_long_is_named(stack):
+    d = stack.tmp
+    while len(d) < 3900:
+        d = os.path.join(d, "d" * 200)
+    os.makedirs(d)
+    name = "c" * 200 + ".pem"
+    with open(stack.path("good.pem"), "rb") as f:
+        data = f.read()
+    dfd = os.open(d, os.O_RDONLY)
+    fd = os.open(name, os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=dfd)
+    os.write(fd, data)
+    os.close(fd)
+    os.close(dfd)
+    p = stack.cli("import", "--issuer", "demo", "--certs", d, check=False)
+    assert p.returncode == 2 and "path too long" in p.stderr, p.stderr
+    assert stream_len(stack) == 0

@@ -660,10 +660,23 @@ static int cmd_status(cli_t *cli, int argc, char **argv)
     }
     ocsp_key_cert(cert_key, cli->cf.prefix, ic->name, serial);
     ocsp_key_ocsp(ocsp_key, cli->cf.prefix, ic->name, serial);
-    rec_reply = ocsp_rconn_cmd(&cli->redis, 2, get, NULL);
-    resp_reply = rec_reply ? ocsp_rconn_cmd(&cli->redis, 5, hget, NULL) : NULL;
-    if (rec_reply == NULL || resp_reply == NULL) {
-        cli_err("%s", cli->redis.err);
+    /* One round trip: both commands pipelined (rconn.h). */
+    if (ocsp_rconn_append(&cli->redis, 2, get, NULL) == 0 &&
+        ocsp_rconn_append(&cli->redis, 5, hget, NULL) == 0) {
+        rec_reply = ocsp_rconn_reply(&cli->redis);
+        resp_reply = rec_reply ? ocsp_rconn_reply(&cli->redis) : NULL;
+    }
+    if (rec_reply == NULL || resp_reply == NULL ||
+        rec_reply->type == REDIS_REPLY_ERROR ||
+        resp_reply->type == REDIS_REPLY_ERROR) {
+        if (rec_reply != NULL && rec_reply->type == REDIS_REPLY_ERROR) {
+            cli_err("redis: %s", rec_reply->str);
+        } else if (resp_reply != NULL &&
+                   resp_reply->type == REDIS_REPLY_ERROR) {
+            cli_err("redis: %s", resp_reply->str);
+        } else {
+            cli_err("%s", cli->redis.err);
+        }
         goto done;
     }
     printf("%-16s %s\n%-16s %s\n", "issuer", ic->name, "serial", serial);

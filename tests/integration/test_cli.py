@@ -222,6 +222,10 @@ def test_redis_error_reply_is_a_failure(stack):
     p = stack.cli("import", "--issuer", "demo", "--openssl-index", idx,
                   check=False)
     assert p.returncode == 1 and "WRONGTYPE" in p.stderr, p.stderr
+    # status: an error reply is not "never reported"
+    stack.r().hset("revoca:cert:demo:1", "x", "y")
+    p = stack.cli("status", "--issuer", "demo", "--serial", "1", check=False)
+    assert p.returncode == 1 and "WRONGTYPE" in p.stderr, p.stderr
 
 
 def test_cert_the_signer_would_refuse_is_refused_first(stack):

@@ -1,9 +1,10 @@
 /*
  * revoca-crlgen settings: the top-level "crl" group (publication, leases)
- * and each issuer's "crl" subgroup (lifetimes, URLs, deltas), read from the
- * shared configuration file and checked against the issuer's profile.  The
- * cabf profile's Baseline Requirements are enforced here, at load time, so
- * that a configuration breaking them never starts.  See docs/crl.md.
+ * and each issuer's "crl" subgroup (lifetimes, deltas), read from the
+ * shared configuration file and checked at load time against the limits of
+ * the issuer's profile (policy.h: the cabf profile's Baseline
+ * Requirements), so that a configuration breaking them never starts.  The
+ * CRL URLs are the core config's (config.h).  See docs/crl.md.
  */
 #ifndef CRL_CONF_H
 #define CRL_CONF_H
@@ -12,7 +13,6 @@
 
 #include "config.h"
 
-#define CRL_URL_MAX 1024
 #define CRL_CONSUMER_MAX 64
 
 typedef struct {
@@ -26,10 +26,11 @@ typedef struct {
     int64_t delta_resign_after;
     int64_t expired_after; /* drop entries this long after notAfter */
     int64_t rebase_after;  /* delta entries that trigger a new full CRL */
-    char *full_url;        /* URL of ISSUER.crl (shard list when N = 1) */
-    char *delta_url;       /* freshestCRL of the full CRL */
-    unsigned nshards;      /* issuer_conf->shards */
-    char **shard_urls;     /* nshards URLs when nshards > 1 (IDP) */
+    /* Borrowed from issuer_conf (config.h, which reads and checks them): */
+    const char *full_url;    /* URL of ISSUER.crl (shard list when N = 1) */
+    const char *delta_url;   /* freshestCRL of the full CRL */
+    unsigned nshards;        /* issuer_conf->shards */
+    char *const *shard_urls; /* nshards URLs when nshards > 1 (IDP) */
 } crl_issuer_conf_t;
 
 typedef struct {

@@ -18,28 +18,60 @@
 #include "policy.h"
 #include "record.h"
 #include "serial.h"
+#include "shard.h"
 
 #define DEFAULT_CONF "/etc/revoca/revoca.conf"
 #define DEFAULT_WAIT 10
 #define POLL_MS 5
 
-static const char usage_text[] =
-    "usage: revoca [-c FILE] COMMAND [OPTIONS]\n"
-    "\n"
-    "  issue   --issuer N (--cert FILE | --serial HEX --not-after TIME)\n"
-    "          [--not-before TIME] [--shard N] [--no-wait]\n"
-    "  revoke  --issuer N (--serial HEX | --cert FILE) [--reason NAME]\n"
-    "          [--time TIME] [--invalidity-date TIME] [--wait]\n"
-    "  hold    --issuer N (--serial HEX | --cert FILE) [--time TIME] [--wait]\n"
-    "  release --issuer N (--serial HEX | --cert FILE) [--time TIME] [--wait]\n"
-    "  status  --issuer N (--serial HEX | --cert FILE)\n"
-    "  import  --issuer N (--openssl-index FILE | --certs PATH...)\n"
+/* One usage line per command: `revoca --help` prints them all, `revoca
+ * COMMAND --help` its own. */
+static const struct {
+    const char *name;
+    const char *usage;
+} commands[] = {
+    {"issue",
+     "issue   --issuer N (--cert FILE | --serial HEX --not-after TIME\n"
+     "          [--not-before TIME]) [--shard N] [--no-wait]\n"},
+    {"revoke",
+     "revoke  --issuer N (--serial HEX | --cert FILE) [--reason NAME]\n"
+     "          [--time TIME] [--invalidity-date TIME] [--wait]\n"},
+    {"hold", "hold    --issuer N (--serial HEX | --cert FILE) [--time TIME] "
+             "[--wait]\n"},
+    {"release", "release --issuer N (--serial HEX | --cert FILE) [--time TIME] "
+                "[--wait]\n"},
+    {"status", "status  --issuer N (--serial HEX | --cert FILE)\n"},
+    {"import", "import  --issuer N (--openssl-index FILE | --certs PATH...)\n"},
+};
+
+static const char usage_notes[] =
     "\n"
     "  -c FILE   configuration (default $REVOCA_CONF, else " DEFAULT_CONF ")\n"
     "  TIME      now | unix seconds | YYYY-MM-DD | YYYY-MM-DDTHH:MM:SSZ\n"
     "  NAME      keyCompromise, cACompromise, affiliationChanged, superseded,\n"
     "            cessationOfOperation, privilegeWithdrawn, aACompromise,\n"
-    "            unspecified\n";
+    "            unspecified\n"
+    "  --shard N the certificate's CRL shard; with --cert it must be the one\n"
+    "            its cRLDistributionPoints names (docs/crl.md)\n"
+    "\n"
+    "Exit status: 0 done, 1 Redis failure, 2 bad input, 3 no response in "
+    "time.\n";
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+/* Usage of command CMD (NULL: every command) to OUT. */
+static void usage(FILE *out, const char *cmd)
+{
+    size_t i;
+
+    fputs("usage: revoca [-c FILE] COMMAND [OPTIONS]\n\n", out);
+    for (i = 0; i < NCOMMANDS; i++) {
+        if (cmd == NULL || strcmp(cmd, commands[i].name) == 0) {
+            fprintf(out, "  %s", commands[i].usage);
+        }
+    }
+    fputs(usage_notes, out);
+}
 
 void cli_err(const char *fmt, ...)
 {
@@ -86,9 +118,10 @@ int cli_parse_time(const char *s, int64_t *out)
 
 int cli_connect(cli_t *cli)
 {
-    ocsp_rconn_init(&cli->rc, &cli->cf);
-    if (ocsp_rconn_ensure(&cli->rc, NULL, ocsp_now_ms() + 3000) != 0) {
-        cli_err("%s", cli->rc.err);
+    ocsp_rconn_init(&cli->redis, &cli->cf);
+    cli->redis.quiet = 1; /* the CLI says why itself, once */
+    if (ocsp_rconn_ensure(&cli->redis, NULL, ocsp_now_ms() + 3000) != 0) {
+        cli_err("%s", cli->redis.err);
         return -1;
     }
     return 0;
@@ -168,43 +201,28 @@ int cli_append_event(cli_t *cli, const Revoca__Event *ev)
     size_t n = revoca__event__get_packed_size(ev);
     const char *argv[] = {"XADD", cli->events_key, "*", OCSP_STREAM_FIELD,
                           (const char *)buf};
-    size_t lens[5];
+    size_t lens[] = {4, strlen(cli->events_key), 1, strlen(OCSP_STREAM_FIELD),
+                     n};
 
     if (n > sizeof(buf)) {
         cli_err("event too large (%zu bytes)", n);
         return -1;
     }
     revoca__event__pack(ev, buf);
-    lens[0] = 4;
-    lens[1] = strlen(cli->events_key);
-    lens[2] = 1;
-    lens[3] = 1;
-    lens[4] = n;
-    if (redisAppendCommandArgv(cli->rc.c, 5, argv, lens) != REDIS_OK) {
-        cli_err("out of memory");
+    if (ocsp_rconn_append(&cli->redis, 5, argv, lens) != 0) {
+        cli_err("%s", cli->redis.err);
         return -1;
     }
     return 0;
 }
 
-int cli_read_replies(cli_t *cli, size_t n)
+int cli_read_replies(cli_t *cli)
 {
-    size_t i;
-    int rc = 0;
-
-    for (i = 0; i < n; i++) {
-        void *r = NULL;
-        if (redisGetReply(cli->rc.c, &r) != REDIS_OK) {
-            cli_err("redis: %s", cli->rc.c->errstr);
-            return -1;
-        }
-        if (((redisReply *)r)->type == REDIS_REPLY_ERROR) {
-            cli_err("redis: %s", ((redisReply *)r)->str);
-            rc = -1;
-        }
-        freeReplyObject(r);
+    if (ocsp_rconn_skip(&cli->redis, ocsp_rconn_pending(&cli->redis)) != 0) {
+        cli_err("redis: %s", cli->redis.err);
+        return -1;
     }
-    return rc;
+    return 0;
 }
 
 /* Options shared by the per-certificate commands. */
@@ -213,6 +231,21 @@ typedef struct {
         *not_before, *shard;
     int wait, no_wait;
 } cli_opts_t;
+
+int cli_getopt(int argc, char **argv, const struct option *longopts)
+{
+    int c;
+
+    /* Our own messages, naming the command and the option. */
+    opterr = 0;
+    c = getopt_long(argc, argv, ":", longopts, NULL);
+    if (c == '?') {
+        cli_err("%s: unknown option %s", argv[0], argv[optind - 1]);
+    } else if (c == ':') {
+        cli_err("%s: option %s needs a value", argv[0], argv[optind - 1]);
+    }
+    return c;
+}
 
 static int parse_opts(int argc, char **argv, cli_opts_t *o)
 {
@@ -233,7 +266,7 @@ static int parse_opts(int argc, char **argv, cli_opts_t *o)
 
     memset(o, 0, sizeof(*o));
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, longopts)) != -1) {
         switch (c) {
         case 'i':
             o->issuer = optarg;
@@ -273,7 +306,7 @@ static int parse_opts(int argc, char **argv, cli_opts_t *o)
         }
     }
     if (optind != argc) {
-        cli_err("unexpected argument: %s", argv[optind]);
+        cli_err("%s: unexpected argument: %s", argv[0], argv[optind]);
         return -1;
     }
     return 0;
@@ -310,33 +343,34 @@ const ocsp_issuer_conf_t *cli_issuer(cli_t *cli, const char *name, X509 **ca)
  */
 static int wait_applied(cli_t *cli, const Revoca__Event *ev, int64_t secs)
 {
-    char ck[OCSP_KEY_MAX];
+    char cert_key[OCSP_KEY_MAX];
     long deadline = ocsp_now_ms() + (long)secs * 1000;
-    const char *get[] = {"GET", ck};
+    const char *get[] = {"GET", cert_key};
 
-    ocsp_key_cert(ck, cli->cf.prefix, ev->issuer, ev->serial);
+    ocsp_key_cert(cert_key, cli->cf.prefix, ev->issuer, ev->serial);
     for (;;) {
-        redisReply *r = ocsp_rconn_cmd(&cli->rc, 2, get, NULL);
+        redisReply *reply = ocsp_rconn_cmd(&cli->redis, 2, get, NULL);
         int done = 0;
 
-        if (r == NULL) {
-            cli_err("%s", cli->rc.err);
+        if (reply == NULL) {
+            cli_err("%s", cli->redis.err);
             return -1;
         }
-        if (r->type == REDIS_REPLY_STRING) {
+        if (reply->type == REDIS_REPLY_STRING) {
             const char *why;
-            Revoca__CertRecord *rec =
-                ocsp_record_decode(r->str, r->len, ev->serial, NULL, &why);
+            Revoca__CertRecord *rec = ocsp_record_decode(
+                reply->str, reply->len, ev->serial, NULL, &why);
             if (rec == NULL) {
                 /* The signer leaves it alone: waiting cannot succeed. */
-                cli_err("record %s is invalid (%s); repair it first", ck, why);
-                freeReplyObject(r);
+                cli_err("record %s is invalid (%s); repair it first", cert_key,
+                        why);
+                freeReplyObject(reply);
                 return -1;
             }
             done = ocsp_record_reflects(rec, ev);
             ocsp_record_free(rec, NULL);
         }
-        freeReplyObject(r);
+        freeReplyObject(reply);
         if (done) {
             return 0;
         }
@@ -347,8 +381,57 @@ static int wait_applied(cli_t *cli, const Revoca__Event *ev, int64_t secs)
     }
 }
 
-/* The "cli" group of the config file. */
-static const char *const cli_known[] = {"issue_wait", NULL};
+/* --shard N: 0 and *out, or -1 after a message naming the option. */
+static int parse_shard(const char *s, const ocsp_issuer_conf_t *ic,
+                       unsigned *out)
+{
+    unsigned long v = 0;
+    size_t i;
+
+    for (i = 0; s[i] >= '0' && s[i] <= '9' && v < ic->shards; i++) {
+        v = v * 10 + (unsigned long)(s[i] - '0');
+    }
+    if (i == 0 || s[i] != '\0' || v >= ic->shards) {
+        cli_err("--shard %s: must be 0..%u (issuer %s has %u shard%s)", s,
+                ic->shards - 1, ic->name, ic->shards,
+                ic->shards > 1 ? "s" : "");
+        return -1;
+    }
+    *out = (unsigned)v;
+    return 0;
+}
+
+/* Refuses options that CMD does not take, rather than ignoring them. */
+static int check_opts(const char *cmd, const cli_opts_t *o)
+{
+    int issue = strcmp(cmd, "issue") == 0;
+    const struct {
+        const char *name, *value;
+        int allowed;
+        const char *with;
+    } only[] = {
+        {"--reason", o->reason, strcmp(cmd, "revoke") == 0, "revoke"},
+        {"--invalidity-date", o->invalidity, strcmp(cmd, "revoke") == 0,
+         "revoke"},
+        {"--shard", o->shard, issue, "issue"},
+        {"--not-after", o->not_after, issue && o->cert == NULL,
+         "issue --serial"},
+        {"--not-before", o->not_before, issue && o->cert == NULL,
+         "issue --serial"},
+        {"--time", o->time, !issue, "revoke, hold and release"},
+        {"--no-wait", o->no_wait ? "" : NULL, issue, "issue"},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(only) / sizeof(only[0]); i++) {
+        if (only[i].value != NULL && !only[i].allowed) {
+            cli_err("%s: %s only goes with %s", cmd, only[i].name,
+                    only[i].with);
+            return -1;
+        }
+    }
+    return 0;
+}
 
 /* issue, revoke, hold, release: one event each. */
 static int cmd_event(cli_t *cli, const char *cmd, int argc, char **argv)
@@ -361,12 +444,13 @@ static int cmd_event(cli_t *cli, const char *cmd, int argc, char **argv)
     Revoca__Revoked rv = REVOCA__REVOKED__INIT;
     Revoca__Hold hd = REVOCA__HOLD__INIT;
     Revoca__Release rl = REVOCA__RELEASE__INIT;
-    char serial[OCSP_SERIAL_HEX_MAX + 1], id[40], werr[OCSP_ERR_MAX];
+    char serial[OCSP_SERIAL_HEX_MAX + 1], id[40];
     unsigned char *der = NULL;
-    int64_t t, wait = DEFAULT_WAIT, v;
-    int rc = CLI_EXIT_USAGE, issue = strcmp(cmd, "issue") == 0, w;
+    const char *refused;
+    int64_t t;
+    int status = CLI_EXIT_USAGE, issue = strcmp(cmd, "issue") == 0, waited;
 
-    if (parse_opts(argc, argv, &o) != 0) {
+    if (parse_opts(argc, argv, &o) != 0 || check_opts(cmd, &o) != 0) {
         goto done;
     }
     ic = cli_issuer(cli, o.issuer, &ca);
@@ -398,16 +482,21 @@ static int cmd_event(cli_t *cli, const char *cmd, int argc, char **argv)
     ev.time = (int64_t)time(NULL);
     if (ocsp_event_new_id(id) != 0) {
         cli_err("no randomness for an event id");
-        rc = CLI_EXIT_FAIL;
+        status = CLI_EXIT_FAIL;
         goto done;
     }
     ev.id = id;
 
     if (issue) {
+        unsigned shard = OCSP_SHARD_ANY;
+
         if (o.cert == NULL) {
-            if (o.not_after == NULL ||
-                cli_parse_time(o.not_after, &is.not_after) != 0) {
+            if (o.not_after == NULL) {
                 cli_err("issue: --not-after TIME is required with --serial");
+                goto done;
+            }
+            if (cli_parse_time(o.not_after, &is.not_after) != 0) {
+                cli_err("--not-after %s: not a time", o.not_after);
                 goto done;
             }
             is.not_before = ev.time;
@@ -426,15 +515,22 @@ static int cmd_event(cli_t *cli, const char *cmd, int argc, char **argv)
                 goto done;
             }
         }
-        if (o.shard != NULL) {
-            char *e;
-            v = strtoll(o.shard, &e, 10);
-            if (*e != '\0' || v < 0 || (unsigned)v >= ic->shards) {
-                cli_err("--shard %s: must be 0..%u", o.shard, ic->shards - 1);
+        if (o.shard != NULL && parse_shard(o.shard, ic, &shard) != 0) {
+            goto done;
+        }
+        if (cert != NULL) {
+            /* Its CRL clients read the CRL its distribution point names:
+             * the shard is that one, never a guess (shard.h). */
+            ocsp_shard_t sr;
+            if (ocsp_shard_from_cert(ic, cert, shard, &sr) != 0) {
+                cli_err("%s: %s", o.cert, sr.err);
                 goto done;
             }
+            shard = sr.shard;
+        }
+        if (shard != OCSP_SHARD_ANY) {
             is.has_shard = 1;
-            is.shard = (uint32_t)v;
+            is.shard = shard;
         }
         ev.kind_case = REVOCA__EVENT__KIND_ISSUED;
         ev.issued = &is;
@@ -442,15 +538,12 @@ static int cmd_event(cli_t *cli, const char *cmd, int argc, char **argv)
         int reason = 0;
         if (o.reason != NULL) {
             reason = ocsp_reason_from_name(o.reason);
-            if (reason < 0 || reason == 6 || reason == 8) {
+            if (reason < 0 || reason == REVOCA__REASON__CERTIFICATE_HOLD ||
+                reason == REVOCA__REASON__REMOVE_FROM_CRL) {
                 cli_err("--reason %s: not a revocation reason%s", o.reason,
-                        reason == 6 ? " (use revoca hold)" : "");
-                goto done;
-            }
-            if (!ocsp_profile_allows_reason(ic->profile, reason)) {
-                cli_err("--reason %s: not allowed by the cabf profile "
-                        "(Baseline Requirements 7.2.2)",
-                        o.reason);
+                        reason == REVOCA__REASON__CERTIFICATE_HOLD
+                            ? " (use revoca hold)"
+                            : "");
                 goto done;
             }
         }
@@ -467,11 +560,6 @@ static int cmd_event(cli_t *cli, const char *cmd, int argc, char **argv)
         ev.kind_case = REVOCA__EVENT__KIND_REVOKED;
         ev.revoked = &rv;
     } else if (strcmp(cmd, "hold") == 0) {
-        if (!ocsp_profile_allows_hold(ic->profile)) {
-            cli_err("hold: certificateHold is not allowed by the cabf "
-                    "profile");
-            goto done;
-        }
         hd.hold_time = t;
         ev.kind_case = REVOCA__EVENT__KIND_HOLD;
         ev.hold = &hd;
@@ -480,46 +568,49 @@ static int cmd_event(cli_t *cli, const char *cmd, int argc, char **argv)
         ev.kind_case = REVOCA__EVENT__KIND_RELEASE;
         ev.release = &rl;
     }
-    if (o.reason != NULL && ev.kind_case != REVOCA__EVENT__KIND_REVOKED) {
-        cli_err("%s: --reason only goes with revoke", cmd);
+    /* Judged as the signer will (event.h, policy.h), before anything is
+     * written. */
+    refused = ocsp_event_check(&ev);
+    if (refused != NULL) {
+        cli_err("%s %s: %s", cmd, serial, refused);
+        goto done;
+    }
+    refused = ocsp_profile_refuses(ic->profile, &ev);
+    if (refused != NULL) {
+        if (o.reason != NULL) {
+            cli_err("--reason %s: %s", o.reason, refused);
+        } else {
+            cli_err("%s: %s", cmd, refused);
+        }
         goto done;
     }
 
-    if (config_lookup(&cli->cf.lc, "cli") != NULL &&
-        (ocsp_conf_known(config_lookup(&cli->cf.lc, "cli"), cli_known,
-                         cli->cf.path, werr) != 0 ||
-         ocsp_conf_duration(config_lookup(&cli->cf.lc, "cli"), "issue_wait",
-                            &wait, cli->cf.path, werr) != 0)) {
-        cli_err("%s", werr);
-        goto done;
-    }
-
-    rc = CLI_EXIT_FAIL;
+    status = CLI_EXIT_FAIL;
     if (cli_connect(cli) != 0 || cli_append_event(cli, &ev) != 0 ||
-        cli_read_replies(cli, 1) != 0) {
+        cli_read_replies(cli) != 0) {
         goto done;
     }
     if ((issue && !o.no_wait) || o.wait) {
-        w = wait_applied(cli, &ev, wait);
-        if (w > 0) {
+        waited = wait_applied(cli, &ev, cli->issue_wait);
+        if (waited > 0) {
             cli_err("%s %s: event queued, but no response in Redis after "
                     "%llds (is revoca-signer running?)",
-                    cmd, serial, (long long)wait);
-            rc = CLI_EXIT_TIMEOUT;
+                    cmd, serial, (long long)cli->issue_wait);
+            status = CLI_EXIT_TIMEOUT;
             goto done;
         }
-        if (w < 0) {
+        if (waited < 0) {
             goto done;
         }
     }
     printf("%s %s %s\n", cmd, ic->name, serial);
-    rc = 0;
+    status = 0;
 
 done:
     OPENSSL_free(der);
     X509_free(cert);
     X509_free(ca);
-    return rc;
+    return status;
 }
 
 static void print_time(const char *label, int64_t t)
@@ -535,21 +626,22 @@ static void print_time(const char *label, int64_t t)
 
 static int cmd_status(cli_t *cli, int argc, char **argv)
 {
-    static const char *st[] = {"good", "revoked", "hold"};
+    static const char *status_names[] = {"good", "revoked", "hold"};
     cli_opts_t o;
     const ocsp_issuer_conf_t *ic;
-    char serial[OCSP_SERIAL_HEX_MAX + 1], ck[OCSP_KEY_MAX], ok[OCSP_KEY_MAX];
-    const char *get[] = {"GET", ck};
-    const char *hget[] = {"HMGET", ok, OCSP_FIELD_STATUS,
+    char serial[OCSP_SERIAL_HEX_MAX + 1], cert_key[OCSP_KEY_MAX],
+        ocsp_key[OCSP_KEY_MAX];
+    const char *get[] = {"GET", cert_key};
+    const char *hget[] = {"HMGET", ocsp_key, OCSP_FIELD_STATUS,
                           OCSP_FIELD_THIS_UPDATE, OCSP_FIELD_NEXT_UPDATE};
-    redisReply *r = NULL, *h = NULL;
+    redisReply *rec_reply = NULL, *resp_reply = NULL;
     Revoca__CertRecord *rec = NULL;
     X509 *ca = NULL, *cert = NULL;
     unsigned char *der = NULL;
     Revoca__Issued is = REVOCA__ISSUED__INIT;
-    int rc = CLI_EXIT_USAGE;
+    int status = CLI_EXIT_USAGE;
 
-    if (parse_opts(argc, argv, &o) != 0 ||
+    if (parse_opts(argc, argv, &o) != 0 || check_opts("status", &o) != 0 ||
         (ic = cli_issuer(cli, o.issuer, o.cert ? &ca : NULL)) == NULL) {
         goto done;
     }
@@ -562,33 +654,47 @@ static int cmd_status(cli_t *cli, int argc, char **argv)
         cli_err("status: --serial HEX (positive, at most 20 octets) or --cert");
         goto done;
     }
-    rc = CLI_EXIT_FAIL;
+    status = CLI_EXIT_FAIL;
     if (cli_connect(cli) != 0) {
         goto done;
     }
-    ocsp_key_cert(ck, cli->cf.prefix, ic->name, serial);
-    ocsp_key_ocsp(ok, cli->cf.prefix, ic->name, serial);
-    r = ocsp_rconn_cmd(&cli->rc, 2, get, NULL);
-    h = r ? ocsp_rconn_cmd(&cli->rc, 5, hget, NULL) : NULL;
-    if (r == NULL || h == NULL) {
-        cli_err("%s", cli->rc.err);
+    ocsp_key_cert(cert_key, cli->cf.prefix, ic->name, serial);
+    ocsp_key_ocsp(ocsp_key, cli->cf.prefix, ic->name, serial);
+    /* One round trip: both commands pipelined (rconn.h). */
+    if (ocsp_rconn_append(&cli->redis, 2, get, NULL) == 0 &&
+        ocsp_rconn_append(&cli->redis, 5, hget, NULL) == 0) {
+        rec_reply = ocsp_rconn_reply(&cli->redis);
+        resp_reply = rec_reply ? ocsp_rconn_reply(&cli->redis) : NULL;
+    }
+    if (rec_reply == NULL || resp_reply == NULL ||
+        rec_reply->type == REDIS_REPLY_ERROR ||
+        resp_reply->type == REDIS_REPLY_ERROR) {
+        if (rec_reply != NULL && rec_reply->type == REDIS_REPLY_ERROR) {
+            cli_err("redis: %s", rec_reply->str);
+        } else if (resp_reply != NULL &&
+                   resp_reply->type == REDIS_REPLY_ERROR) {
+            cli_err("redis: %s", resp_reply->str);
+        } else {
+            cli_err("%s", cli->redis.err);
+        }
         goto done;
     }
     printf("%-16s %s\n%-16s %s\n", "issuer", ic->name, "serial", serial);
-    if (r->type == REDIS_REPLY_STRING) {
+    if (rec_reply->type == REDIS_REPLY_STRING) {
         const char *why;
 
-        rec = ocsp_record_decode(r->str, r->len, serial, NULL, &why);
+        rec = ocsp_record_decode(rec_reply->str, rec_reply->len, serial, NULL,
+                                 &why);
         if (rec == NULL) {
             printf("%-16s invalid (%s)\n", "record", why);
-            cli_err("record %s is invalid (%s)", ck, why);
+            cli_err("record %s is invalid (%s)", cert_key, why);
             goto done;
         }
     }
     if (rec == NULL) {
         printf("%-16s %s\n", "record", "none (never reported)");
     } else {
-        printf("%-16s %s\n", "record", st[rec->status]);
+        printf("%-16s %s\n", "record", status_names[rec->status]);
         if (rec->has_not_after) {
             print_time("not_before", rec->not_before);
             print_time("not_after", rec->not_after);
@@ -603,32 +709,55 @@ static int cmd_status(cli_t *cli, int argc, char **argv)
             print_time("invalidity_date", rec->invalidity_date);
         }
     }
-    if (h->type == REDIS_REPLY_ARRAY && h->elements == 3 &&
-        h->element[0]->type == REDIS_REPLY_STRING) {
-        printf("%-16s %s\n", "ocsp_status", h->element[0]->str);
-        if (h->element[1]->type == REDIS_REPLY_STRING) {
-            print_time("this_update", strtoll(h->element[1]->str, NULL, 10));
+    if (resp_reply->type == REDIS_REPLY_ARRAY && resp_reply->elements == 3 &&
+        resp_reply->element[0]->type == REDIS_REPLY_STRING) {
+        int64_t at;
+        printf("%-16s %.*s\n", "ocsp_status", (int)resp_reply->element[0]->len,
+               resp_reply->element[0]->str);
+        if (ocsp_reply_int64(resp_reply->element[1], 0, &at) == 0) {
+            print_time("this_update", at);
         }
-        if (h->element[2]->type == REDIS_REPLY_STRING) {
-            print_time("next_update", strtoll(h->element[2]->str, NULL, 10));
+        if (ocsp_reply_int64(resp_reply->element[2], 0, &at) == 0) {
+            print_time("next_update", at);
         }
     } else {
         printf("%-16s %s\n", "ocsp_status", "no response stored");
     }
-    rc = 0;
+    status = 0;
 
 done:
     ocsp_record_free(rec, NULL);
-    if (r) {
-        freeReplyObject(r);
+    if (rec_reply) {
+        freeReplyObject(rec_reply);
     }
-    if (h) {
-        freeReplyObject(h);
+    if (resp_reply) {
+        freeReplyObject(resp_reply);
     }
     OPENSSL_free(der);
     X509_free(cert);
     X509_free(ca);
-    return rc;
+    return status;
+}
+
+/* The "cli" group of the config file. */
+static int cli_settings(cli_t *cli, char *err)
+{
+    static const char *const known[] = {"issue_wait", NULL};
+    const config_setting_t *g = config_lookup(&cli->cf.lc, "cli");
+
+    cli->issue_wait = DEFAULT_WAIT;
+    if (g == NULL) {
+        return 0;
+    }
+    if (!config_setting_is_group(g)) {
+        ocsp_conf_error(err, cli->cf.path, g, "cli: expected a group");
+        return -1;
+    }
+    return ocsp_conf_known(g, known, cli->cf.path, err) != 0 ||
+                   ocsp_conf_duration(g, "issue_wait", &cli->issue_wait,
+                                      cli->cf.path, err) != 0
+               ? -1
+               : 0;
 }
 
 int main(int argc, char **argv)
@@ -637,7 +766,8 @@ int main(int argc, char **argv)
     const char *file = getenv("REVOCA_CONF");
     char err[OCSP_ERR_MAX];
     const char *cmd;
-    int i = 1, rc;
+    int i = 1, status, known = 0;
+    size_t k;
 
     if (file == NULL || *file == '\0') {
         file = DEFAULT_CONF;
@@ -648,41 +778,54 @@ int main(int argc, char **argv)
             i += 2;
         } else if (strcmp(argv[i], "-h") == 0 ||
                    strcmp(argv[i], "--help") == 0) {
-            fputs(usage_text, stdout);
+            usage(stdout, NULL);
             return 0;
         } else {
             cli_err("unknown option %s", argv[i]);
-            fputs(usage_text, stderr);
+            usage(stderr, NULL);
             return CLI_EXIT_USAGE;
         }
     }
     if (i >= argc) {
-        fputs(usage_text, stderr);
+        usage(stderr, NULL);
         return CLI_EXIT_USAGE;
     }
     cmd = argv[i];
-    if (strcmp(cmd, "issue") != 0 && strcmp(cmd, "revoke") != 0 &&
-        strcmp(cmd, "hold") != 0 && strcmp(cmd, "release") != 0 &&
-        strcmp(cmd, "status") != 0 && strcmp(cmd, "import") != 0) {
+    for (k = 0; k < NCOMMANDS; k++) {
+        known |= strcmp(cmd, commands[k].name) == 0;
+    }
+    if (!known) {
         cli_err("unknown command \"%s\"", cmd);
-        fputs(usage_text, stderr);
+        usage(stderr, NULL);
         return CLI_EXIT_USAGE;
+    }
+    /* COMMAND --help needs no configuration. */
+    for (k = (size_t)i + 1; k < (size_t)argc; k++) {
+        if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0) {
+            usage(stdout, cmd);
+            return 0;
+        }
     }
     memset(&cli, 0, sizeof(cli));
     if (ocsp_config_load(&cli.cf, file, err) != 0) {
         cli_err("%s", err);
         return CLI_EXIT_USAGE;
     }
+    if (cli_settings(&cli, err) != 0) {
+        cli_err("%s", err);
+        ocsp_config_free(&cli.cf);
+        return CLI_EXIT_USAGE;
+    }
     ocsp_key_events(cli.events_key, cli.cf.prefix);
 
     if (strcmp(cmd, "status") == 0) {
-        rc = cmd_status(&cli, argc - i, argv + i);
+        status = cmd_status(&cli, argc - i, argv + i);
     } else if (strcmp(cmd, "import") == 0) {
-        rc = cli_import(&cli, argc - i, argv + i);
+        status = cli_import(&cli, argc - i, argv + i);
     } else {
-        rc = cmd_event(&cli, cmd, argc - i, argv + i);
+        status = cmd_event(&cli, cmd, argc - i, argv + i);
     }
-    ocsp_rconn_close(&cli.rc);
+    ocsp_rconn_close(&cli.redis);
     ocsp_config_free(&cli.cf);
-    return rc;
+    return status;
 }

@@ -22,12 +22,21 @@
 
 typedef struct {
     ocsp_config_t cf;
-    ocsp_rconn_t rc;
+    ocsp_rconn_t redis;
     char events_key[OCSP_KEY_MAX];
+    int64_t issue_wait; /* cli.issue_wait: seconds to wait for the signer */
 } cli_t;
 
 /* Prints "revoca: ..." to stderr. */
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * getopt_long for a command (argv[0] is its name) with the CLI's own
+ * messages: an unknown option or a missing value is printed naming the
+ * command and the option, and returned as '?' or ':'.
+ */
+struct option;
+int cli_getopt(int argc, char **argv, const struct option *longopts);
 
 /* Connects to Redis (a few retries).  0, or -1 after printing why. */
 int cli_connect(cli_t *cli);
@@ -55,11 +64,13 @@ int cli_check_issued(X509 *x, X509 *issuer, const char *file);
 int cli_issued_from_cert(X509 *cert, char *serial, Revoca__Issued *is,
                          unsigned char **der);
 
-/* Packs EV and appends an XADD for it to the pipeline. */
+/* Packs EV and queues an XADD for it on the connection's pipeline
+ * (rconn.h).  0, or -1 after printing why. */
 int cli_append_event(cli_t *cli, const Revoca__Event *ev);
 
-/* Reads N pipelined XADD replies.  0, or -1 after printing why. */
-int cli_read_replies(cli_t *cli, size_t n);
+/* Sends the queued events and reads every pending reply.  0, or -1 after
+ * printing why (the first error reply, or the connection's failure). */
+int cli_read_replies(cli_t *cli);
 
 /* revoca import (cli_import.c). */
 int cli_import(cli_t *cli, int argc, char **argv);

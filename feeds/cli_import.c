@@ -20,17 +20,22 @@
 #include "issuer.h"
 #include "policy.h"
 #include "serial.h"
+#include "shard.h"
 
 #define IMPORT_LINE_MAX 8192
 #define IMPORT_CHUNK 2000
+
+/* What a row says about its certificate beyond its issuance. */
+typedef enum { ROW_ISSUED = 0, ROW_REVOKED, ROW_HELD } row_kind_e;
 
 /* One parsed row: what it says about one certificate. */
 typedef struct {
     char serial[OCSP_SERIAL_HEX_MAX + 1];
     int64_t not_before, not_after;
-    char kind; /* 'V' issued, 'R' revoked, 'H' on hold */
+    row_kind_e kind;
     int reason;
     int64_t rev_time, invalidity;
+    unsigned shard;     /* from the certificate's CDP, or OCSP_SHARD_ANY */
     unsigned char *der; /* owned (certs import), or NULL */
     size_t der_len;
 } row_t;
@@ -52,6 +57,7 @@ static row_t *rows_add(rows_t *rs)
         rs->cap = cap;
     }
     memset(&rs->rows[rs->n], 0, sizeof(row_t));
+    rs->rows[rs->n].shard = OCSP_SHARD_ANY;
     return &rs->rows[rs->n++];
 }
 
@@ -63,6 +69,93 @@ static void rows_free(rows_t *rs)
         OPENSSL_free(rs->rows[i].der);
     }
     free(rs->rows);
+}
+
+/* A row's events: its issuance, then its revocation or hold if any. */
+typedef struct {
+    Revoca__Event ev[2];
+    Revoca__Issued is;
+    Revoca__Revoked rv;
+    Revoca__Hold hd;
+    char id[2][40];
+    size_t n;
+} row_events_t;
+
+/* Builds ROW's events at NOW into *re (which points into ROW).  0, or -1
+ * after a message. */
+static int row_events(const ocsp_issuer_conf_t *ic, row_t *row, int64_t now,
+                      row_events_t *re)
+{
+    static const Revoca__Event ev_init = REVOCA__EVENT__INIT;
+    static const Revoca__Issued is_init = REVOCA__ISSUED__INIT;
+    static const Revoca__Revoked rv_init = REVOCA__REVOKED__INIT;
+    static const Revoca__Hold hd_init = REVOCA__HOLD__INIT;
+    size_t k;
+
+    re->n = row->kind == ROW_ISSUED ? 1 : 2;
+    for (k = 0; k < re->n; k++) {
+        re->ev[k] = ev_init;
+        if (ocsp_event_new_id(re->id[k]) != 0) {
+            cli_err("no randomness for event ids");
+            return -1;
+        }
+        re->ev[k].id = re->id[k];
+        re->ev[k].issuer = (char *)ic->name;
+        re->ev[k].serial = row->serial;
+        re->ev[k].time = now;
+    }
+    re->is = is_init;
+    re->is.not_before = row->not_before;
+    re->is.not_after = row->not_after;
+    if (row->shard != OCSP_SHARD_ANY) {
+        re->is.has_shard = 1;
+        re->is.shard = row->shard;
+    }
+    if (row->der != NULL) {
+        re->is.has_cert_der = 1;
+        re->is.cert_der.data = row->der;
+        re->is.cert_der.len = row->der_len;
+    }
+    re->ev[0].kind_case = REVOCA__EVENT__KIND_ISSUED;
+    re->ev[0].issued = &re->is;
+    if (row->kind == ROW_REVOKED) {
+        re->rv = rv_init;
+        re->rv.revocation_time = row->rev_time;
+        re->rv.has_reason = 1;
+        re->rv.reason = (Revoca__Reason)row->reason;
+        re->rv.has_invalidity_date = row->invalidity != 0;
+        re->rv.invalidity_date = row->invalidity;
+        re->ev[1].kind_case = REVOCA__EVENT__KIND_REVOKED;
+        re->ev[1].revoked = &re->rv;
+    } else if (row->kind == ROW_HELD) {
+        re->hd = hd_init;
+        re->hd.hold_time = row->rev_time;
+        re->ev[1].kind_case = REVOCA__EVENT__KIND_HOLD;
+        re->ev[1].hold = &re->hd;
+    }
+    return 0;
+}
+
+/*
+ * Why ROW's events would be refused by their readers: the event rules
+ * (event.h) and the issuer's profile (policy.h), or NULL.  *failed is set
+ * when it could not tell (a message was printed).
+ */
+static const char *row_refused(const ocsp_issuer_conf_t *ic, row_t *row,
+                               int *failed)
+{
+    row_events_t re;
+    const char *why = NULL;
+    size_t k;
+
+    *failed = row_events(ic, row, (int64_t)time(NULL), &re) != 0;
+    for (k = 0; !*failed && why == NULL && k < re.n; k++) {
+        why = ocsp_event_check(&re.ev[k]);
+        if (why == NULL) {
+            why = ocsp_profile_refuses(ic->profile, &re.ev[k]);
+        }
+    }
+    return why;
 }
 
 /* openssl ca's index times: YYMMDDHHMMSSZ (UTCTime) or YYYYMMDDHHMMSSZ. */
@@ -124,7 +217,7 @@ static const char *index_revocation(char *f, row_t *row)
     if (index_time(f, strlen(f), &row->rev_time) != 0) {
         return "bad revocation time";
     }
-    row->kind = 'R';
+    row->kind = ROW_REVOKED;
     row->reason = 0;
     if (reason == NULL) {
         return NULL;
@@ -140,15 +233,16 @@ static const char *index_revocation(char *f, row_t *row)
     }
     if (strcmp(reason, "holdInstruction") == 0 ||
         strcmp(reason, "certificateHold") == 0) {
-        row->kind = 'H';
+        row->kind = ROW_HELD;
         return NULL;
     }
     if (strcmp(reason, "removeFromCRL") == 0) {
-        row->kind = 'V'; /* released: on no CRL */
+        row->kind = ROW_ISSUED; /* released: on no CRL */
         return NULL;
     }
     row->reason = ocsp_reason_from_name(reason);
-    if (row->reason < 0 || row->reason == 6 || row->reason == 8) {
+    if (row->reason < 0 || row->reason == REVOCA__REASON__CERTIFICATE_HOLD ||
+        row->reason == REVOCA__REASON__REMOVE_FROM_CRL) {
         return "unknown revocation reason";
     }
     return NULL;
@@ -160,7 +254,7 @@ static int parse_index(const char *file, const ocsp_issuer_conf_t *ic,
     FILE *f = fopen(file, "r");
     char line[IMPORT_LINE_MAX];
     size_t lineno = 0;
-    int rc = -1;
+    int failed = 1, broken;
 
     if (f == NULL) {
         cli_err("%s: cannot open", file);
@@ -209,7 +303,7 @@ static int parse_index(const char *file, const ocsp_issuer_conf_t *ic,
         switch (fld[0][0] == '\0' || fld[0][1] != '\0' ? '?' : fld[0][0]) {
         case 'V':
         case 'E':
-            row->kind = 'V';
+            row->kind = ROW_ISSUED;
             if (fld[2][0] != '\0') {
                 why = "revocation time on a row that is not revoked";
                 goto bad;
@@ -225,13 +319,12 @@ static int parse_index(const char *file, const ocsp_issuer_conf_t *ic,
             why = "status must be V, E or R";
             goto bad;
         }
-        if (row->kind == 'H' && !ocsp_profile_allows_hold(ic->profile)) {
-            why = "certificateHold is not allowed by the cabf profile";
-            goto bad;
+        /* As the signer will judge them (event.h, policy.h). */
+        why = row_refused(ic, row, &broken);
+        if (broken) {
+            goto done;
         }
-        if (row->kind == 'R' &&
-            !ocsp_profile_allows_reason(ic->profile, row->reason)) {
-            why = "reason not allowed by the cabf profile";
+        if (why != NULL) {
             goto bad;
         }
         continue;
@@ -243,15 +336,19 @@ static int parse_index(const char *file, const ocsp_issuer_conf_t *ic,
         cli_err("%s: read error", file);
         goto done;
     }
-    rc = 0;
+    failed = 0;
 done:
     fclose(f);
-    return rc;
+    return failed ? -1 : 0;
 }
 
-static int add_cert(X509 *x, X509 *ca, const char *file, rows_t *rs)
+static int add_cert(X509 *x, X509 *ca, const ocsp_issuer_conf_t *ic,
+                    const char *file, rows_t *rs)
 {
     Revoca__Issued is = REVOCA__ISSUED__INIT;
+    ocsp_shard_t sr;
+    const char *why;
+    int broken;
     row_t *row;
 
     if (cli_check_issued(x, ca, file) != 0) {
@@ -265,61 +362,56 @@ static int add_cert(X509 *x, X509 *ca, const char *file, rows_t *rs)
     if (cli_issued_from_cert(x, row->serial, &is, &row->der) != 0) {
         return -1;
     }
-    row->kind = 'V';
+    /* As revoca issue --cert: the shard its CRL clients read (shard.h). */
+    if (ocsp_shard_from_cert(ic, x, OCSP_SHARD_ANY, &sr) != 0) {
+        cli_err("%s: certificate %s: %s", file, row->serial, sr.err);
+        return -1;
+    }
+    row->shard = sr.shard;
+    row->kind = ROW_ISSUED;
     row->not_before = is.not_before;
     row->not_after = is.not_after;
     row->der_len = is.cert_der.len;
-    return 0;
+    why = row_refused(ic, row, &broken);
+    if (why != NULL) {
+        cli_err("%s: certificate %s: %s", file, row->serial, why);
+    }
+    return why != NULL || broken ? -1 : 0;
 }
 
 /* Every certificate in FILE (PEM, possibly several, or one DER). */
-static int load_cert_file(const char *file, X509 *ca, rows_t *rs)
+static int load_cert_file(const char *file, X509 *ca,
+                          const ocsp_issuer_conf_t *ic, rows_t *rs)
 {
-    BIO *b = BIO_new_file(file, "r");
-    X509 *x;
-    int n = 0, rc = 0;
+    int unreadable, i, failed = 0;
+    STACK_OF(X509) *sk = ocsp_certs_load(file, &unreadable);
 
-    if (b == NULL) {
-        cli_err("%s: cannot open", file);
+    if (sk == NULL) {
+        cli_err(unreadable ? "%s: cannot open"
+                           : "%s: no PEM or DER certificate",
+                file);
         return -1;
     }
-    while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
-        rc = add_cert(x, ca, file, rs);
-        X509_free(x);
-        if (rc != 0) {
-            break;
-        }
-        n++;
+    for (i = 0; i < sk_X509_num(sk) && !failed; i++) {
+        failed = add_cert(sk_X509_value(sk, i), ca, ic, file, rs) != 0;
     }
-    ERR_clear_error();
-    if (rc == 0 && n == 0) {
-        (void)BIO_reset(b);
-        x = d2i_X509_bio(b, NULL);
-        if (x == NULL) {
-            ERR_clear_error();
-            cli_err("%s: no PEM or DER certificate", file);
-            rc = -1;
-        } else {
-            rc = add_cert(x, ca, file, rs);
-            X509_free(x);
-        }
-    }
-    BIO_free(b);
-    return rc;
+    sk_X509_pop_free(sk, X509_free);
+    return failed ? -1 : 0;
 }
 
-static int load_cert_path(const char *path, X509 *ca, rows_t *rs)
+static int load_cert_path(const char *path, X509 *ca,
+                          const ocsp_issuer_conf_t *ic, rows_t *rs)
 {
     struct stat st;
     struct dirent **names = NULL;
-    int i, n, rc = 0;
+    int i, n, failed = 0;
 
     if (stat(path, &st) != 0) {
         cli_err("%s: no such file or directory", path);
         return -1;
     }
     if (!S_ISDIR(st.st_mode)) {
-        return load_cert_file(path, ca, rs);
+        return load_cert_file(path, ca, ic, rs);
     }
     n = scandir(path, &names, NULL, alphasort);
     if (n < 0) {
@@ -330,89 +422,54 @@ static int load_cert_path(const char *path, X509 *ca, rows_t *rs)
         const char *nm = names[i]->d_name;
         size_t l = strlen(nm);
         char full[4096];
-        if (rc == 0 && nm[0] != '.' &&
+        if (!failed && nm[0] != '.' &&
             ((l > 4 && (strcmp(nm + l - 4, ".pem") == 0 ||
                         strcmp(nm + l - 4, ".crt") == 0 ||
                         strcmp(nm + l - 4, ".der") == 0 ||
                         strcmp(nm + l - 4, ".cer") == 0)))) {
-            snprintf(full, sizeof(full), "%s/%s", path, nm);
-            rc = load_cert_file(full, ca, rs);
+            if ((size_t)snprintf(full, sizeof(full), "%s/%s", path, nm) >=
+                sizeof(full)) {
+                cli_err("%s/%s: path too long", path, nm);
+                failed = 1;
+            } else {
+                failed = load_cert_file(full, ca, ic, rs) != 0;
+            }
         }
         free(names[i]);
     }
     free(names);
-    return rc;
+    return failed ? -1 : 0;
 }
 
 /* Sends the rows' events in pipelined chunks. */
 static int send_rows(cli_t *cli, const ocsp_issuer_conf_t *ic, rows_t *rs,
                      size_t *nevents)
 {
-    size_t i, pending = 0;
+    size_t i, k, pending;
     int64_t now = (int64_t)time(NULL);
 
     *nevents = 0;
     for (i = 0; i < rs->n; i++) {
-        row_t *row = &rs->rows[i];
-        Revoca__Event ev = REVOCA__EVENT__INIT;
-        Revoca__Issued is = REVOCA__ISSUED__INIT;
-        Revoca__Revoked rv = REVOCA__REVOKED__INIT;
-        Revoca__Hold hd = REVOCA__HOLD__INIT;
-        char id[40];
+        row_events_t re;
 
-        if (ocsp_event_new_id(id) != 0) {
-            cli_err("no randomness for event ids");
+        if (row_events(ic, &rs->rows[i], now, &re) != 0) {
             return -1;
         }
-        ev.id = id;
-        ev.issuer = (char *)ic->name;
-        ev.serial = row->serial;
-        ev.time = now;
-        is.not_before = row->not_before;
-        is.not_after = row->not_after;
-        if (row->der != NULL) {
-            is.has_cert_der = 1;
-            is.cert_der.data = row->der;
-            is.cert_der.len = row->der_len;
-        }
-        ev.kind_case = REVOCA__EVENT__KIND_ISSUED;
-        ev.issued = &is;
-        if (cli_append_event(cli, &ev) != 0) {
-            return -1;
-        }
-        pending++;
-        if (row->kind != 'V') {
-            if (ocsp_event_new_id(id) != 0) {
-                cli_err("no randomness for event ids");
+        for (k = 0; k < re.n; k++) {
+            if (cli_append_event(cli, &re.ev[k]) != 0) {
                 return -1;
             }
-            if (row->kind == 'R') {
-                rv.revocation_time = row->rev_time;
-                rv.has_reason = 1;
-                rv.reason = (Revoca__Reason)row->reason;
-                rv.has_invalidity_date = row->invalidity != 0;
-                rv.invalidity_date = row->invalidity;
-                ev.kind_case = REVOCA__EVENT__KIND_REVOKED;
-                ev.revoked = &rv;
-            } else {
-                hd.hold_time = row->rev_time;
-                ev.kind_case = REVOCA__EVENT__KIND_HOLD;
-                ev.hold = &hd;
-            }
-            if (cli_append_event(cli, &ev) != 0) {
-                return -1;
-            }
-            pending++;
         }
+        pending = ocsp_rconn_pending(&cli->redis);
         if (pending >= IMPORT_CHUNK) {
-            if (cli_read_replies(cli, pending) != 0) {
+            if (cli_read_replies(cli) != 0) {
                 return -1;
             }
             *nevents += pending;
-            pending = 0;
         }
     }
-    if (cli_read_replies(cli, pending) != 0) {
+    pending = ocsp_rconn_pending(&cli->redis);
+    if (cli_read_replies(cli) != 0) {
         return -1;
     }
     *nevents += pending;
@@ -430,12 +487,12 @@ int cli_import(cli_t *cli, int argc, char **argv)
     const ocsp_issuer_conf_t *ic;
     rows_t rs = {NULL, 0, 0};
     X509 *ca = NULL;
-    int c, certs = 0, i, rc = CLI_EXIT_USAGE;
+    int c, certs = 0, i, status = CLI_EXIT_USAGE;
     size_t nevents = 0;
     long t0;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, longopts)) != -1) {
         switch (c) {
         case 'i':
             issuer = optarg;
@@ -466,12 +523,12 @@ int cli_import(cli_t *cli, int argc, char **argv)
         }
     } else {
         for (i = optind; i < argc; i++) {
-            if (load_cert_path(argv[i], ca, &rs) != 0) {
+            if (load_cert_path(argv[i], ca, ic, &rs) != 0) {
                 goto done;
             }
         }
     }
-    rc = CLI_EXIT_FAIL;
+    status = CLI_EXIT_FAIL;
     if (cli_connect(cli) != 0 || send_rows(cli, ic, &rs, &nevents) != 0) {
         goto done;
     }
@@ -482,10 +539,10 @@ int cli_import(cli_t *cli, int argc, char **argv)
                issuer, rs.n, nevents, ms,
                ms > 0 ? nevents * 1000.0 / (double)ms : (double)nevents);
     }
-    rc = 0;
+    status = 0;
 
 done:
     X509_free(ca);
     rows_free(&rs);
-    return rc;
+    return status;
 }

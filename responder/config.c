@@ -302,8 +302,183 @@ static int conf_path(ocsp_config_t *cf, const config_setting_t *g,
     return 0;
 }
 
+/* RFC 5280 4.2.1.13 URIs as certificates carry them: printable ASCII, no
+ * spaces, http or, where PROFILE allows it, https. */
+static int crl_url_valid(const char *url, ocsp_profile_e profile)
+{
+    size_t n = strlen(url);
+
+    if (n == 0 || n > OCSP_CRL_URL_MAX) {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        /* '"' and '\\' are not URI characters (RFC 3986) and would break
+         * the JSON shard list */
+        if (url[i] <= 0x20 || url[i] >= 0x7f || url[i] == '"' ||
+            url[i] == '\\') {
+            return 0;
+        }
+    }
+    if (strncmp(url, "http://", 7) == 0) {
+        return n > 7;
+    }
+    return ocsp_profile(profile)->https_crl_urls &&
+           strncmp(url, "https://", 8) == 0 && n > 8;
+}
+
+/* BASE + ISSUER + SUFFIX, or NULL without a base URL (or memory). */
+static char *crl_default_url(const char *base, const char *issuer,
+                             const char *suffix)
+{
+    size_t n;
+    char *p;
+
+    if (base == NULL) {
+        return NULL;
+    }
+    n = strlen(base) + strlen(issuer) + strlen(suffix) + 1;
+    p = malloc(n);
+    if (p != NULL) {
+        snprintf(p, n, "%s%s%s", base, issuer, suffix);
+    }
+    return p;
+}
+
+/* The URL setting KEY of the issuer's crl group G (may be NULL), else the
+ * one derived from BASE + ISSUER + SUFFIX, validated for the profile. */
+static int conf_crl_url(ocsp_config_t *cf, ocsp_issuer_conf_t *ic,
+                        const config_setting_t *g, const char *key,
+                        const char *base, const char *suffix, char **out,
+                        char *err)
+{
+    const char *v = NULL;
+
+    *out = NULL;
+    if (g != NULL && ocsp_conf_string(g, key, &v, cf->path, err) != 0) {
+        return -1;
+    }
+    if (v != NULL) {
+        *out = strdup(v);
+    } else if (base != NULL) {
+        *out = crl_default_url(base, ic->name, suffix);
+    } else {
+        return 0;
+    }
+    if (*out == NULL) {
+        snprintf(err, OCSP_ERR_MAX, "out of memory");
+        return -1;
+    }
+    if (!crl_url_valid(*out, ic->profile)) {
+        ocsp_conf_error(err, cf->path,
+                        v != NULL   ? config_setting_get_member(g, key)
+                        : g != NULL ? g
+                                    : ic->setting,
+                        "%s: \"%s\" is not a valid %s URL", key, *out,
+                        ocsp_profile(ic->profile)->https_crl_urls ? "http(s)"
+                                                                  : "http");
+        return -1;
+    }
+    return 0;
+}
+
+/* crl.shard_urls, else BASE + ISSUER-shard-N.crl; none without either
+ * (revoca-crlgen then refuses the issuer, see crl_conf.c). */
+static int conf_crl_shard_urls(ocsp_config_t *cf, ocsp_issuer_conf_t *ic,
+                               const config_setting_t *g, const char *base,
+                               char *err)
+{
+    config_setting_t *list =
+        g != NULL ? config_setting_get_member(g, "shard_urls") : NULL;
+    const char *file = cf->path;
+    char suffix[48];
+
+    if (list == NULL && base == NULL) {
+        return 0;
+    }
+    if (list != NULL) {
+        if (config_setting_type(list) != CONFIG_TYPE_ARRAY &&
+            config_setting_type(list) != CONFIG_TYPE_LIST) {
+            ocsp_conf_error(err, file, list,
+                            "shard_urls: expected a list of URLs");
+            return -1;
+        }
+        if ((unsigned)config_setting_length(list) != ic->shards) {
+            ocsp_conf_error(err, file, list,
+                            "shard_urls: %d URLs for %u shards of issuer %s",
+                            config_setting_length(list), ic->shards, ic->name);
+            return -1;
+        }
+    }
+    ic->crl_shard_urls = calloc(ic->shards, sizeof(char *));
+    if (ic->crl_shard_urls == NULL) {
+        snprintf(err, OCSP_ERR_MAX, "out of memory");
+        return -1;
+    }
+    for (unsigned i = 0; i < ic->shards; i++) {
+        char **u = &ic->crl_shard_urls[i];
+
+        if (list != NULL) {
+            const char *v = config_setting_get_string_elem(list, (int)i);
+            if (v == NULL || !crl_url_valid(v, ic->profile)) {
+                ocsp_conf_error(err, file, list,
+                                "shard_urls: element %u is not a valid URL", i);
+                return -1;
+            }
+            *u = strdup(v);
+        } else {
+            snprintf(suffix, sizeof(suffix), "-shard-%u.crl", i);
+            *u = crl_default_url(base, ic->name, suffix);
+        }
+        if (*u == NULL) {
+            snprintf(err, OCSP_ERR_MAX, "out of memory");
+            return -1;
+        }
+        if (list == NULL && !crl_url_valid(*u, ic->profile)) {
+            ocsp_conf_error(err, file, g != NULL ? g : ic->setting,
+                            "shard_urls: \"%s\" is not a valid URL", *u);
+            return -1;
+        }
+        for (unsigned j = 0; j < i; j++) {
+            if (strcmp(*u, ic->crl_shard_urls[j]) == 0) {
+                ocsp_conf_error(err, file, list ? list : g,
+                                "shard_urls: shards %u and %u share a URL", j,
+                                i);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* The issuer's CRL URLs, read once for every component. */
+static int conf_crl_urls(ocsp_config_t *cf, ocsp_issuer_conf_t *ic,
+                         const char *base, char *err)
+{
+    const config_setting_t *g = config_setting_get_member(ic->setting, "crl");
+
+    if (g != NULL && config_setting_type(g) != CONFIG_TYPE_GROUP) {
+        ocsp_conf_error(err, cf->path, g, "crl: expected a group");
+        return -1;
+    }
+    if (ic->ca_key_path == NULL) {
+        /* No CA key: revoca-crlgen publishes nothing for it, so base_url
+         * says nothing of where its CRLs are (crl_conf.c refuses a crl
+         * group here). */
+        base = NULL;
+    }
+    if (conf_crl_url(cf, ic, g, "url", base, ".crl", &ic->crl_url, err) != 0 ||
+        conf_crl_url(cf, ic, g, "delta_url", base, "-delta.crl",
+                     &ic->crl_delta_url, err) != 0) {
+        return -1;
+    }
+    if (ic->shards > 1) {
+        return conf_crl_shard_urls(cf, ic, g, base, err);
+    }
+    return 0;
+}
+
 static int conf_issuer(ocsp_config_t *cf, const config_setting_t *g,
-                       ocsp_issuer_conf_t *ic, char *err)
+                       const char *crl_base, ocsp_issuer_conf_t *ic, char *err)
 {
     const char *name = NULL, *profile = "private", *unissued = "unknown";
     int64_t shards = 1;
@@ -323,7 +498,8 @@ static int conf_issuer(ocsp_config_t *cf, const config_setting_t *g,
         "unissued",
         "expired_retention",
         "shards",
-        "crl", /* revoca-crlgen's, checked by it (crl_conf.c) */
+        "crl", /* its URLs are read here, the rest and the check of its
+                * keys by revoca-crlgen (crl_conf.c) */
         NULL};
 
     ic->setting = g;
@@ -399,14 +575,13 @@ static int conf_issuer(ocsp_config_t *cf, const config_setting_t *g,
 
     if (ic->validity < prof->validity_min ||
         ic->validity > prof->validity_max) {
-        char lo[24], hi[24];
+        char lo[24], hi[24], cite[64];
         ocsp_format_duration(prof->validity_min, lo, sizeof(lo));
         ocsp_format_duration(prof->validity_max, hi, sizeof(hi));
-        ocsp_conf_error(
-            err, file, config_setting_get_member(g, "validity"),
-            "validity: the %s profile requires %s..%s%s", prof->name, lo, hi,
-            ic->profile == OCSP_PROFILE_CABF ? " (Baseline Requirements 4.9.10)"
-                                             : "");
+        ocsp_conf_error(err, file, config_setting_get_member(g, "validity"),
+                        "validity: the %s profile requires %s..%s%s",
+                        prof->name, lo, hi,
+                        ocsp_profile_cite(prof, "4.9.10", cite, sizeof(cite)));
         return -1;
     }
     have_resign = config_setting_get_member(g, "resign_after") != NULL;
@@ -423,9 +598,12 @@ static int conf_issuer(ocsp_config_t *cf, const config_setting_t *g,
     }
     if (prof->resign_by_half && ic->resign_after > ic->validity / 2) {
         /* BR 4.9.10: update at least halfway through the validity. */
+        char cite[64];
         ocsp_conf_error(err, file, config_setting_get_member(g, "resign_after"),
-                        "resign_after: the cabf profile requires re-signing "
-                        "by half of the validity");
+                        "resign_after: the %s profile requires re-signing "
+                        "by half of the validity%s",
+                        prof->name,
+                        ocsp_profile_cite(prof, "4.9.10", cite, sizeof(cite)));
         return -1;
     }
     if (ic->backdate >= ic->resign_after) {
@@ -435,7 +613,7 @@ static int conf_issuer(ocsp_config_t *cf, const config_setting_t *g,
                         "backdate: must be shorter than resign_after");
         return -1;
     }
-    return 0;
+    return conf_crl_urls(cf, ic, crl_base, err);
 }
 
 static int conf_redis(ocsp_config_t *cf, char *err)
@@ -474,6 +652,28 @@ static int conf_redis(ocsp_config_t *cf, char *err)
     return cf->redis_host ? 0 : -1;
 }
 
+/* crl.base_url: where the publish directory is served, the default of
+ * every issuer's CRL URLs.  The rest of the crl group is crlgen's. */
+static int conf_crl_base(ocsp_config_t *cf, const char **base, char *err)
+{
+    const config_setting_t *g = config_lookup(&cf->lc, "crl");
+
+    *base = NULL;
+    if (g == NULL || config_setting_type(g) != CONFIG_TYPE_GROUP) {
+        return 0; /* revoca-crlgen says what the group must be */
+    }
+    if (ocsp_conf_string(g, "base_url", base, cf->path, err) != 0) {
+        return -1;
+    }
+    if (*base != NULL && (!crl_url_valid(*base, OCSP_PROFILE_PRIVATE) ||
+                          (*base)[strlen(*base) - 1] != '/')) {
+        ocsp_conf_error(err, cf->path, config_setting_get_member(g, "base_url"),
+                        "base_url: expected an http(s) URL ending in '/'");
+        return -1;
+    }
+    return 0;
+}
+
 /* Top-level keys.  The groups named after a component are that
  * component's, and each checks its own members. */
 static const char *const top_known[] = {"redis", "prefix", "issuers", "signer",
@@ -481,7 +681,7 @@ static const char *const top_known[] = {"redis", "prefix", "issuers", "signer",
 
 int ocsp_config_load(ocsp_config_t *cf, const char *file, char *err)
 {
-    const char *prefix = "revoca";
+    const char *prefix = "revoca", *crl_base = NULL;
     config_setting_t *list;
     size_t i, j;
 
@@ -521,6 +721,9 @@ int ocsp_config_load(ocsp_config_t *cf, const char *file, char *err)
         goto failed;
     }
     memcpy(cf->prefix, prefix, strlen(prefix) + 1);
+    if (conf_crl_base(cf, &crl_base, err) != 0) {
+        goto failed;
+    }
 
     list = config_lookup(&cf->lc, "issuers");
     if (list == NULL ||
@@ -539,7 +742,7 @@ int ocsp_config_load(ocsp_config_t *cf, const char *file, char *err)
     }
     for (i = 0; i < cf->nissuers; i++) {
         const config_setting_t *g = config_setting_get_elem(list, (int)i);
-        if (conf_issuer(cf, g, &cf->issuers[i], err) != 0) {
+        if (conf_issuer(cf, g, crl_base, &cf->issuers[i], err) != 0) {
             goto failed;
         }
         for (j = 0; j < i; j++) {
@@ -567,6 +770,14 @@ void ocsp_config_free(ocsp_config_t *cf)
             free(cf->issuers[i].ca_key_path);
             free(cf->issuers[i].responder_cert_path);
             free(cf->issuers[i].responder_key_path);
+            free(cf->issuers[i].crl_url);
+            free(cf->issuers[i].crl_delta_url);
+            if (cf->issuers[i].crl_shard_urls != NULL) {
+                for (unsigned j = 0; j < cf->issuers[i].shards; j++) {
+                    free(cf->issuers[i].crl_shard_urls[j]);
+                }
+                free(cf->issuers[i].crl_shard_urls);
+            }
         }
         free(cf->issuers);
     }

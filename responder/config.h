@@ -15,6 +15,7 @@
 #define OCSP_ISSUER_NAME_MAX 32
 #define OCSP_PREFIX_MAX 64
 #define OCSP_ERR_MAX 512
+#define OCSP_CRL_URL_MAX 1024
 
 typedef enum { OCSP_PROFILE_PRIVATE = 0, OCSP_PROFILE_CABF } ocsp_profile_e;
 
@@ -38,6 +39,14 @@ typedef struct {
     ocsp_unissued_e unissued;
     int64_t expired_retention; /* drop records this long after notAfter */
     unsigned shards;           /* CRL shards, >= 1; see ocsp_serial_shard */
+    /* Where the issuer's CRLs are published (its "crl" group: url,
+     * delta_url, shard_urls; defaults from the top-level crl.base_url):
+     * what the CA writes into cRLDistributionPoints, revoca-crlgen into
+     * the CRLs' IDP and shard list, and what a certificate's shard is
+     * derived from (shard.h).  Owned; NULL when not configured. */
+    char *crl_url;         /* the full CRL (the only one with one shard) */
+    char *crl_delta_url;   /* the full CRL's freshestCRL */
+    char **crl_shard_urls; /* shards URLs, or NULL; only when shards > 1 */
     const config_setting_t *setting; /* this issuer's group, borrowed */
 } ocsp_issuer_conf_t;
 

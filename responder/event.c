@@ -58,7 +58,7 @@ int ocsp_revocation_reason_valid(int reason)
            reason != REVOCA__REASON__REMOVE_FROM_CRL;
 }
 
-static const char *event_check(const Revoca__Event *ev)
+const char *ocsp_event_check(const Revoca__Event *ev)
 {
     char canon[OCSP_SERIAL_HEX_MAX + 1];
     size_t idlen = strlen(ev->id);
@@ -130,7 +130,7 @@ Revoca__Event *ocsp_event_decode(const unsigned char *p, size_t len,
     if (revoca__event__get_packed_size(ev) != len) {
         *why = "not a canonical Event (a NUL in a string, a repeated field)";
     } else {
-        *why = event_check(ev);
+        *why = ocsp_event_check(ev);
     }
     if (*why != NULL) {
         revoca__event__free_unpacked(ev, NULL);

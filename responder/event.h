@@ -23,6 +23,13 @@
 Revoca__Event *ocsp_event_decode(const unsigned char *p, size_t len,
                                  const char **why);
 
+/*
+ * The same validation for an event built in memory (a writer checks what it
+ * is about to send, by the rules its readers apply): NULL, or a static
+ * reason.
+ */
+const char *ocsp_event_check(const Revoca__Event *ev);
+
 /* A fresh event id: 16 random octets as hex (33 bytes with NUL). */
 int ocsp_event_new_id(char *out);
 

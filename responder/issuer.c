@@ -59,8 +59,9 @@ static void reg_err(ocsp_registry_t *reg, const char *issuer, const char *what)
     ERR_clear_error();
 }
 
-X509 *ocsp_cert_load(const char *path, int *unreadable)
+STACK_OF(X509) * ocsp_certs_load(const char *path, int *unreadable)
 {
+    STACK_OF(X509) *sk = NULL;
     X509 *x = NULL;
     BIO *b = BIO_new_file(path, "r");
 
@@ -68,18 +69,48 @@ X509 *ocsp_cert_load(const char *path, int *unreadable)
         *unreadable = b == NULL;
     }
     if (b == NULL) {
-        ERR_clear_error();
-        return NULL;
+        goto failed;
     }
-    x = PEM_read_bio_X509(b, NULL, NULL, NULL);
-    if (x == NULL) {
+    sk = sk_X509_new_null();
+    if (sk == NULL) {
+        goto failed;
+    }
+    while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+        if (!sk_X509_push(sk, x)) {
+            goto failed;
+        }
+    }
+    if (sk_X509_num(sk) == 0) {
         /* Not PEM: try DER. */
         ERR_clear_error();
         (void)BIO_reset(b);
         x = d2i_X509_bio(b, NULL);
+        if (x == NULL || !sk_X509_push(sk, x)) {
+            goto failed;
+        }
     }
     BIO_free(b);
     ERR_clear_error();
+    return sk;
+
+failed:
+    X509_free(x);
+    sk_X509_pop_free(sk, X509_free);
+    BIO_free(b);
+    ERR_clear_error();
+    return NULL;
+}
+
+X509 *ocsp_cert_load(const char *path, int *unreadable)
+{
+    STACK_OF(X509) *sk = ocsp_certs_load(path, unreadable);
+    X509 *x;
+
+    if (sk == NULL) {
+        return NULL;
+    }
+    x = sk_X509_shift(sk);
+    sk_X509_pop_free(sk, X509_free);
     return x;
 }
 

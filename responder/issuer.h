@@ -83,6 +83,13 @@ ocsp_registry_find(const ocsp_registry_t *reg, ocsp_hash_e hash,
  */
 X509 *ocsp_cert_load(const char *path, int *unreadable);
 
+/*
+ * Every certificate in PATH: each PEM certificate in order, or else one DER
+ * certificate.  Returns a stack of at least one (caller frees with
+ * sk_X509_pop_free(sk, X509_free)) or NULL; *unreadable as above.
+ */
+STACK_OF(X509) * ocsp_certs_load(const char *path, int *unreadable);
+
 size_t ocsp_hash_len(ocsp_hash_e hash);
 
 /*

@@ -1,5 +1,6 @@
 #include "policy.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "event.h"
@@ -24,6 +25,9 @@ static const ocsp_profile_t profiles[] = {
             .crl_resign_max = 366 * DAY,
             .delta = 1,
             .https_crl_urls = 1,
+            .reason_refused = "reason not allowed by the issuer's profile "
+                              "(private: the reasons of RFC 5280 5.3.1 but "
+                              "removeFromCRL)",
         },
     [OCSP_PROFILE_CABF] =
         {
@@ -38,6 +42,11 @@ static const ocsp_profile_t profiles[] = {
             .crl_resign_max = 7 * DAY,    /* BR 4.9.7 */
             .delta = 0,                   /* BR 7.2.2: full CRLs only */
             .https_crl_urls = 0,          /* BR 7.1.2.11.2: http only */
+            .rules = "Baseline Requirements",
+            .hold_refused = "certificateHold is not allowed by the issuer's "
+                            "profile (cabf: Baseline Requirements 7.2.2)",
+            .reason_refused = "reason not allowed by the issuer's profile "
+                              "(cabf: Baseline Requirements 7.2.2)",
         },
 };
 
@@ -47,6 +56,17 @@ const ocsp_profile_t *ocsp_profile(ocsp_profile_e profile)
         return &profiles[OCSP_PROFILE_CABF]; /* the stricter one */
     }
     return &profiles[profile];
+}
+
+const char *ocsp_profile_cite(const ocsp_profile_t *p, const char *section,
+                              char *buf, size_t size)
+{
+    if (p->rules == NULL) {
+        buf[0] = '\0';
+    } else {
+        snprintf(buf, size, " (%s %s)", p->rules, section);
+    }
+    return buf;
 }
 
 int ocsp_profile_from_name(const char *name, ocsp_profile_e *out)
@@ -87,13 +107,13 @@ const char *ocsp_profile_refuses(ocsp_profile_e profile,
     case REVOCA__EVENT__KIND_RELEASE:
         return ocsp_profile_allows_hold(profile)
                    ? NULL
-                   : "certificateHold is not allowed by the issuer's profile";
+                   : ocsp_profile(profile)->hold_refused;
     case REVOCA__EVENT__KIND_REVOKED:
         return ocsp_profile_allows_reason(
                    profile,
                    ev->revoked->has_reason ? (int)ev->revoked->reason : 0)
                    ? NULL
-                   : "reason not allowed by the issuer's profile";
+                   : ocsp_profile(profile)->reason_refused;
     default:
         return NULL;
     }

@@ -9,6 +9,7 @@
 #ifndef REVOCA_POLICY_H
 #define REVOCA_POLICY_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -26,10 +27,22 @@ typedef struct {
     int64_t crl_resign_max;   /* a new CRL at least this often */
     int delta;                /* delta CRLs allowed */
     int https_crl_urls;       /* CRL distribution points over https */
+    const char *rules;        /* who sets the limits, cited in messages as
+                               * "(RULES 4.9.7)", or NULL */
+    const char *hold_refused; /* the one message for each refusal */
+    const char *reason_refused;
 } ocsp_profile_t;
 
 /* The rules of PROFILE (never NULL for a value of the enum). */
 const ocsp_profile_t *ocsp_profile(ocsp_profile_e profile);
+
+/*
+ * " (RULES SECTION)" for a message about one of P's limits, e.g.
+ * " (Baseline Requirements 4.9.7)", or "" for a profile that cites no
+ * rules.  Written into buf (SIZE bytes), which is returned.
+ */
+const char *ocsp_profile_cite(const ocsp_profile_t *p, const char *section,
+                              char *buf, size_t size);
 
 /* The profile called NAME ("private", "cabf"): 0 and *out, or -1. */
 int ocsp_profile_from_name(const char *name, ocsp_profile_e *out);

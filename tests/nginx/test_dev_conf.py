@@ -49,8 +49,10 @@ def dev(tmp_path, pki_dir):
     if not os.path.exists(CRLGEN):
         pytest.fail("revoca-crlgen is not built (REVOCA_CRLGEN=ON)")
     pub = str(tmp_path / "crl")
+    # base_url: the dev stack's, which demo_pki's certificates name in
+    # their CRL distribution point (revoca issue --cert checks it)
     s = Stack(tmp_path / "stack", pki_dir, extra=(
-        'crl = { publish_dir = "%s"; base_url = "http://127.0.0.1/crl/"; };'
+        'crl = { publish_dir = "%s"; base_url = "http://127.0.0.1:8080/crl/"; };'
         % pub))
     n = DevNginx(tmp_path / "nginx", s.conf, pub)
     try:

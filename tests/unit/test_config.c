@@ -2,9 +2,12 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <openssl/x509v3.h>
+
 #include "check.h"
 #include "config.h"
 #include "policy.h"
+#include "shard.h"
 
 static char path[] = "/tmp/revoca-test-XXXXXX.conf";
 
@@ -27,6 +30,103 @@ static void bad(const char *text, const char *line_and_msg)
         fprintf(stderr, "got: %s\nwant: %s\n", err, want);
         CHECK(0);
     }
+}
+
+/* A certificate with cRLDistributionPoints CDP (OpenSSL's config syntax,
+ * e.g. "URI:http://a,URI:http://b"), twice when TWICE, none when NULL.
+ * Unsigned: ocsp_shard_from_cert() reads only the extension. */
+static X509 *cert_with_cdp(const char *cdp, int twice)
+{
+    X509 *x = X509_new();
+    int i;
+
+    for (i = 0; cdp != NULL && i < 1 + twice; i++) {
+        X509_EXTENSION *e = X509V3_EXT_conf_nid(
+            NULL, NULL, NID_crl_distribution_points, (char *)cdp);
+        CHECK(e != NULL && X509_add_ext(x, e, -1) == 1);
+        X509_EXTENSION_free(e);
+    }
+    return x;
+}
+
+/* ocsp_shard_from_cert() of a certificate with CDP, given REQUESTED: its
+ * return value, the shard in *shard and the reason in why. */
+static int shard_of(const ocsp_issuer_conf_t *ic, const char *cdp, int twice,
+                    unsigned requested, unsigned *shard, char *why)
+{
+    X509 *x = cert_with_cdp(cdp, twice);
+    ocsp_shard_t res;
+    int r = ocsp_shard_from_cert(ic, x, requested, &res);
+
+    *shard = res.shard;
+    snprintf(why, OCSP_ERR_MAX, "%s", res.err);
+    X509_free(x);
+    return r;
+}
+
+static void shard_checks(ocsp_config_t *cf)
+{
+    const ocsp_issuer_conf_t *ic = ocsp_config_issuer(cf, "s");
+    const ocsp_issuer_conf_t *one = ocsp_config_issuer(cf, "one");
+    const ocsp_issuer_conf_t *bare = ocsp_config_issuer(cf, "bare");
+    const ocsp_issuer_conf_t *nourls = ocsp_config_issuer(cf, "nourls");
+    const ocsp_issuer_conf_t *fullonly = ocsp_config_issuer(cf, "fullonly");
+    char why[OCSP_ERR_MAX];
+    unsigned sh;
+
+    /* the shard its distribution point names, whatever the serial */
+    CHECK(shard_of(ic, "URI:http://o/1", 0, OCSP_SHARD_ANY, &sh, why) == 0 &&
+          sh == 1);
+    CHECK(shard_of(ic, "URI:http://o/1", 0, 1, &sh, why) == 0 && sh == 1);
+    CHECK(shard_of(ic, "URI:http://o/1", 0, 2, &sh, why) == -1);
+    CHECK(strstr(why, "shard 2 was given") && strstr(why, "\"http://o/1\""));
+    /* another URL of the same DP list may be anything */
+    CHECK(shard_of(ic, "URI:ldap://x/cn=crl,URI:http://o/2", 0, OCSP_SHARD_ANY,
+                   &sh, why) == 0 &&
+          sh == 2);
+    /* the full CRL lists every shard: the request or the serial decides */
+    CHECK(shard_of(ic, "URI:http://o/s.crl", 0, OCSP_SHARD_ANY, &sh, why) ==
+              0 &&
+          sh == OCSP_SHARD_ANY);
+    CHECK(shard_of(ic, "URI:http://o/s.crl", 0, 3, &sh, why) == 0 && sh == 3);
+    CHECK(shard_of(ic, "URI:http://o/s.crl,URI:http://o/0", 0, 0, &sh, why) ==
+              0 &&
+          sh == 0);
+    /* no CDP: no CRL client reads a CRL for it */
+    CHECK(shard_of(ic, NULL, 0, OCSP_SHARD_ANY, &sh, why) == 0 &&
+          sh == OCSP_SHARD_ANY);
+    /* refused: no such shard, a prefix, two shards, no URL, unreadable */
+    CHECK(shard_of(ic, "URI:http://o/4", 0, OCSP_SHARD_ANY, &sh, why) == -1);
+    CHECK(strstr(why, "\"http://o/4\" is no CRL of issuer s") != NULL);
+    CHECK(shard_of(ic, "URI:http://o/1x", 0, OCSP_SHARD_ANY, &sh, why) == -1);
+    CHECK(shard_of(ic, "URI:http://o/", 0, OCSP_SHARD_ANY, &sh, why) == -1);
+    CHECK(shard_of(ic, "URI:http://o/0,URI:http://o/3", 0, OCSP_SHARD_ANY, &sh,
+                   why) == -1);
+    CHECK(strstr(why, "shards 0 and 3") != NULL);
+    CHECK(shard_of(ic, "DNS:o.example", 0, OCSP_SHARD_ANY, &sh, why) == -1);
+    CHECK(strstr(why, "name no URL") != NULL);
+    CHECK(shard_of(ic, "URI:http://o/1", 1, OCSP_SHARD_ANY, &sh, why) == -1);
+    CHECK(strstr(why, "appears twice") != NULL);
+    /* one shard: its URL is checked when configured, else nothing */
+    CHECK(shard_of(one, "URI:http://o/one.crl", 0, OCSP_SHARD_ANY, &sh, why) ==
+          0);
+    CHECK(shard_of(one, "URI:http://o/other.crl", 0, OCSP_SHARD_ANY, &sh,
+                   why) == -1);
+    CHECK(shard_of(bare, "URI:http://anywhere/x.crl", 0, 0, &sh, why) == 0 &&
+          sh == 0);
+    CHECK(shard_of(bare, "URI:http://anywhere/x.crl", 1, OCSP_SHARD_ANY, &sh,
+                   why) == 0);
+    /* no CRL URL at all, however many shards: nothing to check */
+    CHECK(shard_of(nourls, "URI:http://o/1", 0, OCSP_SHARD_ANY, &sh, why) ==
+              0 &&
+          sh == OCSP_SHARD_ANY);
+    CHECK(shard_of(nourls, "URI:http://o/1", 0, 1, &sh, why) == 0 && sh == 1);
+    /* several shards, a full CRL URL but no shard URLs: only the full CRL */
+    CHECK(shard_of(fullonly, "URI:http://o/f.crl", 0, OCSP_SHARD_ANY, &sh,
+                   why) == 0);
+    CHECK(shard_of(fullonly, "URI:http://o/1", 0, OCSP_SHARD_ANY, &sh, why) ==
+          -1);
+    CHECK(strstr(why, "no shard URLs") != NULL);
 }
 
 int main(void)
@@ -61,6 +161,48 @@ int main(void)
     CHECK(ic->resign_after == 4 * 3600 && ic->shards == 16);
     CHECK(strcmp(ic->cert_path, "/ca.pem") == 0);
     ocsp_config_free(&cf);
+
+    /* CRL URLs: read once here for every component (crlgen, the CLI's
+     * shard check). */
+    CHECK(load("crl = { base_url = \"http://c.example/crl/\"; };\n"
+               "issuers = ( { name = \"a\"; cert = \"x\"; key = \"k\";\n"
+               " shards = 2; },\n"
+               " { name = \"b\"; cert = \"x\"; shards = 2; crl = {\n"
+               " url = \"http://o/b.crl\";\n"
+               " shard_urls = [\"http://o/0\", \"http://o/1\"]; }; },\n"
+               " { name = \"c\"; cert = \"x\"; key = \"k\"; },\n"
+               " { name = \"nokey\"; cert = \"x\"; shards = 2; } );\n",
+               &cf, err) == 0);
+    ic = ocsp_config_issuer(&cf, "a");
+    CHECK(strcmp(ic->crl_url, "http://c.example/crl/a.crl") == 0);
+    CHECK(strcmp(ic->crl_delta_url, "http://c.example/crl/a-delta.crl") == 0);
+    CHECK(strcmp(ic->crl_shard_urls[1], "http://c.example/crl/a-shard-1.crl") ==
+          0);
+    ic = ocsp_config_issuer(&cf, "b");
+    CHECK(strcmp(ic->crl_url, "http://o/b.crl") == 0);
+    CHECK(strcmp(ic->crl_shard_urls[0], "http://o/0") == 0);
+    ic = ocsp_config_issuer(&cf, "c");
+    CHECK(ic->crl_shard_urls == NULL && ic->crl_url != NULL);
+    /* without a CA key crlgen publishes nothing: base_url gives no URL */
+    ic = ocsp_config_issuer(&cf, "nokey");
+    CHECK(ic->crl_shard_urls == NULL && ic->crl_url == NULL);
+    ocsp_config_free(&cf);
+    CHECK(load("issuers = ( { name = \"a\"; cert = \"x\"; shards = 2; } );\n",
+               &cf, err) == 0);
+    ic = ocsp_config_issuer(&cf, "a");
+    CHECK(ic->crl_url == NULL && ic->crl_shard_urls == NULL);
+    ocsp_config_free(&cf);
+    bad("crl = {\n base_url = \"http://x/crl\"; };\n"
+        "issuers = ( { name = \"a\"; cert = \"x\"; } );\n",
+        "2: base_url: expected an http(s) URL ending in '/'");
+    bad("issuers = ( { name = \"a\"; cert = \"x\"; profile = \"cabf\";\n"
+        " validity = \"4d\"; crl = {\n url = \"https://x/a.crl\"; }; } );\n",
+        "3: url: \"https://x/a.crl\" is not a valid http URL");
+    bad("issuers = ( { name = \"a\"; cert = \"x\"; shards = 2; crl = {\n"
+        " shard_urls = [\"http://x/0\", \"http://x/0\"]; }; } );\n",
+        "2: shard_urls: shards 0 and 1 share a URL");
+    bad("issuers = ( { name = \"a\"; cert = \"x\";\n crl = 5; } );\n",
+        "2: crl: expected a group");
 
     bad("issuers = ( { name = \"a\"; cert = \"x\"\n", "2: syntax error");
     bad("prefix = 5;\nissuers = ( { name = \"a\"; cert = \"x\"; } );\n",
@@ -126,6 +268,21 @@ int main(void)
         ocsp_format_duration(90, b, sizeof(b));
         CHECK(strcmp(b, "90s") == 0);
     }
+    CHECK(
+        load(
+            "issuers = ( { name = \"s\"; cert = \"x\"; shards = 4;\n"
+            " crl = { url = \"http://o/s.crl\"; shard_urls = [\"http://o/0\",\n"
+            " \"http://o/1\", \"http://o/2\", \"http://o/3\"]; }; },\n"
+            " { name = \"one\"; cert = \"x\";\n"
+            "  crl = { url = \"http://o/one.crl\"; }; },\n"
+            " { name = \"bare\"; cert = \"x\"; },\n"
+            " { name = \"nourls\"; cert = \"x\"; shards = 2; },\n"
+            " { name = \"fullonly\"; cert = \"x\"; shards = 2;\n"
+            "  crl = { url = \"http://o/f.crl\"; }; } );\n",
+            &cf, err) == 0);
+    shard_checks(&cf);
+    ocsp_config_free(&cf);
+
     unlink(path);
     CHECK_DONE();
 }

@@ -197,8 +197,15 @@ int ocsp_conf_known(const config_setting_t *group, const char *const *known,
 {
     int i, n;
 
-    if (group == NULL || !config_setting_is_group(group)) {
+    if (group == NULL) {
         return 0;
+    }
+    if (!config_setting_is_group(group)) {
+        /* "signer = 5;" must not run on defaults */
+        ocsp_conf_error(err, file, group, "%s: expected a group",
+                        config_setting_name(group) ? config_setting_name(group)
+                                                   : "setting");
+        return -1;
     }
     n = config_setting_length(group);
     for (i = 0; i < n; i++) {

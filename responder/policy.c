@@ -84,12 +84,10 @@ int ocsp_profile_from_name(const char *name, ocsp_profile_e *out)
 
 int ocsp_profile_allows_reason(ocsp_profile_e profile, int reason)
 {
-    if (!ocsp_reason_valid(reason)) {
+    /* certificateHold is a hold (ocsp_profile_allows_hold), never the
+     * reason of a final revocation */
+    if (!ocsp_revocation_reason_valid(reason)) {
         return 0;
-    }
-    if (reason == REVOCA__REASON__CERTIFICATE_HOLD) {
-        /* a revocation with reason certificateHold is a hold */
-        return ocsp_profile(profile)->hold;
     }
     return (ocsp_profile(profile)->reasons & REASON(reason)) != 0;
 }

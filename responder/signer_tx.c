@@ -180,6 +180,7 @@ static int item_write(signer_t *s, signer_batch_t *w, signer_item_t *it,
     size_t der_len[OCSP_HASH_COUNT];
     unsigned shard;
     int on_crl, h, unauthorized, written = -1;
+    ocsp_answer_e answer;
     int64_t due_at;
     ocsp_cert_status_e status;
     int64_t rev_time;
@@ -214,9 +215,17 @@ static int item_write(signer_t *s, signer_batch_t *w, signer_item_t *it,
         revoca__cert_record__pack(&it->rec, it->rec_buf);
     }
 
-    /* Policy "unauthorized" for a never-issued serial: nothing signed. */
-    unauthorized = ocsp_record_answer(&it->rec, ic->unissued, &status,
-                                      &rev_time, &reason) != OCSP_ANSWER_SIGN;
+    /* Policy "unauthorized" for a never-issued serial: nothing signed.  A
+     * record the status model refuses is not answered and its stored
+     * responses stay: the item fails (apply() never makes one). */
+    answer =
+        ocsp_record_answer(&it->rec, ic->unissued, &status, &rev_time, &reason);
+    if (answer == OCSP_ANSWER_INVALID) {
+        ocsp_log(OCSP_LOG_ERR, "record invalid key=%s why=\"after apply\"",
+                 it->cert_key);
+        return -1;
+    }
+    unauthorized = answer == OCSP_ANSWER_UNAUTHORIZED;
     if (!unauthorized) {
         ocsp_single_t single;
         ocsp_times_t times;

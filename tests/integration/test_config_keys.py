@@ -39,6 +39,19 @@ def misspell(conf, good, typo):
     return hits[0] + 1
 
 
+def replace_line(conf, good, new):
+    """Replaces the one line of CONF holding GOOD by NEW; returns its
+    1-based number."""
+    with open(conf) as f:
+        lines = f.read().split("\n")
+    hits = [i for i, l in enumerate(lines) if good in l]
+    assert len(hits) == 1, (good, lines)
+    lines[hits[0]] = new
+    with open(conf, "w") as f:
+        f.write("\n".join(lines))
+    return hits[0] + 1
+
+
 @pytest.fixture(scope="module")
 def conf_stack(tmp_path_factory, pki_dir):
     s = Stack(tmp_path_factory.mktemp("keys"), pki_dir)
@@ -63,3 +76,20 @@ def test_misspelled_key_refused(conf_stack, component, where):
     assert want in p.stderr, p.stderr
     assert p.stderr.startswith(component + ": "), p.stderr
     assert not s.r().exists("revoca:events")
+
+
+# A component's group written as something else than a group
+@pytest.mark.parametrize("component,good,bad,what", [
+    ("revoca", 'cli = { issue_wait = "20s"; };', "cli = 5;", "cli"),
+    ("revoca-signer", "signer = {", "signer = ( 1, 2 );", "signer"),
+])
+def test_group_of_another_type_refused(conf_stack, component, good, bad,
+                                       what):
+    s = conf_stack
+    s.write_conf([{"name": "demo"}])
+    line = replace_line(s.conf, good, bad)
+    p = subprocess.run(COMMANDS[component](s.conf), capture_output=True,
+                       text=True, timeout=30)
+    assert p.returncode != 0, p.stderr
+    assert "%s:%d: %s: expected a group" % (s.conf, line, what) in p.stderr, \
+        p.stderr

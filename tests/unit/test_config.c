@@ -247,7 +247,8 @@ int main(void)
     CHECK(!ocsp_profile_allows_reason(OCSP_PROFILE_CABF, 2));
     CHECK(!ocsp_profile_allows_reason(OCSP_PROFILE_CABF, 6));
     CHECK(!ocsp_profile_allows_hold(OCSP_PROFILE_CABF));
-    CHECK(ocsp_profile_allows_reason(OCSP_PROFILE_PRIVATE, 6));
+    CHECK(!ocsp_profile_allows_reason(OCSP_PROFILE_PRIVATE, 6));
+    CHECK(ocsp_profile_allows_hold(OCSP_PROFILE_PRIVATE));
     CHECK(!ocsp_profile_allows_reason(OCSP_PROFILE_PRIVATE, 7));
     CHECK(!ocsp_profile_allows_reason(OCSP_PROFILE_PRIVATE, 8));
     CHECK(!ocsp_profile_allows_reason(OCSP_PROFILE_PRIVATE, 99));

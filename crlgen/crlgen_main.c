@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "daemon.h"
 #include "crl_conf.h"
 #include "crl_fetch.h"
 #include "crl_gen.h"
@@ -26,12 +26,6 @@
 #define RETRY_MAX_MS 60000
 
 static volatile int crl_stop;
-
-static void crl_on_signal(int sig)
-{
-    (void)sig;
-    crl_stop = 1;
-}
 
 static void usage(FILE *f)
 {
@@ -385,7 +379,6 @@ int main(int argc, char **argv)
     crl_issuer_t *iss = NULL;
     crl_gen_t g;
     char err[OCSP_ERR_MAX];
-    struct sigaction sa;
     int have_cf = 0, have_cc = 0;
 
     while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
@@ -485,11 +478,7 @@ int main(int argc, char **argv)
     }
     crl_publish_cleanup(crl_conf.publish_dir);
 
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = crl_on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    ocsp_daemon_signals(&crl_stop);
 
     ocsp_rconn_init(&rconn, &config);
     memset(&g, 0, sizeof(g));

@@ -10,23 +10,18 @@
  */
 #include <getopt.h>
 #include <openssl/x509.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "daemon.h"
 #include "log.h"
+#include "policy.h"
 #include "signer.h"
 
 static volatile int stop_flag;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_flag = 1;
-}
 
 static void usage(FILE *f)
 {
@@ -63,7 +58,7 @@ static void print_check(const ocsp_config_t *cf, const signer_t *s)
                           sizeof(subject));
         printf("issuer %s profile=%s validity=%llds resign_after=%llds "
                "shards=%u responder=%s subject=\"%s\"\n",
-               ic->name, ic->profile == OCSP_PROFILE_CABF ? "cabf" : "private",
+               ic->name, ocsp_profile(ic->profile)->name,
                (long long)ic->validity, (long long)ic->resign_after, ic->shards,
                X509_cmp(iss->responder, iss->cert) == 0 ? "ca" : "delegated",
                subject);
@@ -82,7 +77,6 @@ int main(int argc, char **argv)
     ocsp_config_t cf;
     signer_t s;
     char err[OCSP_ERR_MAX];
-    struct sigaction sa;
     int opt, check = 0, level = OCSP_LOG_INFO;
 
     while ((opt = getopt_long(argc, argv, "c:vh", longopts, NULL)) != -1) {
@@ -127,11 +121,7 @@ int main(int argc, char **argv)
     }
 
     /* SIGTERM: finish the batch in hand, then exit. */
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    ocsp_daemon_signals(&stop_flag);
 
     signer_run(&s);
     signer_free(&s);

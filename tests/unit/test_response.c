@@ -455,7 +455,11 @@ int main(void)
     size_t i;
 
     make_pki(conf, sizeof(conf));
-    CHECK(ocsp_config_load(&cf, conf, err) == 0);
+    if (ocsp_config_load(&cf, conf, err) != 0) {
+        fprintf(stderr, "ocsp_config_load: %s\n", err);
+        CHECK(0);
+        CHECK_DONE(); /* nothing to sign with */
+    }
     if (ocsp_registry_load(&reg, &cf, OCSP_REGISTRY_KEYS) != 0) {
         fprintf(stderr, "ocsp_registry_load: %s\n", reg.err);
         CHECK(0);

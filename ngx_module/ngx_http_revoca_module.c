@@ -23,6 +23,10 @@
 #define NGX_HTTP_REVOCA_SIGN_RATE_MAX  1000000
 #define NGX_HTTP_REVOCA_SIGN_UNISSUED  0x04
 
+/* invalid status records: each key logged once per interval per worker */
+#define NGX_HTTP_REVOCA_BAD_LOG_KEYS      16
+#define NGX_HTTP_REVOCA_BAD_LOG_INTERVAL  60
+
 #define NGX_HTTP_REVOCA_CACHE_KEY_MAX  (OCSP_ISSUER_NAME_MAX                 \
                                         + OCSP_SERIAL_HEX_MAX + 16)
 
@@ -69,6 +73,8 @@ static ngx_int_t ngx_http_revoca_answer_redis(ngx_http_request_t *r,
     ngx_http_revoca_ctx_t *ctx);
 static ngx_int_t ngx_http_revoca_sign(ngx_http_request_t *r,
     ngx_http_revoca_ctx_t *ctx, redisReply *record, ngx_uint_t with_nonce);
+static void ngx_http_revoca_log_invalid_record(ngx_http_request_t *r,
+    ngx_http_revoca_ctx_t *ctx, const char *why);
 static ngx_int_t ngx_http_revoca_miss(ngx_http_request_t *r,
     ngx_http_revoca_ctx_t *ctx);
 static ngx_int_t ngx_http_revoca_send_answer(ngx_http_request_t *r,
@@ -1034,14 +1040,18 @@ ngx_http_revoca_sign(ngx_http_request_t *r, ngx_http_revoca_ctx_t *ctx,
 
     rec = NULL;
 
+    /*
+     * A record this code could not have written (a foreign writer, a
+     * corruption) is never answered from, not even by the rules for a
+     * never-issued serial: internalError (RFC 6960 4.2.1), unsigned and
+     * never cached.  The signer holds the record's events back too.
+     */
+
     if (record && record->type == REDIS_REPLY_STRING) {
         rec = ocsp_record_decode(record->str, record->len,
                                  ctx->req.singles[0].serial, NULL, &why);
         if (rec == NULL) {
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "revoca: invalid status record in redis for"
-                          " issuer %s serial %s: %s", ctx->issuer->conf->name,
-                          ctx->req.singles[0].serial, why);
+            ngx_http_revoca_log_invalid_record(r, ctx, why);
             return ngx_http_revoca_send_error(r, ctx, OCSP_ST_INTERNAL_ERROR);
         }
     }
@@ -1055,11 +1065,16 @@ ngx_http_revoca_sign(ngx_http_request_t *r, ngx_http_revoca_ctx_t *ctx,
                                 &rev_time, &reason);
     ocsp_record_free(rec, NULL);
 
-    if (answer == OCSP_ANSWER_UNAUTHORIZED) {
-        return ngx_http_revoca_send_error(r, ctx, OCSP_ST_UNAUTHORIZED);
-    }
+    switch (answer) {
 
-    if (answer != OCSP_ANSWER_SIGN) {
+    case OCSP_ANSWER_SIGN:
+        break;
+
+    case OCSP_ANSWER_UNAUTHORIZED:
+        return ngx_http_revoca_send_error(r, ctx, OCSP_ST_UNAUTHORIZED);
+
+    default: /* OCSP_ANSWER_INVALID: ocsp_record_decode() refuses those */
+        ngx_http_revoca_log_invalid_record(r, ctx, "record not answerable");
         return ngx_http_revoca_send_error(r, ctx, OCSP_ST_INTERNAL_ERROR);
     }
 
@@ -1124,6 +1139,77 @@ ngx_http_revoca_sign(ngx_http_request_t *r, ngx_http_revoca_ctx_t *ctx,
     }
 
     return ngx_http_revoca_send_answer(r, ctx, &ans);
+}
+
+
+/*
+ * An invalid status record is a fault of the data, met on the hot path by
+ * every request for that serial: logged at "error" with its Redis key once
+ * per key and NGX_HTTP_REVOCA_BAD_LOG_INTERVAL in each worker, with the
+ * number of requests refused for it meanwhile, so that a polled serial
+ * does not flood the log and another bad key is still named at once.
+ */
+
+static void
+ngx_http_revoca_log_invalid_record(ngx_http_request_t *r,
+    ngx_http_revoca_ctx_t *ctx, const char *why)
+{
+    int                            n;
+    char                           key[OCSP_KEY_MAX];
+    time_t                         now;
+    uint32_t                       hash;
+    ngx_uint_t                     i, oldest;
+    ngx_http_revoca_main_conf_t   *rmcf;
+
+    /* per worker: the keys logged last */
+    static struct {
+        uint32_t                   hash;
+        time_t                     logged;
+        ngx_uint_t                 refused;
+    } recent[NGX_HTTP_REVOCA_BAD_LOG_KEYS];
+
+    rmcf = ngx_http_get_module_main_conf(r, ngx_http_revoca_module);
+
+    n = ocsp_key_cert(key, rmcf->ocsp->prefix, ctx->issuer->conf->name,
+                      ctx->req.singles[0].serial);
+    if (n < 0) {
+        return;
+    }
+
+    hash = ngx_crc32_short((u_char *) key, n);
+    now = ngx_time();
+    oldest = 0;
+
+    for (i = 0; i < NGX_HTTP_REVOCA_BAD_LOG_KEYS; i++) {
+
+        if (recent[i].logged && recent[i].hash == hash
+            && now - recent[i].logged < NGX_HTTP_REVOCA_BAD_LOG_INTERVAL)
+        {
+            recent[i].refused++;
+            return;
+        }
+
+        if (recent[i].logged < recent[oldest].logged) {
+            oldest = i;
+        }
+    }
+
+    for (i = 0; i < NGX_HTTP_REVOCA_BAD_LOG_KEYS; i++) {
+        if (recent[i].hash == hash) {
+            oldest = i;
+            break;
+        }
+    }
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "revoca: invalid status record key=%s: %s, not answered"
+                  " (%ui more requests refused for it since last logged)",
+                  key, why, recent[oldest].hash == hash
+                            ? recent[oldest].refused : 0);
+
+    recent[oldest].hash = hash;
+    recent[oldest].logged = now;
+    recent[oldest].refused = 0;
 }
 
 

@@ -48,12 +48,23 @@
 #define NGX_HTTP_REVOCA_ETAG_LEN       16
 
 
+/*
+ * Where an answer comes from, so that the shared cache gives a location only
+ * what that location could have produced itself: a response pre-signed by
+ * revoca-signer (any location), or one signed on the request path from the
+ * status record (only where "revoca_sign unissued" is on).
+ */
+#define NGX_HTTP_REVOCA_ORIGIN_PRESIGNED  0x01
+#define NGX_HTTP_REVOCA_ORIGIN_SIGNED     0x02
+
+
 typedef struct {
     ngx_str_t                   der;
     time_t                      this_update;
     time_t                      next_update;
     u_char                      etag[NGX_HTTP_REVOCA_ETAG_LEN];
     ngx_uint_t                  cert_status;
+    ngx_uint_t                  origin;     /* NGX_HTTP_REVOCA_ORIGIN_* */
     unsigned                    fresh:1;
 } ngx_http_revoca_answer_t;
 
@@ -164,16 +175,20 @@ ngx_int_t ngx_http_revoca_cache_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 
 /*
- * Looks KEY up.  NGX_OK: a copy of a response still before its nextUpdate
- * is in *ans (DER in POOL), ans->fresh says whether it is within its cache
- * lifetime; NGX_DECLINED: nothing usable; NGX_ERROR: no memory.
+ * Looks KEY up among the entries whose origin is in ORIGINS (a mask of
+ * NGX_HTTP_REVOCA_ORIGIN_*: what the asking location may produce).
+ * NGX_OK: a copy of a response still before its nextUpdate is in *ans (DER
+ * in POOL), ans->fresh says whether it was stored less than VALID seconds
+ * ago (the asking location's lifetime); NGX_DECLINED: nothing usable;
+ * NGX_ERROR: no memory.
  */
 ngx_int_t ngx_http_revoca_cache_get(ngx_shm_zone_t *zone, ngx_str_t *key,
-    ngx_http_revoca_answer_t *ans, ngx_pool_t *pool);
+    ngx_uint_t origins, time_t valid, ngx_http_revoca_answer_t *ans,
+    ngx_pool_t *pool);
 
-/* Stores ANS under KEY, fresh until FRESH_UNTIL (capped at nextUpdate). */
+/* Stores ANS (with its origin) under KEY, now. */
 void ngx_http_revoca_cache_put(ngx_shm_zone_t *zone, ngx_str_t *key,
-    ngx_http_revoca_answer_t *ans, time_t fresh_until);
+    ngx_http_revoca_answer_t *ans);
 
 
 /* ngx_http_revoca_metrics.c */

@@ -53,6 +53,7 @@ typedef struct {
     unsigned                       have_stale:1;
     unsigned                       want_record:1;
     unsigned                       sign_nonce:1;
+    unsigned                       sign_unissued:1;
     unsigned                       no_cache:1;  /* a nonce answer */
     ocsp_resp_status_e             decode_st;   /* if decoded: */
     unsigned                       decoded:1;   /* req already decoded */
@@ -73,6 +74,8 @@ static ngx_int_t ngx_http_revoca_answer_redis(ngx_http_request_t *r,
     ngx_http_revoca_ctx_t *ctx);
 static ngx_int_t ngx_http_revoca_sign(ngx_http_request_t *r,
     ngx_http_revoca_ctx_t *ctx, redisReply *record, ngx_uint_t with_nonce);
+static ngx_uint_t ngx_http_revoca_origins(ngx_http_revoca_loc_conf_t *rlcf,
+    const ocsp_issuer_t *issuer);
 static void ngx_http_revoca_log_invalid_record(ngx_http_request_t *r,
     ngx_http_revoca_ctx_t *ctx, const char *why);
 static ngx_int_t ngx_http_revoca_miss(ngx_http_request_t *r,
@@ -740,16 +743,19 @@ ngx_http_revoca_process(ngx_http_request_t *r, u_char *der, size_t len)
                        && ctx->issuer->key != NULL
                        && ngx_http_revoca_sign_allowed(rmcf) == NGX_OK);
 
-    ctx->want_record = ctx->sign_nonce
-                       || ((rlcf->sign & NGX_HTTP_REVOCA_SIGN_UNISSUED)
-                           && ctx->issuer->key != NULL);
+    ctx->sign_unissued = (ngx_http_revoca_origins(rlcf, ctx->issuer)
+                          & NGX_HTTP_REVOCA_ORIGIN_SIGNED) != 0;
+
+    ctx->want_record = ctx->sign_nonce || ctx->sign_unissued;
 
     if (rlcf->cache && rmcf->cache_zone) {
 
         ngx_memzero(&ans, sizeof(ngx_http_revoca_answer_t));
 
         rc = ngx_http_revoca_cache_get(rmcf->cache_zone, &ctx->cache_key,
-                                       &ans, r->pool);
+                                       ngx_http_revoca_origins(rlcf,
+                                                               ctx->issuer),
+                                       rlcf->cache_valid, &ans, r->pool);
 
         if (rc == NGX_ERROR) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -927,9 +933,7 @@ ngx_http_revoca_answer_redis(ngx_http_request_t *r,
          * does not make nginx answer for serials it has no answer for.
          */
 
-        if ((rlcf->sign & NGX_HTTP_REVOCA_SIGN_UNISSUED)
-            && ctx->issuer->key != NULL)
-        {
+        if (ctx->sign_unissued) {
             return ngx_http_revoca_sign(r, ctx, record, ctx->sign_nonce);
         }
 
@@ -996,12 +1000,12 @@ ngx_http_revoca_answer_redis(ngx_http_request_t *r,
     /* the reply is freed with the request's pool, after the answer */
     ans.der.data = (u_char *) der->str;
     ans.der.len = der->len;
+    ans.origin = NGX_HTTP_REVOCA_ORIGIN_PRESIGNED;
     ans.fresh = 1;
     ngx_http_revoca_etag(&ans);
 
     if (rlcf->cache && rmcf->cache_zone) {
-        ngx_http_revoca_cache_put(rmcf->cache_zone, &ctx->cache_key, &ans,
-                                  now + rlcf->cache_valid);
+        ngx_http_revoca_cache_put(rmcf->cache_zone, &ctx->cache_key, &ans);
     }
 
     return ngx_http_revoca_send_answer(r, ctx, &ans);
@@ -1126,6 +1130,7 @@ ngx_http_revoca_sign(ngx_http_request_t *r, ngx_http_revoca_ctx_t *ctx,
     ans.this_update = s.this_update;
     ans.next_update = s.next_update;
     ans.cert_status = status;
+    ans.origin = NGX_HTTP_REVOCA_ORIGIN_SIGNED;
     ans.fresh = 1;
     ngx_http_revoca_etag(&ans);
 
@@ -1134,8 +1139,7 @@ ngx_http_revoca_sign(ngx_http_request_t *r, ngx_http_revoca_ctx_t *ctx,
         ctx->no_cache = 1;
 
     } else if (rlcf->cache && rmcf->cache_zone) {
-        ngx_http_revoca_cache_put(rmcf->cache_zone, &ctx->cache_key, &ans,
-                                  now + rlcf->cache_valid);
+        ngx_http_revoca_cache_put(rmcf->cache_zone, &ctx->cache_key, &ans);
     }
 
     return ngx_http_revoca_send_answer(r, ctx, &ans);
@@ -1210,6 +1214,31 @@ ngx_http_revoca_log_invalid_record(ngx_http_request_t *r,
     recent[oldest].hash = hash;
     recent[oldest].logged = now;
     recent[oldest].refused = 0;
+}
+
+
+/*
+ * What a location may answer from the shared cache: what it could produce
+ * itself.  Pre-signed responses anywhere; answers signed on the request
+ * path from the status record (never-issued serials, responses past
+ * nextUpdate) only where "revoca_sign unissued" signs such answers, so that
+ * another location's "unknown" never replaces this one's "unauthorized".
+ * Nonce answers are never cached.
+ */
+
+static ngx_uint_t
+ngx_http_revoca_origins(ngx_http_revoca_loc_conf_t *rlcf,
+    const ocsp_issuer_t *issuer)
+{
+    ngx_uint_t  origins;
+
+    origins = NGX_HTTP_REVOCA_ORIGIN_PRESIGNED;
+
+    if ((rlcf->sign & NGX_HTTP_REVOCA_SIGN_UNISSUED) && issuer->key != NULL) {
+        origins |= NGX_HTTP_REVOCA_ORIGIN_SIGNED;
+    }
+
+    return origins;
 }
 
 

@@ -24,6 +24,7 @@
 #include "der_read.h"
 #include "issuer.h"
 #include "policy.h"
+#include "reply_limits.h"
 #include "request.h"
 #include "response.h"
 
@@ -45,6 +46,10 @@
 
 /* largest pre-signed response accepted from Redis */
 #define NGX_HTTP_REVOCA_DER_MAX        (64 * 1024)
+
+/* the fields of the HMGET of a response: DER, thisUpdate, nextUpdate,
+ * status; the most elements a Redis reply may have */
+#define NGX_HTTP_REVOCA_REDIS_ELEMENTS_MAX  4
 #define NGX_HTTP_REVOCA_ETAG_LEN       16
 
 

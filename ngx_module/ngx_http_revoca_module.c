@@ -904,7 +904,9 @@ ngx_http_revoca_answer_redis(ngx_http_request_t *r,
     rp = ctx->rr.replies[0];
     record = (ctx->rr.nreplies > 1) ? ctx->rr.replies[1] : NULL;
 
-    if (rp->type != REDIS_REPLY_ARRAY || rp->elements != 4) {
+    if (rp->type != REDIS_REPLY_ARRAY
+        || rp->elements != NGX_HTTP_REVOCA_REDIS_ELEMENTS_MAX)
+    {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "revoca: unexpected redis reply type %d to HMGET",
                       rp->type);

@@ -47,6 +47,7 @@ typedef struct {
     ocsp_request_t                 req;
     const ocsp_issuer_t           *issuer;
     ngx_int_t                      issuer_index;
+    ngx_str_t                      body;       /* POST, up to the limit */
     ngx_str_t                      cache_key;
     u_char                         cache_key_buf[NGX_HTTP_REVOCA_CACHE_KEY_MAX];
     ngx_http_revoca_answer_t       stale;      /* cached, past its lifetime */
@@ -62,6 +63,11 @@ typedef struct {
 
 static ngx_int_t ngx_http_revoca_handler(ngx_http_request_t *r);
 static void ngx_http_revoca_body_handler(ngx_http_request_t *r);
+static void ngx_http_revoca_body_read_handler(ngx_http_request_t *r);
+static void ngx_http_revoca_read_body(ngx_http_request_t *r,
+    ngx_uint_t read_first);
+static ngx_int_t ngx_http_revoca_take_body(ngx_http_request_t *r,
+    ngx_http_revoca_ctx_t *ctx);
 static ngx_int_t ngx_http_revoca_get_der(ngx_http_request_t *r,
     ngx_str_t *der);
 static ngx_int_t ngx_http_revoca_decode_b64(ngx_http_request_t *r,
@@ -327,7 +333,19 @@ ngx_http_revoca_handler(ngx_http_request_t *r)
             return ngx_http_revoca_send_error(r, ctx, OCSP_ST_MALFORMED);
         }
 
-        r->request_body_in_single_buf = 1;
+        /*
+         * Read unbuffered, into a buffer of the size limit: a body is never
+         * written to a temporary file, and a chunked one (no length known
+         * beforehand) is refused as soon as it passes the limit, not once
+         * the client has sent all of it.
+         */
+
+        ctx->body.data = ngx_pnalloc(r->pool, rlcf->max_request_size);
+        if (ctx->body.data == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        r->request_body_no_buffering = 1;
 
         rc = ngx_http_read_client_request_body(r,
                                                ngx_http_revoca_body_handler);
@@ -359,72 +377,145 @@ ngx_http_revoca_handler(ngx_http_request_t *r)
 }
 
 
+/*
+ * The body is read unbuffered: nginx calls ngx_http_revoca_body_handler()
+ * once its first part (or all of it) is in, and the read event handler is
+ * ours until the end.  Each part read is moved into ctx->body at once (so
+ * that nginx reuses its buffer), and then reading goes on while the socket
+ * has data, as ngx_http_upstream_send_request_body() does for an
+ * unbuffered proxy.
+ */
+
 static void
 ngx_http_revoca_body_handler(ngx_http_request_t *r)
 {
-    u_char                      *der, *p;
-    off_t                        size;
-    ssize_t                      n;
+    ngx_http_revoca_read_body(r, 0);
+}
+
+
+static void
+ngx_http_revoca_body_read_handler(ngx_http_request_t *r)
+{
+    ngx_http_revoca_read_body(r, 1);
+}
+
+
+static void
+ngx_http_revoca_read_body(ngx_http_request_t *r, ngx_uint_t read_first)
+{
+    ngx_int_t               rc;
+    ngx_http_revoca_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_revoca_module);
+
+    for ( ;; ) {
+
+        if (read_first) {
+            rc = ngx_http_read_unbuffered_request_body(r);
+
+            if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+                ngx_http_finalize_request(r, rc);
+                return;
+            }
+        }
+
+        read_first = 1;
+
+        rc = ngx_http_revoca_take_body(r, ctx);
+
+        if (rc == NGX_ERROR) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        if (rc == NGX_DECLINED) {
+            /* nginx discards the rest with a lingering close */
+            r->keepalive = 0;
+            r->lingering_close = 1;
+            ngx_http_finalize_request(r,
+                ngx_http_revoca_send_error(r, ctx, OCSP_ST_MALFORMED));
+            return;
+        }
+
+        if (!r->reading_body) {
+            break;
+        }
+
+        if (rc == NGX_AGAIN) {
+            /* nothing new: wait for the socket */
+            r->read_event_handler = ngx_http_revoca_body_read_handler;
+            return;
+        }
+    }
+
+    if (ctx->body.len == 0) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "revoca: empty request body refused");
+        ngx_http_finalize_request(r,
+            ngx_http_revoca_send_error(r, ctx, OCSP_ST_MALFORMED));
+        return;
+    }
+
+    ngx_http_finalize_request(r,
+        ngx_http_revoca_process(r, ctx->body.data, ctx->body.len));
+}
+
+
+/*
+ * Moves what nginx read of the body into ctx->body: NGX_OK if something
+ * was read, NGX_AGAIN if nothing, NGX_DECLINED as soon as the body would
+ * pass revoca_max_request_size (malformedRequest, as for a Content-Length
+ * over it), NGX_ERROR.
+ */
+
+static ngx_int_t
+ngx_http_revoca_take_body(ngx_http_request_t *r, ngx_http_revoca_ctx_t *ctx)
+{
+    size_t                       size;
     ngx_int_t                    rc;
     ngx_buf_t                   *b;
     ngx_chain_t                 *cl;
-    ngx_http_revoca_ctx_t       *ctx;
     ngx_http_revoca_loc_conf_t  *rlcf;
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_revoca_module);
-    ctx = ngx_http_get_module_ctx(r, ngx_http_revoca_module);
 
-    if (r->request_body == NULL || r->request_body->bufs == NULL) {
-        ngx_http_finalize_request(r,
-            ngx_http_revoca_send_error(r, ctx, OCSP_ST_MALFORMED));
-        return;
+    if (r->request_body == NULL) {
+        return NGX_AGAIN;
     }
 
-    size = 0;
-
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        size += ngx_buf_size(cl->buf);
-    }
-
-    if (size == 0 || size > (off_t) rlcf->max_request_size) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "revoca: request body of %O bytes refused", size);
-        ngx_http_finalize_request(r,
-            ngx_http_revoca_send_error(r, ctx, OCSP_ST_MALFORMED));
-        return;
-    }
-
-    der = ngx_pnalloc(r->pool, (size_t) size);
-    if (der == NULL) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    p = der;
+    rc = NGX_AGAIN;
 
     for (cl = r->request_body->bufs; cl; cl = cl->next) {
         b = cl->buf;
 
         if (b->in_file) {
-            /* a body over client_body_buffer_size, at most max size */
-            n = ngx_read_file(b->file, p, (size_t) (b->file_last
-                                                    - b->file_pos),
-                              b->file_pos);
-            if (n != b->file_last - b->file_pos) {
-                ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-                return;
-            }
-
-            p += n;
-            continue;
+            /* unbuffered reading never writes one */
+            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                          "revoca: request body in a file");
+            return NGX_ERROR;
         }
 
-        p = ngx_cpymem(p, b->pos, b->last - b->pos);
+        size = b->last - b->pos;
+
+        if (size > rlcf->max_request_size - ctx->body.len) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "revoca: request body over %uz bytes refused",
+                          rlcf->max_request_size);
+            return NGX_DECLINED;
+        }
+
+        ctx->body.len = ngx_cpymem(ctx->body.data + ctx->body.len, b->pos,
+                                   size)
+                        - ctx->body.data;
+
+        /* consumed: nginx reuses the buffer for what comes next */
+        b->pos = b->last;
+        rc = NGX_OK;
     }
 
-    rc = ngx_http_revoca_process(r, der, p - der);
+    r->request_body->bufs = NULL;
 
-    ngx_http_finalize_request(r, rc);
+    return rc;
 }
 
 

@@ -21,7 +21,7 @@
 #include <hiredis/hiredis.h>
 
 #include "config.h"
-#include "der_read.h"
+#include "get_path.h"
 #include "issuer.h"
 #include "policy.h"
 #include "reply_limits.h"

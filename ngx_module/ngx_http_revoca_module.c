@@ -70,8 +70,6 @@ static ngx_int_t ngx_http_revoca_take_body(ngx_http_request_t *r,
     ngx_http_revoca_ctx_t *ctx);
 static ngx_int_t ngx_http_revoca_get_der(ngx_http_request_t *r,
     ngx_str_t *der);
-static ngx_int_t ngx_http_revoca_decode_b64(ngx_http_request_t *r,
-    ngx_str_t *src, ngx_str_t *der);
 static ngx_int_t ngx_http_revoca_process(ngx_http_request_t *r,
     u_char *der, size_t len);
 static void ngx_http_revoca_redis_done(ngx_http_revoca_redis_req_t *rr,
@@ -522,19 +520,25 @@ ngx_http_revoca_take_body(ngx_http_request_t *r, ngx_http_revoca_ctx_t *ctx)
 /*
  * The base64 OCSPRequest of a GET (RFC 6960 A.1) as sent: from the raw
  * request line, so that nginx's merge_slashes cannot damage a "//" of the
- * base64, and after the location's prefix.
+ * base64, and after the location's prefix.  Decoding it, with the variants
+ * clients send and the repair of slashes a proxy merged, is the core's
+ * (get_path.h).
  */
 
 static ngx_int_t
 ngx_http_revoca_get_der(ngx_http_request_t *r, ngx_str_t *der)
 {
-    u_char                      *p, *last, *q;
-    ngx_str_t                    src, dec;
+    u_char                      *p, *last, *q, *buf;
+    size_t                       size;
+    ocsp_limits_t                lim;
+    ocsp_get_path_t              path;
+    ngx_http_revoca_ctx_t       *ctx;
     ngx_http_core_loc_conf_t    *clcf;
     ngx_http_revoca_loc_conf_t  *rlcf;
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_revoca_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_revoca_module);
 
     p = r->unparsed_uri.data;
     last = p + r->unparsed_uri.len;
@@ -558,216 +562,45 @@ ngx_http_revoca_get_der(ngx_http_request_t *r, ngx_str_t *der)
         return NGX_DECLINED;
     }
 
-    while (p < last && *p == '/') {
-        p++;
-    }
+    /*
+     * The scratch is bounded by the longest path the core accepts (twice
+     * the DER size limit); a longer one it refuses without using it.
+     */
 
-    if (p == last || (size_t) (last - p) > rlcf->max_request_size * 2) {
-        return NGX_DECLINED;
-    }
+    size = ngx_min((size_t) (last - p), rlcf->max_request_size * 2);
 
-    /* percent-decoding; '+' stays '+', a space becomes '+' again */
-
-    dec.data = ngx_pnalloc(r->pool, last - p);
-    if (dec.data == NULL) {
+    buf = ngx_pnalloc(r->pool, OCSP_GET_PATH_BUF(size));
+    if (buf == NULL) {
         return NGX_ERROR;
     }
 
-    q = dec.data;
-
-    while (p < last) {
-        if (*p == '%' && last - p >= 3 && ngx_hextoi(p + 1, 2) >= 0) {
-            *q = (u_char) ngx_hextoi(p + 1, 2);
-            p += 3;
-
-        } else {
-            *q = *p++;
-        }
-
-        switch (*q) {
-        case ' ':
-        case '-':
-            *q = '+';
-            break;
-        case '_':
-            *q = '/';
-            break;
-        case '\r':
-        case '\n':
-            continue;
-        }
-
-        q++;
-    }
-
-    dec.len = q - dec.data;
-    src = dec;
-
-    return ngx_http_revoca_decode_b64(r, &src, der);
-}
-
-
-/*
- * Decodes base64 into a DER value whose outer length matches exactly.  A
- * proxy that collapsed "//" into "/" leaves the text short by a multiple of
- * one character per collapse: the first failure is retried with each "/"
- * doubled in turn, and with all of them doubled.
- */
-
-static ngx_int_t
-ngx_http_revoca_decode_b64(ngx_http_request_t *r, ngx_str_t *src,
-    ngx_str_t *der)
-{
-    u_char                      *p, *s;
-    size_t                       i, k, nslash, need;
-    ngx_str_t                    try;
-    ngx_str_t                    sent;
-    ngx_uint_t                   as_sent, padded;
-    const char                  *sent_err;
-    ocsp_resp_status_e           st, sent_st;
-    ocsp_limits_t                lim;
-    ngx_http_revoca_ctx_t       *ctx;
-    ngx_http_revoca_loc_conf_t  *rlcf;
-
-    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_revoca_module);
-    ctx = ngx_http_get_module_ctx(r, ngx_http_revoca_module);
     lim.max_size = rlcf->max_request_size;
     lim.max_singles = rlcf->max_singles;
 
-    der->data = ngx_pnalloc(r->pool, ngx_base64_decoded_length(src->len * 2)
-                                     + 4);
-    if (der->data == NULL) {
-        return NGX_ERROR;
+    if (ocsp_get_path_decode((const char *) p, last - p, &lim, buf,
+                             OCSP_GET_PATH_BUF(size), &ctx->req, &path)
+        != 0)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "revoca: %s", path.err);
+        return NGX_DECLINED;
     }
 
-    try.data = ngx_pnalloc(r->pool, src->len * 2);
-    if (try.data == NULL) {
-        return NGX_ERROR;
+    if (path.repair) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "revoca: GET path repaired (attempt %ui)",
+                       (ngx_uint_t) path.repair);
     }
 
-    nslash = 0;
-    as_sent = 0;
+    /* decoded already: ngx_http_revoca_process() takes the verdict */
 
-    /*
-     * Padded text comes in whole quanta of four: only as many "/" as are
-     * missing from the last quantum can have been collapsed, so a request
-     * merely cut short is not "repaired" into another one.
-     */
+    ctx->decoded = 1;
+    ctx->decode_st = path.status;
 
-    padded = (src->len && src->data[src->len - 1] == '=');
+    der->data = (u_char *) path.der;
+    der->len = path.der_len;
 
-    for (i = 0; i < src->len; i++) {
-        if (src->data[i] == '/') {
-            nslash++;
-        }
-    }
-
-    /* attempt 0: as is; 1..nslash: one "/" doubled; nslash+1: all */
-
-    for (k = 0; k <= nslash + 1 && k <= 64; k++) {
-
-        if (k == 0) {
-            ngx_memcpy(try.data, src->data, src->len);
-            try.len = src->len;
-
-        } else {
-            if (k == nslash + 1 && nslash < 2) {
-                break;
-            }
-
-            if (padded
-                && (src->len + (k == nslash + 1 ? nslash : 1)) % 4 != 0)
-            {
-                continue;
-            }
-
-            p = try.data;
-            need = 0;
-
-            for (s = src->data; s < src->data + src->len; s++) {
-                *p++ = *s;
-
-                if (*s == '/') {
-                    need++;
-                    if (k == nslash + 1 || need == k) {
-                        *p++ = '/';
-                    }
-                }
-            }
-
-            try.len = p - try.data;
-        }
-
-        /* drop trailing padding so that unpadded text decodes alike */
-
-        while (try.len && try.data[try.len - 1] == '=') {
-            try.len--;
-        }
-
-        if (try.len % 4 == 1) {
-            continue;
-        }
-
-        if (ngx_decode_base64(der, &try) != NGX_OK) {
-            continue;
-        }
-
-        /* the outer SEQUENCE must cover the whole value */
-
-        if (der->len < 2 || der->data[0] != 0x30
-            || der_read_size(der->data, der->len) != der->len)
-        {
-            continue;
-        }
-
-        /*
-         * A wrongly doubled "/" keeps the length, so a candidate must parse
-         * as a whole; as sent, the text is kept even when it does not, so
-         * that the decoder names the problem.
-         */
-
-        st = ocsp_request_decode(der->data, der->len, &lim, &ctx->req);
-
-        if (st == OCSP_ST_SUCCESSFUL) {
-            ctx->decoded = 1;
-            ctx->decode_st = st;
-
-            if (k) {
-                ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                               "revoca: GET path repaired (attempt %uz)", k);
-            }
-
-            return NGX_OK;
-        }
-
-        if (k == 0) {
-            /* kept, with the decoder's verdict, should no repair parse */
-            sent = *der;
-            sent_st = st;
-            sent_err = ctx->req.err;
-            as_sent = 1;
-
-            der->data = ngx_pnalloc(r->pool,
-                                    ngx_base64_decoded_length(src->len * 2)
-                                    + 4);
-            if (der->data == NULL) {
-                return NGX_ERROR;
-            }
-        }
-    }
-
-    if (as_sent) {
-        *der = sent;
-        ctx->decoded = 1;
-        ctx->decode_st = sent_st;
-        ctx->req.err = sent_err;
-        return NGX_OK;
-    }
-
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "revoca: GET path is not a base64 OCSP request");
-
-    return NGX_DECLINED;
+    return NGX_OK;
 }
 
 

@@ -5,7 +5,7 @@
  * a timer on every wait, and a per-worker pool of idle keepalive
  * connections.  hiredis is used only to format commands and to parse
  * replies; its async context is not, since it can neither time out nor be
- * cancelled when a request goes away (STYLE.md).
+ * cancelled when a request goes away (docs/dev/style.md).
  */
 
 

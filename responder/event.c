@@ -6,9 +6,6 @@
 #include "config.h"
 #include "serial.h"
 
-/* 9999-12-31T23:59:59Z: GeneralizedTime's limit. */
-#define EVENT_TIME_MAX 253402300799LL
-
 static const struct {
     const char *name;
     int value;
@@ -46,7 +43,7 @@ const char *ocsp_reason_name(int reason)
 
 static int time_ok(int64_t t)
 {
-    return t >= 0 && t <= EVENT_TIME_MAX;
+    return t >= 0 && t <= OCSP_TIME_MAX;
 }
 
 int ocsp_reason_valid(int reason)
@@ -54,9 +51,11 @@ int ocsp_reason_valid(int reason)
     return reason >= 0 && reason <= 10 && reason != 7;
 }
 
-static int reason_ok(int has, int r)
+int ocsp_revocation_reason_valid(int reason)
 {
-    return !has || ocsp_reason_valid(r);
+    return ocsp_reason_valid(reason) &&
+           reason != REVOCA__REASON__CERTIFICATE_HOLD &&
+           reason != REVOCA__REASON__REMOVE_FROM_CRL;
 }
 
 static const char *event_check(const Revoca__Event *ev)
@@ -89,11 +88,8 @@ static const char *event_check(const Revoca__Event *ev)
         if (!time_ok(ev->revoked->revocation_time) ||
             (ev->revoked->has_invalidity_date &&
              !time_ok(ev->revoked->invalidity_date)) ||
-            !reason_ok(ev->revoked->has_reason, ev->revoked->reason) ||
             (ev->revoked->has_reason &&
-             ev->revoked->reason == REVOCA__REASON__CERTIFICATE_HOLD) ||
-            (ev->revoked->has_reason &&
-             ev->revoked->reason == REVOCA__REASON__REMOVE_FROM_CRL)) {
+             !ocsp_revocation_reason_valid((int)ev->revoked->reason))) {
             return "bad revocation";
         }
         return NULL;
@@ -128,7 +124,14 @@ Revoca__Event *ocsp_event_decode(const unsigned char *p, size_t len,
         *why = "not a protobuf Event";
         return NULL;
     }
-    *why = event_check(ev);
+    /* A string with a NUL inside would be validated only up to it (an
+     * issuer "demo\0../x" checked as "demo"): the event must pack back to
+     * as many bytes as it came in, which also refuses repeated fields. */
+    if (revoca__event__get_packed_size(ev) != len) {
+        *why = "not a canonical Event (a NUL in a string, a repeated field)";
+    } else {
+        *why = event_check(ev);
+    }
     if (*why != NULL) {
         revoca__event__free_unpacked(ev, NULL);
         return NULL;

@@ -34,4 +34,15 @@ const char *ocsp_reason_name(int reason);
 /* Whether REASON is a CRLReason of RFC 5280 5.3.1 (0..10, 7 unused). */
 int ocsp_reason_valid(int reason);
 
+/*
+ * Whether REASON may be the reason of a revocation, which is final: a
+ * CRLReason other than certificateHold (a hold is its own event, lifted by
+ * a release) and removeFromCRL (RFC 5280 5.3.1: delta CRLs only).
+ */
+int ocsp_revocation_reason_valid(int reason);
+
+/* The last second a time may name: 9999-12-31T23:59:59Z, the end of
+ * GeneralizedTime (RFC 5280 4.1.2.5.2). */
+#define OCSP_TIME_MAX 253402300799LL
+
 #endif

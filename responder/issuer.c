@@ -133,7 +133,7 @@ static int issuer_keys(ocsp_registry_t *reg, ocsp_issuer_t *iss)
     const ASN1_BIT_STRING *bits;
     unsigned char *der = NULL;
     unsigned mdlen;
-    int len;
+    int len, delegated;
 
     if (cert_path == NULL) {
         /* The CA answers for itself (RFC 6960 4.2.2.2, first case). */
@@ -163,8 +163,10 @@ static int issuer_keys(ocsp_registry_t *reg, ocsp_issuer_t *iss)
                 "the responder key does not match its certificate");
         return -1;
     }
-    if (ic->responder_cert_path != NULL &&
-        X509_cmp(iss->responder, iss->cert) != 0) {
+    /* A responder_cert that is the CA certificate itself is the CA
+     * answering for itself, not a delegate. */
+    delegated = X509_cmp(iss->responder, iss->cert) != 0;
+    if (delegated) {
         /* RFC 6960 4.2.2.2: a delegate is issued by the CA directly and
          * carries id-kp-OCSPSigning. */
         if (X509_check_issued(iss->cert, iss->responder) != X509_V_OK) {
@@ -208,6 +210,13 @@ static int issuer_keys(ocsp_registry_t *reg, ocsp_issuer_t *iss)
                     &mdlen, EVP_sha1(), NULL)) {
         reg_err(reg, ic->name, "cannot hash the responder key");
         return -1;
+    }
+    if (!delegated) {
+        /* RFC 6960 4.2.2.2: certs is there to carry a delegate's
+         * certificate.  The client holds the CA's already, and clients such
+         * as Go's x/crypto/ocsp and pkijs check any certificate sent as a
+         * delegate issued by the CA, which the CA's own is not. */
+        return 0;
     }
     len = i2d_X509(iss->responder, &der);
     if (len <= 0) {

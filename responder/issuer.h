@@ -28,13 +28,16 @@ typedef struct {
     unsigned char name_hash[OCSP_HASH_COUNT][OCSP_HASH_MAX_LEN];
     unsigned char key_hash[OCSP_HASH_COUNT][OCSP_HASH_MAX_LEN];
 
-    /* Signing material; NULL/0 unless loaded with OCSP_REGISTRY_KEYS. */
+    /* Signing material; NULL/0 unless loaded with OCSP_REGISTRY_KEYS.
+     * responder_der is the delegated responder's certificate, sent in
+     * certs; it stays NULL when the CA signs for itself, which sends none
+     * (RFC 6960 4.2.2.2). */
     X509 *responder;              /* owned */
     EVP_PKEY *key;                /* owned */
     EVP_PKEY_CTX *sign_ctx;       /* owned; initialised once for speed */
     EVP_MD *sha256;               /* owned; fetched once, not per digest */
     EVP_MD_CTX *md_ctx;           /* owned; reused for the TBS digest */
-    unsigned char *responder_der; /* owned, the certificate to include */
+    unsigned char *responder_der; /* owned; NULL: the CA signs */
     size_t responder_der_len;
     unsigned char responder_key_id[20];      /* SHA-1 of the public key bits */
     unsigned char sig_alg[OCSP_SIG_ALG_MAX]; /* DER AlgorithmIdentifier */

@@ -43,11 +43,10 @@ static int apply_issued(ocsp_record_t *r, const Revoca__Issued *is)
     return 1;
 }
 
-/* Unix seconds a record may hold: 0 up to the end of year 9999, the
- * range of GeneralizedTime that event.c also accepts. */
+/* Unix seconds a record may hold: those an event may carry (event.h). */
 static int time_ok(int has, int64_t t)
 {
-    return !has || (t >= 0 && t <= 253402300799LL);
+    return !has || (t >= 0 && t <= OCSP_TIME_MAX);
 }
 
 static const char *record_invalid(const ocsp_record_t *r)
@@ -72,7 +71,7 @@ static const char *record_invalid(const ocsp_record_t *r)
     case REVOCA__STATUS__REVOKED:
         /* an absent reason is unspecified (RFC 5280 5.3.1) */
         if (!r->has_revocation_time ||
-            (r->has_reason && !ocsp_reason_valid((int)r->reason))) {
+            (r->has_reason && !ocsp_revocation_reason_valid((int)r->reason))) {
             return "revoked without a time or with an invalid reason";
         }
         return NULL;
@@ -102,7 +101,11 @@ ocsp_record_t *ocsp_record_decode(const void *p, size_t len, const char *serial,
         *why = "record undecodable";
         return NULL;
     }
-    if (serial != NULL && strcmp(r->serial, serial) != 0) {
+    if (revoca__cert_record__get_packed_size(r) != len) {
+        /* a NUL inside the serial, a repeated field: not what the signer
+         * packs, and the serial would compare equal up to the NUL */
+        *why = "record not canonical";
+    } else if (serial != NULL && strcmp(r->serial, serial) != 0) {
         *why = "record of another serial";
     } else if ((*why = record_invalid(r)) == NULL) {
         return r;

@@ -69,9 +69,9 @@ ocsp_answer_e ocsp_record_answer(const ocsp_record_t *r, ocsp_unissued_e policy,
  * from Redis as the record of SERIAL (canonical hex; NULL: not compared).
  * Valid means one this code could have written: a known status; for a
  * revocation a time within 0..year 9999 and a reason of RFC 5280 5.3.1
- * (certificateHold exactly when held); times in range; the stored serial
- * equal to SERIAL.  protobuf-c checks none of this.  Every reader of a
- * stored record calls this, and none uses a record it refused.
+ * (certificateHold exactly when held, never removeFromCRL); times in range; the
+ * stored serial equal to SERIAL.  protobuf-c checks none of this.  Every reader
+ * of a stored record calls this, and none uses a record it refused.
  *
  * Returns the record (free with ocsp_record_free() and the same ALLOC;
  * ALLOC NULL: malloc) or NULL with *why set to a static reason.

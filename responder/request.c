@@ -5,6 +5,8 @@
 #include <limits.h>
 #include <string.h>
 
+#include "der_read.h"
+
 /*
  * Maps a CertID hashAlgorithm to ours.  Returns -1 for any other digest:
  * RFC 6960 4.1.1 lets the requester pick, but no issuer is registered under
@@ -27,26 +29,24 @@ static ocsp_resp_status_e request_nonce(X509_EXTENSION *ext,
                                         ocsp_request_t *req)
 {
     const ASN1_OCTET_STRING *val = X509_EXTENSION_get_data(ext);
-    const unsigned char *p = ASN1_STRING_get0_data(val);
-    long len = ASN1_STRING_length(val), inner;
-    int tag, cls;
+    der_tlv_t nonce;
 
     if (req->nonce_len != 0) {
         req->err = "nonce extension twice";
         return OCSP_ST_MALFORMED;
     }
-    if (ASN1_get_object(&p, &inner, &tag, &cls, len) & 0x80 ||
-        tag != V_ASN1_OCTET_STRING || cls != V_ASN1_UNIVERSAL ||
-        p + inner != ASN1_STRING_get0_data(val) + len) {
-        req->err = "nonce is not an OCTET STRING";
+    /* extnValue is opaque to the outer DER check: read it strictly too */
+    if (der_read_whole(ASN1_STRING_get0_data(val),
+                       (size_t)ASN1_STRING_length(val), 0x04, &nonce) != 0) {
+        req->err = "nonce is not one DER OCTET STRING";
         return OCSP_ST_MALFORMED;
     }
-    if (inner < 1 || inner > OCSP_NONCE_MAX) {
+    if (nonce.len < 1 || nonce.len > OCSP_NONCE_MAX) {
         req->err = "nonce length outside 1..128 octets (RFC 9654)";
         return OCSP_ST_MALFORMED;
     }
-    memcpy(req->nonce, p, (size_t)inner);
-    req->nonce_len = (size_t)inner;
+    memcpy(req->nonce, nonce.v, nonce.len);
+    req->nonce_len = nonce.len;
     return OCSP_ST_SUCCESSFUL;
 }
 
@@ -70,6 +70,110 @@ static ocsp_resp_status_e request_ext(X509_EXTENSION *ext, ocsp_request_t *req,
     return OCSP_ST_SUCCESSFUL;
 }
 
+/*
+ * Extensions ::= SEQUENCE OF Extension, inside the [n] EXPLICIT TAGGED.  X.690
+ * 11.5: DER leaves out a DEFAULT value, so an Extension's critical flag,
+ * DEFAULT FALSE, is never encoded FALSE.  OpenSSL keeps an encoded FALSE
+ * and writes it back, so only a walk of the bytes sees it.
+ */
+static int request_exts_der(const der_tlv_t *tagged)
+{
+    der_tlv_t list, ext, field;
+    size_t off = 0, eoff;
+
+    if (der_read_whole(tagged->v, tagged->len, 0x30, &list) != 0) {
+        return -1;
+    }
+    while (off < list.len) {
+        eoff = 0;
+        if (der_read_expect(list.v, list.len, &off, 0x30, &ext) != 0 ||
+            der_read_expect(ext.v, ext.len, &eoff, 0x06, &field) != 0) {
+            return -1;
+        }
+        if (der_read_expect(ext.v, ext.len, &eoff, 0x01, &field) == 0 &&
+            field.v[0] == 0x00) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * The DER rules OpenSSL's d2i does not enforce (it reads BER), checked on
+ * the bytes before they are decoded: DER's forms everywhere
+ * (der_read_strict: minimal lengths, primitive strings, BOOLEAN 0x00/0xff,
+ * minimal INTEGERs, ...), and the DEFAULT values left out (X.690 11.5): the
+ * version, whose only value v1 is its DEFAULT, and FALSE critical flags.
+ * After decoding, request_reencodes() checks that what OpenSSL read
+ * encodes back to these very bytes: a net for any form its schema
+ * normalises that this walk does not know of.
+ * Returns NULL, or why the bytes are not a DER OCSPRequest.
+ *
+ *   OCSPRequest ::= SEQUENCE { tbsRequest, [0] optionalSignature OPTIONAL }
+ *   TBSRequest  ::= SEQUENCE { [0] version DEFAULT v1, [1] requestorName
+ *                   OPTIONAL, requestList SEQUENCE OF Request,
+ *                   [2] requestExtensions OPTIONAL }
+ *   Request     ::= SEQUENCE { reqCert CertID,
+ *                   [0] singleRequestExtensions OPTIONAL }
+ */
+static const char *request_der_check(const unsigned char *der, size_t len)
+{
+    der_tlv_t outer, tbs, t, one, f;
+    size_t off = 0, loff, roff;
+
+    if (der_read_whole(der, len, 0x30, &outer) != 0) {
+        return "not one DER SEQUENCE (indefinite or non-minimal length, "
+               "trailing data)";
+    }
+    if (der_read_strict(der, len) != 0) {
+        return "not DER (X.690 10)";
+    }
+    if (der_read_expect(outer.v, outer.len, &off, 0x30, &tbs) != 0) {
+        return "tbsRequest is not a SEQUENCE";
+    }
+    off = 0;
+    if (der_read_tlv(tbs.v, tbs.len, &off, &t) != 0) {
+        return "empty tbsRequest";
+    }
+    if (t.tag == 0xa0) {
+        return "version encoded: DER leaves out the DEFAULT v1 (X.690 11.5)";
+    }
+    if (t.tag == 0xa1 && der_read_tlv(tbs.v, tbs.len, &off, &t) != 0) {
+        return "no requestList";
+    }
+    if (t.tag != 0x30) {
+        return "requestList is not a SEQUENCE";
+    }
+    for (loff = 0; loff < t.len;) {
+        roff = 0;
+        if (der_read_expect(t.v, t.len, &loff, 0x30, &one) != 0 ||
+            der_read_expect(one.v, one.len, &roff, 0x30, &f) != 0) {
+            return "a Request is not a SEQUENCE with a CertID";
+        }
+        if (der_read_expect(one.v, one.len, &roff, 0xa0, &f) == 0 &&
+            request_exts_der(&f) != 0) {
+            return "singleRequestExtensions not DER (critical FALSE encoded?)";
+        }
+    }
+    if (der_read_expect(tbs.v, tbs.len, &off, 0xa2, &t) == 0 &&
+        request_exts_der(&t) != 0) {
+        return "requestExtensions not DER (critical FALSE encoded?)";
+    }
+    return NULL;
+}
+
+/* 0 when R encodes back to the LEN bytes at DER, else -1. */
+static int request_reencodes(OCSP_REQUEST *r, const unsigned char *der,
+                             size_t len)
+{
+    unsigned char *out = NULL;
+    int n = i2d_OCSP_REQUEST(r, &out);
+    int same = n > 0 && (size_t)n == len && memcmp(out, der, len) == 0;
+
+    OPENSSL_free(out);
+    return same ? 0 : -1;
+}
+
 ocsp_resp_status_e ocsp_request_decode(const unsigned char *der, size_t len,
                                        const ocsp_limits_t *lim,
                                        ocsp_request_t *req)
@@ -88,9 +192,17 @@ ocsp_resp_status_e ocsp_request_decode(const unsigned char *der, size_t len,
         req->err = len ? "request too large" : "empty request";
         return OCSP_ST_MALFORMED;
     }
+    req->err = request_der_check(der, len);
+    if (req->err != NULL) {
+        return OCSP_ST_MALFORMED;
+    }
     r = d2i_OCSP_REQUEST(NULL, &p, (long)len);
     if (r == NULL || p != der + len) {
         req->err = r ? "trailing data after the request" : "not an OCSPRequest";
+        goto done;
+    }
+    if (request_reencodes(r, der, len) != 0) {
+        req->err = "not DER: encodes back to other bytes";
         goto done;
     }
     n = OCSP_request_onereq_count(r);

@@ -102,37 +102,20 @@ static int write_tbs(der_buf_t *b, const ocsp_issuer_t *iss,
     return b->err ? -1 : 0;
 }
 
+/* SHA-256 of the TBS, signed with the context the registry prepared. */
 static int sign_tbs(const ocsp_issuer_t *iss, const unsigned char *tbs,
                     size_t tbs_len, unsigned char *sig, size_t *sig_len)
 {
-    EVP_MD_CTX *md = NULL;
     unsigned char digest[32];
-    int rc = -1;
 
-    if (iss->sign_ctx != NULL) {
-        /* SHA-256 of the TBS, signed with the prepared context. */
-        if (EVP_DigestInit_ex2(iss->md_ctx, iss->sha256, NULL) != 1 ||
-            EVP_DigestUpdate(iss->md_ctx, tbs, tbs_len) != 1 ||
-            EVP_DigestFinal_ex(iss->md_ctx, digest, NULL) != 1 ||
-            EVP_PKEY_sign(iss->sign_ctx, sig, sig_len, digest,
-                          sizeof(digest)) != 1) {
-            return -1;
-        }
-        return 0;
+    if (EVP_DigestInit_ex2(iss->md_ctx, iss->sha256, NULL) != 1 ||
+        EVP_DigestUpdate(iss->md_ctx, tbs, tbs_len) != 1 ||
+        EVP_DigestFinal_ex(iss->md_ctx, digest, NULL) != 1 ||
+        EVP_PKEY_sign(iss->sign_ctx, sig, sig_len, digest, sizeof(digest)) !=
+            1) {
+        return -1;
     }
-    md = EVP_MD_CTX_new();
-    if (md == NULL) {
-        goto failed;
-    }
-    if (EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, iss->key) != 1 ||
-        EVP_DigestSign(md, sig, sig_len, tbs, tbs_len) != 1) {
-        goto failed;
-    }
-    rc = 0;
-
-failed:
-    EVP_MD_CTX_free(md);
-    return rc;
+    return 0;
 }
 
 int ocsp_response_sign(const ocsp_issuer_t *iss, const ocsp_single_t *s,
@@ -143,9 +126,10 @@ int ocsp_response_sign(const ocsp_issuer_t *iss, const ocsp_single_t *s,
      * or any ECDSA signature fits */
     unsigned char sig[1 + 1024];
     size_t sig_len = sizeof(sig) - 1;
-    size_t resp, bytes, octets, basic, tbs_start, tbs_len, bits, certs, seq;
+    size_t resp, bytes, octets, basic, tbs_start, tbs_len, bits, certs, list;
+    size_t seq;
 
-    if (iss->key == NULL || (unsigned)s->hash >= OCSP_HASH_COUNT ||
+    if (iss->sign_ctx == NULL || (unsigned)s->hash >= OCSP_HASH_COUNT ||
         (size_t)EVP_PKEY_get_size(iss->key) > sizeof(sig) - 1) {
         return -1;
     }
@@ -173,13 +157,15 @@ int ocsp_response_sign(const ocsp_issuer_t *iss, const ocsp_single_t *s,
     bits = der_begin(&b, DER_BIT_STRING);
     der_raw(&b, sig, sig_len + 1);
     der_end(&b, bits);
-    certs = der_begin(&b, DER_CTX(0)); /* certs [0] EXPLICIT SEQUENCE OF */
-    {
-        size_t list = der_begin(&b, DER_SEQUENCE);
+    if (iss->responder_der != NULL) {
+        /* RFC 6960 4.2.2.2: a delegated responder sends its certificate;
+         * the CA signing for itself sends none (issuer.h). */
+        certs = der_begin(&b, DER_CTX(0)); /* certs [0] EXPLICIT SEQUENCE */
+        list = der_begin(&b, DER_SEQUENCE);
         der_raw(&b, iss->responder_der, iss->responder_der_len);
         der_end(&b, list);
+        der_end(&b, certs);
     }
-    der_end(&b, certs);
     der_end(&b, basic);
     der_end(&b, octets);
     der_end(&b, seq);

@@ -1,8 +1,8 @@
 /*
  * Building and signing OCSP responses (RFC 6960 4.2; RFC 5019 profile).
  * Responses are encoded here directly in DER: one SingleResponse, responderID
- * byKey, the responder certificate included, SHA-256 signatures with ECDSA
- * or RSA.
+ * byKey, a delegated responder's certificate in certs (none when the CA
+ * signs, RFC 6960 4.2.2.2), SHA-256 signatures with ECDSA or RSA.
  */
 #ifndef REVOCA_RESPONSE_H
 #define REVOCA_RESPONSE_H
@@ -37,9 +37,10 @@ typedef struct {
 
 /*
  * Signs a successful OCSPResponse for S with ISS's responder key (the
- * registry must have been loaded with keys).  On success returns 0 and a
- * malloc'ed DER buffer in *out (caller frees) of *outlen bytes; -1 on
- * failure (OpenSSL's error queue says why).
+ * registry must have been loaded with OCSP_REGISTRY_KEYS; every signer of
+ * responses, the signer daemon and the module's request path, comes here).  On
+ * success returns 0 and a malloc'ed DER buffer in *out (caller frees) of
+ * *outlen bytes; -1 on failure (OpenSSL's error queue says why).
  */
 int ocsp_response_sign(const ocsp_issuer_t *iss, const ocsp_single_t *s,
                        unsigned char **out, size_t *outlen);

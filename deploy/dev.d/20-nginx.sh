@@ -5,9 +5,11 @@
 
 nginx_packages() {
     # nginx-dev: the source tree the module is built against; the rest are
-    # the independent clients of tests/nginx and loadtest/ocsp_bench.sh
+    # the independent clients of tests/nginx and loadtest/ocsp_bench.sh,
+    # with Go's x/crypto/ocsp and Java's PKIX checker (tests/judges)
     echo nginx nginx-dev libpcre2-dev zlib1g-dev gnutls-bin libnss3-tools \
-        wrk golang-cfssl curl
+        wrk golang-cfssl curl golang-go golang-golang-x-crypto-dev \
+        openjdk-17-jdk-headless
 }
 
 nginx_up() {

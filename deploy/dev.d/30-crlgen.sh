@@ -3,8 +3,10 @@
 # Publishes into $REVOCA_HOME/crl, which nginx serves at /crl/.
 
 crlgen_packages() {
-    # CRL checkers used by tests/crl, and cfssl for loadtest/crl_bench.sh
-    echo gnutls-bin libnss3-tools golang-cfssl
+    # CRL checkers used by tests/crl (Go's crypto/x509 of tests/judges
+    # among them), and cfssl for loadtest/crl_bench.sh
+    echo gnutls-bin libnss3-tools golang-cfssl golang-go \
+        golang-golang-x-crypto-dev
 }
 
 crlgen_up() {

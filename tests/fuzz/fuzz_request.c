@@ -1,11 +1,12 @@
 /*
  * libFuzzer target for the OCSP request decoder, the first code that sees
- * untrusted bytes:  cmake -DREVOCA_FUZZ=ON -DCMAKE_C_COMPILER=clang ...
- * then  build/tests/fuzz/fuzz_request -max_total_time=60
+ * untrusted bytes (tests/fuzz/CMakeLists.txt).  What it accepts must be
+ * DER and within the bounds promised.
  */
 #include <stddef.h>
 #include <stdint.h>
 
+#include "der_read.h"
 #include "request.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -15,17 +16,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ocsp_resp_status_e st = ocsp_request_decode(data, size, &lim, &req);
     size_t i;
 
-    if (st == OCSP_ST_SUCCESSFUL) {
-        /* Whatever was accepted must be within the bounds promised. */
-        if (req.nsingles == 0 || req.nsingles > 4 ||
-            req.nonce_len > OCSP_NONCE_MAX) {
-            __builtin_trap();
+    if (st != OCSP_ST_SUCCESSFUL) {
+        if (req.err == NULL) {
+            __builtin_trap(); /* every refusal says why */
         }
-        for (i = 0; i < req.nsingles; i++) {
-            if (req.singles[i].serial[0] == '\0' ||
-                req.singles[i].serial[0] == '0') {
-                __builtin_trap();
-            }
+        return 0;
+    }
+    if (size > lim.max_size || der_read_strict(data, size) != 0) {
+        __builtin_trap();
+    }
+    if (req.nsingles == 0 || req.nsingles > 4 ||
+        req.nonce_len > OCSP_NONCE_MAX) {
+        __builtin_trap();
+    }
+    for (i = 0; i < req.nsingles; i++) {
+        if (req.singles[i].serial[0] == '\0' ||
+            req.singles[i].serial[0] == '0') {
+            __builtin_trap();
         }
     }
     return 0;

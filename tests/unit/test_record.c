@@ -128,10 +128,30 @@ static void test_decode(void)
     CHECK(decodes(&r, "1") == 1 && !unanswered(&r));
     CHECK(decodes(&r, NULL) == 1);
     CHECK(decodes(&r, "2") == 0); /* another serial's record */
+    {
+        /* serial "1\0x" would compare equal to "1" up to its NUL */
+        const uint8_t nul[] = {0x0a, 0x03, '1', 0x00, 'x', 0x10, 0x00};
+        CHECK(ocsp_record_decode(nul, sizeof(nul), "1", NULL, &why) == NULL &&
+              strcmp(why, "record not canonical") == 0);
+    }
     CHECK(ocsp_record_decode(garbage, sizeof(garbage), NULL, NULL, &why) ==
               NULL &&
           why != NULL);
     CHECK(ocsp_record_decode(big, sizeof(big), NULL, NULL, &why) == NULL);
+    {
+        /* a record valid but for its size: refused for the size alone */
+        static char longserial[OCSP_RECORD_MAX];
+        uint8_t buf[OCSP_RECORD_MAX * 2];
+        size_t n;
+
+        memset(longserial, 'a', sizeof(longserial) - 1);
+        ocsp_record_init(&r, longserial);
+        n = revoca__cert_record__pack(&r, buf);
+        CHECK(n > OCSP_RECORD_MAX);
+        CHECK(ocsp_record_decode(buf, n, NULL, NULL, &why) == NULL &&
+              strcmp(why, "record too long") == 0);
+        ocsp_record_init(&r, serial);
+    }
 
     /* Reproduced: an unknown status with a notAfter was signed good. */
     r.has_not_before = r.has_not_after = 1;
@@ -152,10 +172,19 @@ static void test_decode(void)
     CHECK(decodes(&r, "1") == 0 && unanswered(&r));
     r.reason = 7;
     CHECK(decodes(&r, "1") == 0 && unanswered(&r));
+    /* a final revocation is never certificateHold nor removeFromCRL */
+    r.reason = REVOCA__REASON__CERTIFICATE_HOLD;
+    CHECK(decodes(&r, "1") == 0 && unanswered(&r));
+    r.reason = REVOCA__REASON__REMOVE_FROM_CRL;
+    CHECK(decodes(&r, "1") == 0 && unanswered(&r));
     r.reason = REVOCA__REASON__KEY_COMPROMISE;
     r.revocation_time = -1;
     CHECK(decodes(&r, "1") == 0 && unanswered(&r));
     r.revocation_time = 500;
+    r.has_updated = 1;
+    r.updated = 253402300800LL; /* past year 9999 */
+    CHECK(decodes(&r, "1") == 0 && unanswered(&r));
+    r.has_updated = 0;
 
     /* Reproduced: a held record without a time was signed revoked at
      * 1970. */

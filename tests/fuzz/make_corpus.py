@@ -1,0 +1,215 @@
+#!/usr/bin/python3
+"""Writes the seed corpora of tests/fuzz (corpus/NAME/seed-*), by hand-made
+DER, protobuf and libconfig text: no key, no certificate, nothing secret.
+
+    tests/fuzz/make_corpus.py          # rewrites every seed-* file
+
+Inputs of crashes found are added beside the seeds as crash-* files (kept
+forever: fuzz.replay.NAME replays them); this script leaves those alone.
+"""
+import hashlib
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+# --- DER ------------------------------------------------------------------
+def der_len(n):
+    if n < 0x80:
+        return bytes([n])
+    b = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(b)]) + b
+
+
+def tlv(tag, content):
+    return bytes([tag]) + der_len(len(content)) + content
+
+
+def seq(*items):
+    return tlv(0x30, b"".join(items))
+
+
+def integer(v):
+    return tlv(0x02, v.to_bytes(max(1, (v.bit_length() + 8) // 8), "big",
+                                signed=True))
+
+
+SHA1 = tlv(0x06, bytes.fromhex("2b0e03021a"))
+SHA256 = tlv(0x06, bytes.fromhex("608648016503040201"))
+NONCE_OID = tlv(0x06, bytes.fromhex("2b06010505073001 02".replace(" ", "")))
+NAME = seq(tlv(0x31, seq(tlv(0x06, bytes.fromhex("550403")),
+                         tlv(0x0c, b"Fuzz CA"))))
+KEY = bytes(range(65))
+
+
+def certid(alg, serial):
+    h = hashlib.sha1 if alg is SHA1 else hashlib.sha256
+    return seq(seq(alg, tlv(0x05, b"")), tlv(0x04, h(NAME).digest()),
+               tlv(0x04, h(KEY).digest()), integer(serial))
+
+
+def request(singles, exts=b"", before=b""):
+    tbs = before + seq(*[seq(c) for c in singles])
+    if exts:
+        tbs += tlv(0xa2, seq(exts))
+    return seq(seq(tbs))
+
+
+def nonce_ext(n):
+    return seq(NONCE_OID, tlv(0x04, tlv(0x04, b"\x5a" * n)))
+
+
+def requests():
+    one = certid(SHA1, 0x1234)
+    yield "sha1", request([one])
+    yield "sha256", request([certid(SHA256, 0x7f)])
+    yield "nonce", request([one], nonce_ext(32))
+    yield "two", request([one, certid(SHA256, 2 ** 159 - 1)])
+    crit = seq(tlv(0x06, bytes.fromhex("2a0304")), tlv(0x01, b"\xff"),
+               tlv(0x04, b"\x05\x00"))
+    yield "critical-ext", request([one], crit)
+    yield "requestor", request([one], before=tlv(0xa1, tlv(0xa4, NAME)))
+    yield "version", request([one], before=tlv(0xa0, integer(0)))
+    # BER-only forms of the first one: the decoder must refuse them
+    good = request([one])
+    yield "ber-indefinite", b"\x30\x80" + good[2:] + b"\x00\x00"
+    yield "ber-long-length", b"\x30\x81" + good[1:]
+
+
+# --- protobuf (revocation.proto) ----------------------------------------
+def varint(v):
+    v &= (1 << 64) - 1
+    out = b""
+    while True:
+        b = v & 0x7f
+        v >>= 7
+        if v:
+            out += bytes([b | 0x80])
+        else:
+            return out + bytes([b])
+
+
+def pv(field, v):
+    return varint(field << 3) + varint(v)
+
+
+def pb(field, data):
+    if isinstance(data, str):
+        data = data.encode()
+    return varint(field << 3 | 2) + varint(len(data)) + data
+
+
+def event(kind_field, kind, serial="1a2b"):
+    return (pb(1, "0123456789abcdef0123456789abcdef") + pb(2, "demo") +
+            pb(3, serial) + pv(4, 1700000000) + pb(kind_field, kind))
+
+
+def events():
+    yield "issued", event(5, pv(1, 1700000000) + pv(2, 1800000000))
+    yield "issued-shard", event(5, pv(1, 1700000000) + pv(2, 1800000000) +
+                                pv(3, 3) + pb(4, b"\x30\x03\x02\x01\x01"))
+    yield "revoked", event(6, pv(1, 1700000100))
+    yield "revoked-kc", event(6, pv(1, 1700000100) + pv(2, 1) +
+                              pv(3, 1690000000))
+    yield "hold", event(7, pv(1, 1700000200) + pv(2, 1690000000))
+    yield "release", event(8, pv(1, 1700000300))
+
+
+def records():
+    yield "good", pb(1, "1a2b") + pv(2, 0) + pv(3, 1700000000) + \
+        pv(4, 1800000000) + pv(5, 2) + pv(10, 1700000000)
+    yield "revoked", pb(1, "1a2b") + pv(2, 1) + pv(4, 1800000000) + \
+        pv(6, 1700000100) + pv(7, 1) + pv(8, 1690000000)
+    yield "held", pb(1, "ff") + pv(2, 2) + pv(4, 1800000000) + \
+        pv(6, 1700000200) + pv(7, 6) + pv(9, 1690000000)
+    yield "unissued", pb(1, "7") + pv(2, 0)
+
+
+# --- revoked log (revlog.h) ---------------------------------------------
+def revlog_rec(serial, value=None):
+    s = serial.encode()
+    if value is None:
+        return b"D" + bytes([len(s)]) + b"\0\0" + s
+    return b"A" + bytes([len(s)]) + struct.pack(">H", len(value)) + s + value
+
+
+def revlogs():
+    header = b"RVLOG\x01\x00\x00" + bytes(range(8))
+    rebuilt = b"RVLOG\x01\x00\x01" + bytes(range(8, 16))
+    recs = dict(records())
+    yield "started", header + revlog_rec("1a2b", recs["revoked"]) + \
+        revlog_rec("ff", recs["held"]) + revlog_rec("1a2b")
+    yield "rebuilt", rebuilt + revlog_rec("ff", recs["held"])
+    yield "cut", header + revlog_rec("1a2b", recs["revoked"])[:-3]
+    yield "header-only", header
+
+
+# --- configuration (docs/configuration.md) ------------------------------
+CONF = """redis = { host = "127.0.0.1"; port = 6380; db = 0; };
+prefix = "revoca";
+signer = { batch = 256; claim_idle = "30s"; };
+issuers = (
+  {
+    name = "demo";
+    cert = "demo/issuer.pem";
+    key = "demo/issuer.key";
+    responder_cert = "demo/responder.pem";
+    responder_key = "demo/responder.key";
+    profile = "private";
+    validity = "4d";
+    resign_after = "2d";
+    backdate = "1h";
+    unissued = "unknown";
+    expired_retention = "7d";
+    shards = 4;
+  }
+);
+"""
+
+
+def configs():
+    yield "dev", CONF
+    yield "minimal", 'issuers = ( { name = "a"; cert = "/ca.pem"; } );\n'
+    yield "cabf-socket", """redis = { host = "/run/redis.sock"; user = "u";
+  password = "p"; };
+issuers = ( { name = "ca-1"; cert = "ca.pem"; profile = "cabf";
+  validity = "7d"; resign_after = "3d"; unissued = "revoked"; },
+  { name = "ca-2"; cert = "ca2.pem"; unissued = "unauthorized";
+    validity = 86400; backdate = 600; } );
+"""
+
+
+def ders():
+    """Values of every universal type and form der_read_strict() knows."""
+    yield "request", request([certid(SHA1, 0x1234)], nonce_ext(16))
+    yield "long-lengths", seq(tlv(0x04, b"x" * 200), tlv(0x04, b"y" * 300))
+    yield "types", seq(tlv(0x01, b"\xff"), integer(-129), tlv(0x05, b""),
+                       tlv(0x03, b"\x03\xa8"), SHA256, tlv(0x0a, b"\x01"),
+                       tlv(0x31, integer(1) + integer(2)),
+                       tlv(0xa0, integer(0)), tlv(0x80, b"\x01\x02"),
+                       tlv(0x18, b"20500101000000Z"))
+    yield "ber-indefinite", b"\x30\x80\x05\x00\x00\x00"
+    yield "ber-constructed", tlv(0x24, tlv(0x04, b"ab") + tlv(0x04, b"cd"))
+
+
+def write(name, seeds):
+    d = os.path.join(HERE, "corpus", name)
+    os.makedirs(d, exist_ok=True)
+    for f in os.listdir(d):
+        if f.startswith("seed-"):
+            os.unlink(os.path.join(d, f))
+    for label, data in seeds:
+        if isinstance(data, str):
+            data = data.encode()
+        with open(os.path.join(d, "seed-" + label), "wb") as f:
+            f.write(data)
+
+
+if __name__ == "__main__":
+    write("fuzz_request", requests())
+    write("fuzz_event", events())
+    write("fuzz_record", records())
+    write("fuzz_revlog", revlogs())
+    write("fuzz_config", configs())
+    write("fuzz_der", ders())

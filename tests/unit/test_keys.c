@@ -1,0 +1,133 @@
+/* The Redis key scheme (keys.h): every key's exact bytes, the longest key
+ * that fits, one more octet refused with -1 and an empty buffer. */
+#include "check.h"
+#include "keys.h"
+
+#define KEY(call, want)                                                        \
+    do {                                                                       \
+        int n_ = (call);                                                       \
+        CHECK(n_ == (int)strlen(want));                                        \
+        CHECK_STR(buf, want);                                                  \
+    } while (0)
+
+static void test_each_key(void)
+{
+    char buf[OCSP_KEY_MAX];
+
+    KEY(ocsp_key_events(buf, "revoca"), "revoca:events");
+    KEY(ocsp_key_cert(buf, "revoca", "demo", "1a2b"), "revoca:cert:demo:1a2b");
+    KEY(ocsp_key_ocsp(buf, "revoca", "demo", "1a2b"), "revoca:ocsp:demo:1a2b");
+    KEY(ocsp_key_due(buf, "revoca", "demo"), "revoca:due:demo");
+    KEY(ocsp_key_revoked(buf, "revoca", "demo", 0), "revoca:revoked:demo:0");
+    KEY(ocsp_key_revoked(buf, "p", "ca-2", 4294967295u),
+        "p:revoked:ca-2:4294967295");
+    KEY(ocsp_key_revlog(buf, "revoca", "demo", 7), "revoca:revlog:demo:7");
+    KEY(ocsp_key_changes(buf, "revoca", "demo"), "revoca:changes:demo");
+    KEY(ocsp_key_crlnumber(buf, "revoca", "demo"), "revoca:crlnumber:demo");
+    KEY(ocsp_key_named(buf, "revoca", "crl-lease", "demo"),
+        "revoca:crl-lease:demo");
+}
+
+/* A prefix of LEN 'p's. */
+static const char *prefix_of(size_t len)
+{
+    static char p[2 * OCSP_KEY_MAX];
+    memset(p, 'p', len);
+    p[len] = '\0';
+    return p;
+}
+
+/* For each builder: the key of OCSP_KEY_MAX - 1 octets fits, one more is
+ * refused; FIXED is the key's length without its prefix. */
+static void test_overflow(void)
+{
+    char buf[OCSP_KEY_MAX + 1];
+    const char *ser = "1a2b";
+    int fixed, i;
+
+    struct {
+        int fixed;
+        int which;
+    } keys[] = {
+        {(int)strlen(":events"), 0},
+        {(int)strlen(":cert:demo:1a2b"), 1},
+        {(int)strlen(":ocsp:demo:1a2b"), 2},
+        {(int)strlen(":due:demo"), 3},
+        {(int)strlen(":revoked:demo:12"), 4},
+        {(int)strlen(":revlog:demo:12"), 5},
+        {(int)strlen(":changes:demo"), 6},
+        {(int)strlen(":crlnumber:demo"), 7},
+        {(int)strlen(":lease:demo"), 8},
+    };
+
+    for (i = 0; i < (int)(sizeof(keys) / sizeof(keys[0])); i++) {
+        for (int extra = 0; extra <= 1; extra++) {
+            const char *pre;
+            int n = -2;
+            fixed = keys[i].fixed;
+            pre = prefix_of((size_t)(OCSP_KEY_MAX - 1 - fixed + extra));
+            buf[OCSP_KEY_MAX] = 'X'; /* never written */
+            switch (keys[i].which) {
+            case 0:
+                n = ocsp_key_events(buf, pre);
+                break;
+            case 1:
+                n = ocsp_key_cert(buf, pre, "demo", ser);
+                break;
+            case 2:
+                n = ocsp_key_ocsp(buf, pre, "demo", ser);
+                break;
+            case 3:
+                n = ocsp_key_due(buf, pre, "demo");
+                break;
+            case 4:
+                n = ocsp_key_revoked(buf, pre, "demo", 12);
+                break;
+            case 5:
+                n = ocsp_key_revlog(buf, pre, "demo", 12);
+                break;
+            case 6:
+                n = ocsp_key_changes(buf, pre, "demo");
+                break;
+            case 7:
+                n = ocsp_key_crlnumber(buf, pre, "demo");
+                break;
+            case 8:
+                n = ocsp_key_named(buf, pre, "lease", "demo");
+                break;
+            }
+            if (extra == 0) {
+                CHECK(n == OCSP_KEY_MAX - 1 && strlen(buf) == (size_t)n);
+            } else {
+                CHECK(n == -1 && buf[0] == '\0');
+            }
+            CHECK(buf[OCSP_KEY_MAX] == 'X');
+        }
+    }
+}
+
+static void test_status_field(void)
+{
+    CHECK_STR(ocsp_status_field(0), "good");
+    CHECK_STR(ocsp_status_field(1), "revoked");
+    CHECK_STR(ocsp_status_field(2), "unknown");
+    CHECK_STR(ocsp_status_field(3), "unknown");
+    CHECK_STR(ocsp_status_field(-1), "unknown");
+    CHECK(ocsp_status_from_field("good", 4) == 0);
+    CHECK(ocsp_status_from_field("revoked", 7) == 1);
+    CHECK(ocsp_status_from_field("unknown", 7) == 2);
+    /* lengths count, not NULs: a prefix or a longer value is no status */
+    CHECK(ocsp_status_from_field("goodx", 4) == 0);
+    CHECK(ocsp_status_from_field("goo", 3) == -1);
+    CHECK(ocsp_status_from_field("goodx", 5) == -1);
+    CHECK(ocsp_status_from_field("Good", 4) == -1);
+    CHECK(ocsp_status_from_field("", 0) == -1);
+}
+
+int main(void)
+{
+    test_each_key();
+    test_overflow();
+    test_status_field();
+    CHECK_DONE();
+}

@@ -230,6 +230,11 @@ ngx_http_revoca_take_body(ngx_http_request_t *r, ngx_http_revoca_ctx_t *ctx)
 
         size = b->last - b->pos;
 
+        if (size == 0) {
+            /* the last_buf mark, no data (and maybe no memory) */
+            continue;
+        }
+
         if (size > rlcf->max_request_size - ctx->body.len) {
             ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                           "revoca: request body over %uz bytes refused",

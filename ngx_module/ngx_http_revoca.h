@@ -3,10 +3,17 @@
  * ngx_http_revoca_module: an OCSP responder (RFC 6960, RFC 5019) answering
  * from the pre-signed responses that revoca-signer keeps in Redis.
  *
- * Files: ngx_http_revoca_module.c (directives, HTTP), ngx_http_revoca_redis.c
- * (non-blocking Redis client on nginx's event loop), ngx_http_revoca_cache.c
- * (the shared-memory response cache), ngx_http_revoca_metrics.c (counters
- * and the Prometheus page).
+ * Files, in the order a request goes through them:
+ *   ngx_http_revoca_module.c   directives, configuration, module hooks
+ *   ngx_http_revoca_request.c  request input: POST body, GET path
+ *   ngx_http_revoca_lookup.c   issuer, shared cache, Redis; the answer
+ *   ngx_http_revoca_sign.c     request-path signing and its rate limiter
+ *   ngx_http_revoca_output.c   HTTP output: answers, errors, headers
+ * and beside them ngx_http_revoca_redis.c (non-blocking Redis client on
+ * nginx's event loop), ngx_http_revoca_cache.c (the shared-memory cache),
+ * ngx_http_revoca_metrics.c (counters and the Prometheus page).  Every
+ * OCSP, record and decoding rule is the core's (responder/, libocspcore);
+ * docs/dev/architecture.md draws the whole.
  */
 
 
@@ -21,9 +28,10 @@
 #include <hiredis/hiredis.h>
 
 #include "config.h"
-#include "der_read.h"
+#include "get_path.h"
 #include "issuer.h"
 #include "policy.h"
+#include "reply_limits.h"
 #include "request.h"
 #include "response.h"
 
@@ -45,7 +53,21 @@
 
 /* largest pre-signed response accepted from Redis */
 #define NGX_HTTP_REVOCA_DER_MAX        (64 * 1024)
+
+/* the fields of the HMGET of a response: DER, thisUpdate, nextUpdate,
+ * status; the most elements a Redis reply may have */
+#define NGX_HTTP_REVOCA_REDIS_ELEMENTS_MAX  4
 #define NGX_HTTP_REVOCA_ETAG_LEN       16
+
+
+/*
+ * Where an answer comes from, so that the shared cache gives a location only
+ * what that location could have produced itself: a response pre-signed by
+ * revoca-signer (any location), or one signed on the request path from the
+ * status record (only where "revoca_sign unissued" is on).
+ */
+#define NGX_HTTP_REVOCA_ORIGIN_PRESIGNED  0x01
+#define NGX_HTTP_REVOCA_ORIGIN_SIGNED     0x02
 
 
 typedef struct {
@@ -54,6 +76,7 @@ typedef struct {
     time_t                      next_update;
     u_char                      etag[NGX_HTTP_REVOCA_ETAG_LEN];
     ngx_uint_t                  cert_status;
+    ngx_uint_t                  origin;     /* NGX_HTTP_REVOCA_ORIGIN_* */
     unsigned                    fresh:1;
 } ngx_http_revoca_answer_t;
 
@@ -71,7 +94,8 @@ typedef struct {
     ngx_atomic_t                signatures;
     ngx_atomic_t                sign_limited;
     ngx_atomic_t                sign_errors;
-    /* sign rate limiter: tokens in thousandths, last refill in ms */
+    /* the sign rate limiter's bucket (ngx_http_revoca_sign.c): tokens in
+     * thousandths, last refill in ms */
     ngx_atomic_t                sign_lock;
     ngx_atomic_uint_t           sign_tokens;
     ngx_atomic_uint_t           sign_last;
@@ -81,6 +105,14 @@ typedef struct {
      * the last issuer row counts requests no issuer matched */
     ngx_atomic_t                answers[1];
 } ngx_http_revoca_metrics_sh_t;
+
+
+/* "revoca_sign" flags */
+#define NGX_HTTP_REVOCA_SIGN_NONCE     0x02
+#define NGX_HTTP_REVOCA_SIGN_UNISSUED  0x04
+
+#define NGX_HTTP_REVOCA_CACHE_KEY_MAX  (OCSP_ISSUER_NAME_MAX                 \
+                                        + OCSP_SERIAL_HEX_MAX + 16)
 
 
 typedef struct ngx_http_revoca_redis_conn_s  ngx_http_revoca_redis_conn_t;
@@ -134,6 +166,84 @@ struct ngx_http_revoca_redis_req_s {
 };
 
 
+typedef struct {
+    ngx_flag_t                  enable;
+    ngx_flag_t                  cache;
+    time_t                      cache_valid;
+    size_t                      max_request_size;
+    ngx_uint_t                  max_singles;
+    ngx_uint_t                  miss_status;
+    ngx_uint_t                  sign;       /* NGX_HTTP_REVOCA_SIGN_* */
+} ngx_http_revoca_loc_conf_t;
+
+
+/* a request's state, in its pool */
+typedef struct {
+    ngx_http_revoca_redis_req_t    rr;
+    ocsp_request_t                 req;
+    const ocsp_issuer_t           *issuer;
+    ngx_int_t                      issuer_index;
+    ngx_str_t                      body;       /* POST, up to the limit */
+    ngx_str_t                      cache_key;
+    u_char                         cache_key_buf[NGX_HTTP_REVOCA_CACHE_KEY_MAX];
+    ngx_http_revoca_answer_t       stale;      /* cached, past its lifetime */
+    unsigned                       have_stale:1;
+    unsigned                       want_record:1;
+    unsigned                       sign_nonce:1;
+    unsigned                       sign_unissued:1;
+    unsigned                       no_cache:1;  /* a nonce answer */
+    ocsp_resp_status_e             decode_st;   /* if decoded: */
+    unsigned                       decoded:1;   /* req already decoded */
+} ngx_http_revoca_ctx_t;
+
+
+/* ngx_http_revoca_request.c */
+
+/* The content handler of a "revoca_ocsp" location. */
+ngx_int_t ngx_http_revoca_handler(ngx_http_request_t *r);
+
+
+/* ngx_http_revoca_lookup.c */
+
+/*
+ * Answers the request whose DER is DER/LEN (already decoded if
+ * ctx->decoded): an unsigned error, a cached answer, or NGX_DONE with a
+ * Redis query under way, whose end finalizes the request.
+ */
+ngx_int_t ngx_http_revoca_lookup(ngx_http_request_t *r, u_char *der,
+    size_t len);
+
+/* Redis failed or had nothing usable: a stale cached answer, else the
+ * location's revoca_miss. */
+ngx_int_t ngx_http_revoca_miss(ngx_http_request_t *r,
+    ngx_http_revoca_ctx_t *ctx);
+
+
+/* ngx_http_revoca_sign.c */
+
+/*
+ * Signs on the request path from the status record RECORD (the GET reply;
+ * NULL or nil: none), with the request's nonce if WITH_NONCE, and sends
+ * the answer.  An invalid record is answered internalError.
+ */
+ngx_int_t ngx_http_revoca_sign(ngx_http_request_t *r,
+    ngx_http_revoca_ctx_t *ctx, redisReply *record, ngx_uint_t with_nonce);
+
+/* Takes a token from the shared bucket: NGX_OK, or NGX_DECLINED (counted
+ * in the metrics) when none is left. */
+ngx_int_t ngx_http_revoca_sign_allowed(ngx_http_revoca_main_conf_t *rmcf);
+
+
+/* ngx_http_revoca_output.c */
+
+ngx_int_t ngx_http_revoca_send_answer(ngx_http_request_t *r,
+    ngx_http_revoca_ctx_t *ctx, ngx_http_revoca_answer_t *ans);
+ngx_int_t ngx_http_revoca_send_error(ngx_http_request_t *r,
+    ngx_http_revoca_ctx_t *ctx, ocsp_resp_status_e status);
+/* ans->etag from ans->der */
+void ngx_http_revoca_etag(ngx_http_revoca_answer_t *ans);
+
+
 /* ngx_http_revoca_redis.c */
 
 /*
@@ -164,16 +274,20 @@ ngx_int_t ngx_http_revoca_cache_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 
 /*
- * Looks KEY up.  NGX_OK: a copy of a response still before its nextUpdate
- * is in *ans (DER in POOL), ans->fresh says whether it is within its cache
- * lifetime; NGX_DECLINED: nothing usable; NGX_ERROR: no memory.
+ * Looks KEY up among the entries whose origin is in ORIGINS (a mask of
+ * NGX_HTTP_REVOCA_ORIGIN_*: what the asking location may produce).
+ * NGX_OK: a copy of a response still before its nextUpdate is in *ans (DER
+ * in POOL), ans->fresh says whether it was stored less than VALID seconds
+ * ago (the asking location's lifetime); NGX_DECLINED: nothing usable;
+ * NGX_ERROR: no memory.
  */
 ngx_int_t ngx_http_revoca_cache_get(ngx_shm_zone_t *zone, ngx_str_t *key,
-    ngx_http_revoca_answer_t *ans, ngx_pool_t *pool);
+    ngx_uint_t origins, time_t valid, ngx_http_revoca_answer_t *ans,
+    ngx_pool_t *pool);
 
-/* Stores ANS under KEY, fresh until FRESH_UNTIL (capped at nextUpdate). */
+/* Stores ANS (with its origin) under KEY, now. */
 void ngx_http_revoca_cache_put(ngx_shm_zone_t *zone, ngx_str_t *key,
-    ngx_http_revoca_answer_t *ans, time_t fresh_until);
+    ngx_http_revoca_answer_t *ans);
 
 
 /* ngx_http_revoca_metrics.c */
@@ -188,7 +302,6 @@ void ngx_http_revoca_metrics_answer(ngx_http_revoca_main_conf_t *rmcf,
 void ngx_http_revoca_metrics_latency(ngx_http_revoca_main_conf_t *rmcf,
     ngx_msec_t ms);
 ngx_int_t ngx_http_revoca_metrics_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_revoca_sign_allowed(ngx_http_revoca_main_conf_t *rmcf);
 
 
 extern ngx_module_t  ngx_http_revoca_module;

@@ -2,9 +2,13 @@
 /*
  * The shared-memory cache of signed responses, one zone for all workers:
  * an rbtree keyed by the CRC32 of "issuer:serial:hash", an LRU queue, and
- * slab memory.  An entry is "fresh" for the configured lifetime and usable
- * until the response's nextUpdate; after nextUpdate it is never returned
- * and is freed at the next look-up or allocation.
+ * slab memory.  An entry is "fresh" for the asking location's lifetime
+ * (revoca_cache_valid) after it was stored and usable until the response's
+ * nextUpdate; after nextUpdate it is never returned and is freed at the
+ * next look-up or allocation.  One zone serves every location, so an entry
+ * records its origin and a look-up names the origins the asking location
+ * may produce: an answer signed on the request path is never served where
+ * request-path signing is off.
  */
 
 
@@ -14,11 +18,12 @@
 typedef struct {
     ngx_str_node_t                sn;           /* str: the key, in data */
     ngx_queue_t                   queue;
-    time_t                        fresh_until;
+    time_t                        stored;
     time_t                        this_update;
     time_t                        next_update;
     u_char                        etag[NGX_HTTP_REVOCA_ETAG_LEN];
     u_char                        cert_status;
+    u_char                        origin;
     uint32_t                      der_len;
     u_char                        data[1];      /* key, then DER */
 } ngx_http_revoca_cache_node_t;
@@ -105,7 +110,8 @@ ngx_http_revoca_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
 ngx_int_t
 ngx_http_revoca_cache_get(ngx_shm_zone_t *zone, ngx_str_t *key,
-    ngx_http_revoca_answer_t *ans, ngx_pool_t *pool)
+    ngx_uint_t origins, time_t valid, ngx_http_revoca_answer_t *ans,
+    ngx_pool_t *pool)
 {
     time_t                         now;
     uint32_t                       hash;
@@ -132,6 +138,11 @@ ngx_http_revoca_cache_get(ngx_shm_zone_t *zone, ngx_str_t *key,
         goto done;
     }
 
+    if (!(cn->origin & origins)) {
+        /* not this location's to give; left for the locations it is */
+        goto done;
+    }
+
     ans->der.data = ngx_pnalloc(pool, cn->der_len);
     if (ans->der.data == NULL) {
         rc = NGX_ERROR;
@@ -143,7 +154,8 @@ ngx_http_revoca_cache_get(ngx_shm_zone_t *zone, ngx_str_t *key,
     ans->this_update = cn->this_update;
     ans->next_update = cn->next_update;
     ans->cert_status = cn->cert_status;
-    ans->fresh = (cn->fresh_until > now);
+    ans->origin = cn->origin;
+    ans->fresh = (now - cn->stored < valid);
     ngx_memcpy(ans->etag, cn->etag, NGX_HTTP_REVOCA_ETAG_LEN);
 
     ngx_queue_remove(&cn->queue);
@@ -161,7 +173,7 @@ done:
 
 void
 ngx_http_revoca_cache_put(ngx_shm_zone_t *zone, ngx_str_t *key,
-    ngx_http_revoca_answer_t *ans, time_t fresh_until)
+    ngx_http_revoca_answer_t *ans)
 {
     size_t                         size;
     uint32_t                       hash;
@@ -177,10 +189,6 @@ ngx_http_revoca_cache_put(ngx_shm_zone_t *zone, ngx_str_t *key,
     hash = ngx_crc32_short(key->data, key->len);
     size = offsetof(ngx_http_revoca_cache_node_t, data)
            + key->len + ans->der.len;
-
-    if (fresh_until > ans->next_update) {
-        fresh_until = ans->next_update;
-    }
 
     ngx_shmtx_lock(&cache->shpool->mutex);
 
@@ -213,7 +221,8 @@ ngx_http_revoca_cache_put(ngx_shm_zone_t *zone, ngx_str_t *key,
     }
 
     cn->sn.node.key = hash;
-    cn->fresh_until = fresh_until;
+    cn->stored = ngx_time();
+    cn->origin = (u_char) ans->origin;
     cn->this_update = ans->this_update;
     cn->next_update = ans->next_update;
     cn->cert_status = (u_char) ans->cert_status;

@@ -1,8 +1,9 @@
 
 /*
  * Counters shared by all workers (atomics in a small shared zone) and the
- * page that shows them in Prometheus text format (version 0.0.4).  Also
- * the request-path signing rate limiter, a token bucket in the same zone.
+ * page that shows them in Prometheus text format (version 0.0.4).  The
+ * zone also holds the request-path signing rate limiter's bucket, which
+ * ngx_http_revoca_sign.c uses.
  */
 
 
@@ -166,56 +167,6 @@ ngx_http_revoca_metrics_latency(ngx_http_revoca_main_conf_t *rmcf,
     (void) ngx_atomic_fetch_add(&sh->redis_latency[i], 1);
     (void) ngx_atomic_fetch_add(&sh->redis_latency_sum_us, ms * 1000);
     (void) ngx_atomic_fetch_add(&sh->redis_queries, 1);
-}
-
-
-/*
- * One token per signature, refilled at sign_rate per second up to
- * sign_burst, shared by all workers.
- */
-
-ngx_int_t
-ngx_http_revoca_sign_allowed(ngx_http_revoca_main_conf_t *rmcf)
-{
-    ngx_int_t                      rc;
-    ngx_msec_t                     now, elapsed;
-    ngx_atomic_uint_t              tokens, cap;
-    ngx_slab_pool_t               *shpool;
-    ngx_http_revoca_metrics_sh_t  *sh;
-
-    shpool = (ngx_slab_pool_t *) rmcf->metrics_zone->shm.addr;
-    sh = shpool->data;
-    now = ngx_current_msec;
-    cap = rmcf->sign_burst * 1000;
-
-    ngx_shmtx_lock(&shpool->mutex);
-
-    elapsed = now - (ngx_msec_t) sh->sign_last;
-    tokens = sh->sign_tokens + elapsed * rmcf->sign_rate;
-
-    if (tokens > cap) {
-        tokens = cap;
-    }
-
-    sh->sign_last = now;
-
-    if (tokens >= 1000) {
-        tokens -= 1000;
-        rc = NGX_OK;
-
-    } else {
-        rc = NGX_DECLINED;
-    }
-
-    sh->sign_tokens = tokens;
-
-    ngx_shmtx_unlock(&shpool->mutex);
-
-    if (rc != NGX_OK) {
-        (void) ngx_atomic_fetch_add(&sh->sign_limited, 1);
-    }
-
-    return rc;
 }
 
 

@@ -5,21 +5,30 @@
  * a timer on every wait, and a per-worker pool of idle keepalive
  * connections.  hiredis is used only to format commands and to parse
  * replies; its async context is not, since it can neither time out nor be
- * cancelled when a request goes away (STYLE.md).
+ * cancelled when a request goes away (docs/dev/style.md).
  */
 
 
 #include "ngx_http_revoca.h"
 
 
-/* a reply larger than this is a protocol problem, not an answer */
-#define NGX_HTTP_REVOCA_REDIS_REPLY_MAX  (1024 * 1024)
+/*
+ * What a reply may hold (reply_limits.h): the HMGET's array of fields, none
+ * nested, no string longer than a pre-signed response.  Anything more is
+ * refused as it is announced and the connection closed.
+ */
+static const ocsp_reply_limits_t  ngx_http_revoca_redis_limits = {
+    NGX_HTTP_REVOCA_REDIS_ELEMENTS_MAX,    /* max_elements */
+    1,                                     /* max_depth */
+    NGX_HTTP_REVOCA_DER_MAX                /* max_string */
+};
 
 
 struct ngx_http_revoca_redis_conn_s {
     ngx_queue_t                     queue;
     ngx_peer_connection_t           peer;
     redisReader                    *reader;
+    ocsp_reply_guard_t              guard;     /* bounds reader's replies */
     ngx_http_revoca_redis_req_t    *rr;
     ngx_uint_t                      nskip;      /* AUTH/SELECT replies */
     size_t                          received;
@@ -283,6 +292,17 @@ ngx_http_revoca_redis_connect(ngx_http_revoca_redis_req_t *rr)
         return NGX_ERROR;
     }
 
+    if (ocsp_reply_guard_install(&conn->guard, conn->reader,
+                                 &ngx_http_revoca_redis_limits)
+        != 0)
+    {
+        ngx_log_error(NGX_LOG_ALERT, rr->log, 0,
+                      "revoca: redis reader: %s", conn->guard.errstr);
+        redisReaderFree(conn->reader);
+        ngx_free(conn);
+        return NGX_ERROR;
+    }
+
     pc = &conn->peer;
     pc->sockaddr = addr->sockaddr;
     pc->socklen = addr->socklen;
@@ -472,28 +492,25 @@ ngx_http_revoca_redis_read_handler(ngx_event_t *rev)
 
         conn->received += n;
 
-        if (conn->received > NGX_HTTP_REVOCA_REDIS_REPLY_MAX
-            || redisReaderFeed(conn->reader, (char *) buf, n) != REDIS_OK)
-        {
-            ngx_log_error(NGX_LOG_ERR, c->log, 0,
-                          "revoca: redis %V reply too large",
-                          conn->peer.name);
-            ngx_http_revoca_redis_done(conn, NGX_ERROR);
-            return;
+        if (redisReaderFeed(conn->reader, (char *) buf, n) != REDIS_OK) {
+            goto refused;
         }
 
         while (rr->ngot < rr->nreplies) {
             reply = NULL;
 
             if (redisReaderGetReply(conn->reader, &reply) != REDIS_OK) {
-                ngx_log_error(NGX_LOG_ERR, c->log, 0,
-                              "revoca: redis %V protocol error: %s",
-                              conn->peer.name, conn->reader->errstr);
-                ngx_http_revoca_redis_done(conn, NGX_ERROR);
-                return;
+                goto refused;
             }
 
             if (reply == NULL) {
+                /* incomplete: refuse what is announced too large now */
+                if (ocsp_reply_guard_check(&conn->guard, conn->reader)
+                    != 0)
+                {
+                    goto refused;
+                }
+
                 break;
             }
 
@@ -527,6 +544,16 @@ ngx_http_revoca_redis_read_handler(ngx_event_t *rev)
     if (ngx_handle_read_event(rev, 0) != NGX_OK) {
         ngx_http_revoca_redis_done(conn, NGX_ERROR);
     }
+
+    return;
+
+refused:
+
+    ngx_log_error(NGX_LOG_ERR, c->log, 0, "revoca: redis %V %s: %s",
+                  conn->peer.name,
+                  conn->guard.refused ? "reply refused" : "protocol error",
+                  ocsp_reply_guard_error(&conn->guard, conn->reader));
+    ngx_http_revoca_redis_done(conn, NGX_ERROR);
 }
 
 

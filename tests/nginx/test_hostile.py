@@ -62,7 +62,7 @@ def test_truncated_and_trailing(env):
 def test_oversized_body(env):
     big = b"\x30\x82\x40\x00" + b"\x00" * 0x4000
     assert_error(post(env.port, big))
-    # without Content-Length (chunked): read, then refused by size
+    # without Content-Length (chunked): refused once past the limit
     s = socket.create_connection(("127.0.0.1", env.port))
     try:
         chunk = b"\x00" * 20000

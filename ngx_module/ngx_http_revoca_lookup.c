@@ -1,0 +1,425 @@
+
+/*
+ * Lookup and answer: a decoded request is matched to an issuer, looked up
+ * in the shared cache (only among what this location may produce) and, on
+ * a miss, fetched from Redis without blocking: the pre-signed response,
+ * and the status record when the location may sign from it.  A response is
+ * never served past its nextUpdate.
+ */
+
+
+#include "ngx_http_revoca.h"
+
+#include "keys.h"
+
+
+static void ngx_http_revoca_lookup_done(ngx_http_revoca_redis_req_t *rr,
+    ngx_int_t rc);
+static ngx_int_t ngx_http_revoca_answer_redis(ngx_http_request_t *r,
+    ngx_http_revoca_ctx_t *ctx);
+static ngx_uint_t ngx_http_revoca_origins(ngx_http_revoca_loc_conf_t *rlcf,
+    const ocsp_issuer_t *issuer);
+static ngx_int_t ngx_http_revoca_parse_time(redisReply *rp, time_t *t);
+
+
+ngx_int_t
+ngx_http_revoca_lookup(ngx_http_request_t *r, u_char *der, size_t len)
+{
+    char                          key[OCSP_KEY_MAX];
+    int                           n, argc;
+    size_t                        argvlen[6];
+    ngx_int_t                     rc;
+    const char                   *argv[6];
+    ocsp_limits_t                 lim;
+    ocsp_certid_t                *id;
+    ocsp_resp_status_e            st;
+    ngx_http_revoca_ctx_t        *ctx;
+    ngx_http_revoca_answer_t      ans;
+    ngx_http_revoca_loc_conf_t   *rlcf;
+    ngx_http_revoca_main_conf_t  *rmcf;
+    ngx_http_revoca_metrics_sh_t *sh;
+
+    rmcf = ngx_http_get_module_main_conf(r, ngx_http_revoca_module);
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_revoca_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_revoca_module);
+    sh = ngx_http_revoca_metrics(rmcf);
+
+    lim.max_size = rlcf->max_request_size;
+    lim.max_singles = rlcf->max_singles;
+
+    st = ctx->decoded ? ctx->decode_st
+                      : ocsp_request_decode(der, len, &lim, &ctx->req);
+
+    if (st != OCSP_ST_SUCCESSFUL) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "revoca: request refused: %s",
+                      ctx->req.err ? ctx->req.err : "-");
+        return ngx_http_revoca_send_error(r, ctx, st);
+    }
+
+    /* one singleRequest (RFC 5019 2.1.1; revoca_max_singles is 1) */
+
+    id = &ctx->req.singles[0];
+
+    ctx->issuer = ocsp_registry_find(rmcf->registry, id->hash,
+                                     id->name_hash, ocsp_hash_len(id->hash),
+                                     id->key_hash, ocsp_hash_len(id->hash));
+
+    if (ctx->issuer == NULL) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "revoca: no issuer matches the CertID");
+        return ngx_http_revoca_send_error(r, ctx, OCSP_ST_UNAUTHORIZED);
+    }
+
+    ctx->issuer_index = ctx->issuer - rmcf->registry->issuers;
+
+    ctx->cache_key.data = ctx->cache_key_buf;
+    ctx->cache_key.len = ngx_snprintf(ctx->cache_key_buf,
+                                      NGX_HTTP_REVOCA_CACHE_KEY_MAX,
+                                      "%s:%s:%d", ctx->issuer->conf->name,
+                                      id->serial, (int) id->hash)
+                         - ctx->cache_key_buf;
+
+    ctx->sign_nonce = (ctx->req.nonce_len
+                       && (rlcf->sign & NGX_HTTP_REVOCA_SIGN_NONCE)
+                       && ctx->issuer->key != NULL
+                       && ngx_http_revoca_sign_allowed(rmcf) == NGX_OK);
+
+    ctx->sign_unissued = (ngx_http_revoca_origins(rlcf, ctx->issuer)
+                          & NGX_HTTP_REVOCA_ORIGIN_SIGNED) != 0;
+
+    ctx->want_record = ctx->sign_nonce || ctx->sign_unissued;
+
+    if (rlcf->cache && rmcf->cache_zone) {
+
+        ngx_memzero(&ans, sizeof(ngx_http_revoca_answer_t));
+
+        rc = ngx_http_revoca_cache_get(rmcf->cache_zone, &ctx->cache_key,
+                                       ngx_http_revoca_origins(rlcf,
+                                                               ctx->issuer),
+                                       rlcf->cache_valid, &ans, r->pool);
+
+        if (rc == NGX_ERROR) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        /*
+         * A nonce is signed fresh; the cached answer, without the nonce
+         * (RFC 9654 lets a responder leave it out), is kept for when
+         * Redis fails.
+         */
+
+        if (rc == NGX_OK && ans.fresh && !ctx->sign_nonce) {
+            (void) ngx_atomic_fetch_add(&sh->cache_hits, 1);
+            return ngx_http_revoca_send_answer(r, ctx, &ans);
+        }
+
+        if (rc == NGX_OK) {
+            ctx->stale = ans;
+            ctx->have_stale = 1;
+        }
+
+        (void) ngx_atomic_fetch_add(&sh->cache_misses, 1);
+    }
+
+    /* HMGET P:ocsp:ISSUER:SERIAL <form> this_update next_update status */
+
+    ctx->rr.rmcf = rmcf;
+    ctx->rr.pool = r->pool;
+    ctx->rr.log = r->connection->log;
+    ctx->rr.handler = ngx_http_revoca_lookup_done;
+    ctx->rr.data = r;
+
+    n = ocsp_key_ocsp(key, rmcf->ocsp->prefix, ctx->issuer->conf->name,
+                      id->serial);
+    if (n < 0) {
+        return ngx_http_revoca_send_error(r, ctx, OCSP_ST_INTERNAL_ERROR);
+    }
+
+    argc = 0;
+    argv[argc] = "HMGET"; argvlen[argc++] = 5;
+    argv[argc] = key; argvlen[argc++] = n;
+    argv[argc] = ocsp_hash_field(id->hash);
+    argvlen[argc] = ngx_strlen(argv[argc]); argc++;
+    argv[argc] = OCSP_FIELD_THIS_UPDATE;
+    argvlen[argc++] = sizeof(OCSP_FIELD_THIS_UPDATE) - 1;
+    argv[argc] = OCSP_FIELD_NEXT_UPDATE;
+    argvlen[argc++] = sizeof(OCSP_FIELD_NEXT_UPDATE) - 1;
+    argv[argc] = OCSP_FIELD_STATUS;
+    argvlen[argc++] = sizeof(OCSP_FIELD_STATUS) - 1;
+
+    if (ngx_http_revoca_redis_format(&ctx->rr, argc, argv, argvlen)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->rr.nreplies = 1;
+
+    if (ctx->want_record) {
+        /* pipelined: GET P:cert:ISSUER:SERIAL, the status record */
+        u_char    *first, *both;
+        size_t     first_len;
+
+        first = ctx->rr.cmd;
+        first_len = ctx->rr.cmd_len;
+
+        n = ocsp_key_cert(key, rmcf->ocsp->prefix, ctx->issuer->conf->name,
+                          id->serial);
+        if (n < 0) {
+            return ngx_http_revoca_send_error(r, ctx, OCSP_ST_INTERNAL_ERROR);
+        }
+
+        argv[0] = "GET"; argvlen[0] = 3;
+        argv[1] = key; argvlen[1] = n;
+
+        if (ngx_http_revoca_redis_format(&ctx->rr, 2, argv, argvlen)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        both = ngx_pnalloc(r->pool, first_len + ctx->rr.cmd_len);
+        if (both == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_memcpy(both, first, first_len);
+        ngx_memcpy(both + first_len, ctx->rr.cmd, ctx->rr.cmd_len);
+        ctx->rr.cmd = both;
+        ctx->rr.cmd_len += first_len;
+        ctx->rr.nreplies = 2;
+    }
+
+    rc = ngx_http_revoca_redis_query(&ctx->rr);
+
+    if (rc == NGX_ERROR) {
+        (void) ngx_atomic_fetch_add(&sh->redis_errors, 1);
+        return ngx_http_revoca_miss(r, ctx);
+    }
+
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+/* the Redis query's end: the answer, or revoca_miss if it failed */
+
+static void
+ngx_http_revoca_lookup_done(ngx_http_revoca_redis_req_t *rr, ngx_int_t rc)
+{
+    ngx_connection_t       *c;
+    ngx_http_request_t     *r;
+    ngx_http_revoca_ctx_t  *ctx;
+
+    r = rr->data;
+    c = r->connection;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_revoca_module);
+
+    if (rc != NGX_OK) {
+        rc = ngx_http_revoca_miss(r, ctx);
+
+    } else {
+        rc = ngx_http_revoca_answer_redis(r, ctx);
+    }
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static ngx_int_t
+ngx_http_revoca_answer_redis(ngx_http_request_t *r,
+    ngx_http_revoca_ctx_t *ctx)
+{
+    time_t                         now;
+    ngx_int_t                      n;
+    redisReply                    *hmget, *der_reply, *status_reply, *record;
+    ngx_http_revoca_answer_t       ans;
+    ngx_http_revoca_loc_conf_t    *rlcf;
+    ngx_http_revoca_main_conf_t   *rmcf;
+    ngx_http_revoca_metrics_sh_t  *sh;
+
+    rmcf = ngx_http_get_module_main_conf(r, ngx_http_revoca_module);
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_revoca_module);
+    sh = ngx_http_revoca_metrics(rmcf);
+
+    hmget = ctx->rr.replies[0];
+    record = (ctx->rr.nreplies > 1) ? ctx->rr.replies[1] : NULL;
+
+    if (hmget->type != REDIS_REPLY_ARRAY
+        || hmget->elements != NGX_HTTP_REVOCA_REDIS_ELEMENTS_MAX)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "revoca: unexpected redis reply type %d to HMGET",
+                      hmget->type);
+        return ngx_http_revoca_miss(r, ctx);
+    }
+
+    if (record && record->type != REDIS_REPLY_STRING
+        && record->type != REDIS_REPLY_NIL)
+    {
+        /* not "never issued": signing from it could deny a good one */
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "revoca: unexpected redis reply type %d to GET of"
+                      " the status record", record->type);
+        return ngx_http_revoca_miss(r, ctx);
+    }
+
+    der_reply = hmget->element[0];
+
+    if (der_reply->type == REDIS_REPLY_NIL
+        && hmget->element[1]->type == REDIS_REPLY_NIL
+        && hmget->element[2]->type == REDIS_REPLY_NIL)
+    {
+        /*
+         * The CA never reported this serial (or not yet): signed only
+         * with "revoca_sign unissued", a nonce or not; "nonce" alone
+         * does not make nginx answer for serials it has no answer for.
+         */
+
+        if (ctx->sign_unissued) {
+            return ngx_http_revoca_sign(r, ctx, record, ctx->sign_nonce);
+        }
+
+        /*
+         * "unknown" and "revoked" need a signature; without request-path
+         * signing RFC 5019 2.2.3 lets a pre-produced responder answer
+         * unauthorized.
+         */
+
+        return ngx_http_revoca_send_error(r, ctx, OCSP_ST_UNAUTHORIZED);
+    }
+
+    if (ctx->sign_nonce) {
+        return ngx_http_revoca_sign(r, ctx, record, 1);
+    }
+
+    ngx_memzero(&ans, sizeof(ngx_http_revoca_answer_t));
+
+    if (der_reply->type != REDIS_REPLY_STRING
+        || der_reply->len < 2 || der_reply->len > NGX_HTTP_REVOCA_DER_MAX
+        || (u_char) der_reply->str[0] != 0x30
+        || ngx_http_revoca_parse_time(hmget->element[1], &ans.this_update)
+           != NGX_OK
+        || ngx_http_revoca_parse_time(hmget->element[2], &ans.next_update)
+           != NGX_OK
+        || ans.this_update >= ans.next_update)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "revoca: incomplete or invalid response record in"
+                      " redis for issuer \"%s\" serial %s",
+                      ctx->issuer->conf->name,
+                      ctx->req.singles[0].serial);
+        return ngx_http_revoca_miss(r, ctx);
+    }
+
+    now = ngx_time();
+
+    if (ans.next_update <= now) {
+        /* RFC 5019 4: never past nextUpdate; the signer is behind */
+        (void) ngx_atomic_fetch_add(&sh->expired, 1);
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "revoca: response in redis for issuer \"%s\" serial"
+                      " %s is past its nextUpdate",
+                      ctx->issuer->conf->name, ctx->req.singles[0].serial);
+        ctx->have_stale = 0;
+
+        if (ctx->want_record) {
+            return ngx_http_revoca_sign(r, ctx, record, 0);
+        }
+
+        return ngx_http_revoca_miss(r, ctx);
+    }
+
+    status_reply = hmget->element[3];
+    ans.cert_status = NGX_HTTP_REVOCA_CERT_NONE;
+
+    if (status_reply->type == REDIS_REPLY_STRING) {
+        n = ocsp_status_from_field(status_reply->str, status_reply->len);
+        if (n >= 0) {
+            ans.cert_status = n;
+        }
+    }
+
+    /* the reply is freed with the request's pool, after the answer */
+    ans.der.data = (u_char *) der_reply->str;
+    ans.der.len = der_reply->len;
+    ans.origin = NGX_HTTP_REVOCA_ORIGIN_PRESIGNED;
+    ans.fresh = 1;
+    ngx_http_revoca_etag(&ans);
+
+    if (rlcf->cache && rmcf->cache_zone) {
+        ngx_http_revoca_cache_put(rmcf->cache_zone, &ctx->cache_key, &ans);
+    }
+
+    return ngx_http_revoca_send_answer(r, ctx, &ans);
+}
+
+
+/*
+ * What a location may answer from the shared cache: what it could produce
+ * itself.  Pre-signed responses anywhere; answers signed on the request
+ * path from the status record (never-issued serials, responses past
+ * nextUpdate) only where "revoca_sign unissued" signs such answers, so that
+ * another location's "unknown" never replaces this one's "unauthorized".
+ * Nonce answers are never cached.
+ */
+
+static ngx_uint_t
+ngx_http_revoca_origins(ngx_http_revoca_loc_conf_t *rlcf,
+    const ocsp_issuer_t *issuer)
+{
+    ngx_uint_t  origins;
+
+    origins = NGX_HTTP_REVOCA_ORIGIN_PRESIGNED;
+
+    if ((rlcf->sign & NGX_HTTP_REVOCA_SIGN_UNISSUED) && issuer->key != NULL) {
+        origins |= NGX_HTTP_REVOCA_ORIGIN_SIGNED;
+    }
+
+    return origins;
+}
+
+
+/* Redis failed or had nothing valid: a cached answer, else revoca_miss */
+
+ngx_int_t
+ngx_http_revoca_miss(ngx_http_request_t *r, ngx_http_revoca_ctx_t *ctx)
+{
+    ngx_http_revoca_loc_conf_t    *rlcf;
+    ngx_http_revoca_main_conf_t   *rmcf;
+
+    rmcf = ngx_http_get_module_main_conf(r, ngx_http_revoca_module);
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_http_revoca_module);
+
+    if (ctx->have_stale && ctx->stale.next_update > ngx_time()) {
+        (void) ngx_atomic_fetch_add(
+                           &ngx_http_revoca_metrics(rmcf)->cache_stale_served,
+                           1);
+        return ngx_http_revoca_send_answer(r, ctx, &ctx->stale);
+    }
+
+    return ngx_http_revoca_send_error(r, ctx, rlcf->miss_status);
+}
+
+
+static ngx_int_t
+ngx_http_revoca_parse_time(redisReply *rp, time_t *t)
+{
+    ngx_int_t  n;
+
+    if (rp->type != REDIS_REPLY_STRING || rp->len == 0 || rp->len > 12) {
+        return NGX_ERROR;
+    }
+
+    n = ngx_atoi((u_char *) rp->str, rp->len);
+    if (n == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    *t = (time_t) n;
+
+    return NGX_OK;
+}

@@ -56,7 +56,6 @@ static int crl_issuer(const crl_conf_t *crl_conf,
     int have;
 
     crl_issuer->issuer_conf = issuer_conf;
-    crl_issuer->cabf = issuer_conf->profile == OCSP_PROFILE_CABF;
     crl_issuer->nshards = issuer_conf->shards;
     crl_issuer->lifetime = 7 * DAY;
     crl_issuer->update_interval = 30;
@@ -84,7 +83,7 @@ static int crl_issuer(const crl_conf_t *crl_conf,
         return -1;
     }
     if (crl_issuer->lifetime < 60) {
-        ocsp_conf_error(err, file, config_setting_get_member(g, "lifetime"),
+        ocsp_conf_error(err, file, ocsp_conf_where(g, "lifetime"),
                         "lifetime: must be at least 60s");
         return -1;
     }
@@ -96,31 +95,27 @@ static int crl_issuer(const crl_conf_t *crl_conf,
     }
     if (crl_issuer->resign_after <= 0 ||
         crl_issuer->resign_after >= crl_issuer->lifetime) {
-        ocsp_conf_error(err, file,
-                        g ? config_setting_get_member(g, "resign_after") : g,
+        ocsp_conf_error(err, file, g ? ocsp_conf_where(g, "resign_after") : g,
                         "resign_after: must be within the lifetime");
         return -1;
     }
     crl_issuer->delta_resign_after = crl_issuer->delta_lifetime / 2;
     if (crl_issuer->delta_lifetime < 60 ||
         crl_issuer->delta_lifetime > crl_issuer->lifetime) {
-        ocsp_conf_error(err, file,
-                        config_setting_get_member(g, "delta_lifetime"),
+        ocsp_conf_error(err, file, ocsp_conf_where(g, "delta_lifetime"),
                         "delta_lifetime: must be 60s..lifetime");
         return -1;
     }
     if (crl_issuer->update_interval < 1 ||
         crl_issuer->update_interval > crl_issuer->resign_after) {
-        ocsp_conf_error(err, file,
-                        config_setting_get_member(g, "update_interval"),
+        ocsp_conf_error(err, file, ocsp_conf_where(g, "update_interval"),
                         "update_interval: must be 1s..resign_after");
         return -1;
     }
     /* The profile's limits (policy.h), e.g. Baseline Requirements 4.9.7
      * and 7.2.2 for cabf. */
     if (crl_issuer->delta && !prof->delta) {
-        ocsp_conf_error(err, file,
-                        g ? config_setting_get_member(g, "delta") : g,
+        ocsp_conf_error(err, file, g ? ocsp_conf_where(g, "delta") : g,
                         "issuer %s: delta CRLs are not allowed by the %s "
                         "profile%s",
                         issuer_conf->name, prof->name,
@@ -129,7 +124,7 @@ static int crl_issuer(const crl_conf_t *crl_conf,
     }
     if (crl_issuer->lifetime > prof->crl_lifetime_max) {
         ocsp_format_duration(prof->crl_lifetime_max, limit, sizeof(limit));
-        ocsp_conf_error(err, file, config_setting_get_member(g, "lifetime"),
+        ocsp_conf_error(err, file, ocsp_conf_where(g, "lifetime"),
                         "lifetime: the %s profile allows at most %s%s",
                         prof->name, limit,
                         ocsp_profile_cite(prof, "4.9.7", cite, sizeof(cite)));
@@ -137,8 +132,7 @@ static int crl_issuer(const crl_conf_t *crl_conf,
     }
     if (crl_issuer->resign_after > prof->crl_resign_max) {
         ocsp_format_duration(prof->crl_resign_max, limit, sizeof(limit));
-        ocsp_conf_error(err, file,
-                        g ? config_setting_get_member(g, "resign_after") : g,
+        ocsp_conf_error(err, file, g ? ocsp_conf_where(g, "resign_after") : g,
                         "resign_after: the %s profile re-issues at least "
                         "every %s%s",
                         prof->name, limit,
@@ -278,7 +272,7 @@ int crl_conf_load(crl_conf_t *crl_conf, const ocsp_config_t *config, char *err)
     }
     crl_conf->claim_idle = claim_idle;
     if (crl_conf->lease_ttl < 2 || crl_conf->lease_ttl > 3600) {
-        ocsp_conf_error(err, file, config_setting_get_member(g, "lease_ttl"),
+        ocsp_conf_error(err, file, ocsp_conf_where(g, "lease_ttl"),
                         "lease_ttl: must be 2s..1h");
         goto failed;
     }

@@ -17,7 +17,6 @@
 
 typedef struct {
     const ocsp_issuer_conf_t *issuer_conf; /* borrowed from the shared config */
-    int cabf;
     int64_t lifetime;        /* full and shard CRLs: nextUpdate - thisUpdate */
     int64_t resign_after;    /* re-issue this long after thisUpdate */
     int64_t update_interval; /* a change reaches a CRL within this */

@@ -434,8 +434,7 @@ int crl_gen_full(crl_gen_t *g, crl_issuer_t *is, char *err)
     }
     if (fst.hold_skipped > 0 || fst.reason_cleared > 0) {
         ocsp_log(OCSP_LOG_WARN,
-                 "cabf issuer=%s holds_left_out=%zu reasons_left_out=%zu "
-                 "(Baseline Requirements 7.2.2)",
+                 "profile issuer=%s holds_left_out=%zu reasons_left_out=%zu",
                  issuer, fst.hold_skipped, fst.reason_cleared);
     }
 

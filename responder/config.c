@@ -176,6 +176,18 @@ int ocsp_conf_string(const config_setting_t *group, const char *key,
     return 0;
 }
 
+const config_setting_t *ocsp_conf_where(const config_setting_t *group,
+                                        const char *key)
+{
+    const config_setting_t *s;
+
+    if (group == NULL) {
+        return NULL;
+    }
+    s = config_setting_get_member(group, key);
+    return s != NULL ? s : group;
+}
+
 int ocsp_conf_bool(const config_setting_t *group, const char *key, int *out,
                    const char *file, char *err)
 {
@@ -242,8 +254,7 @@ int ocsp_conf_consumer(const config_setting_t *group, char *out, size_t size,
     }
     if (v[0] != '\0') {
         if (strlen(v) >= size || strpbrk(v, " \t\r\n") != NULL) {
-            ocsp_conf_error(err, file,
-                            config_setting_get_member(group, "consumer"),
+            ocsp_conf_error(err, file, ocsp_conf_where(group, "consumer"),
                             "consumer: 1..%zu characters, no spaces", size - 1);
             return -1;
         }
@@ -377,7 +388,7 @@ static int conf_crl_url(ocsp_config_t *cf, ocsp_issuer_conf_t *ic,
     }
     if (!crl_url_valid(*out, ic->profile)) {
         ocsp_conf_error(err, cf->path,
-                        v != NULL   ? config_setting_get_member(g, key)
+                        v != NULL   ? ocsp_conf_where(g, key)
                         : g != NULL ? g
                                     : ic->setting,
                         "%s: \"%s\" is not a valid %s URL", key, *out,
@@ -549,7 +560,7 @@ static int conf_issuer(ocsp_config_t *cf, const config_setting_t *g,
         return -1;
     }
     if (ocsp_profile_from_name(profile, &ic->profile) != 0) {
-        ocsp_conf_error(err, file, config_setting_get_member(g, "profile"),
+        ocsp_conf_error(err, file, ocsp_conf_where(g, "profile"),
                         "profile: expected \"private\" or \"cabf\"");
         return -1;
     }
@@ -565,7 +576,7 @@ static int conf_issuer(ocsp_config_t *cf, const config_setting_t *g,
     } else if (strcmp(unissued, "unauthorized") == 0) {
         ic->unissued = OCSP_UNISSUED_UNAUTHORIZED;
     } else {
-        ocsp_conf_error(err, file, config_setting_get_member(g, "unissued"),
+        ocsp_conf_error(err, file, ocsp_conf_where(g, "unissued"),
                         "unissued: expected \"unknown\", \"revoked\" or "
                         "\"unauthorized\"");
         return -1;
@@ -585,7 +596,7 @@ static int conf_issuer(ocsp_config_t *cf, const config_setting_t *g,
         char lo[24], hi[24], cite[64];
         ocsp_format_duration(prof->validity_min, lo, sizeof(lo));
         ocsp_format_duration(prof->validity_max, hi, sizeof(hi));
-        ocsp_conf_error(err, file, config_setting_get_member(g, "validity"),
+        ocsp_conf_error(err, file, ocsp_conf_where(g, "validity"),
                         "validity: the %s profile requires %s..%s%s",
                         prof->name, lo, hi,
                         ocsp_profile_cite(prof, "4.9.10", cite, sizeof(cite)));
@@ -599,14 +610,14 @@ static int conf_issuer(ocsp_config_t *cf, const config_setting_t *g,
     }
     if (have_resign &&
         (ic->resign_after <= 0 || ic->resign_after >= ic->validity)) {
-        ocsp_conf_error(err, file, config_setting_get_member(g, "resign_after"),
+        ocsp_conf_error(err, file, ocsp_conf_where(g, "resign_after"),
                         "resign_after: must be within the validity");
         return -1;
     }
     if (prof->resign_by_half && ic->resign_after > ic->validity / 2) {
         /* BR 4.9.10: update at least halfway through the validity. */
         char cite[64];
-        ocsp_conf_error(err, file, config_setting_get_member(g, "resign_after"),
+        ocsp_conf_error(err, file, ocsp_conf_where(g, "resign_after"),
                         "resign_after: the %s profile requires re-signing "
                         "by half of the validity%s",
                         prof->name,
@@ -616,7 +627,7 @@ static int conf_issuer(ocsp_config_t *cf, const config_setting_t *g,
     if (ic->backdate >= ic->resign_after) {
         /* thisUpdate is backdated, so a response would be due for
          * re-signing the moment it is signed. */
-        ocsp_conf_error(err, file, config_setting_get_member(g, "backdate"),
+        ocsp_conf_error(err, file, ocsp_conf_where(g, "backdate"),
                         "backdate: must be shorter than resign_after");
         return -1;
     }
@@ -674,7 +685,7 @@ static int conf_crl_base(ocsp_config_t *cf, const char **base, char *err)
     }
     if (*base != NULL && (!crl_url_valid(*base, OCSP_PROFILE_PRIVATE) ||
                           (*base)[strlen(*base) - 1] != '/')) {
-        ocsp_conf_error(err, cf->path, config_setting_get_member(g, "base_url"),
+        ocsp_conf_error(err, cf->path, ocsp_conf_where(g, "base_url"),
                         "base_url: expected an http(s) URL ending in '/'");
         return -1;
     }

@@ -87,6 +87,14 @@ int ocsp_conf_int(const config_setting_t *group, const char *key, int64_t min,
                   int64_t max, int64_t *out, const char *file, char *err);
 int ocsp_conf_string(const config_setting_t *group, const char *key,
                      const char **out, const char *file, char *err);
+/*
+ * Where an error about KEY of GROUP is reported: the key's own line, or
+ * the group's when the key is absent (a default that does not fit), never
+ * line 0.  GROUP may be NULL.
+ */
+const config_setting_t *ocsp_conf_where(const config_setting_t *group,
+                                        const char *key);
+
 int ocsp_conf_bool(const config_setting_t *group, const char *key, int *out,
                    const char *file, char *err);
 

@@ -62,7 +62,7 @@ static ocsp_resp_status_e request_ext(X509_EXTENSION *ext, ocsp_request_t *req,
         return request_nonce(ext, req);
     }
     /* RFC 5280 4.2: an unrecognised critical extension must not be
-     * ignored; non-critical ones are (ARCHITECTURE.md). */
+     * ignored; non-critical ones are (docs/dev/architecture.md). */
     if (X509_EXTENSION_get_critical(ext)) {
         req->err = "unknown critical extension";
         return OCSP_ST_MALFORMED;

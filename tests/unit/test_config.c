@@ -222,6 +222,10 @@ int main(void)
         "2: resign_after: the cabf profile requires");
     bad("issuers = ( { name = \"a\"; cert = \"x\";\n backdate = \"3d\"; } );\n",
         "2: backdate: must be shorter than resign_after");
+    /* A default that does not fit is reported at its group, not line 0. */
+    bad("issuers = (\n { name = \"a\"; cert = \"x\"; resign_after = \"30m\"; } "
+        ");\n",
+        "2: backdate: must be shorter than resign_after");
     /* Misspelled keys are errors naming file, line and key. */
     bad("issuers = ( { name = \"a\"; cert = \"x\";\n profle = \"cabf\"; } );\n",
         "2: unknown key \"profle\"");

@@ -326,17 +326,26 @@ int ocsp_reply_transient(const redisReply *r)
     return 0;
 }
 
+/* A reply may be read: connected, and one asked for. */
+static int reply_expected(ocsp_rconn_t *conn)
+{
+    if (conn->c == NULL) {
+        snprintf(conn->err, sizeof(conn->err), "redis: not connected");
+        return -1;
+    }
+    if (conn->pending == 0) {
+        ocsp_rconn_fail(conn, "redis: a reply read that was not asked for");
+        return -1;
+    }
+    return 0;
+}
+
 redisReply *ocsp_rconn_reply(ocsp_rconn_t *conn)
 {
     redisReader *reader;
     void *reply = NULL;
 
-    if (conn->c == NULL) {
-        snprintf(conn->err, sizeof(conn->err), "redis: not connected");
-        return NULL;
-    }
-    if (conn->pending == 0) {
-        ocsp_rconn_fail(conn, "redis: a reply read that was not asked for");
+    if (reply_expected(conn) != 0) {
         return NULL;
     }
     reader = conn->c->reader;
@@ -404,12 +413,7 @@ void *ocsp_rconn_reply_decode(ocsp_rconn_t *conn,
     void *inner_privdata, *reply = NULL;
     redisReader *reader;
 
-    if (conn->c == NULL) {
-        snprintf(conn->err, sizeof(conn->err), "redis: not connected");
-        return NULL;
-    }
-    if (conn->pending == 0) {
-        ocsp_rconn_fail(conn, "redis: a reply read that was not asked for");
+    if (reply_expected(conn) != 0) {
         return NULL;
     }
     if (ocsp_rconn_flush(conn) != 0) {

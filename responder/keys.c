@@ -63,13 +63,6 @@ int ocsp_key_crlnumber(char *buf, const char *prefix, const char *issuer)
         buf, snprintf(buf, OCSP_KEY_MAX, "%s:crlnumber:%s", prefix, issuer));
 }
 
-int ocsp_key_named(char *buf, const char *prefix, const char *name,
-                   const char *issuer)
-{
-    return key_fmt(
-        buf, snprintf(buf, OCSP_KEY_MAX, "%s:%s:%s", prefix, name, issuer));
-}
-
 int ocsp_key_crl_lease(char *buf, const char *prefix, const char *issuer)
 {
     return key_fmt(

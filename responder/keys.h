@@ -65,9 +65,6 @@ int ocsp_key_revlog(char *buf, const char *prefix, const char *issuer,
                     unsigned shard);
 int ocsp_key_changes(char *buf, const char *prefix, const char *issuer);
 int ocsp_key_crlnumber(char *buf, const char *prefix, const char *issuer);
-/* Obsolete: "P:NAME:ISSUER"; goes once crlgen uses the two below. */
-int ocsp_key_named(char *buf, const char *prefix, const char *name,
-                   const char *issuer);
 int ocsp_key_crl_lease(char *buf, const char *prefix, const char *issuer);
 int ocsp_key_crl_state(char *buf, const char *prefix, const char *issuer);
 int ocsp_key_revlog_rebuild(char *buf, const char *prefix, const char *issuer,

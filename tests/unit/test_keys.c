@@ -25,8 +25,6 @@ static void test_each_key(void)
     KEY(ocsp_key_revlog(buf, "revoca", "demo", 7), "revoca:revlog:demo:7");
     KEY(ocsp_key_changes(buf, "revoca", "demo"), "revoca:changes:demo");
     KEY(ocsp_key_crlnumber(buf, "revoca", "demo"), "revoca:crlnumber:demo");
-    KEY(ocsp_key_named(buf, "revoca", "crl-lease", "demo"),
-        "revoca:crl-lease:demo");
     KEY(ocsp_key_crl_lease(buf, "revoca", "demo"), "revoca:crlgen-lease:demo");
     KEY(ocsp_key_crl_state(buf, "revoca", "demo"), "revoca:crlgen-state:demo");
     KEY(ocsp_key_revlog_rebuild(buf, "revoca", "demo", 3, 4242, 1764620000123L),
@@ -72,7 +70,7 @@ static void test_overflow(void)
         {(int)strlen(":revlog:demo:12"), 5},
         {(int)strlen(":changes:demo"), 6},
         {(int)strlen(":crlnumber:demo"), 7},
-        {(int)strlen(":lease:demo"), 8},
+        {(int)strlen(":crlgen-state:demo"), 8},
     };
 
     for (i = 0; i < (int)(sizeof(keys) / sizeof(keys[0])); i++) {
@@ -108,7 +106,7 @@ static void test_overflow(void)
                 n = ocsp_key_crlnumber(buf, pre, "demo");
                 break;
             case 8:
-                n = ocsp_key_named(buf, pre, "lease", "demo");
+                n = ocsp_key_crl_state(buf, pre, "demo");
                 break;
             }
             if (extra == 0) {

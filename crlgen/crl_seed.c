@@ -29,7 +29,8 @@ static uint64_t rng_state;
 
 static uint64_t rng(void)
 {
-    /* splitmix64: reproducible for a given --seed */
+    /* splitmix64: reproducible for a given --seed.  Test data, not keys or
+     * ids: the only randomness outside OpenSSL's, on purpose. */
     uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;

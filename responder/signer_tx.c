@@ -381,6 +381,8 @@ void signer_tx_build(signer_t *s, signer_batch_t *b)
         }
     }
 
+    /* A failed append fails the connection (rconn.h), so the reply count
+     * signer_tx_finish() expects is never read from a half-sent batch. */
     argv[0] = "MULTI";
     (void)ocsp_rconn_append(b->conn, 1, argv, NULL);
     for (i = 0; i < b->nitems; i++) {

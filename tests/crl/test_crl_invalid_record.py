@@ -11,40 +11,13 @@ import pytest
 from cryptography import x509
 
 from conftest import py_verify, wait_for
+from revoca_fixtures import raw_cert_record
 
 HASH = "revoca:revoked:demo:0"
 LOG = "revoca:revlog:demo:0"
 CHANGES = "revoca:changes:demo"
 BAD = "abcdef12"
 T = 1767225600  # 2026-01-01
-
-
-def varint(n):
-    n &= (1 << 64) - 1
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def cert_record(serial, status, revocation_time=None, reason=None,
-                not_after=None):
-    """A protobuf CertRecord (feeds/revocation.proto), encoded by hand so
-    that values the signer refuses can be written."""
-    s = serial.encode()
-    out = b"\x0a" + varint(len(s)) + s + b"\x10" + varint(status)
-    if not_after is not None:
-        out += b"\x18" + varint(T - 86400) + b"\x20" + varint(not_after)
-    if revocation_time is not None:
-        out += b"\x30" + varint(revocation_time)
-    if reason is not None:
-        out += b"\x38" + varint(reason)
-    return out
 
 
 def write(s, serial, value, change=False):
@@ -59,14 +32,21 @@ def write(s, serial, value, change=False):
         p.execute()
 
 
+def rec(status, revocation_time, reason):
+    """BAD's record, valid for ten years from T."""
+    return raw_cert_record(BAD, status, not_after=T + 10 * 86400 * 365,
+                           revocation_time=revocation_time, reason=reason,
+                           not_before=T - 86400)
+
+
 INVALID = [
-    ("unknown status", cert_record(BAD, 5, T, 1, T + 10 * 86400 * 365)),
+    ("unknown status", rec(5, T, 1)),
     ("revoked without a time or with an invalid reason",
-     cert_record(BAD, 1, T, 99, T + 10 * 86400 * 365)),
+     rec(1, T, 99)),
     ("held without a time or with a reason not certificateHold",
-     cert_record(BAD, 2, None, 6, T + 10 * 86400 * 365)),
+     rec(2, None, 6)),
 ]
-REPAIRED = cert_record(BAD, 1, T, 1, T + 10 * 86400 * 365)
+REPAIRED = rec(1, T, 1)
 
 
 def line(why):

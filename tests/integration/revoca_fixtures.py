@@ -204,6 +204,36 @@ class Stack:
         self.redis.stop()
 
 
+def varint(n):
+    """A protobuf base-128 varint."""
+    out = b""
+    while True:
+        b = n & 0x7f
+        n >>= 7
+        if n:
+            out += bytes([b | 0x80])
+        else:
+            return out + bytes([b])
+
+
+def raw_cert_record(serial, status, not_after=None, revocation_time=None,
+                    reason=None, not_before=None):
+    """A CertRecord (feeds/revocation.proto) encoded by hand: protobuf-c
+    decodes any enum value, so only the core's validation refuses values
+    the signer never writes.  notBefore defaults to a day ago."""
+    s = serial.encode()
+    raw = b"\x0a" + varint(len(s)) + s + b"\x10" + varint(status)
+    if not_after is not None:
+        if not_before is None:
+            not_before = int(time.time()) - 86400
+        raw += b"\x18" + varint(not_before) + b"\x20" + varint(not_after)
+    if revocation_time is not None:
+        raw += b"\x30" + varint(revocation_time)
+    if reason is not None:
+        raw += b"\x38" + varint(reason)
+    return raw
+
+
 def cert(path):
     from cryptography import x509
     with open(path, "rb") as f:

@@ -9,6 +9,7 @@ import pytest
 from cryptography.x509 import ocsp
 
 from ocsp_client import get_raw, post, request_der
+from revoca_fixtures import raw_cert_record as record
 
 
 def metric(n, name):
@@ -16,32 +17,6 @@ def metric(n, name):
         if line.startswith(name + " "):
             return float(line.split()[1])
     raise AssertionError(name)
-
-
-def varint(n):
-    out = b""
-    while True:
-        b = n & 0x7f
-        n >>= 7
-        if n:
-            out += bytes([b | 0x80])
-        else:
-            return out + bytes([b])
-
-
-def record(serial, status, not_after=None, revocation_time=None, reason=None):
-    """A CertRecord (feeds/revocation.proto) encoded by hand: protobuf-c
-    decodes any enum value, so only the core's validation refuses these."""
-    s = serial.encode()
-    raw = b"\x0a" + varint(len(s)) + s + b"\x10" + varint(status)
-    now = int(time.time())
-    if not_after is not None:
-        raw += b"\x18" + varint(now - 86400) + b"\x20" + varint(not_after)
-    if revocation_time is not None:
-        raw += b"\x30" + varint(revocation_time)
-    if reason is not None:
-        raw += b"\x38" + varint(reason)
-    return raw
 
 
 YEAR = 365 * 86400

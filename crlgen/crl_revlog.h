@@ -12,8 +12,10 @@
 #include "rconn.h"
 #include "revlog.h"
 
-/* A log is read, and a rebuilt one written, in pieces of this size. */
-#define REVLOG_CHUNK (4 << 20)
+/* A log is read, and a rebuilt one written, in pieces of this size: each
+ * piece in flight costs the generator about twice its size (hiredis's
+ * read buffer and the reply), so small ones keep the peak memory low. */
+#define REVLOG_CHUNK (1 << 20)
 
 /*
  * Every entry on the issuer's CRLs at NOW, as crl_fetch_revoked(), from the

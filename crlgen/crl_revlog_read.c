@@ -8,7 +8,7 @@
 #include "revlog.h"
 
 /* How many GETRANGE pieces are asked for ahead. */
-#define REVLOG_AHEAD 2
+#define REVLOG_AHEAD 4
 /* Superseded records tolerated beyond as many as there are entries. */
 #define REVLOG_SLACK 100000
 /* A log this big is compacted sooner: Redis strings end at 512 MB. */
@@ -223,16 +223,7 @@ static int revlog_reduce(crl_entries_t *t, crl_entries_t *out,
 {
     size_t live = 0, w = 0;
 
-    /* The sort is stable only with its scratch (without, it falls back to
-     * qsort): the later record of a serial must win. */
-    if (t->n > 1 && (t->spare == NULL || t->spare_cap < t->n)) {
-        free(t->spare);
-        t->spare = NULL;
-        t->spare_cap = t->spare_ready = 0;
-        if (crl_entries_spare(t, t->n) != 0) {
-            return -1;
-        }
-    }
+    /* The later record of a serial wins (crl_entries_sort()). */
     crl_entries_sort(t);
     for (size_t i = 0; i < t->n; i++) {
         crl_entry_t e = t->v[i];

@@ -51,31 +51,55 @@ void crl_entries_free(crl_entries_t *a)
     memset(a, 0, sizeof(*a));
 }
 
+#if defined(__GNUC__)
+/* both cache lines a 48-octet entry may straddle, for writing */
+#define CRL_PREFETCH(e)                                                        \
+    (__builtin_prefetch((e), 1), __builtin_prefetch((char *)(e) + 47, 1))
+#else
+#define CRL_PREFETCH(e) ((void)(e))
+#endif
+
 static int crl_entry_cmp(const void *x, const void *y)
 {
     return memcmp(((const crl_entry_t *)x)->serial,
                   ((const crl_entry_t *)y)->serial, CRL_SERIAL_LEN);
 }
 
-/* v[i] before v[j]: by serial octets k.., then by arrival (q). */
-static int crl_before(const crl_entry_t *v, const uint32_t *q, size_t i,
-                      size_t j, int k)
+/* memcmp() of two serials, inline: the insertion sorts of the radix
+ * sort's small buckets compare ~20 million times per million entries. */
+static inline int crl_serial_cmp(const unsigned char *a, const unsigned char *b)
 {
-    int c = memcmp(v[i].serial + k, v[j].serial + k, CRL_SERIAL_LEN - k);
+    uint64_t x, y;
+    uint32_t u, w;
 
-    return c < 0 || (c == 0 && q[i] < q[j]);
+    memcpy(&x, a, 8);
+    memcpy(&y, b, 8);
+    if (x == y) {
+        memcpy(&x, a + 8, 8);
+        memcpy(&y, b + 8, 8);
+    }
+    if (x != y) {
+        return __builtin_bswap64(x) < __builtin_bswap64(y) ? -1 : 1;
+    }
+    memcpy(&u, a + 16, 4);
+    memcpy(&w, b + 16, 4);
+    if (u != w) {
+        return __builtin_bswap32(u) < __builtin_bswap32(w) ? -1 : 1;
+    }
+    return 0;
 }
+_Static_assert(CRL_SERIAL_LEN == 20, "crl_serial_cmp() compares 20 octets");
 
-/* Insertion sort of v[0..n) (and q alongside) on serial octets k.., then
- * arrival. */
-static void crl_isort(crl_entry_t *v, uint32_t *q, size_t n, int k)
+/* Insertion sort of v[0..n) (and q alongside) by serial, then arrival. */
+static void crl_isort(crl_entry_t *v, uint32_t *q, size_t n)
 {
     for (size_t i = 1; i < n; i++) {
         crl_entry_t e;
         uint32_t eq;
         size_t j = i;
+        int c = crl_serial_cmp(v[i - 1].serial, v[i].serial);
 
-        if (!crl_before(v, q, i, i - 1, k)) {
+        if (c < 0 || (c == 0 && q[i - 1] < q[i])) {
             continue;
         }
         e = v[i];
@@ -84,11 +108,9 @@ static void crl_isort(crl_entry_t *v, uint32_t *q, size_t n, int k)
             v[j] = v[j - 1];
             q[j] = q[j - 1];
             j--;
-        } while (j > 0 && (memcmp(v[j - 1].serial + k, e.serial + k,
-                                  CRL_SERIAL_LEN - k) > 0 ||
-                           (memcmp(v[j - 1].serial + k, e.serial + k,
-                                   CRL_SERIAL_LEN - k) == 0 &&
-                            q[j - 1] > eq)));
+        } while (j > 0 &&
+                 ((c = crl_serial_cmp(v[j - 1].serial, e.serial)) > 0 ||
+                  (c == 0 && q[j - 1] > eq)));
         v[j] = e;
         q[j] = eq;
     }
@@ -110,7 +132,7 @@ static void crl_afs(crl_entry_t *v, uint32_t *q, size_t n, int k)
     size_t count[256], next[256], end[256], d, sum = 0;
 
     if (n <= 32) {
-        crl_isort(v, q, n, k);
+        crl_isort(v, q, n);
         return;
     }
     /* the first octet where some entry differs from v[0] */
@@ -125,7 +147,7 @@ static void crl_afs(crl_entry_t *v, uint32_t *q, size_t n, int k)
     }
     k = (int)d;
     if (k >= CRL_SERIAL_LEN) {
-        crl_isort(v, q, n, CRL_SERIAL_LEN); /* all equal: arrival order */
+        crl_isort(v, q, n); /* all equal: arrival order */
         return;
     }
     memset(count, 0, sizeof(count));
@@ -136,6 +158,7 @@ static void crl_afs(crl_entry_t *v, uint32_t *q, size_t n, int k)
         next[b] = sum;
         sum += count[b];
         end[b] = sum;
+        CRL_PREFETCH(&v[next[b]]);
     }
     /* Each swap puts one entry into its bucket for good. */
     for (size_t b = 0; b < 256; b++) {
@@ -145,6 +168,11 @@ static void crl_afs(crl_entry_t *v, uint32_t *q, size_t n, int k)
             while (t != b) {
                 size_t j = next[t]++;
                 crl_entry_t e = v[i];
+
+                /* Bucket t's next slot, where its next entry goes: with
+                 * it fetched ahead, each swap hits the cache rather than
+                 * waiting on memory (256 slots, 16 KB). */
+                CRL_PREFETCH(&v[next[t]]);
                 uint32_t eq = q[i];
 
                 v[i] = v[j];
@@ -173,7 +201,7 @@ void crl_entries_sort(crl_entries_t *a)
     }
     /* Already sorted and unique (a snapshot): nothing to do. */
     for (w = 1; w < a->n; w++) {
-        if (memcmp(a->v[w - 1].serial, a->v[w].serial, CRL_SERIAL_LEN) >= 0) {
+        if (crl_serial_cmp(a->v[w - 1].serial, a->v[w].serial) >= 0) {
             break;
         }
     }
@@ -198,8 +226,7 @@ void crl_entries_sort(crl_entries_t *a)
         free(q);
     }
     for (size_t i = 0; i < a->n; i++) {
-        if (w > 0 &&
-            memcmp(a->v[w - 1].serial, a->v[i].serial, CRL_SERIAL_LEN) == 0) {
+        if (w > 0 && crl_serial_cmp(a->v[w - 1].serial, a->v[i].serial) == 0) {
             a->v[w - 1] = a->v[i];
             continue;
         }

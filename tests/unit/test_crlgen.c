@@ -587,25 +587,62 @@ static void test_revlog_pieces(void)
         len += ocsp_revlog_record(log + len, serial, i % 5 == 4 ? NULL : val,
                                   vlen);
     }
-    n = crl_revlog_replay(&crl_issuer, 1800000000, 0, log, len, len, &whole);
+    n = crl_revlog_replay(&crl_issuer, 1800000000, 0, log, len, len, 0, &whole);
     CHECK(n == 40 && whole.n == 40);
-    for (size_t piece = 1; piece < len; piece++) {
-        crl_entries_t t = {0};
-        CHECK(crl_revlog_replay(&crl_issuer, 1800000000, 0, log, len, piece,
-                                &t) == 40);
-        CHECK(t.n == whole.n &&
-              memcmp(t.v, whole.v, whole.n * sizeof(crl_entry_t)) == 0);
-        crl_entries_free(&t);
+    /* in any pieces, on one thread or two: the same entries in the same
+     * order (the later record of a serial must stay later) */
+    for (int threads = 0; threads < 2; threads++) {
+        for (size_t piece = 1; piece < len; piece++) {
+            crl_entries_t t = {0};
+            CHECK(crl_revlog_replay(&crl_issuer, 1800000000, 0, log, len, piece,
+                                    threads, &t) == 40);
+            CHECK(t.n == whole.n &&
+                  memcmp(t.v, whole.v, whole.n * sizeof(crl_entry_t)) == 0);
+            crl_entries_free(&t);
+        }
     }
-    {
+    for (int threads = 0; threads < 2; threads++) {
         crl_entries_t t = {0};
         CHECK(crl_revlog_replay(&crl_issuer, 1800000000, 0, log, len - 1, 7,
-                                &t) == -1);
+                                threads, &t) == -1);
         crl_entries_free(&t);
         log[0] = 'Z';
-        CHECK(crl_revlog_replay(&crl_issuer, 1800000000, 0, log, len, 7, &t) ==
-              -1);
+        CHECK(crl_revlog_replay(&crl_issuer, 1800000000, 0, log, len, 7,
+                                threads, &t) == -1);
         crl_entries_free(&t);
+        log[0] = 'A';
+        {
+            /* an invalid record in a piece the second thread decodes:
+             * the first record starting past the middle */
+            ocsp_revlog_rec_t r;
+            size_t at = 0;
+            long used;
+
+            while ((used = ocsp_revlog_next(log + at, len - at, &r)) > 0 &&
+                   at < len / 2) {
+                at += (size_t)used;
+            }
+            CHECK(at < len && log[at] == 'A');
+            if (at < len && log[at] == 'A') {
+                /* a valid header, a value no protobuf decodes: found by
+                 * the decoding, not the split */
+                unsigned char save[OCSP_RECORD_MAX];
+                size_t vat = at + 4 + log[at + 1];
+                size_t vlen = (size_t)log[at + 2] << 8 | log[at + 3];
+
+                memcpy(save, log + vat, vlen);
+                memset(log + vat, 0xff, vlen);
+                CHECK(crl_revlog_replay(&crl_issuer, 1800000000, 0, log, len,
+                                        64, threads, &t) == -1);
+                memcpy(log + vat, save, vlen);
+                crl_entries_free(&t);
+                log[at] = 'Z'; /* an invalid header: found by the split */
+                CHECK(crl_revlog_replay(&crl_issuer, 1800000000, 0, log, len,
+                                        64, threads, &t) == -1);
+                log[at] = 'A';
+                crl_entries_free(&t);
+            }
+        }
     }
     crl_entries_free(&whole);
 }

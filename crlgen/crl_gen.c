@@ -304,8 +304,9 @@ nomem:
  * The snapshot of a full CRL's entries is written by a second thread while
  * the CRL is built, checked and published (the entries are read-only by
  * then), and renamed into place only after that: 48 MB per million entries
- * and an fsync off the critical path of a cold start.  The only other
- * thread the generator ever has; joined before any post_publish fork.
+ * and an fsync off the critical path of a cold start.  Joined before any
+ * post_publish fork; the only other thread, the revoked log's second
+ * decoder (crl_revlog_read.c), has ended before this one starts.
  */
 typedef struct {
     pthread_t thread;

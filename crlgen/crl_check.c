@@ -177,6 +177,42 @@ int crl_parse(const unsigned char *der, size_t len, crl_parsed_t *c)
     return 0;
 }
 
+/*
+ * der_read_tlv() and der_read_expect() with their short-form case inline:
+ * every part of a CRL entry is shorter than 128 octets, and a million
+ * entries are walked once or twice per check.  The same rules: a
+ * single-octet tag (not 0x1f's high-tag form), a definite short length
+ * (X.690 8.1.3.4, minimal by construction) within END; anything else goes
+ * to the full reader.
+ */
+static inline int crl_tlv(const unsigned char *p, size_t end, size_t *off,
+                          der_tlv_t *t)
+{
+    size_t o = *off;
+
+    if (o <= end && end - o >= 2 && (p[o] & 0x1f) != 0x1f && p[o + 1] < 0x80 &&
+        p[o + 1] <= end - o - 2) {
+        t->tag = p[o];
+        t->len = p[o + 1];
+        t->v = p + o + 2;
+        *off = o + 2 + t->len;
+        return 0;
+    }
+    return der_read_tlv(p, end, off, t);
+}
+
+static inline int crl_expect(const unsigned char *p, size_t end, size_t *off,
+                             unsigned char tag, der_tlv_t *t)
+{
+    size_t o = *off;
+
+    if (crl_tlv(p, end, &o, t) != 0 || t->tag != tag) {
+        return -1;
+    }
+    *off = o;
+    return 0;
+}
+
 int crl_parsed_next(const crl_parsed_t *c, size_t *pos, unsigned char *serial,
                     int *reason)
 {
@@ -186,10 +222,9 @@ int crl_parsed_next(const crl_parsed_t *c, size_t *pos, unsigned char *serial,
     if (c->entries == NULL || *pos >= c->entries_len) {
         return 0;
     }
-    if (der_read_expect(c->entries, c->entries_len, pos, DER_SEQUENCE, &e) !=
-            0 ||
-        der_read_expect(e.v, e.len, &eo, DER_INTEGER, &sn) != 0 ||
-        der_read_tlv(e.v, e.len, &eo, &t) != 0) {
+    if (crl_expect(c->entries, c->entries_len, pos, DER_SEQUENCE, &e) != 0 ||
+        crl_expect(e.v, e.len, &eo, DER_INTEGER, &sn) != 0 ||
+        crl_tlv(e.v, e.len, &eo, &t) != 0) {
         return -1;
     }
     k = sn.len;
@@ -204,24 +239,22 @@ int crl_parsed_next(const crl_parsed_t *c, size_t *pos, unsigned char *serial,
     *reason = CRL_REASON_ABSENT;
     if (eo < e.len) {
         size_t xo = 0;
-        if (der_read_expect(e.v, e.len, &eo, DER_SEQUENCE, &exts) != 0) {
+        if (crl_expect(e.v, e.len, &eo, DER_SEQUENCE, &exts) != 0) {
             return -1;
         }
         while (xo < exts.len) {
             size_t io = 0, vo = 0;
-            if (der_read_expect(exts.v, exts.len, &xo, DER_SEQUENCE, &ext) !=
-                    0 ||
-                der_read_expect(ext.v, ext.len, &io, DER_OID, &oid) != 0 ||
-                der_read_tlv(ext.v, ext.len, &io, &v) != 0) {
+            if (crl_expect(exts.v, exts.len, &xo, DER_SEQUENCE, &ext) != 0 ||
+                crl_expect(ext.v, ext.len, &io, DER_OID, &oid) != 0 ||
+                crl_tlv(ext.v, ext.len, &io, &v) != 0) {
                 return -1;
             }
-            if (v.tag == DER_BOOLEAN &&
-                der_read_tlv(ext.v, ext.len, &io, &v) != 0) {
+            if (v.tag == DER_BOOLEAN && crl_tlv(ext.v, ext.len, &io, &v) != 0) {
                 return -1;
             }
             if (oid.len == 3 && oid.v[0] == 0x55 && oid.v[1] == 0x1d &&
                 oid.v[2] == 0x15 && v.tag == DER_OCTET_STRING &&
-                der_read_expect(v.v, v.len, &vo, DER_ENUMERATED, &en) == 0 &&
+                crl_expect(v.v, v.len, &vo, DER_ENUMERATED, &en) == 0 &&
                 en.len == 1) {
                 *reason = en.v[0];
             }

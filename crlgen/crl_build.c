@@ -1,11 +1,14 @@
 #include "crl_build.h"
 
+#include <errno.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "crl_mem.h"
@@ -117,6 +120,89 @@ void crl_signer_free(crl_signer_t *s)
     EVP_PKEY_free(s->key);
     OPENSSL_free(s->name);
     memset(s, 0, sizeof(*s));
+}
+
+const EVP_MD *crl_signer_md(const crl_signer_t *s)
+{
+    (void)s;
+    return EVP_sha256(); /* what ocsp_sig_alg() names in s->alg */
+}
+
+int crl_signer_streams(const crl_signer_t *s)
+{
+    int id = EVP_PKEY_get_id(s->key != NULL ? s->key : s->pub);
+
+    /* PureEdDSA hashes the message twice (RFC 8032 5.1.6): one shot only */
+    return id != EVP_PKEY_ED25519 && id != EVP_PKEY_ED448;
+}
+
+/*
+ * The one place a CRL is signed (RFC 5280 5.1.1.3): by the CA key S, over
+ * the DER TBSCertList, with crl_signer_md().  Either streamed, the TBS fed
+ * piece by piece as it is encoded (crl_sign_begin(), crl_sign_update(),
+ * crl_sign_final()), or in one shot over the whole TBS (crl_sign_tbs()),
+ * which algorithms that cannot stream need.  SIG has room for
+ * crl_sign_max(s) octets; *siglen is the signature value's length (the BIT
+ * STRING's content after its unused-bits octet).
+ */
+static size_t crl_sign_max(const crl_signer_t *s)
+{
+    int n = EVP_PKEY_get_size(s->key);
+
+    return n > 0 ? (size_t)n : 0;
+}
+
+static int crl_sign_tbs(const crl_signer_t *s, const unsigned char *tbs,
+                        size_t len, unsigned char *sig, size_t *siglen,
+                        char *err)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    const EVP_MD *md = crl_signer_streams(s) ? crl_signer_md(s) : NULL;
+    int ok;
+
+    *siglen = crl_sign_max(s);
+    ok = ctx != NULL && EVP_DigestSignInit(ctx, NULL, md, NULL, s->key) == 1 &&
+         EVP_DigestSign(ctx, sig, siglen, tbs, len) == 1;
+    EVP_MD_CTX_free(ctx);
+    if (!ok) {
+        crl_ossl_err(err, "EVP_DigestSign");
+        return -1;
+    }
+    return 0;
+}
+
+static EVP_MD_CTX *crl_sign_begin(const crl_signer_t *s, char *err)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+    if (ctx == NULL ||
+        EVP_DigestSignInit(ctx, NULL, crl_signer_md(s), NULL, s->key) != 1) {
+        EVP_MD_CTX_free(ctx);
+        crl_ossl_err(err, "EVP_DigestSignInit");
+        return NULL;
+    }
+    return ctx;
+}
+
+static int crl_sign_update(EVP_MD_CTX *ctx, const void *p, size_t len,
+                           char *err)
+{
+    if (len > 0 && EVP_DigestSignUpdate(ctx, p, len) != 1) {
+        crl_ossl_err(err, "EVP_DigestSignUpdate");
+        return -1;
+    }
+    return 0;
+}
+
+static int crl_sign_final(const crl_signer_t *s, EVP_MD_CTX *ctx,
+                          unsigned char *sig, size_t *siglen, char *err)
+{
+    *siglen = crl_sign_max(s);
+    if (EVP_DigestSignFinal(ctx, sig, siglen) != 1) {
+        crl_ossl_err(err, "EVP_DigestSignFinal");
+        return -1;
+    }
+    return 0;
 }
 
 /* One revokedCertificates element (RFC 5280 5.1.2.6, 5.3).  Every part is
@@ -311,6 +397,72 @@ static size_t crl_hdr(unsigned char tag, size_t len, unsigned char *out)
     return 1 + der_len_octets(len, out + 1);
 }
 
+/* What a TBSCertList is made of (RFC 5280 5.1.2), all lengths known
+ * before the first octet is written, so that no header ever moves:
+ * tbs_hdr, pre (version .. nextUpdate), seq_hdr and the entries (when
+ * there are any), ext. */
+typedef struct {
+    der_buf_t pre, ext;
+    unsigned char tbs_hdr[8], seq_hdr[8];
+    size_t th, sh;
+    size_t entries; /* octets of the encoded entries */
+    size_t count;   /* entries on this CRL */
+    size_t len;     /* the TBS's content: what tbs_hdr gives */
+} crl_tbs_t;
+
+static int crl_on(const crl_params_t *p, const crl_entry_t *e)
+{
+    return p->kind != CRL_KIND_SHARD || e->shard == p->shard;
+}
+
+static int crl_tbs_init(crl_tbs_t *t, const crl_signer_t *s,
+                        const crl_params_t *p, const crl_entry_t *v, size_t n,
+                        char *err)
+{
+    int delta = p->kind == CRL_KIND_DELTA;
+
+    memset(t, 0, sizeof(*t));
+    if (s->key == NULL) {
+        snprintf(err, OCSP_ERR_MAX, "no CA key loaded");
+        return -1;
+    }
+    if (der_init(&t->pre, 512) != 0 || der_init(&t->ext, 512) != 0) {
+        snprintf(err, OCSP_ERR_MAX, "out of memory encoding the CRL");
+        return -1;
+    }
+    der_uint(&t->pre, 1); /* v2: extensions present (RFC 5280 5.1.2.1) */
+    der_raw(&t->pre, s->alg, s->alg_len);
+    der_raw(&t->pre, s->name, s->name_len);
+    der_time(&t->pre, p->this_update);
+    der_time(&t->pre, p->next_update);
+    if (t->pre.err) {
+        snprintf(err, OCSP_ERR_MAX, "out of memory encoding the CRL");
+        return -1;
+    }
+    if (crl_extensions_der(&t->ext, s, p, err) != 0) {
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (crl_on(p, &v[i])) {
+            t->entries += crl_entry_len(&v[i], delta);
+            t->count++;
+        }
+    }
+    /* RFC 5280 5.1.2.6: no revokedCertificates rather than an empty one */
+    if (t->count > 0) {
+        t->sh = crl_hdr(DER_SEQUENCE, t->entries, t->seq_hdr);
+    }
+    t->len = t->pre.len + (t->count > 0 ? t->sh + t->entries : 0) + t->ext.len;
+    t->th = crl_hdr(DER_SEQUENCE, t->len, t->tbs_hdr);
+    return 0;
+}
+
+static void crl_tbs_free(crl_tbs_t *t)
+{
+    der_free(&t->pre);
+    der_free(&t->ext);
+}
+
 /* Room before the CertificateList for its own header (tag + 5 octets). */
 #define CRL_TOP_RESERVE 6
 
@@ -318,49 +470,18 @@ int crl_build(const crl_signer_t *s, const crl_params_t *p,
               const crl_entry_t *v, size_t n, unsigned char **out,
               size_t *outlen, char *err)
 {
-    der_buf_t b = {0}, pre = {0}, ext = {0};
+    der_buf_t b = {0};
+    crl_tbs_t t;
     der_days_t days;
-    EVP_MD_CTX *ctx = NULL;
-    unsigned char *sig = NULL, tbs_hdr[8], seq_hdr[8], top_hdr[8];
-    size_t siglen = 0, entries = 0, count = 0, tbs_len, th, sh = 0, h, i;
-    size_t tbs_at, cap;
+    unsigned char *sig = NULL, top_hdr[8];
+    size_t siglen = 0, h, tbs_at, cap;
     int delta = p->kind == CRL_KIND_DELTA, rv = -1;
 
     *out = NULL;
-    if (s->key == NULL) {
-        snprintf(err, OCSP_ERR_MAX, "no CA key loaded");
-        return -1;
-    }
-    if (der_init(&pre, 512) != 0 || der_init(&ext, 512) != 0) {
-        goto nomem;
-    }
-    der_uint(&pre, 1); /* v2: extensions present (RFC 5280 5.1.2.1) */
-    der_raw(&pre, s->alg, s->alg_len);
-    der_raw(&pre, s->name, s->name_len);
-    der_time(&pre, p->this_update);
-    der_time(&pre, p->next_update);
-    if (pre.err) {
-        goto nomem;
-    }
-    if (crl_extensions_der(&ext, s, p, err) != 0) {
+    if (crl_tbs_init(&t, s, p, v, n, err) != 0) {
         goto done;
     }
-    for (i = 0; i < n; i++) {
-        if (p->kind == CRL_KIND_SHARD && v[i].shard != p->shard) {
-            continue;
-        }
-        entries += crl_entry_len(&v[i], delta);
-        count++;
-    }
-    /* RFC 5280 5.1.2.6: no revokedCertificates rather than an empty one */
-    if (count > 0) {
-        sh = crl_hdr(DER_SEQUENCE, entries, seq_hdr);
-    }
-    tbs_len = pre.len + (count > 0 ? sh + entries : 0) + ext.len;
-    th = crl_hdr(DER_SEQUENCE, tbs_len, tbs_hdr);
-
-    cap = CRL_TOP_RESERVE + th + tbs_len + s->alg_len + 8 +
-          (size_t)EVP_PKEY_get_size(s->key) + 1;
+    cap = CRL_TOP_RESERVE + t.th + t.len + s->alg_len + 8 + crl_sign_max(s) + 1;
     if (der_init(&b, cap) != 0) {
         snprintf(err, OCSP_ERR_MAX, "out of memory for %zu entries", n);
         goto done;
@@ -368,39 +489,30 @@ int crl_build(const crl_signer_t *s, const crl_params_t *p,
     crl_mem_hint(b.p, cap);
     b.len = CRL_TOP_RESERVE;
     tbs_at = b.len;
-    der_raw(&b, tbs_hdr, th);
-    der_raw(&b, pre.p, pre.len);
-    if (count > 0) {
+    der_raw(&b, t.tbs_hdr, t.th);
+    der_raw(&b, t.pre.p, t.pre.len);
+    if (t.count > 0) {
         der_days_init(&days);
-        der_raw(&b, seq_hdr, sh);
-        for (i = 0; i < n; i++) {
-            if (p->kind == CRL_KIND_SHARD && v[i].shard != p->shard) {
-                continue;
+        der_raw(&b, t.seq_hdr, t.sh);
+        for (size_t i = 0; i < n; i++) {
+            if (crl_on(p, &v[i])) {
+                crl_entry_der(&b, &v[i], delta, &days);
             }
-            crl_entry_der(&b, &v[i], delta, &days);
         }
     }
-    der_raw(&b, ext.p, ext.len);
-    if (b.err || b.len != tbs_at + th + tbs_len) {
+    der_raw(&b, t.ext.p, t.ext.len);
+    if (b.err || b.len != tbs_at + t.th + t.len) {
         snprintf(err, OCSP_ERR_MAX, "CRL encoding length mismatch");
         goto done;
     }
 
-    ctx = EVP_MD_CTX_new();
-    if (ctx == NULL ||
-        EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, s->key) != 1 ||
-        EVP_DigestSign(ctx, NULL, &siglen, b.p + tbs_at, b.len - tbs_at) != 1) {
-        crl_ossl_err(err, "EVP_DigestSign");
-        goto done;
-    }
-    sig = malloc(siglen + 1);
+    sig = malloc(crl_sign_max(s) + 1);
     if (sig == NULL) {
         goto nomem;
     }
     sig[0] = 0; /* BIT STRING: no unused bits */
-    if (EVP_DigestSign(ctx, sig + 1, &siglen, b.p + tbs_at, b.len - tbs_at) !=
-        1) {
-        crl_ossl_err(err, "EVP_DigestSign");
+    if (crl_sign_tbs(s, b.p + tbs_at, b.len - tbs_at, sig + 1, &siglen, err) !=
+        0) {
         goto done;
     }
     der_raw(&b, s->alg, s->alg_len);
@@ -424,9 +536,203 @@ nomem:
     snprintf(err, OCSP_ERR_MAX, "out of memory encoding the CRL");
 done:
     free(sig);
-    EVP_MD_CTX_free(ctx);
     der_free(&b);
-    der_free(&pre);
-    der_free(&ext);
+    crl_tbs_free(&t);
+    return rv;
+}
+
+/* The file crl_build_file() writes: the octets in buf go to offset at,
+ * through the signature's hash first while the TBS is written. */
+typedef struct {
+    int fd;
+    uint64_t at;
+    der_buf_t buf;
+    EVP_MD_CTX *sign; /* NULL: not hashing (one shot, or past the TBS) */
+    char *err;
+} crl_out_t;
+
+/* Pieces of this size go to the hash and the file. */
+#define CRL_OUT_PIECE ((size_t)1 << 20)
+
+static int crl_pwrite(int fd, const unsigned char *p, size_t len, uint64_t at,
+                      char *err)
+{
+    while (len > 0) {
+        ssize_t w = pwrite(fd, p, len, (off_t)at);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            snprintf(err, OCSP_ERR_MAX, "writing the CRL: %s",
+                     w < 0 ? strerror(errno) : "short write");
+            return -1;
+        }
+        p += w;
+        len -= (size_t)w;
+        at += (uint64_t)w;
+    }
+    return 0;
+}
+
+static int crl_out_flush(crl_out_t *o)
+{
+    if (o->buf.err) {
+        snprintf(o->err, OCSP_ERR_MAX, "out of memory encoding the CRL");
+        return -1;
+    }
+    if ((o->sign != NULL &&
+         crl_sign_update(o->sign, o->buf.p, o->buf.len, o->err) != 0) ||
+        crl_pwrite(o->fd, o->buf.p, o->buf.len, o->at, o->err) != 0) {
+        return -1;
+    }
+    o->at += o->buf.len;
+    o->buf.len = 0;
+    return 0;
+}
+
+/* Moves the LEN octets at FROM of fd down to TO (< FROM), in pieces. */
+static int crl_file_move(int fd, uint64_t from, uint64_t to, uint64_t len,
+                         unsigned char *tmp, size_t cap, char *err)
+{
+    for (uint64_t done = 0; done < len;) {
+        size_t k = len - done < cap ? (size_t)(len - done) : cap;
+        ssize_t r = pread(fd, tmp, k, (off_t)(from + done));
+
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            snprintf(err, OCSP_ERR_MAX, "reading the CRL back: %s",
+                     r < 0 ? strerror(errno) : "short read");
+            return -1;
+        }
+        if (crl_pwrite(fd, tmp, (size_t)r, to + done, err) != 0) {
+            return -1;
+        }
+        done += (uint64_t)r;
+    }
+    if (ftruncate(fd, (off_t)(to + len)) != 0) {
+        snprintf(err, OCSP_ERR_MAX, "truncating the CRL: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int crl_build_file(const crl_signer_t *s, const crl_params_t *p,
+                   const crl_entry_t *v, size_t n, int fd, int flags,
+                   size_t *outlen, char *err)
+{
+    crl_out_t o;
+    crl_tbs_t t;
+    der_days_t days;
+    unsigned char *sig = NULL, top_hdr[8], bits[8];
+    size_t siglen = 0, sigmax, h, hmax, tail, bh;
+    uint64_t tbs_total;
+    int delta = p->kind == CRL_KIND_DELTA, rv = -1;
+    int stream = crl_signer_streams(s) && !(flags & CRL_BUILD_ONE_SHOT);
+
+    memset(&o, 0, sizeof(o));
+    o.fd = fd;
+    o.err = err;
+    *outlen = 0;
+    if (crl_tbs_init(&t, s, p, v, n, err) != 0) {
+        goto done;
+    }
+    /* The CertificateList's header comes first but its length is known
+     * only once signed (an ECDSA signature's varies by a few octets): the
+     * TBS is written after room for the longest header its length can
+     * need, and moved down the rare time the signature makes it shorter
+     * (X.690 10.1: the length's octets are minimal). */
+    sigmax = crl_sign_max(s);
+    tbs_total = t.th + t.len;
+    tail = s->alg_len + 1 + der_len_octets(sigmax + 1, bits) + sigmax + 1;
+    hmax = crl_hdr(DER_SEQUENCE, tbs_total + tail, top_hdr);
+    if (flags & CRL_BUILD_MOVE) {
+        hmax = CRL_TOP_RESERVE;
+    }
+    sig = malloc(sigmax + 1);
+    if (sig == NULL || der_init(&o.buf, CRL_OUT_PIECE + 4096) != 0) {
+        snprintf(err, OCSP_ERR_MAX, "out of memory encoding the CRL");
+        goto done;
+    }
+    if (stream && (o.sign = crl_sign_begin(s, err)) == NULL) {
+        goto done;
+    }
+    o.at = hmax;
+    der_raw(&o.buf, t.tbs_hdr, t.th);
+    der_raw(&o.buf, t.pre.p, t.pre.len);
+    if (t.count > 0) {
+        der_days_init(&days);
+        der_raw(&o.buf, t.seq_hdr, t.sh);
+        for (size_t i = 0; i < n; i++) {
+            if (!crl_on(p, &v[i])) {
+                continue;
+            }
+            crl_entry_der(&o.buf, &v[i], delta, &days);
+            if (o.buf.len >= CRL_OUT_PIECE && crl_out_flush(&o) != 0) {
+                goto done;
+            }
+        }
+    }
+    der_raw(&o.buf, t.ext.p, t.ext.len);
+    if (crl_out_flush(&o) != 0) {
+        goto done;
+    }
+    if (o.at != hmax + tbs_total) {
+        snprintf(err, OCSP_ERR_MAX, "CRL encoding length mismatch");
+        goto done;
+    }
+
+    sig[0] = 0; /* BIT STRING: no unused bits */
+    if (stream) {
+        if (crl_sign_final(s, o.sign, sig + 1, &siglen, err) != 0) {
+            goto done;
+        }
+    } else {
+        /* one shot over the TBS as written, mapped back from the file */
+        size_t maplen = (size_t)(hmax + tbs_total);
+        void *m = mmap(NULL, maplen, PROT_READ, MAP_SHARED, fd, 0);
+        int r;
+
+        if (m == MAP_FAILED) {
+            snprintf(err, OCSP_ERR_MAX, "mmap of the CRL's TBS: %s",
+                     strerror(errno));
+            goto done;
+        }
+        r = crl_sign_tbs(s, (const unsigned char *)m + hmax, tbs_total, sig + 1,
+                         &siglen, err);
+        munmap(m, maplen);
+        if (r != 0) {
+            goto done;
+        }
+    }
+    EVP_MD_CTX_free(o.sign);
+    o.sign = NULL;
+    der_raw(&o.buf, s->alg, s->alg_len);
+    der_tlv(&o.buf, DER_BIT_STRING, sig, siglen + 1);
+    bh = o.buf.len;
+    if (crl_out_flush(&o) != 0) {
+        goto done;
+    }
+    h = crl_hdr(DER_SEQUENCE, tbs_total + bh, top_hdr);
+    if (h > hmax) {
+        snprintf(err, OCSP_ERR_MAX, "CRL signature longer than the key's");
+        goto done;
+    }
+    if (h < hmax && crl_file_move(fd, hmax, h, tbs_total + bh, o.buf.p,
+                                  o.buf.cap, err) != 0) {
+        goto done;
+    }
+    if (crl_pwrite(fd, top_hdr, h, 0, err) != 0) {
+        goto done;
+    }
+    *outlen = (size_t)(h + tbs_total + bh);
+    rv = 0;
+
+done:
+    EVP_MD_CTX_free(o.sign);
+    free(sig);
+    der_free(&o.buf);
+    crl_tbs_free(&t);
     return rv;
 }

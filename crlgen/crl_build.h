@@ -56,12 +56,38 @@ typedef struct {
 
 /*
  * Encodes and signs a CRL over the sorted entries v[0..n) (for a shard,
- * those with v[i].shard == p->shard).  Returns 0 with *out (caller frees)
- * and *outlen, or -1 with err set.
+ * those with v[i].shard == p->shard) in memory.  Returns 0 with *out
+ * (caller frees) and *outlen, or -1 with err set.  The reference the
+ * streaming crl_build_file() is tested against, octet for octet.
  */
 int crl_build(const crl_signer_t *s, const crl_params_t *p,
               const crl_entry_t *v, size_t n, unsigned char **out,
               size_t *outlen, char *err);
+
+/* crl_build_file() flags, for tests: sign the written TBS in one shot, as
+ * algorithms that cannot stream are; write the TBS after the longest
+ * outer header and move it down, as a signature whose length shortens
+ * the header makes it. */
+#define CRL_BUILD_ONE_SHOT 1
+#define CRL_BUILD_MOVE 2
+
+/*
+ * The same CRL as crl_build(), streamed into FD (an empty file open for
+ * reading and writing) from offset 0: encoded in 1 MB pieces, each fed to
+ * the signature's hash and written, so that neither the DER nor a copy of
+ * it is held in memory; the outer header is written last, once the
+ * signature's length is known.  Returns 0 with *outlen the file's length,
+ * or -1 with err set (the file's content is then undefined).
+ */
+int crl_build_file(const crl_signer_t *s, const crl_params_t *p,
+                   const crl_entry_t *v, size_t n, int fd, int flags,
+                   size_t *outlen, char *err);
+
+/* The digest CRLs are signed with, by S's key (RFC 5280 5.1.1.2). */
+const EVP_MD *crl_signer_md(const crl_signer_t *s);
+/* 1 if S's algorithm can hash its input piece by piece; 0 for one-shot
+ * algorithms (Ed25519, Ed448), which sign or verify the whole TBS. */
+int crl_signer_streams(const crl_signer_t *s);
 
 /*
  * The DistributionPointName [0] { fullName [0] { uniformResourceIdentifier

@@ -177,6 +177,42 @@ int crl_parse(const unsigned char *der, size_t len, crl_parsed_t *c)
     return 0;
 }
 
+/*
+ * der_read_tlv() and der_read_expect() with their short-form case inline:
+ * every part of a CRL entry is shorter than 128 octets, and a million
+ * entries are walked once or twice per check.  The same rules: a
+ * single-octet tag (not 0x1f's high-tag form), a definite short length
+ * (X.690 8.1.3.4, minimal by construction) within END; anything else goes
+ * to the full reader.
+ */
+static inline int crl_tlv(const unsigned char *p, size_t end, size_t *off,
+                          der_tlv_t *t)
+{
+    size_t o = *off;
+
+    if (o <= end && end - o >= 2 && (p[o] & 0x1f) != 0x1f && p[o + 1] < 0x80 &&
+        p[o + 1] <= end - o - 2) {
+        t->tag = p[o];
+        t->len = p[o + 1];
+        t->v = p + o + 2;
+        *off = o + 2 + t->len;
+        return 0;
+    }
+    return der_read_tlv(p, end, off, t);
+}
+
+static inline int crl_expect(const unsigned char *p, size_t end, size_t *off,
+                             unsigned char tag, der_tlv_t *t)
+{
+    size_t o = *off;
+
+    if (crl_tlv(p, end, &o, t) != 0 || t->tag != tag) {
+        return -1;
+    }
+    *off = o;
+    return 0;
+}
+
 int crl_parsed_next(const crl_parsed_t *c, size_t *pos, unsigned char *serial,
                     int *reason)
 {
@@ -186,10 +222,9 @@ int crl_parsed_next(const crl_parsed_t *c, size_t *pos, unsigned char *serial,
     if (c->entries == NULL || *pos >= c->entries_len) {
         return 0;
     }
-    if (der_read_expect(c->entries, c->entries_len, pos, DER_SEQUENCE, &e) !=
-            0 ||
-        der_read_expect(e.v, e.len, &eo, DER_INTEGER, &sn) != 0 ||
-        der_read_tlv(e.v, e.len, &eo, &t) != 0) {
+    if (crl_expect(c->entries, c->entries_len, pos, DER_SEQUENCE, &e) != 0 ||
+        crl_expect(e.v, e.len, &eo, DER_INTEGER, &sn) != 0 ||
+        crl_tlv(e.v, e.len, &eo, &t) != 0) {
         return -1;
     }
     k = sn.len;
@@ -204,24 +239,22 @@ int crl_parsed_next(const crl_parsed_t *c, size_t *pos, unsigned char *serial,
     *reason = CRL_REASON_ABSENT;
     if (eo < e.len) {
         size_t xo = 0;
-        if (der_read_expect(e.v, e.len, &eo, DER_SEQUENCE, &exts) != 0) {
+        if (crl_expect(e.v, e.len, &eo, DER_SEQUENCE, &exts) != 0) {
             return -1;
         }
         while (xo < exts.len) {
             size_t io = 0, vo = 0;
-            if (der_read_expect(exts.v, exts.len, &xo, DER_SEQUENCE, &ext) !=
-                    0 ||
-                der_read_expect(ext.v, ext.len, &io, DER_OID, &oid) != 0 ||
-                der_read_tlv(ext.v, ext.len, &io, &v) != 0) {
+            if (crl_expect(exts.v, exts.len, &xo, DER_SEQUENCE, &ext) != 0 ||
+                crl_expect(ext.v, ext.len, &io, DER_OID, &oid) != 0 ||
+                crl_tlv(ext.v, ext.len, &io, &v) != 0) {
                 return -1;
             }
-            if (v.tag == DER_BOOLEAN &&
-                der_read_tlv(ext.v, ext.len, &io, &v) != 0) {
+            if (v.tag == DER_BOOLEAN && crl_tlv(ext.v, ext.len, &io, &v) != 0) {
                 return -1;
             }
             if (oid.len == 3 && oid.v[0] == 0x55 && oid.v[1] == 0x1d &&
                 oid.v[2] == 0x15 && v.tag == DER_OCTET_STRING &&
-                der_read_expect(v.v, v.len, &vo, DER_ENUMERATED, &en) == 0 &&
+                crl_expect(v.v, v.len, &vo, DER_ENUMERATED, &en) == 0 &&
                 en.len == 1) {
                 *reason = en.v[0];
             }
@@ -230,22 +263,60 @@ int crl_parsed_next(const crl_parsed_t *c, size_t *pos, unsigned char *serial,
     return 1;
 }
 
-static int crl_verify(const crl_signer_t *s, const crl_parsed_t *c, char *err)
-{
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    int ok;
+/*
+ * The signature's check, fed the TBS in order as the entries are walked
+ * (crl_verify_update()), so that the new CRL is read once.  Algorithms that
+ * cannot stream (crl_signer_streams()) verify the whole TBS at the end.
+ */
+typedef struct {
+    EVP_MD_CTX *ctx;
+    int streams;
+    size_t done; /* octets of the TBS hashed */
+} crl_verify_t;
 
-    ok = ctx != NULL &&
-         EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, s->pub) == 1 &&
-         EVP_DigestVerify(ctx, c->sig, c->sig_len, c->tbs, c->tbs_len) == 1;
-    EVP_MD_CTX_free(ctx);
-    ERR_clear_error();
-    if (!ok) {
-        snprintf(err, OCSP_ERR_MAX,
-                 "the signature does not verify with the CA certificate");
+static int crl_verify_begin(crl_verify_t *v, const crl_signer_t *s)
+{
+    memset(v, 0, sizeof(*v));
+    v->streams = crl_signer_streams(s);
+    v->ctx = EVP_MD_CTX_new();
+    return v->ctx != NULL &&
+                   EVP_DigestVerifyInit(v->ctx, NULL,
+                                        v->streams ? crl_signer_md(s) : NULL,
+                                        NULL, s->pub) == 1
+               ? 0
+               : -1;
+}
+
+/* Hashes the TBS of c up to TO octets. */
+static int crl_verify_update(crl_verify_t *v, const crl_parsed_t *c, size_t to)
+{
+    if (!v->streams || to <= v->done) {
+        return 0;
+    }
+    if (EVP_DigestVerifyUpdate(v->ctx, c->tbs + v->done, to - v->done) != 1) {
         return -1;
     }
+    v->done = to;
     return 0;
+}
+
+static int crl_verify_final(crl_verify_t *v, const crl_parsed_t *c)
+{
+    if (v->streams) {
+        return crl_verify_update(v, c, c->tbs_len) == 0 &&
+                       EVP_DigestVerifyFinal(v->ctx, c->sig, c->sig_len) == 1
+                   ? 0
+                   : -1;
+    }
+    return EVP_DigestVerify(v->ctx, c->sig, c->sig_len, c->tbs, c->tbs_len) == 1
+               ? 0
+               : -1;
+}
+
+static void crl_verify_free(crl_verify_t *v)
+{
+    EVP_MD_CTX_free(v->ctx);
+    ERR_clear_error();
 }
 
 /* OpenSSL's own parse and verify, for CRLs small enough to afford it. */
@@ -265,21 +336,48 @@ static int crl_verify_openssl(const crl_signer_t *s, const unsigned char *der,
     return 0;
 }
 
+/* A serial of PREV missing from the new CRL: only a released hold or an
+ * expired entry may leave. */
+static int crl_check_left(const unsigned char *ps, int preason,
+                          const crl_entries_t *expired, char *err)
+{
+    unsigned char d[CRL_SERIAL_LEN + 1];
+    char hex[2 * CRL_SERIAL_LEN + 1];
+
+    if (preason == CRL_REASON_HOLD || crl_entries_find(expired, ps) != NULL) {
+        return 0;
+    }
+    if (ocsp_serial_from_der(d, ocsp_serial_fixed_to_der(ps, d), hex) != 0) {
+        snprintf(hex, sizeof(hex), "?");
+    }
+    snprintf(err, OCSP_ERR_MAX,
+             "serial %s is on the published CRL but not on the new one, and "
+             "has not expired",
+             hex);
+    return -1;
+}
+
+/* What of a mapping is compared before its pages are let go. */
+#define CRL_CHECK_STEP ((size_t)1 << 20)
+
 int crl_check(const crl_signer_t *s, const unsigned char *der, size_t len,
-              const unsigned char *prev, size_t prev_len, int prev_mapped,
-              int complete, const crl_entries_t *expired, char *err)
+              int der_mapped, const unsigned char *prev, size_t prev_len,
+              int prev_mapped, int complete, const crl_entries_t *expired,
+              char *err)
 {
     crl_parsed_t c, p;
-    unsigned char ns[CRL_SERIAL_LEN], ps[CRL_SERIAL_LEN];
-    char hex[2 * CRL_SERIAL_LEN + 1];
-    size_t npos = 0, ppos = 0, count = 0, released = 0;
-    int nr, pr, nreason, preason;
+    crl_verify_t vf;
+    unsigned char ns[CRL_SERIAL_LEN], last[CRL_SERIAL_LEN], ps[CRL_SERIAL_LEN];
+    size_t npos = 0, ppos = 0, count = 0, released = 0, at;
+    int nr, pr = 0, nreason, preason = 0, rv = -1;
 
     if (crl_parse(der, len, &c) != 0) {
         snprintf(err, OCSP_ERR_MAX, "the new CRL does not parse");
         return -1;
     }
-    if (crl_verify(s, &c, err) != 0) {
+    if (crl_verify_begin(&vf, s) != 0) {
+        crl_verify_free(&vf);
+        snprintf(err, OCSP_ERR_MAX, "EVP_DigestVerifyInit failed");
         return -1;
     }
     if (prev == NULL || crl_parse(prev, prev_len, &p) != 0) {
@@ -299,63 +397,73 @@ int crl_check(const crl_signer_t *s, const unsigned char *der, size_t len,
         snprintf(err, OCSP_ERR_MAX,
                  "cRLNumber %llu is not newer than the published %llu",
                  (unsigned long long)c.number, (unsigned long long)p.number);
-        return -1;
+        goto done;
     }
     if (prev != NULL && c.this_update <= p.this_update) {
         snprintf(err, OCSP_ERR_MAX,
                  "thisUpdate %lld is not newer than the published %lld",
                  (long long)c.this_update, (long long)p.this_update);
-        return -1;
+        goto done;
     }
 
-    /* Every entry well-formed, in strictly increasing serial order. */
+    /* One pass over the new CRL: every entry well-formed, in strictly
+     * increasing serial order, merged with the published one's (nothing
+     * revoked may disappear), and the signed bytes hashed behind. */
+    if (complete && prev != NULL && p.entries != NULL) {
+        pr = crl_parsed_next(&p, &ppos, ps, &preason);
+    }
     while ((nr = crl_parsed_next(&c, &npos, ns, &nreason)) > 0) {
-        if (count++ > 0 && memcmp(ps, ns, CRL_SERIAL_LEN) >= 0) {
+        if (count++ > 0 && memcmp(last, ns, CRL_SERIAL_LEN) >= 0) {
             snprintf(err, OCSP_ERR_MAX, "the new CRL is not sorted");
-            return -1;
+            goto done;
         }
-        memcpy(ps, ns, CRL_SERIAL_LEN);
+        memcpy(last, ns, CRL_SERIAL_LEN);
+        while (pr > 0 && memcmp(ps, ns, CRL_SERIAL_LEN) < 0) {
+            if (crl_check_left(ps, preason, expired, err) != 0) {
+                goto done;
+            }
+            pr = crl_parsed_next(&p, &ppos, ps, &preason);
+        }
+        if (pr > 0 && memcmp(ps, ns, CRL_SERIAL_LEN) == 0) {
+            pr = crl_parsed_next(&p, &ppos, ps, &preason);
+        }
+        at = (size_t)(c.entries + npos - c.tbs);
+        if (at - vf.done >= CRL_CHECK_STEP) {
+            if (crl_verify_update(&vf, &c, at) != 0) {
+                break; /* reported below */
+            }
+            if (der_mapped && vf.streams) {
+                crl_map_release(der, (size_t)(c.tbs - der) + at);
+            }
+        }
+        if (prev_mapped && ppos - released >= CRL_CHECK_STEP) {
+            /* what was compared may leave memory */
+            crl_map_release(prev, (size_t)(p.entries - prev) + ppos);
+            released = ppos;
+        }
     }
     if (nr < 0) {
         snprintf(err, OCSP_ERR_MAX, "the new CRL has a malformed entry");
-        return -1;
+        goto done;
     }
-
-    /* Merge the two sorted lists: nothing revoked may disappear. */
-    if (complete && prev != NULL && p.entries != NULL) {
-        npos = 0;
-        nr = crl_parsed_next(&c, &npos, ns, &nreason);
-        while ((pr = crl_parsed_next(&p, &ppos, ps, &preason)) > 0) {
-            if (prev_mapped && ppos - released > ((size_t)1 << 20)) {
-                /* what was compared may leave memory */
-                crl_map_release(prev, (size_t)(p.entries - prev) + ppos);
-                released = ppos;
-            }
-            while (nr > 0 && memcmp(ns, ps, CRL_SERIAL_LEN) < 0) {
-                nr = crl_parsed_next(&c, &npos, ns, &nreason);
-            }
-            if (nr > 0 && memcmp(ns, ps, CRL_SERIAL_LEN) == 0) {
-                continue;
-            }
-            /* A released hold leaves; an expired entry may leave. */
-            if (preason != CRL_REASON_HOLD &&
-                crl_entries_find(expired, ps) == NULL) {
-                unsigned char d[CRL_SERIAL_LEN + 1];
-                if (ocsp_serial_from_der(d, ocsp_serial_fixed_to_der(ps, d),
-                                         hex) != 0) {
-                    snprintf(hex, sizeof(hex), "?");
-                }
-                snprintf(err, OCSP_ERR_MAX,
-                         "serial %s is on the published CRL but not on the "
-                         "new one, and has not expired",
-                         hex);
-                return -1;
-            }
+    while (pr > 0) {
+        if (crl_check_left(ps, preason, expired, err) != 0) {
+            goto done;
         }
+        pr = crl_parsed_next(&p, &ppos, ps, &preason);
+    }
+    if (crl_verify_final(&vf, &c) != 0) {
+        snprintf(err, OCSP_ERR_MAX,
+                 "the signature does not verify with the CA certificate");
+        goto done;
     }
     if (count < CRL_OPENSSL_CHECK_MAX &&
         crl_verify_openssl(s, der, len, err) != 0) {
-        return -1;
+        goto done;
     }
-    return 0;
+    rv = 0;
+
+done:
+    crl_verify_free(&vf);
+    return rv;
 }

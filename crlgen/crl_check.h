@@ -39,16 +39,19 @@ int crl_parsed_next(const crl_parsed_t *c, size_t *pos, unsigned char *serial,
                     int *reason);
 
 /*
- * Refuses (returns -1 with err) to publish NEW when: it does not verify
- * with the CA's public key; PREV (the file it replaces, may be NULL) has a
- * number or thisUpdate not older than NEW's; or, with COMPLETE set (full and
- * shard CRLs), an entry of PREV other than a hold is missing from NEW
- * without being in EXPIRED (sorted serials dropped as expired).  With
- * PREV_MAPPED, PREV comes from crl_map_file() and its pages are released
- * as the comparison proceeds.
+ * Refuses (returns -1 with err) to publish NEW (DER, LEN bytes) when: it
+ * does not verify with the CA's public key; PREV (the file it replaces,
+ * may be NULL) has a number or thisUpdate not older than NEW's; or, with
+ * COMPLETE set (full and shard CRLs), an entry of PREV other than a hold
+ * is missing from NEW without being in EXPIRED (sorted serials dropped as
+ * expired).  NEW is read once, its signed bytes hashed as its entries are
+ * walked.  With DER_MAPPED (crl_map_pending()) and PREV_MAPPED
+ * (crl_map_file()), the pages of either mapping are released as the
+ * comparison proceeds.
  */
 int crl_check(const crl_signer_t *s, const unsigned char *der, size_t len,
-              const unsigned char *prev, size_t prev_len, int prev_mapped,
-              int complete, const crl_entries_t *expired, char *err);
+              int der_mapped, const unsigned char *prev, size_t prev_len,
+              int prev_mapped, int complete, const crl_entries_t *expired,
+              char *err);
 
 #endif

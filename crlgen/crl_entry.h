@@ -36,27 +36,15 @@ typedef struct {
     crl_entry_t *v;
     size_t n;
     size_t cap;
-    crl_entry_t *spare; /* the sort's scratch, made ready early, or NULL */
-    size_t spare_cap;
-    size_t spare_ready; /* entries of spare already faulted in */
 } crl_entries_t;
 
 /* Appends a zeroed entry and returns it, or NULL on allocation failure. */
 crl_entry_t *crl_entries_push(crl_entries_t *a);
 /* Makes room for MORE entries beyond a->n in one allocation; 0 or -1. */
 int crl_entries_reserve(crl_entries_t *a, size_t more);
-/*
- * Allocates the scratch crl_entries_sort() needs for up to N entries ahead
- * of time, and crl_entries_prefault() faults it in as far as a->n: called
- * while entries arrive, the first touch of fresh memory (slow on a VM)
- * happens while Redis is the one working.  Only an optimisation: without
- * it the sort allocates its own.  0, or -1 (nothing allocated).
- */
-int crl_entries_spare(crl_entries_t *a, size_t n);
-void crl_entries_prefault(crl_entries_t *a);
 void crl_entries_free(crl_entries_t *a);
-/* Sorts by serial and drops duplicates (the later one read wins).  Stable
- * MSD radix sort; needs a scratch copy of the entries. */
+/* Sorts by serial and drops duplicates (the later one read wins).  In-place
+ * MSD radix sort; its only scratch is 4 octets an entry. */
 void crl_entries_sort(crl_entries_t *a);
 /* Binary search; the entry or NULL.  a must be sorted. */
 const crl_entry_t *crl_entries_find(const crl_entries_t *a,

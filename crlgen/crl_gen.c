@@ -59,43 +59,60 @@ static void crl_gen_renew(void *arg)
     crl_lease_acquire(r->conn, r->lease);
 }
 
-/* Checks DER against the file it replaces, then publishes it. */
-static int crl_gen_publish(crl_gen_t *g, crl_issuer_t *is, const char *kind,
-                           const char *name, const unsigned char *der,
-                           size_t len, int complete,
-                           const crl_entries_t *expired, const crl_params_t *p,
-                           size_t entries, double started, char *err)
+/*
+ * One CRL of kind KIND: the next number from the issuer's sequence into P,
+ * built from V (N entries; COUNT of them on this CRL) straight into a
+ * temporary file next to NAME, checked as written against the file it
+ * replaces, and published as NAME.  0, or -1 with err.
+ */
+static int crl_gen_one(crl_gen_t *g, crl_issuer_t *is, const char *kind,
+                       const char *name, crl_params_t *p, const crl_entry_t *v,
+                       size_t n, size_t count, int complete,
+                       const crl_entries_t *expired, double started, char *err)
 {
     const crl_conf_t *crl_conf = g->crl_conf;
     crl_metric_t *m =
         crl_metrics_get(&g->metrics, is->conf->issuer_conf->name, kind, name);
-    const unsigned char *prev = NULL;
-    size_t prev_len = 0;
+    const unsigned char *prev = NULL, *der = NULL;
+    size_t prev_len = 0, len = 0;
     char path[4096], herr[OCSP_ERR_MAX];
     crl_renew_t renew = {g->conn, &is->lease};
     void *renew_arg = &renew;
     crl_pending_t pf;
     int rc, pending = 0;
 
+    if (crl_next_number(g, is->conf->issuer_conf->name, &p->number, err) != 0) {
+        goto failed;
+    }
     rc = crl_map_file(crl_conf->publish_dir, name, &prev, &prev_len, err);
     if (rc < 0) {
         goto failed;
     }
-    /* Written (not visible) first: the disk works while the CRL is
-     * checked; only a CRL that passes is renamed into place. */
-    if (crl_publish_begin(&pf, crl_conf->publish_dir, name, der, len,
-                          p->this_update, err) != 0) {
+    /* Written (not visible) first, in pieces as it is encoded and signed:
+     * the disk works while the CRL is checked; only a CRL that passes is
+     * renamed into place. */
+    if (crl_publish_open(&pf, crl_conf->publish_dir, name, err) != 0) {
         goto failed;
     }
     pending = 1;
-    ocsp_log(OCSP_LOG_DEBUG, "written issuer=%s file=%s seconds=%.3f",
-             is->conf->issuer_conf->name, name, crl_mono_s() - started);
-    if (crl_check(&is->signer, der, len, rc == 0 ? prev : NULL, prev_len, 1,
+    if (crl_build_file(&is->signer, p, v, n, pf.fd, 0, &len, err) != 0 ||
+        crl_publish_written(&pf, p->this_update, err) != 0) {
+        goto failed;
+    }
+    ocsp_log(OCSP_LOG_DEBUG, "built issuer=%s file=%s bytes=%zu seconds=%.3f",
+             is->conf->issuer_conf->name, name, len, crl_mono_s() - started);
+    /* What is checked is the file that will be renamed into place. */
+    if (crl_map_pending(&pf, len, &der, err) != 0) {
+        goto failed;
+    }
+    if (crl_check(&is->signer, der, len, 1, rc == 0 ? prev : NULL, prev_len, 1,
                   complete, expired, err) != 0) {
         goto failed;
     }
     ocsp_log(OCSP_LOG_DEBUG, "checked issuer=%s file=%s seconds=%.3f",
              is->conf->issuer_conf->name, name, crl_mono_s() - started);
+    crl_unmap_file(der, len);
+    der = NULL;
     crl_unmap_file(prev, prev_len);
     prev = NULL;
     /* Fence: renewed now, so still ours in Redis with a TTL ahead; a long
@@ -113,11 +130,10 @@ static int crl_gen_publish(crl_gen_t *g, crl_issuer_t *is, const char *kind,
              "published issuer=%s kind=%s file=%s number=%llu entries=%zu "
              "bytes=%zu seconds=%.3f",
              is->conf->issuer_conf->name, kind, name,
-             (unsigned long long)p->number, entries, len,
-             crl_mono_s() - started);
+             (unsigned long long)p->number, count, len, crl_mono_s() - started);
     if (m != NULL) {
         m->bytes = len;
-        m->entries = entries;
+        m->entries = count;
         m->number = p->number;
         m->this_update = p->this_update;
         m->next_update = p->next_update;
@@ -140,6 +156,7 @@ static int crl_gen_publish(crl_gen_t *g, crl_issuer_t *is, const char *kind,
     return 0;
 
 failed:
+    crl_unmap_file(der, len);
     if (pending) {
         crl_publish_abort(&pf);
     }
@@ -148,32 +165,6 @@ failed:
         m->failures++;
     }
     return -1;
-}
-
-/*
- * One CRL of kind KIND: the next number from the issuer's sequence into P,
- * built from V (N entries; COUNT of them on this CRL), checked and
- * published as NAME.  0, or -1 with err.
- */
-static int crl_gen_one(crl_gen_t *g, crl_issuer_t *is, const char *kind,
-                       const char *name, crl_params_t *p, const crl_entry_t *v,
-                       size_t n, size_t count, int complete,
-                       const crl_entries_t *expired, double started, char *err)
-{
-    unsigned char *der = NULL;
-    size_t len;
-    int rv;
-
-    if (crl_next_number(g, is->conf->issuer_conf->name, &p->number, err) != 0 ||
-        crl_build(&is->signer, p, v, n, &der, &len, err) != 0) {
-        return -1;
-    }
-    ocsp_log(OCSP_LOG_DEBUG, "built issuer=%s file=%s bytes=%zu seconds=%.3f",
-             is->conf->issuer_conf->name, name, len, crl_mono_s() - started);
-    rv = crl_gen_publish(g, is, kind, name, der, len, complete, expired, p,
-                         count, started, err);
-    free(der);
-    return rv;
 }
 
 static int crl_gen_shard_list(crl_gen_t *g, crl_issuer_t *is,
@@ -313,8 +304,9 @@ nomem:
  * The snapshot of a full CRL's entries is written by a second thread while
  * the CRL is built, checked and published (the entries are read-only by
  * then), and renamed into place only after that: 48 MB per million entries
- * and an fsync off the critical path of a cold start.  The only other
- * thread the generator ever has; joined before any post_publish fork.
+ * and an fsync off the critical path of a cold start.  Joined before any
+ * post_publish fork; the only other thread, the revoked log's second
+ * decoder (crl_revlog_read.c), has ended before this one starts.
  */
 typedef struct {
     pthread_t thread;

@@ -12,8 +12,10 @@
 #include "rconn.h"
 #include "revlog.h"
 
-/* A log is read, and a rebuilt one written, in pieces of this size. */
-#define REVLOG_CHUNK (4 << 20)
+/* A log is read, and a rebuilt one written, in pieces of this size: each
+ * piece in flight costs the generator about twice its size (hiredis's
+ * read buffer and the reply), so small ones keep the peak memory low. */
+#define REVLOG_CHUNK (1 << 20)
 
 /*
  * Every entry on the issuer's CRLs at NOW, as crl_fetch_revoked(), from the
@@ -32,12 +34,13 @@ int crl_revlog_fetch(ocsp_rconn_t *conn, const char *prefix,
 /*
  * Replays the LEN bytes of records at P (a log after its header) into t as
  * the reader does, fed in pieces of PIECE bytes: records cut across pieces
- * are put together.  Returns how many records, or -1 if one is invalid or
- * the last is cut.
+ * are put together.  With THREADS, every other piece is decoded by a
+ * second thread, as the reader does with a long log.  Returns how many
+ * records, or -1 if one is invalid or the last is cut.
  */
 long crl_revlog_replay(const crl_issuer_conf_t *crl_issuer, int64_t now,
                        unsigned shard, const unsigned char *p, size_t len,
-                       size_t piece, crl_entries_t *t);
+                       size_t piece, int threads, crl_entries_t *t);
 
 /* Where a shard's log stood when a scan began. */
 typedef struct {

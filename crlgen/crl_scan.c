@@ -213,7 +213,6 @@ static int crl_scan_hash(ocsp_rconn_t *conn, crl_scan_t *s)
             }
             return -1;
         }
-        crl_entries_prefault(s->out);
         if (crl_scan_progress(s) != 0) {
             return -1; /* the whole page came in one read */
         }
@@ -295,8 +294,6 @@ int crl_scan_revoked(ocsp_rconn_t *conn, const char *prefix,
         snprintf(err, OCSP_ERR_MAX, "out of memory for %zu entries", total);
         return -1;
     }
-    /* the sort's scratch, faulted in page by page while Redis works */
-    (void)crl_entries_spare(out, out->n + total);
 
     memset(&s, 0, sizeof(s));
     s.conf = crl_issuer;

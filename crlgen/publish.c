@@ -32,12 +32,9 @@ static void crl_test_stall(void)
     nanosleep(&ts, NULL);
 }
 
-int crl_publish_begin(crl_pending_t *pf, const char *dir, const char *name,
-                      const void *p, size_t len, int64_t mtime, char *err)
+int crl_publish_open(crl_pending_t *pf, const char *dir, const char *name,
+                     char *err)
 {
-    const unsigned char *b = p;
-    size_t off = 0;
-
     pf->dir = dir;
     pf->fd = -1;
     if ((size_t)snprintf(pf->path, sizeof(pf->path), "%s/%s", dir, name) >=
@@ -47,9 +44,42 @@ int crl_publish_begin(crl_pending_t *pf, const char *dir, const char *name,
         snprintf(err, OCSP_ERR_MAX, "%s/%s: path too long", dir, name);
         return -1;
     }
-    pf->fd = open(pf->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    /* read back too: the pre-publish check maps what was written */
+    pf->fd = open(pf->tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (pf->fd < 0) {
         snprintf(err, OCSP_ERR_MAX, "%s: %s", pf->tmp, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int crl_publish_written(crl_pending_t *pf, int64_t mtime, char *err)
+{
+    if (mtime > 0) {
+        struct timespec ts[2];
+        clock_gettime(CLOCK_REALTIME, &ts[0]);
+        ts[1].tv_sec = (time_t)mtime;
+        ts[1].tv_nsec = 0;
+        if (futimens(pf->fd, ts) != 0) {
+            snprintf(err, OCSP_ERR_MAX, "futimens %s: %s", pf->tmp,
+                     strerror(errno));
+            return -1;
+        }
+    }
+#ifdef SYNC_FILE_RANGE_WRITE
+    /* Only a head start for the fsync of the commit. */
+    (void)sync_file_range(pf->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+#endif
+    return 0;
+}
+
+int crl_publish_begin(crl_pending_t *pf, const char *dir, const char *name,
+                      const void *p, size_t len, int64_t mtime, char *err)
+{
+    const unsigned char *b = p;
+    size_t off = 0;
+
+    if (crl_publish_open(pf, dir, name, err) != 0) {
         return -1;
     }
     while (off < len) {
@@ -64,21 +94,9 @@ int crl_publish_begin(crl_pending_t *pf, const char *dir, const char *name,
         }
         off += (size_t)n;
     }
-    if (mtime > 0) {
-        struct timespec ts[2];
-        clock_gettime(CLOCK_REALTIME, &ts[0]);
-        ts[1].tv_sec = (time_t)mtime;
-        ts[1].tv_nsec = 0;
-        if (futimens(pf->fd, ts) != 0) {
-            snprintf(err, OCSP_ERR_MAX, "futimens %s: %s", pf->tmp,
-                     strerror(errno));
-            goto failed;
-        }
+    if (crl_publish_written(pf, mtime, err) != 0) {
+        goto failed;
     }
-#ifdef SYNC_FILE_RANGE_WRITE
-    /* Only a head start for the fsync of the commit. */
-    (void)sync_file_range(pf->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-#endif
     return 0;
 
 failed:
@@ -187,6 +205,27 @@ int crl_map_file(const char *dir, const char *name, const unsigned char **out,
     madvise(p, (size_t)st.st_size, MADV_SEQUENTIAL);
     *out = p;
     *len = (size_t)st.st_size;
+    return 0;
+}
+
+int crl_map_pending(const crl_pending_t *pf, size_t len,
+                    const unsigned char **out, char *err)
+{
+    void *p;
+
+    *out = NULL;
+    if (len == 0 || len > CRL_FILE_MAX) {
+        snprintf(err, OCSP_ERR_MAX, "%s: %zu bytes, not 1 to %zu", pf->tmp, len,
+                 CRL_FILE_MAX);
+        return -1;
+    }
+    p = mmap(NULL, len, PROT_READ, MAP_SHARED, pf->fd, 0);
+    if (p == MAP_FAILED) {
+        snprintf(err, OCSP_ERR_MAX, "mmap %s: %s", pf->tmp, strerror(errno));
+        return -1;
+    }
+    madvise(p, len, MADV_SEQUENTIAL);
+    *out = p;
     return 0;
 }
 

@@ -32,8 +32,30 @@ typedef struct {
 } crl_pending_t;
 
 /*
+ * Creates the temporary file next to DIR/NAME, open for reading and
+ * writing at pf->fd, for the caller to write; nothing is visible yet.
+ * Returns 0 (go on with crl_publish_written(), or crl_publish_abort()), or
+ * -1 with err.
+ */
+int crl_publish_open(crl_pending_t *pf, const char *dir, const char *name,
+                     char *err);
+/* The caller has written the whole file: sets its mtime (as
+ * crl_publish_file()) and starts its writeback.  0, or -1 with err (abort
+ * it). */
+int crl_publish_written(crl_pending_t *pf, int64_t mtime, char *err);
+
+/*
+ * Maps the first LEN bytes of the pending file read-only, so that what is
+ * checked is what will be renamed into place.  0 with *out (unmap with
+ * crl_unmap_file()), or -1 with err.
+ */
+int crl_map_pending(const crl_pending_t *pf, size_t len,
+                    const unsigned char **out, char *err);
+
+/*
  * Writes p[0..len) to a temporary file next to DIR/NAME and starts its
- * writeback; nothing is visible yet.  Returns 0 (finish with
+ * writeback; nothing is visible yet (crl_publish_open(), a write,
+ * crl_publish_written()).  Returns 0 (finish with
  * crl_publish_commit() or crl_publish_abort()), or -1 with err and nothing
  * left behind.
  */

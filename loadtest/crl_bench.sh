@@ -64,25 +64,27 @@ measure() {
     /usr/bin/time -v -o "$W/$name.time" timeout "$LIMIT" "$@" >"$W/$name.out" 2>"$W/$name.err" || {
         echo "crl_bench: $name failed; see below" >&2
         tail -5 "$W/$name.err" >&2
-        echo "FAILED 0"
+        echo "FAILED 0 0"
         return 0
     }
     awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, t, ":"); s = 0;
                   for (i = 1; i <= n; i++) s = s * 60 + t[i]; wall = s }
+                /User time|System time/ { cpu += $2 }
                 /Maximum resident set size/ { rss = $2 }
-                END { printf "%.3f %d\n", wall, rss }' "$W/$name.time"
+                END { printf "%.3f %d %.2f\n", wall, rss, cpu }' "$W/$name.time"
 }
 
 echo "crl_bench: revoca-crlgen --once (full CRL)" >&2
 # first run on a new machine: no snapshot, no published CRL; the entries
 # come from the shard's revoked log, as the signer (and the seed) append it
-read -r crl_t crl_m < <(measure crlgen_full "$BUILD/crlgen/revoca-crlgen" -c "$W/revoca.conf" --once)
+# (-v: the debug lines time each phase, printed below)
+read -r crl_t crl_m crl_c < <(measure crlgen_full "$BUILD/crlgen/revoca-crlgen" -c "$W/revoca.conf" --once -v)
 # the same without the log (data written before logs existed): a scan of
 # the hash, which also rebuilds the log
 rm -rf "$W/pub" "$W/pub.state"
 redis-cli -p "$PORT" del revoca:revlog:demo:0 >/dev/null
 redis-cli -p "$PORT" config resetstat >/dev/null
-read -r scan_t scan_m < <(measure crlgen_scan "$BUILD/crlgen/revoca-crlgen" -c "$W/revoca.conf" --once)
+read -r scan_t scan_m scan_c < <(measure crlgen_scan "$BUILD/crlgen/revoca-crlgen" -c "$W/revoca.conf" --once -v)
 # Redis's own time executing the scan's HSCANs: the floor of that path
 hscan_s=$(redis-cli -p "$PORT" info commandstats |
     awk -F'[=,]' '/^cmdstat_hscan:/ { printf "%.3f", $4 / 1e6 }')
@@ -92,7 +94,7 @@ grep -q 'revoked log not used' "$W/crlgen_full.err" &&
     { echo "crl_bench: the first run did not use the log" >&2; exit 1; }
 # steady state: a re-sign starts from the entry snapshot plus the change log
 # and is checked against the CRL it replaces
-read -r crl2_t crl2_m < <(measure crlgen_full2 "$BUILD/crlgen/revoca-crlgen" -c "$W/revoca.conf" --once)
+read -r crl2_t crl2_m crl2_c < <(measure crlgen_full2 "$BUILD/crlgen/revoca-crlgen" -c "$W/revoca.conf" --once)
 openssl crl -inform DER -in "$W/pub/demo.crl" -CAfile "$W/pki/issuer.pem" -noout 2>&1 |
     grep -q "verify OK" || { echo "crl_bench: revoca-crlgen's CRL does not verify" >&2; exit 1; }
 for run in crlgen_full crlgen_scan crlgen_full2; do
@@ -120,36 +122,49 @@ crlnumber = \$dir/crlnumber
 default_md = sha256
 default_crl_days = 7
 CNF
-read -r ossl_t ossl_m < <(measure openssl_ca openssl ca -gencrl -config "$W/ca/ca.cnf" -out "$W/ca/crl.pem")
+read -r ossl_t ossl_m ossl_c < <(measure openssl_ca openssl ca -gencrl -config "$W/ca/ca.cnf" -out "$W/ca/crl.pem")
 
 echo "crl_bench: cfssl gencrl" >&2
-read -r cfssl_t cfssl_m < <(measure cfssl cfssl gencrl "$W/serials.txt" "$W/pki/issuer.pem" "$W/pki/issuer-ec.key")
+read -r cfssl_t cfssl_m cfssl_c < <(measure cfssl cfssl gencrl "$W/serials.txt" "$W/pki/issuer.pem" "$W/pki/issuer-ec.key")
 
 echo "crl_bench: delta CRL with $CHANGES changes" >&2
 "$BUILD/crlgen/crlgen-seed" --issuer demo --count "$CHANGES" --seed 2 --changes |
     redis-cli -p "$PORT" --pipe >/dev/null
-read -r delta_t delta_m < <(measure crlgen_delta "$BUILD/crlgen/revoca-crlgen" -c "$W/revoca.conf" --once --delta)
+read -r delta_t delta_m delta_c < <(measure crlgen_delta "$BUILD/crlgen/revoca-crlgen" -c "$W/revoca.conf" --once --delta)
 delta_build=$(grep -o 'kind=delta .* seconds=[0-9.]*' "$W/crlgen_delta.err" | sed 's/.*seconds=//')
 delta_n=$(grep -o 'kind=delta .* entries=[0-9]*' "$W/crlgen_delta.err" | sed 's/.*entries=//')
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else print "-" }'; }
-row() { # name wall rss_kb
-    printf '%-46s %9s %12s %14s %14s\n' "$1" "$2" "$(($3 / 1024))" \
+row() { # name wall rss_kb cpu
+    printf '%-46s %9s %12s %7s %14s %14s\n' "$1" "$2" "$(($3 / 1024))" "$4" \
         "$(ratio "$ossl_t" "$2")" "$(ratio "$ossl_m" "$3")"
 }
 
 echo
 echo "CRL generation, $N revoked entries, ECDSA P-256 / SHA-256, $(nproc) CPUs"
-printf '%-46s %9s %12s %14s %14s\n' "generator" "wall s" "peak RSS MB" \
-    "openssl t / t" "openssl M / M"
-row "openssl ca -gencrl (index.txt)" "$ossl_t" "$ossl_m"
-row "cfssl gencrl (serials)" "$cfssl_t" "$cfssl_m"
-row "revoca-crlgen --once, first (revoked log)" "$crl_t" "$crl_m"
-row "revoca-crlgen --once, first, no log (scan)" "$scan_t" "$scan_m"
-row "revoca-crlgen --once, re-sign (snapshot)" "$crl2_t" "$crl2_m"
-row "revoca-crlgen --once --delta ($delta_n entries)" "$delta_t" "$delta_m"
+# CPU s (user + system): what the process itself used, less sensitive to
+# a loaded machine than wall time (which the ratios use)
+printf '%-46s %9s %12s %7s %14s %14s\n' "generator" "wall s" "peak RSS MB" \
+    "CPU s" "openssl t / t" "openssl M / M"
+row "openssl ca -gencrl (index.txt)" "$ossl_t" "$ossl_m" "$ossl_c"
+row "cfssl gencrl (serials)" "$cfssl_t" "$cfssl_m" "$cfssl_c"
+row "revoca-crlgen --once, first (revoked log)" "$crl_t" "$crl_m" "$crl_c"
+row "revoca-crlgen --once, first, no log (scan)" "$scan_t" "$scan_m" "$scan_c"
+row "revoca-crlgen --once, re-sign (snapshot)" "$crl2_t" "$crl2_m" "$crl2_c"
+row "revoca-crlgen --once --delta ($delta_n entries)" "$delta_t" "$delta_m" "$delta_c"
 echo
-echo "targets: full CRL >= 10x faster than openssl ca with <= 1/4 of its memory; delta <= 50 ms"
+echo "targets: full CRL <= 0.3 s, >= 40x openssl ca, <= 64 MB peak; no log (scan + rebuild) <= 1.5 s; delta <= 20 ms"
 echo "revoca full CRL: ${crl_n:-?} entries, $crl_bytes bytes, verified by openssl crl"
 echo "no-log run: Redis itself spent ${hscan_s:-?} s executing the HSCANs of the scan (INFO commandstats)"
 echo "delta: read+build+sign+check+publish ${delta_build:-?} s; the whole process ${delta_t} s (config, key load, Redis connect)"
+# seconds since the build began at the end of each phase (debug lines)
+phases() {
+    awk '/ issuer=demo / && !/delta/ && / seconds=/ {
+            ev = $4
+            for (i = 1; i <= NF; i++) if ($i ~ /^seconds=/) t = substr($i, 9)
+            if (ev == "fetched" || ev == "built" || ev == "checked" ||
+                (ev == "published" && !done++)) printf " %s %s", ev, t
+         } END { print "" }' "$1"
+}
+echo "phases, first (revoked log), s:$(phases "$W/crlgen_full.err")"
+echo "phases, no log (scan), s:$(phases "$W/crlgen_scan.err")"

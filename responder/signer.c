@@ -17,12 +17,16 @@
  *     next's events about cur's certificates move into cur before cur is
  *     built (signer_batch_route()).  Another signer can still touch a
  *     record: WATCH makes the later transaction repeat.
- *  4. An entry is acknowledged only by the transaction that writes its
- *     effect (XACK inside MULTI/EXEC).  Any failure drops all three
- *     connections and empties all batches: what was not acknowledged stays
- *     pending, and after the reconnection our own pending entries are read
- *     again first.  Events commute (record.h), so a repeated batch landing
- *     after a later one changes nothing.
+ *  4. An entry is acknowledged only once the transaction that writes its
+ *     effect has committed with every command of it successful (XACK
+ *     after EXEC, on the same connection, its reply read with the next
+ *     one there).  Any failure drops all three connections and empties
+ *     all batches: what was not acknowledged stays pending, and after the
+ *     reconnection our own pending entries are read again first; an entry
+ *     whose write failed in EXEC is claimed again after claim_idle.  A
+ *     redelivered event's writes are all made again; events commute
+ *     (record.h), so a repeated batch landing after a later one changes
+ *     nothing.
  *  5. Events first: due re-signs are claimed only when no event waits;
  *     the claims are leases, so a crash only delays a re-sign.
  *  6. A failure waits out rconn's backoff before the next round; an error
@@ -117,7 +121,7 @@ void signer_free(signer_t *s)
 /* One whole round: load, build, send, confirm.  As signer_tx_finish(). */
 static int batch_once(signer_t *s, signer_batch_t *b)
 {
-    if (signer_tx_load(b) != 0) {
+    if (signer_tx_load(s, b) != 0) {
         return -1;
     }
     signer_tx_build(s, b);
@@ -127,7 +131,8 @@ static int batch_once(signer_t *s, signer_batch_t *b)
     return signer_tx_finish(s, b);
 }
 
-/* Runs a batch, repeating it while other signers win the race. */
+/* Runs a batch, repeating it while other signers win the race, and
+ * acknowledges its entries once committed.  0, or -1. */
 static int batch_run(signer_t *s, signer_batch_t *b)
 {
     int outcome;
@@ -137,7 +142,7 @@ static int batch_run(signer_t *s, signer_batch_t *b)
             return 0; /* unacknowledged entries stay pending */
         }
     }
-    return outcome;
+    return outcome == 0 ? signer_tx_ack_send(s, b) : -1;
 }
 
 /* The first error text among the connections, for the log. */
@@ -154,6 +159,8 @@ static void signer_drop(signer_t *s)
     ocsp_rconn_drop(&s->read_conn);
     ocsp_rconn_drop(&s->tx_conn[0]);
     ocsp_rconn_drop(&s->tx_conn[1]);
+    s->acks_out[0] = 0;
+    s->acks_out[1] = 0;
 }
 
 /*
@@ -169,7 +176,8 @@ static int finish_ready(signer_t *s, signer_batch_t **ready,
     int outcome;
 
     if (*ready == NULL) {
-        return next != NULL && *next != NULL && signer_tx_load_recv(*next) != 0
+        return next != NULL && *next != NULL &&
+                       signer_tx_load_recv(s, *next) != 0
                    ? -1
                    : 0;
     }
@@ -178,7 +186,7 @@ static int finish_ready(signer_t *s, signer_batch_t **ready,
         outcome = signer_tx_finish(s, *ready);
     }
     if (outcome >= 0 && next != NULL && *next != NULL) {
-        if (signer_tx_load_recv(*next) != 0) {
+        if (signer_tx_load_recv(s, *next) != 0) {
             outcome = -1;
         } else if (outcome == 1) {
             const char *argv[] = {"UNWATCH"};
@@ -192,6 +200,8 @@ static int finish_ready(signer_t *s, signer_batch_t **ready,
     }
     if (outcome == 1) {
         outcome = batch_run(s, *ready);
+    } else if (outcome == 0) {
+        outcome = signer_tx_ack_send(s, *ready);
     }
     if (outcome == 0) {
         ocsp_log(OCSP_LOG_DEBUG, "batch events=%zu records=%zu",
@@ -256,7 +266,7 @@ int signer_run(signer_t *s)
                 finish_ready(s, &ready, NULL, 0) != 0) {
                 goto lost;
             }
-            if (cur->nentries > 0 && signer_tx_load(cur) != 0) {
+            if (cur->nentries > 0 && signer_tx_load(s, cur) != 0) {
                 goto lost;
             }
         }
@@ -306,7 +316,7 @@ int signer_run(signer_t *s)
             cur = next;
             cur->conn = &s->tx_conn[turn];
             if (loading == NULL && cur->nentries > 0 &&
-                signer_tx_load(cur) != 0) {
+                signer_tx_load(s, cur) != 0) {
                 goto lost;
             }
             continue; /* events first: the CA's hook is waiting */
@@ -349,14 +359,19 @@ int signer_run(signer_t *s)
     /* SIGTERM: finish the batches in hand, the one read ahead included. */
     if (connected &&
         ((ready != NULL && finish_ready(s, &ready, NULL, 0) != 0) ||
-         (cur->nentries > 0 && batch_run(s, cur) < 0))) {
+         (cur->nentries > 0 && batch_run(s, cur) < 0) ||
+         signer_tx_ack_recv(s, &s->tx_conn[0]) != 0 ||
+         signer_tx_ack_recv(s, &s->tx_conn[1]) != 0)) {
         ocsp_log(OCSP_LOG_WARN, "last batch unconfirmed err=\"%s\"",
                  signer_err(s));
     }
-    ocsp_log(OCSP_LOG_INFO, "stopped events=%llu signed=%llu conflicts=%llu",
+    ocsp_log(OCSP_LOG_INFO,
+             "stopped events=%llu signed=%llu conflicts=%llu batches=%llu "
+             "computed=%llu",
              (unsigned long long)s->events,
              (unsigned long long)s->signed_responses,
-             (unsigned long long)s->conflicts);
+             (unsigned long long)s->conflicts, (unsigned long long)s->batches,
+             (unsigned long long)s->computed);
     for (i = 0; i < 3; i++) {
         signer_batch_reset(&bufs[i]);
     }

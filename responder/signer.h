@@ -4,8 +4,9 @@
  * before it ages.  Work is shared between signers by the stream's consumer
  * group (events) and by leased claims on the due sets (re-signing); every
  * write of a batch is one MULTI/EXEC guarded by WATCH on the records it
- * read, with the stream acknowledgement inside, so a crash loses nothing
- * and a conflict with another signer only repeats the batch.  Batches are
+ * read; the stream entries are acknowledged after it, those only whose
+ * every command succeeded, so a crash or a failed write loses nothing and
+ * a conflict with another signer only repeats the batch.  Batches are
  * pipelined: while Redis executes one batch's transaction the next batch is
  * signed; events commute (record.h), so a repeated batch may land after a
  * later one without changing the outcome.
@@ -47,8 +48,17 @@ typedef struct {
     size_t ndrops;
     int drop_all; /* more than SIGNER_DROPS_MAX: every log */
     long last_claim_ms;
-    /* Counters for logging. */
-    uint64_t events, signed_responses, conflicts;
+    /* XACKs sent on each transaction connection whose replies are still to
+     * be read (before anything else on it: signer_tx_ack_recv()). */
+    size_t acks_out[2];
+    /* Rate limit of the "command failed in transaction" lines. */
+    long fail_log_ms;
+    unsigned fail_logged;
+    unsigned long fail_unlogged;
+    /* Counters for logging: events acknowledged, signatures committed,
+     * WATCH conflicts, transactions committed, signatures computed (a
+     * repeated batch signs again: computed > signed). */
+    uint64_t events, signed_responses, conflicts, batches, computed;
     char err[OCSP_ERR_MAX];
 } signer_t;
 

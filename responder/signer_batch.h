@@ -31,6 +31,12 @@ typedef struct {
     int changed;
     int resign;
     int bad; /* unreadable record or failed write: left alone, not acked */
+    /* An event of it was delivered before (claimed, or our own pending
+     * one read again): its last try may have written only part of its
+     * effect (a command failed in EXEC), so everything is written again
+     * even if the record already reflects it. */
+    int redo;
+    int failed; /* a command of it failed in EXEC: its entries not acked */
     int on_crl_before;
     unsigned shard_before;
     /* Written for the whole batch at once (one MSET, one ZADD per issuer):
@@ -48,6 +54,31 @@ typedef struct {
     size_t item;
 } signer_entry_t;
 
+/* What a command queued in a batch's transaction touches, so that an
+ * error in EXEC's reply is charged to the items it concerns and its key
+ * named in the log. */
+typedef enum {
+    SIGNER_CMD_RECORD,  /* the item's record key (and its responses: DEL) */
+    SIGNER_CMD_OCSP,    /* the item's stored responses */
+    SIGNER_CMD_DUE,     /* the issuer's due set, for the item */
+    SIGNER_CMD_CHANGES, /* the issuer's changes set, for the item */
+    SIGNER_CMD_REVOKED, /* a revoked hash of the issuer, for the item */
+    SIGNER_CMD_REVLOG,  /* a revoked log of the issuer, for the item */
+    SIGNER_CMD_RECORDS, /* MSET of every record the batch sets */
+    SIGNER_CMD_DUES     /* ZADD of the issuer's re-sign times, batch-wide */
+} signer_cmd_e;
+
+typedef struct {
+    uint16_t item;  /* for _DUES: an item of that issuer; unused for _RECORDS */
+    uint8_t kind;   /* signer_cmd_e */
+    uint32_t shard; /* _REVOKED, _REVLOG */
+} signer_cmd_t;
+
+/* At most 9 commands per item (item_write(): two revoked-hash changes of 3
+ * commands each, the changes set, the responses, the due set) and one per
+ * issuer and batch: a command past the table fails every item. */
+#define SIGNER_CMDS_MAX (10 * SIGNER_BATCH_MAX)
+
 /* Open-addressing index of a batch's items by (issuer, serial): a batch of
  * thousands of events must not look its items up one by one. */
 #define SIGNER_BATCH_SLOTS (2 * SIGNER_BATCH_MAX)
@@ -63,14 +94,8 @@ typedef struct {
     size_t nentries;
     ocsp_rconn_t *conn; /* the transaction connection it is sent on */
     size_t queued;      /* commands queued between MULTI and EXEC */
-    /* Where the APPENDs to revoked logs are in EXEC's reply, and to which
-     * log: an item may leave one shard and join another. */
-    struct {
-        size_t at;
-        const ocsp_issuer_conf_t *ic;
-        unsigned shard;
-    } appends[2 * SIGNER_BATCH_MAX];
-    size_t nappends;
+    /* What each of them touches, in EXEC's reply order. */
+    signer_cmd_t cmds[SIGNER_CMDS_MAX];
     /* Starts a revoked log that does not exist yet (SET NX): one per
      * batch, not a random generation per change. */
     unsigned char log_header[OCSP_REVLOG_HEADER];

@@ -21,8 +21,10 @@ static const char claim_script[] =
     "for _, v in ipairs(m) do redis.call('ZADD', KEYS[1], ARGV[3], v) end\n"
     "return m\n";
 
-/* Adds a stream entry (id, fields) to the batch. */
-static void batch_entry(signer_t *s, signer_batch_t *b, const redisReply *e)
+/* Adds a stream entry (id, fields) to the batch; REDELIVERED: it was
+ * delivered before (signer_item_t.redo). */
+static void batch_entry(signer_t *s, signer_batch_t *b, const redisReply *e,
+                        int redelivered)
 {
     signer_entry_t *en;
     const redisReply *f;
@@ -77,6 +79,8 @@ static void batch_entry(signer_t *s, signer_batch_t *b, const redisReply *e)
                      ev->issuer, why);
             revoca__event__free_unpacked(en->ev, NULL);
             en->ev = NULL;
+        } else if (redelivered) {
+            b->items[en->item].redo = 1;
         }
     }
 }
@@ -103,7 +107,7 @@ int signer_read_group(signer_t *s)
 
 /* Adds the entries of an XREADGROUP / XAUTOCLAIM entry list. */
 static void batch_entries(signer_t *s, signer_batch_t *b,
-                          const redisReply *list)
+                          const redisReply *list, int redelivered)
 {
     size_t i;
 
@@ -111,7 +115,7 @@ static void batch_entries(signer_t *s, signer_batch_t *b,
         return;
     }
     for (i = 0; i < list->elements; i++) {
-        batch_entry(s, b, list->element[i]);
+        batch_entry(s, b, list->element[i], redelivered);
     }
 }
 
@@ -137,10 +141,12 @@ static int read_error(signer_t *s, const char *what, redisReply *r)
 }
 
 /*
- * Takes an XREADGROUP reply R (freed here): its entries go into b.  0, or
- * -1 on a lost link (R NULL).
+ * Takes an XREADGROUP reply R (freed here): its entries go into b
+ * (REDELIVERED: read by ID, our own pending ones).  0, or -1 on a lost
+ * link (R NULL).
  */
-static int read_reply(signer_t *s, signer_batch_t *b, redisReply *r)
+static int read_reply(signer_t *s, signer_batch_t *b, redisReply *r,
+                      int redelivered)
 {
     if (r == NULL) {
         return -1;
@@ -150,7 +156,7 @@ static int read_reply(signer_t *s, signer_batch_t *b, redisReply *r)
     } else if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
                r->element[0]->type == REDIS_REPLY_ARRAY &&
                r->element[0]->elements == 2) {
-        batch_entries(s, b, r->element[0]->element[1]);
+        batch_entries(s, b, r->element[0]->element[1], redelivered);
     }
     freeReplyObject(r);
     return 0;
@@ -179,7 +185,7 @@ int signer_read_events(signer_t *s, signer_batch_t *b, int block)
             return read_error(s, "XAUTOCLAIM", r);
         }
         if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2) {
-            batch_entries(s, b, r->element[1]);
+            batch_entries(s, b, r->element[1], 1);
         }
         freeReplyObject(r);
         if (b->nentries > 0) {
@@ -217,7 +223,7 @@ int signer_read_events(signer_t *s, signer_batch_t *b, int block)
         }
         r = ocsp_rconn_cmd(&s->read_conn, argc, argv, NULL);
     }
-    if (read_reply(s, b, r) != 0) {
+    if (read_reply(s, b, r, !s->own_pending_done) != 0) {
         return -1;
     }
     if (!s->own_pending_done) {
@@ -253,7 +259,7 @@ int signer_read_ahead_send(signer_t *s)
 
 int signer_read_ahead_recv(signer_t *s, signer_batch_t *b)
 {
-    return read_reply(s, b, ocsp_rconn_reply(&s->read_conn));
+    return read_reply(s, b, ocsp_rconn_reply(&s->read_conn), 0);
 }
 
 int signer_read_due(signer_t *s, signer_batch_t *b, const ocsp_issuer_t *iss)

@@ -26,6 +26,15 @@
 #define SIGNER_BATCH_MAX 4096
 #define SIGNER_DROPS_MAX 64
 
+/* Phases of the loop whose wall time is counted (signer_t.t_ns). */
+enum {
+    SIGNER_T_BUILD,  /* events applied, responses signed, writes queued */
+    SIGNER_T_AHEAD,  /* waiting for the entries read ahead */
+    SIGNER_T_FLUSH,  /* sending a built transaction */
+    SIGNER_T_FINISH, /* reading a transaction's outcome and the next loads */
+    SIGNER_T_SYNC    /* reads and loads not overlapped with signing */
+};
+
 typedef struct {
     const ocsp_config_t *cf; /* borrowed */
     ocsp_registry_t reg;     /* owned, with keys */
@@ -41,6 +50,7 @@ typedef struct {
     char events_key[OCSP_KEY_MAX];
     int ever_connected;    /* "redis connected" is logged once */
     int own_pending_done;  /* re-read our own pending entries first */
+    int ahead_sent;        /* a read-ahead's reply is due on read_conn */
     char pending_from[48]; /* and from which ID on */
     /* Revoked logs an append to which failed in a committed transaction:
      * deleted (so rebuilt by the CRL generator) before anything else. */
@@ -59,6 +69,9 @@ typedef struct {
      * WATCH conflicts, transactions committed, signatures computed (a
      * repeated batch signs again: computed > signed). */
     uint64_t events, signed_responses, conflicts, batches, computed;
+    /* Wall time by phase of the pipeline loop (SIGNER_T_*), nanoseconds:
+     * where a signer that is not signing waits (logged when it stops). */
+    int64_t t_ns[5];
     char err[OCSP_ERR_MAX];
 } signer_t;
 

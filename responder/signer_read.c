@@ -251,14 +251,17 @@ int signer_read_ahead_send(signer_t *s)
                           "STREAMS",    s->events_key, ">"};
 
     snprintf(count, sizeof(count), "%zu", s->batch);
-    if (ocsp_rconn_append(&s->read_conn, 9, argv, NULL) != 0) {
+    if (ocsp_rconn_append(&s->read_conn, 9, argv, NULL) != 0 ||
+        ocsp_rconn_flush(&s->read_conn) != 0) {
         return -1;
     }
-    return ocsp_rconn_flush(&s->read_conn);
+    s->ahead_sent = 1;
+    return 0;
 }
 
 int signer_read_ahead_recv(signer_t *s, signer_batch_t *b)
 {
+    s->ahead_sent = 0;
     return read_reply(s, b, ocsp_rconn_reply(&s->read_conn), 0);
 }
 

@@ -22,7 +22,8 @@ int signer_read_events(signer_t *s, signer_batch_t *b, int block);
  * batch is signed and collected after, so that Redis serves the read
  * while the signer computes.  Possible only once our own pending entries
  * are done and while no claim of a dead signer's entries is due;
- * signer_read_events() does those.
+ * signer_read_events() does those.  Between send and recv s->ahead_sent
+ * is set: nothing else may be sent on the read connection.
  */
 int signer_read_ahead_possible(const signer_t *s);
 int signer_read_ahead_send(signer_t *s);

@@ -50,7 +50,7 @@ typedef struct {
     char events_key[OCSP_KEY_MAX];
     int ever_connected;    /* "redis connected" is logged once */
     int own_pending_done;  /* re-read our own pending entries first */
-    int ahead_sent;        /* a read-ahead's reply is due on read_conn */
+    int ahead_sent;        /* read-ahead replies due on read_conn (0-2) */
     char pending_from[48]; /* and from which ID on */
     /* Revoked logs an append to which failed in a committed transaction:
      * deleted (so rebuilt by the CRL generator) before anything else. */

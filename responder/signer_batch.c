@@ -117,6 +117,8 @@ void signer_batch_route(signer_batch_t *cur, signer_batch_t *next)
             if (c >= 0) {
                 cur->entries[cur->nentries] = *en;
                 cur->entries[cur->nentries++].item = (size_t)c;
+                /* a redelivered event redoes its writes there too */
+                cur->items[c].redo |= it->redo;
                 continue;
             }
         }

@@ -237,31 +237,80 @@ int signer_read_events(signer_t *s, signer_batch_t *b, int block)
     return 0;
 }
 
+/* Whether a claim of a dead signer's entries is due. */
+static int claim_due(const signer_t *s)
+{
+    return ocsp_now_ms() - s->last_claim_ms >= SIGNER_CLAIM_EVERY_MS;
+}
+
 int signer_read_ahead_possible(const signer_t *s)
 {
-    return s->own_pending_done &&
-           ocsp_now_ms() - s->last_claim_ms < SIGNER_CLAIM_EVERY_MS;
+    /* A batch of one has no room for a claim beside the read. */
+    return s->own_pending_done && (s->batch > 1 || !claim_due(s));
 }
 
 int signer_read_ahead_send(signer_t *s)
 {
-    char count[16];
+    char count[24], claim_count[24], idle[24];
     const char *argv[] = {"XREADGROUP", "GROUP",       SIGNER_GROUP,
                           s->consumer,  "COUNT",       count,
                           "STREAMS",    s->events_key, ">"};
+    size_t read = s->batch;
 
-    snprintf(count, sizeof(count), "%zu", s->batch);
+    if (claim_due(s)) {
+        /* The claim rides along: half the batch for a dead signer's
+         * entries, half for new ones, so the pipeline never stops for
+         * it. */
+        const char *claim[] = {"XAUTOCLAIM", s->events_key, SIGNER_GROUP,
+                               s->consumer,  idle,          "0-0",
+                               "COUNT",      claim_count};
+        s->last_claim_ms = ocsp_now_ms();
+        snprintf(idle, sizeof(idle), "%lld", (long long)s->claim_idle_ms);
+        snprintf(claim_count, sizeof(claim_count), "%zu", s->batch / 2);
+        read = s->batch - s->batch / 2;
+        if (ocsp_rconn_append(&s->read_conn, 8, claim, NULL) != 0) {
+            return -1;
+        }
+        s->ahead_sent = 2;
+    } else {
+        s->ahead_sent = 1;
+    }
+    snprintf(count, sizeof(count), "%zu", read);
     if (ocsp_rconn_append(&s->read_conn, 9, argv, NULL) != 0 ||
         ocsp_rconn_flush(&s->read_conn) != 0) {
+        s->ahead_sent = 0;
         return -1;
     }
-    s->ahead_sent = 1;
     return 0;
 }
 
 int signer_read_ahead_recv(signer_t *s, signer_batch_t *b)
 {
+    redisReply *claim = NULL;
+    int sent = s->ahead_sent;
+
     s->ahead_sent = 0;
+    if (sent == 2) {
+        redisReply *r;
+        /* Both replies are read before either is acted on: an error
+         * reply may make read_error() send a command. */
+        if ((claim = ocsp_rconn_reply(&s->read_conn)) == NULL) {
+            return -1;
+        }
+        if ((r = ocsp_rconn_reply(&s->read_conn)) == NULL) {
+            freeReplyObject(claim);
+            return -1;
+        }
+        if (claim->type == REDIS_REPLY_ERROR) {
+            freeReplyObject(r);
+            return read_error(s, "XAUTOCLAIM", claim);
+        }
+        if (claim->type == REDIS_REPLY_ARRAY && claim->elements >= 2) {
+            batch_entries(s, b, claim->element[1], 1);
+        }
+        freeReplyObject(claim);
+        return read_reply(s, b, r, 0);
+    }
     return read_reply(s, b, ocsp_rconn_reply(&s->read_conn), 0);
 }
 

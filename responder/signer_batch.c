@@ -1,7 +1,16 @@
 #include "signer_batch.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+void signer_item_forget(signer_item_t *it)
+{
+    for (int h = 0; h < OCSP_HASH_COUNT; h++) {
+        free(it->der[h]);
+        it->der[h] = NULL;
+    }
+}
 
 void signer_batch_reset(signer_batch_t *b)
 {
@@ -16,6 +25,7 @@ void signer_batch_reset(signer_batch_t *b)
         if (b->items[i].loaded) {
             ocsp_record_free(b->items[i].loaded, NULL);
         }
+        signer_item_forget(&b->items[i]);
     }
     memset(b->slot, 0, sizeof(b->slot));
     b->nentries = 0;

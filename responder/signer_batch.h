@@ -15,6 +15,7 @@
 #include "event.h"
 #include "issuer.h"
 #include "keys.h"
+#include "policy.h"
 #include "rconn.h"
 #include "record.h"
 #include "revlog.h"
@@ -37,6 +38,17 @@ typedef struct {
      * even if the record already reflects it. */
     int redo;
     int failed; /* a command of it failed in EXEC: its entries not acked */
+    /* The record as last loaded (raw_state 0: not yet, 1: absent, 2: the
+     * raw_len bytes of raw): a batch repeated after a WATCH conflict signs
+     * again only the items whose record another signer changed. */
+    int raw_state;
+    size_t raw_len;
+    unsigned char raw[OCSP_RECORD_MAX];
+    /* Responses signed by the last build (owned, NULL if none), with the
+     * times they carry: kept for a repeat while the record is unchanged. */
+    unsigned char *der[OCSP_HASH_COUNT];
+    size_t der_len[OCSP_HASH_COUNT];
+    ocsp_times_t times;
     int on_crl_before;
     unsigned shard_before;
     /* Written for the whole batch at once (one MSET, one ZADD per issuer):
@@ -104,6 +116,9 @@ typedef struct {
 
 /* Frees what the batch owns and empties it (its index too). */
 void signer_batch_reset(signer_batch_t *b);
+
+/* Frees the responses IT keeps (signer_item_t.der). */
+void signer_item_forget(signer_item_t *it);
 
 /* The index of the batch's item for (iss, serial), or -1. */
 long signer_batch_find(const signer_batch_t *b, const ocsp_issuer_t *iss,

@@ -114,6 +114,22 @@ int signer_tx_load_recv(signer_t *s, signer_batch_t *b)
         ocsp_record_init(&it->rec, it->serial);
         it->bad = 0;
         it->failed = 0;
+        /* Responses signed by a try of this batch stay good only for the
+         * same record: anything else is signed again. */
+        if (e->type == REDIS_REPLY_STRING && e->len <= sizeof(it->raw)) {
+            if (it->raw_state != 2 || it->raw_len != e->len ||
+                memcmp(it->raw, e->str, e->len) != 0) {
+                signer_item_forget(it);
+            }
+            it->raw_state = 2;
+            it->raw_len = e->len;
+            memcpy(it->raw, e->str, e->len);
+        } else {
+            if (it->raw_state != 1 || e->type != REDIS_REPLY_NIL) {
+                signer_item_forget(it);
+            }
+            it->raw_state = e->type == REDIS_REPLY_NIL ? 1 : 0;
+        }
         if (e->type == REDIS_REPLY_STRING) {
             const char *why;
 
@@ -249,8 +265,9 @@ static int item_write(signer_t *s, signer_batch_t *w, signer_item_t *it,
     const ocsp_issuer_conf_t *ic = it->iss->conf;
     char ocsp_key[OCSP_KEY_MAX], due_key[OCSP_KEY_MAX];
     char chg_key[OCSP_KEY_MAX], tu[24], nu[24], ms[24];
-    unsigned char *der[OCSP_HASH_COUNT] = {NULL, NULL};
-    size_t der_len[OCSP_HASH_COUNT];
+    /* the item's: kept for a repeat of the batch */
+    unsigned char **der = it->der;
+    size_t *der_len = it->der_len;
     unsigned shard;
     int on_crl, h, unauthorized, written = -1;
     ocsp_answer_e answer;
@@ -300,19 +317,21 @@ static int item_write(signer_t *s, signer_batch_t *w, signer_item_t *it,
         return -1;
     }
     unauthorized = answer == OCSP_ANSWER_UNAUTHORIZED;
-    if (!unauthorized) {
+    if (!unauthorized && der[0] == NULL) {
+        /* Not kept from a try of this batch that met a WATCH conflict
+         * with the same record (signer_tx_load_recv()). */
         ocsp_single_t single;
-        ocsp_times_t times;
+        ocsp_times_t *times = &it->times;
 
-        ocsp_response_times(ic, now, &times);
+        ocsp_response_times(ic, now, times);
         memset(&single, 0, sizeof(single));
         single.serial = it->serial;
         single.status = status;
         single.revocation_time = rev_time;
         single.reason = reason;
-        single.produced_at = times.produced_at;
-        single.this_update = times.this_update;
-        single.next_update = times.next_update;
+        single.produced_at = times->produced_at;
+        single.this_update = times->this_update;
+        single.next_update = times->next_update;
         for (h = 0; h < OCSP_HASH_COUNT; h++) {
             single.hash = (ocsp_hash_e)h;
             if (ocsp_response_sign(it->iss, &single, &der[h], &der_len[h]) !=
@@ -321,9 +340,14 @@ static int item_write(signer_t *s, signer_batch_t *w, signer_item_t *it,
                 goto failed;
             }
         }
-        snprintf(tu, sizeof(tu), "%lld", (long long)single.this_update);
-        snprintf(nu, sizeof(nu), "%lld", (long long)single.next_update);
-        due_at = times.resign_at;
+        s->computed += OCSP_HASH_COUNT;
+    }
+    if (!unauthorized) {
+        const ocsp_times_t *times = &it->times;
+
+        snprintf(tu, sizeof(tu), "%lld", (long long)times->this_update);
+        snprintf(nu, sizeof(nu), "%lld", (long long)times->next_update);
+        due_at = times->resign_at;
         if (ocsp_record_issued(&it->rec) &&
             it->rec.not_after + ic->expired_retention < due_at) {
             due_at = it->rec.not_after + ic->expired_retention + 1;
@@ -380,11 +404,10 @@ static int item_write(signer_t *s, signer_batch_t *w, signer_item_t *it,
         it->add_due = 1;
         w->signatures += 2;
     }
-    written = 0;
+    return 0;
 
 failed:
-    free(der[0]);
-    free(der[1]);
+    signer_item_forget(it);
     return written;
 }
 
@@ -490,7 +513,6 @@ void signer_tx_build(signer_t *s, signer_batch_t *b)
         }
     }
     batch_write_records(s, b);
-    s->computed += b->signatures;
     /* The entries are acknowledged after EXEC, those only all of whose
      * commands succeeded (signer_tx_ack_send()). */
     argv[0] = "EXEC";

@@ -341,14 +341,18 @@ def test_two_signers_share_without_double_signing(stack):
              what="all acknowledged")
     assert a.stop() == 0 and b.stop() == 0
     signed = 0
+    computed = 0
     consumers = 0
     for d in (a, b):
         line = [l for l in d.output().splitlines() if " stopped " in l][-1]
         n = int(line.split("signed=")[1].split()[0])
         consumers += n > 0
         signed += n
-    # Each certificate was signed once, in both CertID forms: no double work.
+        computed += int(line.split(" computed=")[1].split()[0])
+    # Each certificate was signed once, in both CertID forms: no double work,
+    # not even in a transaction that was not committed.
     assert signed == 2 * len(serials)
+    assert computed == signed
     check_statuses(r, serials, revoked_every=0)
 
 
@@ -519,6 +523,12 @@ def test_repeated_batch_writes_only_what_it_applies(tmp_path, pki_dir):
                  60, what="signer to consume the events")
         assert sig.stop(signal.SIGTERM) == 0
         assert " conflicts=1" in sig.output(), sig.output()[-300:]
+        # the repeat signs again only the certificate whose record the
+        # batch before changed: the others' responses are kept
+        line = [l for l in sig.output().splitlines() if " stopped " in l][-1]
+        signed = int(line.split(" signed=")[1].split()[0])
+        computed = int(line.split(" computed=")[1].split()[0])
+        assert computed == signed + 2, line
         out = stack.cli("status", "--issuer", "demo", "--serial", serial).stdout
         assert re.search(r"^record +revoked$", out, re.M), out
         assert re.search(r"^reason +keyCompromise$", out, re.M), out

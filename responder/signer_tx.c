@@ -5,9 +5,14 @@
 #include <string.h>
 #include <time.h>
 
+#include <hiredis/sds.h>
+
 #include "log.h"
 #include "policy.h"
 #include "response.h"
+
+/* Bytes of a transaction queued before they are sent (w_cmd()). */
+#define SIGNER_SEND_AT (64 * 1024)
 
 void signer_tx_load_send(signer_batch_t *b)
 {
@@ -194,6 +199,12 @@ static void w_cmd(signer_batch_t *w, signer_cmd_e kind, size_t item,
     /* A failure shows when the replies are read. */
     (void)ocsp_rconn_append(w->conn, argc, argv, len);
     w->queued++;
+    /* Sent as it is built, so that Redis queues the commands while the
+     * rest is signed and the output buffer stays small and in cache
+     * instead of growing (and being copied) to the whole transaction. */
+    if (w->conn->c != NULL && sdslen(w->conn->c->obuf) >= SIGNER_SEND_AT) {
+        (void)ocsp_rconn_flush(w->conn);
+    }
 }
 
 /* The item of the batch IT is. */

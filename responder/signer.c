@@ -287,6 +287,7 @@ int signer_run(signer_t *s)
                 signer_read_events(s, cur, ready == NULL) != 0) {
                 goto lost;
             }
+            signer_batch_drop_held(cur, ready);
             cur->conn = &s->tx_conn[turn];
             /* Read before the batch built last commits: should they share
              * a certificate, that one commits first (no WATCH conflict). */
@@ -330,6 +331,8 @@ int signer_run(signer_t *s)
                 if (signer_read_ahead_recv(s, next) != 0) {
                     goto lost;
                 }
+                signer_batch_drop_held(next, cur);
+                signer_batch_drop_held(next, ready);
                 signer_batch_route(cur, next);
                 if (next->nitems > 0) {
                     next->conn = &s->tx_conn[turn ^ 1];

@@ -88,6 +88,33 @@ signer_item_t *signer_batch_item(signer_batch_t *b, const ocsp_issuer_t *iss,
     return it;
 }
 
+void signer_batch_drop_held(signer_batch_t *b, const signer_batch_t *held)
+{
+    size_t i, j, kept = 0;
+
+    if (held == NULL || held->nentries == 0) {
+        return;
+    }
+    for (i = 0; i < b->nentries; i++) {
+        signer_entry_t *en = &b->entries[i];
+        if (en->redelivered) {
+            /* rare (a claim that found entries): a scan is enough */
+            for (j = 0;
+                 j < held->nentries && strcmp(held->entries[j].id, en->id) != 0;
+                 j++) {
+            }
+            if (j < held->nentries) {
+                if (en->ev != NULL) {
+                    revoca__event__free_unpacked(en->ev, NULL);
+                }
+                continue;
+            }
+        }
+        b->entries[kept++] = *en;
+    }
+    b->nentries = kept;
+}
+
 int signer_batch_overlaps(const signer_batch_t *a, const signer_batch_t *b)
 {
     for (size_t i = 0; i < b->nitems; i++) {

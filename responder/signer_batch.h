@@ -64,6 +64,7 @@ typedef struct {
     char id[48];
     Revoca__Event *ev; /* owned */
     size_t item;
+    int redelivered; /* claimed, or our own pending one read again */
 } signer_entry_t;
 
 /* What a command queued in a batch's transaction touches, so that an
@@ -134,6 +135,15 @@ signer_item_t *signer_batch_item(signer_batch_t *b, const ocsp_issuer_t *iss,
 
 /* Whether B holds a certificate A holds too. */
 int signer_batch_overlaps(const signer_batch_t *a, const signer_batch_t *b);
+
+/*
+ * Drops from B the redelivered entries that HELD (may be NULL) holds too:
+ * a claim of entries idle past claim_idle takes our own as well, and one
+ * in a batch in hand (signed slowly, or waiting for its transaction) must
+ * not be applied twice at once.  Items left without entries are not
+ * written (nothing changed them).
+ */
+void signer_batch_drop_held(signer_batch_t *b, const signer_batch_t *held);
 
 /*
  * Moves the events of NEXT (read ahead, not loaded) about a certificate

@@ -38,6 +38,7 @@ static void batch_entry(signer_t *s, signer_batch_t *b, const redisReply *e,
     }
     en = &b->entries[b->nentries++];
     memset(en, 0, sizeof(*en));
+    en->redelivered = redelivered;
     memcpy(en->id, e->element[0]->str, e->element[0]->len);
     f = e->elements > 1 ? e->element[1] : NULL;
     if (f == NULL || f->type != REDIS_REPLY_ARRAY) {

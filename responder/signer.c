@@ -17,12 +17,16 @@
  *     next's events about cur's certificates move into cur before cur is
  *     built (signer_batch_route()).  Another signer can still touch a
  *     record: WATCH makes the later transaction repeat.
- *  4. An entry is acknowledged only by the transaction that writes its
- *     effect (XACK inside MULTI/EXEC).  Any failure drops all three
- *     connections and empties all batches: what was not acknowledged stays
- *     pending, and after the reconnection our own pending entries are read
- *     again first.  Events commute (record.h), so a repeated batch landing
- *     after a later one changes nothing.
+ *  4. An entry is acknowledged only once the transaction that writes its
+ *     effect has committed with every command of it successful (XACK
+ *     after EXEC, on the same connection, its reply read with the next
+ *     one there).  Any failure drops all three connections and empties
+ *     all batches: what was not acknowledged stays pending, and after the
+ *     reconnection our own pending entries are read again first; an entry
+ *     whose write failed in EXEC is claimed again after claim_idle.  A
+ *     redelivered event's writes are all made again; events commute
+ *     (record.h), so a repeated batch landing after a later one changes
+ *     nothing.
  *  5. Events first: due re-signs are claimed only when no event waits;
  *     the claims are leases, so a crash only delays a re-sign.
  *  6. A failure waits out rconn's backoff before the next round; an error
@@ -34,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "signer_batch.h"
@@ -114,10 +119,27 @@ void signer_free(signer_t *s)
     ocsp_registry_free(&s->reg);
 }
 
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Adds the time since *T0 to phase PHASE and restarts *T0. */
+static void phase_end(signer_t *s, int phase, int64_t *t0)
+{
+    int64_t t = mono_ns();
+
+    s->t_ns[phase] += t - *t0;
+    *t0 = t;
+}
+
 /* One whole round: load, build, send, confirm.  As signer_tx_finish(). */
 static int batch_once(signer_t *s, signer_batch_t *b)
 {
-    if (signer_tx_load(b) != 0) {
+    if (signer_tx_load(s, b) != 0) {
         return -1;
     }
     signer_tx_build(s, b);
@@ -127,7 +149,8 @@ static int batch_once(signer_t *s, signer_batch_t *b)
     return signer_tx_finish(s, b);
 }
 
-/* Runs a batch, repeating it while other signers win the race. */
+/* Runs a batch, repeating it while other signers win the race, and
+ * acknowledges its entries once committed.  0, or -1. */
 static int batch_run(signer_t *s, signer_batch_t *b)
 {
     int outcome;
@@ -137,7 +160,7 @@ static int batch_run(signer_t *s, signer_batch_t *b)
             return 0; /* unacknowledged entries stay pending */
         }
     }
-    return outcome;
+    return outcome == 0 ? signer_tx_ack_send(s, b) : -1;
 }
 
 /* The first error text among the connections, for the log. */
@@ -154,6 +177,9 @@ static void signer_drop(signer_t *s)
     ocsp_rconn_drop(&s->read_conn);
     ocsp_rconn_drop(&s->tx_conn[0]);
     ocsp_rconn_drop(&s->tx_conn[1]);
+    s->ahead_sent = 0;
+    s->acks_out[0] = 0;
+    s->acks_out[1] = 0;
 }
 
 /*
@@ -169,7 +195,8 @@ static int finish_ready(signer_t *s, signer_batch_t **ready,
     int outcome;
 
     if (*ready == NULL) {
-        return next != NULL && *next != NULL && signer_tx_load_recv(*next) != 0
+        return next != NULL && *next != NULL &&
+                       signer_tx_load_recv(s, *next) != 0
                    ? -1
                    : 0;
     }
@@ -178,7 +205,7 @@ static int finish_ready(signer_t *s, signer_batch_t **ready,
         outcome = signer_tx_finish(s, *ready);
     }
     if (outcome >= 0 && next != NULL && *next != NULL) {
-        if (signer_tx_load_recv(*next) != 0) {
+        if (signer_tx_load_recv(s, *next) != 0) {
             outcome = -1;
         } else if (outcome == 1) {
             const char *argv[] = {"UNWATCH"};
@@ -192,6 +219,8 @@ static int finish_ready(signer_t *s, signer_batch_t **ready,
     }
     if (outcome == 1) {
         outcome = batch_run(s, *ready);
+    } else if (outcome == 0) {
+        outcome = signer_tx_ack_send(s, *ready);
     }
     if (outcome == 0) {
         ocsp_log(OCSP_LOG_DEBUG, "batch events=%zu records=%zu",
@@ -208,7 +237,8 @@ int signer_run(signer_t *s)
      * transaction connection. */
     signer_batch_t *bufs = calloc(3, sizeof(signer_batch_t));
     signer_batch_t *cur, *ready = NULL, *next;
-    int connected = 0, turn = 0, ahead;
+    int connected = 0, turn = 0, confirmed = 1;
+    int64_t t0;
     signer_batch_t *loading;
     size_t i;
 
@@ -239,16 +269,25 @@ int signer_run(signer_t *s)
                          s->cf->redis_host, s->cf->redis_port);
             }
         }
-        if ((s->ndrops > 0 || s->drop_all) && signer_tx_drop_logs(s) != 0) {
+        /* (read_conn is free only when no read ahead is in flight) */
+        if ((s->ndrops > 0 || s->drop_all) && !s->ahead_sent &&
+            signer_tx_drop_logs(s) != 0) {
             goto lost;
         }
 
+        t0 = mono_ns();
         if (cur->nentries == 0) {
-            /* Nothing read ahead.  With a batch built and waiting, only
-             * look for more. */
-            if (signer_read_events(s, cur, ready == NULL) != 0) {
+            /* Nothing read ahead and loaded.  Entries asked for while the
+             * last batch was signed come first; else, with a batch built
+             * and waiting, only look for more. */
+            if (s->ahead_sent && signer_read_ahead_recv(s, cur) != 0) {
                 goto lost;
             }
+            if (cur->nentries == 0 &&
+                signer_read_events(s, cur, ready == NULL) != 0) {
+                goto lost;
+            }
+            signer_batch_drop_held(cur, ready);
             cur->conn = &s->tx_conn[turn];
             /* Read before the batch built last commits: should they share
              * a certificate, that one commits first (no WATCH conflict). */
@@ -256,37 +295,44 @@ int signer_run(signer_t *s)
                 finish_ready(s, &ready, NULL, 0) != 0) {
                 goto lost;
             }
-            if (cur->nentries > 0 && signer_tx_load(cur) != 0) {
+            if (cur->nentries > 0 && signer_tx_load(s, cur) != 0) {
                 goto lost;
             }
+            /* (a read blocking for events counts here too) */
+            phase_end(s, SIGNER_T_SYNC, &t0);
         }
         if (cur->nentries > 0) {
             /*
-             * Ask for the next entries and let Redis run the batch built
-             * before while this one is signed.  Should two batches touch a
-             * record regardless (another signer), WATCH makes the later
-             * one repeat.
+             * Let Redis run the batch built before while this one is
+             * signed, with the records of the next entries asked for
+             * behind it.  Those entries were asked for while the last
+             * batch was signed (in steady state; else now, and waited
+             * for).  Should two batches touch a record regardless
+             * (another signer), WATCH makes the later one repeat.
              */
             for (next = bufs; next == cur || next == ready; next++) {
             }
             loading = NULL;
-            ahead = signer_read_ahead_possible(s);
-            if (ahead && signer_read_ahead_send(s) != 0) {
+            if (!s->ahead_sent && signer_read_ahead_possible(s) &&
+                signer_read_ahead_send(s) != 0) {
                 goto lost;
             }
             if (ready != NULL && ocsp_rconn_flush(ready->conn) != 0) {
                 goto lost;
             }
+            phase_end(s, SIGNER_T_FLUSH, &t0);
             /*
-             * The entries read ahead are in before Redis has got far into
-             * that transaction; their records are asked for behind its
-             * EXEC on the same connection, so that Redis has them ready
-             * when this batch is signed and never waits for the signer.
+             * The records of the entries read ahead are asked for behind
+             * that transaction's EXEC on the same connection, so that
+             * Redis has them ready when this batch is signed and never
+             * waits for the signer.
              */
-            if (ahead) {
+            if (s->ahead_sent) {
                 if (signer_read_ahead_recv(s, next) != 0) {
                     goto lost;
                 }
+                signer_batch_drop_held(next, cur);
+                signer_batch_drop_held(next, ready);
                 signer_batch_route(cur, next);
                 if (next->nitems > 0) {
                     next->conn = &s->tx_conn[turn ^ 1];
@@ -296,19 +342,28 @@ int signer_run(signer_t *s)
                     }
                     loading = next;
                 }
+                phase_end(s, SIGNER_T_AHEAD, &t0);
+            }
+            /* The entries after those: in while this batch is signed. */
+            if (next->nentries > 0 && signer_read_ahead_possible(s) &&
+                signer_read_ahead_send(s) != 0) {
+                goto lost;
             }
             signer_tx_build(s, cur);
+            phase_end(s, SIGNER_T_BUILD, &t0);
             if (finish_ready(s, &ready, &loading, 1) != 0) {
                 goto lost;
             }
+            phase_end(s, SIGNER_T_FINISH, &t0);
             ready = cur;
             turn ^= 1;
             cur = next;
             cur->conn = &s->tx_conn[turn];
             if (loading == NULL && cur->nentries > 0 &&
-                signer_tx_load(cur) != 0) {
+                signer_tx_load(s, cur) != 0) {
                 goto lost;
             }
+            phase_end(s, SIGNER_T_SYNC, &t0);
             continue; /* events first: the CA's hook is waiting */
         }
         signer_batch_reset(cur);
@@ -347,16 +402,36 @@ int signer_run(signer_t *s)
         connected = 0;
     }
     /* SIGTERM: finish the batches in hand, the one read ahead included. */
-    if (connected &&
-        ((ready != NULL && finish_ready(s, &ready, NULL, 0) != 0) ||
-         (cur->nentries > 0 && batch_run(s, cur) < 0))) {
+    if (connected) {
+        for (next = bufs; next == cur || next == ready; next++) {
+        }
+        next->conn = &s->tx_conn[turn];
+        confirmed = (ready == NULL || finish_ready(s, &ready, NULL, 0) == 0) &&
+                    (cur->nentries == 0 || batch_run(s, cur) == 0) &&
+                    (!s->ahead_sent || signer_read_ahead_recv(s, next) == 0) &&
+                    (next->nentries == 0 || batch_run(s, next) == 0) &&
+                    signer_tx_ack_recv(s, &s->tx_conn[0]) == 0 &&
+                    signer_tx_ack_recv(s, &s->tx_conn[1]) == 0;
+    }
+    if (!confirmed) {
         ocsp_log(OCSP_LOG_WARN, "last batch unconfirmed err=\"%s\"",
                  signer_err(s));
     }
-    ocsp_log(OCSP_LOG_INFO, "stopped events=%llu signed=%llu conflicts=%llu",
+    ocsp_log(OCSP_LOG_INFO,
+             "stopped events=%llu signed=%llu conflicts=%llu batches=%llu "
+             "computed=%llu",
              (unsigned long long)s->events,
              (unsigned long long)s->signed_responses,
-             (unsigned long long)s->conflicts);
+             (unsigned long long)s->conflicts, (unsigned long long)s->batches,
+             (unsigned long long)s->computed);
+    ocsp_log(OCSP_LOG_INFO,
+             "time wall_ms build=%lld ahead=%lld flush=%lld finish=%lld "
+             "sync=%lld",
+             (long long)(s->t_ns[SIGNER_T_BUILD] / 1000000),
+             (long long)(s->t_ns[SIGNER_T_AHEAD] / 1000000),
+             (long long)(s->t_ns[SIGNER_T_FLUSH] / 1000000),
+             (long long)(s->t_ns[SIGNER_T_FINISH] / 1000000),
+             (long long)(s->t_ns[SIGNER_T_SYNC] / 1000000));
     for (i = 0; i < 3; i++) {
         signer_batch_reset(&bufs[i]);
     }

@@ -4,8 +4,9 @@
  * before it ages.  Work is shared between signers by the stream's consumer
  * group (events) and by leased claims on the due sets (re-signing); every
  * write of a batch is one MULTI/EXEC guarded by WATCH on the records it
- * read, with the stream acknowledgement inside, so a crash loses nothing
- * and a conflict with another signer only repeats the batch.  Batches are
+ * read; the stream entries are acknowledged after it, those only whose
+ * every command succeeded, so a crash or a failed write loses nothing and
+ * a conflict with another signer only repeats the batch.  Batches are
  * pipelined: while Redis executes one batch's transaction the next batch is
  * signed; events commute (record.h), so a repeated batch may land after a
  * later one without changing the outcome.
@@ -25,6 +26,15 @@
 #define SIGNER_BATCH_MAX 4096
 #define SIGNER_DROPS_MAX 64
 
+/* Phases of the loop whose wall time is counted (signer_t.t_ns). */
+enum {
+    SIGNER_T_BUILD,  /* events applied, responses signed, writes queued */
+    SIGNER_T_AHEAD,  /* waiting for the entries read ahead */
+    SIGNER_T_FLUSH,  /* sending a built transaction */
+    SIGNER_T_FINISH, /* reading a transaction's outcome and the next loads */
+    SIGNER_T_SYNC    /* reads and loads not overlapped with signing */
+};
+
 typedef struct {
     const ocsp_config_t *cf; /* borrowed */
     ocsp_registry_t reg;     /* owned, with keys */
@@ -40,6 +50,7 @@ typedef struct {
     char events_key[OCSP_KEY_MAX];
     int ever_connected;    /* "redis connected" is logged once */
     int own_pending_done;  /* re-read our own pending entries first */
+    int ahead_sent;        /* read-ahead replies due on read_conn (0-2) */
     char pending_from[48]; /* and from which ID on */
     /* Revoked logs an append to which failed in a committed transaction:
      * deleted (so rebuilt by the CRL generator) before anything else. */
@@ -47,8 +58,20 @@ typedef struct {
     size_t ndrops;
     int drop_all; /* more than SIGNER_DROPS_MAX: every log */
     long last_claim_ms;
-    /* Counters for logging. */
-    uint64_t events, signed_responses, conflicts;
+    /* XACKs sent on each transaction connection whose replies are still to
+     * be read (before anything else on it: signer_tx_ack_recv()). */
+    size_t acks_out[2];
+    /* Rate limit of the "command failed in transaction" lines. */
+    long fail_log_ms;
+    unsigned fail_logged;
+    unsigned long fail_unlogged;
+    /* Counters for logging: events acknowledged, signatures committed,
+     * WATCH conflicts, transactions committed, signatures computed (a
+     * repeated batch signs again: computed > signed). */
+    uint64_t events, signed_responses, conflicts, batches, computed;
+    /* Wall time by phase of the pipeline loop (SIGNER_T_*), nanoseconds:
+     * where a signer that is not signing waits (logged when it stops). */
+    int64_t t_ns[5];
     char err[OCSP_ERR_MAX];
 } signer_t;
 

@@ -1,7 +1,16 @@
 #include "signer_batch.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+void signer_item_forget(signer_item_t *it)
+{
+    for (int h = 0; h < OCSP_HASH_COUNT; h++) {
+        free(it->der[h]);
+        it->der[h] = NULL;
+    }
+}
 
 void signer_batch_reset(signer_batch_t *b)
 {
@@ -16,6 +25,7 @@ void signer_batch_reset(signer_batch_t *b)
         if (b->items[i].loaded) {
             ocsp_record_free(b->items[i].loaded, NULL);
         }
+        signer_item_forget(&b->items[i]);
     }
     memset(b->slot, 0, sizeof(b->slot));
     b->nentries = 0;
@@ -78,6 +88,33 @@ signer_item_t *signer_batch_item(signer_batch_t *b, const ocsp_issuer_t *iss,
     return it;
 }
 
+void signer_batch_drop_held(signer_batch_t *b, const signer_batch_t *held)
+{
+    size_t i, j, kept = 0;
+
+    if (held == NULL || held->nentries == 0) {
+        return;
+    }
+    for (i = 0; i < b->nentries; i++) {
+        signer_entry_t *en = &b->entries[i];
+        if (en->redelivered) {
+            /* rare (a claim that found entries): a scan is enough */
+            for (j = 0;
+                 j < held->nentries && strcmp(held->entries[j].id, en->id) != 0;
+                 j++) {
+            }
+            if (j < held->nentries) {
+                if (en->ev != NULL) {
+                    revoca__event__free_unpacked(en->ev, NULL);
+                }
+                continue;
+            }
+        }
+        b->entries[kept++] = *en;
+    }
+    b->nentries = kept;
+}
+
 int signer_batch_overlaps(const signer_batch_t *a, const signer_batch_t *b)
 {
     for (size_t i = 0; i < b->nitems; i++) {
@@ -117,6 +154,8 @@ void signer_batch_route(signer_batch_t *cur, signer_batch_t *next)
             if (c >= 0) {
                 cur->entries[cur->nentries] = *en;
                 cur->entries[cur->nentries++].item = (size_t)c;
+                /* a redelivered event redoes its writes there too */
+                cur->items[c].redo |= it->redo;
                 continue;
             }
         }

@@ -15,6 +15,7 @@
 #include "event.h"
 #include "issuer.h"
 #include "keys.h"
+#include "policy.h"
 #include "rconn.h"
 #include "record.h"
 #include "revlog.h"
@@ -31,6 +32,23 @@ typedef struct {
     int changed;
     int resign;
     int bad; /* unreadable record or failed write: left alone, not acked */
+    /* An event of it was delivered before (claimed, or our own pending
+     * one read again): its last try may have written only part of its
+     * effect (a command failed in EXEC), so everything is written again
+     * even if the record already reflects it. */
+    int redo;
+    int failed; /* a command of it failed in EXEC: its entries not acked */
+    /* The record as last loaded (raw_state 0: not yet, 1: absent, 2: the
+     * raw_len bytes of raw): a batch repeated after a WATCH conflict signs
+     * again only the items whose record another signer changed. */
+    int raw_state;
+    size_t raw_len;
+    unsigned char raw[OCSP_RECORD_MAX];
+    /* Responses signed by the last build (owned, NULL if none), with the
+     * times they carry: kept for a repeat while the record is unchanged. */
+    unsigned char *der[OCSP_HASH_COUNT];
+    size_t der_len[OCSP_HASH_COUNT];
+    ocsp_times_t times;
     int on_crl_before;
     unsigned shard_before;
     /* Written for the whole batch at once (one MSET, one ZADD per issuer):
@@ -46,7 +64,33 @@ typedef struct {
     char id[48];
     Revoca__Event *ev; /* owned */
     size_t item;
+    int redelivered; /* claimed, or our own pending one read again */
 } signer_entry_t;
+
+/* What a command queued in a batch's transaction touches, so that an
+ * error in EXEC's reply is charged to the items it concerns and its key
+ * named in the log. */
+typedef enum {
+    SIGNER_CMD_RECORD,  /* the item's record key (and its responses: DEL) */
+    SIGNER_CMD_OCSP,    /* the item's stored responses */
+    SIGNER_CMD_DUE,     /* the issuer's due set, for the item */
+    SIGNER_CMD_CHANGES, /* the issuer's changes set, for the item */
+    SIGNER_CMD_REVOKED, /* a revoked hash of the issuer, for the item */
+    SIGNER_CMD_REVLOG,  /* a revoked log of the issuer, for the item */
+    SIGNER_CMD_RECORDS, /* MSET of every record the batch sets */
+    SIGNER_CMD_DUES     /* ZADD of the issuer's re-sign times, batch-wide */
+} signer_cmd_e;
+
+typedef struct {
+    uint16_t item;  /* for _DUES: an item of that issuer; unused for _RECORDS */
+    uint8_t kind;   /* signer_cmd_e */
+    uint32_t shard; /* _REVOKED, _REVLOG */
+} signer_cmd_t;
+
+/* At most 9 commands per item (item_write(): two revoked-hash changes of 3
+ * commands each, the changes set, the responses, the due set) and one per
+ * issuer and batch: a command past the table fails every item. */
+#define SIGNER_CMDS_MAX (10 * SIGNER_BATCH_MAX)
 
 /* Open-addressing index of a batch's items by (issuer, serial): a batch of
  * thousands of events must not look its items up one by one. */
@@ -63,14 +107,8 @@ typedef struct {
     size_t nentries;
     ocsp_rconn_t *conn; /* the transaction connection it is sent on */
     size_t queued;      /* commands queued between MULTI and EXEC */
-    /* Where the APPENDs to revoked logs are in EXEC's reply, and to which
-     * log: an item may leave one shard and join another. */
-    struct {
-        size_t at;
-        const ocsp_issuer_conf_t *ic;
-        unsigned shard;
-    } appends[2 * SIGNER_BATCH_MAX];
-    size_t nappends;
+    /* What each of them touches, in EXEC's reply order. */
+    signer_cmd_t cmds[SIGNER_CMDS_MAX];
     /* Starts a revoked log that does not exist yet (SET NX): one per
      * batch, not a random generation per change. */
     unsigned char log_header[OCSP_REVLOG_HEADER];
@@ -79,6 +117,9 @@ typedef struct {
 
 /* Frees what the batch owns and empties it (its index too). */
 void signer_batch_reset(signer_batch_t *b);
+
+/* Frees the responses IT keeps (signer_item_t.der). */
+void signer_item_forget(signer_item_t *it);
 
 /* The index of the batch's item for (iss, serial), or -1. */
 long signer_batch_find(const signer_batch_t *b, const ocsp_issuer_t *iss,
@@ -94,6 +135,15 @@ signer_item_t *signer_batch_item(signer_batch_t *b, const ocsp_issuer_t *iss,
 
 /* Whether B holds a certificate A holds too. */
 int signer_batch_overlaps(const signer_batch_t *a, const signer_batch_t *b);
+
+/*
+ * Drops from B the redelivered entries that HELD (may be NULL) holds too:
+ * a claim of entries idle past claim_idle takes our own as well, and one
+ * in a batch in hand (signed slowly, or waiting for its transaction) must
+ * not be applied twice at once.  Items left without entries are not
+ * written (nothing changed them).
+ */
+void signer_batch_drop_held(signer_batch_t *b, const signer_batch_t *held);
 
 /*
  * Moves the events of NEXT (read ahead, not loaded) about a certificate

@@ -21,8 +21,10 @@ static const char claim_script[] =
     "for _, v in ipairs(m) do redis.call('ZADD', KEYS[1], ARGV[3], v) end\n"
     "return m\n";
 
-/* Adds a stream entry (id, fields) to the batch. */
-static void batch_entry(signer_t *s, signer_batch_t *b, const redisReply *e)
+/* Adds a stream entry (id, fields) to the batch; REDELIVERED: it was
+ * delivered before (signer_item_t.redo). */
+static void batch_entry(signer_t *s, signer_batch_t *b, const redisReply *e,
+                        int redelivered)
 {
     signer_entry_t *en;
     const redisReply *f;
@@ -36,6 +38,7 @@ static void batch_entry(signer_t *s, signer_batch_t *b, const redisReply *e)
     }
     en = &b->entries[b->nentries++];
     memset(en, 0, sizeof(*en));
+    en->redelivered = redelivered;
     memcpy(en->id, e->element[0]->str, e->element[0]->len);
     f = e->elements > 1 ? e->element[1] : NULL;
     if (f == NULL || f->type != REDIS_REPLY_ARRAY) {
@@ -77,6 +80,8 @@ static void batch_entry(signer_t *s, signer_batch_t *b, const redisReply *e)
                      ev->issuer, why);
             revoca__event__free_unpacked(en->ev, NULL);
             en->ev = NULL;
+        } else if (redelivered) {
+            b->items[en->item].redo = 1;
         }
     }
 }
@@ -103,7 +108,7 @@ int signer_read_group(signer_t *s)
 
 /* Adds the entries of an XREADGROUP / XAUTOCLAIM entry list. */
 static void batch_entries(signer_t *s, signer_batch_t *b,
-                          const redisReply *list)
+                          const redisReply *list, int redelivered)
 {
     size_t i;
 
@@ -111,7 +116,7 @@ static void batch_entries(signer_t *s, signer_batch_t *b,
         return;
     }
     for (i = 0; i < list->elements; i++) {
-        batch_entry(s, b, list->element[i]);
+        batch_entry(s, b, list->element[i], redelivered);
     }
 }
 
@@ -137,10 +142,12 @@ static int read_error(signer_t *s, const char *what, redisReply *r)
 }
 
 /*
- * Takes an XREADGROUP reply R (freed here): its entries go into b.  0, or
- * -1 on a lost link (R NULL).
+ * Takes an XREADGROUP reply R (freed here): its entries go into b
+ * (REDELIVERED: read by ID, our own pending ones).  0, or -1 on a lost
+ * link (R NULL).
  */
-static int read_reply(signer_t *s, signer_batch_t *b, redisReply *r)
+static int read_reply(signer_t *s, signer_batch_t *b, redisReply *r,
+                      int redelivered)
 {
     if (r == NULL) {
         return -1;
@@ -150,7 +157,7 @@ static int read_reply(signer_t *s, signer_batch_t *b, redisReply *r)
     } else if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
                r->element[0]->type == REDIS_REPLY_ARRAY &&
                r->element[0]->elements == 2) {
-        batch_entries(s, b, r->element[0]->element[1]);
+        batch_entries(s, b, r->element[0]->element[1], redelivered);
     }
     freeReplyObject(r);
     return 0;
@@ -179,7 +186,7 @@ int signer_read_events(signer_t *s, signer_batch_t *b, int block)
             return read_error(s, "XAUTOCLAIM", r);
         }
         if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2) {
-            batch_entries(s, b, r->element[1]);
+            batch_entries(s, b, r->element[1], 1);
         }
         freeReplyObject(r);
         if (b->nentries > 0) {
@@ -217,7 +224,7 @@ int signer_read_events(signer_t *s, signer_batch_t *b, int block)
         }
         r = ocsp_rconn_cmd(&s->read_conn, argc, argv, NULL);
     }
-    if (read_reply(s, b, r) != 0) {
+    if (read_reply(s, b, r, !s->own_pending_done) != 0) {
         return -1;
     }
     if (!s->own_pending_done) {
@@ -231,29 +238,81 @@ int signer_read_events(signer_t *s, signer_batch_t *b, int block)
     return 0;
 }
 
+/* Whether a claim of a dead signer's entries is due. */
+static int claim_due(const signer_t *s)
+{
+    return ocsp_now_ms() - s->last_claim_ms >= SIGNER_CLAIM_EVERY_MS;
+}
+
 int signer_read_ahead_possible(const signer_t *s)
 {
-    return s->own_pending_done &&
-           ocsp_now_ms() - s->last_claim_ms < SIGNER_CLAIM_EVERY_MS;
+    /* A batch of one has no room for a claim beside the read. */
+    return s->own_pending_done && (s->batch > 1 || !claim_due(s));
 }
 
 int signer_read_ahead_send(signer_t *s)
 {
-    char count[16];
+    char count[24], claim_count[24], idle[24];
     const char *argv[] = {"XREADGROUP", "GROUP",       SIGNER_GROUP,
                           s->consumer,  "COUNT",       count,
                           "STREAMS",    s->events_key, ">"};
+    size_t read = s->batch;
 
-    snprintf(count, sizeof(count), "%zu", s->batch);
-    if (ocsp_rconn_append(&s->read_conn, 9, argv, NULL) != 0) {
+    if (claim_due(s)) {
+        /* The claim rides along: half the batch for a dead signer's
+         * entries, half for new ones, so the pipeline never stops for
+         * it. */
+        const char *claim[] = {"XAUTOCLAIM", s->events_key, SIGNER_GROUP,
+                               s->consumer,  idle,          "0-0",
+                               "COUNT",      claim_count};
+        s->last_claim_ms = ocsp_now_ms();
+        snprintf(idle, sizeof(idle), "%lld", (long long)s->claim_idle_ms);
+        snprintf(claim_count, sizeof(claim_count), "%zu", s->batch / 2);
+        read = s->batch - s->batch / 2;
+        if (ocsp_rconn_append(&s->read_conn, 8, claim, NULL) != 0) {
+            return -1;
+        }
+        s->ahead_sent = 2;
+    } else {
+        s->ahead_sent = 1;
+    }
+    snprintf(count, sizeof(count), "%zu", read);
+    if (ocsp_rconn_append(&s->read_conn, 9, argv, NULL) != 0 ||
+        ocsp_rconn_flush(&s->read_conn) != 0) {
+        s->ahead_sent = 0;
         return -1;
     }
-    return ocsp_rconn_flush(&s->read_conn);
+    return 0;
 }
 
 int signer_read_ahead_recv(signer_t *s, signer_batch_t *b)
 {
-    return read_reply(s, b, ocsp_rconn_reply(&s->read_conn));
+    redisReply *claim = NULL;
+    int sent = s->ahead_sent;
+
+    s->ahead_sent = 0;
+    if (sent == 2) {
+        redisReply *r;
+        /* Both replies are read before either is acted on: an error
+         * reply may make read_error() send a command. */
+        if ((claim = ocsp_rconn_reply(&s->read_conn)) == NULL) {
+            return -1;
+        }
+        if ((r = ocsp_rconn_reply(&s->read_conn)) == NULL) {
+            freeReplyObject(claim);
+            return -1;
+        }
+        if (claim->type == REDIS_REPLY_ERROR) {
+            freeReplyObject(r);
+            return read_error(s, "XAUTOCLAIM", claim);
+        }
+        if (claim->type == REDIS_REPLY_ARRAY && claim->elements >= 2) {
+            batch_entries(s, b, claim->element[1], 1);
+        }
+        freeReplyObject(claim);
+        return read_reply(s, b, r, 0);
+    }
+    return read_reply(s, b, ocsp_rconn_reply(&s->read_conn), 0);
 }
 
 int signer_read_due(signer_t *s, signer_batch_t *b, const ocsp_issuer_t *iss)

@@ -21,8 +21,10 @@ int signer_read_events(signer_t *s, signer_batch_t *b, int block);
  * Read-ahead: the next new entries are asked for (no BLOCK) before a
  * batch is signed and collected after, so that Redis serves the read
  * while the signer computes.  Possible only once our own pending entries
- * are done and while no claim of a dead signer's entries is due;
- * signer_read_events() does those.
+ * are done (signer_read_events() reads those); a claim of a dead signer's
+ * entries that is due is sent with it (half the batch each).  Between
+ * send and recv s->ahead_sent is set (the replies due): nothing else may
+ * be sent on the read connection.
  */
 int signer_read_ahead_possible(const signer_t *s);
 int signer_read_ahead_send(signer_t *s);

@@ -5,9 +5,14 @@
 #include <string.h>
 #include <time.h>
 
+#include <hiredis/sds.h>
+
 #include "log.h"
 #include "policy.h"
 #include "response.h"
+
+/* Bytes of a transaction queued before they are sent (w_cmd()). */
+#define SIGNER_SEND_AT (64 * 1024)
 
 void signer_tx_load_send(signer_batch_t *b)
 {
@@ -25,24 +30,80 @@ void signer_tx_load_send(signer_batch_t *b)
     (void)ocsp_rconn_append(b->conn, (int)(1 + b->nitems), argv, NULL);
     argv[0] = "MGET";
     (void)ocsp_rconn_append(b->conn, (int)(1 + b->nitems), argv, NULL);
+    /* MGET answers nil for a key of another type as for an absent one:
+     * EXISTS counting more keys than MGET found strings tells them apart
+     * (load_types()). */
+    argv[0] = "EXISTS";
+    (void)ocsp_rconn_append(b->conn, (int)(1 + b->nitems), argv, NULL);
 }
 
-int signer_tx_load_recv(signer_batch_t *b)
+/*
+ * The items MGET found no string for whose key exists, of another type
+ * (a list, a hash, ...): marked bad, as an undecodable record is, since
+ * writing over it would not be repairing what is there.  The rare case:
+ * one TYPE per such item, pipelined.  0, or -1 (the connection failed).
+ */
+static int load_types(signer_batch_t *b, const redisReply *mget)
 {
-    redisReply *r;
-    size_t i;
+    size_t i, asked = 0;
+
+    for (i = 0; i < b->nitems; i++) {
+        if (mget->element[i]->type == REDIS_REPLY_NIL) {
+            const char *argv[] = {"TYPE", b->items[i].cert_key};
+            if (ocsp_rconn_append(b->conn, 2, argv, NULL) != 0) {
+                return -1;
+            }
+            asked++;
+        }
+    }
+    for (i = 0; i < b->nitems && asked > 0; i++) {
+        redisReply *r;
+
+        if (mget->element[i]->type != REDIS_REPLY_NIL) {
+            continue;
+        }
+        asked--;
+        if ((r = ocsp_rconn_reply(b->conn)) == NULL) {
+            return -1;
+        }
+        if (r->type != REDIS_REPLY_STATUS || strcmp(r->str, "none") != 0) {
+            ocsp_log(OCSP_LOG_ERR,
+                     "record invalid key=%s why=\"not a string: %.16s\" "
+                     "action=\"left alone, events pending\"",
+                     b->items[i].cert_key,
+                     r->type == REDIS_REPLY_STATUS ? r->str : "?");
+            b->items[i].bad = 1;
+        }
+        freeReplyObject(r);
+    }
+    return 0;
+}
+
+int signer_tx_load_recv(signer_t *s, signer_batch_t *b)
+{
+    redisReply *r, *ex;
+    size_t i, strings = 0;
+    long long exists;
 
     if (b->nitems == 0) {
         return 0;
     }
-    if ((r = ocsp_rconn_reply(b->conn)) == NULL) {
+    if (signer_tx_ack_recv(s, b->conn) != 0 ||
+        (r = ocsp_rconn_reply(b->conn)) == NULL) {
         return -1;
     }
     freeReplyObject(r);
     if ((r = ocsp_rconn_reply(b->conn)) == NULL) {
         return -1;
     }
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != b->nitems) {
+    if ((ex = ocsp_rconn_reply(b->conn)) == NULL) {
+        freeReplyObject(r);
+        return -1;
+    }
+    exists = ex->type == REDIS_REPLY_INTEGER ? ex->integer : -1;
+    freeReplyObject(ex);
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != b->nitems ||
+        exists < 0) {
         ocsp_rconn_fail_reply(b->conn, "MGET", r);
         freeReplyObject(r);
         return -1;
@@ -57,9 +118,27 @@ int signer_tx_load_recv(signer_batch_t *b)
         }
         ocsp_record_init(&it->rec, it->serial);
         it->bad = 0;
+        it->failed = 0;
+        /* Responses signed by a try of this batch stay good only for the
+         * same record: anything else is signed again. */
+        if (e->type == REDIS_REPLY_STRING && e->len <= sizeof(it->raw)) {
+            if (it->raw_state != 2 || it->raw_len != e->len ||
+                memcmp(it->raw, e->str, e->len) != 0) {
+                signer_item_forget(it);
+            }
+            it->raw_state = 2;
+            it->raw_len = e->len;
+            memcpy(it->raw, e->str, e->len);
+        } else {
+            if (it->raw_state != 1 || e->type != REDIS_REPLY_NIL) {
+                signer_item_forget(it);
+            }
+            it->raw_state = e->type == REDIS_REPLY_NIL ? 1 : 0;
+        }
         if (e->type == REDIS_REPLY_STRING) {
             const char *why;
 
+            strings++;
             it->loaded =
                 ocsp_record_decode(e->str, e->len, it->serial, NULL, &why);
             if (it->loaded != NULL) {
@@ -89,24 +168,49 @@ int signer_tx_load_recv(signer_batch_t *b)
         it->on_crl_before = it->loaded && ocsp_record_on_crl(&it->rec);
         it->shard_before = ocsp_record_shard(&it->rec, it->iss->conf->shards);
     }
+    /* A key counted twice by EXISTS (named twice) cannot happen: items
+     * are distinct. */
+    if ((size_t)exists > strings && load_types(b, r) != 0) {
+        freeReplyObject(r);
+        return -1;
+    }
     freeReplyObject(r);
     return 0;
 }
 
-int signer_tx_load(signer_batch_t *b)
+int signer_tx_load(signer_t *s, signer_batch_t *b)
 {
     signer_tx_load_send(b);
-    return signer_tx_load_recv(b);
+    return signer_tx_load_recv(s, b);
 }
 
-/* Queues one command of the batch's transaction. */
-
-static void w_cmd(signer_batch_t *w, int argc, const char **argv,
+/* Queues one command of the batch's transaction, noting what it touches
+ * (KIND, for item ITEM, in SHARD) for the reading of EXEC's reply. */
+static void w_cmd(signer_batch_t *w, signer_cmd_e kind, size_t item,
+                  unsigned shard, int argc, const char **argv,
                   const size_t *len)
 {
+    if (w->queued < SIGNER_CMDS_MAX) {
+        signer_cmd_t *c = &w->cmds[w->queued];
+        c->item = (uint16_t)item;
+        c->kind = (uint8_t)kind;
+        c->shard = shard;
+    }
     /* A failure shows when the replies are read. */
     (void)ocsp_rconn_append(w->conn, argc, argv, len);
     w->queued++;
+    /* Sent as it is built, so that Redis queues the commands while the
+     * rest is signed and the output buffer stays small and in cache
+     * instead of growing (and being copied) to the whole transaction. */
+    if (w->conn->c != NULL && sdslen(w->conn->c->obuf) >= SIGNER_SEND_AT) {
+        (void)ocsp_rconn_flush(w->conn);
+    }
+}
+
+/* The item of the batch IT is. */
+static size_t item_at(const signer_batch_t *b, const signer_item_t *it)
+{
+    return (size_t)(it - b->items);
 }
 
 /*
@@ -114,7 +218,7 @@ static void w_cmd(signer_batch_t *w, int argc, const char **argv,
  * record VALUE, or deleted (VALUE NULL); and the same change appended to
  * that shard's revoked log (revlog.h), in the same transaction.
  */
-static void w_revoked(signer_t *s, signer_batch_t *w,
+static void w_revoked(signer_t *s, signer_batch_t *w, size_t item,
                       const ocsp_issuer_conf_t *ic, unsigned shard,
                       const char *serial, const unsigned char *value,
                       size_t value_len)
@@ -134,7 +238,8 @@ static void w_revoked(signer_t *s, signer_batch_t *w,
     lens[1] = strlen(rev_key);
     lens[2] = strlen(serial);
     lens[3] = value_len;
-    w_cmd(w, value != NULL ? 4 : 3, argv, lens);
+    w_cmd(w, SIGNER_CMD_REVOKED, item, shard, value != NULL ? 4 : 3, argv,
+          lens);
 
     n = ocsp_revlog_record(logrec, serial, value, value_len);
     if (n > 0) {
@@ -148,25 +253,20 @@ static void w_revoked(signer_t *s, signer_batch_t *w,
         lens[1] = strlen(log_key);
         lens[2] = sizeof(w->log_header);
         lens[3] = 2;
-        w_cmd(w, 4, argv, lens);
+        w_cmd(w, SIGNER_CMD_REVLOG, item, shard, 4, argv, lens);
         argv[0] = "APPEND";
         argv[1] = log_key;
         argv[2] = (const char *)logrec;
         lens[0] = 6;
         lens[1] = strlen(log_key);
         lens[2] = n;
-        if (w->nappends < sizeof(w->appends) / sizeof(w->appends[0])) {
-            w->appends[w->nappends].at = w->queued;
-            w->appends[w->nappends].ic = ic;
-            w->appends[w->nappends++].shard = shard;
-        }
-        w_cmd(w, 3, argv, lens);
+        w_cmd(w, SIGNER_CMD_REVLOG, item, shard, 3, argv, lens);
     } else {
         /* Cannot happen with bounded input; were it to, a log missing
          * this change must not be trusted: gone, it is rebuilt. */
         argv[0] = "DEL";
         argv[1] = log_key;
-        w_cmd(w, 2, argv, NULL);
+        w_cmd(w, SIGNER_CMD_REVLOG, item, shard, 2, argv, NULL);
     }
 }
 
@@ -176,8 +276,9 @@ static int item_write(signer_t *s, signer_batch_t *w, signer_item_t *it,
     const ocsp_issuer_conf_t *ic = it->iss->conf;
     char ocsp_key[OCSP_KEY_MAX], due_key[OCSP_KEY_MAX];
     char chg_key[OCSP_KEY_MAX], tu[24], nu[24], ms[24];
-    unsigned char *der[OCSP_HASH_COUNT] = {NULL, NULL};
-    size_t der_len[OCSP_HASH_COUNT];
+    /* the item's: kept for a repeat of the batch */
+    unsigned char **der = it->der;
+    size_t *der_len = it->der_len;
     unsigned shard;
     int on_crl, h, unauthorized, written = -1;
     ocsp_answer_e answer;
@@ -185,6 +286,7 @@ static int item_write(signer_t *s, signer_batch_t *w, signer_item_t *it,
     ocsp_cert_status_e status;
     int64_t rev_time;
     int reason;
+    size_t at = item_at(w, it);
 
     ocsp_key_ocsp(ocsp_key, s->cf->prefix, ic->name, it->serial);
     ocsp_key_due(due_key, s->cf->prefix, ic->name);
@@ -195,10 +297,10 @@ static int item_write(signer_t *s, signer_batch_t *w, signer_item_t *it,
         it->rec.not_after + ic->expired_retention < now) {
         const char *del[] = {"DEL", it->cert_key, ocsp_key};
         const char *zrem[] = {"ZREM", due_key, it->serial};
-        w_cmd(w, 3, del, NULL);
-        w_cmd(w, 3, zrem, NULL);
+        w_cmd(w, SIGNER_CMD_RECORD, at, 0, 3, del, NULL);
+        w_cmd(w, SIGNER_CMD_DUE, at, 0, 3, zrem, NULL);
         if (it->on_crl_before) {
-            w_revoked(s, w, ic, it->shard_before, it->serial, NULL, 0);
+            w_revoked(s, w, at, ic, it->shard_before, it->serial, NULL, 0);
         }
         return 0;
     }
@@ -226,19 +328,21 @@ static int item_write(signer_t *s, signer_batch_t *w, signer_item_t *it,
         return -1;
     }
     unauthorized = answer == OCSP_ANSWER_UNAUTHORIZED;
-    if (!unauthorized) {
+    if (!unauthorized && der[0] == NULL) {
+        /* Not kept from a try of this batch that met a WATCH conflict
+         * with the same record (signer_tx_load_recv()). */
         ocsp_single_t single;
-        ocsp_times_t times;
+        ocsp_times_t *times = &it->times;
 
-        ocsp_response_times(ic, now, &times);
+        ocsp_response_times(ic, now, times);
         memset(&single, 0, sizeof(single));
         single.serial = it->serial;
         single.status = status;
         single.revocation_time = rev_time;
         single.reason = reason;
-        single.produced_at = times.produced_at;
-        single.this_update = times.this_update;
-        single.next_update = times.next_update;
+        single.produced_at = times->produced_at;
+        single.this_update = times->this_update;
+        single.next_update = times->next_update;
         for (h = 0; h < OCSP_HASH_COUNT; h++) {
             single.hash = (ocsp_hash_e)h;
             if (ocsp_response_sign(it->iss, &single, &der[h], &der_len[h]) !=
@@ -247,9 +351,14 @@ static int item_write(signer_t *s, signer_batch_t *w, signer_item_t *it,
                 goto failed;
             }
         }
-        snprintf(tu, sizeof(tu), "%lld", (long long)single.this_update);
-        snprintf(nu, sizeof(nu), "%lld", (long long)single.next_update);
-        due_at = times.resign_at;
+        s->computed += OCSP_HASH_COUNT;
+    }
+    if (!unauthorized) {
+        const ocsp_times_t *times = &it->times;
+
+        snprintf(tu, sizeof(tu), "%lld", (long long)times->this_update);
+        snprintf(nu, sizeof(nu), "%lld", (long long)times->next_update);
+        due_at = times->resign_at;
         if (ocsp_record_issued(&it->rec) &&
             it->rec.not_after + ic->expired_retention < due_at) {
             due_at = it->rec.not_after + ic->expired_retention + 1;
@@ -263,23 +372,24 @@ static int item_write(signer_t *s, signer_batch_t *w, signer_item_t *it,
         on_crl = ocsp_record_on_crl(&it->rec);
         shard = ocsp_record_shard(&it->rec, ic->shards);
         if (it->on_crl_before && (!on_crl || shard != it->shard_before)) {
-            w_revoked(s, w, ic, it->shard_before, it->serial, NULL, 0);
+            w_revoked(s, w, at, ic, it->shard_before, it->serial, NULL, 0);
         }
         if (on_crl) {
-            w_revoked(s, w, ic, shard, it->serial, it->rec_buf, it->rec_len);
+            w_revoked(s, w, at, ic, shard, it->serial, it->rec_buf,
+                      it->rec_len);
         }
         if (on_crl || it->on_crl_before) {
             const char *zadd[] = {"ZADD", chg_key, ms, it->serial};
             snprintf(ms, sizeof(ms), "%ld", now_ms);
-            w_cmd(w, 4, zadd, NULL);
+            w_cmd(w, SIGNER_CMD_CHANGES, at, 0, 4, zadd, NULL);
         }
     }
 
     if (unauthorized) {
         const char *del[] = {"DEL", ocsp_key};
         const char *zrem[] = {"ZREM", due_key, it->serial};
-        w_cmd(w, 2, del, NULL);
-        w_cmd(w, 3, zrem, NULL);
+        w_cmd(w, SIGNER_CMD_OCSP, at, 0, 2, del, NULL);
+        w_cmd(w, SIGNER_CMD_DUE, at, 0, 3, zrem, NULL);
         return 0;
     }
     {
@@ -301,15 +411,14 @@ static int item_write(signer_t *s, signer_batch_t *w, signer_item_t *it,
         }
         lens[3] = der_len[OCSP_HASH_SHA1];
         lens[5] = der_len[OCSP_HASH_SHA256];
-        w_cmd(w, 12, hset, lens);
+        w_cmd(w, SIGNER_CMD_OCSP, at, 0, 12, hset, lens);
         it->add_due = 1;
         w->signatures += 2;
     }
-    written = 0;
+    return 0;
 
 failed:
-    free(der[0]);
-    free(der[1]);
+    signer_item_forget(it);
     return written;
 }
 
@@ -333,7 +442,7 @@ static void batch_write_records(signer_t *s, signer_batch_t *b)
     if (n > 1) {
         argv[0] = "MSET";
         lens[0] = 4;
-        w_cmd(b, (int)n, argv, lens);
+        w_cmd(b, SIGNER_CMD_RECORDS, 0, 0, (int)n, argv, lens);
     }
     for (r = 0; r < s->reg.n; r++) {
         const ocsp_issuer_t *iss = &s->reg.issuers[r];
@@ -348,26 +457,29 @@ static void batch_write_records(signer_t *s, signer_batch_t *b)
             }
         }
         if (n > 2) {
+            size_t first = 0;
+            while (b->items[first].iss != iss) {
+                first++;
+            }
             ocsp_key_due(due_key, s->cf->prefix, iss->conf->name);
             argv[0] = "ZADD";
             lens[0] = 4;
             argv[1] = due_key;
             lens[1] = strlen(due_key);
-            w_cmd(b, (int)n, argv, lens);
+            w_cmd(b, SIGNER_CMD_DUES, first, 0, (int)n, argv, lens);
         }
     }
 }
 
 void signer_tx_build(signer_t *s, signer_batch_t *b)
 {
-    const char *argv[3 + SIGNER_BATCH_MAX];
+    const char *argv[1];
     int64_t now = (int64_t)time(NULL);
     struct timespec ts;
     long now_ms;
-    size_t i, acks = 0;
+    size_t i;
 
     b->queued = 0;
-    b->nappends = 0;
     b->signatures = 0;
     ocsp_revlog_header(b->log_header, OCSP_REVLOG_STARTED);
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -375,9 +487,13 @@ void signer_tx_build(signer_t *s, signer_batch_t *b)
 
     for (i = 0; i < b->nentries; i++) {
         signer_entry_t *en = &b->entries[i];
+        signer_item_t *it = &b->items[en->item];
+        /* A redelivered event may have been applied to the record by a
+         * transaction some other command of which failed: the record
+         * already reflects it, and its effect is written again. */
         if (en->ev != NULL &&
-            ocsp_record_apply(&b->items[en->item].rec, en->ev) == 1) {
-            b->items[en->item].changed = 1;
+            (ocsp_record_apply(&it->rec, en->ev) == 1 || it->redo)) {
+            it->changed = 1;
         }
     }
 
@@ -395,7 +511,7 @@ void signer_tx_build(signer_t *s, signer_batch_t *b)
             char due_key[OCSP_KEY_MAX];
             const char *zrem[] = {"ZREM", due_key, it->serial};
             ocsp_key_due(due_key, s->cf->prefix, it->iss->conf->name);
-            w_cmd(b, 3, zrem, NULL);
+            w_cmd(b, SIGNER_CMD_DUE, i, 0, 3, zrem, NULL);
             continue;
         }
         if (item_write(s, b, it, now, now_ms) != 0) {
@@ -408,63 +524,146 @@ void signer_tx_build(signer_t *s, signer_batch_t *b)
         }
     }
     batch_write_records(s, b);
-    argv[0] = "XACK";
-    argv[1] = s->events_key;
-    argv[2] = SIGNER_GROUP;
-    for (i = 0; i < b->nentries; i++) {
-        const signer_entry_t *en = &b->entries[i];
-        if (en->ev == NULL || !b->items[en->item].bad) {
-            argv[3 + acks++] = en->id;
-        }
-    }
-    if (acks > 0) {
-        w_cmd(b, (int)(3 + acks), argv, NULL);
-    }
+    /* The entries are acknowledged after EXEC, those only all of whose
+     * commands succeeded (signer_tx_ack_send()). */
     argv[0] = "EXEC";
     (void)ocsp_rconn_append(b->conn, 1, argv, NULL);
 }
 
+/* The key command C touched, into KEY (OCSP_KEY_MAX). */
+static void cmd_key(const signer_t *s, const signer_batch_t *b,
+                    const signer_cmd_t *c, char *key)
+{
+    const signer_item_t *it = &b->items[c->item];
+    const char *issuer = it->iss->conf->name;
+
+    switch ((signer_cmd_e)c->kind) {
+    case SIGNER_CMD_RECORD:
+        snprintf(key, OCSP_KEY_MAX, "%s", it->cert_key);
+        break;
+    case SIGNER_CMD_OCSP:
+        ocsp_key_ocsp(key, s->cf->prefix, issuer, it->serial);
+        break;
+    case SIGNER_CMD_DUE:
+    case SIGNER_CMD_DUES:
+        ocsp_key_due(key, s->cf->prefix, issuer);
+        break;
+    case SIGNER_CMD_CHANGES:
+        ocsp_key_changes(key, s->cf->prefix, issuer);
+        break;
+    case SIGNER_CMD_REVOKED:
+        ocsp_key_revoked(key, s->cf->prefix, issuer, c->shard);
+        break;
+    case SIGNER_CMD_REVLOG:
+        ocsp_key_revlog(key, s->cf->prefix, issuer, c->shard);
+        break;
+    default:
+        snprintf(key, OCSP_KEY_MAX, "(the batch's records)");
+        break;
+    }
+}
+
+/*
+ * One line per failed command, at most SIGNER_FAIL_LOGS per 10 s; the
+ * first line after a quiet spell says how many were left out.  Each
+ * retry of a command that keeps failing (the claim of its pending entries,
+ * every claim_idle) would otherwise log again.
+ */
+#define SIGNER_FAIL_LOGS 10
+#define SIGNER_FAIL_LOG_MS 10000
+
+static void log_cmd_failed(signer_t *s, const char *key, const char *items,
+                           const redisReply *e)
+{
+    long now = ocsp_now_ms();
+
+    if (now - s->fail_log_ms >= SIGNER_FAIL_LOG_MS) {
+        s->fail_log_ms = now;
+        s->fail_logged = 0;
+    }
+    if (s->fail_logged >= SIGNER_FAIL_LOGS) {
+        s->fail_unlogged++;
+        return;
+    }
+    s->fail_logged++;
+    ocsp_log(OCSP_LOG_ERR,
+             "command failed in transaction key=%s items=%s reply=\"%.*s\" "
+             "action=\"events pending\" repeated=%lu",
+             key, items, (int)(e->len > 200 ? 200 : e->len), e->str,
+             s->fail_unlogged);
+    s->fail_unlogged = 0;
+}
+
+/* Notes the revoked log KEY for deletion (signer_tx_drop_logs()). */
+static void drop_log_later(signer_t *s, const char *key)
+{
+    size_t j;
+
+    for (j = 0; j < s->ndrops && strcmp(s->drops[j], key) != 0; j++) {
+    }
+    if (j < s->ndrops) {
+        return;
+    }
+    if (s->ndrops == SIGNER_DROPS_MAX) {
+        s->drop_all = 1;
+        return;
+    }
+    snprintf(s->drops[s->ndrops++], OCSP_KEY_MAX, "%s", key);
+}
+
 /*
  * Commands of a committed transaction can still have failed one by one (a
- * key of another type, a string at Redis's 512 MB limit).  A revoked log
- * whose append failed no longer repeats its hash: it is noted for deletion
- * (signer_drop_logs()), so that the CRL generator rebuilds it (revlog.h)
- * instead of trusting a log that misses a change.
+ * key of another type, a string at Redis's 512 MB limit); Redis does not
+ * roll the others back.  Every item a failed command concerns is marked
+ * failed: its entries are not acknowledged, so they are claimed again
+ * (claim_idle) and their effect written again (redo).  A revoked log one
+ * of whose commands failed no longer repeats its hash: it is noted for
+ * deletion too, so that the CRL generator rebuilds it (revlog.h) instead
+ * of trusting a log that misses a change.
  */
 static void batch_exec_errors(signer_t *s, signer_batch_t *b,
                               const redisReply *r)
 {
-    size_t i, j;
+    size_t i, k;
 
     for (i = 0; i < r->elements; i++) {
-        if (r->element[i]->type == REDIS_REPLY_ERROR) {
-            ocsp_log(OCSP_LOG_ERR, "command failed in transaction reply=\"%s\"",
-                     r->element[i]->str);
-            break;
-        }
-    }
-    if (i == r->elements) {
-        return;
-    }
-    for (i = 0; i < b->nappends; i++) {
+        const redisReply *e = r->element[i];
+        const signer_cmd_t *c = i < SIGNER_CMDS_MAX ? &b->cmds[i] : NULL;
         char key[OCSP_KEY_MAX];
+        const char *items = "one";
 
-        if (b->appends[i].at >= r->elements ||
-            r->element[b->appends[i].at]->type != REDIS_REPLY_ERROR) {
+        if (e->type != REDIS_REPLY_ERROR) {
             continue;
         }
-        ocsp_key_revlog(key, s->cf->prefix, b->appends[i].ic->name,
-                        b->appends[i].shard);
-        for (j = 0; j < s->ndrops && strcmp(s->drops[j], key) != 0; j++) {
+        if (c == NULL) {
+            for (k = 0; k < b->nitems; k++) {
+                b->items[k].failed = 1;
+            }
+            snprintf(key, sizeof(key), "(command %zu)", i);
+            items = "all";
+        } else if (c->kind == SIGNER_CMD_RECORDS) {
+            for (k = 0; k < b->nitems; k++) {
+                b->items[k].failed |= b->items[k].set_record;
+            }
+            cmd_key(s, b, c, key);
+            items = "all";
+        } else if (c->kind == SIGNER_CMD_DUES) {
+            const ocsp_issuer_t *iss = b->items[c->item].iss;
+            for (k = 0; k < b->nitems; k++) {
+                if (b->items[k].iss == iss) {
+                    b->items[k].failed |= b->items[k].add_due;
+                }
+            }
+            cmd_key(s, b, c, key);
+            items = "issuer";
+        } else {
+            b->items[c->item].failed = 1;
+            cmd_key(s, b, c, key);
+            if (c->kind == SIGNER_CMD_REVLOG) {
+                drop_log_later(s, key);
+            }
         }
-        if (j < s->ndrops) {
-            continue;
-        }
-        if (s->ndrops == SIGNER_DROPS_MAX) {
-            s->drop_all = 1;
-            continue;
-        }
-        snprintf(s->drops[s->ndrops++], OCSP_KEY_MAX, "%s", key);
+        log_cmd_failed(s, key, items, e);
     }
 }
 
@@ -516,6 +715,9 @@ int signer_tx_finish(signer_t *s, signer_batch_t *b)
     size_t i, n = 1 + b->queued + 1; /* MULTI, the commands, EXEC */
     int outcome = 0;
 
+    if (signer_tx_ack_recv(s, b->conn) != 0) {
+        return -1;
+    }
     for (i = 0; i < n; i++) {
         redisReply *r = ocsp_rconn_reply(b->conn);
 
@@ -531,7 +733,7 @@ int signer_tx_finish(signer_t *s, signer_batch_t *b)
         } else if (r->type == REDIS_REPLY_NIL) {
             outcome = 1; /* a WATCHed record changed: repeat */
             s->conflicts++;
-        } else if (r->type == REDIS_REPLY_ARRAY) {
+        } else if (r->type == REDIS_REPLY_ARRAY && r->elements == b->queued) {
             batch_exec_errors(s, b, r);
         } else {
             /* Not a conflict: repeating it at once would only spin. */
@@ -548,8 +750,66 @@ int signer_tx_finish(signer_t *s, signer_batch_t *b)
         freeReplyObject(r);
     }
     if (outcome == 0) {
-        s->events += b->nentries;
         s->signed_responses += b->signatures;
+        s->batches++;
     }
     return outcome;
+}
+
+/* Which transaction connection CONN is (0 or 1). */
+static size_t tx_index(const signer_t *s, const ocsp_rconn_t *conn)
+{
+    return conn == &s->tx_conn[0] ? 0 : 1;
+}
+
+int signer_tx_ack_send(signer_t *s, signer_batch_t *b)
+{
+    const char *argv[3 + SIGNER_BATCH_MAX];
+    size_t i, acks = 0;
+
+    argv[0] = "XACK";
+    argv[1] = s->events_key;
+    argv[2] = SIGNER_GROUP;
+    for (i = 0; i < b->nentries; i++) {
+        const signer_entry_t *en = &b->entries[i];
+        if (en->ev == NULL ||
+            (!b->items[en->item].bad && !b->items[en->item].failed)) {
+            argv[3 + acks++] = en->id;
+        }
+    }
+    s->events += acks;
+    if (acks == 0) {
+        return 0;
+    }
+    /* Its reply is read before the next one on the connection (pending
+     * here is 0): no round trip of its own. */
+    if (ocsp_rconn_append(b->conn, (int)(3 + acks), argv, NULL) != 0 ||
+        ocsp_rconn_flush(b->conn) != 0) {
+        return -1;
+    }
+    s->acks_out[tx_index(s, b->conn)]++;
+    return 0;
+}
+
+int signer_tx_ack_recv(signer_t *s, ocsp_rconn_t *conn)
+{
+    size_t *out = &s->acks_out[tx_index(s, conn)];
+
+    for (; *out > 0; (*out)--) {
+        redisReply *r = ocsp_rconn_reply(conn);
+
+        if (r == NULL) {
+            *out = 0;
+            return -1;
+        }
+        if (r->type != REDIS_REPLY_INTEGER) {
+            /* The entries stay pending and are applied again. */
+            ocsp_rconn_fail_reply(conn, "XACK", r);
+            freeReplyObject(r);
+            *out = 0;
+            return -1;
+        }
+        freeReplyObject(r);
+    }
+    return 0;
 }

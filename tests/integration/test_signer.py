@@ -341,14 +341,18 @@ def test_two_signers_share_without_double_signing(stack):
              what="all acknowledged")
     assert a.stop() == 0 and b.stop() == 0
     signed = 0
+    computed = 0
     consumers = 0
     for d in (a, b):
         line = [l for l in d.output().splitlines() if " stopped " in l][-1]
         n = int(line.split("signed=")[1].split()[0])
         consumers += n > 0
         signed += n
-    # Each certificate was signed once, in both CertID forms: no double work.
+        computed += int(line.split(" computed=")[1].split()[0])
+    # Each certificate was signed once, in both CertID forms: no double work,
+    # not even in a transaction that was not committed.
     assert signed == 2 * len(serials)
+    assert computed == signed
     check_statuses(r, serials, revoked_every=0)
 
 
@@ -519,6 +523,12 @@ def test_repeated_batch_writes_only_what_it_applies(tmp_path, pki_dir):
                  60, what="signer to consume the events")
         assert sig.stop(signal.SIGTERM) == 0
         assert " conflicts=1" in sig.output(), sig.output()[-300:]
+        # the repeat signs again only the certificate whose record the
+        # batch before changed: the others' responses are kept
+        line = [l for l in sig.output().splitlines() if " stopped " in l][-1]
+        signed = int(line.split(" signed=")[1].split()[0])
+        computed = int(line.split(" computed=")[1].split()[0])
+        assert computed == signed + 2, line
         out = stack.cli("status", "--issuer", "demo", "--serial", serial).stdout
         assert re.search(r"^record +revoked$", out, re.M), out
         assert re.search(r"^reason +keyCompromise$", out, re.M), out
@@ -612,3 +622,55 @@ def test_signer_check_names_file_and_line(stack):
     assert "%s:%d: issuer demo: the responder key does not match" % (
         stack.conf, line_of(bad, "issuers = (") + 1) in p.stderr, p.stderr
     check(good)
+
+
+def test_failed_write_leaves_only_its_events_pending(stack):
+    """A command can fail inside a committed transaction on its own (a key
+    of another type: WRONGTYPE), and Redis does not roll the others back.
+    The entries of that certificate stay pending (XACK only after EXEC, of
+    the entries all of whose commands succeeded), are claimed again after
+    claim_idle, and once the key is repaired, written in full: the record
+    already reflects them, their responses are signed anyway.  A record
+    key of another type (MGET reads it as nil) is left alone like an
+    undecodable record.  The other certificates go ahead meanwhile."""
+    r = stack.r()
+    idx = os.path.join(stack.tmp, "index.txt")
+    serials = make_index(idx, 40)  # every 10th revoked: two events
+    bad_resp, bad_rec = serials[10], serials[3]
+    resp_key = "revoca:ocsp:demo:" + bad_resp
+    rec_key = "revoca:cert:demo:" + bad_rec
+    r.rpush(resp_key, "not a hash")
+    r.rpush(rec_key, "not a record")
+    sig = stack.start_signer()
+    stack.cli("import", "--issuer", "demo", "--openssl-index", idx)
+    others = [s for s in serials if s not in (bad_resp, bad_rec)]
+    wait_for(lambda: all_answered(r, others), 60, what="the others")
+    failed = ("command failed in transaction key=%s items=one "
+              "reply=\"WRONGTYPE" % resp_key)
+    # claimed again and failed again: the retry happens, and logs
+    wait_for(lambda: sig.output().count(failed) >= 2, 30,
+             what="a failed write retried")
+    assert ("record invalid key=%s why=\"not a string: list\"" % rec_key
+            in sig.output())
+    # exactly their events are pending: the issue and the revocation of
+    # one, the issue of the other
+    assert pending(r) == 3
+    assert r.type(resp_key) == b"list" and r.type(rec_key) == b"list"
+    wait_for(lambda: r.xinfo_groups("revoca:events")[0]["lag"] == 0,
+             what="everything else read")
+    assert pending(r) == 3
+
+    r.delete(resp_key, rec_key)
+    wait_for(lambda: pending(r) == 0 and all_answered(r, serials), 30,
+             what="the repaired certificates")
+    check_statuses(r, serials)
+    for serial, want in ((bad_resp, ocsp.OCSPCertStatus.REVOKED),
+                         (bad_rec, ocsp.OCSPCertStatus.GOOD)):
+        for field in ("sha1", "sha256"):
+            resp = py_ocsp(stack.response(serial, field), stack.pki)
+            assert resp.certificate_status == want
+            assert resp.serial_number == int(serial, 16)
+    # the revocation reached the CRL generator's inputs too
+    assert r.hexists("revoca:revoked:demo:0", bad_resp)
+    assert r.zscore("revoca:due:demo", bad_resp) is not None
+    assert sig.stop() == 0

@@ -157,9 +157,10 @@ int ocsp_response_sign(const ocsp_issuer_t *iss, const ocsp_single_t *s,
     bits = der_begin(&b, DER_BIT_STRING);
     der_raw(&b, sig, sig_len + 1);
     der_end(&b, bits);
-    if (iss->responder_der != NULL) {
+    if (iss->responder_der != NULL && !s->no_certs) {
         /* RFC 6960 4.2.2.2: a delegated responder sends its certificate;
-         * the CA signing for itself sends none (issuer.h). */
+         * the CA signing for itself sends none (issuer.h).  The stored
+         * form leaves it to the reader (stored.h). */
         certs = der_begin(&b, DER_CTX(0)); /* certs [0] EXPLICIT SEQUENCE */
         list = der_begin(&b, DER_SEQUENCE);
         der_raw(&b, iss->responder_der, iss->responder_der_len);

@@ -2,7 +2,8 @@
  * Building and signing OCSP responses (RFC 6960 4.2; RFC 5019 profile).
  * Responses are encoded here directly in DER: one SingleResponse, responderID
  * byKey, a delegated responder's certificate in certs (none when the CA
- * signs, RFC 6960 4.2.2.2), SHA-256 signatures with ECDSA or RSA.
+ * signs, RFC 6960 4.2.2.2; none either in the stored form, stored.h),
+ * SHA-256 signatures with ECDSA or RSA.
  */
 #ifndef REVOCA_RESPONSE_H
 #define REVOCA_RESPONSE_H
@@ -33,6 +34,9 @@ typedef struct {
     int64_t produced_at;
     const unsigned char *nonce; /* NULL: no nonce extension */
     size_t nonce_len;
+    /* 1: leave certs out, for the stored form (stored.h), where the
+     * reader puts the delegated responder's certificate back */
+    int no_certs;
 } ocsp_single_t;
 
 /*

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "policy.h"
 #include "response.h"
+#include "stored.h"
 
 void signer_tx_load_send(signer_batch_t *b)
 {
@@ -175,9 +176,10 @@ static int item_write(signer_t *s, signer_batch_t *w, signer_item_t *it,
 {
     const ocsp_issuer_conf_t *ic = it->iss->conf;
     char ocsp_key[OCSP_KEY_MAX], due_key[OCSP_KEY_MAX];
-    char chg_key[OCSP_KEY_MAX], tu[24], nu[24], ms[24];
-    unsigned char *der[OCSP_HASH_COUNT] = {NULL, NULL};
-    size_t der_len[OCSP_HASH_COUNT];
+    char chg_key[OCSP_KEY_MAX], ms[24];
+    unsigned char *der[OCSP_HASH_COUNT] = {NULL, NULL}, *value = NULL;
+    size_t der_len[OCSP_HASH_COUNT], value_len = 0;
+    ocsp_stored_t stored;
     unsigned shard;
     int on_crl, h, unauthorized, written = -1;
     ocsp_answer_e answer;
@@ -239,6 +241,7 @@ static int item_write(signer_t *s, signer_batch_t *w, signer_item_t *it,
         single.produced_at = times.produced_at;
         single.this_update = times.this_update;
         single.next_update = times.next_update;
+        single.no_certs = 1; /* put back by the reader (stored.h) */
         for (h = 0; h < OCSP_HASH_COUNT; h++) {
             single.hash = (ocsp_hash_e)h;
             if (ocsp_response_sign(it->iss, &single, &der[h], &der_len[h]) !=
@@ -246,9 +249,21 @@ static int item_write(signer_t *s, signer_batch_t *w, signer_item_t *it,
                 ocsp_log_openssl(OCSP_LOG_ERR, "sign failed");
                 goto failed;
             }
+            stored.resp[h] = der[h];
+            stored.resp_len[h] = der_len[h];
         }
-        snprintf(tu, sizeof(tu), "%lld", (long long)single.this_update);
-        snprintf(nu, sizeof(nu), "%lld", (long long)single.next_update);
+        stored.status = status;
+        stored.this_update = single.this_update;
+        stored.next_update = single.next_update;
+        value = malloc(ocsp_stored_size(&stored));
+        value_len = value ? ocsp_stored_encode(&stored, value,
+                                               ocsp_stored_size(&stored))
+                          : 0;
+        if (value_len == 0) {
+            ocsp_log(OCSP_LOG_ERR, "stored response not encoded key=%s",
+                     ocsp_key);
+            goto failed;
+        }
         due_at = times.resign_at;
         if (ocsp_record_issued(&it->rec) &&
             it->rec.not_after + ic->expired_retention < due_at) {
@@ -283,25 +298,11 @@ static int item_write(signer_t *s, signer_batch_t *w, signer_item_t *it,
         return 0;
     }
     {
-        const char *hset[] = {"HSET",
-                              ocsp_key,
-                              OCSP_FIELD_SHA1,
-                              (const char *)der[OCSP_HASH_SHA1],
-                              OCSP_FIELD_SHA256,
-                              (const char *)der[OCSP_HASH_SHA256],
-                              OCSP_FIELD_THIS_UPDATE,
-                              tu,
-                              OCSP_FIELD_NEXT_UPDATE,
-                              nu,
-                              OCSP_FIELD_STATUS,
-                              ocsp_status_field(status)};
-        size_t lens[12];
-        for (h = 0; h < 12; h++) {
-            lens[h] = strlen(hset[h]);
-        }
-        lens[3] = der_len[OCSP_HASH_SHA1];
-        lens[5] = der_len[OCSP_HASH_SHA256];
-        w_cmd(w, 12, hset, lens);
+        /* SET replaces a value of any type: a hash of the layout before
+         * stored.h is overwritten at its next signing. */
+        const char *set[] = {"SET", ocsp_key, (const char *)value};
+        size_t lens[] = {3, strlen(ocsp_key), value_len};
+        w_cmd(w, 3, set, lens);
         it->add_due = 1;
         w->signatures += 2;
     }
@@ -310,6 +311,7 @@ static int item_write(signer_t *s, signer_batch_t *w, signer_item_t *it,
 failed:
     free(der[0]);
     free(der[1]);
+    free(value);
     return written;
 }
 

@@ -193,6 +193,44 @@ def ders():
     yield "ber-constructed", tlv(0x24, tlv(0x04, b"ab") + tlv(0x04, b"cd"))
 
 
+def stored_response(key_id=b"\x11" * 20, sig=72, certs=b"", name=False):
+    """A cert-less OCSPResponse of the signer's shape (stored.h)."""
+    basic_oid = tlv(0x06, bytes.fromhex("2b0601050507300101"))
+    rid = tlv(0xa1, NAME) if name else tlv(0xa2, tlv(0x04, key_id))
+    single = seq(certid(SHA1, 0x1234), tlv(0x80, b""),
+                 tlv(0x18, b"20261201000000Z"),
+                 tlv(0xa0, tlv(0x18, b"20261202000000Z")))
+    tbs = seq(rid, tlv(0x18, b"20261201010000Z"), seq(single))
+    alg = seq(tlv(0x06, bytes.fromhex("2a8648ce3d040302")))
+    basic = seq(tbs, alg, tlv(0x03, b"\x00" + b"\x5a" * sig), certs)
+    return seq(tlv(0x0a, b"\x00"),
+               tlv(0xa0, seq(basic_oid, tlv(0x04, basic))))
+
+
+def stored_value(r1, r2, status=0, this=1764547200, next_=1764633600,
+                 version=1):
+    return (bytes([version, status]) + struct.pack(">qq", this, next_) +
+            struct.pack(">H", len(r1)) + r1 + struct.pack(">H", len(r2)) +
+            r2)
+
+
+def storeds():
+    """Values of P:ocsp:ISSUER:SERIAL (stored.h), as the signer writes them
+    and as it does not."""
+    r = stored_response()
+    yield "good", stored_value(r, stored_response(sig=71))
+    yield "revoked", stored_value(r, r, status=1)
+    yield "long-signatures", stored_value(stored_response(sig=256),
+                                          stored_response(sig=512))
+    yield "with-certs", stored_value(
+        stored_response(certs=tlv(0xa0, seq(seq(b"\x01" * 300)))), r)
+    yield "by-name", stored_value(stored_response(name=True), r)
+    yield "other-key", stored_value(stored_response(key_id=b"\x12" * 20), r)
+    yield "version-2", stored_value(r, r, version=2)
+    yield "times-reversed", stored_value(r, r, this=2, next_=1)
+    yield "error-response", stored_value(b"\x30\x03\x0a\x01\x03", r)
+
+
 def write(name, seeds):
     d = os.path.join(HERE, "corpus", name)
     os.makedirs(d, exist_ok=True)
@@ -213,3 +251,4 @@ if __name__ == "__main__":
     write("fuzz_revlog", revlogs())
     write("fuzz_config", configs())
     write("fuzz_der", ders())
+    write("fuzz_stored", storeds())

@@ -166,6 +166,11 @@ class Stack:
         self.write_conf(issuers or [{"name": "demo"}], extra)
 
     def write_conf(self, issuers, extra=""):
+        self.issuer_confs = {}
+        for iss in issuers:
+            fields = dict(ISSUER_DEFAULTS)
+            fields.update(iss)
+            self.issuer_confs[fields["name"]] = fields
         with open(self.conf, "w") as f:
             f.write(render_conf(self.redis.port, issuers, extra,
                                 self.signer_conf))
@@ -194,8 +199,35 @@ class Stack:
     def serial_of(self, pem):
         return "%x" % cert(pem).serial_number
 
+    def stored(self, serial, issuer="demo"):
+        """The stored responses of SERIAL (stored_decode()), or None."""
+        v = self.r().get("revoca:ocsp:%s:%s" % (issuer, serial))
+        return None if v is None else stored_decode(v)
+
     def response(self, serial, field="sha1", issuer="demo"):
-        return self.r().hget("revoca:ocsp:%s:%s" % (issuer, serial), field)
+        """The response a client gets for SERIAL's FIELD ("sha1" or
+        "sha256") CertID: the stored one with the delegated responder's
+        certificate put back (as the nginx module does), or None."""
+        st = self.stored(serial, issuer)
+        if st is None:
+            return None
+        cert_der = self.responder_der(issuer)
+        return st[field] if cert_der is None else \
+            splice_certs(st[field], cert_der)
+
+    def responder_der(self, issuer="demo"):
+        """ISSUER's delegated responder certificate (DER), None when the CA
+        signs for itself (RFC 6960 4.2.2.2: no certs)."""
+        from cryptography.hazmat.primitives.serialization import Encoding
+        fields = self.issuer_confs[issuer]
+        path = fields.get("responder_cert")
+        if path is None:
+            return None
+        path = os.path.join(self.tmp, path.strip('"'))
+        ca = os.path.join(self.tmp, fields["cert"].strip('"'))
+        if cert(path) == cert(ca):
+            return None
+        return cert(path).public_bytes(Encoding.DER)
 
     def close(self):
         for s in self.signers:
@@ -232,6 +264,86 @@ def raw_cert_record(serial, status, not_after=None, revocation_time=None,
     if reason is not None:
         raw += b"\x38" + varint(reason)
     return raw
+
+
+# --- the stored responses (responder/stored.h), written again here from
+# the layout drawn there, so that the C reader is checked against an
+# independent one ---------------------------------------------------------
+
+STATUS_NAMES = ("good", "revoked", "unknown")
+
+
+def stored_decode(value):
+    """P:ocsp:ISSUER:SERIAL, version 1: {"status", "this_update",
+    "next_update", "sha1", "sha256"} (responses without certs)."""
+    import struct
+    assert value[0] == 1, "stored format version %d" % value[0]
+    this_update, next_update = struct.unpack(">qq", value[2:18])
+    out = {"status": STATUS_NAMES[value[1]], "this_update": this_update,
+           "next_update": next_update}
+    o = 18
+    for field in ("sha1", "sha256"):
+        (n,) = struct.unpack(">H", value[o:o + 2])
+        out[field] = value[o + 2:o + 2 + n]
+        assert len(out[field]) == n
+        o += 2 + n
+    assert o == len(value)
+    return out
+
+
+def stored_encode(status, this_update, next_update, sha1, sha256,
+                  version=1):
+    """The value stored_decode() reads (STATUS by name or number)."""
+    import struct
+    if isinstance(status, str):
+        status = STATUS_NAMES.index(status)
+    return (bytes([version, status]) +
+            struct.pack(">qq", this_update, next_update) +
+            struct.pack(">H", len(sha1)) + sha1 +
+            struct.pack(">H", len(sha256)) + sha256)
+
+
+def _der_len(n):
+    if n < 0x80:
+        return bytes([n])
+    b = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(b)]) + b
+
+
+def _tlv(tag, content):
+    return bytes([tag]) + _der_len(len(content)) + content
+
+
+def _contents(der, tag):
+    """The contents of the one TLV DER (tag TAG) and what follows it."""
+    assert der[0] == tag, (der[0], tag)
+    n, o = der[1], 2
+    if n & 0x80:
+        k = n & 0x7f
+        n, o = int.from_bytes(der[2:2 + k], "big"), 2 + k
+    return der[o:o + n], der[o + n:]
+
+
+def splice_certs(resp, cert_der):
+    """RESP (an OCSPResponse without certs) with CERT_DER in certs [0]
+    EXPLICIT SEQUENCE OF Certificate (RFC 6960 4.2.1), every enclosing
+    length written again."""
+    body, rest = _contents(resp, 0x30)
+    assert rest == b""
+    status, body = body[:3], body[3:]
+    rb, rest = _contents(body, 0xa0)
+    assert rest == b""
+    rb, rest = _contents(rb, 0x30)
+    assert rest == b""
+    oid_len = 2 + rb[1]
+    oid, octets = rb[:oid_len], rb[oid_len:]
+    basic, rest = _contents(octets, 0x04)
+    assert rest == b""
+    basic, rest = _contents(basic, 0x30)
+    assert rest == b""
+    basic += _tlv(0xa0, _tlv(0x30, cert_der))
+    return _tlv(0x30, status + _tlv(0xa0, _tlv(0x30, oid + _tlv(
+        0x04, _tlv(0x30, basic)))))
 
 
 def cert(path):

@@ -17,6 +17,9 @@
 # Redis runs with its defaults (listpack limits included) and without AOF:
 # the AOF's buffers are not the data set.  REDIS_ARGS adds redis-server
 # options (e.g. "--hash-max-listpack-value 1024" to see a listpack hash).
+# The serials are the shared workload's (loadtest/lib.sh: 3 octets);
+# BENCH_SERIAL_OCTETS=6..20 makes them that long instead, as a CA's are
+# (16-20 octets), every tenth still revoked.
 set -euo pipefail
 
 N=${1:-1000000}
@@ -49,8 +52,27 @@ redis-server --port "$PORT" --bind 127.0.0.1 --dir "$TMP" --appendonly no \
 until redis-cli -p "$PORT" ping >/dev/null 2>&1; do sleep 0.1; done
 
 bench_conf "$PORT" "$TMP/revoca.conf"
-echo "generating index of $N certificates (10% revoked)"
-bench_index "$N" "$TMP/index.txt"
+OCTETS=${BENCH_SERIAL_OCTETS:-}
+# serials: a fixed positive prefix, then a 10-digit hex counter
+PREFIX=
+if [[ -n $OCTETS ]]; then
+    ((OCTETS >= 6 && OCTETS <= 20)) || { echo "BENCH_SERIAL_OCTETS: 6..20" >&2; exit 2; }
+    PREFIX=$(printf '7%s' "$(printf 'c3a5e9d1b7f2046a8e1d3c5b7a9f0e2d4c6b8a' | cut -c1-$((2 * OCTETS - 11)))")
+fi
+echo "generating index of $N certificates (10% revoked${OCTETS:+, $OCTETS-octet serials})"
+if [[ -z $PREFIX ]]; then
+    bench_index "$N" "$TMP/index.txt"
+else
+    awk -v n="$N" -v p="$PREFIX" 'BEGIN {
+        for (i = 0; i < n; i++) {
+            s = sprintf("%s%010X", toupper(p), 1048576 + i)
+            if (i % 10 == 0)
+                printf "R\t301231235959Z\t260102030405Z,keyCompromise\t%s\tunknown\t/CN=c%d\n", s, i
+            else
+                printf "V\t301231235959Z\t\t%s\tunknown\t/CN=c%d\n", s, i
+        }
+    }' >"$TMP/index.txt"
+fi
 
 used_memory() { redis-cli -p "$PORT" info memory | sed -n 's/^used_memory:\([0-9]*\).*/\1/p'; }
 BEFORE=$(used_memory)
@@ -78,9 +100,10 @@ sys.exit(1)
 PY
 kill -TERM "$SIGNER_PID"; wait "$SIGNER_PID" || true; SIGNER_PID=
 
-$PY - "$PORT" "$N" "$BEFORE" "$START" <<'PY'
+$PY - "$PORT" "$N" "$BEFORE" "$START" "$PREFIX" <<'PY'
 import sys, time, redis
-port, n, before, start = (int(a) for a in sys.argv[1:])
+port, n, before, start = (int(a) for a in sys.argv[1:5])
+prefix = sys.argv[5]
 r = redis.Redis(host="127.0.0.1", port=port)
 
 def mem(key, samples=None):
@@ -98,7 +121,8 @@ after = int(r.info("memory")["used_memory"])
 ocsp_keys = r.dbsize()
 
 # 1,000 certificates spread over all N: serials 0x100000.. (lib.sh)
-sample = ["%x" % (1048576 + i) for i in range(0, n, max(1, n // 1000))]
+sample = [prefix + ("%010x" if prefix else "%x") % (1048576 + i)
+          for i in range(0, n, max(1, n // 1000))]
 rows = []
 for kind, fmt in (("P:ocsp:ISSUER:SERIAL (pre-signed responses)",
                    "revoca:ocsp:bench:%s"),
@@ -126,8 +150,8 @@ for key in sorted(r.scan_iter("revoca:due:*")) + \
                  r.object("encoding", key).decode()), v / n))
 used = (after - before) / n
 print()
-print("certificates: %d (10%% revoked), delegated responder (ECDSA P-256)"
-      % n)
+print("certificates: %d (10%% revoked), delegated responder (ECDSA P-256),"
+      " serials like %s" % (n, sample[-1]))
 print("keys after signing: %d; stream of %d events (%d bytes, %.0f B per"
       " event) dropped before measuring" % (ocsp_keys, stream_len, stream,
                                           stream / max(1, stream_len)))

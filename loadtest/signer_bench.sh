@@ -11,8 +11,8 @@
 # Everything it starts listens on 127.0.0.1 and is stopped at exit.
 #
 # Redis runs with AOF (appendfsync everysec) as in production; REDIS_AOF=no
-# turns it off, to see what the disk costs (the AOF grows ~2 KB per
-# certificate: two responses with the responder certificate in each).
+
+
 # On two or more cores Redis gets core 1 and the signer core 0.
 # SIGNER_BATCH sets the signer's batch (default 512), REDIS_ARGS adds
 # redis-server options.

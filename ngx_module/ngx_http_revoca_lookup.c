@@ -230,7 +230,8 @@ static ngx_int_t
 ngx_http_revoca_answer_redis(ngx_http_request_t *r,
     ngx_http_revoca_ctx_t *ctx)
 {
-    size_t                         cap;
+    size_t                         full_len;
+    u_char                        *full;
     time_t                         now;
     ngx_str_t                      msg;
     const char                    *why;
@@ -332,17 +333,25 @@ ngx_http_revoca_answer_redis(ngx_http_request_t *r,
         return ngx_http_revoca_miss(r, ctx);
     }
 
-    cap = OCSP_STORED_FULL_MAX(iss, st.resp_len[ctx->req.singles[0].hash]);
+    if (ocsp_stored_full(iss, &st, ctx->req.singles[0].hash, &full,
+                         &full_len, &why)
+        != 0)
+    {
+        goto invalid;
+    }
 
-    ans.der.data = ngx_pnalloc(r->pool, cap);
+    ans.der.data = ngx_pnalloc(r->pool, full_len);
     if (ans.der.data == NULL) {
+        free(full);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ans.der.len = ocsp_stored_full(iss, st.resp[ctx->req.singles[0].hash],
-                                   st.resp_len[ctx->req.singles[0].hash],
-                                   ans.der.data, cap, &why);
-    if (ans.der.len == 0 || ans.der.len > NGX_HTTP_REVOCA_DER_MAX) {
+    ngx_memcpy(ans.der.data, full, full_len);
+    ans.der.len = full_len;
+    free(full);
+
+    if (ans.der.len > NGX_HTTP_REVOCA_DER_MAX) {
+        why = "too long";
         goto invalid;
     }
 
@@ -364,8 +373,7 @@ invalid:
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                   "revoca: incomplete or invalid response record in"
                   " redis for issuer \"%s\" serial %s: %s",
-                  iss->conf->name, ctx->req.singles[0].serial,
-                  ans.der.len == 0 ? why : "too long");
+                  iss->conf->name, ctx->req.singles[0].serial, why);
     return ngx_http_revoca_miss(r, ctx);
 }
 

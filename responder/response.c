@@ -14,6 +14,12 @@ static const unsigned char certid_alg[OCSP_HASH_COUNT][16] = {
      0x01, 0x05, 0x00}};
 static const size_t certid_alg_len[OCSP_HASH_COUNT] = {11, 15};
 
+const unsigned char *ocsp_certid_alg(ocsp_hash_e hash, size_t *len)
+{
+    *len = certid_alg_len[hash];
+    return certid_alg[hash];
+}
+
 /* id-pkix-ocsp-basic, RFC 6960 4.2.1. */
 static const unsigned char oid_ocsp_basic[] = {
     0x06, 0x09, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x01};

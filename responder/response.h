@@ -50,6 +50,12 @@ int ocsp_response_sign(const ocsp_issuer_t *iss, const ocsp_single_t *s,
                        unsigned char **out, size_t *outlen);
 
 /*
+ * The DER AlgorithmIdentifier of HASH as a CertID's hashAlgorithm, NULL
+ * parameters (RFC 6960 4.1.1); its length in *len.
+ */
+const unsigned char *ocsp_certid_alg(ocsp_hash_e hash, size_t *len);
+
+/*
  * The unsigned OCSPResponse for an error STATUS (RFC 6960 4.2.1: no
  * responseBytes).  Returns a pointer to static storage and its length.
  */

@@ -179,7 +179,7 @@ static int item_write(signer_t *s, signer_batch_t *w, signer_item_t *it,
     char chg_key[OCSP_KEY_MAX], ms[24];
     unsigned char *der[OCSP_HASH_COUNT] = {NULL, NULL}, *value = NULL;
     size_t der_len[OCSP_HASH_COUNT], value_len = 0;
-    ocsp_stored_t stored;
+    const char *why;
     unsigned shard;
     int on_crl, h, unauthorized, written = -1;
     ocsp_answer_e answer;
@@ -249,19 +249,13 @@ static int item_write(signer_t *s, signer_batch_t *w, signer_item_t *it,
                 ocsp_log_openssl(OCSP_LOG_ERR, "sign failed");
                 goto failed;
             }
-            stored.resp[h] = der[h];
-            stored.resp_len[h] = der_len[h];
         }
-        stored.status = status;
-        stored.this_update = single.this_update;
-        stored.next_update = single.next_update;
-        value = malloc(ocsp_stored_size(&stored));
-        value_len = value ? ocsp_stored_encode(&stored, value,
-                                               ocsp_stored_size(&stored))
-                          : 0;
-        if (value_len == 0) {
-            ocsp_log(OCSP_LOG_ERR, "stored response not encoded key=%s",
-                     ocsp_key);
+        if (ocsp_stored_make(it->iss, status, single.this_update,
+                             single.next_update, der, der_len, &value,
+                             &value_len, &why) != 0) {
+            ocsp_log(OCSP_LOG_ERR,
+                     "stored responses not made key=%s why=\"%s\"", ocsp_key,
+                     why);
             goto failed;
         }
         due_at = times.resign_at;

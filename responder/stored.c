@@ -1,5 +1,6 @@
 #include "stored.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "der.h"
@@ -9,11 +10,8 @@
 static const unsigned char oid_ocsp_basic[] = {
     0x06, 0x09, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x01};
 
-static void put_u16(unsigned char *p, size_t v)
-{
-    p[0] = (unsigned char)(v >> 8);
-    p[1] = (unsigned char)v;
-}
+/* The CertID hash whose response is stored whole. */
+#define STORED_WHOLE OCSP_HASH_SHA1
 
 static void put_i64(unsigned char *p, int64_t v)
 {
@@ -37,45 +35,36 @@ static int64_t get_i64(const unsigned char *p)
 
 size_t ocsp_stored_size(const ocsp_stored_t *st)
 {
-    size_t n = OCSP_STORED_HEADER;
-
-    for (int h = 0; h < OCSP_HASH_COUNT; h++) {
-        n += 2 + st->resp_len[h];
-    }
-    return n;
+    return OCSP_STORED_HEADER + 2 + st->resp_len + st->sig_len;
 }
 
 size_t ocsp_stored_encode(const ocsp_stored_t *st, unsigned char *out,
                           size_t cap)
 {
-    size_t n = ocsp_stored_size(st), o;
+    size_t n = ocsp_stored_size(st);
 
     if (n > cap || (unsigned)st->status > OCSP_CERT_UNKNOWN ||
-        st->this_update >= st->next_update) {
+        st->this_update >= st->next_update || st->resp_len == 0 ||
+        st->resp_len > 0xffff || st->sig_len == 0) {
         return 0;
     }
     out[0] = OCSP_STORED_VERSION;
     out[1] = (unsigned char)st->status;
     put_i64(out + 2, st->this_update);
     put_i64(out + 10, st->next_update);
-    o = OCSP_STORED_HEADER;
-    for (int h = 0; h < OCSP_HASH_COUNT; h++) {
-        if (st->resp_len[h] > 0xffff) {
-            return 0;
-        }
-        put_u16(out + o, st->resp_len[h]);
-        memcpy(out + o + 2, st->resp[h], st->resp_len[h]);
-        o += 2 + st->resp_len[h];
-    }
-    return o;
+    out[18] = (unsigned char)(st->resp_len >> 8);
+    out[19] = (unsigned char)st->resp_len;
+    memcpy(out + 20, st->resp, st->resp_len);
+    memcpy(out + 20 + st->resp_len, st->sig, st->sig_len);
+    return n;
 }
 
 int ocsp_stored_decode(const unsigned char *p, size_t len, ocsp_stored_t *st,
                        const char **why)
 {
-    size_t o;
+    size_t n;
 
-    if (len < OCSP_STORED_HEADER) {
+    if (len < OCSP_STORED_HEADER + 2) {
         *why = "shorter than its header";
         return -1;
     }
@@ -94,42 +83,58 @@ int ocsp_stored_decode(const unsigned char *p, size_t len, ocsp_stored_t *st,
         *why = "thisUpdate not before nextUpdate";
         return -1;
     }
-    o = OCSP_STORED_HEADER;
-    for (int h = 0; h < OCSP_HASH_COUNT; h++) {
-        size_t n;
-
-        if (len - o < 2) {
-            *why = "truncated";
-            return -1;
-        }
-        n = (size_t)p[o] << 8 | p[o + 1];
-        o += 2;
-        if (n == 0 || n > len - o) {
-            *why = "truncated";
-            return -1;
-        }
-        st->resp[h] = p + o;
-        st->resp_len[h] = n;
-        o += n;
-    }
-    if (o != len) {
-        *why = "bytes after the responses";
+    n = (size_t)p[18] << 8 | p[19];
+    /* the response, then a signature of one octet at least */
+    if (n == 0 || n >= len - 20) {
+        *why = "truncated";
         return -1;
     }
+    st->resp = p + 20;
+    st->resp_len = n;
+    st->sig = p + 20 + n;
+    st->sig_len = len - 20 - n;
     return 0;
 }
 
-/*
- * The stored OCSPResponse at P (LEN bytes), strictly: RFC 6960 4.2.1 down
- * to the BasicOCSPResponse, whose contents (tbsResponseData,
- * signatureAlgorithm, signature, no certs) it returns in *basic; and the
- * ResponderID byKey in *key_id (20 bytes).
- */
-static int stored_parse(const unsigned char *p, size_t len, der_tlv_t *basic,
-                        const unsigned char **key_id, const char **why)
+/* A TLV read whole: where it starts and its size, and its contents. */
+typedef struct {
+    const unsigned char *p;
+    size_t len;
+    der_tlv_t t;
+} span_t;
+
+static int span_read(const unsigned char *p, size_t end, size_t *off,
+                     unsigned char tag, span_t *s)
 {
-    der_tlv_t resp, status, bytes, rb, oid, octets, tbs, alg, sig, rid, kh;
-    size_t o = 0, end;
+    size_t start = *off;
+
+    if (der_read_expect(p, end, off, tag, &s->t) != 0) {
+        return -1;
+    }
+    s->p = p + start;
+    s->len = *off - start;
+    return 0;
+}
+
+/* The parts of a stored response that a rebuilt one is made of. */
+typedef struct {
+    span_t rid, produced, single_rest, serial, tbs_rest, alg, sig;
+} parts_t;
+
+/*
+ * The response without certs at P (LEN bytes), strictly: RFC 6960 4.2.1
+ * down to the CertID of its one SingleResponse, which must be ISS's HASH
+ * one, and ResponderID byKey naming ISS's responder.
+ */
+static int stored_parse(const ocsp_issuer_t *iss, ocsp_hash_e hash,
+                        const unsigned char *p, size_t len, parts_t *x,
+                        const char **why)
+{
+    der_tlv_t resp, status, bytes, rb, octets, basic, kh;
+    span_t oid, tbs, list, single, certid, alg, nh, ikh;
+    size_t o = 0, alg_len;
+    const unsigned char *want_alg = ocsp_certid_alg(hash, &alg_len);
+    size_t hl = ocsp_hash_len(hash);
 
     *why = "not a successful OCSPResponse";
     if (der_read_whole(p, len, DER_SEQUENCE, &resp) != 0 ||
@@ -142,107 +147,228 @@ static int stored_parse(const unsigned char *p, size_t len, der_tlv_t *basic,
     *why = "not a BasicOCSPResponse";
     o = 0;
     if (der_read_whole(bytes.v, bytes.len, DER_SEQUENCE, &rb) != 0 ||
-        der_read_expect(rb.v, rb.len, &o, DER_OID, &oid) != 0 ||
-        (size_t)(oid.v + oid.len - rb.v) != sizeof(oid_ocsp_basic) ||
-        memcmp(rb.v, oid_ocsp_basic, sizeof(oid_ocsp_basic)) != 0 ||
+        span_read(rb.v, rb.len, &o, DER_OID, &oid) != 0 ||
+        oid.len != sizeof(oid_ocsp_basic) ||
+        memcmp(oid.p, oid_ocsp_basic, sizeof(oid_ocsp_basic)) != 0 ||
         der_read_expect(rb.v, rb.len, &o, DER_OCTET_STRING, &octets) != 0 ||
         o != rb.len ||
-        der_read_whole(octets.v, octets.len, DER_SEQUENCE, basic) != 0) {
+        der_read_whole(octets.v, octets.len, DER_SEQUENCE, &basic) != 0) {
         return -1;
     }
     o = 0;
-    end = basic->len;
-    if (der_read_expect(basic->v, end, &o, DER_SEQUENCE, &tbs) != 0 ||
-        der_read_expect(basic->v, end, &o, DER_SEQUENCE, &alg) != 0 ||
-        der_read_expect(basic->v, end, &o, DER_BIT_STRING, &sig) != 0) {
+    if (span_read(basic.v, basic.len, &o, DER_SEQUENCE, &tbs) != 0 ||
+        span_read(basic.v, basic.len, &o, DER_SEQUENCE, &x->alg) != 0 ||
+        span_read(basic.v, basic.len, &o, DER_BIT_STRING, &x->sig) != 0) {
         return -1;
     }
-    if (o != end) {
+    if (o != basic.len) {
         *why = "certs in a stored response";
         return -1;
     }
-    /* RFC 6960 4.2.1: version [0] is DEFAULT v1, left out in DER
-     * (X.690 11.5), so the ResponderID comes first. */
+
+    /* RFC 6960 4.2.1: version [0] is DEFAULT v1, left out in DER (X.690
+     * 11.5): ResponderID, producedAt, responses, [1] extensions. */
     o = 0;
-    if (der_read_expect(tbs.v, tbs.len, &o, DER_CTX(2), &rid) != 0 ||
-        der_read_whole(rid.v, rid.len, DER_OCTET_STRING, &kh) != 0 ||
+    if (span_read(tbs.t.v, tbs.t.len, &o, DER_CTX(2), &x->rid) != 0 ||
+        der_read_whole(x->rid.t.v, x->rid.t.len, DER_OCTET_STRING, &kh) != 0 ||
         kh.len != 20) {
         *why = "ResponderID not byKey";
         return -1;
     }
-    *key_id = kh.v;
+    if (memcmp(kh.v, iss->responder_key_id, 20) != 0) {
+        *why = "signed by another responder key than the configured one";
+        return -1;
+    }
+    *why = "not one SingleResponse";
+    if (span_read(tbs.t.v, tbs.t.len, &o, DER_GENERALIZED_TIME, &x->produced) !=
+            0 ||
+        span_read(tbs.t.v, tbs.t.len, &o, DER_SEQUENCE, &list) != 0) {
+        return -1;
+    }
+    x->tbs_rest.p = tbs.t.v + o;
+    x->tbs_rest.len = tbs.t.len - o;
+    o = 0;
+    if (span_read(list.t.v, list.t.len, &o, DER_SEQUENCE, &single) != 0 ||
+        o != list.t.len) {
+        return -1;
+    }
+    o = 0;
+    if (span_read(single.t.v, single.t.len, &o, DER_SEQUENCE, &certid) != 0) {
+        return -1;
+    }
+    x->single_rest.p = single.t.v + o;
+    x->single_rest.len = single.t.len - o;
+
+    /* RFC 6960 4.1.1 CertID: the issuer's, in the stored hash */
+    o = 0;
+    if (span_read(certid.t.v, certid.t.len, &o, DER_SEQUENCE, &alg) != 0 ||
+        span_read(certid.t.v, certid.t.len, &o, DER_OCTET_STRING, &nh) != 0 ||
+        span_read(certid.t.v, certid.t.len, &o, DER_OCTET_STRING, &ikh) != 0 ||
+        span_read(certid.t.v, certid.t.len, &o, DER_INTEGER, &x->serial) != 0 ||
+        o != certid.t.len) {
+        *why = "not a CertID";
+        return -1;
+    }
+    if (alg.len != alg_len || memcmp(alg.p, want_alg, alg_len) != 0 ||
+        nh.t.len != hl || memcmp(nh.t.v, iss->name_hash[hash], hl) != 0 ||
+        ikh.t.len != hl || memcmp(ikh.t.v, iss->key_hash[hash], hl) != 0) {
+        *why = "not a CertID of this issuer";
+        return -1;
+    }
     return 0;
 }
 
-/* A header of TAG and LEN at OUT; returns its size. */
-static size_t put_header(unsigned char *out, unsigned char tag, size_t len)
+/* The response for HASH from X (and SIG for the other hash), with the
+ * responder certificate when CERTS and ISS has a delegate; into B. */
+static void rebuild(der_buf_t *b, const ocsp_issuer_t *iss, const parts_t *x,
+                    ocsp_hash_e hash, const unsigned char *sig, size_t sig_len,
+                    int certs)
 {
-    out[0] = tag;
-    return 1 + der_len_octets(len, out + 1);
+    size_t resp, bytes, rb, octets, basic, tbs, list, single, certid, c, l;
+    size_t alg_len, hl = ocsp_hash_len(hash);
+    const unsigned char *alg = ocsp_certid_alg(hash, &alg_len);
+
+    resp = der_begin(b, DER_SEQUENCE);
+    der_raw(b, "\x0a\x01\x00", 3); /* successful */
+    bytes = der_begin(b, DER_CTX(0));
+    rb = der_begin(b, DER_SEQUENCE);
+    der_raw(b, oid_ocsp_basic, sizeof(oid_ocsp_basic));
+    octets = der_begin(b, DER_OCTET_STRING);
+    basic = der_begin(b, DER_SEQUENCE);
+
+    tbs = der_begin(b, DER_SEQUENCE);
+    der_raw(b, x->rid.p, x->rid.len);
+    der_raw(b, x->produced.p, x->produced.len);
+    list = der_begin(b, DER_SEQUENCE);
+    single = der_begin(b, DER_SEQUENCE);
+    certid = der_begin(b, DER_SEQUENCE);
+    der_raw(b, alg, alg_len);
+    der_tlv(b, DER_OCTET_STRING, iss->name_hash[hash], hl);
+    der_tlv(b, DER_OCTET_STRING, iss->key_hash[hash], hl);
+    der_raw(b, x->serial.p, x->serial.len);
+    der_end(b, certid);
+    der_raw(b, x->single_rest.p, x->single_rest.len);
+    der_end(b, single);
+    der_end(b, list);
+    der_raw(b, x->tbs_rest.p, x->tbs_rest.len);
+    der_end(b, tbs);
+
+    der_raw(b, x->alg.p, x->alg.len);
+    if (hash == STORED_WHOLE) {
+        der_raw(b, x->sig.p, x->sig.len);
+    } else {
+        der_raw(b, sig, sig_len);
+    }
+    if (certs && iss->responder_der != NULL) {
+        /* RFC 6960 4.2.2.2: the delegate's certificate; the CA signing
+         * for itself sends none. */
+        c = der_begin(b, DER_CTX(0));
+        l = der_begin(b, DER_SEQUENCE);
+        der_raw(b, iss->responder_der, iss->responder_der_len);
+        der_end(b, l);
+        der_end(b, c);
+    }
+    der_end(b, basic);
+    der_end(b, octets);
+    der_end(b, rb);
+    der_end(b, bytes);
+    der_end(b, resp);
 }
 
-/* The size of the header of a value of LEN bytes. */
-static size_t header_size(size_t len)
+static int stored_full(const ocsp_issuer_t *iss, const ocsp_stored_t *st,
+                       ocsp_hash_e hash, int certs, unsigned char **out,
+                       size_t *out_len, const char **why)
 {
-    unsigned char scratch[8];
+    parts_t x;
+    der_tlv_t sig;
+    der_buf_t b;
 
-    return 1 + der_len_octets(len, scratch);
+    if ((unsigned)hash >= OCSP_HASH_COUNT ||
+        stored_parse(iss, STORED_WHOLE, st->resp, st->resp_len, &x, why) != 0) {
+        return -1;
+    }
+    if (der_read_whole(st->sig, st->sig_len, DER_BIT_STRING, &sig) != 0 ||
+        sig.len == 0 || sig.v[0] != 0) {
+        *why = "not a signature";
+        return -1;
+    }
+    if (der_init(&b, st->resp_len + st->sig_len + iss->responder_der_len +
+                         64) != 0) {
+        *why = "out of memory";
+        return -1;
+    }
+    rebuild(&b, iss, &x, hash, st->sig, st->sig_len, certs);
+    if (b.err) {
+        der_free(&b);
+        *why = "out of memory";
+        return -1;
+    }
+    *out = der_take(&b, out_len);
+    return 0;
 }
 
-size_t ocsp_stored_full(const ocsp_issuer_t *iss, const unsigned char *resp,
-                        size_t len, unsigned char *out, size_t cap,
-                        const char **why)
+int ocsp_stored_full(const ocsp_issuer_t *iss, const ocsp_stored_t *st,
+                     ocsp_hash_e hash, unsigned char **out, size_t *out_len,
+                     const char **why)
 {
-    der_tlv_t basic;
-    const unsigned char *key_id;
-    size_t list, certs, basic_c, octets_c, rb_c, bytes_c, resp_c, total, o;
+    return stored_full(iss, st, hash, 1, out, out_len, why);
+}
 
-    if (stored_parse(resp, len, &basic, &key_id, why) != 0) {
-        return 0;
+int ocsp_stored_make(const ocsp_issuer_t *iss, ocsp_cert_status_e status,
+                     int64_t this_update, int64_t next_update,
+                     unsigned char *const resp[OCSP_HASH_COUNT],
+                     const size_t resp_len[OCSP_HASH_COUNT],
+                     unsigned char **out, size_t *out_len, const char **why)
+{
+    ocsp_hash_e other =
+        STORED_WHOLE == OCSP_HASH_SHA1 ? OCSP_HASH_SHA256 : OCSP_HASH_SHA1;
+    ocsp_stored_t st, back;
+    parts_t x;
+    unsigned char *value = NULL, *again = NULL;
+    size_t n, again_len;
+    int h;
+
+    /* each response as a reader reads it; of the other, its signature */
+    if (stored_parse(iss, STORED_WHOLE, resp[STORED_WHOLE],
+                     resp_len[STORED_WHOLE], &x, why) != 0 ||
+        stored_parse(iss, other, resp[other], resp_len[other], &x, why) != 0) {
+        return -1;
     }
-    if (memcmp(key_id, iss->responder_key_id, 20) != 0) {
-        *why = "signed by another responder key than the configured one";
-        return 0;
+    st.sig = x.sig.p;
+    st.sig_len = x.sig.len;
+    st.status = status;
+    st.this_update = this_update;
+    st.next_update = next_update;
+    st.resp = resp[STORED_WHOLE];
+    st.resp_len = resp_len[STORED_WHOLE];
+    n = ocsp_stored_size(&st);
+    value = malloc(n);
+    if (value == NULL || ocsp_stored_encode(&st, value, n) != n) {
+        free(value);
+        *why = value ? "not encodable" : "out of memory";
+        return -1;
     }
-    if (iss->responder_der == NULL) {
-        /* The CA signs for itself: no certs (RFC 6960 4.2.2.2). */
-        if (len > cap) {
-            *why = "no room";
-            return 0;
+
+    /* What a reader will make of it is what was signed. */
+    if (ocsp_stored_decode(value, n, &back, why) != 0) {
+        free(value);
+        return -1;
+    }
+    for (h = 0; h < OCSP_HASH_COUNT; h++) {
+        if (stored_full(iss, &back, (ocsp_hash_e)h, 0, &again, &again_len,
+                        why) != 0) {
+            free(value);
+            return -1;
         }
-        memcpy(out, resp, len);
-        return len;
+        if (again_len != resp_len[h] || memcmp(again, resp[h], again_len)) {
+            free(again);
+            free(value);
+            *why = "the responses differ in more than their CertID";
+            return -1;
+        }
+        free(again);
     }
-
-    /* The lengths, innermost first. */
-    list = iss->responder_der_len;    /* SEQUENCE OF */
-    certs = header_size(list) + list; /* [0] EXPLICIT */
-    basic_c = basic.len + header_size(certs) + certs;
-    octets_c = header_size(basic_c) + basic_c; /* the OCTET STRING */
-    rb_c = sizeof(oid_ocsp_basic) + header_size(octets_c) + octets_c;
-    bytes_c = header_size(rb_c) + rb_c;          /* [0] EXPLICIT */
-    resp_c = 3 + header_size(bytes_c) + bytes_c; /* status, responseBytes */
-    total = header_size(resp_c) + resp_c;
-    if (total > cap) {
-        *why = "no room";
-        return 0;
-    }
-
-    /* Then written outermost first. */
-    o = put_header(out, DER_SEQUENCE, resp_c);
-    memcpy(out + o, "\x0a\x01\x00", 3); /* successful */
-    o += 3;
-    o += put_header(out + o, DER_CTX(0), bytes_c);
-    o += put_header(out + o, DER_SEQUENCE, rb_c);
-    memcpy(out + o, oid_ocsp_basic, sizeof(oid_ocsp_basic));
-    o += sizeof(oid_ocsp_basic);
-    o += put_header(out + o, DER_OCTET_STRING, octets_c);
-    o += put_header(out + o, DER_SEQUENCE, basic_c);
-    memcpy(out + o, basic.v, basic.len); /* tbs, algorithm, signature */
-    o += basic.len;
-    o += put_header(out + o, DER_CTX(0), certs);
-    o += put_header(out + o, DER_SEQUENCE, list);
-    memcpy(out + o, iss->responder_der, iss->responder_der_len);
-    o += iss->responder_der_len;
-    return o;
+    *out = value;
+    *out_len = n;
+    return 0;
 }

@@ -34,22 +34,28 @@ def presign(pki, leaf_path, this_update, next_update, status="good",
         rkey = serialization.load_pem_private_key(f.read(), None)
     utc = datetime.datetime.utcfromtimestamp
     h = {"this_update": this_update, "next_update": next_update,
-         "status": status}
-    for field, algo in (("sha1", hashes.SHA1()), ("sha256", hashes.SHA256())):
-        b = ocsp.OCSPResponseBuilder().add_response(
-            cert=leaf, issuer=iss, algorithm=algo,
-            cert_status=ocsp.OCSPCertStatus.GOOD, this_update=utc(this_update),
-            next_update=utc(next_update), revocation_time=None,
-            revocation_reason=None).responder_id(
-            ocsp.OCSPResponderEncoding.HASH, rcert)
-        h[field] = b.sign(rkey, hashes.SHA256()).public_bytes(
-            serialization.Encoding.DER)
+         "status": status, "issuer": iss}
+    # both signed within one second: the same producedAt (stored.h)
+    while "sha256" not in h or \
+            ocsp.load_der_ocsp_response(h["sha1"]).produced_at != \
+            ocsp.load_der_ocsp_response(h["sha256"]).produced_at:
+        for field, algo in (("sha1", hashes.SHA1()),
+                            ("sha256", hashes.SHA256())):
+            b = ocsp.OCSPResponseBuilder().add_response(
+                cert=leaf, issuer=iss, algorithm=algo,
+                cert_status=ocsp.OCSPCertStatus.GOOD,
+                this_update=utc(this_update), next_update=utc(next_update),
+                revocation_time=None, revocation_reason=None).responder_id(
+                ocsp.OCSPResponderEncoding.HASH, rcert)
+            h[field] = b.sign(rkey, hashes.SHA256()).public_bytes(
+                serialization.Encoding.DER)
     return h
 
 
 def encode(h):
+    # checked as the signer checks: the SHA-256 response comes back whole
     return stored_encode(h["status"], h["this_update"], h["next_update"],
-                         h["sha1"], h["sha256"])
+                         h["sha1"], h["sha256"], h["issuer"])
 
 
 def store(stack, leaf_path, h):
@@ -66,8 +72,8 @@ def make_leaf(stack, name):
     return p
 
 
-def status(n, stack, leaf):
-    r = post(n.port, request_der(stack.pki, leaf))
+def status(n, stack, leaf, digest="sha1"):
+    r = post(n.port, request_der(stack.pki, leaf, digest))
     assert r.status == 200
     if r.ocsp_status != ocsp.OCSPResponseStatus.SUCCESSFUL:
         return r.ocsp_status
@@ -227,7 +233,15 @@ def responder_der(pki):
 
 
 def with_sha1(h, der):
-    return encode(dict(h, sha1=der))
+    return stored_encode(h["status"], h["this_update"], h["next_update"],
+                         der, h["sha256"])
+
+
+def retag_sig(v):
+    # the SHA-256 response's signature made an OCTET STRING
+    at = 20 + int.from_bytes(v[18:20], "big")
+    assert v[at] == 0x03
+    return v[:at] + b"\x04" + v[at + 1:]
 
 
 # Stored values the signer could not have written (stored.h), each from a
@@ -242,6 +256,9 @@ INVALID = {
     encode(h)[2:],
     "not DER": lambda h, pki: with_sha1(h, b"not DER"),
     "DER cut short": lambda h, pki: with_sha1(h, h["sha1"][:-1]),
+    "SHA-256 response stored whole": lambda h, pki: with_sha1(
+        h, h["sha256"]),
+    "signature not a BIT STRING": lambda h, pki: retag_sig(encode(h)),
     # already whole: certs would be sent twice
     "with certs": lambda h, pki: with_sha1(
         h, splice_certs(h["sha1"], responder_der(pki))),
@@ -257,12 +274,15 @@ def test_invalid_presigned_record_is_a_miss(stack, make_nginx, case):
     h = presign(stack.pki, good, now - 60, now + 3600)
     key = "revoca:ocsp:demo:" + stack.serial_of(good)
     n = make_nginx(stack.conf, loc="revoca_cache off;")
-    # the valid value is served, the module putting the certificate back
+    # the valid value is served for both CertID hashes, the module
+    # rebuilding the SHA-256 response and putting the certificate back
     stack.r().set(key, encode(h))
-    assert status(n, stack, good) == GOOD
+    for digest in ("sha1", "sha256"):
+        assert status(n, stack, good, digest) == GOOD
     stack.r().set(key, INVALID[case](h, stack.pki))
-    r = post(n.port, request_der(stack.pki, good))
-    assert r.ocsp_status == ocsp.OCSPResponseStatus.TRY_LATER
+    for digest in ("sha1", "sha256"):
+        r = post(n.port, request_der(stack.pki, good, digest))
+        assert r.ocsp_status == ocsp.OCSPResponseStatus.TRY_LATER
     assert "incomplete or invalid response record" in n.log()
 
 

@@ -374,81 +374,84 @@ static OCSP_BASICRESP *sign_and_verify(const ocsp_issuer_t *iss,
 }
 
 /*
- * The stored form (stored.h): S signed by ISS without certs, stored in a
- * value with another response beside it, read back and rebuilt by READER
- * (the same issuer loaded as the nginx module loads it, without keys),
- * then checked as sign_and_verify() checks a response signed whole.  For
- * RSA (PKCS#1 v1.5 signatures are deterministic) the rebuilt response is
- * byte for byte the one signed with certs.
+ * The stored form (stored.h): S signed by ISS without certs for both
+ * CertID hashes, made into a value, read back and rebuilt by READER (the
+ * same issuer loaded as the nginx module loads it, without keys), then the
+ * response for S's hash checked as sign_and_verify() checks a response
+ * signed whole.  For RSA (PKCS#1 v1.5 signatures are deterministic) both
+ * rebuilt responses are byte for byte the ones signed with certs.
  */
 static OCSP_BASICRESP *store_and_verify(const ocsp_issuer_t *iss,
                                         const ocsp_issuer_t *reader,
                                         const setup_t *t,
                                         const ocsp_single_t *s)
 {
-    ocsp_single_t bare = *s;
-    unsigned char *der = NULL, *whole = NULL, *value = NULL, *full = NULL;
+    ocsp_single_t bare = *s, whole_s = *s;
+    unsigned char *der[OCSP_HASH_COUNT] = {NULL, NULL};
+    size_t der_len[OCSP_HASH_COUNT];
+    unsigned char *value = NULL, *full = NULL, *whole = NULL;
     const unsigned char *last;
-    size_t len = 0, whole_len = 0, value_len, full_len, last_len;
-    ocsp_stored_t st, back;
+    size_t value_len = 0, full_len, whole_len, last_len;
+    ocsp_stored_t back;
     OCSP_BASICRESP *bs = NULL;
     const char *why = NULL;
-    int tags[8];
+    int tags[8], h;
 
     bare.no_certs = 1;
-    CHECK(ocsp_response_sign(iss, &bare, &der, &len) == 0);
-    if (der == NULL) {
-        return NULL;
+    for (h = 0; h < OCSP_HASH_COUNT; h++) {
+        bare.hash = (ocsp_hash_e)h;
+        CHECK(ocsp_response_sign(iss, &bare, &der[h], &der_len[h]) == 0);
+        if (der[h] == NULL) {
+            goto done;
+        }
+        /* signed without certs: tbsResponseData, algorithm, signature */
+        CHECK(basic_elements(der[h], der_len[h], tags, 8, &last, &last_len) ==
+              3);
     }
-    /* signed without certs: tbsResponseData, algorithm, signature */
-    CHECK(basic_elements(der, len, tags, 8, &last, &last_len) == 3);
-
-    memset(&st, 0, sizeof(st));
-    st.status = s->status;
-    st.this_update = s->this_update;
-    st.next_update = s->next_update;
-    st.resp[s->hash] = der;
-    st.resp_len[s->hash] = len;
-    st.resp[!s->hash] = (const unsigned char *)"\x30\x03\x0a\x01\x01";
-    st.resp_len[!s->hash] = 5;
-    value_len = ocsp_stored_size(&st);
-    value = malloc(value_len);
-    CHECK(value != NULL &&
-          ocsp_stored_encode(&st, value, value_len) == value_len);
-    CHECK(value_len == OCSP_STORED_HEADER + 4 + len + 5);
-    CHECK(ocsp_stored_encode(&st, value, value_len - 1) == 0);
+    if (ocsp_stored_make(iss, s->status, s->this_update, s->next_update, der,
+                         der_len, &value, &value_len, &why) != 0) {
+        fprintf(stderr, "%s: ocsp_stored_make: %s\n", t->name, why);
+        CHECK(0);
+        goto done;
+    }
+    /* the SHA-1 response whole, of the SHA-256 one its signature only */
+    CHECK(value_len < der_len[0] + der_len[1] - 100);
     CHECK(ocsp_stored_decode(value, value_len, &back, &why) == 0);
     CHECK(back.status == s->status && back.this_update == s->this_update &&
           back.next_update == s->next_update);
-    CHECK(back.resp_len[s->hash] == len &&
-          memcmp(back.resp[s->hash], der, len) == 0);
+    CHECK(back.resp_len == der_len[OCSP_HASH_SHA1] &&
+          memcmp(back.resp, der[OCSP_HASH_SHA1], back.resp_len) == 0);
 
-    full = malloc(OCSP_STORED_FULL_MAX(reader, len));
-    full_len = ocsp_stored_full(reader, back.resp[s->hash], len, full,
-                                OCSP_STORED_FULL_MAX(reader, len), &why);
-    CHECK(full_len > 0);
-    if (full_len == 0) {
-        fprintf(stderr, "%s: ocsp_stored_full: %s\n", t->name, why);
-        goto done;
-    }
-    if (!t->delegated) {
-        /* the CA signs: nothing to put back */
-        CHECK(full_len == len && memcmp(full, der, len) == 0);
-    }
-    /* the smallest room it asks for is enough, one byte less is not */
-    CHECK(ocsp_stored_full(reader, back.resp[s->hash], len, full, full_len - 1,
-                           &why) == 0);
-    bs = verify_der(t, full, full_len);
-    if (strcmp(t->kind, "rsa") == 0) {
-        CHECK(ocsp_response_sign(iss, s, &whole, &whole_len) == 0);
-        CHECK(whole_len == full_len && memcmp(whole, full, full_len) == 0);
+    for (h = 0; h < OCSP_HASH_COUNT; h++) {
+        if (ocsp_stored_full(reader, &back, (ocsp_hash_e)h, &full, &full_len,
+                             &why) != 0) {
+            fprintf(stderr, "%s: ocsp_stored_full: %s\n", t->name, why);
+            CHECK(0);
+            goto done;
+        }
+        if (!t->delegated) {
+            /* the CA signs: nothing put back */
+            CHECK(full_len == der_len[h] &&
+                  memcmp(full, der[h], full_len) == 0);
+        }
+        if (strcmp(t->kind, "rsa") == 0) {
+            whole_s.hash = (ocsp_hash_e)h;
+            CHECK(ocsp_response_sign(iss, &whole_s, &whole, &whole_len) == 0);
+            CHECK(whole_len == full_len && memcmp(whole, full, full_len) == 0);
+            free(whole);
+            whole = NULL;
+        }
+        if (h == (int)s->hash) {
+            bs = verify_der(t, full, full_len);
+        }
+        free(full);
+        full = NULL;
     }
 
 done:
-    free(der);
-    free(whole);
+    free(der[0]);
+    free(der[1]);
     free(value);
-    free(full);
     return bs;
 }
 

@@ -6,8 +6,9 @@
  *   P:events                 stream, field "e" = protobuf Event
  *   P:cert:ISSUER:SERIAL     protobuf CertRecord
  *   P:ocsp:ISSUER:SERIAL     string: the pre-signed responses for both
- *                            CertID hashes without certs, their status
- *                            and times, versioned (stored.h)
+ *                            CertID hashes, without certs, of the SHA-256
+ *                            one only its signature; their status and
+ *                            times; versioned (stored.h)
  *   P:due:ISSUER             zset serial -> unix time of next work
  *   P:revoked:ISSUER:SHARD   hash serial -> protobuf CertRecord
  *   P:revlog:ISSUER:SHARD    string: the hash's changes, appended (revlog.h)

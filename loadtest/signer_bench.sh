@@ -12,7 +12,7 @@
 #
 # Redis runs with AOF (appendfsync everysec) as in production; REDIS_AOF=no
 # turns it off, to see what the disk costs (the AOF grows by each
-# certificate's stored responses, responder/stored.h: ~0.6 KB).
+# certificate's stored responses, responder/stored.h: ~0.4 KB).
 # On two or more cores Redis gets core 1 and the signer core 0.
 # SIGNER_BATCH sets the signer's batch (default 512), REDIS_ARGS adds
 # redis-server options.

@@ -15,6 +15,7 @@
 #include "event.h"
 #include "issuer.h"
 #include "keys.h"
+#include "stored.h"
 #include "policy.h"
 #include "record.h"
 #include "serial.h"
@@ -632,8 +633,7 @@ static int cmd_status(cli_t *cli, int argc, char **argv)
     char serial[OCSP_SERIAL_HEX_MAX + 1], cert_key[OCSP_KEY_MAX],
         ocsp_key[OCSP_KEY_MAX];
     const char *get[] = {"GET", cert_key};
-    const char *hget[] = {"HMGET", ocsp_key, OCSP_FIELD_STATUS,
-                          OCSP_FIELD_THIS_UPDATE, OCSP_FIELD_NEXT_UPDATE};
+    const char *get_resp[] = {"GET", ocsp_key};
     redisReply *rec_reply = NULL, *resp_reply = NULL;
     Revoca__CertRecord *rec = NULL;
     X509 *ca = NULL, *cert = NULL;
@@ -662,7 +662,7 @@ static int cmd_status(cli_t *cli, int argc, char **argv)
     ocsp_key_ocsp(ocsp_key, cli->cf.prefix, ic->name, serial);
     /* One round trip: both commands pipelined (rconn.h). */
     if (ocsp_rconn_append(&cli->redis, 2, get, NULL) == 0 &&
-        ocsp_rconn_append(&cli->redis, 5, hget, NULL) == 0) {
+        ocsp_rconn_append(&cli->redis, 2, get_resp, NULL) == 0) {
         rec_reply = ocsp_rconn_reply(&cli->redis);
         resp_reply = rec_reply ? ocsp_rconn_reply(&cli->redis) : NULL;
     }
@@ -709,17 +709,19 @@ static int cmd_status(cli_t *cli, int argc, char **argv)
             print_time("invalidity_date", rec->invalidity_date);
         }
     }
-    if (resp_reply->type == REDIS_REPLY_ARRAY && resp_reply->elements == 3 &&
-        resp_reply->element[0]->type == REDIS_REPLY_STRING) {
-        int64_t at;
-        printf("%-16s %.*s\n", "ocsp_status", (int)resp_reply->element[0]->len,
-               resp_reply->element[0]->str);
-        if (ocsp_reply_int64(resp_reply->element[1], 0, &at) == 0) {
-            print_time("this_update", at);
+    if (resp_reply->type == REDIS_REPLY_STRING) {
+        ocsp_stored_t st;
+        const char *why;
+
+        if (ocsp_stored_decode((const unsigned char *)resp_reply->str,
+                               resp_reply->len, &st, &why) != 0) {
+            printf("%-16s invalid (%s)\n", "ocsp_status", why);
+            cli_err("stored responses %s are invalid (%s)", ocsp_key, why);
+            goto done;
         }
-        if (ocsp_reply_int64(resp_reply->element[2], 0, &at) == 0) {
-            print_time("next_update", at);
-        }
+        printf("%-16s %s\n", "ocsp_status", ocsp_status_field(st.status));
+        print_time("this_update", st.this_update);
+        print_time("next_update", st.next_update);
     } else {
         printf("%-16s %s\n", "ocsp_status", "no response stored");
     }

@@ -17,8 +17,8 @@
 # exit.
 #
 # Redis runs with AOF (appendfsync everysec) as in production; REDIS_AOF=no
-# turns it off, to see what the disk costs (the AOF grows ~2 KB per
-# certificate: two responses with the responder certificate in each).
+# turns it off, to see what the disk costs (the AOF grows by each
+# certificate's stored responses, responder/stored.h: ~0.4 KB).
 # On two or more cores Redis gets core 1 and the signer core 0 (both
 # signers of the second run share core 0 on a two-core machine: it shows
 # that they split the work without repeating any, not that they scale;

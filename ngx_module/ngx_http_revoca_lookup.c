@@ -11,6 +11,7 @@
 #include "ngx_http_revoca.h"
 
 #include "keys.h"
+#include "stored.h"
 
 
 static void ngx_http_revoca_lookup_done(ngx_http_revoca_redis_req_t *rr,
@@ -19,17 +20,16 @@ static ngx_int_t ngx_http_revoca_answer_redis(ngx_http_request_t *r,
     ngx_http_revoca_ctx_t *ctx);
 static ngx_uint_t ngx_http_revoca_origins(ngx_http_revoca_loc_conf_t *rlcf,
     const ocsp_issuer_t *issuer);
-static ngx_int_t ngx_http_revoca_parse_time(redisReply *rp, time_t *t);
 
 
 ngx_int_t
 ngx_http_revoca_lookup(ngx_http_request_t *r, u_char *der, size_t len)
 {
     char                          key[OCSP_KEY_MAX];
-    int                           n, argc;
-    size_t                        argvlen[6];
+    int                           n;
+    size_t                        argvlen[2];
     ngx_int_t                     rc;
-    const char                   *argv[6];
+    const char                   *argv[2];
     ocsp_limits_t                 lim;
     ocsp_certid_t                *id;
     ocsp_resp_status_e            st;
@@ -122,7 +122,7 @@ ngx_http_revoca_lookup(ngx_http_request_t *r, u_char *der, size_t len)
         (void) ngx_atomic_fetch_add(&sh->cache_misses, 1);
     }
 
-    /* HMGET P:ocsp:ISSUER:SERIAL <form> this_update next_update status */
+    /* GET P:ocsp:ISSUER:SERIAL, the stored responses (stored.h) */
 
     ctx->rr.rmcf = rmcf;
     ctx->rr.pool = r->pool;
@@ -136,19 +136,10 @@ ngx_http_revoca_lookup(ngx_http_request_t *r, u_char *der, size_t len)
         return ngx_http_revoca_send_error(r, ctx, OCSP_ST_INTERNAL_ERROR);
     }
 
-    argc = 0;
-    argv[argc] = "HMGET"; argvlen[argc++] = 5;
-    argv[argc] = key; argvlen[argc++] = n;
-    argv[argc] = ocsp_hash_field(id->hash);
-    argvlen[argc] = ngx_strlen(argv[argc]); argc++;
-    argv[argc] = OCSP_FIELD_THIS_UPDATE;
-    argvlen[argc++] = sizeof(OCSP_FIELD_THIS_UPDATE) - 1;
-    argv[argc] = OCSP_FIELD_NEXT_UPDATE;
-    argvlen[argc++] = sizeof(OCSP_FIELD_NEXT_UPDATE) - 1;
-    argv[argc] = OCSP_FIELD_STATUS;
-    argvlen[argc++] = sizeof(OCSP_FIELD_STATUS) - 1;
+    argv[0] = "GET"; argvlen[0] = 3;
+    argv[1] = key; argvlen[1] = n;
 
-    if (ngx_http_revoca_redis_format(&ctx->rr, argc, argv, argvlen)
+    if (ngx_http_revoca_redis_format(&ctx->rr, 2, argv, argvlen)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -229,13 +220,24 @@ ngx_http_revoca_lookup_done(ngx_http_revoca_redis_req_t *rr, ngx_int_t rc)
 }
 
 
+/*
+ * The stored responses (stored.h) are checked and the one asked for is
+ * rebuilt with the responder certificate here, once per cache miss: the
+ * shared cache keeps the full response.
+ */
+
 static ngx_int_t
 ngx_http_revoca_answer_redis(ngx_http_request_t *r,
     ngx_http_revoca_ctx_t *ctx)
 {
+    size_t                         full_len;
+    u_char                        *full;
     time_t                         now;
-    ngx_int_t                      n;
-    redisReply                    *hmget, *der_reply, *status_reply, *record;
+    ngx_str_t                      msg;
+    const char                    *why;
+    redisReply                    *stored_reply, *record;
+    ocsp_stored_t                  st;
+    const ocsp_issuer_t           *iss;
     ngx_http_revoca_answer_t       ans;
     ngx_http_revoca_loc_conf_t    *rlcf;
     ngx_http_revoca_main_conf_t   *rmcf;
@@ -244,16 +246,26 @@ ngx_http_revoca_answer_redis(ngx_http_request_t *r,
     rmcf = ngx_http_get_module_main_conf(r, ngx_http_revoca_module);
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_revoca_module);
     sh = ngx_http_revoca_metrics(rmcf);
+    iss = ctx->issuer;
 
-    hmget = ctx->rr.replies[0];
+    stored_reply = ctx->rr.replies[0];
     record = (ctx->rr.nreplies > 1) ? ctx->rr.replies[1] : NULL;
 
-    if (hmget->type != REDIS_REPLY_ARRAY
-        || hmget->elements != NGX_HTTP_REVOCA_REDIS_ELEMENTS_MAX)
+    if (stored_reply->type != REDIS_REPLY_STRING
+        && stored_reply->type != REDIS_REPLY_NIL)
     {
+        /* WRONGTYPE: a hash of the layout before stored.h, say */
+        ngx_str_null(&msg);
+
+        if (stored_reply->type == REDIS_REPLY_ERROR) {
+            msg.data = (u_char *) stored_reply->str;
+            msg.len = ngx_min(stored_reply->len, 128);
+        }
+
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "revoca: unexpected redis reply type %d to HMGET",
-                      hmget->type);
+                      "revoca: unexpected redis reply type %d to GET of"
+                      " the stored responses \"%V\"", stored_reply->type,
+                      &msg);
         return ngx_http_revoca_miss(r, ctx);
     }
 
@@ -267,12 +279,7 @@ ngx_http_revoca_answer_redis(ngx_http_request_t *r,
         return ngx_http_revoca_miss(r, ctx);
     }
 
-    der_reply = hmget->element[0];
-
-    if (der_reply->type == REDIS_REPLY_NIL
-        && hmget->element[1]->type == REDIS_REPLY_NIL
-        && hmget->element[2]->type == REDIS_REPLY_NIL)
-    {
+    if (stored_reply->type == REDIS_REPLY_NIL) {
         /*
          * The CA never reported this serial (or not yet): signed only
          * with "revoca_sign unissued", a nonce or not; "nonce" alone
@@ -298,22 +305,15 @@ ngx_http_revoca_answer_redis(ngx_http_request_t *r,
 
     ngx_memzero(&ans, sizeof(ngx_http_revoca_answer_t));
 
-    if (der_reply->type != REDIS_REPLY_STRING
-        || der_reply->len < 2 || der_reply->len > NGX_HTTP_REVOCA_DER_MAX
-        || (u_char) der_reply->str[0] != 0x30
-        || ngx_http_revoca_parse_time(hmget->element[1], &ans.this_update)
-           != NGX_OK
-        || ngx_http_revoca_parse_time(hmget->element[2], &ans.next_update)
-           != NGX_OK
-        || ans.this_update >= ans.next_update)
+    if (ocsp_stored_decode((u_char *) stored_reply->str, stored_reply->len,
+                           &st, &why)
+        != 0)
     {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "revoca: incomplete or invalid response record in"
-                      " redis for issuer \"%s\" serial %s",
-                      ctx->issuer->conf->name,
-                      ctx->req.singles[0].serial);
-        return ngx_http_revoca_miss(r, ctx);
+        goto invalid;
     }
+
+    ans.this_update = (time_t) st.this_update;
+    ans.next_update = (time_t) st.next_update;
 
     now = ngx_time();
 
@@ -323,7 +323,7 @@ ngx_http_revoca_answer_redis(ngx_http_request_t *r,
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "revoca: response in redis for issuer \"%s\" serial"
                       " %s is past its nextUpdate",
-                      ctx->issuer->conf->name, ctx->req.singles[0].serial);
+                      iss->conf->name, ctx->req.singles[0].serial);
         ctx->have_stale = 0;
 
         if (ctx->want_record) {
@@ -333,19 +333,29 @@ ngx_http_revoca_answer_redis(ngx_http_request_t *r,
         return ngx_http_revoca_miss(r, ctx);
     }
 
-    status_reply = hmget->element[3];
-    ans.cert_status = NGX_HTTP_REVOCA_CERT_NONE;
-
-    if (status_reply->type == REDIS_REPLY_STRING) {
-        n = ocsp_status_from_field(status_reply->str, status_reply->len);
-        if (n >= 0) {
-            ans.cert_status = n;
-        }
+    if (ocsp_stored_full(iss, &st, ctx->req.singles[0].hash, &full,
+                         &full_len, &why)
+        != 0)
+    {
+        goto invalid;
     }
 
-    /* the reply is freed with the request's pool, after the answer */
-    ans.der.data = (u_char *) der_reply->str;
-    ans.der.len = der_reply->len;
+    ans.der.data = ngx_pnalloc(r->pool, full_len);
+    if (ans.der.data == NULL) {
+        free(full);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(ans.der.data, full, full_len);
+    ans.der.len = full_len;
+    free(full);
+
+    if (ans.der.len > NGX_HTTP_REVOCA_DER_MAX) {
+        why = "too long";
+        goto invalid;
+    }
+
+    ans.cert_status = st.status;
     ans.origin = NGX_HTTP_REVOCA_ORIGIN_PRESIGNED;
     ans.fresh = 1;
     ngx_http_revoca_etag(&ans);
@@ -355,6 +365,16 @@ ngx_http_revoca_answer_redis(ngx_http_request_t *r,
     }
 
     return ngx_http_revoca_send_answer(r, ctx, &ans);
+
+invalid:
+
+    /* never served, whatever it says: revoca_miss, as for Redis down */
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "revoca: incomplete or invalid response record in"
+                  " redis for issuer \"%s\" serial %s: %s",
+                  iss->conf->name, ctx->req.singles[0].serial, why);
+    return ngx_http_revoca_miss(r, ctx);
 }
 
 
@@ -402,24 +422,4 @@ ngx_http_revoca_miss(ngx_http_request_t *r, ngx_http_revoca_ctx_t *ctx)
     }
 
     return ngx_http_revoca_send_error(r, ctx, rlcf->miss_status);
-}
-
-
-static ngx_int_t
-ngx_http_revoca_parse_time(redisReply *rp, time_t *t)
-{
-    ngx_int_t  n;
-
-    if (rp->type != REDIS_REPLY_STRING || rp->len == 0 || rp->len > 12) {
-        return NGX_ERROR;
-    }
-
-    n = ngx_atoi((u_char *) rp->str, rp->len);
-    if (n == NGX_ERROR) {
-        return NGX_ERROR;
-    }
-
-    *t = (time_t) n;
-
-    return NGX_OK;
 }

@@ -145,42 +145,27 @@ static int issuer_hashes(ocsp_issuer_t *iss)
     return 0;
 }
 
-static int issuer_keys(ocsp_registry_t *reg, ocsp_issuer_t *iss)
+/*
+ * The responder certificate: what names the signer of a response
+ * (responder_key_id) and, for a delegate, what certs carries
+ * (responder_der).  Loaded with or without keys: a reader of stored
+ * responses puts the certificate back (stored.h).
+ */
+static int issuer_responder(ocsp_registry_t *reg, ocsp_issuer_t *iss)
 {
     const ocsp_issuer_conf_t *ic = iss->conf;
-    const char *cert_path = ic->responder_cert_path;
-    const char *key_path = ic->responder_key_path;
     const ASN1_BIT_STRING *bits;
     unsigned char *der = NULL;
     unsigned mdlen;
     int len, delegated;
 
-    if (cert_path == NULL) {
-        /* The CA answers for itself (RFC 6960 4.2.2.2, first case). */
-        cert_path = ic->cert_path;
-        key_path = ic->ca_key_path;
-        if (key_path == NULL) {
-            reg_err(reg, ic->name,
-                    "no responder_cert/responder_key and no CA key to sign "
-                    "with");
-            return -1;
-        }
-        iss->responder = X509_dup(iss->cert);
-    } else {
-        iss->responder = ocsp_cert_load(cert_path, NULL);
-    }
+    /* No responder_cert: the CA answers for itself (RFC 6960 4.2.2.2,
+     * first case). */
+    iss->responder = ic->responder_cert_path == NULL
+                         ? X509_dup(iss->cert)
+                         : ocsp_cert_load(ic->responder_cert_path, NULL);
     if (iss->responder == NULL) {
         reg_err(reg, ic->name, "cannot load the responder certificate");
-        return -1;
-    }
-    iss->key = ocsp_key_load(key_path, NULL);
-    if (iss->key == NULL) {
-        reg_err(reg, ic->name, "cannot load the responder key");
-        return -1;
-    }
-    if (X509_check_private_key(iss->responder, iss->key) != 1) {
-        reg_err(reg, ic->name,
-                "the responder key does not match its certificate");
         return -1;
     }
     /* A responder_cert that is the CA certificate itself is the CA
@@ -200,27 +185,6 @@ static int issuer_keys(ocsp_registry_t *reg, ocsp_issuer_t *iss)
                     "the responder certificate lacks id-kp-OCSPSigning");
             return -1;
         }
-    }
-
-    iss->sig_alg_len = ocsp_sig_alg(iss->key, iss->sig_alg);
-    if (iss->sig_alg_len == 0) {
-        reg_err(reg, ic->name, "the responder key must be ECDSA or RSA");
-        return -1;
-    }
-
-    /* One signing context and one digest for every response: setting them
-     * up per signature (an implicit fetch by name each time) costs as much
-     * as half an ECDSA signature. */
-    iss->sign_ctx = EVP_PKEY_CTX_new(iss->key, NULL);
-    iss->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-    iss->md_ctx = EVP_MD_CTX_new();
-    if (iss->sign_ctx == NULL || iss->sha256 == NULL || iss->md_ctx == NULL ||
-        EVP_PKEY_sign_init(iss->sign_ctx) != 1 ||
-        EVP_PKEY_CTX_set_signature_md(iss->sign_ctx, iss->sha256) != 1 ||
-        (EVP_PKEY_get_base_id(iss->key) == EVP_PKEY_RSA &&
-         EVP_PKEY_CTX_set_rsa_padding(iss->sign_ctx, RSA_PKCS1_PADDING) != 1)) {
-        reg_err(reg, ic->name, "cannot set up signing");
-        return -1;
     }
 
     /* RFC 6960 4.2.2.3: ResponderID byKey is the SHA-1 of the key bits. */
@@ -255,6 +219,56 @@ static int issuer_keys(ocsp_registry_t *reg, ocsp_issuer_t *iss)
     return 0;
 }
 
+/* The responder's private key, matched to its certificate, and what
+ * signing with it needs. */
+static int issuer_keys(ocsp_registry_t *reg, ocsp_issuer_t *iss)
+{
+    const ocsp_issuer_conf_t *ic = iss->conf;
+    const char *key_path = ic->responder_key_path;
+
+    if (ic->responder_cert_path == NULL) {
+        key_path = ic->ca_key_path;
+        if (key_path == NULL) {
+            reg_err(reg, ic->name,
+                    "no responder_cert/responder_key and no CA key to sign "
+                    "with");
+            return -1;
+        }
+    }
+    iss->key = ocsp_key_load(key_path, NULL);
+    if (iss->key == NULL) {
+        reg_err(reg, ic->name, "cannot load the responder key");
+        return -1;
+    }
+    if (X509_check_private_key(iss->responder, iss->key) != 1) {
+        reg_err(reg, ic->name,
+                "the responder key does not match its certificate");
+        return -1;
+    }
+
+    iss->sig_alg_len = ocsp_sig_alg(iss->key, iss->sig_alg);
+    if (iss->sig_alg_len == 0) {
+        reg_err(reg, ic->name, "the responder key must be ECDSA or RSA");
+        return -1;
+    }
+
+    /* One signing context and one digest for every response: setting them
+     * up per signature (an implicit fetch by name each time) costs as much
+     * as half an ECDSA signature. */
+    iss->sign_ctx = EVP_PKEY_CTX_new(iss->key, NULL);
+    iss->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    iss->md_ctx = EVP_MD_CTX_new();
+    if (iss->sign_ctx == NULL || iss->sha256 == NULL || iss->md_ctx == NULL ||
+        EVP_PKEY_sign_init(iss->sign_ctx) != 1 ||
+        EVP_PKEY_CTX_set_signature_md(iss->sign_ctx, iss->sha256) != 1 ||
+        (EVP_PKEY_get_base_id(iss->key) == EVP_PKEY_RSA &&
+         EVP_PKEY_CTX_set_rsa_padding(iss->sign_ctx, RSA_PKCS1_PADDING) != 1)) {
+        reg_err(reg, ic->name, "cannot set up signing");
+        return -1;
+    }
+    return 0;
+}
+
 int ocsp_registry_load(ocsp_registry_t *reg, const ocsp_config_t *cf, int flags)
 {
     size_t i;
@@ -278,7 +292,8 @@ int ocsp_registry_load(ocsp_registry_t *reg, const ocsp_config_t *cf, int flags)
             reg_err(reg, iss->conf->name, "cannot hash the CA certificate");
             goto failed;
         }
-        if ((flags & OCSP_REGISTRY_KEYS) && issuer_keys(reg, iss) != 0) {
+        if (issuer_responder(reg, iss) != 0 ||
+            ((flags & OCSP_REGISTRY_KEYS) && issuer_keys(reg, iss) != 0)) {
             goto failed;
         }
     }

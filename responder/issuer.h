@@ -28,10 +28,11 @@ typedef struct {
     unsigned char name_hash[OCSP_HASH_COUNT][OCSP_HASH_MAX_LEN];
     unsigned char key_hash[OCSP_HASH_COUNT][OCSP_HASH_MAX_LEN];
 
-    /* Signing material; NULL/0 unless loaded with OCSP_REGISTRY_KEYS.
-     * responder_der is the delegated responder's certificate, sent in
-     * certs; it stays NULL when the CA signs for itself, which sends none
-     * (RFC 6960 4.2.2.2). */
+    /* The responder, always loaded (a reader of stored responses puts its
+     * certificate back, stored.h): responder_der is the delegated
+     * responder's certificate, sent in certs; it stays NULL when the CA
+     * signs for itself, which sends none (RFC 6960 4.2.2.2).  Signing
+     * material, from key on: NULL/0 unless loaded with OCSP_REGISTRY_KEYS. */
     X509 *responder;              /* owned */
     EVP_PKEY *key;                /* owned */
     EVP_PKEY_CTX *sign_ctx;       /* owned; initialised once for speed */
@@ -53,11 +54,12 @@ typedef struct {
 #define OCSP_REGISTRY_KEYS 0x1
 
 /*
- * Loads every issuer of cf into reg; with OCSP_REGISTRY_KEYS also each
- * responder certificate and private key, checking that they match and that a
- * delegated responder certificate carries id-kp-OCSPSigning and is issued by
- * the CA (RFC 6960 4.2.2.2).  Returns 0, or -1 with reg->err set.  cf must
- * outlive reg.  Free with ocsp_registry_free().
+ * Loads every issuer of cf into reg with its responder certificate, checking
+ * that a delegated responder certificate carries id-kp-OCSPSigning and is
+ * issued by the CA (RFC 6960 4.2.2.2); with OCSP_REGISTRY_KEYS also each
+ * responder's private key, checking that it matches the certificate.  Returns
+ * 0, or -1 with reg->err set.  cf must outlive reg.  Free with
+ * ocsp_registry_free().
  */
 int ocsp_registry_load(ocsp_registry_t *reg, const ocsp_config_t *cf,
                        int flags);

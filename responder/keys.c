@@ -89,14 +89,3 @@ const char *ocsp_status_field(int status)
 {
     return status >= 0 && status < 3 ? status_names[status] : "unknown";
 }
-
-int ocsp_status_from_field(const char *s, size_t len)
-{
-    for (int i = 0; i < 3; i++) {
-        if (strlen(status_names[i]) == len &&
-            memcmp(status_names[i], s, len) == 0) {
-            return i;
-        }
-    }
-    return -1;
-}

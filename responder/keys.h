@@ -5,9 +5,10 @@
  *
  *   P:events                 stream, field "e" = protobuf Event
  *   P:cert:ISSUER:SERIAL     protobuf CertRecord
- *   P:ocsp:ISSUER:SERIAL     hash: sha1, sha256 (DER OCSPResponse),
- *                            this_update, next_update (unix seconds),
- *                            status (good|revoked|unknown)
+ *   P:ocsp:ISSUER:SERIAL     string: the pre-signed responses for both
+ *                            CertID hashes, without certs, of the SHA-256
+ *                            one only its signature; their status and
+ *                            times; versioned (stored.h)
  *   P:due:ISSUER             zset serial -> unix time of next work
  *   P:revoked:ISSUER:SHARD   hash serial -> protobuf CertRecord
  *   P:revlog:ISSUER:SHARD    string: the hash's changes, appended (revlog.h)
@@ -33,18 +34,10 @@
 /* Room for the longest key of the scheme. */
 #define OCSP_KEY_MAX 192
 
-/* Field names of P:ocsp:ISSUER:SERIAL. */
-#define OCSP_FIELD_SHA1 "sha1"
-#define OCSP_FIELD_SHA256 "sha256"
-#define OCSP_FIELD_THIS_UPDATE "this_update"
-#define OCSP_FIELD_NEXT_UPDATE "next_update"
-#define OCSP_FIELD_STATUS "status"
-
-/* The status field's values: "good", "revoked", "unknown" for
- * OCSP_CERT_GOOD..UNKNOWN (response.h); the name of STATUS (0..2), and
- * back from LEN bytes at S, -1 if none. */
+/* The name of a certStatus OCSP_CERT_GOOD..UNKNOWN (response.h): "good",
+ * "revoked", "unknown" (and "unknown" for any other value), as the CLI
+ * prints a stored response's. */
 const char *ocsp_status_field(int status);
-int ocsp_status_from_field(const char *s, size_t len);
 
 /* Stream field holding the encoded Event. */
 #define OCSP_STREAM_FIELD "e"

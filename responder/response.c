@@ -14,6 +14,12 @@ static const unsigned char certid_alg[OCSP_HASH_COUNT][16] = {
      0x01, 0x05, 0x00}};
 static const size_t certid_alg_len[OCSP_HASH_COUNT] = {11, 15};
 
+const unsigned char *ocsp_certid_alg(ocsp_hash_e hash, size_t *len)
+{
+    *len = certid_alg_len[hash];
+    return certid_alg[hash];
+}
+
 /* id-pkix-ocsp-basic, RFC 6960 4.2.1. */
 static const unsigned char oid_ocsp_basic[] = {
     0x06, 0x09, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x01};
@@ -157,9 +163,10 @@ int ocsp_response_sign(const ocsp_issuer_t *iss, const ocsp_single_t *s,
     bits = der_begin(&b, DER_BIT_STRING);
     der_raw(&b, sig, sig_len + 1);
     der_end(&b, bits);
-    if (iss->responder_der != NULL) {
+    if (iss->responder_der != NULL && !s->no_certs) {
         /* RFC 6960 4.2.2.2: a delegated responder sends its certificate;
-         * the CA signing for itself sends none (issuer.h). */
+         * the CA signing for itself sends none (issuer.h).  The stored
+         * form leaves it to the reader (stored.h). */
         certs = der_begin(&b, DER_CTX(0)); /* certs [0] EXPLICIT SEQUENCE */
         list = der_begin(&b, DER_SEQUENCE);
         der_raw(&b, iss->responder_der, iss->responder_der_len);

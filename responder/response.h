@@ -2,7 +2,8 @@
  * Building and signing OCSP responses (RFC 6960 4.2; RFC 5019 profile).
  * Responses are encoded here directly in DER: one SingleResponse, responderID
  * byKey, a delegated responder's certificate in certs (none when the CA
- * signs, RFC 6960 4.2.2.2), SHA-256 signatures with ECDSA or RSA.
+ * signs, RFC 6960 4.2.2.2; none either in the stored form, stored.h),
+ * SHA-256 signatures with ECDSA or RSA.
  */
 #ifndef REVOCA_RESPONSE_H
 #define REVOCA_RESPONSE_H
@@ -33,6 +34,9 @@ typedef struct {
     int64_t produced_at;
     const unsigned char *nonce; /* NULL: no nonce extension */
     size_t nonce_len;
+    /* 1: leave certs out, for the stored form (stored.h), where the
+     * reader puts the delegated responder's certificate back */
+    int no_certs;
 } ocsp_single_t;
 
 /*
@@ -44,6 +48,12 @@ typedef struct {
  */
 int ocsp_response_sign(const ocsp_issuer_t *iss, const ocsp_single_t *s,
                        unsigned char **out, size_t *outlen);
+
+/*
+ * The DER AlgorithmIdentifier of HASH as a CertID's hashAlgorithm, NULL
+ * parameters (RFC 6960 4.1.1); its length in *len.
+ */
+const unsigned char *ocsp_certid_alg(ocsp_hash_e hash, size_t *len);
 
 /*
  * The unsigned OCSPResponse for an error STATUS (RFC 6960 4.2.1: no

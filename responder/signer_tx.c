@@ -10,6 +10,7 @@
 #include "log.h"
 #include "policy.h"
 #include "response.h"
+#include "stored.h"
 
 /* Bytes of a transaction queued before they are sent (w_cmd()). */
 #define SIGNER_SEND_AT (64 * 1024)
@@ -275,10 +276,11 @@ static int item_write(signer_t *s, signer_batch_t *w, signer_item_t *it,
 {
     const ocsp_issuer_conf_t *ic = it->iss->conf;
     char ocsp_key[OCSP_KEY_MAX], due_key[OCSP_KEY_MAX];
-    char chg_key[OCSP_KEY_MAX], tu[24], nu[24], ms[24];
+    char chg_key[OCSP_KEY_MAX], ms[24];
     /* the item's: kept for a repeat of the batch */
-    unsigned char **der = it->der;
-    size_t *der_len = it->der_len;
+    unsigned char **der = it->der, *value = NULL;
+    size_t *der_len = it->der_len, value_len = 0;
+    const char *why;
     unsigned shard;
     int on_crl, h, unauthorized, written = -1;
     ocsp_answer_e answer;
@@ -343,6 +345,7 @@ static int item_write(signer_t *s, signer_batch_t *w, signer_item_t *it,
         single.produced_at = times->produced_at;
         single.this_update = times->this_update;
         single.next_update = times->next_update;
+        single.no_certs = 1; /* put back by the reader (stored.h) */
         for (h = 0; h < OCSP_HASH_COUNT; h++) {
             single.hash = (ocsp_hash_e)h;
             if (ocsp_response_sign(it->iss, &single, &der[h], &der_len[h]) !=
@@ -356,8 +359,14 @@ static int item_write(signer_t *s, signer_batch_t *w, signer_item_t *it,
     if (!unauthorized) {
         const ocsp_times_t *times = &it->times;
 
-        snprintf(tu, sizeof(tu), "%lld", (long long)times->this_update);
-        snprintf(nu, sizeof(nu), "%lld", (long long)times->next_update);
+        if (ocsp_stored_make(it->iss, status, times->this_update,
+                             times->next_update, der, der_len, &value,
+                             &value_len, &why) != 0) {
+            ocsp_log(OCSP_LOG_ERR,
+                     "stored responses not made key=%s why=\"%s\"", ocsp_key,
+                     why);
+            goto failed;
+        }
         due_at = times->resign_at;
         if (ocsp_record_issued(&it->rec) &&
             it->rec.not_after + ic->expired_retention < due_at) {
@@ -393,31 +402,19 @@ static int item_write(signer_t *s, signer_batch_t *w, signer_item_t *it,
         return 0;
     }
     {
-        const char *hset[] = {"HSET",
-                              ocsp_key,
-                              OCSP_FIELD_SHA1,
-                              (const char *)der[OCSP_HASH_SHA1],
-                              OCSP_FIELD_SHA256,
-                              (const char *)der[OCSP_HASH_SHA256],
-                              OCSP_FIELD_THIS_UPDATE,
-                              tu,
-                              OCSP_FIELD_NEXT_UPDATE,
-                              nu,
-                              OCSP_FIELD_STATUS,
-                              ocsp_status_field(status)};
-        size_t lens[12];
-        for (h = 0; h < 12; h++) {
-            lens[h] = strlen(hset[h]);
-        }
-        lens[3] = der_len[OCSP_HASH_SHA1];
-        lens[5] = der_len[OCSP_HASH_SHA256];
-        w_cmd(w, SIGNER_CMD_OCSP, at, 0, 12, hset, lens);
+        /* SET replaces a value of any type: a hash of the layout before
+         * stored.h is overwritten at its next signing. */
+        const char *set[] = {"SET", ocsp_key, (const char *)value};
+        size_t lens[] = {3, strlen(ocsp_key), value_len};
+        w_cmd(w, SIGNER_CMD_OCSP, at, 0, 3, set, lens);
+        free(value); /* w_cmd() formatted a copy */
         it->add_due = 1;
         w->signatures += 2;
     }
     return 0;
 
 failed:
+    free(value);
     signer_item_forget(it);
     return written;
 }

@@ -193,6 +193,54 @@ def ders():
     yield "ber-constructed", tlv(0x24, tlv(0x04, b"ab") + tlv(0x04, b"cd"))
 
 
+# the issuer of fuzz_stored.c: made-up CertID hashes and responder key id
+STORED_HASHES = {"sha1": (SHA1, b"\x21" * 20, b"\x22" * 20),
+                 "sha256": (SHA256, b"\x31" * 32, b"\x32" * 32)}
+
+
+def stored_response(hash="sha1", key_id=b"\x11" * 20, sig=72, certs=b"",
+                    name=False, singles=1):
+    """A cert-less OCSPResponse of the signer's shape (stored.h)."""
+    alg, nh, kh = STORED_HASHES[hash]
+    basic_oid = tlv(0x06, bytes.fromhex("2b0601050507300101"))
+    rid = tlv(0xa1, NAME) if name else tlv(0xa2, tlv(0x04, key_id))
+    cid = seq(seq(alg, tlv(0x05, b"")), tlv(0x04, nh), tlv(0x04, kh),
+              integer(0x1234))
+    single = seq(cid, tlv(0x80, b""), tlv(0x18, b"20261201000000Z"),
+                 tlv(0xa0, tlv(0x18, b"20261202000000Z")))
+    tbs = seq(rid, tlv(0x18, b"20261201010000Z"), seq(*[single] * singles))
+    alg = seq(tlv(0x06, bytes.fromhex("2a8648ce3d040302")))
+    basic = seq(tbs, alg, tlv(0x03, b"\x00" + b"\x5a" * sig), certs)
+    return seq(tlv(0x0a, b"\x00"),
+               tlv(0xa0, seq(basic_oid, tlv(0x04, basic))))
+
+
+def stored_value(r, sig=tlv(0x03, b"\x00" + b"\x6b" * 71), status=0,
+                 this=1764547200, next_=1764633600, version=1):
+    return (bytes([version, status]) + struct.pack(">qq", this, next_) +
+            struct.pack(">H", len(r)) + r + sig)
+
+
+def storeds():
+    """Values of P:ocsp:ISSUER:SERIAL (stored.h), as the signer writes them
+    and as it does not."""
+    r = stored_response()
+    yield "good", stored_value(r)
+    yield "revoked", stored_value(r, status=1)
+    yield "long-signatures", stored_value(stored_response(sig=256),
+                                          tlv(0x03, b"\x00" + b"\x6b" * 512))
+    yield "with-certs", stored_value(
+        stored_response(certs=tlv(0xa0, seq(seq(b"\x01" * 300)))))
+    yield "by-name", stored_value(stored_response(name=True))
+    yield "other-key", stored_value(stored_response(key_id=b"\x12" * 20))
+    yield "two-singles", stored_value(stored_response(singles=2))
+    yield "sha256-stored", stored_value(stored_response(hash="sha256"))
+    yield "sig-not-bit-string", stored_value(r, sig=tlv(0x04, b"\x00"))
+    yield "version-2", stored_value(r, version=2)
+    yield "times-reversed", stored_value(r, this=2, next_=1)
+    yield "error-response", stored_value(b"\x30\x03\x0a\x01\x03")
+
+
 def write(name, seeds):
     d = os.path.join(HERE, "corpus", name)
     os.makedirs(d, exist_ok=True)
@@ -213,3 +261,4 @@ if __name__ == "__main__":
     write("fuzz_revlog", revlogs())
     write("fuzz_config", configs())
     write("fuzz_der", ders())
+    write("fuzz_stored", storeds())

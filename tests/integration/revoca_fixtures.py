@@ -166,6 +166,11 @@ class Stack:
         self.write_conf(issuers or [{"name": "demo"}], extra)
 
     def write_conf(self, issuers, extra=""):
+        self.issuer_confs = {}
+        for iss in issuers:
+            fields = dict(ISSUER_DEFAULTS)
+            fields.update(iss)
+            self.issuer_confs[fields["name"]] = fields
         with open(self.conf, "w") as f:
             f.write(render_conf(self.redis.port, issuers, extra,
                                 self.signer_conf))
@@ -194,8 +199,37 @@ class Stack:
     def serial_of(self, pem):
         return "%x" % cert(pem).serial_number
 
+    def stored(self, serial, issuer="demo"):
+        """The stored responses of SERIAL (stored_decode()), or None."""
+        v = self.r().get("revoca:ocsp:%s:%s" % (issuer, serial))
+        return None if v is None else stored_decode(v)
+
     def response(self, serial, field="sha1", issuer="demo"):
-        return self.r().hget("revoca:ocsp:%s:%s" % (issuer, serial), field)
+        """The response a client gets for SERIAL's FIELD ("sha1" or
+        "sha256") CertID: the stored one with the delegated responder's
+        certificate put back (as the nginx module does), or None."""
+        st = self.stored(serial, issuer)
+        if st is None:
+            return None
+        fields = self.issuer_confs[issuer]
+        resp = stored_response(st, field, cert(os.path.join(
+            self.tmp, fields["cert"].strip('"'))))
+        cert_der = self.responder_der(issuer)
+        return resp if cert_der is None else splice_certs(resp, cert_der)
+
+    def responder_der(self, issuer="demo"):
+        """ISSUER's delegated responder certificate (DER), None when the CA
+        signs for itself (RFC 6960 4.2.2.2: no certs)."""
+        from cryptography.hazmat.primitives.serialization import Encoding
+        fields = self.issuer_confs[issuer]
+        path = fields.get("responder_cert")
+        if path is None:
+            return None
+        path = os.path.join(self.tmp, path.strip('"'))
+        ca = os.path.join(self.tmp, fields["cert"].strip('"'))
+        if cert(path) == cert(ca):
+            return None
+        return cert(path).public_bytes(Encoding.DER)
 
     def close(self):
         for s in self.signers:
@@ -232,6 +266,139 @@ def raw_cert_record(serial, status, not_after=None, revocation_time=None,
     if reason is not None:
         raw += b"\x38" + varint(reason)
     return raw
+
+
+# --- the stored responses (responder/stored.h), written again here from
+# the layout drawn there, so that the C reader is checked against an
+# independent one ---------------------------------------------------------
+
+STATUS_NAMES = ("good", "revoked", "unknown")
+
+
+def _der_len(n):
+    if n < 0x80:
+        return bytes([n])
+    b = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(b)]) + b
+
+
+def _tlv(tag, content):
+    return bytes([tag]) + _der_len(len(content)) + content
+
+
+def _items(der):
+    """The TLVs that fill DER, each as (tag, contents, whole)."""
+    out, o = [], 0
+    while o < len(der):
+        tag, n, h = der[o], der[o + 1], 2
+        if n & 0x80:
+            k = n & 0x7f
+            n, h = int.from_bytes(der[o + 2:o + 2 + k], "big"), 2 + k
+        out.append((tag, der[o + h:o + h + n], der[o:o + h + n]))
+        o += h + n
+    assert o == len(der)
+    return out
+
+
+def _one(der, tag):
+    (t, contents, _), = _items(der)
+    assert t == tag, (t, tag)
+    return contents
+
+
+def _basic(resp):
+    """The BasicOCSPResponse's elements of the OCSPResponse RESP."""
+    status, rb = _items(_one(resp, 0x30))
+    assert status[2] == b"\x0a\x01\x00" and rb[0] == 0xa0
+    oid, octets = _items(_one(rb[1], 0x30))
+    return _items(_one(octets[1], 0x30)), oid[2]
+
+
+def _wrap(oid, basic):
+    return _tlv(0x30, b"\x0a\x01\x00" + _tlv(0xa0, _tlv(0x30, oid + _tlv(
+        0x04, _tlv(0x30, basic)))))
+
+
+def stored_decode(value):
+    """P:ocsp:ISSUER:SERIAL, version 1: {"status", "this_update",
+    "next_update", "sha1" (its response without certs), "sig256" (the
+    SHA-256 response's signature BIT STRING)}."""
+    import struct
+    assert value[0] == 1, "stored format version %d" % value[0]
+    this_update, next_update = struct.unpack(">qq", value[2:18])
+    (n,) = struct.unpack(">H", value[18:20])
+    assert 0 < n < len(value) - 20
+    return {"status": STATUS_NAMES[value[1]], "this_update": this_update,
+            "next_update": next_update, "sha1": value[20:20 + n],
+            "sig256": value[20 + n:]}
+
+
+def issuer_hashes(issuer_cert):
+    """{"sha1": (nameHash, keyHash), "sha256": ...} of RFC 6960 4.1.1."""
+    import hashlib
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding, PublicFormat)
+    spki = issuer_cert.public_key().public_bytes(
+        Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    bits = _items(_one(spki, 0x30))[1][1][1:]
+    name = issuer_cert.subject.public_bytes()
+    return {h: (getattr(hashlib, h)(name).digest(),
+                getattr(hashlib, h)(bits).digest())
+            for h in ("sha1", "sha256")}
+
+
+CERTID_ALG = {"sha1": bytes.fromhex("300906052b0e03021a0500"),
+              "sha256": bytes.fromhex("300d06096086480165030402010500")}
+
+
+def stored_response(st, field, issuer_cert):
+    """The response without certs for FIELD's CertID from ST
+    (stored_decode()): the SHA-1 one as stored, the SHA-256 one made from
+    it with the issuer's SHA-256 CertID and the stored signature."""
+    if field == "sha1":
+        return st["sha1"]
+    (_, tbs, _), alg, _sig, = _basic(st["sha1"])[0]
+    oid = _basic(st["sha1"])[1]
+    rid, produced, responses, *rest = _items(tbs)
+    (_, single, _), = _items(responses[1])
+    certid, *single_rest = _items(single)
+    _alg, _nh, _kh, serial = _items(certid[1])
+    nh, kh = issuer_hashes(issuer_cert)[field]
+    cid = _tlv(0x30, CERTID_ALG[field] + _tlv(0x04, nh) + _tlv(0x04, kh) +
+               serial[2])
+    single = _tlv(0x30, cid + b"".join(x[2] for x in single_rest))
+    tbs = _tlv(0x30, rid[2] + produced[2] + _tlv(0x30, single) +
+               b"".join(x[2] for x in rest))
+    return _wrap(oid, tbs + alg[2] + st["sig256"])
+
+
+def stored_encode(status, this_update, next_update, sha1, sha256,
+                  issuer_cert=None, version=1):
+    """The value stored_decode() reads, from both responses without certs
+    (STATUS by name or number).  With ISSUER_CERT, checks that the SHA-256
+    response comes back from it, as the signer does."""
+    import struct
+    if isinstance(status, str):
+        status = STATUS_NAMES.index(status)
+    elements, _ = _basic(sha256)
+    sig = elements[2][2]
+    value = (bytes([version, status]) +
+             struct.pack(">qq", this_update, next_update) +
+             struct.pack(">H", len(sha1)) + sha1 + sig)
+    if issuer_cert is not None:
+        assert stored_response(stored_decode(value), "sha256",
+                               issuer_cert) == sha256
+    return value
+
+
+def splice_certs(resp, cert_der):
+    """RESP (an OCSPResponse without certs) with CERT_DER in certs [0]
+    EXPLICIT SEQUENCE OF Certificate (RFC 6960 4.2.1), every enclosing
+    length written again."""
+    elements, oid = _basic(resp)
+    assert len(elements) == 3
+    basic = b"".join(x[2] for x in elements) + _tlv(0xa0, _tlv(0x30, cert_der))
+    return _wrap(oid, basic)
 
 
 def cert(path):

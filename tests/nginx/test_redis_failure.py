@@ -1,8 +1,8 @@
 """Redis killed: cached answers are still served while before their
 nextUpdate, then tryLater; Redis restarted: answers again without a reload.
 Responses with a short validity are signed here with Python cryptography
-and written in the signer's format (keys.h), so that expiry comes within
-the test."""
+and written in the signer's format (responder/stored.h: without certs, put
+back by the module), so that expiry comes within the test."""
 import os
 import socket
 import threading
@@ -14,38 +14,53 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
 from ocsp_client import get_raw, load_cert, post, request_der
-from revoca_fixtures import py_ocsp, wait_for, demo_pki
+from revoca_fixtures import (py_ocsp, wait_for, demo_pki, splice_certs,
+                             stored_encode)
 
 TRY_LATER = ocsp.OCSPResponseStatus.TRY_LATER
 GOOD = ocsp.OCSPCertStatus.GOOD
 
 
-def presign(pki, leaf_path, this_update, next_update, status="good"):
-    """{sha1, sha256, this_update, next_update, status} like revoca-signer."""
+def presign(pki, leaf_path, this_update, next_update, status="good",
+             signer="responder"):
+    """{sha1, sha256, this_update, next_update, status} like revoca-signer:
+    each response signed by SIGNER ("responder" or "issuer") without certs
+    (stored.h)."""
     import datetime
     leaf = load_cert(leaf_path)
     iss = load_cert(os.path.join(pki, "issuer.pem"))
-    rcert = load_cert(os.path.join(pki, "responder.pem"))
-    with open(os.path.join(pki, "responder.key"), "rb") as f:
+    rcert = load_cert(os.path.join(pki, signer + ".pem"))
+    with open(os.path.join(pki, signer + ".key"), "rb") as f:
         rkey = serialization.load_pem_private_key(f.read(), None)
     utc = datetime.datetime.utcfromtimestamp
-    h = {"this_update": str(this_update), "next_update": str(next_update),
-         "status": status}
-    for field, algo in (("sha1", hashes.SHA1()), ("sha256", hashes.SHA256())):
-        b = ocsp.OCSPResponseBuilder().add_response(
-            cert=leaf, issuer=iss, algorithm=algo,
-            cert_status=ocsp.OCSPCertStatus.GOOD, this_update=utc(this_update),
-            next_update=utc(next_update), revocation_time=None,
-            revocation_reason=None).responder_id(
-            ocsp.OCSPResponderEncoding.HASH, rcert).certificates([rcert])
-        h[field] = b.sign(rkey, hashes.SHA256()).public_bytes(
-            serialization.Encoding.DER)
+    h = {"this_update": this_update, "next_update": next_update,
+         "status": status, "issuer": iss}
+    # both signed within one second: the same producedAt (stored.h)
+    while "sha256" not in h or \
+            ocsp.load_der_ocsp_response(h["sha1"]).produced_at != \
+            ocsp.load_der_ocsp_response(h["sha256"]).produced_at:
+        for field, algo in (("sha1", hashes.SHA1()),
+                            ("sha256", hashes.SHA256())):
+            b = ocsp.OCSPResponseBuilder().add_response(
+                cert=leaf, issuer=iss, algorithm=algo,
+                cert_status=ocsp.OCSPCertStatus.GOOD,
+                this_update=utc(this_update), next_update=utc(next_update),
+                revocation_time=None, revocation_reason=None).responder_id(
+                ocsp.OCSPResponderEncoding.HASH, rcert)
+            h[field] = b.sign(rkey, hashes.SHA256()).public_bytes(
+                serialization.Encoding.DER)
     return h
 
 
+def encode(h):
+    # checked as the signer checks: the SHA-256 response comes back whole
+    return stored_encode(h["status"], h["this_update"], h["next_update"],
+                         h["sha1"], h["sha256"], h["issuer"])
+
+
 def store(stack, leaf_path, h):
-    stack.r().hset("revoca:ocsp:demo:" + stack.serial_of(leaf_path),
-                   mapping=h)
+    stack.r().set("revoca:ocsp:demo:" + stack.serial_of(leaf_path),
+                  encode(h))
 
 
 def make_leaf(stack, name):
@@ -57,8 +72,8 @@ def make_leaf(stack, name):
     return p
 
 
-def status(n, stack, leaf):
-    r = post(n.port, request_der(stack.pki, leaf))
+def status(n, stack, leaf, digest="sha1"):
+    r = post(n.port, request_der(stack.pki, leaf, digest))
     assert r.status == 200
     if r.ocsp_status != ocsp.OCSPResponseStatus.SUCCESSFUL:
         return r.ocsp_status
@@ -212,21 +227,94 @@ def test_redis_garbage_reply(stack, make_nginx):
         srv.close()
 
 
-@pytest.mark.parametrize("field,value", [
-    ("sha1", b"not DER"),
-    ("this_update", b"yesterday"),
-    ("next_update", b""),
-    ("next_update", b"1000"),  # before thisUpdate
-])
-def test_invalid_presigned_record_is_a_miss(stack, make_nginx, field, value):
+def responder_der(pki):
+    return load_cert(os.path.join(pki, "responder.pem")).public_bytes(
+        serialization.Encoding.DER)
+
+
+def with_sha1(h, der):
+    return stored_encode(h["status"], h["this_update"], h["next_update"],
+                         der, h["sha256"])
+
+
+def retag_sig(v):
+    # the SHA-256 response's signature made an OCTET STRING
+    at = 20 + int.from_bytes(v[18:20], "big")
+    assert v[at] == 0x03
+    return v[:at] + b"\x04" + v[at + 1:]
+
+
+# Stored values the signer could not have written (stored.h), each from a
+# valid one H: never served, whatever they say.
+INVALID = {
+    "version 2": lambda h, pki: b"\x02" + encode(h)[1:],
+    "truncated": lambda h, pki: encode(h)[:-1],
+    "a byte more": lambda h, pki: encode(h) + b"\x00",
+    "thisUpdate after nextUpdate": lambda h, pki: encode(
+        dict(h, this_update=h["next_update"] + 1)),
+    "unknown certStatus": lambda h, pki: encode(h)[:1] + b"\x03" +
+    encode(h)[2:],
+    "not DER": lambda h, pki: with_sha1(h, b"not DER"),
+    "DER cut short": lambda h, pki: with_sha1(h, h["sha1"][:-1]),
+    "SHA-256 response stored whole": lambda h, pki: with_sha1(
+        h, h["sha256"]),
+    "signature not a BIT STRING": lambda h, pki: retag_sig(encode(h)),
+    # already whole: certs would be sent twice
+    "with certs": lambda h, pki: with_sha1(
+        h, splice_certs(h["sha1"], responder_der(pki))),
+}
+
+
+@pytest.mark.parametrize("case", sorted(INVALID))
+def test_invalid_presigned_record_is_a_miss(stack, make_nginx, case):
     # a response record the signer could not have written is never served:
     # tryLater (revoca_miss) and an error in the log
-    stack.start_signer()
     good = stack.path("good.pem")
-    stack.cli("issue", "--issuer", "demo", "--cert", good)
+    now = int(time.time())
+    h = presign(stack.pki, good, now - 60, now + 3600)
     key = "revoca:ocsp:demo:" + stack.serial_of(good)
-    stack.r().hset(key, field, value)
     n = make_nginx(stack.conf, loc="revoca_cache off;")
-    r = post(n.port, request_der(stack.pki, good))
-    assert r.ocsp_status == ocsp.OCSPResponseStatus.TRY_LATER
+    # the valid value is served for both CertID hashes, the module
+    # rebuilding the SHA-256 response and putting the certificate back
+    stack.r().set(key, encode(h))
+    for digest in ("sha1", "sha256"):
+        assert status(n, stack, good, digest) == GOOD
+    stack.r().set(key, INVALID[case](h, stack.pki))
+    for digest in ("sha1", "sha256"):
+        r = post(n.port, request_der(stack.pki, good, digest))
+        assert r.ocsp_status == ocsp.OCSPResponseStatus.TRY_LATER
     assert "incomplete or invalid response record" in n.log()
+
+
+def test_response_of_another_responder_is_a_miss(stack, make_nginx):
+    # signed by the CA while the configuration names a delegated responder
+    # (a responder replaced since): its certificate is not the one to send
+    good = stack.path("good.pem")
+    now = int(time.time())
+    store(stack, good, presign(stack.pki, good, now - 60, now + 3600,
+                               signer="issuer"))
+    n = make_nginx(stack.conf, loc="revoca_cache off;")
+    assert status(n, stack, good) == TRY_LATER
+    assert "signed by another responder key than the configured one" \
+        in n.log()
+
+
+def test_layout_before_the_stored_format_is_a_miss(stack, make_nginx):
+    # a hash of the layout before responder/stored.h (GET: WRONGTYPE) is
+    # never served, and named in the log; the signer's next write replaces
+    # it (SET)
+    good = stack.path("good.pem")
+    now = int(time.time())
+    h = presign(stack.pki, good, now - 60, now + 3600)
+    key = "revoca:ocsp:demo:" + stack.serial_of(good)
+    stack.r().hset(key, mapping={
+        "sha1": splice_certs(h["sha1"], responder_der(stack.pki)),
+        "sha256": splice_certs(h["sha256"], responder_der(stack.pki)),
+        "this_update": str(h["this_update"]),
+        "next_update": str(h["next_update"]), "status": "good"})
+    n = make_nginx(stack.conf, loc="revoca_cache off;")
+    assert status(n, stack, good) == TRY_LATER
+    assert "to GET of the stored responses \"WRONGTYPE" in n.log()
+    stack.start_signer()
+    stack.cli("issue", "--issuer", "demo", "--cert", good)
+    assert status(n, stack, good) == GOOD

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "issuer.h"
 #include "response.h"
+#include "stored.h"
 
 static char dir[] = "/tmp/revoca-test-response-XXXXXX";
 
@@ -271,31 +272,25 @@ static void check_responder_id(OCSP_BASICRESP *bs, X509 *signer)
 }
 
 /*
- * Signs S for ISS (set up as T) and checks the answer: canonical DER,
- * OCSP_basic_verify against the CA alone, the signer named byKey, and
- * certs carrying the delegate's certificate exactly when there is one.
- * Returns the parsed BasicOCSPResponse (caller frees) or NULL.
+ * Checks the LEN bytes at DER, a response for an issuer set up as T:
+ * canonical DER, OCSP_basic_verify against the CA alone, the signer named
+ * byKey, and certs carrying the delegate's certificate exactly when there
+ * is one.  Returns the parsed BasicOCSPResponse (caller frees) or NULL.
  */
-static OCSP_BASICRESP *sign_and_verify(const ocsp_issuer_t *iss,
-                                       const setup_t *t, const ocsp_single_t *s)
+static OCSP_BASICRESP *verify_der(const setup_t *t, const unsigned char *der,
+                                  size_t len)
 {
     int k = kind_index(t->kind);
     X509 *signer = t->delegated ? responder[k] : ca[k];
-    unsigned char *der = NULL, *re = NULL, *ca_der, *resp_der;
+    unsigned char *re = NULL, *ca_der, *resp_der;
     const unsigned char *p, *last = NULL;
-    size_t len = 0, ca_len, resp_len, last_len = 0;
+    size_t ca_len, resp_len, last_len = 0;
     OCSP_RESPONSE *resp = NULL;
     OCSP_BASICRESP *bs = NULL;
     X509_STORE *store = X509_STORE_new();
     STACK_OF(X509) *untrusted = sk_X509_new_null();
     int tags[8], n, rl;
 
-    if (ocsp_response_sign(iss, s, &der, &len) != 0) {
-        fprintf(stderr, "%s: ocsp_response_sign failed\n", t->name);
-        ERR_print_errors_fp(stderr);
-        CHECK(0);
-        goto done;
-    }
     p = der;
     resp = d2i_OCSP_RESPONSE(NULL, &p, (long)len);
     CHECK(resp != NULL && p == der + len);
@@ -356,24 +351,126 @@ done:
     OCSP_RESPONSE_free(resp);
     sk_X509_free(untrusted);
     X509_STORE_free(store);
+    return bs;
+}
+
+/* Signs S for ISS (set up as T), checked by verify_der(). */
+static OCSP_BASICRESP *sign_and_verify(const ocsp_issuer_t *iss,
+                                       const setup_t *t, const ocsp_single_t *s)
+{
+    unsigned char *der = NULL;
+    size_t len = 0;
+    OCSP_BASICRESP *bs;
+
+    if (ocsp_response_sign(iss, s, &der, &len) != 0) {
+        fprintf(stderr, "%s: ocsp_response_sign failed\n", t->name);
+        ERR_print_errors_fp(stderr);
+        CHECK(0);
+        return NULL;
+    }
+    bs = verify_der(t, der, len);
     free(der);
     return bs;
 }
 
+/*
+ * The stored form (stored.h): S signed by ISS without certs for both
+ * CertID hashes, made into a value, read back and rebuilt by READER (the
+ * same issuer loaded as the nginx module loads it, without keys), then the
+ * response for S's hash checked as sign_and_verify() checks a response
+ * signed whole.  For RSA (PKCS#1 v1.5 signatures are deterministic) both
+ * rebuilt responses are byte for byte the ones signed with certs.
+ */
+static OCSP_BASICRESP *store_and_verify(const ocsp_issuer_t *iss,
+                                        const ocsp_issuer_t *reader,
+                                        const setup_t *t,
+                                        const ocsp_single_t *s)
+{
+    ocsp_single_t bare = *s, whole_s = *s;
+    unsigned char *der[OCSP_HASH_COUNT] = {NULL, NULL};
+    size_t der_len[OCSP_HASH_COUNT];
+    unsigned char *value = NULL, *full = NULL, *whole = NULL;
+    const unsigned char *last;
+    size_t value_len = 0, full_len, whole_len, last_len;
+    ocsp_stored_t back;
+    OCSP_BASICRESP *bs = NULL;
+    const char *why = NULL;
+    int tags[8], h;
+
+    bare.no_certs = 1;
+    for (h = 0; h < OCSP_HASH_COUNT; h++) {
+        bare.hash = (ocsp_hash_e)h;
+        CHECK(ocsp_response_sign(iss, &bare, &der[h], &der_len[h]) == 0);
+        if (der[h] == NULL) {
+            goto done;
+        }
+        /* signed without certs: tbsResponseData, algorithm, signature */
+        CHECK(basic_elements(der[h], der_len[h], tags, 8, &last, &last_len) ==
+              3);
+    }
+    if (ocsp_stored_make(iss, s->status, s->this_update, s->next_update, der,
+                         der_len, &value, &value_len, &why) != 0) {
+        fprintf(stderr, "%s: ocsp_stored_make: %s\n", t->name, why);
+        CHECK(0);
+        goto done;
+    }
+    /* the SHA-1 response whole, of the SHA-256 one its signature only */
+    CHECK(value_len < der_len[0] + der_len[1] - 100);
+    CHECK(ocsp_stored_decode(value, value_len, &back, &why) == 0);
+    CHECK(back.status == s->status && back.this_update == s->this_update &&
+          back.next_update == s->next_update);
+    CHECK(back.resp_len == der_len[OCSP_HASH_SHA1] &&
+          memcmp(back.resp, der[OCSP_HASH_SHA1], back.resp_len) == 0);
+
+    for (h = 0; h < OCSP_HASH_COUNT; h++) {
+        if (ocsp_stored_full(reader, &back, (ocsp_hash_e)h, &full, &full_len,
+                             &why) != 0) {
+            fprintf(stderr, "%s: ocsp_stored_full: %s\n", t->name, why);
+            CHECK(0);
+            goto done;
+        }
+        if (!t->delegated) {
+            /* the CA signs: nothing put back */
+            CHECK(full_len == der_len[h] &&
+                  memcmp(full, der[h], full_len) == 0);
+        }
+        if (strcmp(t->kind, "rsa") == 0) {
+            whole_s.hash = (ocsp_hash_e)h;
+            CHECK(ocsp_response_sign(iss, &whole_s, &whole, &whole_len) == 0);
+            CHECK(whole_len == full_len && memcmp(whole, full, full_len) == 0);
+            free(whole);
+            whole = NULL;
+        }
+        if (h == (int)s->hash) {
+            bs = verify_der(t, full, full_len);
+        }
+        free(full);
+        full = NULL;
+    }
+
+done:
+    free(der[0]);
+    free(der[1]);
+    free(value);
+    return bs;
+}
+
 static void check_status(OCSP_BASICRESP *bs, const setup_t *t, const EVP_MD *md,
-                         long serial, int want_status, int want_reason)
+                         const char *serial, int want_status, int want_reason)
 {
     int k = kind_index(t->kind);
-    ASN1_INTEGER *ai = ASN1_INTEGER_new();
+    BIGNUM *bn = NULL;
+    ASN1_INTEGER *ai;
     OCSP_CERTID *id;
     ASN1_GENERALIZEDTIME *rev = NULL, *thisu = NULL, *nextu = NULL;
     int status = -1, reason = -1; /* set only when revoked */
 
     if (bs == NULL) {
-        ASN1_INTEGER_free(ai);
         return;
     }
-    ASN1_INTEGER_set(ai, serial);
+    CHECK(BN_hex2bn(&bn, serial) > 0);
+    ai = BN_to_ASN1_INTEGER(bn, NULL);
+    BN_free(bn);
     id = OCSP_cert_id_new(md, X509_get_subject_name(ca[k]),
                           X509_get0_pubkey_bitstr(ca[k]), ai);
     CHECK(OCSP_resp_find_status(bs, id, &status, &reason, &rev, &thisu,
@@ -385,15 +482,24 @@ static void check_status(OCSP_BASICRESP *bs, const setup_t *t, const EVP_MD *md,
     ASN1_INTEGER_free(ai);
 }
 
-static void test_issuer(const ocsp_issuer_t *iss, const setup_t *t)
+static void test_issuer(const ocsp_issuer_t *iss, const ocsp_issuer_t *reader,
+                        const setup_t *t)
 {
     ocsp_single_t s;
     OCSP_BASICRESP *bs;
     const unsigned char nonce[] = "0123456789abcdef";
 
-    /* the registry's view: certs only for a delegate */
+    /* the registry's view: certs only for a delegate; loaded without keys
+     * (the nginx module without request-path signing), the same
+     * responder, certificate and key id, and nothing to sign with */
     CHECK((iss->responder_der != NULL) == t->delegated);
     CHECK(iss->sign_ctx != NULL);
+    CHECK(reader->sign_ctx == NULL && reader->key == NULL);
+    CHECK(reader->responder_der_len == iss->responder_der_len &&
+          (iss->responder_der == NULL ||
+           memcmp(reader->responder_der, iss->responder_der,
+                  iss->responder_der_len) == 0));
+    CHECK(memcmp(reader->responder_key_id, iss->responder_key_id, 20) == 0);
 
     memset(&s, 0, sizeof(s));
     s.hash = OCSP_HASH_SHA1;
@@ -404,7 +510,10 @@ static void test_issuer(const ocsp_issuer_t *iss, const setup_t *t)
     s.this_update = 1700000000 - 3600;
     s.next_update = s.this_update + 86400;
     bs = sign_and_verify(iss, t, &s);
-    check_status(bs, t, EVP_sha1(), 0x80aa, V_OCSP_CERTSTATUS_GOOD, -1);
+    check_status(bs, t, EVP_sha1(), "80aa", V_OCSP_CERTSTATUS_GOOD, -1);
+    OCSP_BASICRESP_free(bs);
+    bs = store_and_verify(iss, reader, t, &s);
+    check_status(bs, t, EVP_sha1(), "80aa", V_OCSP_CERTSTATUS_GOOD, -1);
     OCSP_BASICRESP_free(bs);
 
     s.hash = OCSP_HASH_SHA256;
@@ -414,7 +523,7 @@ static void test_issuer(const ocsp_issuer_t *iss, const setup_t *t)
     s.nonce = nonce;
     s.nonce_len = 16;
     bs = sign_and_verify(iss, t, &s);
-    check_status(bs, t, EVP_sha256(), 0x80aa, V_OCSP_CERTSTATUS_REVOKED, 1);
+    check_status(bs, t, EVP_sha256(), "80aa", V_OCSP_CERTSTATUS_REVOKED, 1);
     if (bs != NULL) {
         /* The nonce is echoed as RFC 9654 asks. */
         OCSP_REQUEST *req = OCSP_REQUEST_new();
@@ -428,7 +537,17 @@ static void test_issuer(const ocsp_issuer_t *iss, const setup_t *t)
     s.nonce = NULL;
     s.reason = OCSP_REASON_NONE;
     bs = sign_and_verify(iss, t, &s);
-    check_status(bs, t, EVP_sha256(), 0x80aa, V_OCSP_CERTSTATUS_UNKNOWN, -1);
+    check_status(bs, t, EVP_sha256(), "80aa", V_OCSP_CERTSTATUS_UNKNOWN, -1);
+    OCSP_BASICRESP_free(bs);
+
+    /* stored: revoked with a reason, a 20-octet serial, SHA-256 CertID */
+    s.status = OCSP_CERT_REVOKED;
+    s.reason = 1;
+    s.serial = "7fffffffffffffffffffffffffffffffffffffff";
+    bs = store_and_verify(iss, reader, t, &s);
+    check_status(bs, t, EVP_sha256(),
+                 "7fffffffffffffffffffffffffffffffffffffff",
+                 V_OCSP_CERTSTATUS_REVOKED, 1);
     OCSP_BASICRESP_free(bs);
 }
 
@@ -451,7 +570,7 @@ int main(void)
     char conf[300];
     char err[OCSP_ERR_MAX];
     ocsp_config_t cf;
-    ocsp_registry_t reg;
+    ocsp_registry_t reg, reader;
     size_t i;
 
     make_pki(conf, sizeof(conf));
@@ -460,20 +579,24 @@ int main(void)
         CHECK(0);
         CHECK_DONE(); /* nothing to sign with */
     }
-    if (ocsp_registry_load(&reg, &cf, OCSP_REGISTRY_KEYS) != 0) {
-        fprintf(stderr, "ocsp_registry_load: %s\n", reg.err);
+    if (ocsp_registry_load(&reg, &cf, OCSP_REGISTRY_KEYS) != 0 ||
+        ocsp_registry_load(&reader, &cf, 0) != 0) {
+        fprintf(stderr, "ocsp_registry_load: %s %s\n", reg.err, reader.err);
         CHECK(0);
     } else {
         CHECK(reg.n == NSETUPS);
         for (i = 0; i < NSETUPS; i++) {
             const ocsp_issuer_t *iss =
                 ocsp_registry_by_name(&reg, setups[i].name);
-            CHECK(iss != NULL);
-            if (iss != NULL) {
-                test_issuer(iss, &setups[i]);
+            const ocsp_issuer_t *r =
+                ocsp_registry_by_name(&reader, setups[i].name);
+            CHECK(iss != NULL && r != NULL);
+            if (iss != NULL && r != NULL) {
+                test_issuer(iss, r, &setups[i]);
             }
         }
         ocsp_registry_free(&reg);
+        ocsp_registry_free(&reader);
     }
 
     /* Loaded without OCSP_REGISTRY_KEYS, an issuer cannot sign. */

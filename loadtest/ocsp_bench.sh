@@ -88,12 +88,20 @@ iss = x509.load_pem_x509_certificate(open(tmp + "/pki/issuer.pem", "rb").read())
 name_hash = hashlib.sha1(iss.subject.public_bytes()).digest()
 spki = iss.public_key().public_bytes(serialization.Encoding.DER,
                                      serialization.PublicFormat.SubjectPublicKeyInfo)
-# subjectPublicKey BIT STRING contents: the SPKI's last element, minus the
-# unused-bits octet (RFC 6960 4.1.1)
-key_hash = hashlib.sha1(x509.load_der_x509_certificate(
-    iss.public_bytes(serialization.Encoding.DER)).public_key().public_bytes(
-    serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
-    if spki[-66:-65] == b"\x04" else b"").digest()
+
+def der_next(b, off):  # the (tag, contents, next offset) of the TLV at off
+    tag, n, off = b[off], b[off + 1], off + 2
+    if n & 0x80:
+        n, off = int.from_bytes(b[off:off + (n & 0x7f)], "big"), off + (n & 0x7f)
+    return tag, b[off:off + n], off + n
+
+# RFC 6960 4.1.1: issuerKeyHash is over the subjectPublicKey BIT STRING's
+# value (after AlgorithmIdentifier, without the unused-bits octet)
+_, body, _ = der_next(spki, 0)
+_, _, off = der_next(body, 0)
+tag, bits, _ = der_next(body, off)
+assert tag == 0x03 and bits[0] == 0
+key_hash = hashlib.sha1(bits[1:]).digest()
 
 def tlv(tag, body):
     assert len(body) < 0x80

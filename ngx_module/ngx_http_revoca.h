@@ -185,7 +185,8 @@ typedef struct {
     ocsp_request_t                 req;
     const ocsp_issuer_t           *issuer;
     ngx_int_t                      issuer_index;
-    ngx_str_t                      body;       /* POST, up to the limit */
+    ngx_str_t                      body;       /* POST, up to body_max */
+    size_t                         body_max;   /* its buffer's size */
     ngx_str_t                      cache_key;
     u_char                         cache_key_buf[NGX_HTTP_REVOCA_CACHE_KEY_MAX];
     ngx_http_revoca_answer_t       stale;      /* cached, past its lifetime */

@@ -57,7 +57,9 @@
 /* the fields of the HMGET of a response: DER, thisUpdate, nextUpdate,
  * status; the most elements a Redis reply may have */
 #define NGX_HTTP_REVOCA_REDIS_ELEMENTS_MAX  4
-#define NGX_HTTP_REVOCA_ETAG_LEN       16
+/* the ETag header's value: the MD5 of the DER in hex, quoted, formatted
+ * once when the answer is made (RFC 9110 8.8.3) */
+#define NGX_HTTP_REVOCA_ETAG_LEN       (2 + 2 * 16)
 
 
 /*
@@ -183,7 +185,8 @@ typedef struct {
     ocsp_request_t                 req;
     const ocsp_issuer_t           *issuer;
     ngx_int_t                      issuer_index;
-    ngx_str_t                      body;       /* POST, up to the limit */
+    ngx_str_t                      body;       /* POST, up to body_max */
+    size_t                         body_max;   /* its buffer's size */
     ngx_str_t                      cache_key;
     u_char                         cache_key_buf[NGX_HTTP_REVOCA_CACHE_KEY_MAX];
     ngx_http_revoca_answer_t       stale;      /* cached, past its lifetime */
@@ -240,7 +243,7 @@ ngx_int_t ngx_http_revoca_send_answer(ngx_http_request_t *r,
     ngx_http_revoca_ctx_t *ctx, ngx_http_revoca_answer_t *ans);
 ngx_int_t ngx_http_revoca_send_error(ngx_http_request_t *r,
     ngx_http_revoca_ctx_t *ctx, ocsp_resp_status_e status);
-/* ans->etag from ans->der */
+/* ans->etag, the ETag header's value, from ans->der */
 void ngx_http_revoca_etag(ngx_http_revoca_answer_t *ans);
 
 

@@ -1,8 +1,16 @@
 
 /*
- * The shared-memory cache of signed responses, one zone for all workers:
- * an rbtree keyed by the CRC32 of "issuer:serial:hash", an LRU queue, and
- * slab memory.  An entry is "fresh" for the asking location's lifetime
+ * The shared-memory cache of signed responses, one zone for all workers: a
+ * hash table of "issuer:serial:hash" keys (a power of two of buckets, about
+ * one per entry the zone can hold, so that a look-up reads the bucket and
+ * one entry), slab memory, and eviction by the CLOCK approximation of LRU:
+ * entries queue in the order they were stored, a look-up only marks its
+ * entry used, and eviction gives a used entry at the queue's end a second
+ * turn instead of freeing it.  A look-up thus writes nothing but that mark
+ * (once), where moving the entry to the head of an LRU queue would touch
+ * two more entries at random places of the zone.
+ *
+ * An entry is "fresh" for the asking location's lifetime
  * (revoca_cache_valid) after it was stored and usable until the response's
  * nextUpdate; after nextUpdate it is never returned and is freed at the
  * next look-up or allocation.  One zone serves every location, so an entry
@@ -15,24 +23,37 @@
 #include "ngx_http_revoca.h"
 
 
-typedef struct {
-    ngx_str_node_t                sn;           /* str: the key, in data */
-    ngx_queue_t                   queue;
+/* bytes of zone per bucket: an entry (about 100 bytes, the key, a DER
+ * response of 500 to 900 bytes) takes a 1024-byte slab chunk */
+#define NGX_HTTP_REVOCA_CACHE_BUCKET_BYTES  1024
+
+/* used entries given a second turn before one is evicted regardless */
+#define NGX_HTTP_REVOCA_CACHE_SECOND_TURNS  8
+
+
+typedef struct ngx_http_revoca_cache_node_s  ngx_http_revoca_cache_node_t;
+
+struct ngx_http_revoca_cache_node_s {
+    ngx_http_revoca_cache_node_t *next;         /* in its bucket */
+    ngx_queue_t                   queue;        /* in storing order */
+    uint32_t                      hash;
+    uint32_t                      der_len;
     time_t                        stored;
     time_t                        this_update;
     time_t                        next_update;
     u_char                        etag[NGX_HTTP_REVOCA_ETAG_LEN];
+    u_char                        key_len;
     u_char                        cert_status;
     u_char                        origin;
-    uint32_t                      der_len;
+    u_char                        used;         /* looked up since its turn */
     u_char                        data[1];      /* key, then DER */
-} ngx_http_revoca_cache_node_t;
+};
 
 
 typedef struct {
-    ngx_rbtree_t                  rbtree;
-    ngx_rbtree_node_t             sentinel;
-    ngx_queue_t                   lru;
+    ngx_queue_t                   queue;
+    ngx_uint_t                    mask;         /* buckets - 1 */
+    ngx_http_revoca_cache_node_t *buckets[1];
 } ngx_http_revoca_cache_sh_t;
 
 
@@ -42,12 +63,12 @@ struct ngx_http_revoca_cache_s {
 };
 
 
-static ngx_http_revoca_cache_node_t *ngx_http_revoca_cache_lookup(
+static ngx_http_revoca_cache_node_t **ngx_http_revoca_cache_lookup(
     ngx_http_revoca_cache_t *cache, ngx_str_t *key, uint32_t hash);
 static void ngx_http_revoca_cache_delete(ngx_http_revoca_cache_t *cache,
     ngx_http_revoca_cache_node_t *cn);
-static void ngx_http_revoca_cache_expire(ngx_http_revoca_cache_t *cache,
-    ngx_uint_t force);
+static void ngx_http_revoca_cache_expire(ngx_http_revoca_cache_t *cache);
+static ngx_int_t ngx_http_revoca_cache_evict(ngx_http_revoca_cache_t *cache);
 
 
 void *
@@ -63,6 +84,7 @@ ngx_http_revoca_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_http_revoca_cache_t  *ocache = data;
 
     size_t                    len;
+    ngx_uint_t                n;
     ngx_http_revoca_cache_t  *cache;
 
     cache = shm_zone->data;
@@ -80,17 +102,24 @@ ngx_http_revoca_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         return NGX_OK;
     }
 
+    for (n = 64; n < shm_zone->shm.size / NGX_HTTP_REVOCA_CACHE_BUCKET_BYTES;
+         n <<= 1)
+    {
+        /* void */
+    }
+
     cache->sh = ngx_slab_alloc(cache->shpool,
-                               sizeof(ngx_http_revoca_cache_sh_t));
+                               offsetof(ngx_http_revoca_cache_sh_t, buckets)
+                               + n * sizeof(ngx_http_revoca_cache_node_t *));
     if (cache->sh == NULL) {
         return NGX_ERROR;
     }
 
     cache->shpool->data = cache->sh;
 
-    ngx_rbtree_init(&cache->sh->rbtree, &cache->sh->sentinel,
-                    ngx_str_rbtree_insert_value);
-    ngx_queue_init(&cache->sh->lru);
+    ngx_queue_init(&cache->sh->queue);
+    cache->sh->mask = n - 1;
+    ngx_memzero(cache->sh->buckets, n * sizeof(ngx_http_revoca_cache_node_t *));
 
     len = sizeof(" in revoca cache zone \"\"") + shm_zone->shm.name.len;
 
@@ -113,11 +142,11 @@ ngx_http_revoca_cache_get(ngx_shm_zone_t *zone, ngx_str_t *key,
     ngx_uint_t origins, time_t valid, ngx_http_revoca_answer_t *ans,
     ngx_pool_t *pool)
 {
-    time_t                         now;
-    uint32_t                       hash;
-    ngx_int_t                      rc;
-    ngx_http_revoca_cache_t       *cache;
-    ngx_http_revoca_cache_node_t  *cn;
+    time_t                          now;
+    uint32_t                        hash;
+    ngx_int_t                       rc;
+    ngx_http_revoca_cache_t        *cache;
+    ngx_http_revoca_cache_node_t   *cn, **pcn;
 
     cache = zone->data;
     hash = ngx_crc32_short(key->data, key->len);
@@ -126,7 +155,8 @@ ngx_http_revoca_cache_get(ngx_shm_zone_t *zone, ngx_str_t *key,
 
     ngx_shmtx_lock(&cache->shpool->mutex);
 
-    cn = ngx_http_revoca_cache_lookup(cache, key, hash);
+    pcn = ngx_http_revoca_cache_lookup(cache, key, hash);
+    cn = *pcn;
 
     if (cn == NULL) {
         goto done;
@@ -143,13 +173,15 @@ ngx_http_revoca_cache_get(ngx_shm_zone_t *zone, ngx_str_t *key,
         goto done;
     }
 
+    /* the entry may be freed once the lock is released: copied out */
+
     ans->der.data = ngx_pnalloc(pool, cn->der_len);
     if (ans->der.data == NULL) {
         rc = NGX_ERROR;
         goto done;
     }
 
-    ngx_memcpy(ans->der.data, cn->data + cn->sn.str.len, cn->der_len);
+    ngx_memcpy(ans->der.data, cn->data + cn->key_len, cn->der_len);
     ans->der.len = cn->der_len;
     ans->this_update = cn->this_update;
     ans->next_update = cn->next_update;
@@ -158,8 +190,11 @@ ngx_http_revoca_cache_get(ngx_shm_zone_t *zone, ngx_str_t *key,
     ans->fresh = (now - cn->stored < valid);
     ngx_memcpy(ans->etag, cn->etag, NGX_HTTP_REVOCA_ETAG_LEN);
 
-    ngx_queue_remove(&cn->queue);
-    ngx_queue_insert_head(&cache->sh->lru, &cn->queue);
+    if (!cn->used) {
+        /* written once per turn, not per look-up: the line stays clean
+         * in the other workers' caches */
+        cn->used = 1;
+    }
 
     rc = NGX_OK;
 
@@ -175,13 +210,15 @@ void
 ngx_http_revoca_cache_put(ngx_shm_zone_t *zone, ngx_str_t *key,
     ngx_http_revoca_answer_t *ans)
 {
-    size_t                         size;
-    uint32_t                       hash;
-    ngx_uint_t                     n;
-    ngx_http_revoca_cache_t       *cache;
-    ngx_http_revoca_cache_node_t  *cn;
+    size_t                          size;
+    uint32_t                        hash;
+    ngx_uint_t                      n;
+    ngx_http_revoca_cache_t        *cache;
+    ngx_http_revoca_cache_node_t   *cn, **pcn;
 
-    if (ans->der.len > NGX_HTTP_REVOCA_DER_MAX) {
+    if (ans->der.len > NGX_HTTP_REVOCA_DER_MAX
+        || key->len > NGX_HTTP_REVOCA_CACHE_KEY_MAX)
+    {
         return;
     }
 
@@ -192,15 +229,16 @@ ngx_http_revoca_cache_put(ngx_shm_zone_t *zone, ngx_str_t *key,
 
     ngx_shmtx_lock(&cache->shpool->mutex);
 
-    cn = ngx_http_revoca_cache_lookup(cache, key, hash);
+    cn = *ngx_http_revoca_cache_lookup(cache, key, hash);
 
     if (cn) {
+        /* replaced: a re-signed response, or another location's answer */
         ngx_http_revoca_cache_delete(cache, cn);
     }
 
-    ngx_http_revoca_cache_expire(cache, 0);
+    ngx_http_revoca_cache_expire(cache);
 
-    /* evict least recently used entries until the new one fits */
+    /* evict until the new one fits */
 
     for (n = 0; n < 64; n++) {
         cn = ngx_slab_alloc_locked(cache->shpool, size);
@@ -208,11 +246,9 @@ ngx_http_revoca_cache_put(ngx_shm_zone_t *zone, ngx_str_t *key,
             break;
         }
 
-        if (ngx_queue_empty(&cache->sh->lru)) {
+        if (ngx_http_revoca_cache_evict(cache) != NGX_OK) {
             break;
         }
-
-        ngx_http_revoca_cache_expire(cache, 1);
     }
 
     if (cn == NULL) {
@@ -220,32 +256,53 @@ ngx_http_revoca_cache_put(ngx_shm_zone_t *zone, ngx_str_t *key,
         return;
     }
 
-    cn->sn.node.key = hash;
+    cn->hash = hash;
     cn->stored = ngx_time();
     cn->origin = (u_char) ans->origin;
     cn->this_update = ans->this_update;
     cn->next_update = ans->next_update;
     cn->cert_status = (u_char) ans->cert_status;
-    cn->sn.str.data = cn->data;
-    cn->sn.str.len = key->len;
+    cn->used = 0;
+    cn->key_len = (u_char) key->len;
     cn->der_len = (uint32_t) ans->der.len;
     ngx_memcpy(cn->etag, ans->etag, NGX_HTTP_REVOCA_ETAG_LEN);
     ngx_memcpy(cn->data, key->data, key->len);
     ngx_memcpy(cn->data + key->len, ans->der.data, ans->der.len);
 
-    ngx_rbtree_insert(&cache->sh->rbtree, &cn->sn.node);
-    ngx_queue_insert_head(&cache->sh->lru, &cn->queue);
+    pcn = &cache->sh->buckets[hash & cache->sh->mask];
+    cn->next = *pcn;
+    *pcn = cn;
+
+    ngx_queue_insert_head(&cache->sh->queue, &cn->queue);
 
     ngx_shmtx_unlock(&cache->shpool->mutex);
 }
 
 
-static ngx_http_revoca_cache_node_t *
+/*
+ * The link that points to KEY's entry in its bucket, or the bucket's
+ * terminating NULL link if there is none.
+ */
+
+static ngx_http_revoca_cache_node_t **
 ngx_http_revoca_cache_lookup(ngx_http_revoca_cache_t *cache, ngx_str_t *key,
     uint32_t hash)
 {
-    return (ngx_http_revoca_cache_node_t *)
-               ngx_str_rbtree_lookup(&cache->sh->rbtree, key, hash);
+    ngx_http_revoca_cache_node_t  **pcn, *cn;
+
+    for (pcn = &cache->sh->buckets[hash & cache->sh->mask];
+         (cn = *pcn) != NULL;
+         pcn = &cn->next)
+    {
+        if (cn->hash == hash
+            && cn->key_len == key->len
+            && ngx_memcmp(cn->data, key->data, key->len) == 0)
+        {
+            break;
+        }
+    }
+
+    return pcn;
 }
 
 
@@ -253,42 +310,81 @@ static void
 ngx_http_revoca_cache_delete(ngx_http_revoca_cache_t *cache,
     ngx_http_revoca_cache_node_t *cn)
 {
+    ngx_http_revoca_cache_node_t  **pcn;
+
+    for (pcn = &cache->sh->buckets[cn->hash & cache->sh->mask];
+         *pcn != cn;
+         pcn = &(*pcn)->next)
+    {
+        /* void */
+    }
+
+    *pcn = cn->next;
+
     ngx_queue_remove(&cn->queue);
-    ngx_rbtree_delete(&cache->sh->rbtree, &cn->sn.node);
     ngx_slab_free_locked(cache->shpool, cn);
 }
 
 
-/*
- * Frees up to a few entries from the LRU end: those past nextUpdate, or,
- * with FORCE, the least recently used one regardless.
- */
+/* Frees up to a few entries past their nextUpdate from the queue's end. */
 
 static void
-ngx_http_revoca_cache_expire(ngx_http_revoca_cache_t *cache,
-    ngx_uint_t force)
+ngx_http_revoca_cache_expire(ngx_http_revoca_cache_t *cache)
 {
-    time_t                         now;
-    ngx_uint_t                     n;
-    ngx_queue_t                   *q;
-    ngx_http_revoca_cache_node_t  *cn;
+    time_t                          now;
+    ngx_uint_t                      n;
+    ngx_queue_t                    *q;
+    ngx_http_revoca_cache_node_t   *cn;
 
     now = ngx_time();
 
     for (n = 0; n < 3; n++) {
 
-        if (ngx_queue_empty(&cache->sh->lru)) {
+        if (ngx_queue_empty(&cache->sh->queue)) {
             return;
         }
 
-        q = ngx_queue_last(&cache->sh->lru);
+        q = ngx_queue_last(&cache->sh->queue);
         cn = ngx_queue_data(q, ngx_http_revoca_cache_node_t, queue);
 
-        if (!force && cn->next_update > now) {
+        if (cn->next_update > now) {
             return;
         }
 
         ngx_http_revoca_cache_delete(cache, cn);
-        force = 0;
+    }
+}
+
+
+/*
+ * Frees one entry: the first unused one from the queue's end, the used
+ * ones passed on the way going back to its head unmarked (CLOCK); after a
+ * few, the one at the end regardless.  NGX_DECLINED: the cache is empty.
+ */
+
+static ngx_int_t
+ngx_http_revoca_cache_evict(ngx_http_revoca_cache_t *cache)
+{
+    ngx_uint_t                      n;
+    ngx_queue_t                    *q;
+    ngx_http_revoca_cache_node_t   *cn;
+
+    for (n = 0; /* void */; n++) {
+
+        if (ngx_queue_empty(&cache->sh->queue)) {
+            return NGX_DECLINED;
+        }
+
+        q = ngx_queue_last(&cache->sh->queue);
+        cn = ngx_queue_data(q, ngx_http_revoca_cache_node_t, queue);
+
+        if (!cn->used || n == NGX_HTTP_REVOCA_CACHE_SECOND_TURNS) {
+            ngx_http_revoca_cache_delete(cache, cn);
+            return NGX_OK;
+        }
+
+        cn->used = 0;
+        ngx_queue_remove(q);
+        ngx_queue_insert_head(&cache->sh->queue, q);
     }
 }

@@ -27,6 +27,7 @@ ngx_http_revoca_lookup(ngx_http_request_t *r, u_char *der, size_t len)
 {
     char                          key[OCSP_KEY_MAX];
     int                           n;
+    u_char                       *p;
     size_t                        argvlen[2];
     ngx_int_t                     rc;
     const char                   *argv[2];
@@ -73,12 +74,17 @@ ngx_http_revoca_lookup(ngx_http_request_t *r, u_char *der, size_t len)
 
     ctx->issuer_index = ctx->issuer - rmcf->registry->issuers;
 
+    /* "issuer:serial:hash", both names bounded (CACHE_KEY_MAX) */
+
+    p = ngx_cpymem(ctx->cache_key_buf, ctx->issuer->conf->name,
+                   ngx_strlen(ctx->issuer->conf->name));
+    *p++ = ':';
+    p = ngx_cpymem(p, id->serial, ngx_strlen(id->serial));
+    *p++ = ':';
+    *p++ = (u_char) ('0' + id->hash);
+
     ctx->cache_key.data = ctx->cache_key_buf;
-    ctx->cache_key.len = ngx_snprintf(ctx->cache_key_buf,
-                                      NGX_HTTP_REVOCA_CACHE_KEY_MAX,
-                                      "%s:%s:%d", ctx->issuer->conf->name,
-                                      id->serial, (int) id->hash)
-                         - ctx->cache_key_buf;
+    ctx->cache_key.len = p - ctx->cache_key_buf;
 
     ctx->sign_nonce = (ctx->req.nonce_len
                        && (rlcf->sign & NGX_HTTP_REVOCA_SIGN_NONCE)

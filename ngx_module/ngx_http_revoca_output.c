@@ -20,16 +20,16 @@ static ngx_str_t  ngx_http_revoca_ocsp_type =
     ngx_string("application/ocsp-response");
 static ngx_str_t  ngx_http_revoca_no_cache =
     ngx_string("max-age=0, no-cache");
+static u_char  ngx_http_revoca_cache_control[] =
+    "public, no-transform, must-revalidate, max-age=";
 
 
 ngx_int_t
 ngx_http_revoca_send_answer(ngx_http_request_t *r, ngx_http_revoca_ctx_t *ctx,
     ngx_http_revoca_answer_t *ans)
 {
-    u_char                        *p;
     time_t                         now, max_age, resign;
     ngx_str_t                      v;
-    ngx_uint_t                     i;
     ngx_table_elt_t               *h;
     ngx_http_revoca_main_conf_t   *rmcf;
 
@@ -75,15 +75,16 @@ ngx_http_revoca_send_answer(ngx_http_request_t *r, ngx_http_revoca_ctx_t *ctx,
 
     r->headers_out.last_modified_time = ans->this_update;
 
-    v.data = ngx_pnalloc(r->pool, sizeof("public, no-transform,"
-                                         " must-revalidate, max-age=")
+    v.data = ngx_pnalloc(r->pool, sizeof(ngx_http_revoca_cache_control) - 1
                                   + NGX_TIME_T_LEN);
     if (v.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    v.len = ngx_sprintf(v.data, "public, no-transform, must-revalidate,"
-                        " max-age=%T", max_age) - v.data;
+    v.len = ngx_sprintf(ngx_cpymem(v.data, ngx_http_revoca_cache_control,
+                                   sizeof(ngx_http_revoca_cache_control) - 1),
+                        "%T", max_age)
+            - v.data;
 
     if (ngx_http_revoca_add_header(r, "Cache-Control", &v, NULL) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -102,20 +103,14 @@ ngx_http_revoca_send_answer(ngx_http_request_t *r, ngx_http_revoca_ctx_t *ctx,
 
     r->headers_out.expires = h;
 
-    v.data = ngx_pnalloc(r->pool, 2 + 2 * NGX_HTTP_REVOCA_ETAG_LEN);
+    /* a copy: ANS may not live as long as the request (the log) */
+
+    v.data = ngx_pnalloc(r->pool, NGX_HTTP_REVOCA_ETAG_LEN);
     if (v.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = v.data;
-    *p++ = '"';
-
-    for (i = 0; i < NGX_HTTP_REVOCA_ETAG_LEN; i++) {
-        p = ngx_sprintf(p, "%02xd", ans->etag[i]);
-    }
-
-    *p++ = '"';
-    v.len = p - v.data;
+    v.len = ngx_cpymem(v.data, ans->etag, NGX_HTTP_REVOCA_ETAG_LEN) - v.data;
 
     if (ngx_http_revoca_add_header(r, "ETag", &v, &h) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -227,9 +222,15 @@ ngx_http_revoca_add_header(ngx_http_request_t *r, char *key,
 void
 ngx_http_revoca_etag(ngx_http_revoca_answer_t *ans)
 {
-    ngx_md5_t  md5;
+    u_char     *p, digest[16];
+    ngx_md5_t   md5;
 
     ngx_md5_init(&md5);
     ngx_md5_update(&md5, ans->der.data, ans->der.len);
-    ngx_md5_final(ans->etag, &md5);
+    ngx_md5_final(digest, &md5);
+
+    p = ans->etag;
+    *p++ = '"';
+    p = ngx_hex_dump(p, digest, sizeof(digest));
+    *p = '"';
 }

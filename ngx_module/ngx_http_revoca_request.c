@@ -70,10 +70,16 @@ ngx_http_revoca_handler(ngx_http_request_t *r)
          * Read unbuffered, into a buffer of the size limit: a body is never
          * written to a temporary file, and a chunked one (no length known
          * beforehand) is refused as soon as it passes the limit, not once
-         * the client has sent all of it.
+         * the client has sent all of it.  With a Content-Length the buffer
+         * is that long (nginx reads no more than it): a small block of the
+         * request's pool rather than a malloc() of the limit.
          */
 
-        ctx->body.data = ngx_pnalloc(r->pool, rlcf->max_request_size);
+        ctx->body_max = (r->headers_in.content_length_n >= 0)
+                        ? (size_t) r->headers_in.content_length_n
+                        : rlcf->max_request_size;
+
+        ctx->body.data = ngx_pnalloc(r->pool, ngx_max(ctx->body_max, 1));
         if (ctx->body.data == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -235,7 +241,7 @@ ngx_http_revoca_take_body(ngx_http_request_t *r, ngx_http_revoca_ctx_t *ctx)
             continue;
         }
 
-        if (size > rlcf->max_request_size - ctx->body.len) {
+        if (size > ctx->body_max - ctx->body.len) {
             ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                           "revoca: request body over %uz bytes refused",
                           rlcf->max_request_size);

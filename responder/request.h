@@ -55,4 +55,16 @@ ocsp_resp_status_e ocsp_request_decode(const unsigned char *der, size_t len,
                                        const ocsp_limits_t *lim,
                                        ocsp_request_t *req);
 
+/*
+ * The same verdict and the same *req for every input, every request read
+ * through OpenSSL's schema (d2i, then a re-encoding compared with the
+ * bytes) where ocsp_request_decode() reads plain requests (RFC 5019 2.1.1's
+ * form) from the bytes alone: the reference the tests and the fuzz target
+ * hold the fast reading to.
+ */
+ocsp_resp_status_e ocsp_request_decode_schema(const unsigned char *der,
+                                              size_t len,
+                                              const ocsp_limits_t *lim,
+                                              ocsp_request_t *req);
+
 #endif

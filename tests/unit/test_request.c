@@ -492,12 +492,169 @@ static void test_extensions(void)
     OCSP_REQUEST_free(req);
 }
 
+/*
+ * Whether ocsp_request_decode() (plain requests read from the bytes alone)
+ * and ocsp_request_decode_schema() (every request through OpenSSL's d2i
+ * and re-encoding) give LEN bytes at DER the same verdict, reason and
+ * fields.
+ */
+static int decoders_agree(const unsigned char *der, size_t len,
+                          const ocsp_limits_t *l, size_t *ok)
+{
+    ocsp_request_t a, b;
+    ocsp_resp_status_e sa = ocsp_request_decode(der, len, l, &a);
+    ocsp_resp_status_e sb = ocsp_request_decode_schema(der, len, l, &b);
+    size_t i;
+
+    if (sa != sb || a.err != b.err) {
+        return 0;
+    }
+    *ok += sa == OCSP_ST_SUCCESSFUL;
+    if (sa != OCSP_ST_SUCCESSFUL) {
+        return 1;
+    }
+    if (a.nsingles != b.nsingles || a.nonce_len != b.nonce_len ||
+        memcmp(a.nonce, b.nonce, a.nonce_len) != 0) {
+        return 0;
+    }
+    for (i = 0; i < a.nsingles; i++) {
+        if (a.singles[i].hash != b.singles[i].hash ||
+            memcmp(a.singles[i].name_hash, b.singles[i].name_hash,
+                   OCSP_HASH_MAX_LEN) != 0 ||
+            memcmp(a.singles[i].key_hash, b.singles[i].key_hash,
+                   OCSP_HASH_MAX_LEN) != 0 ||
+            strcmp(a.singles[i].serial, b.singles[i].serial) != 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/*
+ * The plain reader against OpenSSL's schema, over requests of every shape
+ * a client sends (plain, SHA-256, several singleRequests, nonces, unknown
+ * extensions critical or not, a requestorName, a signature) and over each
+ * one's truncations, single-bit flips and replacements of an octet by a
+ * tag or length that matters.
+ */
+static void test_plain_agrees(void)
+{
+    static const ocsp_limits_t lims[] = {{10240, 1}, {10240, 4}, {60, 4}};
+    /* replacement octets: the tags, lengths and values the schema tells
+     * apart (and every bit of the octet flipped, below) */
+    static const unsigned char octets[] = {
+        0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x14, 0x20, 0x30,
+        0x31, 0x7f, 0x80, 0x81, 0x82, 0xa0, 0xa1, 0xa2, 0xa3, 0xff};
+    unsigned char *seeds[12], *m;
+    size_t lens[12], ns = 0, s, i, k, v, agreed = 0, runs = 0;
+    size_t ok = 0, accepted = 0, mutations = 0;
+    ocsp_request_t r;
+
+    seeds[ns] = make_req(EVP_sha1(), 0x1234, 1, -1, &lens[ns]), ns++;
+    seeds[ns] = make_req(EVP_sha256(), 0x80, 1, -1, &lens[ns]), ns++;
+    seeds[ns] = make_req(EVP_sha1(), 0x7fffff, 3, 16, &lens[ns]), ns++;
+    seeds[ns] = make_req(EVP_sha1(), 9, 1, 32, &lens[ns]), ns++;
+    seeds[ns] = make_req(EVP_sha384(), 9, 1, -1, &lens[ns]), ns++;
+    {
+        /* an unknown request extension, then one critical, then a
+         * singleRequest extension; a requestorName; a signed request */
+        static const int crit[] = {0, 1};
+        OCSP_REQUEST *req;
+        OCSP_ONEREQ *one;
+        ASN1_INTEGER *ai;
+        ASN1_OBJECT *obj = OBJ_txt2obj("1.2.3.4.5", 1);
+        ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
+        X509_EXTENSION *ext;
+        int c, l;
+
+        ASN1_OCTET_STRING_set(os, (const unsigned char *)"\x05\x00", 2);
+        for (c = 0; c < 4; c++) {
+            req = OCSP_REQUEST_new();
+            ai = ASN1_INTEGER_new();
+            ASN1_INTEGER_set(ai, 0x4242);
+            one = OCSP_request_add0_id(
+                req, OCSP_cert_id_new(EVP_sha1(), X509_get_subject_name(ca),
+                                      X509_get0_pubkey_bitstr(ca), ai));
+            ASN1_INTEGER_free(ai);
+            if (c < 2) {
+                ext = X509_EXTENSION_create_by_OBJ(NULL, obj, crit[c], os);
+                OCSP_REQUEST_add_ext(req, ext, -1);
+                X509_EXTENSION_free(ext);
+                OCSP_request_add1_nonce(req, NULL, 8);
+            } else if (c == 2) {
+                ext = X509_EXTENSION_create_by_OBJ(NULL, obj, 0, os);
+                OCSP_ONEREQ_add_ext(one, ext, -1);
+                X509_EXTENSION_free(ext);
+                OCSP_request_set1_name(req, X509_get_subject_name(ca));
+            } else {
+                CHECK(OCSP_request_sign(req, ca, ca_key, EVP_sha256(), NULL,
+                                        0) == 1);
+            }
+            seeds[ns] = NULL;
+            l = i2d_OCSP_REQUEST(req, &seeds[ns]);
+            CHECK(l > 0);
+            lens[ns++] = (size_t)l;
+            OCSP_REQUEST_free(req);
+        }
+        ASN1_OCTET_STRING_free(os);
+        ASN1_OBJECT_free(obj);
+    }
+
+    for (s = 0; s < ns; s++) {
+        m = malloc(lens[s]);
+        /* the seed itself, then every truncation, under every limit */
+        for (k = 0; k < sizeof(lims) / sizeof(lims[0]); k++) {
+            for (i = 0; i <= lens[s]; i++) {
+                agreed += decoders_agree(seeds[s], i, &lims[k], &ok), runs++;
+            }
+        }
+        for (i = 0; i < lens[s]; i++) {
+            for (v = 0; v < sizeof(octets) + 8; v++) {
+                memcpy(m, seeds[s], lens[s]);
+                if (v < sizeof(octets)) {
+                    m[i] = octets[v];
+                } else {
+                    m[i] ^= (unsigned char)(1u << (v - sizeof(octets)));
+                }
+                agreed += decoders_agree(m, lens[s], &lims[1], &accepted);
+                runs++, mutations++;
+            }
+        }
+        free(m);
+    }
+    CHECK(agreed == runs);
+    /* the mutations reach both outcomes: not a test that cannot fail */
+    CHECK(accepted > 0 && accepted < mutations);
+    /* the shapes: plain ones accepted, the others by the schema */
+    CHECK(ocsp_request_decode(seeds[0], lens[0], &lims[0], &r) ==
+          OCSP_ST_SUCCESSFUL);
+    CHECK(ocsp_request_decode(seeds[2], lens[2], &lims[1], &r) ==
+              OCSP_ST_SUCCESSFUL &&
+          r.nsingles == 3 && r.nonce_len == 16);
+    CHECK_STR(r.singles[2].serial, "800001");
+    CHECK(ocsp_request_decode(seeds[4], lens[4], &lims[0], &r) ==
+          OCSP_ST_UNAUTHORIZED);
+    CHECK(ocsp_request_decode(seeds[5], lens[5], &lims[0], &r) ==
+              OCSP_ST_SUCCESSFUL &&
+          r.nonce_len == 8);
+    CHECK(ocsp_request_decode(seeds[6], lens[6], &lims[0], &r) ==
+          OCSP_ST_MALFORMED);
+    CHECK(ocsp_request_decode(seeds[7], lens[7], &lims[0], &r) ==
+          OCSP_ST_SUCCESSFUL);
+    CHECK(ocsp_request_decode(seeds[8], lens[8], &lims[0], &r) ==
+          OCSP_ST_SUCCESSFUL);
+    for (s = 0; s < ns; s++) {
+        OPENSSL_free(seeds[s]);
+    }
+}
+
 int main(void)
 {
     setup();
     test_decode();
     test_extensions();
     test_strict_der();
+    test_plain_agrees();
     X509_free(ca);
     EVP_PKEY_free(ca_key);
     CHECK_DONE();

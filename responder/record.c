@@ -103,7 +103,7 @@ static const char *record_invalid(const ocsp_record_t *r)
  * than protobuf's specification where they differ:
  *  - enum values are not checked against the enum (record_invalid() does);
  *  - a uint32 or an enum keeps the low 32 bits of the varint, and an int64
- *    the low 64 bits of up to 10 bytes (pbc_u32(), pbc_u64());
+ *    the low 64 bits of up to 10 bytes (rd_varint());
  *  - the last of a repeated field wins, unknown fields are kept (and
  *    re-packed by the signer) with their bytes as they came;
  *  - canonical is a total, not a per-field rule: the size protobuf-c would
@@ -149,72 +149,36 @@ static size_t rd_tag(const uint8_t *p, size_t rem, uint32_t *tag, unsigned *wt)
     return 0;
 }
 
-/* Bytes of the varint at P: 1..10, 0 if it does not end within them. */
-static size_t rd_varint_len(const uint8_t *p, size_t rem)
+/*
+ * The varint at P: its length (1..10; 0 if it does not end within 10 bytes
+ * or REM) and in *V its low 64 bits, as protobuf-c's parse_uint64() reads
+ * them (the tenth byte gives bit 63 only).  The low 32 bits are what its
+ * parse_uint32() reads for a uint32 or an enum, from any length.
+ */
+static size_t rd_varint(const uint8_t *p, size_t rem, uint64_t *v)
 {
     size_t max = rem > 10 ? 10 : rem;
+    uint64_t x = 0;
 
     for (size_t i = 0; i < max; i++) {
+        x |= (uint64_t)(p[i] & 0x7f) << (7 * i);
         if ((p[i] & 0x80) == 0) {
+            *v = x;
             return i + 1;
         }
     }
     return 0;
 }
 
-/* protobuf-c's parse_uint32(): bits beyond 32 dropped, the fifth byte
- * unmasked (its bit 7 and up fall off the top). */
-static uint32_t pbc_u32(const uint8_t *p, size_t n)
+/* Bytes of V as a minimal varint: 7 bits a byte. */
+static size_t u64_size(uint64_t v)
 {
-    uint32_t v = p[0] & 0x7f;
-
-    if (n > 1) {
-        v |= (uint32_t)(p[1] & 0x7f) << 7;
-        if (n > 2) {
-            v |= (uint32_t)(p[2] & 0x7f) << 14;
-            if (n > 3) {
-                v |= (uint32_t)(p[3] & 0x7f) << 21;
-                if (n > 4) {
-                    v |= (uint32_t)p[4] << 28;
-                }
-            }
-        }
-    }
-    return v;
-}
-
-/* protobuf-c's parse_uint64(): the tenth byte gives bit 63 only. */
-static uint64_t pbc_u64(const uint8_t *p, size_t n)
-{
-    uint64_t v = 0;
-
-    if (n < 5) {
-        return pbc_u32(p, n);
-    }
-    for (size_t i = 0; i < n; i++) {
-        v |= (uint64_t)(p[i] & 0x7f) << (7 * i);
-    }
-    return v;
+    return 1 + (size_t)(63 - __builtin_clzll(v | 1)) / 7;
 }
 
 static size_t u32_size(uint32_t v)
 {
-    return v < 1u << 7    ? 1
-           : v < 1u << 14 ? 2
-           : v < 1u << 21 ? 3
-           : v < 1u << 28 ? 4
-                          : 5;
-}
-
-static size_t u64_size(uint64_t v)
-{
-    size_t n = 1;
-
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
+    return u64_size(v);
 }
 
 /* A negative enum packs sign-extended to 64 bits: 10 bytes. */
@@ -257,11 +221,10 @@ static size_t record_packed_size(const ocsp_record_t *r, size_t slen,
     return n;
 }
 
-static void set_i64(protobuf_c_boolean *has, int64_t *v, const uint8_t *p,
-                    size_t n)
+static void set_i64(protobuf_c_boolean *has, int64_t *v, uint64_t x)
 {
     *has = 1;
-    *v = (int64_t)pbc_u64(p, n);
+    *v = (int64_t)x;
 }
 
 /*
@@ -284,6 +247,7 @@ static int record_scan(const uint8_t *p, size_t len, ocsp_record_t *r,
         size_t used = rd_tag(p + pos, len - pos, &tag, &wt);
         size_t rem, n, pre = 0;
         const uint8_t *v;
+        uint64_t x = 0;
 
         if (used == 0) {
             return -1;
@@ -293,7 +257,7 @@ static int record_scan(const uint8_t *p, size_t len, ocsp_record_t *r,
         v = p + pos;
         switch (wt) {
         case WT_VARINT:
-            if ((n = rd_varint_len(v, rem)) == 0) {
+            if ((n = rd_varint(v, rem, &x)) == 0) {
                 return -1;
             }
             break;
@@ -349,33 +313,33 @@ static int record_scan(const uint8_t *p, size_t len, ocsp_record_t *r,
             break;
         case 2:
             have_status = 1;
-            r->status = (Revoca__Status)(int32_t)pbc_u32(v, n);
+            r->status = (Revoca__Status)(int32_t)(uint32_t)x;
             break;
         case 3:
-            set_i64(&r->has_not_before, &r->not_before, v, n);
+            set_i64(&r->has_not_before, &r->not_before, x);
             break;
         case 4:
-            set_i64(&r->has_not_after, &r->not_after, v, n);
+            set_i64(&r->has_not_after, &r->not_after, x);
             break;
         case 5:
             r->has_shard = 1;
-            r->shard = pbc_u32(v, n);
+            r->shard = (uint32_t)x;
             break;
         case 6:
-            set_i64(&r->has_revocation_time, &r->revocation_time, v, n);
+            set_i64(&r->has_revocation_time, &r->revocation_time, x);
             break;
         case 7:
             r->has_reason = 1;
-            r->reason = (Revoca__Reason)(int32_t)pbc_u32(v, n);
+            r->reason = (Revoca__Reason)(int32_t)(uint32_t)x;
             break;
         case 8:
-            set_i64(&r->has_invalidity_date, &r->invalidity_date, v, n);
+            set_i64(&r->has_invalidity_date, &r->invalidity_date, x);
             break;
         case 9:
-            set_i64(&r->has_released_at, &r->released_at, v, n);
+            set_i64(&r->has_released_at, &r->released_at, x);
             break;
         default:
-            set_i64(&r->has_updated, &r->updated, v, n);
+            set_i64(&r->has_updated, &r->updated, x);
             break;
         }
     }

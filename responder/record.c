@@ -110,6 +110,9 @@ static const char *record_invalid(const ocsp_record_t *r)
  *    pack the decoded values in (record_packed_size()) equals the length.
  */
 
+/* revoca__cert_record__init()'s values, copied rather than called */
+static const ocsp_record_t record_empty = REVOCA__CERT_RECORD__INIT;
+
 /* A field of a number CertRecord does not have, as protobuf-c keeps it. */
 typedef struct {
     uint32_t tag;
@@ -360,7 +363,7 @@ ocsp_record_t *ocsp_record_decode(const void *p, size_t len, const char *serial,
         *why = "record too long";
         return NULL;
     }
-    revoca__cert_record__init(&tmp);
+    tmp = record_empty;
     if (record_scan(p, len, &tmp, &sp, &slen, unk, &nunk) != 0) {
         *why = "record undecodable";
         return NULL;

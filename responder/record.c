@@ -108,6 +108,13 @@ static const char *record_invalid(const ocsp_record_t *r)
  *    re-packed by the signer) with their bytes as they came;
  *  - canonical is a total, not a per-field rule: the size protobuf-c would
  *    pack the decoded values in (record_packed_size()) equals the length.
+ *    A negative enum in 5 bytes packs in 10, so it can make up for a
+ *    non-minimal field elsewhere; record_invalid() refuses every negative
+ *    enum, so no such record is ever used, but its reason stays the same.
+ * Wire types are exact (a known field of another type is refused, as are
+ * groups), every length is bounded by the buffer, varints by 10 bytes, tags
+ * by 5 (protobuf-c 1.4.1: parse_tag_and_wiretype(), scan_varint(),
+ * scan_length_prefixed_data(), parse_required_member()).
  */
 
 /* revoca__cert_record__init()'s values, copied rather than called */

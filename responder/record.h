@@ -74,7 +74,8 @@ ocsp_answer_e ocsp_record_answer(const ocsp_record_t *r, ocsp_unissued_e policy,
  * of a stored record calls this, and none uses a record it refused.
  *
  * Returns the record (free with ocsp_record_free() and the same ALLOC;
- * ALLOC NULL: malloc) or NULL with *why set to a static reason.
+ * ALLOC NULL: malloc; it is one block, so never with protobuf-c's
+ * free_unpacked) or NULL with *why set to a static reason.
  */
 ocsp_record_t *ocsp_record_decode(const void *p, size_t len, const char *serial,
                                   ProtobufCAllocator *alloc, const char **why);

@@ -124,6 +124,11 @@ def records():
     yield "held", pb(1, "ff") + pv(2, 2) + pv(4, 1800000000) + \
         pv(6, 1700000200) + pv(7, 6) + pv(9, 1690000000)
     yield "unissued", pb(1, "7") + pv(2, 0)
+    # unknown fields of each wire type: protobuf-c keeps them, and so must
+    # the hand-written decoder (issue 10)
+    yield "unknown-fields", pb(1, "1a2b") + pv(2, 0) + pv(11, 5) + \
+        varint(12 << 3 | 1) + bytes(8) + pb(13, b"ab") + \
+        varint(15 << 3 | 5) + bytes(4) + pv(4, 1800000000)
 
 
 # --- revoked log (revlog.h) ---------------------------------------------

@@ -23,6 +23,56 @@ static void from_hex(const char *in, const char *want)
 /* The fixed-width form: the same value as 20 octets, agreeing with the
  * other forms for serials of every length, ordered by memcmp(), and only
  * from canonical hex. */
+/* The obvious reading of canonical hex, for the fast one to agree with. */
+static int fixed_ref(const char *hex, size_t len, unsigned char *out)
+{
+    memset(out, 0, OCSP_SERIAL_MAX_OCTETS);
+    if (len == 0 || len > OCSP_SERIAL_HEX_MAX || hex[0] == '0') {
+        return -1;
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)hex[len - 1 - i];
+        int v = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                       : -1;
+        if (v < 0) {
+            return -1;
+        }
+        out[OCSP_SERIAL_MAX_OCTETS - 1 - i / 2] |=
+            (unsigned char)(i & 1 ? v << 4 : v);
+    }
+    return 0;
+}
+
+/* Every byte value at every position of serials of every length: the
+ * eight-at-a-time path (serial.c hex8()) sees each byte of a chunk
+ * unmasked, so a neighbour of '0'..'9', 'a'..'f' or 0x80 must fail. */
+static void test_fixed_every_byte(void)
+{
+    static const char digits[] = "123456789abcdef0fedcba9876543210abcdef1234";
+    size_t agree = 0, total = 0;
+
+    for (size_t len = 1; len <= OCSP_SERIAL_HEX_MAX; len++) {
+        for (size_t pos = 0; pos < len; pos++) {
+            for (unsigned b = 0; b < 256; b++) {
+                char hex[OCSP_SERIAL_HEX_MAX];
+                unsigned char got[OCSP_SERIAL_MAX_OCTETS],
+                    want[OCSP_SERIAL_MAX_OCTETS];
+                int rw, rg;
+
+                memcpy(hex, digits, len);
+                hex[pos] = (char)b;
+                rw = fixed_ref(hex, len, want);
+                rg = ocsp_serial_fixed_from_hex(hex, len, got);
+                total++;
+                agree += rw == rg &&
+                         (rw != 0 || memcmp(got, want, sizeof(got)) == 0);
+            }
+        }
+    }
+    CHECK(agree == total);
+}
+
 static void test_fixed(void)
 {
     unsigned char f[OCSP_SERIAL_MAX_OCTETS], g[OCSP_SERIAL_MAX_OCTETS];
@@ -152,5 +202,6 @@ int main(void)
     CHECK(ocsp_serial_shard("abc", 1) == 0);
 
     test_fixed();
+    test_fixed_every_byte();
     CHECK_DONE();
 }

@@ -11,7 +11,8 @@
 #include "crl_mem.h"
 #include "der.h"
 #include "issuer.h"
-#include "keyfile.h"
+#include "policy.h"
+#include "sign.h"
 
 /* OID contents (X.690 8.19) */
 static const unsigned char oid_aki[] = {0x55, 0x1d, 0x23};
@@ -31,13 +32,21 @@ static void crl_ossl_err(char *err, const char *what)
 }
 
 int crl_signer_load(crl_signer_t *s, const char *cert_path,
-                    const char *key_path, char *err)
+                    const char *key_path, const ocsp_issuer_conf_t *ic,
+                    const ocsp_pkcs11_conf_t *p11, int *token_error, char *err)
 {
     unsigned char *p;
+    const unsigned char *alg;
     const ASN1_OCTET_STRING *skid;
     unsigned int mdlen;
-    int len, unreadable;
+    int len, unreadable, pss = ic != NULL && ic->rsa_pss;
+    ocsp_sign_err_t e;
+    ocsp_sig_alg_e sig_alg;
+    const char *why = NULL;
 
+    if (token_error != NULL) {
+        *token_error = 0;
+    }
     memset(s, 0, sizeof(*s));
     /* PEM or DER, by the loaders the responder uses too */
     s->cert = ocsp_cert_load(cert_path, &unreadable);
@@ -58,29 +67,34 @@ int crl_signer_load(crl_signer_t *s, const char *cert_path,
                  "%s: keyUsage lacks cRLSign (RFC 5280 4.2.1.3)", cert_path);
         goto failed;
     }
-    if (key_path != NULL) {
-        s->key = ocsp_key_load(key_path, &unreadable);
-        if (s->key == NULL) {
-            snprintf(err, OCSP_ERR_MAX, "%s: %s", key_path,
-                     unreadable ? "cannot open the CA key"
-                                : "no private key in it (PEM or DER, not "
-                                  "encrypted)");
-            goto failed;
-        }
-        if (X509_check_private_key(s->cert, s->key) != 1) {
-            ERR_clear_error();
-            snprintf(err, OCSP_ERR_MAX, "%s: the key does not match %s",
-                     key_path, cert_path);
-            goto failed;
-        }
-    }
-
-    s->alg_len = ocsp_sig_alg(s->pub, s->alg);
-    if (s->alg_len == 0) {
-        snprintf(err, OCSP_ERR_MAX, "%s: the CA key must be ECDSA or RSA",
-                 cert_path);
+    /* The certificate's key decides the algorithm (sign.h), so a CRL
+     * checked without the private key names the same one. */
+    sig_alg = ocsp_sig_alg_of(s->pub, pss, &why);
+    if (sig_alg == OCSP_SIG_NONE) {
+        snprintf(err, OCSP_ERR_MAX, "%s: %s", cert_path, why);
         goto failed;
     }
+    if (key_path != NULL) {
+        s->key = ocsp_sign_key_load(key_path, s->cert, pss, p11, &e);
+        if (s->key == NULL) {
+            if (token_error != NULL) {
+                *token_error = e.status == OCSP_SIGN_ETOKEN;
+            }
+            snprintf(err, OCSP_ERR_MAX, "CA key: %.480s", e.msg);
+            goto failed;
+        }
+        why = ocsp_profile_refuses_key(ic != NULL ? ic->profile
+                                                  : OCSP_PROFILE_PRIVATE,
+                                       sig_alg, ocsp_sign_key_bits(s->key));
+        if (why != NULL) {
+            snprintf(err, OCSP_ERR_MAX, "%s: CA key: %s (%s, %d bits)",
+                     cert_path, why, ocsp_sig_alg_name(sig_alg),
+                     ocsp_sign_key_bits(s->key));
+            goto failed;
+        }
+    }
+    alg = ocsp_sig_alg_der(sig_alg, &s->alg_len);
+    memcpy(s->alg, alg, s->alg_len);
 
     p = NULL;
     len = i2d_X509_NAME(X509_get_subject_name(s->cert), &p);
@@ -114,7 +128,7 @@ failed:
 void crl_signer_free(crl_signer_t *s)
 {
     X509_free(s->cert);
-    EVP_PKEY_free(s->key);
+    ocsp_sign_key_free(s->key);
     OPENSSL_free(s->name);
     memset(s, 0, sizeof(*s));
 }
@@ -320,7 +334,6 @@ int crl_build(const crl_signer_t *s, const crl_params_t *p,
 {
     der_buf_t b = {0}, pre = {0}, ext = {0};
     der_days_t days;
-    EVP_MD_CTX *ctx = NULL;
     unsigned char *sig = NULL, tbs_hdr[8], seq_hdr[8], top_hdr[8];
     size_t siglen = 0, entries = 0, count = 0, tbs_len, th, sh = 0, h, i;
     size_t tbs_at, cap;
@@ -360,7 +373,7 @@ int crl_build(const crl_signer_t *s, const crl_params_t *p,
     th = crl_hdr(DER_SEQUENCE, tbs_len, tbs_hdr);
 
     cap = CRL_TOP_RESERVE + th + tbs_len + s->alg_len + 8 +
-          (size_t)EVP_PKEY_get_size(s->key) + 1;
+          ocsp_sign_key_max(s->key) + 1;
     if (der_init(&b, cap) != 0) {
         snprintf(err, OCSP_ERR_MAX, "out of memory for %zu entries", n);
         goto done;
@@ -386,21 +399,19 @@ int crl_build(const crl_signer_t *s, const crl_params_t *p,
         goto done;
     }
 
-    ctx = EVP_MD_CTX_new();
-    if (ctx == NULL ||
-        EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, s->key) != 1 ||
-        EVP_DigestSign(ctx, NULL, &siglen, b.p + tbs_at, b.len - tbs_at) != 1) {
-        crl_ossl_err(err, "EVP_DigestSign");
-        goto done;
-    }
+    /* sign.h: the algorithm of the key, a token's failure retried by the
+     * caller (nothing is published unsigned). */
+    siglen = ocsp_sign_key_max(s->key);
     sig = malloc(siglen + 1);
     if (sig == NULL) {
         goto nomem;
     }
     sig[0] = 0; /* BIT STRING: no unused bits */
-    if (EVP_DigestSign(ctx, sig + 1, &siglen, b.p + tbs_at, b.len - tbs_at) !=
-        1) {
-        crl_ossl_err(err, "EVP_DigestSign");
+    if (ocsp_sign_begin(s->key) != 0 ||
+        ocsp_sign_update(s->key, b.p + tbs_at, b.len - tbs_at) != 0 ||
+        ocsp_sign_end(s->key, sig + 1, &siglen) != 0) {
+        snprintf(err, OCSP_ERR_MAX, "signing the CRL: %.480s",
+                 ocsp_sign_key_err(s->key)->msg);
         goto done;
     }
     der_raw(&b, s->alg, s->alg_len);
@@ -424,7 +435,6 @@ nomem:
     snprintf(err, OCSP_ERR_MAX, "out of memory encoding the CRL");
 done:
     free(sig);
-    EVP_MD_CTX_free(ctx);
     der_free(&b);
     der_free(&pre);
     der_free(&ext);

@@ -20,10 +20,10 @@
 
 /* The issuing CA as the CRL needs it. */
 typedef struct {
-    X509 *cert;          /* owned */
-    EVP_PKEY *key;       /* owned, NULL when loaded for checks only */
-    EVP_PKEY *pub;       /* borrowed from cert */
-    unsigned char *name; /* owned, DER of the CA's subject */
+    X509 *cert;           /* owned */
+    ocsp_sign_key_t *key; /* owned (sign.h), NULL when loaded for checks */
+    EVP_PKEY *pub;        /* borrowed from cert */
+    unsigned char *name;  /* owned, DER of the CA's subject */
     size_t name_len;
     unsigned char key_id[64]; /* AKI keyIdentifier (RFC 5280 4.2.1.1) */
     size_t key_id_len;
@@ -32,13 +32,17 @@ typedef struct {
 } crl_signer_t;
 
 /*
- * Loads the CA certificate and (key_path non-NULL) its private key, checks
- * that they match, that the CA may sign CRLs (keyUsage cRLSign when the
- * extension is present) and that the key is ECDSA or RSA.  Returns 0, or -1
- * with err (OCSP_ERR_MAX) set.  Free with crl_signer_free().
+ * Loads the CA certificate and (key_path non-NULL) its private key, a file
+ * or a PKCS#11 URI reached through P11 (sign.h), checks that they match,
+ * that the CA may sign CRLs (keyUsage cRLSign when the extension is
+ * present) and that IC's profile allows the key (IC NULL: private,
+ * PKCS#1 v1.5).  Returns 0, or -1 with err (OCSP_ERR_MAX) set and
+ * *token_error (may be NULL) telling a token's failure.  Free with
+ * crl_signer_free().
  */
 int crl_signer_load(crl_signer_t *s, const char *cert_path,
-                    const char *key_path, char *err);
+                    const char *key_path, const ocsp_issuer_conf_t *ic,
+                    const ocsp_pkcs11_conf_t *p11, int *token_error, char *err);
 void crl_signer_free(crl_signer_t *s);
 
 typedef enum { CRL_KIND_FULL, CRL_KIND_DELTA, CRL_KIND_SHARD } crl_kind_e;

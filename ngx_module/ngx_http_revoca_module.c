@@ -338,8 +338,12 @@ ngx_http_revoca_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    /* a PKCS#11 key is opened in each worker, after fork */
+
     if (ocsp_registry_load(rmcf->registry, oc,
-                           rmcf->sign_keys ? OCSP_REGISTRY_KEYS : 0)
+                           rmcf->sign_keys
+                           ? OCSP_REGISTRY_KEYS | OCSP_REGISTRY_PKCS11_LATER
+                           : 0)
         != 0)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -437,6 +441,15 @@ ngx_http_revoca_init_worker(ngx_cycle_t *cycle)
 
     if (rmcf == NULL || rmcf->ocsp == NULL) {
         return NGX_OK;
+    }
+
+    /* the token sessions of this worker: a failure stops the worker with
+     * exit code 2, which the master does not respawn */
+
+    if (rmcf->sign_keys && ocsp_registry_open_keys(rmcf->registry) != 0) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0, "revoca: %V: %s",
+                      &rmcf->config_file, rmcf->registry->err);
+        return NGX_ERROR;
     }
 
     return ngx_http_revoca_redis_init_worker(cycle, rmcf);

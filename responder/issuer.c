@@ -8,28 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "keyfile.h"
-
-/* DER AlgorithmIdentifiers of the signature algorithms we produce. */
-static const unsigned char alg_ecdsa_sha256[] = {
-    0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02};
-static const unsigned char alg_rsa_sha256[] = {0x30, 0x0d, 0x06, 0x09, 0x2a,
-                                               0x86, 0x48, 0x86, 0xf7, 0x0d,
-                                               0x01, 0x01, 0x0b, 0x05, 0x00};
-
-size_t ocsp_sig_alg(const EVP_PKEY *key, unsigned char *out)
-{
-    switch (EVP_PKEY_get_base_id(key)) {
-    case EVP_PKEY_EC:
-        memcpy(out, alg_ecdsa_sha256, sizeof(alg_ecdsa_sha256));
-        return sizeof(alg_ecdsa_sha256);
-    case EVP_PKEY_RSA:
-        memcpy(out, alg_rsa_sha256, sizeof(alg_rsa_sha256));
-        return sizeof(alg_rsa_sha256);
-    default:
-        return 0;
-    }
-}
+#include "policy.h"
 
 size_t ocsp_hash_len(ocsp_hash_e hash)
 {
@@ -145,7 +124,35 @@ static int issuer_hashes(ocsp_issuer_t *iss)
     return 0;
 }
 
-static int issuer_keys(ocsp_registry_t *reg, ocsp_issuer_t *iss)
+/* The responder key, checked against the responder certificate and the
+ * issuer's profile. */
+static int issuer_open_key(ocsp_registry_t *reg, ocsp_issuer_t *iss)
+{
+    ocsp_sign_err_t e;
+    const char *why;
+
+    iss->key = ocsp_sign_key_load(iss->key_ref, iss->responder,
+                                  iss->conf->rsa_pss, reg->pkcs11, &e);
+    if (iss->key == NULL) {
+        reg->token_error = e.status == OCSP_SIGN_ETOKEN;
+        snprintf(reg->err, sizeof(reg->err), "issuer %s: responder key: %.440s",
+                 iss->conf->name, e.msg);
+        return -1;
+    }
+    why = ocsp_profile_refuses_key(iss->conf->profile,
+                                   ocsp_sign_key_alg(iss->key),
+                                   ocsp_sign_key_bits(iss->key));
+    if (why != NULL) {
+        snprintf(reg->err, sizeof(reg->err),
+                 "issuer %s: responder key: %s (%s, %d bits)", iss->conf->name,
+                 why, ocsp_sig_alg_name(ocsp_sign_key_alg(iss->key)),
+                 ocsp_sign_key_bits(iss->key));
+        return -1;
+    }
+    return 0;
+}
+
+static int issuer_keys(ocsp_registry_t *reg, ocsp_issuer_t *iss, int later)
 {
     const ocsp_issuer_conf_t *ic = iss->conf;
     const char *cert_path = ic->responder_cert_path;
@@ -173,14 +180,9 @@ static int issuer_keys(ocsp_registry_t *reg, ocsp_issuer_t *iss)
         reg_err(reg, ic->name, "cannot load the responder certificate");
         return -1;
     }
-    iss->key = ocsp_key_load(key_path, NULL);
-    if (iss->key == NULL) {
-        reg_err(reg, ic->name, "cannot load the responder key");
-        return -1;
-    }
-    if (X509_check_private_key(iss->responder, iss->key) != 1) {
-        reg_err(reg, ic->name,
-                "the responder key does not match its certificate");
+    iss->key_ref = key_path;
+    if (!(later && ocsp_sign_is_pkcs11(key_path)) &&
+        issuer_open_key(reg, iss) != 0) {
         return -1;
     }
     /* A responder_cert that is the CA certificate itself is the CA
@@ -200,27 +202,6 @@ static int issuer_keys(ocsp_registry_t *reg, ocsp_issuer_t *iss)
                     "the responder certificate lacks id-kp-OCSPSigning");
             return -1;
         }
-    }
-
-    iss->sig_alg_len = ocsp_sig_alg(iss->key, iss->sig_alg);
-    if (iss->sig_alg_len == 0) {
-        reg_err(reg, ic->name, "the responder key must be ECDSA or RSA");
-        return -1;
-    }
-
-    /* One signing context and one digest for every response: setting them
-     * up per signature (an implicit fetch by name each time) costs as much
-     * as half an ECDSA signature. */
-    iss->sign_ctx = EVP_PKEY_CTX_new(iss->key, NULL);
-    iss->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-    iss->md_ctx = EVP_MD_CTX_new();
-    if (iss->sign_ctx == NULL || iss->sha256 == NULL || iss->md_ctx == NULL ||
-        EVP_PKEY_sign_init(iss->sign_ctx) != 1 ||
-        EVP_PKEY_CTX_set_signature_md(iss->sign_ctx, iss->sha256) != 1 ||
-        (EVP_PKEY_get_base_id(iss->key) == EVP_PKEY_RSA &&
-         EVP_PKEY_CTX_set_rsa_padding(iss->sign_ctx, RSA_PKCS1_PADDING) != 1)) {
-        reg_err(reg, ic->name, "cannot set up signing");
-        return -1;
     }
 
     /* RFC 6960 4.2.2.3: ResponderID byKey is the SHA-1 of the key bits. */
@@ -266,6 +247,7 @@ int ocsp_registry_load(ocsp_registry_t *reg, const ocsp_config_t *cf, int flags)
         return -1;
     }
     reg->n = cf->nissuers;
+    reg->pkcs11 = &cf->pkcs11;
     for (i = 0; i < cf->nissuers; i++) {
         ocsp_issuer_t *iss = &reg->issuers[i];
         iss->conf = &cf->issuers[i];
@@ -278,7 +260,8 @@ int ocsp_registry_load(ocsp_registry_t *reg, const ocsp_config_t *cf, int flags)
             reg_err(reg, iss->conf->name, "cannot hash the CA certificate");
             goto failed;
         }
-        if ((flags & OCSP_REGISTRY_KEYS) && issuer_keys(reg, iss) != 0) {
+        if ((flags & OCSP_REGISTRY_KEYS) &&
+            issuer_keys(reg, iss, flags & OCSP_REGISTRY_PKCS11_LATER) != 0) {
             goto failed;
         }
     }
@@ -286,11 +269,25 @@ int ocsp_registry_load(ocsp_registry_t *reg, const ocsp_config_t *cf, int flags)
 
 failed : {
     char err[OCSP_ERR_MAX];
+    int token_error = reg->token_error;
     memcpy(err, reg->err, sizeof(err));
     ocsp_registry_free(reg);
     memcpy(reg->err, err, sizeof(err));
+    reg->token_error = token_error;
 }
     return -1;
+}
+
+int ocsp_registry_open_keys(ocsp_registry_t *reg)
+{
+    for (size_t i = 0; i < reg->n; i++) {
+        ocsp_issuer_t *iss = &reg->issuers[i];
+        if (iss->key == NULL && iss->key_ref != NULL &&
+            issuer_open_key(reg, iss) != 0) {
+            return -1;
+        }
+    }
+    return 0;
 }
 
 void ocsp_registry_free(ocsp_registry_t *reg)
@@ -300,10 +297,7 @@ void ocsp_registry_free(ocsp_registry_t *reg)
     for (i = 0; i < reg->n; i++) {
         X509_free(reg->issuers[i].cert);
         X509_free(reg->issuers[i].responder);
-        EVP_PKEY_CTX_free(reg->issuers[i].sign_ctx);
-        EVP_MD_CTX_free(reg->issuers[i].md_ctx);
-        EVP_MD_free(reg->issuers[i].sha256);
-        EVP_PKEY_free(reg->issuers[i].key);
+        ocsp_sign_key_free(reg->issuers[i].key);
         free(reg->issuers[i].responder_der);
     }
     free(reg->issuers);

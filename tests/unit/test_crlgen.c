@@ -251,7 +251,7 @@ static void test_build_times(const char *dir)
 
     snprintf(cert, sizeof(cert), "%s/ca.pem", dir);
     snprintf(key, sizeof(key), "%s/ca.key", dir);
-    CHECK(crl_signer_load(&s, cert, key, err) == 0);
+    CHECK(crl_signer_load(&s, cert, key, NULL, NULL, NULL, err) == 0);
     for (size_t i = 0; i < n; i++) {
         crl_entry_t *e = crl_entries_push(&a);
         x = x * 6364136223846793005UL + 1442695040888963407UL;
@@ -340,7 +340,7 @@ static void test_build(const char *dir)
 
     snprintf(cert, sizeof(cert), "%s/ca.pem", dir);
     snprintf(key, sizeof(key), "%s/ca.key", dir);
-    CHECK(crl_signer_load(&s, cert, key, err) == 0);
+    CHECK(crl_signer_load(&s, cert, key, NULL, NULL, NULL, err) == 0);
 
     for (size_t i = 0; i < 3; i++) {
         crl_entry_t *e = crl_entries_push(&a);

@@ -93,6 +93,7 @@ int crl_signer_load(crl_signer_t *s, const char *cert_path,
             goto failed;
         }
     }
+    s->sig_alg = sig_alg;
     alg = ocsp_sig_alg_der(sig_alg, &s->alg_len);
     memcpy(s->alg, alg, s->alg_len);
 

@@ -27,6 +27,7 @@ typedef struct {
     size_t name_len;
     unsigned char key_id[64]; /* AKI keyIdentifier (RFC 5280 4.2.1.1) */
     size_t key_id_len;
+    ocsp_sig_alg_e sig_alg;              /* from the certificate's key */
     unsigned char alg[OCSP_SIG_ALG_MAX]; /* DER AlgorithmIdentifier */
     size_t alg_len;
 } crl_signer_t;

@@ -9,6 +9,7 @@
 #include "config.h"
 #include "der.h"
 #include "der_read.h"
+#include "sign.h"
 #include "log.h"
 #include "publish.h"
 #include "serial.h"
@@ -232,13 +233,10 @@ int crl_parsed_next(const crl_parsed_t *c, size_t *pos, unsigned char *serial,
 
 static int crl_verify(const crl_signer_t *s, const crl_parsed_t *c, char *err)
 {
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    int ok;
+    /* the algorithm the CA's key signs with (sign.h) */
+    int ok = ocsp_sig_verify(s->pub, s->sig_alg, c->sig, c->sig_len, c->tbs,
+                             c->tbs_len) == 0;
 
-    ok = ctx != NULL &&
-         EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, s->pub) == 1 &&
-         EVP_DigestVerify(ctx, c->sig, c->sig_len, c->tbs, c->tbs_len) == 1;
-    EVP_MD_CTX_free(ctx);
     ERR_clear_error();
     if (!ok) {
         snprintf(err, OCSP_ERR_MAX,

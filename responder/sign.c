@@ -210,6 +210,26 @@ static int sig_ctx_params(EVP_PKEY_CTX *c, ocsp_sig_alg_e alg, EVP_MD *md)
     return 1;
 }
 
+int ocsp_sig_verify(EVP_PKEY *pub, ocsp_sig_alg_e alg, const unsigned char *sig,
+                    size_t siglen, const unsigned char *data, size_t len)
+{
+    const char *name = sig_md_name(alg);
+    EVP_MD *md = NULL;
+    EVP_MD_CTX *vmd = EVP_MD_CTX_new();
+    EVP_PKEY_CTX *vctx = NULL;
+    int ok;
+
+    ok = vmd != NULL && alg != OCSP_SIG_NONE &&
+         (name == NULL || (md = EVP_MD_fetch(NULL, name, NULL)) != NULL) &&
+         EVP_DigestVerifyInit(vmd, &vctx, md, NULL, pub) == 1 &&
+         (md == NULL || sig_ctx_params(vctx, alg, md)) &&
+         EVP_DigestVerify(vmd, sig, siglen, data, len) == 1;
+    EVP_MD_CTX_free(vmd);
+    EVP_MD_free(md);
+    ERR_clear_error();
+    return ok ? 0 : -1;
+}
+
 /* ---- PKCS#11: one engine per process, opened on first use ---- */
 
 static ENGINE *p11_engine;
@@ -366,8 +386,7 @@ static int key_open(ocsp_sign_key_t *k, const ocsp_pkcs11_conf_t *p11,
     unsigned char sig[OCSP_SIG_MAX];
     size_t siglen = sizeof(sig);
     EVP_PKEY *pkey = NULL, *pub = X509_get0_pubkey(k->cert);
-    EVP_PKEY_CTX *pctx = NULL, *vctx = NULL;
-    EVP_MD_CTX *vmd = NULL;
+    EVP_PKEY_CTX *pctx = NULL;
     ENGINE *e;
     int unreadable = 0, ok;
 
@@ -420,12 +439,7 @@ static int key_open(ocsp_sign_key_t *k, const ocsp_pkcs11_conf_t *p11,
                  "%s: cannot sign with the key", k->ref);
         return -1;
     }
-    vmd = EVP_MD_CTX_new();
-    ok = vmd != NULL &&
-         EVP_DigestVerifyInit(vmd, &vctx, k->md, NULL, pub) == 1 &&
-         (k->md == NULL || sig_ctx_params(vctx, k->alg, k->md)) &&
-         EVP_DigestVerify(vmd, sig, siglen, probe, sizeof(probe)) == 1;
-    EVP_MD_CTX_free(vmd);
+    ok = ocsp_sig_verify(pub, k->alg, sig, siglen, probe, sizeof(probe)) == 0;
     if (!ok) {
         ERR_clear_error();
         sign_err(err, OCSP_SIGN_EKEY,

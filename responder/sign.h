@@ -74,6 +74,14 @@ ocsp_sig_alg_e ocsp_sig_alg_of(const EVP_PKEY *key, int pss, const char **why);
 /* The DER AlgorithmIdentifier of ALG (borrowed, static), and its length. */
 const unsigned char *ocsp_sig_alg_der(ocsp_sig_alg_e alg, size_t *len);
 
+/*
+ * Verifies SIG over DATA with PUB under ALG (the check of a CRL before it is
+ * published, and of each key against its certificate).  0 if it verifies,
+ * else -1; OpenSSL's error queue is left empty.
+ */
+int ocsp_sig_verify(EVP_PKEY *pub, ocsp_sig_alg_e alg, const unsigned char *sig,
+                    size_t siglen, const unsigned char *data, size_t len);
+
 /* "ecdsa-with-SHA384", "rsassa-pss-sha256", ... for logs and messages. */
 const char *ocsp_sig_alg_name(ocsp_sig_alg_e alg);
 

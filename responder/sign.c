@@ -77,7 +77,7 @@ static void sign_err(ocsp_sign_err_t *err, ocsp_sign_status_e status,
                      const char *fmt, ...)
 {
     va_list ap;
-    unsigned long e = ERR_peek_last_error();
+    unsigned long e = ERR_peek_error(); /* the first: the cause */
     size_t n;
 
     err->status = status;
@@ -352,6 +352,56 @@ static ENGINE *p11_engine_get(const ocsp_pkcs11_conf_t *p11,
     return e;
 }
 
+/* Whether OpenSSL's error queue holds a PKCS#11 PIN error (libp11 puts
+ * CKR_PIN_INCORRECT and the like there as "PIN ..."); the queue is left
+ * empty. */
+static int p11_pin_refused(void)
+{
+    unsigned long e;
+    int pin = 0;
+
+    while ((e = ERR_get_error()) != 0) {
+        const char *r = ERR_reason_error_string(e);
+        pin |= r != NULL && strstr(r, "PIN") != NULL;
+    }
+    return pin;
+}
+
+/*
+ * The private key REF through the engine.  A token another process is
+ * opening at the same moment can fail a lookup for a moment (SoftHSM2's
+ * file store answers CKR_GENERAL_ERROR then): a few tries 250 ms apart,
+ * except after a PIN refusal, which a real token counts towards locking.
+ */
+static EVP_PKEY *p11_load(ENGINE *e, const char *ref, ocsp_sign_err_t *err)
+{
+    EVP_PKEY *pkey;
+    char first[256] = "";
+    int attempt, pin;
+
+    for (attempt = 0;; attempt++) {
+        /* UI_null(): a missing PIN is an error, never a prompt. */
+        pkey = ENGINE_load_private_key(e, ref, (UI_METHOD *)UI_null(), NULL);
+        if (pkey != NULL) {
+            ERR_clear_error();
+            return pkey;
+        }
+        if (ERR_peek_error() != 0) {
+            ERR_error_string_n(ERR_peek_error(), first, sizeof(first));
+        }
+        pin = p11_pin_refused();
+        if (pin || attempt == 3) {
+            break;
+        }
+        usleep(250 * 1000);
+    }
+    sign_err(err, OCSP_SIGN_ETOKEN,
+             "%s: cannot open the key in the token (%s)%s%s", ref,
+             pin ? "the PIN is wrong" : "token present? object there?",
+             first[0] ? ": " : "", first);
+    return NULL;
+}
+
 /* ---- keys ---- */
 
 /* Signs "what" with the prepared contexts of k into sig/siglen. */
@@ -395,13 +445,8 @@ static int key_open(ocsp_sign_key_t *k, const ocsp_pkcs11_conf_t *p11,
         if (e == NULL) {
             return -1;
         }
-        /* UI_null(): a missing PIN is an error, never a prompt. */
-        pkey = ENGINE_load_private_key(e, k->ref, (UI_METHOD *)UI_null(), NULL);
+        pkey = p11_load(e, k->ref, err);
         if (pkey == NULL) {
-            sign_err(err, OCSP_SIGN_ETOKEN,
-                     "%s: cannot open the key in the token (token present? "
-                     "PIN right?)",
-                     k->ref);
             return -1;
         }
     } else {

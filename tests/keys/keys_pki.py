@@ -241,13 +241,31 @@ class Token:
         return serialization.load_pem_public_key(
             out[out.index("-----BEGIN"):].encode())
 
-    def sign_cert(self, cert_pem_path, ca_pem, label, md, serial, out):
-        """Re-signs the certificate in CERT_PEM_PATH with the token's key
-        LABEL as the CA CA_PEM (OpenSSL's x509 through the engine)."""
-        self.run(["openssl", "x509", "-in", cert_pem_path, "-CA", ca_pem,
-                  "-engine", "pkcs11", "-CAkeyform", "engine", "-CAkey",
-                  self.uri(label) + ";pin-value=" + PIN, "-set_serial",
-                  str(serial), "-" + md, "-out", out])
+    def public_pem(self, label, out):
+        with open(out, "wb") as f:
+            f.write(self.public_key(label).public_bytes(
+                serialization.Encoding.PEM,
+                serialization.PublicFormat.SubjectPublicKeyInfo))
+        return out
+
+    def issue(self, csr_path, ca_pem, label, md, serial, ext, out,
+              pubkey=None):
+        """Issues the request CSR_PATH as the CA CA_PEM with the token's key
+        LABEL (OpenSSL's x509 through the engine), extensions EXT (lines of
+        an openssl extfile), the public key in the PEM file PUBKEY instead
+        of the request's if given."""
+        extfile = out + ".ext"
+        with open(extfile, "w") as f:
+            f.write(ext + "\nauthorityKeyIdentifier=keyid\n")
+        argv = ["openssl", "x509", "-req", "-in", csr_path, "-CA", ca_pem,
+                "-engine", "pkcs11", "-CAkeyform", "engine", "-CAkey",
+                self.uri(label) + ";pin-value=" + PIN, "-set_serial",
+                str(serial), "-" + md, "-days", "300", "-extfile", extfile,
+                "-out", out]
+        if pubkey:
+            argv += ["-force_pubkey", pubkey]
+        self.run(argv)
+        os.unlink(extfile)
 
     def remove(self):
         """Takes the token away (as pulling it out of its slot)."""

@@ -46,7 +46,7 @@ static const unsigned char alg_rsa_pss_sha256[] = {
 static const unsigned char alg_ed25519[] = {0x30, 0x05, 0x06, 0x03,
                                             0x2b, 0x65, 0x70};
 
-#define SIGN_BACKOFF_MAX 60
+#define SIGN_BACKOFF_MAX 16
 #define SIGN_PIN_MAX 256
 #define SIGN_STREAM_MAX ((size_t)1 << 30)
 
@@ -66,7 +66,10 @@ struct ocsp_sign_key_s {
     unsigned char *msg;
     size_t msg_len, msg_cap;
     int stream_failed;
-    /* a token's session that failed: when to reopen it */
+    /* PKCS#11: how the token is reached (borrowed from the config), the
+     * process's other token keys, and when a failed session reopens */
+    const ocsp_pkcs11_conf_t *p11;
+    struct ocsp_sign_key_s *next_p11;
     int broken;
     time_t retry_at;
     int backoff;
@@ -402,6 +405,39 @@ static EVP_PKEY *p11_load(ENGINE *e, const char *ref, ocsp_sign_err_t *err)
     return NULL;
 }
 
+/* Every PKCS#11 key of the process, for p11_reset(). */
+static ocsp_sign_key_t *p11_keys;
+
+/*
+ * A token's session failed (token removed, library error): the sessions
+ * and object handles of every key are gone with it (PKCS#11 2.40 5.6).  So
+ * every token key drops its key object (they point into libp11's slots),
+ * the engine lists its slots afresh (libp11's RE_ENUMERATE), and each key
+ * reopens (logs in again) on its next use.  A library that cannot see a
+ * token again without C_Finalize (SoftHSM2 2.6) stays failed until the
+ * process restarts (docs/keys.md): libp11 0.4.12 offers no way to
+ * finalise it under a running engine.
+ */
+static void p11_reset(void)
+{
+    for (ocsp_sign_key_t *k = p11_keys; k != NULL; k = k->next_p11) {
+        EVP_PKEY_CTX_free(k->pctx);
+        EVP_PKEY_free(k->pkey);
+        k->pctx = NULL;
+        k->pkey = NULL;
+        if (!k->broken) {
+            k->broken = 1;
+            k->retry_at = time(NULL);
+        }
+    }
+    /* libp11's RE_ENUMERATE: release every slot (its sessions and key
+     * objects) and list them afresh on the next load. */
+    if (p11_engine != NULL && p11_pid == getpid() &&
+        ENGINE_ctrl_cmd(p11_engine, "RE_ENUMERATE", 0, NULL, NULL, 0) != 1) {
+        ERR_clear_error();
+    }
+}
+
 /* ---- keys ---- */
 
 /* Signs "what" with the prepared contexts of k into sig/siglen. */
@@ -551,6 +587,11 @@ ocsp_sign_key_t *ocsp_sign_key_load(const char *ref, X509 *cert, int pss,
                  ref);
         goto failed;
     }
+    k->p11 = p11;
+    if (k->pkcs11) {
+        k->next_p11 = p11_keys;
+        p11_keys = k;
+    }
     if (key_open(k, p11, err) != 0) {
         goto failed;
     }
@@ -565,6 +606,12 @@ void ocsp_sign_key_free(ocsp_sign_key_t *k)
 {
     if (k == NULL) {
         return;
+    }
+    for (ocsp_sign_key_t **p = &p11_keys; *p != NULL; p = &(*p)->next_p11) {
+        if (*p == k) {
+            *p = k->next_p11;
+            break;
+        }
     }
     EVP_PKEY_CTX_free(k->pctx);
     EVP_PKEY_free(k->pkey);
@@ -617,9 +664,8 @@ static int key_ready(ocsp_sign_key_t *k)
                  (long long)(k->retry_at - now));
         return -1;
     }
-    /* The engine keeps the PIN (p11_engine_get()), so no settings are
-     * needed to reopen. */
-    if (key_open(k, NULL, &k->err) != 0) {
+    if (key_open(k, k->p11, &k->err) != 0) {
+        p11_reset();
         k->backoff = k->backoff == 0 ? 1 : k->backoff * 2;
         if (k->backoff > SIGN_BACKOFF_MAX) {
             k->backoff = SIGN_BACKOFF_MAX;
@@ -650,6 +696,7 @@ int ocsp_sign(ocsp_sign_key_t *k, const unsigned char *data, size_t len,
             sign_err(&k->err, OCSP_SIGN_ETOKEN, "%s: signing failed", k->ref);
             k->broken = 1;
             k->retry_at = time(NULL);
+            p11_reset();
         } else {
             sign_err(&k->err, OCSP_SIGN_EKEY, "%s: signing failed", k->ref);
         }
@@ -741,6 +788,7 @@ int ocsp_sign_end(ocsp_sign_key_t *k, unsigned char *sig, size_t *siglen)
             sign_err(&k->err, OCSP_SIGN_ETOKEN, "%s: signing failed", k->ref);
             k->broken = 1;
             k->retry_at = time(NULL);
+            p11_reset();
         } else {
             sign_err(&k->err, OCSP_SIGN_EKEY, "%s: signing failed", k->ref);
         }

@@ -113,7 +113,8 @@ int ocsp_sign_key_bits(const ocsp_sign_key_t *key);
  * ocsp_sign_key_max()), setting *siglen.  Returns 0, or -1 with the reason
  * in ocsp_sign_key_err(): OCSP_SIGN_ETOKEN when a token's session failed.
  * The key then reopens its session on a later call, at most once per
- * back-off interval (1 s doubling up to 60 s), and fails at once (ETOKEN)
+ * back-off interval (1 s doubling up to 16 s: the
+ * callers back off too), and fails at once (ETOKEN)
  * until then: a caller retries its work later and publishes nothing.
  */
 int ocsp_sign(ocsp_sign_key_t *key, const unsigned char *data, size_t len,

@@ -369,11 +369,16 @@ static int conf_pkcs11(ocsp_config_t *cf, char *err)
     const config_setting_t *g = config_lookup(&cf->lc, "pkcs11");
     const char *module = OCSP_PKCS11_DEFAULT_MODULE, *env = NULL;
     static const char *const known[] = {"module", "pin_file", "pin_env", NULL};
-    int need = 0;
+    const config_setting_t *need = NULL; /* the first PKCS#11 key */
 
-    for (size_t i = 0; i < cf->nissuers; i++) {
-        need |= ocsp_sign_is_pkcs11(cf->issuers[i].ca_key_path) ||
-                ocsp_sign_is_pkcs11(cf->issuers[i].responder_key_path);
+    for (size_t i = cf->nissuers; i-- > 0;) {
+        const ocsp_issuer_conf_t *ic = &cf->issuers[i];
+        if (ocsp_sign_is_pkcs11(ic->responder_key_path)) {
+            need = ocsp_conf_where(ic->setting, "responder_key");
+        }
+        if (ocsp_sign_is_pkcs11(ic->ca_key_path)) {
+            need = ocsp_conf_where(ic->setting, "key");
+        }
     }
     if (g != NULL) {
         if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
@@ -407,9 +412,9 @@ static int conf_pkcs11(ocsp_config_t *cf, char *err)
                         "pkcs11: pin_file or pin_env, not both");
         return -1;
     }
-    if (need && cf->pkcs11.pin_env == NULL && cf->pkcs11.pin_file == NULL) {
-        ocsp_conf_error(err, cf->path,
-                        g != NULL ? g : config_root_setting(&cf->lc),
+    if (need != NULL && cf->pkcs11.pin_env == NULL &&
+        cf->pkcs11.pin_file == NULL) {
+        ocsp_conf_error(err, cf->path, g != NULL ? g : need,
                         "pkcs11: a PKCS#11 key needs pkcs11.pin_file or "
                         "pkcs11.pin_env");
         return -1;

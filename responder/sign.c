@@ -355,6 +355,8 @@ static ENGINE *p11_engine_get(const ocsp_pkcs11_conf_t *p11,
     return e;
 }
 
+static void p11_reset(void);
+
 /* Whether OpenSSL's error queue holds a PKCS#11 PIN error (libp11 puts
  * CKR_PIN_INCORRECT and the like there as "PIN ..."); the queue is left
  * empty. */
@@ -397,6 +399,8 @@ static EVP_PKEY *p11_load(ENGINE *e, const char *ref, ocsp_sign_err_t *err)
             break;
         }
         usleep(250 * 1000);
+        /* libp11 keeps the slot list of the failed lookup: a fresh one */
+        p11_reset();
     }
     sign_err(err, OCSP_SIGN_ETOKEN,
              "%s: cannot open the key in the token (%s)%s%s", ref,
@@ -595,6 +599,7 @@ ocsp_sign_key_t *ocsp_sign_key_load(const char *ref, X509 *cert, int pss,
     if (key_open(k, p11, err) != 0) {
         goto failed;
     }
+    k->broken = 0; /* p11_reset() of a retry in key_open() */
     return k;
 
 failed:

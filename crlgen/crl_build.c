@@ -75,7 +75,8 @@ int crl_signer_load(crl_signer_t *s, const char *cert_path,
         goto failed;
     }
     if (key_path != NULL) {
-        s->key = ocsp_sign_key_load(key_path, s->cert, pss, p11, &e);
+        s->key = ocsp_sign_key_load(key_path, s->cert, pss ? OCSP_SIGN_PSS : 0,
+                                    p11, &e);
         if (s->key == NULL) {
             if (token_error != NULL) {
                 *token_error = e.status == OCSP_SIGN_ETOKEN;

@@ -132,7 +132,9 @@ static int issuer_open_key(ocsp_registry_t *reg, ocsp_issuer_t *iss)
     const char *why;
 
     iss->key = ocsp_sign_key_load(iss->key_ref, iss->responder,
-                                  iss->conf->rsa_pss, reg->pkcs11, &e);
+                                  OCSP_SIGN_IN_VALIDITY |
+                                      (iss->conf->rsa_pss ? OCSP_SIGN_PSS : 0),
+                                  reg->pkcs11, &e);
     if (iss->key == NULL) {
         reg->token_error = e.status == OCSP_SIGN_ETOKEN;
         snprintf(reg->err, sizeof(reg->err), "issuer %s: responder key: %.440s",
@@ -200,6 +202,17 @@ static int issuer_keys(ocsp_registry_t *reg, ocsp_issuer_t *iss, int later)
             !(X509_get_extended_key_usage(iss->responder) & XKU_OCSP_SIGN)) {
             reg_err(reg, ic->name,
                     "the responder certificate lacks id-kp-OCSPSigning");
+            return -1;
+        }
+        /* CA/B BR 4.9.9 and 7.1.2.8: a delegated responder's certificate
+         * carries id-pkix-ocsp-nocheck (RFC 6960 4.2.2.2.1). */
+        if (ic->profile == OCSP_PROFILE_CABF &&
+            X509_get_ext_by_NID(iss->responder, NID_id_pkix_OCSP_noCheck, -1) <
+                0) {
+            reg_err(reg, ic->name,
+                    "the responder certificate lacks id-pkix-ocsp-nocheck, "
+                    "which the cabf profile requires (Baseline Requirements "
+                    "7.1.2.8)");
             return -1;
         }
     }

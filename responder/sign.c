@@ -57,6 +57,7 @@ struct ocsp_sign_key_s {
     ocsp_sig_alg_e alg;
     int pss;
     int bits;
+    time_t not_after;   /* 0, or never sign past it (OCSP_SIGN_IN_VALIDITY) */
     size_t max;         /* longest signature */
     EVP_PKEY *pkey;     /* owned */
     EVP_PKEY_CTX *pctx; /* owned; sign-initialised once (it is costly) */
@@ -355,8 +356,6 @@ static ENGINE *p11_engine_get(const ocsp_pkcs11_conf_t *p11,
     return e;
 }
 
-static void p11_reset(void);
-
 /* Whether OpenSSL's error queue holds a PKCS#11 PIN error (libp11 puts
  * CKR_PIN_INCORRECT and the like there as "PIN ..."); the queue is left
  * empty. */
@@ -399,8 +398,6 @@ static EVP_PKEY *p11_load(ENGINE *e, const char *ref, ocsp_sign_err_t *err)
             break;
         }
         usleep(250 * 1000);
-        /* libp11 keeps the slot list of the failed lookup: a fresh one */
-        p11_reset();
     }
     sign_err(err, OCSP_SIGN_ETOKEN,
              "%s: cannot open the key in the token (%s)%s%s", ref,
@@ -415,12 +412,11 @@ static ocsp_sign_key_t *p11_keys;
 /*
  * A token's session failed (token removed, library error): the sessions
  * and object handles of every key are gone with it (PKCS#11 2.40 5.6).  So
- * every token key drops its key object (they point into libp11's slots),
- * the engine lists its slots afresh (libp11's RE_ENUMERATE), and each key
- * reopens (logs in again) on its next use.  A library that cannot see a
- * token again without C_Finalize (SoftHSM2 2.6) stays failed until the
- * process restarts (docs/keys.md): libp11 0.4.12 offers no way to
- * finalise it under a running engine.
+ * every token key drops its key object and reopens (logs in again) on its
+ * next use.  libp11 0.4.12 keeps its slot list, and its RE_ENUMERATE
+ * crashes when repeated; a library that must be finalised to see a token
+ * again (SoftHSM2 2.6) stays failed until the process restarts
+ * (docs/keys.md).
  */
 static void p11_reset(void)
 {
@@ -434,15 +430,27 @@ static void p11_reset(void)
             k->retry_at = time(NULL);
         }
     }
-    /* libp11's RE_ENUMERATE: release every slot (its sessions and key
-     * objects) and list them afresh on the next load. */
-    if (p11_engine != NULL && p11_pid == getpid() &&
-        ENGINE_ctrl_cmd(p11_engine, "RE_ENUMERATE", 0, NULL, NULL, 0) != 1) {
-        ERR_clear_error();
-    }
 }
 
 /* ---- keys ---- */
+
+/* An expired responder certificate is never used to sign: a client would
+ * refuse the response (RFC 6960 4.2.2.2), or worse, keep it. */
+static int key_expired(ocsp_sign_key_t *k)
+{
+    char when[32];
+    struct tm tm;
+
+    if (k->not_after == 0 || time(NULL) <= k->not_after) {
+        return 0;
+    }
+    gmtime_r(&k->not_after, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    sign_err(&k->err, OCSP_SIGN_EKEY,
+             "%s: its certificate expired at %s: refusing to sign", k->ref,
+             when);
+    return 1;
+}
 
 /* Signs "what" with the prepared contexts of k into sig/siglen. */
 static int sign_raw(ocsp_sign_key_t *k, const unsigned char *data, size_t len,
@@ -539,10 +547,12 @@ failed:
     return -1;
 }
 
-ocsp_sign_key_t *ocsp_sign_key_load(const char *ref, X509 *cert, int pss,
+ocsp_sign_key_t *ocsp_sign_key_load(const char *ref, X509 *cert, int flags,
                                     const ocsp_pkcs11_conf_t *p11,
                                     ocsp_sign_err_t *err)
 {
+    int pss = (flags & OCSP_SIGN_PSS) != 0;
+    struct tm tm;
     ocsp_sign_key_t *k;
     EVP_PKEY *pub = X509_get0_pubkey(cert);
     const char *why = NULL, *md;
@@ -562,6 +572,19 @@ ocsp_sign_key_t *ocsp_sign_key_load(const char *ref, X509 *cert, int pss,
     k->cert = cert;
     X509_up_ref(cert);
     k->pss = pss;
+    if (flags & OCSP_SIGN_IN_VALIDITY) {
+        if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1) {
+            sign_err(err, OCSP_SIGN_EKEY,
+                     "%s: the certificate's notAfter is "
+                     "unreadable",
+                     ref);
+            goto failed;
+        }
+        k->not_after = timegm(&tm);
+        if (key_expired(k)) {
+            goto failed_expired;
+        }
+    }
     /* The certificate's key decides the algorithm: it is what verifiers
      * hold. */
     k->alg = ocsp_sig_alg_of(pub, pss, &why);
@@ -599,9 +622,10 @@ ocsp_sign_key_t *ocsp_sign_key_load(const char *ref, X509 *cert, int pss,
     if (key_open(k, p11, err) != 0) {
         goto failed;
     }
-    k->broken = 0; /* p11_reset() of a retry in key_open() */
     return k;
 
+failed_expired:
+    *err = k->err;
 failed:
     ocsp_sign_key_free(k);
     return NULL;
@@ -687,7 +711,7 @@ static int key_ready(ocsp_sign_key_t *k)
 int ocsp_sign(ocsp_sign_key_t *k, const unsigned char *data, size_t len,
               unsigned char *sig, size_t *siglen)
 {
-    if (key_ready(k) != 0) {
+    if (key_expired(k) || key_ready(k) != 0) {
         return -1;
     }
     if (*siglen < k->max) {
@@ -772,7 +796,7 @@ int ocsp_sign_end(ocsp_sign_key_t *k, unsigned char *sig, size_t *siglen)
     if (k->stream_failed) {
         return -1;
     }
-    if (key_ready(k) != 0) {
+    if (key_expired(k) || key_ready(k) != 0) {
         return -1;
     }
     if (*siglen < k->max) {

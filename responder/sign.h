@@ -85,16 +85,23 @@ int ocsp_sig_verify(EVP_PKEY *pub, ocsp_sig_alg_e alg, const unsigned char *sig,
 /* "ecdsa-with-SHA384", "rsassa-pss-sha256", ... for logs and messages. */
 const char *ocsp_sig_alg_name(ocsp_sig_alg_e alg);
 
+/* ocsp_sign_key_load() flags */
+#define OCSP_SIGN_PSS 0x1         /* an RSA key signs RSASSA-PSS */
+#define OCSP_SIGN_IN_VALIDITY 0x2 /* never sign past CERT's notAfter */
+
 /*
  * Loads the key REF (file path or PKCS#11 URI) that signs for CERT, with
- * the signature algorithm of CERT's public key under PSS.  The key's public
- * half is checked against CERT by signing a probe and verifying it with
- * CERT's key.  P11 (may be NULL when REF is a file) says how to reach a
- * token.  Returns the key (free with ocsp_sign_key_free()) or NULL with
- * *err set: OCSP_SIGN_ETOKEN when the token, its PIN or its library failed,
- * OCSP_SIGN_EKEY otherwise.  The PIN never appears in err.
+ * the signature algorithm of CERT's public key (FLAGS: OCSP_SIGN_PSS).  The
+ * key's public half is checked against CERT by signing a probe and
+ * verifying it with CERT's key.  With OCSP_SIGN_IN_VALIDITY (a responder's
+ * certificate) a CERT past its notAfter is refused here and at every
+ * signature.  P11 (may be NULL when REF is a file; else it must outlive the
+ * key) says how to reach a token.  Returns the key (free with
+ * ocsp_sign_key_free()) or NULL with *err set: OCSP_SIGN_ETOKEN when the
+ * token, its PIN or its library failed, OCSP_SIGN_EKEY otherwise.  The PIN
+ * never appears in err.
  */
-ocsp_sign_key_t *ocsp_sign_key_load(const char *ref, X509 *cert, int pss,
+ocsp_sign_key_t *ocsp_sign_key_load(const char *ref, X509 *cert, int flags,
                                     const ocsp_pkcs11_conf_t *p11,
                                     ocsp_sign_err_t *err);
 void ocsp_sign_key_free(ocsp_sign_key_t *key);

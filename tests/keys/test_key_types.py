@@ -8,6 +8,7 @@ import subprocess
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.x509 import ocsp
 
 from conftest import crl_harness
@@ -143,5 +144,57 @@ def test_profile_refuses_key_types(tmp_path, kind, profile, refusal):
             else:
                 assert p.returncode != 0 and refusal in p.stderr, p.stderr
                 assert "issuer demo" in p.stderr, p.stderr
+    finally:
+        s.close()
+
+
+@pytest.mark.parametrize("case", ["expired", "no_nocheck_cabf",
+                                  "no_nocheck_private"])
+def test_responder_certificate_checks(tmp_path, case):
+    import datetime
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+    src = make_typed_pki(str(tmp_path / "src"), "p256")
+    with open(os.path.join(src, "issuer.key"), "rb") as f:
+        ik = serialization.load_pem_private_key(f.read(), None)
+    with open(os.path.join(src, "responder.key"), "rb") as f:
+        rk = serialization.load_pem_private_key(f.read(), None)
+    issuer = cert(os.path.join(src, "issuer.pem"))
+    now = datetime.datetime.utcnow().replace(microsecond=0)
+    if case == "expired":
+        # issued by the CA, past its notAfter
+        b = (x509.CertificateBuilder().subject_name(x509.Name([
+                 x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "expired")]))
+             .issuer_name(issuer.subject).public_key(rk.public_key())
+             .serial_number(7).not_valid_before(now - datetime.timedelta(days=3))
+             .not_valid_after(now - datetime.timedelta(days=1))
+             .add_extension(x509.ExtendedKeyUsage(
+                 [ExtendedKeyUsageOID.OCSP_SIGNING]), critical=False)
+             .add_extension(x509.OCSPNoCheck(), critical=False))
+    else:
+        b = (x509.CertificateBuilder()
+                 .subject_name(x509.Name([x509.NameAttribute(
+                     x509.oid.NameOID.COMMON_NAME, "no nocheck")]))
+                 .issuer_name(issuer.subject).public_key(rk.public_key())
+                 .serial_number(8).not_valid_before(now - datetime.timedelta(days=1))
+                 .not_valid_after(now + datetime.timedelta(days=30))
+                 .add_extension(x509.ExtendedKeyUsage(
+                     [ExtendedKeyUsageOID.OCSP_SIGNING]), critical=False))
+    with open(os.path.join(src, "responder.pem"), "wb") as f:
+        f.write(b.sign(ik, hashes.SHA256()).public_bytes(
+            serialization.Encoding.PEM))
+    profile = "cabf" if case == "no_nocheck_cabf" else "private"
+    s = crl_harness.CrlStack(tmp_path / "stack", src, issuers=[{
+        "name": "demo", "profile": profile, "validity": '"1d"'}])
+    try:
+        sig, _ = check_both(s)
+        if case == "expired":
+            assert sig.returncode == 1 and "expired at" in sig.stderr and \
+                "refusing to sign" in sig.stderr, sig.stderr
+        elif case == "no_nocheck_cabf":
+            assert sig.returncode == 1 and "id-pkix-ocsp-nocheck" in \
+                sig.stderr, sig.stderr
+        else:
+            assert sig.returncode == 0, sig.stderr
     finally:
         s.close()

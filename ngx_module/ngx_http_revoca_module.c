@@ -320,6 +320,7 @@ static ngx_int_t
 ngx_http_revoca_postconfiguration(ngx_conf_t *cf)
 {
     ngx_str_t                     name;
+    ngx_uint_t                    i;
     ngx_http_revoca_main_conf_t  *rmcf;
     ngx_http_revoca_redis_server_t *srv;
     ngx_url_t                     u;
@@ -352,6 +353,14 @@ ngx_http_revoca_postconfiguration(ngx_conf_t *cf)
         ocsp_registry_free(rmcf->registry);
         rmcf->registry = NULL;
         return NGX_ERROR;
+    }
+
+    for (i = 0; i < rmcf->registry->n; i++) {
+        if (rmcf->registry->issuers[i].warning[0] != '\0') {
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0, "revoca: issuer %s: %s",
+                               rmcf->registry->issuers[i].conf->name,
+                               rmcf->registry->issuers[i].warning);
+        }
     }
 
     /* Redis from the shared file unless revoca_redis says otherwise */

@@ -621,6 +621,7 @@ static int conf_issuer(ocsp_config_t *cf, const config_setting_t *g,
         "responder_cert",
         "responder_key",
         "rsa_padding",
+        "responder_expiry_warning",
         "profile",
         "validity",
         "backdate",
@@ -636,6 +637,7 @@ static int conf_issuer(ocsp_config_t *cf, const config_setting_t *g,
     ic->validity = DEFAULT_VALIDITY;
     ic->backdate = DEFAULT_BACKDATE;
     ic->expired_retention = DEFAULT_RETENTION;
+    ic->responder_expiry_warning = 30 * 86400;
 
     if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
         ocsp_conf_error(err, file, g, "issuers: each entry must be a group");
@@ -708,6 +710,8 @@ static int conf_issuer(ocsp_config_t *cf, const config_setting_t *g,
         ocsp_conf_duration(g, "backdate", &ic->backdate, file, err) != 0 ||
         ocsp_conf_duration(g, "expired_retention", &ic->expired_retention, file,
                            err) != 0 ||
+        ocsp_conf_duration(g, "responder_expiry_warning",
+                           &ic->responder_expiry_warning, file, err) != 0 ||
         ocsp_conf_int(g, "shards", 1, MAX_SHARDS, &shards, file, err) != 0) {
         return -1;
     }

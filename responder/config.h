@@ -38,6 +38,7 @@ typedef struct {
     char *responder_key_path;
     /* Both keys, a file path or a PKCS#11 URI (sign.h). */
     int rsa_pss; /* rsa_padding "pss": RSA keys sign RSASSA-PSS */
+    int64_t responder_expiry_warning; /* warn this long before notAfter */
     ocsp_profile_e profile;
     int64_t validity;     /* seconds between thisUpdate and nextUpdate */
     int64_t resign_after; /* seconds after thisUpdate to re-sign */

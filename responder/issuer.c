@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "policy.h"
 
@@ -124,6 +125,24 @@ static int issuer_hashes(ocsp_issuer_t *iss)
     return 0;
 }
 
+/* A responder certificate near its notAfter: a warning (the key refuses
+ * to sign once it has passed, sign.h). */
+static void issuer_expiry_warning(ocsp_issuer_t *iss)
+{
+    const ASN1_TIME *na = X509_get0_notAfter(iss->responder);
+    time_t soon = time(NULL) + (time_t)iss->conf->responder_expiry_warning;
+    char when[32];
+    struct tm tm;
+    size_t n = strlen(iss->warning);
+
+    if (X509_cmp_time(na, &soon) > 0 || ASN1_TIME_to_tm(na, &tm) != 1) {
+        return;
+    }
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    snprintf(iss->warning + n, sizeof(iss->warning) - n,
+             "%sthe responder certificate expires at %s", n ? "; " : "", when);
+}
+
 /* The responder key, checked against the responder certificate and the
  * issuer's profile. */
 static int issuer_open_key(ocsp_registry_t *reg, ocsp_issuer_t *iss)
@@ -206,16 +225,23 @@ static int issuer_keys(ocsp_registry_t *reg, ocsp_issuer_t *iss, int later)
         }
         /* CA/B BR 4.9.9 and 7.1.2.8: a delegated responder's certificate
          * carries id-pkix-ocsp-nocheck (RFC 6960 4.2.2.2.1). */
-        if (ic->profile == OCSP_PROFILE_CABF &&
-            X509_get_ext_by_NID(iss->responder, NID_id_pkix_OCSP_noCheck, -1) <
-                0) {
-            reg_err(reg, ic->name,
-                    "the responder certificate lacks id-pkix-ocsp-nocheck, "
-                    "which the cabf profile requires (Baseline Requirements "
-                    "7.1.2.8)");
-            return -1;
+        if (X509_get_ext_by_NID(iss->responder, NID_id_pkix_OCSP_noCheck, -1) <
+            0) {
+            if (ic->profile == OCSP_PROFILE_CABF) {
+                reg_err(reg, ic->name,
+                        "the responder certificate lacks id-pkix-ocsp-nocheck, "
+                        "which the cabf profile requires (Baseline "
+                        "Requirements 7.1.2.8)");
+                return -1;
+            }
+            snprintf(iss->warning, sizeof(iss->warning),
+                     "the responder certificate lacks id-pkix-ocsp-nocheck: "
+                     "clients may try to check its own revocation "
+                     "(RFC 6960 4.2.2.2.1)");
         }
     }
+
+    issuer_expiry_warning(iss);
 
     /* RFC 6960 4.2.2.3: ResponderID byKey is the SHA-1 of the key bits. */
     bits = X509_get0_pubkey_bitstr(iss->responder);

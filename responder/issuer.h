@@ -37,6 +37,10 @@ typedef struct {
     unsigned char *responder_der; /* owned; NULL: the CA signs */
     size_t responder_der_len;
     unsigned char responder_key_id[20]; /* SHA-1 of the public key bits */
+    /* What the operator should hear at start, or "": a responder
+     * certificate within responder_expiry_warning of its notAfter, a
+     * delegate without id-pkix-ocsp-nocheck under the private profile. */
+    char warning[256];
 } ocsp_issuer_t;
 
 typedef struct {

@@ -116,6 +116,12 @@ int main(int argc, char **argv)
         ocsp_config_free(&cf);
         return rc;
     }
+    for (size_t i = 0; i < s.reg.n; i++) {
+        if (s.reg.issuers[i].warning[0] != '\0') {
+            ocsp_log(OCSP_LOG_WARN, "issuer=%s warning=\"%s\"",
+                     s.reg.issuers[i].conf->name, s.reg.issuers[i].warning);
+        }
+    }
     if (check) {
         print_check(&cf, &s);
         signer_free(&s);

@@ -148,7 +148,7 @@ def test_profile_refuses_key_types(tmp_path, kind, profile, refusal):
         s.close()
 
 
-@pytest.mark.parametrize("case", ["expired", "no_nocheck_cabf",
+@pytest.mark.parametrize("case", ["expired", "expiring", "no_nocheck_cabf",
                                   "no_nocheck_private"])
 def test_responder_certificate_checks(tmp_path, case):
     import datetime
@@ -161,13 +161,14 @@ def test_responder_certificate_checks(tmp_path, case):
         rk = serialization.load_pem_private_key(f.read(), None)
     issuer = cert(os.path.join(src, "issuer.pem"))
     now = datetime.datetime.utcnow().replace(microsecond=0)
-    if case == "expired":
-        # issued by the CA, past its notAfter
+    if case in ("expired", "expiring"):
+        # issued by the CA, past its notAfter or 10 days before it
         b = (x509.CertificateBuilder().subject_name(x509.Name([
                  x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "expired")]))
              .issuer_name(issuer.subject).public_key(rk.public_key())
              .serial_number(7).not_valid_before(now - datetime.timedelta(days=3))
-             .not_valid_after(now - datetime.timedelta(days=1))
+             .not_valid_after(now + datetime.timedelta(
+                 days=-1 if case == "expired" else 10))
              .add_extension(x509.ExtendedKeyUsage(
                  [ExtendedKeyUsageOID.OCSP_SIGNING]), critical=False)
              .add_extension(x509.OCSPNoCheck(), critical=False))
@@ -194,7 +195,14 @@ def test_responder_certificate_checks(tmp_path, case):
         elif case == "no_nocheck_cabf":
             assert sig.returncode == 1 and "id-pkix-ocsp-nocheck" in \
                 sig.stderr, sig.stderr
+        elif case == "expiring":
+            # a warning (responder_expiry_warning, default 30d), still signs
+            assert sig.returncode == 0, sig.stderr
+            assert "warn" in sig.stderr and \
+                "the responder certificate expires at" in sig.stderr, sig.stderr
         else:
             assert sig.returncode == 0, sig.stderr
+            assert "warn" in sig.stderr and \
+                "lacks id-pkix-ocsp-nocheck" in sig.stderr, sig.stderr
     finally:
         s.close()

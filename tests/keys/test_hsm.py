@@ -262,14 +262,28 @@ def pending(s, group):
     return info["pending"]
 
 
+def start_in_turn(s):
+    """The signer, then (once it has opened its key) revoca-crlgen: SoftHSM2's
+    file store fails a lookup now and then when two processes open one token
+    at the same instant (docs/keys.md)."""
+    sig = s.start_signer()
+    wait_for(lambda: "info signer started" in sig.output() or not sig.alive(),
+             30, what="the signer to start")
+    assert sig.alive(), sig.output()
+    gen = s.start_crlgen()
+    wait_for(lambda: "info crlgen started" in gen.output() or
+             not gen.alive(), 30, what="crlgen to start")
+    assert gen.alive(), gen.output()
+    return sig, gen
+
+
 def test_token_removed_mid_run(hsm):
     s = hsm
     # the CRL re-signed every 2 s, so that revoca-crlgen signs while the
     # token is away even though the signer applies no change then
     s.reconf_hsm(issuer_conf(s.token, crl='{ update_interval = "1s"; '
                                           'resign_after = "2s"; }'))
-    s.start_signer()
-    gen = s.start_crlgen()
+    _, gen = start_in_turn(s)
     good, revoked = s.path("good.pem"), s.path("revoked.pem")
     s.cli("issue", "--issuer", "demo", "--cert", good)
     s.cli("issue", "--issuer", "demo", "--cert", revoked)
@@ -304,8 +318,7 @@ def test_token_removed_mid_run(hsm):
     # what they left pending is done then.
     s.signers[0].stop()
     gen.stop()
-    s.start_signer()
-    gen = s.start_crlgen()
+    _, gen = start_in_turn(s)
     wait_for(lambda: s.response(s.serial_of(revoked)) != before, 60,
              what="the signer to catch up")
     assert judge_ocsp(s, s.response(s.serial_of(revoked)), revoked,

@@ -192,13 +192,23 @@ ngx_http_revoca_metrics_slot_n(ngx_http_revoca_metrics_sh_t *sh, ngx_uint_t n)
 ngx_http_revoca_metrics_slot_t *
 ngx_http_revoca_metrics_slot(ngx_http_revoca_main_conf_t *rmcf)
 {
+    static ngx_http_revoca_metrics_sh_t    *last_sh;
+    static ngx_http_revoca_metrics_slot_t  *last_slot;
+
     ngx_http_revoca_metrics_sh_t  *sh;
 
     sh = ngx_http_revoca_metrics(rmcf);
 
-    /* ngx_worker: 0 in the single process, and in the master (config
-     * tests do not count) */
-    return ngx_http_revoca_metrics_slot_n(sh, ngx_worker % sh->nslots);
+    /* a worker lives in one cycle: its slot is found once (ngx_worker is
+     * 0 in the single process) */
+
+    if (sh != last_sh) {
+        last_slot = ngx_http_revoca_metrics_slot_n(sh,
+                                                   ngx_worker % sh->nslots);
+        last_sh = sh;
+    }
+
+    return last_slot;
 }
 
 
@@ -227,7 +237,7 @@ ngx_http_revoca_metrics_answer(ngx_http_revoca_main_conf_t *rmcf,
         cert_status = NGX_HTTP_REVOCA_CERT_NONE;
     }
 
-    slot = ngx_http_revoca_metrics_slot_n(sh, ngx_worker % sh->nslots);
+    slot = ngx_http_revoca_metrics_slot(rmcf);
 
     (void) ngx_atomic_fetch_add(
         &slot->answers[(row * NGX_HTTP_REVOCA_RESP_N + resp_status)

@@ -297,6 +297,10 @@ ngx_http_revoca_cache_read(ngx_http_revoca_cache_t *cache, ngx_str_t *key,
 
             ngx_memcpy(hdr, cn, offsetof(ngx_http_revoca_cache_node_t, data));
 
+            /* the compiler may not read a field again from the entry
+             * (changing under us) in place of the copy checked */
+            __asm__ volatile ("" ::: "memory");
+
             if (hdr->hash == hash
                 && hdr->key_len == key->len
                 && cn->data + key->len <= cache->shpool->end

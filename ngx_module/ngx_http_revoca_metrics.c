@@ -370,10 +370,11 @@ ngx_http_revoca_metrics_render(ngx_http_request_t *r,
                      "# TYPE revoca_ocsp_http_requests_total counter\n");
 
     for (i = 0; i < NGX_HTTP_REVOCA_METHOD_N; i++) {
+        v = ngx_http_revoca_metrics_sum(sh,
+                                   ngx_http_revoca_metrics_off(requests[i]));
         p = ngx_slprintf(p, end,
                          "revoca_ocsp_http_requests_total{method=\"%s\"} %uA\n",
-                         ngx_http_revoca_method_names[i], ngx_http_revoca_metrics_sum(sh,
-                             ngx_http_revoca_metrics_off(requests[i])));
+                         ngx_http_revoca_method_names[i], v);
     }
 
     p = ngx_slprintf(p, end,

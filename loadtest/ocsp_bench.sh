@@ -2,6 +2,12 @@
 # OCSP responder benchmark (issues 3 and 10).  Not a test.
 #
 #   loadtest/ocsp_bench.sh [N] [SECONDS]    (default 100000 certificates, 10 s)
+#   PERF_OUT=DIR loadtest/ocsp_bench.sh ...  also profiles the server: with 2
+#       workers, `perf stat` (cycles, instructions, cache misses) of the
+#       workers over every warm row into DIR/stat-ROW-MODE.txt, and
+#       `perf record -g` of the warm GET and POST rows into DIR/*.data (the
+#       last slice's); perf's own cost then falls on the figures: measure
+#       without PERF_OUT
 #
 # One workload: N certificates (10% revoked) imported with `revoca import`
 # and signed by revoca-signer into a fresh Redis; requests with SHA-1
@@ -248,10 +254,27 @@ ticks() {
 run() {  # LABEL PORT MODE FILE SECONDS [MODULE]: one slice of a row
     local out t0 t1 r0 r1 e0=0 e1=0
     [[ -n ${6:-} ]] && e0=$(ocsp_errors "$2")
+    local perf=()
+    if [[ -n ${PERF_OUT:-} && $WORKERS == 2 && $1 == *-warm ]]; then
+        local pids
+        pids=$(echo $SERVER_PIDS | tr ' ' ',')
+        mkdir -p "$PERF_OUT"
+        # -p takes the workers only (not the master), comma-separated
+        perf stat -e cycles,instructions,cache-misses -p "$pids" \
+            -o "$PERF_OUT/stat-$1-$3.txt" --append -- sleep "$5" >/dev/null 2>&1 &
+        perf+=("$!")
+        if [[ $3 != static ]]; then
+            perf record -g -p "$pids" -o "$PERF_OUT/$1-$3.data" \
+                -- sleep "$5" >/dev/null 2>&1 &
+            perf+=("$!")
+        fi
+    fi
     t0=$(ticks $SERVER_PIDS); r0=$(ticks "$REDIS_PID")
     out=$(taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d"${5}s" --latency -s "$ROOT/loadtest/ocsp_bench.lua" \
         "http://127.0.0.1:$2" -- "$3" "$4" | grep '^RESULT')
     t1=$(ticks $SERVER_PIDS); r1=$(ticks "$REDIS_PID")
+    local p
+    for p in "${perf[@]}"; do wait "$p" || true; done
     [[ -n ${6:-} ]] && e1=$(ocsp_errors "$2")
     out="$out cpu_ticks=$((t1 - t0)) redis_ticks=$((r1 - r0)) ocsp_errors=$((e1 - e0)) clk_tck=$(getconf CLK_TCK)"
     echo "   $1 $3: $out"

@@ -83,16 +83,36 @@ typedef struct {
 } ngx_http_revoca_answer_t;
 
 
+/*
+ * The counters a request may touch, one block per worker (the slot of
+ * ngx_worker), each on cache lines of its own: a worker's increments stay
+ * in its own core's cache instead of bouncing one line between the cores
+ * on every request.  Increments are still atomic: in a reload, an old
+ * worker still finishing its requests shares its slot with the new worker
+ * of the same number.  The metrics page sums the slots.
+ */
 typedef struct {
     ngx_atomic_t                requests[NGX_HTTP_REVOCA_METHOD_N];
     ngx_atomic_t                cache_hits;
     ngx_atomic_t                cache_misses;
     ngx_atomic_t                cache_stale_served;
-    ngx_atomic_t                expired;
     ngx_atomic_t                redis_queries;
     ngx_atomic_t                redis_errors;
     ngx_atomic_t                redis_latency_sum_us;
     ngx_atomic_t                redis_latency[NGX_HTTP_REVOCA_LAT_N];
+    /* [issuer + 1][NGX_HTTP_REVOCA_RESP_N][NGX_HTTP_REVOCA_CERT_N];
+     * the last issuer row counts requests no issuer matched */
+    ngx_atomic_t                answers[1];
+} ngx_http_revoca_metrics_slot_t;
+
+
+/*
+ * The metrics zone's block: what is rare stays one shared counter
+ * (responses found expired, request-path signing and its rate limiter),
+ * then the per-worker slots.
+ */
+typedef struct {
+    ngx_atomic_t                expired;
     ngx_atomic_t                signatures;
     ngx_atomic_t                sign_limited;
     ngx_atomic_t                sign_errors;
@@ -103,9 +123,9 @@ typedef struct {
     ngx_atomic_uint_t           sign_last;
     ngx_uint_t                  nissuers;
     uint32_t                    issuers_crc;  /* of the names, in order */
-    /* [issuer + 1][NGX_HTTP_REVOCA_RESP_N][NGX_HTTP_REVOCA_CERT_N];
-     * the last issuer row counts requests no issuer matched */
-    ngx_atomic_t                answers[1];
+    ngx_uint_t                  nslots;
+    size_t                      slot_size;    /* a multiple of the line */
+    size_t                      slots_off;    /* from this block's start */
 } ngx_http_revoca_metrics_sh_t;
 
 
@@ -143,6 +163,7 @@ typedef struct {
 
     ngx_shm_zone_t             *cache_zone;
     ngx_shm_zone_t             *metrics_zone;
+    ngx_uint_t                  metrics_slots;
 
     ngx_uint_t                  sign_rate;  /* signatures per second, 0: off */
     ngx_uint_t                  sign_burst;
@@ -297,8 +318,15 @@ void ngx_http_revoca_cache_put(ngx_shm_zone_t *zone, ngx_str_t *key,
 
 ngx_int_t ngx_http_revoca_metrics_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
-size_t ngx_http_revoca_metrics_size(ngx_uint_t nissuers);
+/* the zone's block for NISSUERS issuers and NSLOTS worker slots */
+size_t ngx_http_revoca_metrics_size(ngx_uint_t nissuers, ngx_uint_t nslots);
+/* the worker slots to make: worker_processes if known by now, else one
+ * per CPU */
+ngx_uint_t ngx_http_revoca_metrics_nslots(ngx_conf_t *cf);
 ngx_http_revoca_metrics_sh_t *ngx_http_revoca_metrics(
+    ngx_http_revoca_main_conf_t *rmcf);
+/* this worker's counters */
+ngx_http_revoca_metrics_slot_t *ngx_http_revoca_metrics_slot(
     ngx_http_revoca_main_conf_t *rmcf);
 void ngx_http_revoca_metrics_answer(ngx_http_revoca_main_conf_t *rmcf,
     ngx_int_t issuer, ngx_uint_t resp_status, ngx_uint_t cert_status);

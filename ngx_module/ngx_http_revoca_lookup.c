@@ -38,12 +38,12 @@ ngx_http_revoca_lookup(ngx_http_request_t *r, u_char *der, size_t len)
     ngx_http_revoca_answer_t      ans;
     ngx_http_revoca_loc_conf_t   *rlcf;
     ngx_http_revoca_main_conf_t  *rmcf;
-    ngx_http_revoca_metrics_sh_t *sh;
+    ngx_http_revoca_metrics_slot_t *slot;
 
     rmcf = ngx_http_get_module_main_conf(r, ngx_http_revoca_module);
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_revoca_module);
     ctx = ngx_http_get_module_ctx(r, ngx_http_revoca_module);
-    sh = ngx_http_revoca_metrics(rmcf);
+    slot = ngx_http_revoca_metrics_slot(rmcf);
 
     lim.max_size = rlcf->max_request_size;
     lim.max_singles = rlcf->max_singles;
@@ -116,7 +116,7 @@ ngx_http_revoca_lookup(ngx_http_request_t *r, u_char *der, size_t len)
          */
 
         if (rc == NGX_OK && ans.fresh && !ctx->sign_nonce) {
-            (void) ngx_atomic_fetch_add(&sh->cache_hits, 1);
+            (void) ngx_atomic_fetch_add(&slot->cache_hits, 1);
             return ngx_http_revoca_send_answer(r, ctx, &ans);
         }
 
@@ -125,7 +125,7 @@ ngx_http_revoca_lookup(ngx_http_request_t *r, u_char *der, size_t len)
             ctx->have_stale = 1;
         }
 
-        (void) ngx_atomic_fetch_add(&sh->cache_misses, 1);
+        (void) ngx_atomic_fetch_add(&slot->cache_misses, 1);
     }
 
     /* GET P:ocsp:ISSUER:SERIAL, the stored responses (stored.h) */
@@ -191,7 +191,7 @@ ngx_http_revoca_lookup(ngx_http_request_t *r, u_char *der, size_t len)
     rc = ngx_http_revoca_redis_query(&ctx->rr);
 
     if (rc == NGX_ERROR) {
-        (void) ngx_atomic_fetch_add(&sh->redis_errors, 1);
+        (void) ngx_atomic_fetch_add(&slot->redis_errors, 1);
         return ngx_http_revoca_miss(r, ctx);
     }
 
@@ -422,8 +422,7 @@ ngx_http_revoca_miss(ngx_http_request_t *r, ngx_http_revoca_ctx_t *ctx)
 
     if (ctx->have_stale && ctx->stale.next_update > ngx_time()) {
         (void) ngx_atomic_fetch_add(
-                           &ngx_http_revoca_metrics(rmcf)->cache_stale_served,
-                           1);
+                    &ngx_http_revoca_metrics_slot(rmcf)->cache_stale_served, 1);
         return ngx_http_revoca_send_answer(r, ctx, &ctx->stale);
     }
 

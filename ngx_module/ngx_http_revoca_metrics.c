@@ -1,13 +1,25 @@
 
 /*
- * Counters shared by all workers (atomics in a small shared zone) and the
- * page that shows them in Prometheus text format (version 0.0.4).  The
- * zone also holds the request-path signing rate limiter's bucket, which
- * ngx_http_revoca_sign.c uses.
+ * Counters in a small shared zone and the page that shows them in
+ * Prometheus text format (version 0.0.4).  The counters a request touches
+ * are kept per worker (ngx_http_revoca_metrics_slot_t, summed by the
+ * page); the rare ones, and the request-path signing rate limiter's bucket
+ * (ngx_http_revoca_sign.c), are shared.
  */
 
 
 #include "ngx_http_revoca.h"
+
+
+/*
+ * A worker slot's alignment: a cache line, doubled because x86's adjacent
+ * line prefetcher pulls lines in pairs (the destructive interference size
+ * C++17 compilers report for x86 is 128 too).
+ */
+#define NGX_HTTP_REVOCA_METRICS_LINE   128
+
+/* nginx's own bound on worker processes */
+#define NGX_HTTP_REVOCA_METRICS_SLOTS_MAX  1024
 
 
 static ngx_buf_t *ngx_http_revoca_metrics_render(ngx_http_request_t *r,
@@ -38,12 +50,47 @@ static const char  *ngx_http_revoca_method_names[NGX_HTTP_REVOCA_METHOD_N] = {
 };
 
 
-size_t
-ngx_http_revoca_metrics_size(ngx_uint_t nissuers)
+static size_t
+ngx_http_revoca_metrics_slot_size(ngx_uint_t nissuers)
 {
-    return sizeof(ngx_http_revoca_metrics_sh_t)
-           + (nissuers + 1) * NGX_HTTP_REVOCA_RESP_N * NGX_HTTP_REVOCA_CERT_N
-             * sizeof(ngx_atomic_t);
+    return ngx_align(offsetof(ngx_http_revoca_metrics_slot_t, answers)
+                     + (nissuers + 1) * NGX_HTTP_REVOCA_RESP_N
+                       * NGX_HTTP_REVOCA_CERT_N * sizeof(ngx_atomic_t),
+                     NGX_HTTP_REVOCA_METRICS_LINE);
+}
+
+
+size_t
+ngx_http_revoca_metrics_size(ngx_uint_t nissuers, ngx_uint_t nslots)
+{
+    /* the header, then the slots from the next line on */
+    return ngx_align(sizeof(ngx_http_revoca_metrics_sh_t),
+                     NGX_HTTP_REVOCA_METRICS_LINE)
+           + NGX_HTTP_REVOCA_METRICS_LINE
+           + nslots * ngx_http_revoca_metrics_slot_size(nissuers);
+}
+
+
+ngx_uint_t
+ngx_http_revoca_metrics_nslots(ngx_conf_t *cf)
+{
+    ngx_int_t         n;
+    ngx_core_conf_t  *ccf;
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cf->cycle->conf_ctx,
+                                           ngx_core_module);
+
+    /*
+     * "worker_processes" after the http block, or none (then 1): one slot
+     * per CPU.  Were there fewer slots than workers, some would share one,
+     * still counted right (the increments are atomic).
+     */
+
+    n = (ccf->worker_processes != NGX_CONF_UNSET) ? ccf->worker_processes
+                                                  : ngx_ncpu;
+
+    return (ngx_uint_t) ngx_max(1, ngx_min(n,
+                                      NGX_HTTP_REVOCA_METRICS_SLOTS_MAX));
 }
 
 
@@ -52,6 +99,7 @@ ngx_http_revoca_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
     ngx_http_revoca_main_conf_t  *rmcf = shm_zone->data;
 
+    u_char                        *slots;
     size_t                         size;
     uint32_t                       crc;
     ngx_uint_t                     i;
@@ -60,7 +108,8 @@ ngx_http_revoca_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_http_revoca_metrics_sh_t  *sh;
 
     shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
-    size = ngx_http_revoca_metrics_size(rmcf->registry->n);
+    size = ngx_http_revoca_metrics_size(rmcf->registry->n,
+                                        rmcf->metrics_slots);
 
     if (shm_zone->shm.exists) {
         return NGX_OK;
@@ -77,7 +126,9 @@ ngx_http_revoca_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     sh = data ? shpool->data : NULL;
 
-    if (sh && sh->nissuers == rmcf->registry->n && sh->issuers_crc == crc) {
+    if (sh && sh->nissuers == rmcf->registry->n && sh->issuers_crc == crc
+        && sh->nslots == rmcf->metrics_slots)
+    {
         /* a reload keeps the counters when the issuers, by name and in
          * order, stay the same: else the issuer labels would be wrong */
         return NGX_OK;
@@ -85,7 +136,9 @@ ngx_http_revoca_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     /* a reused zone: the old block is cleared or given back, not leaked */
 
-    if (sh && sh->nissuers != rmcf->registry->n) {
+    if (sh && (sh->nissuers != rmcf->registry->n
+               || sh->nslots != rmcf->metrics_slots))
+    {
         ngx_slab_free(shpool, sh);
         sh = NULL;
     }
@@ -100,6 +153,15 @@ ngx_http_revoca_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_memzero(sh, size);
     sh->nissuers = rmcf->registry->n;
     sh->issuers_crc = crc;
+    sh->nslots = rmcf->metrics_slots;
+    sh->slot_size = ngx_http_revoca_metrics_slot_size(sh->nissuers);
+
+    slots = ngx_align_ptr((u_char *) sh
+                          + ngx_align(sizeof(ngx_http_revoca_metrics_sh_t),
+                                      NGX_HTTP_REVOCA_METRICS_LINE),
+                          NGX_HTTP_REVOCA_METRICS_LINE);
+    sh->slots_off = slots - (u_char *) sh;
+
     sh->sign_tokens = rmcf->sign_burst * 1000;
     sh->sign_last = ngx_current_msec;
     shpool->data = sh;
@@ -119,12 +181,44 @@ ngx_http_revoca_metrics(ngx_http_revoca_main_conf_t *rmcf)
 }
 
 
+static ngx_http_revoca_metrics_slot_t *
+ngx_http_revoca_metrics_slot_n(ngx_http_revoca_metrics_sh_t *sh, ngx_uint_t n)
+{
+    return (ngx_http_revoca_metrics_slot_t *)
+               ((u_char *) sh + sh->slots_off + n * sh->slot_size);
+}
+
+
+ngx_http_revoca_metrics_slot_t *
+ngx_http_revoca_metrics_slot(ngx_http_revoca_main_conf_t *rmcf)
+{
+    static ngx_http_revoca_metrics_sh_t    *last_sh;
+    static ngx_http_revoca_metrics_slot_t  *last_slot;
+
+    ngx_http_revoca_metrics_sh_t  *sh;
+
+    sh = ngx_http_revoca_metrics(rmcf);
+
+    /* a worker lives in one cycle: its slot is found once (ngx_worker is
+     * 0 in the single process) */
+
+    if (sh != last_sh) {
+        last_slot = ngx_http_revoca_metrics_slot_n(sh,
+                                                   ngx_worker % sh->nslots);
+        last_sh = sh;
+    }
+
+    return last_slot;
+}
+
+
 void
 ngx_http_revoca_metrics_answer(ngx_http_revoca_main_conf_t *rmcf,
     ngx_int_t issuer, ngx_uint_t resp_status, ngx_uint_t cert_status)
 {
-    ngx_uint_t                     row;
-    ngx_http_revoca_metrics_sh_t  *sh;
+    ngx_uint_t                       row;
+    ngx_http_revoca_metrics_sh_t    *sh;
+    ngx_http_revoca_metrics_slot_t  *slot;
 
     sh = ngx_http_revoca_metrics(rmcf);
 
@@ -143,8 +237,10 @@ ngx_http_revoca_metrics_answer(ngx_http_revoca_main_conf_t *rmcf,
         cert_status = NGX_HTTP_REVOCA_CERT_NONE;
     }
 
+    slot = ngx_http_revoca_metrics_slot(rmcf);
+
     (void) ngx_atomic_fetch_add(
-        &sh->answers[(row * NGX_HTTP_REVOCA_RESP_N + resp_status)
+        &slot->answers[(row * NGX_HTTP_REVOCA_RESP_N + resp_status)
                      * NGX_HTTP_REVOCA_CERT_N + cert_status], 1);
 }
 
@@ -153,10 +249,10 @@ void
 ngx_http_revoca_metrics_latency(ngx_http_revoca_main_conf_t *rmcf,
     ngx_msec_t ms)
 {
-    ngx_uint_t                     i;
-    ngx_http_revoca_metrics_sh_t  *sh;
+    ngx_uint_t                       i;
+    ngx_http_revoca_metrics_slot_t  *slot;
 
-    sh = ngx_http_revoca_metrics(rmcf);
+    slot = ngx_http_revoca_metrics_slot(rmcf);
 
     for (i = 0; i < NGX_HTTP_REVOCA_LAT_N - 1; i++) {
         if (ms <= ngx_http_revoca_lat_bounds[i]) {
@@ -164,9 +260,9 @@ ngx_http_revoca_metrics_latency(ngx_http_revoca_main_conf_t *rmcf,
         }
     }
 
-    (void) ngx_atomic_fetch_add(&sh->redis_latency[i], 1);
-    (void) ngx_atomic_fetch_add(&sh->redis_latency_sum_us, ms * 1000);
-    (void) ngx_atomic_fetch_add(&sh->redis_queries, 1);
+    (void) ngx_atomic_fetch_add(&slot->redis_latency[i], 1);
+    (void) ngx_atomic_fetch_add(&slot->redis_latency_sum_us, ms * 1000);
+    (void) ngx_atomic_fetch_add(&slot->redis_queries, 1);
 }
 
 
@@ -216,6 +312,28 @@ ngx_http_revoca_metrics_handler(ngx_http_request_t *r)
 }
 
 
+/* a slot counter's offset, and its sum over the slots */
+#define ngx_http_revoca_metrics_off(field)                                    \
+    offsetof(ngx_http_revoca_metrics_slot_t, field)
+
+
+static ngx_atomic_uint_t
+ngx_http_revoca_metrics_sum(ngx_http_revoca_metrics_sh_t *sh, size_t off)
+{
+    ngx_uint_t         i;
+    ngx_atomic_uint_t  v;
+
+    v = 0;
+
+    for (i = 0; i < sh->nslots; i++) {
+        v += *(ngx_atomic_t *) ((u_char *) ngx_http_revoca_metrics_slot_n(sh, i)
+                                + off);
+    }
+
+    return v;
+}
+
+
 #define ngx_http_revoca_metric(p, end, help, type, name, fmt, ...)           \
     p = ngx_slprintf(p, end, "# HELP " name " " help "\n# TYPE " name " "    \
                      type "\n" name fmt "\n", __VA_ARGS__)
@@ -252,9 +370,11 @@ ngx_http_revoca_metrics_render(ngx_http_request_t *r,
                      "# TYPE revoca_ocsp_http_requests_total counter\n");
 
     for (i = 0; i < NGX_HTTP_REVOCA_METHOD_N; i++) {
+        v = ngx_http_revoca_metrics_sum(sh,
+                                   ngx_http_revoca_metrics_off(requests[i]));
         p = ngx_slprintf(p, end,
                          "revoca_ocsp_http_requests_total{method=\"%s\"} %uA\n",
-                         ngx_http_revoca_method_names[i], sh->requests[i]);
+                         ngx_http_revoca_method_names[i], v);
     }
 
     p = ngx_slprintf(p, end,
@@ -275,8 +395,10 @@ ngx_http_revoca_metrics_render(ngx_http_request_t *r,
 
             for (k = 0; k < NGX_HTTP_REVOCA_CERT_N; k++) {
 
-                v = sh->answers[(row * NGX_HTTP_REVOCA_RESP_N + j)
-                                * NGX_HTTP_REVOCA_CERT_N + k];
+                v = ngx_http_revoca_metrics_sum(sh,
+                        ngx_http_revoca_metrics_off(
+                            answers[(row * NGX_HTTP_REVOCA_RESP_N + j)
+                                    * NGX_HTTP_REVOCA_CERT_N + k]));
 
                 if (v == 0) {
                     continue;
@@ -293,22 +415,26 @@ ngx_http_revoca_metrics_render(ngx_http_request_t *r,
 
     ngx_http_revoca_metric(p, end, "responses served from the shared cache",
                            "counter", "revoca_ocsp_cache_hits_total",
-                           " %uA", sh->cache_hits);
+                           " %uA", ngx_http_revoca_metrics_sum(sh,
+                               ngx_http_revoca_metrics_off(cache_hits)));
     ngx_http_revoca_metric(p, end, "look-ups that went to Redis",
                            "counter", "revoca_ocsp_cache_misses_total",
-                           " %uA", sh->cache_misses);
+                           " %uA", ngx_http_revoca_metrics_sum(sh,
+                               ngx_http_revoca_metrics_off(cache_misses)));
     ngx_http_revoca_metric(p, end, "cached responses served past their cache"
                            " lifetime (before nextUpdate) because Redis"
                            " failed", "counter",
                            "revoca_ocsp_stale_served_total",
-                           " %uA", sh->cache_stale_served);
+                           " %uA", ngx_http_revoca_metrics_sum(sh,
+                           ngx_http_revoca_metrics_off(cache_stale_served)));
     ngx_http_revoca_metric(p, end, "responses found in Redis past their"
                            " nextUpdate (not served)", "counter",
                            "revoca_ocsp_expired_total", " %uA", sh->expired);
     ngx_http_revoca_metric(p, end, "Redis queries that failed (connect,"
                            " timeout, protocol)", "counter",
                            "revoca_ocsp_redis_errors_total",
-                           " %uA", sh->redis_errors);
+                           " %uA", ngx_http_revoca_metrics_sum(sh,
+                               ngx_http_revoca_metrics_off(redis_errors)));
     ngx_http_revoca_metric(p, end, "responses signed on the request path",
                            "counter", "revoca_ocsp_signed_total",
                            " %uA", sh->signatures);
@@ -328,14 +454,16 @@ ngx_http_revoca_metrics_render(ngx_http_request_t *r,
     cum = 0;
 
     for (i = 0; i < NGX_HTTP_REVOCA_LAT_N; i++) {
-        cum += sh->redis_latency[i];
+        cum += ngx_http_revoca_metrics_sum(sh,
+                   ngx_http_revoca_metrics_off(redis_latency[i]));
         p = ngx_slprintf(p, end,
                          "revoca_ocsp_redis_latency_seconds_bucket"
                          "{le=\"%s\"} %uA\n",
                          ngx_http_revoca_lat_labels[i], cum);
     }
 
-    v = sh->redis_latency_sum_us;
+    v = ngx_http_revoca_metrics_sum(sh,
+            ngx_http_revoca_metrics_off(redis_latency_sum_us));
 
     p = ngx_slprintf(p, end,
                      "revoca_ocsp_redis_latency_seconds_sum %uA.%06uA\n"

@@ -419,8 +419,11 @@ ngx_http_revoca_postconfiguration(ngx_conf_t *cf)
 
     ngx_str_set(&name, "revoca_metrics");
 
+    rmcf->metrics_slots = ngx_http_revoca_metrics_nslots(cf);
+
     rmcf->metrics_zone = ngx_shared_memory_add(cf, &name,
-        ngx_align(ngx_http_revoca_metrics_size(rmcf->registry->n)
+        ngx_align(ngx_http_revoca_metrics_size(rmcf->registry->n,
+                                               rmcf->metrics_slots)
                   + 8 * ngx_pagesize, ngx_pagesize),
         &ngx_http_revoca_module);
     if (rmcf->metrics_zone == NULL) {

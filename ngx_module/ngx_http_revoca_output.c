@@ -14,6 +14,7 @@ static ngx_int_t ngx_http_revoca_send(ngx_http_request_t *r, u_char *der,
     size_t len, ngx_uint_t memory);
 static ngx_int_t ngx_http_revoca_add_header(ngx_http_request_t *r,
     char *key, ngx_str_t *value, ngx_table_elt_t **out);
+static u_char *ngx_http_revoca_decimal(u_char *p, time_t v);
 
 
 static ngx_str_t  ngx_http_revoca_ocsp_type =
@@ -81,9 +82,10 @@ ngx_http_revoca_send_answer(ngx_http_request_t *r, ngx_http_revoca_ctx_t *ctx,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    v.len = ngx_sprintf(ngx_cpymem(v.data, ngx_http_revoca_cache_control,
-                                   sizeof(ngx_http_revoca_cache_control) - 1),
-                        "%T", max_age)
+    v.len = ngx_http_revoca_decimal(
+                ngx_cpymem(v.data, ngx_http_revoca_cache_control,
+                           sizeof(ngx_http_revoca_cache_control) - 1),
+                max_age)
             - v.data;
 
     if (ngx_http_revoca_add_header(r, "Cache-Control", &v, NULL) != NGX_OK) {
@@ -233,4 +235,23 @@ ngx_http_revoca_etag(ngx_http_revoca_answer_t *ans)
     *p++ = '"';
     p = ngx_hex_dump(p, digest, sizeof(digest));
     *p = '"';
+}
+
+
+/* V >= 0 in decimal at P: max-age, without ngx_sprintf()'s format parsing
+ * on every answer */
+
+static u_char *
+ngx_http_revoca_decimal(u_char *p, time_t v)
+{
+    u_char   buf[NGX_TIME_T_LEN], *q;
+
+    q = buf + NGX_TIME_T_LEN;
+
+    do {
+        *--q = (u_char) ('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+
+    return ngx_cpymem(p, q, buf + NGX_TIME_T_LEN - q);
 }

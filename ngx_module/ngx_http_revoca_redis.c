@@ -604,7 +604,7 @@ ngx_http_revoca_redis_done(ngx_http_revoca_redis_conn_t *conn, ngx_int_t rc)
 
     if (rc != NGX_OK) {
         (void) ngx_atomic_fetch_add(
-            &ngx_http_revoca_metrics(rr->rmcf)->redis_errors, 1);
+            &ngx_http_revoca_metrics_slot(rr->rmcf)->redis_errors, 1);
     }
 
     rr->handler(rr, rc);

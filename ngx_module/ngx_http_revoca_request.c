@@ -27,30 +27,42 @@ ngx_http_revoca_handler(ngx_http_request_t *r)
     ngx_http_revoca_ctx_t         *ctx;
     ngx_http_revoca_loc_conf_t    *rlcf;
     ngx_http_revoca_main_conf_t   *rmcf;
-    ngx_http_revoca_metrics_sh_t  *sh;
+    ngx_http_revoca_metrics_slot_t *slot;
 
     rmcf = ngx_http_get_module_main_conf(r, ngx_http_revoca_module);
     rlcf = ngx_http_get_module_loc_conf(r, ngx_http_revoca_module);
 
-    sh = ngx_http_revoca_metrics(rmcf);
+    slot = ngx_http_revoca_metrics_slot(rmcf);
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_POST))) {
         (void) ngx_atomic_fetch_add(
-                          &sh->requests[NGX_HTTP_REVOCA_METHOD_OTHER], 1);
+                          &slot->requests[NGX_HTTP_REVOCA_METHOD_OTHER], 1);
         return NGX_HTTP_NOT_ALLOWED;
     }
 
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_revoca_ctx_t));
+    ctx = ngx_palloc(r->pool, sizeof(ngx_http_revoca_ctx_t));
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    /*
+     * All zeroed but the decoded request (2 kB of the 2.3), which
+     * ocsp_request_decode() clears itself and nothing reads before it
+     */
+
+    ngx_memzero(ctx, offsetof(ngx_http_revoca_ctx_t, req));
+    ngx_memzero((u_char *) ctx + offsetof(ngx_http_revoca_ctx_t, req)
+                + sizeof(ocsp_request_t),
+                sizeof(ngx_http_revoca_ctx_t)
+                - offsetof(ngx_http_revoca_ctx_t, req)
+                - sizeof(ocsp_request_t));
 
     ctx->issuer_index = -1;
     ngx_http_set_ctx(r, ctx, ngx_http_revoca_module);
 
     if (r->method == NGX_HTTP_POST) {
         (void) ngx_atomic_fetch_add(
-                          &sh->requests[NGX_HTTP_REVOCA_METHOD_POST], 1);
+                          &slot->requests[NGX_HTTP_REVOCA_METHOD_POST], 1);
 
         if (r->headers_in.content_length_n > (off_t) rlcf->max_request_size) {
             ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
@@ -95,7 +107,7 @@ ngx_http_revoca_handler(ngx_http_request_t *r)
         return NGX_DONE;
     }
 
-    (void) ngx_atomic_fetch_add(&sh->requests[NGX_HTTP_REVOCA_METHOD_GET], 1);
+    (void) ngx_atomic_fetch_add(&slot->requests[NGX_HTTP_REVOCA_METHOD_GET], 1);
 
     rc = ngx_http_discard_request_body(r);
     if (rc != NGX_OK) {

@@ -40,22 +40,10 @@ ngx_http_revoca_handler(ngx_http_request_t *r)
         return NGX_HTTP_NOT_ALLOWED;
     }
 
-    ctx = ngx_palloc(r->pool, sizeof(ngx_http_revoca_ctx_t));
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_revoca_ctx_t));
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    /*
-     * All zeroed but the decoded request (2 kB of the 2.3), which
-     * ocsp_request_decode() clears itself and nothing reads before it
-     */
-
-    ngx_memzero(ctx, offsetof(ngx_http_revoca_ctx_t, req));
-    ngx_memzero((u_char *) ctx + offsetof(ngx_http_revoca_ctx_t, req)
-                + sizeof(ocsp_request_t),
-                sizeof(ngx_http_revoca_ctx_t)
-                - offsetof(ngx_http_revoca_ctx_t, req)
-                - sizeof(ocsp_request_t));
 
     ctx->issuer_index = -1;
     ngx_http_set_ctx(r, ctx, ngx_http_revoca_module);

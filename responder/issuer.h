@@ -9,6 +9,8 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <time.h>
 
 #include "config.h"
 #include "sign.h"
@@ -20,6 +22,16 @@ typedef enum {
 } ocsp_hash_e;
 
 #define OCSP_HASH_MAX_LEN 32
+
+/* A responder certificate replaced by responder_cert (rotation,
+ * docs/keys.md): what stored responses it signed are recognised by, and the
+ * certificate a reader puts back into them. */
+typedef struct {
+    unsigned char key_id[20]; /* SHA-1 of the public key bits */
+    unsigned char *der;       /* owned */
+    size_t der_len;
+    time_t not_after; /* past it, its responses are not served */
+} ocsp_previous_responder_t;
 
 typedef struct {
     const ocsp_issuer_conf_t *conf; /* borrowed from the config */
@@ -38,6 +50,8 @@ typedef struct {
     unsigned char *responder_der; /* owned; NULL: the CA signs */
     size_t responder_der_len;
     unsigned char responder_key_id[20]; /* SHA-1 of the public key bits */
+    ocsp_previous_responder_t previous[OCSP_PREVIOUS_RESPONDERS_MAX];
+    size_t nprevious;
     /* What the operator should hear at start, or "": a responder
      * certificate within responder_expiry_warning of its notAfter, a
      * delegate without id-pkix-ocsp-nocheck under the private profile. */
@@ -103,6 +117,26 @@ X509 *ocsp_cert_load(const char *path, int *unreadable);
  * sk_X509_pop_free(sk, X509_free)) or NULL; *unreadable as above.
  */
 STACK_OF(X509) * ocsp_certs_load(const char *path, int *unreadable);
+
+/*
+ * Seconds from NOW to the notAfter of ISS's current responder certificate
+ * (the CA's own when it signs for itself); negative once it has passed.
+ */
+int64_t ocsp_issuer_responder_expiry(const ocsp_issuer_t *iss, time_t now);
+
+/* Seconds from NOW to the notAfter of ISS's CA certificate. */
+int64_t ocsp_issuer_ca_expiry(const ocsp_issuer_t *iss, time_t now);
+
+/*
+ * For a long-running component: whether ISS's responder certificate is
+ * within responder_expiry_warning of its notAfter (or past it) at NOW and
+ * no warning was given for it since *LAST (the caller's, 0 at first) less
+ * than OCSP_EXPIRY_WARN_EVERY ago.  Returns 1 with *LAST set to NOW and a
+ * line for the log in BUF (LEN bytes), or 0.
+ */
+#define OCSP_EXPIRY_WARN_EVERY 86400
+int ocsp_issuer_expiry_due(const ocsp_issuer_t *iss, time_t now, time_t *last,
+                           char *buf, size_t len);
 
 size_t ocsp_hash_len(ocsp_hash_e hash);
 

@@ -158,10 +158,7 @@ static int stored_signer(const ocsp_issuer_t *iss, const unsigned char *kh,
             return 0;
         }
     }
-    *why = previous ? "signed by another responder key than the configured "
-                      "ones"
-                    : "signed by another responder key than the configured "
-                      "one";
+    *why = "signed by another responder key than the configured one";
     return -1;
 }
 

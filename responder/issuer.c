@@ -141,6 +141,8 @@ static void issuer_expiry_warning(ocsp_issuer_t *iss)
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
     snprintf(iss->warning + n, sizeof(iss->warning) - n,
              "%sthe responder certificate expires at %s", n ? "; " : "", when);
+    /* said at start: the periodic warning comes a day later */
+    iss->expiry_warned = time(NULL);
 }
 
 /* The responder key, checked against the responder certificate and the
@@ -290,28 +292,34 @@ int64_t ocsp_issuer_ca_expiry(const ocsp_issuer_t *iss, time_t now)
     return na == INT64_MIN ? INT64_MIN : na - (int64_t)now;
 }
 
-int ocsp_issuer_expiry_due(const ocsp_issuer_t *iss, time_t now, time_t *last,
-                           char *buf, size_t len)
+int ocsp_registry_expiry_due(ocsp_registry_t *reg, time_t now, char *buf,
+                             size_t len)
 {
-    int64_t left = ocsp_issuer_responder_expiry(iss, now);
-    time_t na;
-    struct tm tm;
-    char when[32];
-
-    if (left > iss->conf->responder_expiry_warning ||
-        (*last != 0 && now - *last < OCSP_EXPIRY_WARN_EVERY)) {
+    if (now - reg->expiry_checked < OCSP_EXPIRY_CHECK_EVERY) {
         return 0;
     }
-    *last = now;
-    na = now + (time_t)left;
-    gmtime_r(&na, &tm);
-    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    snprintf(buf, len,
-             left > 0 ? "issuer %s: the responder certificate expires at %s"
-                      : "issuer %s: the responder certificate expired at %s; "
-                        "it signs nothing more",
-             iss->conf->name, when);
-    return 1;
+    for (size_t i = 0; i < reg->n; i++) {
+        ocsp_issuer_t *iss = &reg->issuers[i];
+        int64_t left = ocsp_issuer_responder_expiry(iss, now);
+        time_t na = now + (time_t)left;
+        struct tm tm;
+        char when[32];
+
+        if (left > iss->conf->responder_expiry_warning ||
+            (iss->expiry_warned != 0 &&
+             now - iss->expiry_warned < OCSP_EXPIRY_WARN_EVERY)) {
+            continue;
+        }
+        iss->expiry_warned = now;
+        gmtime_r(&na, &tm);
+        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        snprintf(buf, len, "responder certificate %s issuer=%s not_after=%s",
+                 left > 0 ? "near its expiry" : "expired, signing refused",
+                 iss->conf->name, when);
+        return 1;
+    }
+    reg->expiry_checked = now;
+    return 0;
 }
 
 /*

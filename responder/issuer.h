@@ -56,6 +56,7 @@ typedef struct {
      * certificate within responder_expiry_warning of its notAfter, a
      * delegate without id-pkix-ocsp-nocheck under the private profile. */
     char warning[256];
+    time_t expiry_warned; /* ocsp_registry_expiry_due(): last warning */
 } ocsp_issuer_t;
 
 typedef struct {
@@ -65,6 +66,7 @@ typedef struct {
     int token_error; /* the last error was a token's (wrong PIN, no
                       * token): start-up exits 2 */
     char err[OCSP_ERR_MAX];
+    time_t expiry_checked; /* ocsp_registry_expiry_due(): last look */
 } ocsp_registry_t;
 
 #define OCSP_REGISTRY_KEYS 0x1
@@ -128,15 +130,18 @@ int64_t ocsp_issuer_responder_expiry(const ocsp_issuer_t *iss, time_t now);
 int64_t ocsp_issuer_ca_expiry(const ocsp_issuer_t *iss, time_t now);
 
 /*
- * For a long-running component: whether ISS's responder certificate is
- * within responder_expiry_warning of its notAfter (or past it) at NOW and
- * no warning was given for it since *LAST (the caller's, 0 at first) less
- * than OCSP_EXPIRY_WARN_EVERY ago.  Returns 1 with *LAST set to NOW and a
- * line for the log in BUF (LEN bytes), or 0.
+ * For a long-running component (the signer's loop, an nginx worker): at
+ * most once every OCSP_EXPIRY_CHECK_EVERY seconds, whether an issuer's
+ * responder certificate is within responder_expiry_warning of its notAfter
+ * (or past it) and was not warned about in the last OCSP_EXPIRY_WARN_EVERY
+ * seconds (the start-up warning counts).  Returns 1 with a line for the log
+ * in BUF (LEN bytes) for one such issuer, marking it warned: call again
+ * until it returns 0.
  */
+#define OCSP_EXPIRY_CHECK_EVERY 60
 #define OCSP_EXPIRY_WARN_EVERY 86400
-int ocsp_issuer_expiry_due(const ocsp_issuer_t *iss, time_t now, time_t *last,
-                           char *buf, size_t len);
+int ocsp_registry_expiry_due(ocsp_registry_t *reg, time_t now, char *buf,
+                             size_t len);
 
 size_t ocsp_hash_len(ocsp_hash_e hash);
 

@@ -287,3 +287,52 @@ def test_issuer_rollover_same_name_two_keys(tmp_path, make_nginx):
     finally:
         s.close()
 
+
+
+def test_expiry_warning_while_running(tmp_path, make_nginx):
+    """A responder certificate that enters responder_expiry_warning while
+    the signer and nginx run is warned about by both (the periodic check,
+    at most once a minute), not at start; the gauge counts down to it."""
+    src = make_pki(str(tmp_path / "src"))
+    with open(os.path.join(src, "issuer.key"), "rb") as f:
+        ik = serialization.load_pem_private_key(f.read(), None)
+    rk = ec.generate_private_key(ec.SECP256R1())
+    # notAfter a day and 8 s away, the margin a day: outside it at start
+    b = responder_builder(cert(os.path.join(src, "issuer.pem")),
+                          rk.public_key(), days=1 + 8 / 86400)
+    _write(os.path.join(src, "responder-soon.pem"),
+           _pem(_sign(b, ik, hashes.SHA256())))
+    _key(os.path.join(src, "responder-soon.key"), rk)
+    s = Stack(tmp_path / "stack", src, issuers=[{
+        "name": "demo", "responder_cert": "pki/responder-soon.pem",
+        "responder_key": "pki/responder-soon.key",
+        "responder_expiry_warning": '"1d"'}])
+    try:
+        signer = s.start_signer()
+        s.cli("issue", "--issuer", "demo", "--cert", s.path("good.pem"))
+        n = make_nginx(s.conf, name="n")
+        soon = cert(s.path("responder-soon.pem"))
+        assert "near its expiry" not in signer.output()
+        assert "near its expiry" not in n.log()
+        m = re.search(r'^revoca_responder_cert_expiry_seconds\{issuer="demo"\}'
+                      r' (-?\d+)$', get_metrics(n), re.M)
+        left = soon.not_valid_after.replace(
+            tzinfo=datetime.timezone.utc).timestamp() - time.time()
+        assert m and 0 < int(m.group(1)) <= 86400 + 8
+        assert abs(int(m.group(1)) - left) < 60, (m.group(1), left)
+
+        def warned():
+            # a miss each time (an unissued serial): the worker's check
+            post(n.port, request_der(s.pki, s.path("revoked.pem")))
+            return ("responder certificate near its expiry issuer=demo"
+                    in signer.output() and
+                    "revoca: responder certificate near its expiry "
+                    "issuer=demo" in n.log())
+        wait_for(warned, 150, 1.0, "the periodic expiry warnings")
+        na = soon.not_valid_after.strftime("%Y-%m-%dT%H:%M:%SZ")
+        assert "not_after=" + na in signer.output()
+        # once, not at every check
+        post(n.port, request_der(s.pki, s.path("revoked.pem")))
+        assert signer.output().count("near its expiry") == 1
+    finally:
+        s.close()

@@ -80,7 +80,12 @@ static int crl_gen_one(crl_gen_t *g, crl_issuer_t *is, const char *kind,
     void *renew_arg = &renew;
     crl_pending_t pf;
     int rc, pending = 0;
+    struct tm tm;
 
+    if (m != NULL &&
+        ASN1_TIME_to_tm(X509_get0_notAfter(is->signer.cert), &tm) == 1) {
+        m->ca_not_after = (int64_t)timegm(&tm);
+    }
     if (crl_next_number(g, is->conf->issuer_conf->name, &p->number, err) != 0) {
         goto failed;
     }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -107,6 +108,20 @@ int crl_metrics_write(const crl_metrics_t *m, const char *path, char *err)
     EACH("revoca_crl_publish_failures_total", "%llu",
          (unsigned long long)e->failures);
 #undef EACH
+    HELP(f, "revoca_crl_ca_cert_expiry_seconds", "gauge",
+         "Seconds until the CA certificate's notAfter, when last written.");
+    for (i = 0; i < m->n; i++) {
+        size_t j;
+        /* one line per issuer: its first file's */
+        for (j = 0; j < i && strcmp(m->v[j].issuer, m->v[i].issuer) != 0; j++) {
+        }
+        if (j == i && m->v[i].ca_not_after != 0) {
+            fprintf(f,
+                    "revoca_crl_ca_cert_expiry_seconds{issuer=\"%s\"} %lld\n",
+                    m->v[i].issuer,
+                    (long long)(m->v[i].ca_not_after - (int64_t)time(NULL)));
+        }
+    }
     HELP(f, "revoca_crlgen_leader", "gauge",
          "1 for each issuer whose lease this generator holds.");
     for (i = 0; i < m->nleaders; i++) {

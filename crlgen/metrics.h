@@ -22,7 +22,8 @@ typedef struct {
     int64_t next_update;
     int64_t published_at; /* unix seconds */
     double build_seconds;
-    uint64_t failures; /* builds or checks or writes that failed */
+    uint64_t failures;    /* builds or checks or writes that failed */
+    int64_t ca_not_after; /* the issuing CA certificate's, unix seconds */
 } crl_metric_t;
 
 typedef struct {

@@ -43,6 +43,8 @@ static const struct {
                 "[--wait]\n"},
     {"status", "status  --issuer N (--serial HEX | --cert FILE)\n"},
     {"import", "import  --issuer N (--openssl-index FILE | --certs PATH...)\n"},
+    {"resign", "resign  --issuer N (--all | --serial HEX | --status) "
+               "[--rate N]\n"},
 };
 
 static const char usage_notes[] =
@@ -54,6 +56,7 @@ static const char usage_notes[] =
     "            unspecified\n"
     "  --shard N the certificate's CRL shard; with --cert it must be the one\n"
     "            its cRLDistributionPoints names (docs/crl.md)\n"
+    "  --rate N  resign: re-signs a second asked of the signer (default 50)\n"
     "\n"
     "Exit status: 0 done, 1 Redis failure, 2 bad input, 3 no response in "
     "time.\n";
@@ -824,6 +827,8 @@ int main(int argc, char **argv)
         status = cmd_status(&cli, argc - i, argv + i);
     } else if (strcmp(cmd, "import") == 0) {
         status = cli_import(&cli, argc - i, argv + i);
+    } else if (strcmp(cmd, "resign") == 0) {
+        status = cli_resign(&cli, argc - i, argv + i);
     } else {
         status = cmd_event(&cli, cmd, argc - i, argv + i);
     }

@@ -75,6 +75,9 @@ int cli_read_replies(cli_t *cli);
 /* revoca import (cli_import.c). */
 int cli_import(cli_t *cli, int argc, char **argv);
 
+/* revoca resign (cli_resign.c): re-signing after a responder rotation. */
+int cli_resign(cli_t *cli, int argc, char **argv);
+
 /* The issuer's configuration and, with CA, its certificate; NULL after a
  * message. */
 const ocsp_issuer_conf_t *cli_issuer(cli_t *cli, const char *name, X509 **ca);

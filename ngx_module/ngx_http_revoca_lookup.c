@@ -236,6 +236,7 @@ static ngx_int_t
 ngx_http_revoca_answer_redis(ngx_http_request_t *r,
     ngx_http_revoca_ctx_t *ctx)
 {
+    char                           expiry[160];
     size_t                         full_len;
     u_char                        *full;
     time_t                         now;
@@ -256,6 +257,16 @@ ngx_http_revoca_answer_redis(ngx_http_request_t *r,
 
     stored_reply = ctx->rr.replies[0];
     record = (ctx->rr.nreplies > 1) ? ctx->rr.replies[1] : NULL;
+
+    /* a responder certificate near its notAfter, once a day per worker
+     * (issuer.h; each worker has its own copy of the registry) */
+
+    while (ocsp_registry_expiry_due(rmcf->registry, ngx_time(), expiry,
+                                    sizeof(expiry)))
+    {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "revoca: %s", expiry);
+    }
 
     if (stored_reply->type != REDIS_REPLY_STRING
         && stored_reply->type != REDIS_REPLY_NIL)

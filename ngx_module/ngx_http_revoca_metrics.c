@@ -354,7 +354,8 @@ ngx_http_revoca_metrics_render(ngx_http_request_t *r,
     sh = ngx_http_revoca_metrics(rmcf);
 
     size = 8192 + (sh->nissuers + 1) * NGX_HTTP_REVOCA_RESP_N
-                  * NGX_HTTP_REVOCA_CERT_N * 160;
+                  * NGX_HTTP_REVOCA_CERT_N * 160
+           + rmcf->registry->n * 128;
 
     b = ngx_create_temp_buf(r->pool, size);
     if (b == NULL) {
@@ -469,6 +470,20 @@ ngx_http_revoca_metrics_render(ngx_http_request_t *r,
                      "revoca_ocsp_redis_latency_seconds_sum %uA.%06uA\n"
                      "revoca_ocsp_redis_latency_seconds_count %uA\n",
                      v / 1000000, v % 1000000, cum);
+
+    p = ngx_slprintf(p, end,
+                     "# HELP revoca_responder_cert_expiry_seconds seconds"
+                     " until the responder certificate's notAfter\n"
+                     "# TYPE revoca_responder_cert_expiry_seconds gauge\n");
+
+    for (i = 0; i < rmcf->registry->n; i++) {
+        p = ngx_slprintf(p, end,
+                         "revoca_responder_cert_expiry_seconds"
+                         "{issuer=\"%s\"} %L\n",
+                         rmcf->registry->issuers[i].conf->name,
+                         (int64_t) ocsp_issuer_responder_expiry(
+                             &rmcf->registry->issuers[i], ngx_time()));
+    }
 
     b->last = p;
     b->last_buf = (r == r->main) ? 1 : 0;

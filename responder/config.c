@@ -605,6 +605,60 @@ static int conf_crl_urls(ocsp_config_t *cf, ocsp_issuer_conf_t *ic,
     return 0;
 }
 
+/* previous_responder_certs: a list of certificate paths, at most
+ * OCSP_PREVIOUS_RESPONDERS_MAX, only beside a responder_cert (the one that
+ * replaced them). */
+static int conf_previous_responders(ocsp_config_t *cf,
+                                    const config_setting_t *g,
+                                    ocsp_issuer_conf_t *ic, char *err)
+{
+    config_setting_t *list =
+        config_setting_get_member(g, "previous_responder_certs");
+    const char *file = cf->path;
+    int n;
+
+    if (list == NULL) {
+        return 0;
+    }
+    if (config_setting_type(list) != CONFIG_TYPE_ARRAY &&
+        config_setting_type(list) != CONFIG_TYPE_LIST) {
+        ocsp_conf_error(err, file, list,
+                        "previous_responder_certs: expected a list of "
+                        "certificate files");
+        return -1;
+    }
+    n = config_setting_length(list);
+    if (n > OCSP_PREVIOUS_RESPONDERS_MAX) {
+        ocsp_conf_error(err, file, list,
+                        "previous_responder_certs: at most %d certificates",
+                        OCSP_PREVIOUS_RESPONDERS_MAX);
+        return -1;
+    }
+    if (n > 0 && ic->responder_cert_path == NULL) {
+        ocsp_conf_error(err, file, list,
+                        "previous_responder_certs: needs the responder_cert "
+                        "that replaced them");
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        const char *v = config_setting_get_string_elem(list, i);
+        if (v == NULL || v[0] == '\0') {
+            ocsp_conf_error(err, file, list,
+                            "previous_responder_certs: element %d is not a "
+                            "file name",
+                            i);
+            return -1;
+        }
+        ic->previous_responder_cert_paths[i] = ocsp_conf_path(cf, v);
+        if (ic->previous_responder_cert_paths[i] == NULL) {
+            snprintf(err, OCSP_ERR_MAX, "out of memory");
+            return -1;
+        }
+        ic->nprevious_responders = (size_t)i + 1;
+    }
+    return 0;
+}
+
 static int conf_issuer(ocsp_config_t *cf, const config_setting_t *g,
                        const char *crl_base, ocsp_issuer_conf_t *ic, char *err)
 {
@@ -620,6 +674,7 @@ static int conf_issuer(ocsp_config_t *cf, const config_setting_t *g,
         "key",
         "responder_cert",
         "responder_key",
+        "previous_responder_certs",
         "rsa_padding",
         "responder_expiry_warning",
         "profile",
@@ -669,7 +724,8 @@ static int conf_issuer(ocsp_config_t *cf, const config_setting_t *g,
         return -1;
     }
 
-    if (ocsp_conf_string(g, "rsa_padding", &padding, file, err) != 0) {
+    if (conf_previous_responders(cf, g, ic, err) != 0 ||
+        ocsp_conf_string(g, "rsa_padding", &padding, file, err) != 0) {
         return -1;
     }
     if (strcmp(padding, "pss") == 0) {
@@ -917,6 +973,9 @@ void ocsp_config_free(ocsp_config_t *cf)
             free(cf->issuers[i].ca_key_path);
             free(cf->issuers[i].responder_cert_path);
             free(cf->issuers[i].responder_key_path);
+            for (size_t j = 0; j < cf->issuers[i].nprevious_responders; j++) {
+                free(cf->issuers[i].previous_responder_cert_paths[j]);
+            }
             free(cf->issuers[i].crl_url);
             free(cf->issuers[i].crl_delta_url);
             if (cf->issuers[i].crl_shard_urls != NULL) {

@@ -30,12 +30,19 @@ typedef enum {
     OCSP_UNISSUED_UNAUTHORIZED
 } ocsp_unissued_e;
 
+#define OCSP_PREVIOUS_RESPONDERS_MAX 4
+
 typedef struct {
     char name[OCSP_ISSUER_NAME_MAX + 1];
     char *cert_path;           /* the issuing CA certificate */
     char *ca_key_path;         /* the CA key (CRL signing); may be NULL */
     char *responder_cert_path; /* delegated responder, or the CA itself */
     char *responder_key_path;
+    /* Certificates of responders replaced by responder_cert, never their
+     * keys: stored responses they signed are still served, with the
+     * matching certificate, until re-signed (docs/keys.md, rotation). */
+    char *previous_responder_cert_paths[OCSP_PREVIOUS_RESPONDERS_MAX];
+    size_t nprevious_responders;
     /* Both keys, a file path or a PKCS#11 URI (sign.h). */
     int rsa_pss; /* rsa_padding "pss": RSA keys sign RSASSA-PSS */
     int64_t responder_expiry_warning; /* warn this long before notAfter */

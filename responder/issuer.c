@@ -141,6 +141,8 @@ static void issuer_expiry_warning(ocsp_issuer_t *iss)
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
     snprintf(iss->warning + n, sizeof(iss->warning) - n,
              "%sthe responder certificate expires at %s", n ? "; " : "", when);
+    /* said at start: the periodic warning comes a day later */
+    iss->expiry_warned = time(NULL);
 }
 
 /* The responder key, checked against the responder certificate and the
@@ -265,6 +267,132 @@ static int issuer_responder(ocsp_registry_t *reg, ocsp_issuer_t *iss)
     return 0;
 }
 
+/* notAfter of X as unix seconds, or INT64_MIN if unreadable. */
+static int64_t cert_not_after(const X509 *x)
+{
+    struct tm tm;
+
+    if (ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm) != 1) {
+        return INT64_MIN;
+    }
+    return (int64_t)timegm(&tm);
+}
+
+int64_t ocsp_issuer_responder_expiry(const ocsp_issuer_t *iss, time_t now)
+{
+    int64_t na = cert_not_after(iss->responder);
+
+    return na == INT64_MIN ? INT64_MIN : na - (int64_t)now;
+}
+
+int64_t ocsp_issuer_ca_expiry(const ocsp_issuer_t *iss, time_t now)
+{
+    int64_t na = cert_not_after(iss->cert);
+
+    return na == INT64_MIN ? INT64_MIN : na - (int64_t)now;
+}
+
+int ocsp_registry_expiry_due(ocsp_registry_t *reg, time_t now, char *buf,
+                             size_t len)
+{
+    if (now - reg->expiry_checked < OCSP_EXPIRY_CHECK_EVERY) {
+        return 0;
+    }
+    for (size_t i = 0; i < reg->n; i++) {
+        ocsp_issuer_t *iss = &reg->issuers[i];
+        int64_t left = ocsp_issuer_responder_expiry(iss, now);
+        time_t na = now + (time_t)left;
+        struct tm tm;
+        char when[32];
+
+        if (left > iss->conf->responder_expiry_warning ||
+            (iss->expiry_warned != 0 &&
+             now - iss->expiry_warned < OCSP_EXPIRY_WARN_EVERY)) {
+            continue;
+        }
+        iss->expiry_warned = now;
+        gmtime_r(&na, &tm);
+        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        snprintf(buf, len, "responder certificate %s issuer=%s not_after=%s",
+                 left > 0 ? "near its expiry" : "expired, signing refused",
+                 iss->conf->name, when);
+        return 1;
+    }
+    reg->expiry_checked = now;
+    return 0;
+}
+
+/*
+ * The previous responder certificates (rotation): each must have been a
+ * valid delegate of this CA (issued by it, id-kp-OCSPSigning), so that a
+ * response it signed verifies with the certificate put back.
+ */
+static int issuer_previous(ocsp_registry_t *reg, ocsp_issuer_t *iss)
+{
+    const ocsp_issuer_conf_t *ic = iss->conf;
+    char what[160];
+
+    for (size_t i = 0; i < ic->nprevious_responders; i++) {
+        ocsp_previous_responder_t *pr = &iss->previous[i];
+        X509 *x = ocsp_cert_load(ic->previous_responder_cert_paths[i], NULL);
+        const ASN1_BIT_STRING *bits;
+        unsigned char *der = NULL;
+        unsigned mdlen;
+        int len;
+
+        snprintf(what, sizeof(what),
+                 "cannot load previous responder certificate %zu", i + 1);
+        if (x == NULL) {
+            reg_err(reg, ic->name, what);
+            return -1;
+        }
+        if (X509_check_issued(iss->cert, x) != X509_V_OK ||
+            !(X509_get_extension_flags(x) & EXFLAG_XKUSAGE) ||
+            !(X509_get_extended_key_usage(x) & XKU_OCSP_SIGN)) {
+            X509_free(x);
+            snprintf(what, sizeof(what),
+                     "previous responder certificate %zu is not a delegated "
+                     "responder of the CA (issued by it, id-kp-OCSPSigning)",
+                     i + 1);
+            reg_err(reg, ic->name, what);
+            return -1;
+        }
+        bits = X509_get0_pubkey_bitstr(x);
+        len = i2d_X509(x, &der);
+        pr->not_after = (time_t)cert_not_after(x);
+        /* bits is borrowed from x: hashed before x is freed */
+        if (bits == NULL || len <= 0 ||
+            !EVP_Digest(bits->data, (size_t)bits->length, pr->key_id, &mdlen,
+                        EVP_sha1(), NULL)) {
+            X509_free(x);
+            OPENSSL_free(der);
+            reg_err(reg, ic->name, "cannot read a previous responder");
+            return -1;
+        }
+        X509_free(x);
+        if (memcmp(pr->key_id, iss->responder_key_id, 20) == 0) {
+            OPENSSL_free(der);
+            snprintf(what, sizeof(what),
+                     "previous responder certificate %zu has the current "
+                     "responder's key",
+                     i + 1);
+            reg_err(reg, ic->name, what);
+            return -1;
+        }
+        pr->der = malloc((size_t)len);
+        if (pr->der == NULL) {
+            OPENSSL_free(der);
+            reg_err(reg, ic->name, "out of memory");
+            return -1;
+        }
+        memcpy(pr->der, der, (size_t)len);
+        pr->der_len = (size_t)len;
+        OPENSSL_free(der);
+        iss->nprevious = i + 1;
+    }
+    return 0;
+}
+
 /* The responder's private key (sign.h: matched to its certificate and the
  * profile when opened).  LATER: a PKCS#11 key waits for
  * ocsp_registry_open_keys(), in the process that signs (an nginx worker,
@@ -315,7 +443,7 @@ int ocsp_registry_load(ocsp_registry_t *reg, const ocsp_config_t *cf, int flags)
             reg_err(reg, iss->conf->name, "cannot hash the CA certificate");
             goto failed;
         }
-        if (issuer_responder(reg, iss) != 0 ||
+        if (issuer_responder(reg, iss) != 0 || issuer_previous(reg, iss) != 0 ||
             ((flags & OCSP_REGISTRY_KEYS) &&
              issuer_keys(reg, iss, flags & OCSP_REGISTRY_PKCS11_LATER) != 0)) {
             goto failed;
@@ -355,6 +483,9 @@ void ocsp_registry_free(ocsp_registry_t *reg)
         X509_free(reg->issuers[i].responder);
         ocsp_sign_key_free(reg->issuers[i].key);
         free(reg->issuers[i].responder_der);
+        for (size_t j = 0; j < reg->issuers[i].nprevious; j++) {
+            free(reg->issuers[i].previous[j].der);
+        }
     }
     free(reg->issuers);
     memset(reg, 0, sizeof(*reg));

@@ -9,6 +9,8 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <time.h>
 
 #include "config.h"
 #include "sign.h"
@@ -20,6 +22,16 @@ typedef enum {
 } ocsp_hash_e;
 
 #define OCSP_HASH_MAX_LEN 32
+
+/* A responder certificate replaced by responder_cert (rotation,
+ * docs/keys.md): what stored responses it signed are recognised by, and the
+ * certificate a reader puts back into them. */
+typedef struct {
+    unsigned char key_id[20]; /* SHA-1 of the public key bits */
+    unsigned char *der;       /* owned */
+    size_t der_len;
+    time_t not_after; /* past it, its responses are not served */
+} ocsp_previous_responder_t;
 
 typedef struct {
     const ocsp_issuer_conf_t *conf; /* borrowed from the config */
@@ -38,10 +50,13 @@ typedef struct {
     unsigned char *responder_der; /* owned; NULL: the CA signs */
     size_t responder_der_len;
     unsigned char responder_key_id[20]; /* SHA-1 of the public key bits */
+    ocsp_previous_responder_t previous[OCSP_PREVIOUS_RESPONDERS_MAX];
+    size_t nprevious;
     /* What the operator should hear at start, or "": a responder
      * certificate within responder_expiry_warning of its notAfter, a
      * delegate without id-pkix-ocsp-nocheck under the private profile. */
     char warning[256];
+    time_t expiry_warned; /* ocsp_registry_expiry_due(): last warning */
 } ocsp_issuer_t;
 
 typedef struct {
@@ -51,6 +66,7 @@ typedef struct {
     int token_error; /* the last error was a token's (wrong PIN, no
                       * token): start-up exits 2 */
     char err[OCSP_ERR_MAX];
+    time_t expiry_checked; /* ocsp_registry_expiry_due(): last look */
 } ocsp_registry_t;
 
 #define OCSP_REGISTRY_KEYS 0x1
@@ -103,6 +119,29 @@ X509 *ocsp_cert_load(const char *path, int *unreadable);
  * sk_X509_pop_free(sk, X509_free)) or NULL; *unreadable as above.
  */
 STACK_OF(X509) * ocsp_certs_load(const char *path, int *unreadable);
+
+/*
+ * Seconds from NOW to the notAfter of ISS's current responder certificate
+ * (the CA's own when it signs for itself); negative once it has passed.
+ */
+int64_t ocsp_issuer_responder_expiry(const ocsp_issuer_t *iss, time_t now);
+
+/* Seconds from NOW to the notAfter of ISS's CA certificate. */
+int64_t ocsp_issuer_ca_expiry(const ocsp_issuer_t *iss, time_t now);
+
+/*
+ * For a long-running component (the signer's loop, an nginx worker): at
+ * most once every OCSP_EXPIRY_CHECK_EVERY seconds, whether an issuer's
+ * responder certificate is within responder_expiry_warning of its notAfter
+ * (or past it) and was not warned about in the last OCSP_EXPIRY_WARN_EVERY
+ * seconds (the start-up warning counts).  Returns 1 with a line for the log
+ * in BUF (LEN bytes) for one such issuer, marking it warned: call again
+ * until it returns 0.
+ */
+#define OCSP_EXPIRY_CHECK_EVERY 60
+#define OCSP_EXPIRY_WARN_EVERY 86400
+int ocsp_registry_expiry_due(ocsp_registry_t *reg, time_t now, char *buf,
+                             size_t len);
 
 size_t ocsp_hash_len(ocsp_hash_e hash);
 

@@ -250,6 +250,11 @@ int signer_run(signer_t *s)
     ocsp_log(OCSP_LOG_INFO, "started consumer=%s issuers=%zu batch=%zu",
              s->consumer, s->reg.n, s->batch);
     while (!*s->stop) {
+        char expiry[160]; /* issue 11 part 4: a day's warning, issuer.h */
+        while (ocsp_registry_expiry_due(&s->reg, time(NULL), expiry,
+                                        sizeof(expiry))) {
+            ocsp_log(OCSP_LOG_WARN, "%s", expiry);
+        }
         if (ocsp_rconn_ensure(&s->read_conn, s->stop, 0) != 0 ||
             ocsp_rconn_ensure(&s->tx_conn[0], s->stop, 0) != 0 ||
             ocsp_rconn_ensure(&s->tx_conn[1], s->stop, 0) != 0) {

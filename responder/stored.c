@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "der.h"
 #include "der_read.h"
@@ -9,6 +10,10 @@
 /* id-pkix-ocsp-basic, RFC 6960 4.2.1, as a whole TLV. */
 static const unsigned char oid_ocsp_basic[] = {
     0x06, 0x09, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x01};
+
+/* stored_parse()'s PREVIOUS: also a previous responder whose certificate
+ * has expired (to count what it signed, never to serve it). */
+#define STORED_ANY_PREVIOUS 2
 
 /* The CertID hash whose response is stored whole. */
 #define STORED_WHOLE OCSP_HASH_SHA1
@@ -119,16 +124,53 @@ static int span_read(const unsigned char *p, size_t end, size_t *off,
 /* The parts of a stored response that a rebuilt one is made of. */
 typedef struct {
     span_t rid, produced, single_rest, serial, tbs_rest, alg, sig;
+    /* the certificate of the responder that signed it, for certs, or
+     * NULL: the CA signed it */
+    const unsigned char *cert;
+    size_t cert_len;
 } parts_t;
+
+/*
+ * Which responder of ISS signed with key id KH: the current one, or with
+ * PREVIOUS a previous one (rotation, issuer.h) whose certificate has not
+ * expired: a client checks the responder certificate's validity (RFC 6960
+ * 4.2.2.2, RFC 5280 6.1.3), so a response it signed could no longer be
+ * verified and is a miss, which the signer re-signs.
+ */
+static int stored_signer(const ocsp_issuer_t *iss, const unsigned char *kh,
+                         int previous, parts_t *x, const char **why)
+{
+    if (memcmp(kh, iss->responder_key_id, 20) == 0) {
+        x->cert = iss->responder_der;
+        x->cert_len = iss->responder_der_len;
+        return 0;
+    }
+    for (size_t i = 0; previous && i < iss->nprevious; i++) {
+        const ocsp_previous_responder_t *pr = &iss->previous[i];
+        if (memcmp(kh, pr->key_id, 20) == 0) {
+            if (previous != STORED_ANY_PREVIOUS && time(NULL) > pr->not_after) {
+                *why = "signed by a previous responder whose certificate "
+                       "has expired";
+                return -1;
+            }
+            x->cert = pr->der;
+            x->cert_len = pr->der_len;
+            return 0;
+        }
+    }
+    *why = "signed by another responder key than the configured one";
+    return -1;
+}
 
 /*
  * The response without certs at P (LEN bytes), strictly: RFC 6960 4.2.1
  * down to the CertID of its one SingleResponse, which must be ISS's HASH
- * one, and ResponderID byKey naming ISS's responder.
+ * one, and ResponderID byKey naming ISS's responder (or with PREVIOUS one
+ * of its previous responders, stored_signer()).
  */
 static int stored_parse(const ocsp_issuer_t *iss, ocsp_hash_e hash,
-                        const unsigned char *p, size_t len, parts_t *x,
-                        const char **why)
+                        const unsigned char *p, size_t len, int previous,
+                        parts_t *x, const char **why)
 {
     der_tlv_t resp, status, bytes, rb, octets, basic, kh;
     span_t oid, tbs, list, single, certid, alg, nh, ikh;
@@ -175,8 +217,7 @@ static int stored_parse(const ocsp_issuer_t *iss, ocsp_hash_e hash,
         *why = "ResponderID not byKey";
         return -1;
     }
-    if (memcmp(kh.v, iss->responder_key_id, 20) != 0) {
-        *why = "signed by another responder key than the configured one";
+    if (stored_signer(iss, kh.v, previous, x, why) != 0) {
         return -1;
     }
     *why = "not one SingleResponse";
@@ -259,12 +300,12 @@ static void rebuild(der_buf_t *b, const ocsp_issuer_t *iss, const parts_t *x,
     } else {
         der_raw(b, sig, sig_len);
     }
-    if (certs && iss->responder_der != NULL) {
-        /* RFC 6960 4.2.2.2: the delegate's certificate; the CA signing
-         * for itself sends none. */
+    if (certs && x->cert != NULL) {
+        /* RFC 6960 4.2.2.2: the delegate's certificate (the one that
+         * signed it); the CA signing for itself sends none. */
         c = der_begin(b, DER_CTX(0));
         l = der_begin(b, DER_SEQUENCE);
-        der_raw(b, iss->responder_der, iss->responder_der_len);
+        der_raw(b, x->cert, x->cert_len);
         der_end(b, l);
         der_end(b, c);
     }
@@ -276,15 +317,16 @@ static void rebuild(der_buf_t *b, const ocsp_issuer_t *iss, const parts_t *x,
 }
 
 static int stored_full(const ocsp_issuer_t *iss, const ocsp_stored_t *st,
-                       ocsp_hash_e hash, int certs, unsigned char **out,
-                       size_t *out_len, const char **why)
+                       ocsp_hash_e hash, int certs, int previous,
+                       unsigned char **out, size_t *out_len, const char **why)
 {
     parts_t x;
     der_tlv_t sig;
     der_buf_t b;
 
     if ((unsigned)hash >= OCSP_HASH_COUNT ||
-        stored_parse(iss, STORED_WHOLE, st->resp, st->resp_len, &x, why) != 0) {
+        stored_parse(iss, STORED_WHOLE, st->resp, st->resp_len, previous, &x,
+                     why) != 0) {
         return -1;
     }
     if (der_read_whole(st->sig, st->sig_len, DER_BIT_STRING, &sig) != 0 ||
@@ -292,8 +334,7 @@ static int stored_full(const ocsp_issuer_t *iss, const ocsp_stored_t *st,
         *why = "not a signature";
         return -1;
     }
-    if (der_init(&b, st->resp_len + st->sig_len + iss->responder_der_len +
-                         64) != 0) {
+    if (der_init(&b, st->resp_len + st->sig_len + x.cert_len + 64) != 0) {
         *why = "out of memory";
         return -1;
     }
@@ -311,7 +352,24 @@ int ocsp_stored_full(const ocsp_issuer_t *iss, const ocsp_stored_t *st,
                      ocsp_hash_e hash, unsigned char **out, size_t *out_len,
                      const char **why)
 {
-    return stored_full(iss, st, hash, 1, out, out_len, why);
+    return stored_full(iss, st, hash, 1, 1, out, out_len, why);
+}
+
+int ocsp_stored_signer(const ocsp_issuer_t *iss, const ocsp_stored_t *st)
+{
+    parts_t x;
+    const char *why;
+
+    if (stored_parse(iss, STORED_WHOLE, st->resp, st->resp_len,
+                     STORED_ANY_PREVIOUS, &x, &why) != 0) {
+        return -1;
+    }
+    for (size_t i = 0; i < iss->nprevious; i++) {
+        if (x.cert == iss->previous[i].der) {
+            return (int)i + 1;
+        }
+    }
+    return 0;
 }
 
 int ocsp_stored_make(const ocsp_issuer_t *iss, ocsp_cert_status_e status,
@@ -328,9 +386,11 @@ int ocsp_stored_make(const ocsp_issuer_t *iss, ocsp_cert_status_e status,
     size_t n, again_len;
 
     /* each response as a reader reads it; of the other, its signature */
+    /* the signer signs with the current responder only */
     if (stored_parse(iss, STORED_WHOLE, resp[STORED_WHOLE],
-                     resp_len[STORED_WHOLE], &x, why) != 0 ||
-        stored_parse(iss, other, resp[other], resp_len[other], &x, why) != 0) {
+                     resp_len[STORED_WHOLE], 0, &x, why) != 0 ||
+        stored_parse(iss, other, resp[other], resp_len[other], 0, &x, why) !=
+            0) {
         return -1;
     }
     st.sig = x.sig.p;
@@ -353,7 +413,7 @@ int ocsp_stored_make(const ocsp_issuer_t *iss, ocsp_cert_status_e status,
      * is the one rebuild() writes, and every length is DER's); the other
      * is rebuilt to be compared. */
     if (ocsp_stored_decode(value, n, &back, why) != 0 ||
-        stored_full(iss, &back, other, 0, &again, &again_len, why) != 0) {
+        stored_full(iss, &back, other, 0, 0, &again, &again_len, why) != 0) {
         free(value);
         return -1;
     }

@@ -80,7 +80,8 @@ size_t ocsp_stored_encode(const ocsp_stored_t *st, unsigned char *out,
  * STATUS and times THIS_UPDATE, NEXT_UPDATE: 0 and a malloc'ed value in
  * *out (caller frees) of *out_len bytes, once ocsp_stored_full() has
  * rebuilt both responses from it byte for byte; -1 with *why (static text)
- * otherwise.
+ * otherwise.  Only ISS's current responder is accepted: previous ones are
+ * for reading.
  */
 int ocsp_stored_make(const ocsp_issuer_t *iss, ocsp_cert_status_e status,
                      int64_t this_update, int64_t next_update,
@@ -103,17 +104,26 @@ int ocsp_stored_decode(const unsigned char *p, size_t len, ocsp_stored_t *st,
  * ocsp_stored_decode()), for the issuer ISS loaded with its responder
  * certificate: the stored response strictly checked (DER lengths and tags
  * down to the CertID; a successful BasicOCSPResponse, no certs; ResponderID
- * byKey naming ISS's responder; the SHA-1 CertID of ISS), its CertID made
- * the HASH one of ISS with the other signature for SHA-256, and for a
- * delegated responder the certificate added as certs [0] EXPLICIT SEQUENCE
- * OF Certificate (RFC 6960 4.2.1, 4.2.2.2).  Returns 0 and a malloc'ed
+ * byKey naming ISS's responder, or one of its previous responders whose
+ * certificate has not expired (rotation, docs/keys.md); the SHA-1 CertID of
+ * ISS), its CertID made the HASH one of ISS with the other signature for
+ * SHA-256, and for a delegated responder the certificate of the one that
+ * signed it added as certs [0] EXPLICIT SEQUENCE OF Certificate (RFC 6960
+ * 4.2.1, 4.2.2.2).  Returns 0 and a malloc'ed
  * response in *out (caller frees) of *out_len bytes; -1 with *why (static
  * text) when the stored response is invalid, is not ISS's, or was signed by
- * another key than ISS's responder (a responder replaced since it was
- * signed).
+ * another key than ISS's responders (a responder replaced since it was
+ * signed and not listed in previous_responder_certs, or expired).
  */
 int ocsp_stored_full(const ocsp_issuer_t *iss, const ocsp_stored_t *st,
                      ocsp_hash_e hash, unsigned char **out, size_t *out_len,
                      const char **why);
+
+/*
+ * Which of ISS's responders signed ST: 0 the current one, i + 1 its
+ * previous_responder_certs[i] (expired or not), -1 none of them or an
+ * invalid stored response.  For `revoca resign --status`.
+ */
+int ocsp_stored_signer(const ocsp_issuer_t *iss, const ocsp_stored_t *st);
 
 #endif

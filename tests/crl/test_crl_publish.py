@@ -1,5 +1,6 @@
 """Publication: atomic under SIGKILL, the pre-publish check, the
 post-publish hook, metrics."""
+import datetime
 import glob
 import os
 import subprocess
@@ -101,6 +102,14 @@ def test_post_publish_hook_and_metrics(tmp_path, pki_dir):
             s.number("demo-delta.crl")
         nu = metric(s, "revoca_crl_next_update_seconds", "demo.crl")
         assert nu > time.time() + 6 * 86400
+        # the CA certificate's time left, one line for the issuer
+        with open(s.pub + ".prom") as f:
+            ca = [l for l in f
+                  if l.startswith("revoca_crl_ca_cert_expiry_seconds{")]
+        assert len(ca) == 1 and 'issuer="demo"' in ca[0], ca
+        left = cert(s.path("issuer.pem")).not_valid_after.replace(
+            tzinfo=datetime.timezone.utc).timestamp() - time.time()
+        assert abs(float(ca[0].rsplit(" ", 1)[1]) - left) < 600
         py_verify(s.crl("demo.crl"), s.path("issuer.pem"))
     finally:
         s.close()

@@ -486,6 +486,79 @@ static void test_refused(void)
     free(p);
 }
 
+/* Rotation: a response signed by a previous responder is served with that
+ * responder's certificate until it expires, and never made by the signer. */
+static void test_previous(void)
+{
+    unsigned char cur[64], old_cert[80], *bare[OCSP_HASH_COUNT], *value, *out;
+    size_t len[OCSP_HASH_COUNT], value_len, n;
+    ocsp_issuer_t iss, old;
+    ocsp_stored_t st;
+    const char *why = NULL;
+    int h;
+
+    memset(cur, 0x30, sizeof(cur));
+    cur[1] = sizeof(cur) - 2;
+    memset(old_cert, 0x30, sizeof(old_cert));
+    old_cert[1] = sizeof(old_cert) - 2;
+    old_cert[2] = 0x44; /* tells them apart in the output */
+    iss = issuer(cur, sizeof(cur));
+    old = issuer(old_cert, sizeof(old_cert));
+    memset(old.responder_key_id, 0x44, 20);
+    for (h = 0; h < OCSP_HASH_COUNT; h++) {
+        bare[h] =
+            response(&old, (ocsp_hash_e)h, 72, 0x5a, PLAIN, NULL, 0, &len[h]);
+    }
+    CHECK(ocsp_stored_make(&old, OCSP_CERT_GOOD, 10, 20, bare, len, &value,
+                           &value_len, &why) == 0);
+    CHECK(ocsp_stored_decode(value, value_len, &st, &why) == 0);
+
+    /* not listed: a miss */
+    CHECK(ocsp_stored_full(&iss, &st, OCSP_HASH_SHA1, &out, &n, &why) == -1);
+    CHECK_STR(why, "signed by another responder key than the configured one");
+    CHECK(ocsp_stored_signer(&iss, &st) == -1);
+
+    /* listed second: served with its certificate, not the current one */
+    memset(iss.previous[0].key_id, 0x55, 20);
+    memset(iss.previous[1].key_id, 0x44, 20);
+    iss.previous[0].der = cur;
+    iss.previous[0].der_len = sizeof(cur);
+    iss.previous[1].der = old_cert;
+    iss.previous[1].der_len = sizeof(old_cert);
+    iss.previous[0].not_after = iss.previous[1].not_after = time(NULL) + 3600;
+    iss.nprevious = 2;
+    for (h = 0; h < OCSP_HASH_COUNT; h++) {
+        CHECK(ocsp_stored_full(&iss, &st, (ocsp_hash_e)h, &out, &n, &why) == 0);
+        /* the response as signed, then certs [0] { SEQUENCE { old } } */
+        CHECK(n > sizeof(old_cert) && memcmp(out + n - sizeof(old_cert),
+                                             old_cert, sizeof(old_cert)) == 0);
+        CHECK(memmem(out, n, cur, sizeof(cur)) == NULL);
+        free(out);
+    }
+    CHECK(ocsp_stored_signer(&iss, &st) == 2);
+    CHECK(ocsp_stored_signer(&old, &st) == 0);
+
+    /* the signer signs with the current responder only */
+    free(value);
+    value = NULL;
+    CHECK(ocsp_stored_make(&iss, OCSP_CERT_GOOD, 10, 20, bare, len, &value,
+                           &value_len, &why) == -1);
+    CHECK(value == NULL);
+    CHECK(ocsp_stored_make(&old, OCSP_CERT_GOOD, 10, 20, bare, len, &value,
+                           &value_len, &why) == 0);
+    CHECK(ocsp_stored_decode(value, value_len, &st, &why) == 0);
+
+    /* expired: a client could not verify it; counted, never served */
+    iss.previous[1].not_after = time(NULL) - 1;
+    CHECK(ocsp_stored_full(&iss, &st, OCSP_HASH_SHA1, &out, &n, &why) == -1);
+    CHECK_STR(why, "signed by a previous responder whose certificate has "
+                   "expired");
+    CHECK(ocsp_stored_signer(&iss, &st) == 2);
+    free(value);
+    free(bare[0]);
+    free(bare[1]);
+}
+
 int main(void)
 {
     test_envelope();
@@ -493,5 +566,6 @@ int main(void)
     test_ca_signs();
     test_make_refused();
     test_refused();
+    test_previous();
     CHECK_DONE();
 }

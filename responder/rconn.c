@@ -376,12 +376,10 @@ static int link_socket(const ocsp_config_t *cf, char *why, size_t size)
         }
         memcpy(sun.sun_path, cf->redis_host, strlen(cf->redis_host) + 1);
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0 || (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 &&
-                       errno != EINPROGRESS && errno != EAGAIN)) {
+        /* a unix socket connects at once, or fails (EAGAIN: backlog full,
+         * retried after the backoff like any failure) */
+        if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
             goto failed;
-        }
-        if (errno == EINPROGRESS || errno == EAGAIN) {
-            errno = 0;
         }
         return fd;
     }

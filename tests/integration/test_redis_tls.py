@@ -454,3 +454,49 @@ def test_acl_refuses_what_a_component_does_not_own(make_stack, tls_pki,
     with pytest.raises(redis.exceptions.NoPermissionError):
         c.execute_command(*command)
     assert admin.dbsize() == 0
+
+
+# --- the transport itself -------------------------------------------------
+
+
+def test_plain_unix_socket_still_works(tmp_path, pki_dir):
+    sock = str(tmp_path / "redis.sock")
+    s = Stack(tmp_path, pki_dir, redis_args=["--unixsocket", sock])
+    try:
+        conf = s.conf
+        with open(conf) as f:
+            text = f.read().replace('host = "127.0.0.1"', 'host = "%s"' % sock)
+        with open(conf, "w") as f:
+            f.write(text)
+        s.start_signer()
+        s.cli("issue", "--issuer", "demo", "--cert", s.path("good.pem"))
+        st, _ = openssl_ocsp_status(s.response(s.serial_of(s.path("good.pem"))),
+                                    s.pki, s.path("good.pem"))
+        assert st == "good"
+    finally:
+        s.close()
+
+
+def test_silent_server_times_out_the_handshake(tmp_path, tls_pki):
+    # A peer that accepts the connection and never answers: the handshake
+    # is bounded (5 s per wait), and the error says so and names it.
+    import socket
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(8)
+    port = lsock.getsockname()[1]
+    conf = str(tmp_path / "revoca.conf")
+    with open(conf, "w") as f:
+        f.write(render_conf(port, [{"name": "demo", "cert": "%s" % tls_pki["ca"],
+                                    "key": None, "responder_cert": None,
+                                    "responder_key": None}],
+                            "", "", tls_conf(tls_pki)))
+    try:
+        p = subprocess.run([os.path.join(BUILD, "feeds", "revoca"), "-c", conf,
+                            "status", "--issuer", "demo", "--serial", "01"],
+                           capture_output=True, text=True, timeout=60)
+    finally:
+        lsock.close()
+    assert p.returncode != 0
+    assert ("redis 127.0.0.1:%d: TLS handshake failed: timed out" % port
+            in p.stderr), p.stderr

@@ -286,7 +286,7 @@ static int rconn_tls_ctx(ocsp_rconn_t *conn)
     const ocsp_config_t *cf = conn->cf;
     SSL_CTX *ctx = NULL;
     char reason[256];
-    const char *what;
+    const char *what, *file = "";
 
     ERR_clear_error();
     what = "cannot create a TLS context";
@@ -301,21 +301,25 @@ static int rconn_tls_ctx(ocsp_rconn_t *conn)
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
                               SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-    what = "cannot load tls_ca";
+    what = "cannot load tls_ca ";
+    file = cf->redis_tls_ca;
     if (SSL_CTX_load_verify_locations(ctx, cf->redis_tls_ca, NULL) != 1) {
         goto failed;
     }
     if (cf->redis_tls_cert != NULL) {
-        what = "cannot load tls_cert";
+        what = "cannot load tls_cert ";
+        file = cf->redis_tls_cert;
         if (SSL_CTX_use_certificate_chain_file(ctx, cf->redis_tls_cert) != 1) {
             goto failed;
         }
-        what = "cannot load tls_key";
+        what = "cannot load tls_key ";
+        file = cf->redis_tls_key;
         if (SSL_CTX_use_PrivateKey_file(ctx, cf->redis_tls_key,
                                         SSL_FILETYPE_PEM) != 1) {
             goto failed;
         }
         what = "tls_key does not match tls_cert";
+        file = "";
         if (SSL_CTX_check_private_key(ctx) != 1) {
             goto failed;
         }
@@ -326,7 +330,7 @@ static int rconn_tls_ctx(ocsp_rconn_t *conn)
 failed:
     tls_reason(NULL, 0, reason, sizeof(reason));
     SSL_CTX_free(ctx);
-    rconn_failf(conn, "TLS: %s: %s", what, reason);
+    rconn_failf(conn, "TLS: %s%s: %s", what, file, reason);
     return -1;
 }
 
@@ -644,6 +648,24 @@ static void rconn_io_failed(ocsp_rconn_t *conn)
     }
 }
 
+/*
+ * 1 if a TLS alert from the server is waiting, with its reason now on
+ * OpenSSL's error queue.  A server that refuses the client (TLS 1.3: no
+ * client certificate, or one it does not trust) sends an alert after the
+ * handshake and closes; a write racing that close fails with ECONNRESET,
+ * but the alert, sent first, is still in the socket's receive queue.
+ */
+static int link_tls_alert(ocsp_rlink_t *link)
+{
+    char byte;
+    int n;
+
+    ERR_clear_error();
+    n = SSL_read(link->ssl, &byte, 1);
+    return n <= 0 && SSL_get_error(link->ssl, n) == SSL_ERROR_SSL &&
+           ERR_peek_error() != 0;
+}
+
 /* An I/O failure of the link: errno's or OpenSSL's reason. */
 static void link_failed(ocsp_rconn_t *conn, const char *what, int ret)
 {
@@ -655,6 +677,11 @@ static void link_failed(ocsp_rconn_t *conn, const char *what, int ret)
         ERR_clear_error();
     } else if (conn->link->ssl != NULL) {
         tls_reason(conn->link->ssl, ret, reason, sizeof(reason));
+        if (strcmp(what, "write") == 0 && link_tls_alert(conn->link)) {
+            /* the server's own reason came before it reset the link */
+            tls_reason(conn->link->ssl, -1, reason, sizeof(reason));
+            what = "read";
+        }
     } else if (ret == 0) {
         snprintf(reason, sizeof(reason), "connection closed by the server");
     } else {

@@ -352,7 +352,22 @@ def test_unreadable_ca_file_names_it(make_stack, tls_pki, tmp_path):
     p = s.cli("issue", "--issuer", "demo", "--cert", s.path("good.pem"),
               check=False, conf=bad)
     assert p.returncode != 0
-    assert "%s: TLS: cannot load tls_ca" % where(s) in p.stderr, p.stderr
+    assert ("%s: TLS: cannot load tls_ca %s: " % (where(s), missing)
+            in p.stderr), p.stderr
+
+
+def test_client_key_not_matching_its_certificate(make_stack, tls_pki):
+    s = make_stack()
+    bad = s.conf_as("mixed", tls_conf(tls_pki) + 'tls_cert = "%s"; '
+                    'tls_key = "%s"; ' % (tls_pki["client_cert"],
+                                          tls_pki["rogue_key"]))
+    p = s.cli("issue", "--issuer", "demo", "--cert", s.path("good.pem"),
+              check=False, conf=bad)
+    assert p.returncode != 0
+    # OpenSSL refuses the pair when the key is loaded, or when checked
+    assert re.search(re.escape(where(s)) + r": TLS: (tls_key does not match "
+                     r"tls_cert|cannot load tls_key \S+): \w", p.stderr), \
+        p.stderr
 
 
 # --- ACLs (docs/redis.md) ------------------------------------------------

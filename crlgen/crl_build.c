@@ -14,7 +14,8 @@
 #include "crl_mem.h"
 #include "der.h"
 #include "issuer.h"
-#include "keyfile.h"
+#include "policy.h"
+#include "sign.h"
 
 /* OID contents (X.690 8.19) */
 static const unsigned char oid_aki[] = {0x55, 0x1d, 0x23};
@@ -34,13 +35,21 @@ static void crl_ossl_err(char *err, const char *what)
 }
 
 int crl_signer_load(crl_signer_t *s, const char *cert_path,
-                    const char *key_path, char *err)
+                    const char *key_path, const ocsp_issuer_conf_t *ic,
+                    const ocsp_pkcs11_conf_t *p11, int *token_error, char *err)
 {
     unsigned char *p;
+    const unsigned char *alg;
     const ASN1_OCTET_STRING *skid;
     unsigned int mdlen;
-    int len, unreadable;
+    int len, unreadable, pss = ic != NULL && ic->rsa_pss;
+    ocsp_sign_err_t e;
+    ocsp_sig_alg_e sig_alg;
+    const char *why = NULL;
 
+    if (token_error != NULL) {
+        *token_error = 0;
+    }
     memset(s, 0, sizeof(*s));
     /* PEM or DER, by the loaders the responder uses too */
     s->cert = ocsp_cert_load(cert_path, &unreadable);
@@ -61,29 +70,36 @@ int crl_signer_load(crl_signer_t *s, const char *cert_path,
                  "%s: keyUsage lacks cRLSign (RFC 5280 4.2.1.3)", cert_path);
         goto failed;
     }
-    if (key_path != NULL) {
-        s->key = ocsp_key_load(key_path, &unreadable);
-        if (s->key == NULL) {
-            snprintf(err, OCSP_ERR_MAX, "%s: %s", key_path,
-                     unreadable ? "cannot open the CA key"
-                                : "no private key in it (PEM or DER, not "
-                                  "encrypted)");
-            goto failed;
-        }
-        if (X509_check_private_key(s->cert, s->key) != 1) {
-            ERR_clear_error();
-            snprintf(err, OCSP_ERR_MAX, "%s: the key does not match %s",
-                     key_path, cert_path);
-            goto failed;
-        }
-    }
-
-    s->alg_len = ocsp_sig_alg(s->pub, s->alg);
-    if (s->alg_len == 0) {
-        snprintf(err, OCSP_ERR_MAX, "%s: the CA key must be ECDSA or RSA",
-                 cert_path);
+    /* The certificate's key decides the algorithm (sign.h), so a CRL
+     * checked without the private key names the same one. */
+    sig_alg = ocsp_sig_alg_of(s->pub, pss, &why);
+    if (sig_alg == OCSP_SIG_NONE) {
+        snprintf(err, OCSP_ERR_MAX, "%s: %s", cert_path, why);
         goto failed;
     }
+    if (key_path != NULL) {
+        s->key = ocsp_sign_key_load(key_path, s->cert, pss ? OCSP_SIGN_PSS : 0,
+                                    p11, &e);
+        if (s->key == NULL) {
+            if (token_error != NULL) {
+                *token_error = e.status == OCSP_SIGN_ETOKEN;
+            }
+            snprintf(err, OCSP_ERR_MAX, "CA key: %.480s", e.msg);
+            goto failed;
+        }
+        why = ocsp_profile_refuses_key(ic != NULL ? ic->profile
+                                                  : OCSP_PROFILE_PRIVATE,
+                                       sig_alg, ocsp_sign_key_bits(s->key));
+        if (why != NULL) {
+            snprintf(err, OCSP_ERR_MAX, "%s: CA key: %s (%s, %d bits)",
+                     cert_path, why, ocsp_sig_alg_name(sig_alg),
+                     ocsp_sign_key_bits(s->key));
+            goto failed;
+        }
+    }
+    s->sig_alg = sig_alg;
+    alg = ocsp_sig_alg_der(sig_alg, &s->alg_len);
+    memcpy(s->alg, alg, s->alg_len);
 
     p = NULL;
     len = i2d_X509_NAME(X509_get_subject_name(s->cert), &p);
@@ -117,89 +133,75 @@ failed:
 void crl_signer_free(crl_signer_t *s)
 {
     X509_free(s->cert);
-    EVP_PKEY_free(s->key);
+    ocsp_sign_key_free(s->key);
     OPENSSL_free(s->name);
     memset(s, 0, sizeof(*s));
 }
 
-const EVP_MD *crl_signer_md(const crl_signer_t *s)
-{
-    (void)s;
-    return EVP_sha256(); /* what ocsp_sig_alg() names in s->alg */
-}
-
 int crl_signer_streams(const crl_signer_t *s)
 {
-    int id = EVP_PKEY_get_id(s->key != NULL ? s->key : s->pub);
-
-    /* PureEdDSA hashes the message twice (RFC 8032 5.1.6): one shot only */
-    return id != EVP_PKEY_ED25519 && id != EVP_PKEY_ED448;
+    return ocsp_sig_alg_streams(s->sig_alg);
 }
 
 /*
- * The one place a CRL is signed (RFC 5280 5.1.1.3): by the CA key S, over
- * the DER TBSCertList, with crl_signer_md().  Either streamed, the TBS fed
- * piece by piece as it is encoded (crl_sign_begin(), crl_sign_update(),
- * crl_sign_final()), or in one shot over the whole TBS (crl_sign_tbs()),
- * which algorithms that cannot stream need.  SIG has room for
- * crl_sign_max(s) octets; *siglen is the signature value's length (the BIT
- * STRING's content after its unused-bits octet).
+ * The one place a CRL is signed (RFC 5280 5.1.1.3): by the CA key S
+ * (sign.h: its algorithm, a token's failure retried by the caller, which
+ * publishes nothing unsigned), over the DER TBSCertList.  Either streamed,
+ * the TBS fed piece by piece as it is encoded (crl_sign_begin(),
+ * crl_sign_update(), crl_sign_final()), or in one shot over the whole TBS
+ * (crl_sign_tbs()), which algorithms that cannot stream need.  SIG has
+ * room for crl_sign_max(s) octets; *siglen is the signature value's length
+ * (the BIT STRING's content after its unused-bits octet).
  */
 static size_t crl_sign_max(const crl_signer_t *s)
 {
-    int n = EVP_PKEY_get_size(s->key);
+    return ocsp_sign_key_max(s->key);
+}
 
-    return n > 0 ? (size_t)n : 0;
+static void crl_sign_err(const crl_signer_t *s, char *err)
+{
+    snprintf(err, OCSP_ERR_MAX, "signing the CRL: %.480s",
+             ocsp_sign_key_err(s->key)->msg);
 }
 
 static int crl_sign_tbs(const crl_signer_t *s, const unsigned char *tbs,
                         size_t len, unsigned char *sig, size_t *siglen,
                         char *err)
 {
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    const EVP_MD *md = crl_signer_streams(s) ? crl_signer_md(s) : NULL;
-    int ok;
-
     *siglen = crl_sign_max(s);
-    ok = ctx != NULL && EVP_DigestSignInit(ctx, NULL, md, NULL, s->key) == 1 &&
-         EVP_DigestSign(ctx, sig, siglen, tbs, len) == 1;
-    EVP_MD_CTX_free(ctx);
-    if (!ok) {
-        crl_ossl_err(err, "EVP_DigestSign");
+    if (ocsp_sign(s->key, tbs, len, sig, siglen) != 0) {
+        crl_sign_err(s, err);
         return -1;
     }
     return 0;
 }
 
-static EVP_MD_CTX *crl_sign_begin(const crl_signer_t *s, char *err)
+static ocsp_sign_key_t *crl_sign_begin(const crl_signer_t *s, char *err)
 {
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-
-    if (ctx == NULL ||
-        EVP_DigestSignInit(ctx, NULL, crl_signer_md(s), NULL, s->key) != 1) {
-        EVP_MD_CTX_free(ctx);
-        crl_ossl_err(err, "EVP_DigestSignInit");
+    if (ocsp_sign_begin(s->key) != 0) {
+        crl_sign_err(s, err);
         return NULL;
     }
-    return ctx;
+    return s->key;
 }
 
-static int crl_sign_update(EVP_MD_CTX *ctx, const void *p, size_t len,
+static int crl_sign_update(ocsp_sign_key_t *key, const void *p, size_t len,
                            char *err)
 {
-    if (len > 0 && EVP_DigestSignUpdate(ctx, p, len) != 1) {
-        crl_ossl_err(err, "EVP_DigestSignUpdate");
+    if (len > 0 && ocsp_sign_update(key, p, len) != 0) {
+        snprintf(err, OCSP_ERR_MAX, "signing the CRL: %.480s",
+                 ocsp_sign_key_err(key)->msg);
         return -1;
     }
     return 0;
 }
 
-static int crl_sign_final(const crl_signer_t *s, EVP_MD_CTX *ctx,
+static int crl_sign_final(const crl_signer_t *s, ocsp_sign_key_t *key,
                           unsigned char *sig, size_t *siglen, char *err)
 {
     *siglen = crl_sign_max(s);
-    if (EVP_DigestSignFinal(ctx, sig, siglen) != 1) {
-        crl_ossl_err(err, "EVP_DigestSignFinal");
+    if (ocsp_sign_end(key, sig, siglen) != 0) {
+        crl_sign_err(s, err);
         return -1;
     }
     return 0;
@@ -547,7 +549,7 @@ typedef struct {
     int fd;
     uint64_t at;
     der_buf_t buf;
-    EVP_MD_CTX *sign; /* NULL: not hashing (one shot, or past the TBS) */
+    ocsp_sign_key_t *sign; /* NULL: not hashing (one shot, or past the TBS) */
     char *err;
 } crl_out_t;
 
@@ -706,7 +708,6 @@ int crl_build_file(const crl_signer_t *s, const crl_params_t *p,
             goto done;
         }
     }
-    EVP_MD_CTX_free(o.sign);
     o.sign = NULL;
     der_raw(&o.buf, s->alg, s->alg_len);
     der_tlv(&o.buf, DER_BIT_STRING, sig, siglen + 1);
@@ -730,7 +731,6 @@ int crl_build_file(const crl_signer_t *s, const crl_params_t *p,
     rv = 0;
 
 done:
-    EVP_MD_CTX_free(o.sign);
     free(sig);
     der_free(&o.buf);
     crl_tbs_free(&t);

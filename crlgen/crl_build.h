@@ -20,25 +20,30 @@
 
 /* The issuing CA as the CRL needs it. */
 typedef struct {
-    X509 *cert;          /* owned */
-    EVP_PKEY *key;       /* owned, NULL when loaded for checks only */
-    EVP_PKEY *pub;       /* borrowed from cert */
-    unsigned char *name; /* owned, DER of the CA's subject */
+    X509 *cert;           /* owned */
+    ocsp_sign_key_t *key; /* owned (sign.h), NULL when loaded for checks */
+    EVP_PKEY *pub;        /* borrowed from cert */
+    unsigned char *name;  /* owned, DER of the CA's subject */
     size_t name_len;
     unsigned char key_id[64]; /* AKI keyIdentifier (RFC 5280 4.2.1.1) */
     size_t key_id_len;
+    ocsp_sig_alg_e sig_alg;              /* from the certificate's key */
     unsigned char alg[OCSP_SIG_ALG_MAX]; /* DER AlgorithmIdentifier */
     size_t alg_len;
 } crl_signer_t;
 
 /*
- * Loads the CA certificate and (key_path non-NULL) its private key, checks
- * that they match, that the CA may sign CRLs (keyUsage cRLSign when the
- * extension is present) and that the key is ECDSA or RSA.  Returns 0, or -1
- * with err (OCSP_ERR_MAX) set.  Free with crl_signer_free().
+ * Loads the CA certificate and (key_path non-NULL) its private key, a file
+ * or a PKCS#11 URI reached through P11 (sign.h), checks that they match,
+ * that the CA may sign CRLs (keyUsage cRLSign when the extension is
+ * present) and that IC's profile allows the key (IC NULL: private,
+ * PKCS#1 v1.5).  Returns 0, or -1 with err (OCSP_ERR_MAX) set and
+ * *token_error (may be NULL) telling a token's failure.  Free with
+ * crl_signer_free().
  */
 int crl_signer_load(crl_signer_t *s, const char *cert_path,
-                    const char *key_path, char *err);
+                    const char *key_path, const ocsp_issuer_conf_t *ic,
+                    const ocsp_pkcs11_conf_t *p11, int *token_error, char *err);
 void crl_signer_free(crl_signer_t *s);
 
 typedef enum { CRL_KIND_FULL, CRL_KIND_DELTA, CRL_KIND_SHARD } crl_kind_e;
@@ -83,10 +88,8 @@ int crl_build_file(const crl_signer_t *s, const crl_params_t *p,
                    const crl_entry_t *v, size_t n, int fd, int flags,
                    size_t *outlen, char *err);
 
-/* The digest CRLs are signed with, by S's key (RFC 5280 5.1.1.2). */
-const EVP_MD *crl_signer_md(const crl_signer_t *s);
 /* 1 if S's algorithm can hash its input piece by piece; 0 for one-shot
- * algorithms (Ed25519, Ed448), which sign or verify the whole TBS. */
+ * algorithms (Ed25519), which sign or verify the whole TBS. */
 int crl_signer_streams(const crl_signer_t *s);
 
 /*

@@ -9,6 +9,7 @@
 #include "config.h"
 #include "der.h"
 #include "der_read.h"
+#include "sign.h"
 #include "log.h"
 #include "publish.h"
 #include "serial.h"
@@ -264,12 +265,14 @@ int crl_parsed_next(const crl_parsed_t *c, size_t *pos, unsigned char *serial,
 }
 
 /*
- * The signature's check, fed the TBS in order as the entries are walked
+ * The signature's check with the algorithm the CA's key signs with
+ * (sign.h), fed the TBS in order as the entries are walked
  * (crl_verify_update()), so that the new CRL is read once.  Algorithms that
- * cannot stream (crl_signer_streams()) verify the whole TBS at the end.
+ * cannot stream (Ed25519) verify the whole TBS at the end.
  */
 typedef struct {
-    EVP_MD_CTX *ctx;
+    ocsp_sig_verify_t sv;
+    ocsp_sig_alg_e alg;
     int streams;
     size_t done; /* octets of the TBS hashed */
 } crl_verify_t;
@@ -277,14 +280,9 @@ typedef struct {
 static int crl_verify_begin(crl_verify_t *v, const crl_signer_t *s)
 {
     memset(v, 0, sizeof(*v));
-    v->streams = crl_signer_streams(s);
-    v->ctx = EVP_MD_CTX_new();
-    return v->ctx != NULL &&
-                   EVP_DigestVerifyInit(v->ctx, NULL,
-                                        v->streams ? crl_signer_md(s) : NULL,
-                                        NULL, s->pub) == 1
-               ? 0
-               : -1;
+    v->alg = s->sig_alg;
+    v->streams = ocsp_sig_alg_streams(s->sig_alg);
+    return v->streams ? ocsp_sig_verify_begin(&v->sv, s->pub, s->sig_alg) : 0;
 }
 
 /* Hashes the TBS of c up to TO octets. */
@@ -293,30 +291,29 @@ static int crl_verify_update(crl_verify_t *v, const crl_parsed_t *c, size_t to)
     if (!v->streams || to <= v->done) {
         return 0;
     }
-    if (EVP_DigestVerifyUpdate(v->ctx, c->tbs + v->done, to - v->done) != 1) {
+    if (ocsp_sig_verify_update(&v->sv, c->tbs + v->done, to - v->done) != 0) {
         return -1;
     }
     v->done = to;
     return 0;
 }
 
-static int crl_verify_final(crl_verify_t *v, const crl_parsed_t *c)
+static int crl_verify_final(crl_verify_t *v, const crl_signer_t *s,
+                            const crl_parsed_t *c)
 {
     if (v->streams) {
         return crl_verify_update(v, c, c->tbs_len) == 0 &&
-                       EVP_DigestVerifyFinal(v->ctx, c->sig, c->sig_len) == 1
+                       ocsp_sig_verify_end(&v->sv, c->sig, c->sig_len) == 0
                    ? 0
                    : -1;
     }
-    return EVP_DigestVerify(v->ctx, c->sig, c->sig_len, c->tbs, c->tbs_len) == 1
-               ? 0
-               : -1;
+    return ocsp_sig_verify(s->pub, v->alg, c->sig, c->sig_len, c->tbs,
+                           c->tbs_len);
 }
 
 static void crl_verify_free(crl_verify_t *v)
 {
-    EVP_MD_CTX_free(v->ctx);
-    ERR_clear_error();
+    ocsp_sig_verify_free(&v->sv);
 }
 
 /* OpenSSL's own parse and verify, for CRLs small enough to afford it. */
@@ -452,7 +449,7 @@ int crl_check(const crl_signer_t *s, const unsigned char *der, size_t len,
         }
         pr = crl_parsed_next(&p, &ppos, ps, &preason);
     }
-    if (crl_verify_final(&vf, &c) != 0) {
+    if (crl_verify_final(&vf, s, &c) != 0) {
         snprintf(err, OCSP_ERR_MAX,
                  "the signature does not verify with the CA certificate");
         goto done;

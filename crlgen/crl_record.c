@@ -6,43 +6,13 @@
 #include "record.h"
 #include "serial.h"
 
-/* Bound on what one record may unpack into (the record is <= 256 bytes). */
-#define ARENA_SIZE 2048
-
-/* protobuf-c allocator over a stack arena: a million records decode
- * without a million mallocs. */
-typedef struct {
-    unsigned char buf[ARENA_SIZE];
-    size_t used;
-} crl_arena_t;
-
-static void *crl_arena_alloc(void *data, size_t size)
-{
-    crl_arena_t *a = data;
-    size_t n = (size + 15) & ~(size_t)15;
-    void *p;
-
-    if (n > ARENA_SIZE - a->used) {
-        return NULL;
-    }
-    p = a->buf + a->used;
-    a->used += n;
-    return p;
-}
-
-static void crl_arena_free(void *data, void *p)
-{
-    (void)data;
-    (void)p;
-}
-
 crl_record_e crl_record_entry(const crl_issuer_conf_t *conf, int64_t now,
                               const char *field, size_t flen, const char *val,
                               size_t vlen, unsigned shard, crl_entry_t *e,
                               const char **why)
 {
-    crl_arena_t arena;
-    ProtobufCAllocator alloc = {crl_arena_alloc, crl_arena_free, &arena};
+    /* a million records decode without a million mallocs */
+    ocsp_record_arena_t arena;
     const ocsp_profile_t *profile = ocsp_profile(conf->issuer_conf->profile);
     Revoca__CertRecord *rec;
     char hex[OCSP_SERIAL_HEX_MAX + 1];
@@ -53,10 +23,10 @@ crl_record_e crl_record_entry(const crl_issuer_conf_t *conf, int64_t now,
         *why = "field not a canonical serial";
         return CRL_RECORD_INVALID;
     }
-    arena.used = 0;
+    ocsp_record_arena_init(&arena);
     memcpy(hex, field, flen); /* bounded by the canonical form */
     hex[flen] = '\0';
-    rec = ocsp_record_decode(val, vlen, hex, &alloc, why);
+    rec = ocsp_record_decode(val, vlen, hex, &arena.alloc, why);
     if (rec == NULL) {
         return CRL_RECORD_INVALID;
     }

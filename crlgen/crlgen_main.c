@@ -439,9 +439,11 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < crl_conf.n; i++) {
         iss[i].conf = &crl_conf.issuers[i];
-        if (crl_signer_load(
-                &iss[i].signer, crl_conf.issuers[i].issuer_conf->cert_path,
-                crl_conf.issuers[i].issuer_conf->ca_key_path, err) != 0) {
+        if (crl_signer_load(&iss[i].signer,
+                            crl_conf.issuers[i].issuer_conf->cert_path,
+                            crl_conf.issuers[i].issuer_conf->ca_key_path,
+                            crl_conf.issuers[i].issuer_conf, &config.pkcs11,
+                            NULL, err) != 0) {
             char where[OCSP_ERR_MAX];
 
             ocsp_conf_error(

@@ -320,6 +320,7 @@ static ngx_int_t
 ngx_http_revoca_postconfiguration(ngx_conf_t *cf)
 {
     ngx_str_t                     name;
+    ngx_uint_t                    i;
     ngx_http_revoca_main_conf_t  *rmcf;
     ngx_http_revoca_redis_server_t *srv;
     ngx_url_t                     u;
@@ -338,8 +339,12 @@ ngx_http_revoca_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    /* a PKCS#11 key is opened in each worker, after fork */
+
     if (ocsp_registry_load(rmcf->registry, oc,
-                           rmcf->sign_keys ? OCSP_REGISTRY_KEYS : 0)
+                           rmcf->sign_keys
+                           ? OCSP_REGISTRY_KEYS | OCSP_REGISTRY_PKCS11_LATER
+                           : 0)
         != 0)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -348,6 +353,14 @@ ngx_http_revoca_postconfiguration(ngx_conf_t *cf)
         ocsp_registry_free(rmcf->registry);
         rmcf->registry = NULL;
         return NGX_ERROR;
+    }
+
+    for (i = 0; i < rmcf->registry->n; i++) {
+        if (rmcf->registry->issuers[i].warning[0] != '\0') {
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0, "revoca: issuer %s: %s",
+                               rmcf->registry->issuers[i].conf->name,
+                               rmcf->registry->issuers[i].warning);
+        }
     }
 
     /* Redis from the shared file unless revoca_redis says otherwise */
@@ -437,6 +450,15 @@ ngx_http_revoca_init_worker(ngx_cycle_t *cycle)
 
     if (rmcf == NULL || rmcf->ocsp == NULL) {
         return NGX_OK;
+    }
+
+    /* the token sessions of this worker: a failure stops the worker with
+     * exit code 2, which the master does not respawn */
+
+    if (rmcf->sign_keys && ocsp_registry_open_keys(rmcf->registry) != 0) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0, "revoca: %V: %s",
+                      &rmcf->config_file, rmcf->registry->err);
+        return NGX_ERROR;
     }
 
     return ngx_http_revoca_redis_init_worker(cycle, rmcf);

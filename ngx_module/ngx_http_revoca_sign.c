@@ -44,6 +44,7 @@ ngx_http_revoca_sign(ngx_http_request_t *r, ngx_http_revoca_ctx_t *ctx,
     ocsp_answer_e                  answer;
     ocsp_record_t                  empty, *rec;
     ocsp_cert_status_e             status;
+    const ocsp_sign_err_t         *err;
     ngx_http_revoca_answer_t       ans;
     ngx_http_revoca_loc_conf_t    *rlcf;
     ngx_http_revoca_main_conf_t   *rmcf;
@@ -118,10 +119,17 @@ ngx_http_revoca_sign(ngx_http_request_t *r, ngx_http_revoca_ctx_t *ctx,
     out = NULL;
 
     if (ocsp_response_sign(ctx->issuer, &s, &out, &outlen) != 0) {
-        ngx_ssl_error(NGX_LOG_CRIT, r->connection->log, 0,
-                      "revoca: ocsp_response_sign() failed");
+        err = ctx->issuer->key ? ocsp_sign_key_err(ctx->issuer->key) : NULL;
+        ngx_log_error(NGX_LOG_CRIT, r->connection->log, 0,
+                      "revoca: ocsp_response_sign() failed: %s",
+                      err ? err->msg : "no key");
         (void) ngx_atomic_fetch_add(&sh->sign_errors, 1);
-        return ngx_http_revoca_send_error(r, ctx, OCSP_ST_INTERNAL_ERROR);
+
+        /* a token that failed is reopened later (sign.h) */
+
+        return ngx_http_revoca_send_error(r, ctx,
+                   err && err->status == OCSP_SIGN_ETOKEN
+                   ? OCSP_ST_TRY_LATER : OCSP_ST_INTERNAL_ERROR);
     }
 
     (void) ngx_atomic_fetch_add(&sh->signatures, 1);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "policy.h"
+#include "sign.h"
 
 #define DEFAULT_VALIDITY (4 * 86400)
 #define DEFAULT_BACKDATE 3600
@@ -320,6 +321,115 @@ static int conf_path(ocsp_config_t *cf, const config_setting_t *g,
     return 0;
 }
 
+/* A key: a path resolved against the file, or a PKCS#11 URI (RFC 7512)
+ * kept as written.  The PIN is never in the config: a URI carrying one
+ * (pin-value, pin-source) is refused. */
+static int conf_key(ocsp_config_t *cf, const config_setting_t *g,
+                    const char *key, char **out, char *err)
+{
+    const char *v = NULL;
+
+    if (ocsp_conf_string(g, key, &v, cf->path, err) != 0) {
+        return -1;
+    }
+    if (v == NULL || strncmp(v, "pkcs11:", 7) != 0) {
+        return conf_path(cf, g, key, 0, out, err);
+    }
+    if (strlen(v) > OCSP_KEY_URI_MAX) {
+        ocsp_conf_error(err, cf->path, ocsp_conf_where(g, key),
+                        "%s: a PKCS#11 URI of at most %d characters", key,
+                        OCSP_KEY_URI_MAX);
+        return -1;
+    }
+    if (strstr(v, "pin-value") != NULL || strstr(v, "pin-source") != NULL) {
+        ocsp_conf_error(err, cf->path, ocsp_conf_where(g, key),
+                        "%s: the PIN does not go in the config; use "
+                        "pkcs11.pin_file or pkcs11.pin_env",
+                        key);
+        return -1;
+    }
+    if (strpbrk(v, " \t\r\n\"") != NULL) {
+        ocsp_conf_error(err, cf->path, ocsp_conf_where(g, key),
+                        "%s: a PKCS#11 URI has no spaces or quotes "
+                        "(RFC 7512: percent-encode them)",
+                        key);
+        return -1;
+    }
+    *out = strdup(v);
+    if (*out == NULL) {
+        snprintf(err, OCSP_ERR_MAX, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* The pkcs11 group (config.h): module, pin_file or pin_env. */
+static int conf_pkcs11(ocsp_config_t *cf, char *err)
+{
+    const config_setting_t *g = config_lookup(&cf->lc, "pkcs11");
+    const char *module = OCSP_PKCS11_DEFAULT_MODULE, *env = NULL;
+    static const char *const known[] = {"module", "pin_file", "pin_env", NULL};
+    const config_setting_t *need = NULL; /* the first PKCS#11 key */
+
+    for (size_t i = cf->nissuers; i-- > 0;) {
+        const ocsp_issuer_conf_t *ic = &cf->issuers[i];
+        if (ocsp_sign_is_pkcs11(ic->responder_key_path)) {
+            need = ocsp_conf_where(ic->setting, "responder_key");
+        }
+        if (ocsp_sign_is_pkcs11(ic->ca_key_path)) {
+            need = ocsp_conf_where(ic->setting, "key");
+        }
+    }
+    if (g != NULL) {
+        if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+            ocsp_conf_error(err, cf->path, g, "pkcs11: expected a group");
+            return -1;
+        }
+        if (ocsp_conf_known(g, known, cf->path, err) != 0 ||
+            ocsp_conf_string(g, "module", &module, cf->path, err) != 0 ||
+            ocsp_conf_string(g, "pin_env", &env, cf->path, err) != 0 ||
+            conf_path(cf, g, "pin_file", 0, &cf->pkcs11.pin_file, err) != 0) {
+            return -1;
+        }
+    }
+    if (env != NULL && env[0] != '\0') {
+        size_t n = strspn(env, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                               "abcdefghijklmnopqrstuvwxyz0123456789_");
+        if (env[n] != '\0' || n > 64 || (env[0] >= '0' && env[0] <= '9')) {
+            ocsp_conf_error(err, cf->path, ocsp_conf_where(g, "pin_env"),
+                            "pin_env: an environment variable name "
+                            "([A-Za-z_][A-Za-z0-9_]{0,63})");
+            return -1;
+        }
+        cf->pkcs11.pin_env = strdup(env);
+        if (cf->pkcs11.pin_env == NULL) {
+            snprintf(err, OCSP_ERR_MAX, "out of memory");
+            return -1;
+        }
+    }
+    if (cf->pkcs11.pin_env != NULL && cf->pkcs11.pin_file != NULL) {
+        ocsp_conf_error(err, cf->path, g,
+                        "pkcs11: pin_file or pin_env, not both");
+        return -1;
+    }
+    if (need != NULL && cf->pkcs11.pin_env == NULL &&
+        cf->pkcs11.pin_file == NULL) {
+        ocsp_conf_error(err, cf->path, g != NULL ? g : need,
+                        "pkcs11: a PKCS#11 key needs pkcs11.pin_file or "
+                        "pkcs11.pin_env");
+        return -1;
+    }
+    /* A bare name is found by dlopen() in the system's library path. */
+    cf->pkcs11.module = strchr(module, '/') == NULL || module[0] == '/'
+                            ? strdup(module)
+                            : ocsp_conf_path(cf, module);
+    if (cf->pkcs11.module == NULL) {
+        snprintf(err, OCSP_ERR_MAX, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
 /* RFC 5280 4.2.1.13 URIs as certificates carry them: printable ASCII, no
  * spaces, http or, where PROFILE allows it, https. */
 static int crl_url_valid(const char *url, ocsp_profile_e profile)
@@ -499,6 +609,7 @@ static int conf_issuer(ocsp_config_t *cf, const config_setting_t *g,
                        const char *crl_base, ocsp_issuer_conf_t *ic, char *err)
 {
     const char *name = NULL, *profile = "private", *unissued = "unknown";
+    const char *padding = "pkcs1";
     int64_t shards = 1;
     int have_resign;
     const char *file = cf->path;
@@ -509,6 +620,8 @@ static int conf_issuer(ocsp_config_t *cf, const config_setting_t *g,
         "key",
         "responder_cert",
         "responder_key",
+        "rsa_padding",
+        "responder_expiry_warning",
         "profile",
         "validity",
         "backdate",
@@ -524,6 +637,7 @@ static int conf_issuer(ocsp_config_t *cf, const config_setting_t *g,
     ic->validity = DEFAULT_VALIDITY;
     ic->backdate = DEFAULT_BACKDATE;
     ic->expired_retention = DEFAULT_RETENTION;
+    ic->responder_expiry_warning = 30 * 86400;
 
     if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
         ocsp_conf_error(err, file, g, "issuers: each entry must be a group");
@@ -541,11 +655,10 @@ static int conf_issuer(ocsp_config_t *cf, const config_setting_t *g,
     memcpy(ic->name, name, strlen(name) + 1);
 
     if (conf_path(cf, g, "cert", 1, &ic->cert_path, err) != 0 ||
-        conf_path(cf, g, "key", 0, &ic->ca_key_path, err) != 0 ||
+        conf_key(cf, g, "key", &ic->ca_key_path, err) != 0 ||
         conf_path(cf, g, "responder_cert", 0, &ic->responder_cert_path, err) !=
             0 ||
-        conf_path(cf, g, "responder_key", 0, &ic->responder_key_path, err) !=
-            0) {
+        conf_key(cf, g, "responder_key", &ic->responder_key_path, err) != 0) {
         return -1;
     }
     if ((ic->responder_cert_path == NULL) != (ic->responder_key_path == NULL)) {
@@ -553,6 +666,17 @@ static int conf_issuer(ocsp_config_t *cf, const config_setting_t *g,
                         "issuer %s: responder_cert and responder_key go "
                         "together",
                         ic->name);
+        return -1;
+    }
+
+    if (ocsp_conf_string(g, "rsa_padding", &padding, file, err) != 0) {
+        return -1;
+    }
+    if (strcmp(padding, "pss") == 0) {
+        ic->rsa_pss = 1;
+    } else if (strcmp(padding, "pkcs1") != 0) {
+        ocsp_conf_error(err, file, ocsp_conf_where(g, "rsa_padding"),
+                        "rsa_padding: expected \"pkcs1\" or \"pss\"");
         return -1;
     }
 
@@ -586,6 +710,8 @@ static int conf_issuer(ocsp_config_t *cf, const config_setting_t *g,
         ocsp_conf_duration(g, "backdate", &ic->backdate, file, err) != 0 ||
         ocsp_conf_duration(g, "expired_retention", &ic->expired_retention, file,
                            err) != 0 ||
+        ocsp_conf_duration(g, "responder_expiry_warning",
+                           &ic->responder_expiry_warning, file, err) != 0 ||
         ocsp_conf_int(g, "shards", 1, MAX_SHARDS, &shards, file, err) != 0) {
         return -1;
     }
@@ -757,7 +883,7 @@ static int conf_crl_base(ocsp_config_t *cf, const char **base, char *err)
 /* Top-level keys.  The groups named after a component are that
  * component's, and each checks its own members. */
 static const char *const top_known[] = {"redis", "prefix", "issuers", "signer",
-                                        "cli",   "crl",    NULL};
+                                        "cli",   "crl",    "pkcs11",  NULL};
 
 int ocsp_config_load(ocsp_config_t *cf, const char *file, char *err)
 {
@@ -833,6 +959,9 @@ int ocsp_config_load(ocsp_config_t *cf, const char *file, char *err)
             }
         }
     }
+    if (conf_pkcs11(cf, err) != 0) {
+        goto failed;
+    }
     return 0;
 
 failed:
@@ -869,6 +998,9 @@ void ocsp_config_free(ocsp_config_t *cf)
     free(cf->redis_tls_server_name);
     free(cf->redis_tls_cert);
     free(cf->redis_tls_key);
+    free(cf->pkcs11.module);
+    free(cf->pkcs11.pin_file);
+    free(cf->pkcs11.pin_env);
     config_destroy(&cf->lc);
     memset(cf, 0, sizeof(*cf));
 }

@@ -16,6 +16,10 @@
 #define OCSP_PREFIX_MAX 64
 #define OCSP_ERR_MAX 512
 #define OCSP_CRL_URL_MAX 1024
+#define OCSP_KEY_URI_MAX 1024
+/* p11-kit's proxy: every module registered with p11-kit (Debian's
+ * softhsm2 package registers libsofthsm2). */
+#define OCSP_PKCS11_DEFAULT_MODULE "p11-kit-proxy.so"
 
 typedef enum { OCSP_PROFILE_PRIVATE = 0, OCSP_PROFILE_CABF } ocsp_profile_e;
 
@@ -32,6 +36,9 @@ typedef struct {
     char *ca_key_path;         /* the CA key (CRL signing); may be NULL */
     char *responder_cert_path; /* delegated responder, or the CA itself */
     char *responder_key_path;
+    /* Both keys, a file path or a PKCS#11 URI (sign.h). */
+    int rsa_pss; /* rsa_padding "pss": RSA keys sign RSASSA-PSS */
+    int64_t responder_expiry_warning; /* warn this long before notAfter */
     ocsp_profile_e profile;
     int64_t validity;     /* seconds between thisUpdate and nextUpdate */
     int64_t resign_after; /* seconds after thisUpdate to re-sign */
@@ -49,6 +56,16 @@ typedef struct {
     char **crl_shard_urls; /* shards URLs, or NULL; only when shards > 1 */
     const config_setting_t *setting; /* this issuer's group, borrowed */
 } ocsp_issuer_conf_t;
+
+/*
+ * How PKCS#11 keys are reached (the top-level pkcs11 group, sign.h): the
+ * module, and where the PIN comes from, never the config file itself.
+ */
+typedef struct {
+    char *module;   /* PKCS#11 library; default p11-kit's proxy */
+    char *pin_file; /* owner-only file holding the PIN, or NULL */
+    char *pin_env;  /* environment variable holding the PIN, or NULL */
+} ocsp_pkcs11_conf_t;
 
 typedef struct {
     char *path;           /* the file it was loaded from */
@@ -68,6 +85,7 @@ typedef struct {
     char prefix[OCSP_PREFIX_MAX + 1];
     size_t nissuers;
     ocsp_issuer_conf_t *issuers;
+    ocsp_pkcs11_conf_t pkcs11;
     config_t lc; /* the parsed file, for component settings */
 } ocsp_config_t;
 

@@ -7,29 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-#include "keyfile.h"
-
-/* DER AlgorithmIdentifiers of the signature algorithms we produce. */
-static const unsigned char alg_ecdsa_sha256[] = {
-    0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02};
-static const unsigned char alg_rsa_sha256[] = {0x30, 0x0d, 0x06, 0x09, 0x2a,
-                                               0x86, 0x48, 0x86, 0xf7, 0x0d,
-                                               0x01, 0x01, 0x0b, 0x05, 0x00};
-
-size_t ocsp_sig_alg(const EVP_PKEY *key, unsigned char *out)
-{
-    switch (EVP_PKEY_get_base_id(key)) {
-    case EVP_PKEY_EC:
-        memcpy(out, alg_ecdsa_sha256, sizeof(alg_ecdsa_sha256));
-        return sizeof(alg_ecdsa_sha256);
-    case EVP_PKEY_RSA:
-        memcpy(out, alg_rsa_sha256, sizeof(alg_rsa_sha256));
-        return sizeof(alg_rsa_sha256);
-    default:
-        return 0;
-    }
-}
+#include "policy.h"
 
 size_t ocsp_hash_len(ocsp_hash_e hash)
 {
@@ -145,6 +125,54 @@ static int issuer_hashes(ocsp_issuer_t *iss)
     return 0;
 }
 
+/* A responder certificate near its notAfter: a warning (the key refuses
+ * to sign once it has passed, sign.h). */
+static void issuer_expiry_warning(ocsp_issuer_t *iss)
+{
+    const ASN1_TIME *na = X509_get0_notAfter(iss->responder);
+    time_t soon = time(NULL) + (time_t)iss->conf->responder_expiry_warning;
+    char when[32];
+    struct tm tm;
+    size_t n = strlen(iss->warning);
+
+    if (X509_cmp_time(na, &soon) > 0 || ASN1_TIME_to_tm(na, &tm) != 1) {
+        return;
+    }
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    snprintf(iss->warning + n, sizeof(iss->warning) - n,
+             "%sthe responder certificate expires at %s", n ? "; " : "", when);
+}
+
+/* The responder key, checked against the responder certificate and the
+ * issuer's profile. */
+static int issuer_open_key(ocsp_registry_t *reg, ocsp_issuer_t *iss)
+{
+    ocsp_sign_err_t e;
+    const char *why;
+
+    iss->key = ocsp_sign_key_load(iss->key_ref, iss->responder,
+                                  OCSP_SIGN_IN_VALIDITY |
+                                      (iss->conf->rsa_pss ? OCSP_SIGN_PSS : 0),
+                                  reg->pkcs11, &e);
+    if (iss->key == NULL) {
+        reg->token_error = e.status == OCSP_SIGN_ETOKEN;
+        snprintf(reg->err, sizeof(reg->err), "issuer %s: responder key: %.440s",
+                 iss->conf->name, e.msg);
+        return -1;
+    }
+    why = ocsp_profile_refuses_key(iss->conf->profile,
+                                   ocsp_sign_key_alg(iss->key),
+                                   ocsp_sign_key_bits(iss->key));
+    if (why != NULL) {
+        snprintf(reg->err, sizeof(reg->err),
+                 "issuer %s: responder key: %s (%s, %d bits)", iss->conf->name,
+                 why, ocsp_sig_alg_name(ocsp_sign_key_alg(iss->key)),
+                 ocsp_sign_key_bits(iss->key));
+        return -1;
+    }
+    return 0;
+}
+
 /*
  * The responder certificate: what names the signer of a response
  * (responder_key_id) and, for a delegate, what certs carries
@@ -185,7 +213,25 @@ static int issuer_responder(ocsp_registry_t *reg, ocsp_issuer_t *iss)
                     "the responder certificate lacks id-kp-OCSPSigning");
             return -1;
         }
+        /* CA/B BR 4.9.9 and 7.1.2.8: a delegated responder's certificate
+         * carries id-pkix-ocsp-nocheck (RFC 6960 4.2.2.2.1). */
+        if (X509_get_ext_by_NID(iss->responder, NID_id_pkix_OCSP_noCheck, -1) <
+            0) {
+            if (ic->profile == OCSP_PROFILE_CABF) {
+                reg_err(reg, ic->name,
+                        "the responder certificate lacks id-pkix-ocsp-nocheck, "
+                        "which the cabf profile requires (Baseline "
+                        "Requirements 7.1.2.8)");
+                return -1;
+            }
+            snprintf(iss->warning, sizeof(iss->warning),
+                     "the responder certificate lacks id-pkix-ocsp-nocheck: "
+                     "clients may try to check its own revocation "
+                     "(RFC 6960 4.2.2.2.1)");
+        }
     }
+
+    issuer_expiry_warning(iss);
 
     /* RFC 6960 4.2.2.3: ResponderID byKey is the SHA-1 of the key bits. */
     bits = X509_get0_pubkey_bitstr(iss->responder);
@@ -219,9 +265,11 @@ static int issuer_responder(ocsp_registry_t *reg, ocsp_issuer_t *iss)
     return 0;
 }
 
-/* The responder's private key, matched to its certificate, and what
- * signing with it needs. */
-static int issuer_keys(ocsp_registry_t *reg, ocsp_issuer_t *iss)
+/* The responder's private key (sign.h: matched to its certificate and the
+ * profile when opened).  LATER: a PKCS#11 key waits for
+ * ocsp_registry_open_keys(), in the process that signs (an nginx worker,
+ * never the master). */
+static int issuer_keys(ocsp_registry_t *reg, ocsp_issuer_t *iss, int later)
 {
     const ocsp_issuer_conf_t *ic = iss->conf;
     const char *key_path = ic->responder_key_path;
@@ -235,35 +283,9 @@ static int issuer_keys(ocsp_registry_t *reg, ocsp_issuer_t *iss)
             return -1;
         }
     }
-    iss->key = ocsp_key_load(key_path, NULL);
-    if (iss->key == NULL) {
-        reg_err(reg, ic->name, "cannot load the responder key");
-        return -1;
-    }
-    if (X509_check_private_key(iss->responder, iss->key) != 1) {
-        reg_err(reg, ic->name,
-                "the responder key does not match its certificate");
-        return -1;
-    }
-
-    iss->sig_alg_len = ocsp_sig_alg(iss->key, iss->sig_alg);
-    if (iss->sig_alg_len == 0) {
-        reg_err(reg, ic->name, "the responder key must be ECDSA or RSA");
-        return -1;
-    }
-
-    /* One signing context and one digest for every response: setting them
-     * up per signature (an implicit fetch by name each time) costs as much
-     * as half an ECDSA signature. */
-    iss->sign_ctx = EVP_PKEY_CTX_new(iss->key, NULL);
-    iss->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-    iss->md_ctx = EVP_MD_CTX_new();
-    if (iss->sign_ctx == NULL || iss->sha256 == NULL || iss->md_ctx == NULL ||
-        EVP_PKEY_sign_init(iss->sign_ctx) != 1 ||
-        EVP_PKEY_CTX_set_signature_md(iss->sign_ctx, iss->sha256) != 1 ||
-        (EVP_PKEY_get_base_id(iss->key) == EVP_PKEY_RSA &&
-         EVP_PKEY_CTX_set_rsa_padding(iss->sign_ctx, RSA_PKCS1_PADDING) != 1)) {
-        reg_err(reg, ic->name, "cannot set up signing");
+    iss->key_ref = key_path;
+    if (!(later && ocsp_sign_is_pkcs11(key_path)) &&
+        issuer_open_key(reg, iss) != 0) {
         return -1;
     }
     return 0;
@@ -280,6 +302,7 @@ int ocsp_registry_load(ocsp_registry_t *reg, const ocsp_config_t *cf, int flags)
         return -1;
     }
     reg->n = cf->nissuers;
+    reg->pkcs11 = &cf->pkcs11;
     for (i = 0; i < cf->nissuers; i++) {
         ocsp_issuer_t *iss = &reg->issuers[i];
         iss->conf = &cf->issuers[i];
@@ -293,7 +316,8 @@ int ocsp_registry_load(ocsp_registry_t *reg, const ocsp_config_t *cf, int flags)
             goto failed;
         }
         if (issuer_responder(reg, iss) != 0 ||
-            ((flags & OCSP_REGISTRY_KEYS) && issuer_keys(reg, iss) != 0)) {
+            ((flags & OCSP_REGISTRY_KEYS) &&
+             issuer_keys(reg, iss, flags & OCSP_REGISTRY_PKCS11_LATER) != 0)) {
             goto failed;
         }
     }
@@ -301,11 +325,25 @@ int ocsp_registry_load(ocsp_registry_t *reg, const ocsp_config_t *cf, int flags)
 
 failed : {
     char err[OCSP_ERR_MAX];
+    int token_error = reg->token_error;
     memcpy(err, reg->err, sizeof(err));
     ocsp_registry_free(reg);
     memcpy(reg->err, err, sizeof(err));
+    reg->token_error = token_error;
 }
     return -1;
+}
+
+int ocsp_registry_open_keys(ocsp_registry_t *reg)
+{
+    for (size_t i = 0; i < reg->n; i++) {
+        ocsp_issuer_t *iss = &reg->issuers[i];
+        if (iss->key == NULL && iss->key_ref != NULL &&
+            issuer_open_key(reg, iss) != 0) {
+            return -1;
+        }
+    }
+    return 0;
 }
 
 void ocsp_registry_free(ocsp_registry_t *reg)
@@ -315,10 +353,7 @@ void ocsp_registry_free(ocsp_registry_t *reg)
     for (i = 0; i < reg->n; i++) {
         X509_free(reg->issuers[i].cert);
         X509_free(reg->issuers[i].responder);
-        EVP_PKEY_CTX_free(reg->issuers[i].sign_ctx);
-        EVP_MD_CTX_free(reg->issuers[i].md_ctx);
-        EVP_MD_free(reg->issuers[i].sha256);
-        EVP_PKEY_free(reg->issuers[i].key);
+        ocsp_sign_key_free(reg->issuers[i].key);
         free(reg->issuers[i].responder_der);
     }
     free(reg->issuers);

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "sign.h"
 
 typedef enum {
     OCSP_HASH_SHA1 = 0,
@@ -19,8 +20,6 @@ typedef enum {
 } ocsp_hash_e;
 
 #define OCSP_HASH_MAX_LEN 32
-/* Largest signature AlgorithmIdentifier ocsp_sig_alg() writes. */
-#define OCSP_SIG_ALG_MAX 32
 
 typedef struct {
     const ocsp_issuer_conf_t *conf; /* borrowed from the config */
@@ -34,24 +33,31 @@ typedef struct {
      * signs for itself, which sends none (RFC 6960 4.2.2.2).  Signing
      * material, from key on: NULL/0 unless loaded with OCSP_REGISTRY_KEYS. */
     X509 *responder;              /* owned */
-    EVP_PKEY *key;                /* owned */
-    EVP_PKEY_CTX *sign_ctx;       /* owned; initialised once for speed */
-    EVP_MD *sha256;               /* owned; fetched once, not per digest */
-    EVP_MD_CTX *md_ctx;           /* owned; reused for the TBS digest */
+    const char *key_ref;          /* borrowed from conf: file or URI */
+    ocsp_sign_key_t *key;         /* owned (sign.h); NULL until opened */
     unsigned char *responder_der; /* owned; NULL: the CA signs */
     size_t responder_der_len;
-    unsigned char responder_key_id[20];      /* SHA-1 of the public key bits */
-    unsigned char sig_alg[OCSP_SIG_ALG_MAX]; /* DER AlgorithmIdentifier */
-    size_t sig_alg_len;
+    unsigned char responder_key_id[20]; /* SHA-1 of the public key bits */
+    /* What the operator should hear at start, or "": a responder
+     * certificate within responder_expiry_warning of its notAfter, a
+     * delegate without id-pkix-ocsp-nocheck under the private profile. */
+    char warning[256];
 } ocsp_issuer_t;
 
 typedef struct {
     size_t n;
-    ocsp_issuer_t *issuers; /* owned */
+    ocsp_issuer_t *issuers;           /* owned */
+    const ocsp_pkcs11_conf_t *pkcs11; /* borrowed from the config */
+    int token_error; /* the last error was a token's (wrong PIN, no
+                      * token): start-up exits 2 */
     char err[OCSP_ERR_MAX];
 } ocsp_registry_t;
 
 #define OCSP_REGISTRY_KEYS 0x1
+/* With OCSP_REGISTRY_KEYS: PKCS#11 keys are left for
+ * ocsp_registry_open_keys(), so that a process that forks (nginx's
+ * master) opens no token session its children would share. */
+#define OCSP_REGISTRY_PKCS11_LATER 0x2
 
 /*
  * Loads every issuer of cf into reg with its responder certificate, checking
@@ -64,6 +70,12 @@ typedef struct {
 int ocsp_registry_load(ocsp_registry_t *reg, const ocsp_config_t *cf,
                        int flags);
 void ocsp_registry_free(ocsp_registry_t *reg);
+
+/*
+ * Opens the keys OCSP_REGISTRY_PKCS11_LATER left (in each nginx worker,
+ * after fork).  Returns 0, or -1 with reg->err and reg->token_error set.
+ */
+int ocsp_registry_open_keys(ocsp_registry_t *reg);
 
 /* Borrowed issuer by configured name, or NULL. */
 const ocsp_issuer_t *ocsp_registry_by_name(const ocsp_registry_t *reg,
@@ -94,13 +106,6 @@ STACK_OF(X509) * ocsp_certs_load(const char *path, int *unreadable);
 
 size_t ocsp_hash_len(ocsp_hash_e hash);
 
-/*
- * The DER AlgorithmIdentifier of a SHA-256 signature by KEY into OUT
- * (OCSP_SIG_ALG_MAX bytes): ecdsa-with-SHA256 without parameters (RFC 5758
- * 3.2) or sha256WithRSAEncryption with NULL (RFC 4055 5).  Its length, or
- * 0 for a key that is neither ECDSA nor RSA.
- */
-size_t ocsp_sig_alg(const EVP_PKEY *key, unsigned char *out);
 const char *ocsp_hash_field(ocsp_hash_e hash); /* "sha1" / "sha256" */
 
 #endif

@@ -92,6 +92,35 @@ int ocsp_profile_allows_reason(ocsp_profile_e profile, int reason)
     return (ocsp_profile(profile)->reasons & REASON(reason)) != 0;
 }
 
+const char *ocsp_profile_refuses_key(ocsp_profile_e profile, ocsp_sig_alg_e alg,
+                                     int bits)
+{
+    int rsa = alg == OCSP_SIG_RSA_SHA256 || alg == OCSP_SIG_RSA_PSS_SHA256;
+
+    if (alg == OCSP_SIG_NONE) {
+        return "no signature algorithm for this key";
+    }
+    if (rsa && bits < 2048) {
+        /* NIST SP 800-131A: below 2048 bits is no longer acceptable,
+         * private PKI or not. */
+        return "an RSA key of fewer than 2048 bits";
+    }
+    if (profile != OCSP_PROFILE_CABF) {
+        return NULL;
+    }
+    if (alg == OCSP_SIG_ED25519) {
+        return "Ed25519 is not allowed by the cabf profile (Baseline "
+               "Requirements 6.1.5)";
+    }
+    if (rsa && bits % 8 != 0) {
+        return "an RSA modulus that is not a multiple of 8 bits (Baseline "
+               "Requirements 6.1.5)";
+    }
+    /* The curve decides the hash (sign.c), so every ECDSA pairing made
+     * here is one of BR 7.1.3.2.2's. */
+    return NULL;
+}
+
 int ocsp_profile_allows_hold(ocsp_profile_e profile)
 {
     return ocsp_profile(profile)->hold;

@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "revocation.pb-c.h"
+#include "sign.h"
 
 typedef struct {
     const char *name;     /* as written in the config file */
@@ -63,6 +64,16 @@ int ocsp_profile_allows_hold(ocsp_profile_e profile);
  */
 const char *ocsp_profile_refuses(ocsp_profile_e profile,
                                  const Revoca__Event *ev);
+
+/*
+ * Whether PROFILE lets an issuer sign with ALG and a key of BITS (RSA
+ * modulus, or curve size): NULL if so, else a static reason.  The cabf
+ * profile allows what CA/B BR 6.1.5 and 7.1.3.2 do: RSA of at least 2048
+ * bits, a multiple of 8, with PKCS#1 v1.5 or PSS and SHA-256; ECDSA on
+ * P-256 / P-384 / P-521 with SHA-256 / 384 / 512; no Ed25519.
+ */
+const char *ocsp_profile_refuses_key(ocsp_profile_e profile, ocsp_sig_alg_e alg,
+                                     int bits);
 
 /* The dates of a response signed at NOW for issuer IC. */
 typedef struct {

@@ -441,6 +441,39 @@ void ocsp_record_free(ocsp_record_t *r, ProtobufCAllocator *alloc)
     }
 }
 
+static void *arena_alloc(void *data, size_t size)
+{
+    ocsp_record_arena_t *a = data;
+    size_t n = (size + 15) & ~(size_t)15;
+    void *p;
+
+    if (n > sizeof(a->buf) - a->used) {
+        return NULL;
+    }
+    p = a->buf + a->used;
+    a->used += n;
+    return p;
+}
+
+static void arena_free(void *data, void *p)
+{
+    (void)data;
+    (void)p;
+}
+
+void ocsp_record_arena_init(ocsp_record_arena_t *a)
+{
+    a->alloc.alloc = arena_alloc;
+    a->alloc.free = arena_free;
+    a->alloc.allocator_data = a;
+    a->used = 0;
+}
+
+void ocsp_record_arena_reset(ocsp_record_arena_t *a)
+{
+    a->used = 0;
+}
+
 int ocsp_record_reflects(const ocsp_record_t *r, const ocsp_event_t *ev)
 {
     ocsp_record_t copy = *r;

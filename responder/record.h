@@ -81,6 +81,22 @@ ocsp_record_t *ocsp_record_decode(const void *p, size_t len, const char *serial,
                                   ProtobufCAllocator *alloc, const char **why);
 void ocsp_record_free(ocsp_record_t *r, ProtobufCAllocator *alloc);
 
+/*
+ * An allocator over a caller's buffer for ocsp_record_decode(), for
+ * readers of many records in a row (crlgen's scan and log replay): no
+ * malloc per record, nothing to free.  Each decode into it starts with
+ * ocsp_record_arena_reset(), which forgets the record decoded before.
+ */
+#define OCSP_RECORD_ARENA 2048
+typedef struct {
+    ProtobufCAllocator alloc; /* pass &a->alloc */
+    size_t used;
+    _Alignas(16) unsigned char buf[OCSP_RECORD_ARENA];
+} ocsp_record_arena_t;
+
+void ocsp_record_arena_init(ocsp_record_arena_t *a);
+void ocsp_record_arena_reset(ocsp_record_arena_t *a);
+
 /* Whether R belongs on a CRL (revoked or on hold). */
 int ocsp_record_on_crl(const ocsp_record_t *r);
 

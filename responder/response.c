@@ -108,35 +108,27 @@ static int write_tbs(der_buf_t *b, const ocsp_issuer_t *iss,
     return b->err ? -1 : 0;
 }
 
-/* SHA-256 of the TBS, signed with the context the registry prepared. */
+/* The TBS signed with the issuer's key (sign.h: the algorithm follows the
+ * key; the reason of a failure stays on the key). */
 static int sign_tbs(const ocsp_issuer_t *iss, const unsigned char *tbs,
                     size_t tbs_len, unsigned char *sig, size_t *sig_len)
 {
-    unsigned char digest[32];
-
-    if (EVP_DigestInit_ex2(iss->md_ctx, iss->sha256, NULL) != 1 ||
-        EVP_DigestUpdate(iss->md_ctx, tbs, tbs_len) != 1 ||
-        EVP_DigestFinal_ex(iss->md_ctx, digest, NULL) != 1 ||
-        EVP_PKEY_sign(iss->sign_ctx, sig, sig_len, digest, sizeof(digest)) !=
-            1) {
-        return -1;
-    }
-    return 0;
+    return ocsp_sign(iss->key, tbs, tbs_len, sig, sig_len);
 }
 
 int ocsp_response_sign(const ocsp_issuer_t *iss, const ocsp_single_t *s,
                        unsigned char **out, size_t *outlen)
 {
     der_buf_t b;
-    /* the BIT STRING's unused-bits octet, then the signature: RSA-8192
-     * or any ECDSA signature fits */
-    unsigned char sig[1 + 1024];
+    /* the BIT STRING's unused-bits octet, then the signature */
+    unsigned char sig[1 + OCSP_SIG_MAX];
+    const unsigned char *alg;
+    size_t alg_len;
     size_t sig_len = sizeof(sig) - 1;
     size_t resp, bytes, octets, basic, tbs_start, tbs_len, bits, certs, list;
     size_t seq;
 
-    if (iss->sign_ctx == NULL || (unsigned)s->hash >= OCSP_HASH_COUNT ||
-        (size_t)EVP_PKEY_get_size(iss->key) > sizeof(sig) - 1) {
+    if (iss->key == NULL || (unsigned)s->hash >= OCSP_HASH_COUNT) {
         return -1;
     }
     if (der_init(&b, 512 + iss->responder_der_len) != 0) {
@@ -158,8 +150,9 @@ int ocsp_response_sign(const ocsp_issuer_t *iss, const ocsp_single_t *s,
     if (sign_tbs(iss, b.p + tbs_start, tbs_len, sig + 1, &sig_len) != 0) {
         goto failed;
     }
-    der_raw(&b, iss->sig_alg, iss->sig_alg_len);
-    sig[0] = 0; /* BIT STRING: no unused bits */
+    alg = ocsp_sign_key_alg_der(iss->key, &alg_len);
+    der_raw(&b, alg, alg_len); /* signatureAlgorithm (sign.h) */
+    sig[0] = 0;                /* BIT STRING: no unused bits */
     bits = der_begin(&b, DER_BIT_STRING);
     der_raw(&b, sig, sig_len + 1);
     der_end(&b, bits);

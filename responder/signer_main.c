@@ -108,10 +108,19 @@ int main(int argc, char **argv)
         return 1;
     }
     if (signer_init(&s, &cf, &stop_flag) != 0) {
+        /* A token that cannot be opened (wrong PIN, no token) is not a
+         * config error: 2, as an HSM outage is told apart (docs/keys.md). */
+        int rc = s.reg.token_error ? 2 : 1;
         fprintf(stderr, "revoca-signer: %s\n", s.err);
         signer_free(&s);
         ocsp_config_free(&cf);
-        return 1;
+        return rc;
+    }
+    for (size_t i = 0; i < s.reg.n; i++) {
+        if (s.reg.issuers[i].warning[0] != '\0') {
+            ocsp_log(OCSP_LOG_WARN, "issuer=%s warning=\"%s\"",
+                     s.reg.issuers[i].conf->name, s.reg.issuers[i].warning);
+        }
     }
     if (check) {
         print_check(&cf, &s);

@@ -350,7 +350,8 @@ static int item_write(signer_t *s, signer_batch_t *w, signer_item_t *it,
             single.hash = (ocsp_hash_e)h;
             if (ocsp_response_sign(it->iss, &single, &der[h], &der_len[h]) !=
                 0) {
-                ocsp_log_openssl(OCSP_LOG_ERR, "sign failed");
+                ocsp_log(OCSP_LOG_ERR, "sign failed issuer=%s why=\"%s\"",
+                         ic->name, ocsp_sign_key_err(it->iss->key)->msg);
                 goto failed;
             }
         }

@@ -75,7 +75,7 @@ def test_check_names_an_unusable_path(stack, tmp_path, where):
 
 
 @pytest.mark.parametrize("setting,value,message", [
-    ("key", "pki/missing.key", "cannot open the CA key"),
+    ("key", "pki/missing.key", "cannot open the key file"),
     ("key", "pki/issuer.pem", "no private key in it"),
     ("cert", "pki/responder.key", "no certificate in it"),
     ("key", "pki/responder.key", "does not match"),

@@ -204,6 +204,48 @@ int main(void)
     bad("issuers = ( { name = \"a\"; cert = \"x\";\n crl = 5; } );\n",
         "2: crl: expected a group");
 
+    /* PKCS#11 keys (sign.h): a URI is kept as written, a path resolved;
+     * the PIN comes from a file or a variable, never from here. */
+    CHECK(load("pkcs11 = { pin_env = \"REVOCA_PIN\"; };\n"
+               "issuers = ( { name = \"a\"; cert = \"x\";\n"
+               " key = \"pkcs11:token=t;object=ca;type=private\";\n"
+               " rsa_padding = \"pss\"; } );\n",
+               &cf, err) == 0);
+    ic = ocsp_config_issuer(&cf, "a");
+    CHECK(strcmp(ic->ca_key_path, "pkcs11:token=t;object=ca;type=private") ==
+          0);
+    CHECK(ic->rsa_pss == 1 && strcmp(cf.pkcs11.pin_env, "REVOCA_PIN") == 0);
+    CHECK(strcmp(cf.pkcs11.module, OCSP_PKCS11_DEFAULT_MODULE) == 0);
+    CHECK(cf.pkcs11.pin_file == NULL);
+    ocsp_config_free(&cf);
+    CHECK(load("pkcs11 = { module = \"lib/p11.so\"; pin_file = \"pin\"; };\n"
+               "issuers = ( { name = \"a\"; cert = \"x\"; key = \"k\"; } "
+               ");\n",
+               &cf, err) == 0);
+    CHECK(strncmp(cf.pkcs11.module, "/tmp/", 5) == 0);
+    CHECK(strncmp(cf.pkcs11.pin_file, "/tmp/", 5) == 0);
+    CHECK(cf.issuers[0].rsa_pss == 0);
+    ocsp_config_free(&cf);
+    bad("issuers = ( { name = \"a\"; cert = \"x\";\n"
+        " key = \"pkcs11:token=t;object=ca?pin-value=1234\"; } );\n",
+        "2: key: the PIN does not go in the config");
+    bad("issuers = (\n { name = \"a\"; cert = \"x\";\n"
+        " responder_cert = \"r\";\n"
+        " responder_key = \"pkcs11:object=r\"; } );\n",
+        "4: pkcs11: a PKCS#11 key needs pkcs11.pin_file or pkcs11.pin_env");
+    bad("pkcs11 = { pin_env = \"P\";\n pin_file = \"f\"; };\n"
+        "issuers = ( { name = \"a\"; cert = \"x\"; } );\n",
+        "1: pkcs11: pin_file or pin_env, not both");
+    bad("pkcs11 = {\n pin_env = \"A-B\"; };\n"
+        "issuers = ( { name = \"a\"; cert = \"x\"; } );\n",
+        "2: pin_env: an environment variable name");
+    bad("pkcs11 = {\n pin = \"1234\"; };\n"
+        "issuers = ( { name = \"a\"; cert = \"x\"; } );\n",
+        "2: unknown key \"pin\"");
+    bad("issuers = ( { name = \"a\"; cert = \"x\";\n"
+        " rsa_padding = \"oaep\"; } );\n",
+        "2: rsa_padding: expected \"pkcs1\" or \"pss\"");
+
     bad("issuers = ( { name = \"a\"; cert = \"x\"\n", "2: syntax error");
     bad("prefix = 5;\nissuers = ( { name = \"a\"; cert = \"x\"; } );\n",
         "1: prefix: expected a string");

@@ -253,7 +253,7 @@ static void test_build_times(const char *dir)
 
     snprintf(cert, sizeof(cert), "%s/ca.pem", dir);
     snprintf(key, sizeof(key), "%s/ca.key", dir);
-    CHECK(crl_signer_load(&s, cert, key, err) == 0);
+    CHECK(crl_signer_load(&s, cert, key, NULL, NULL, NULL, err) == 0);
     for (size_t i = 0; i < n; i++) {
         crl_entry_t *e = crl_entries_push(&a);
         x = x * 6364136223846793005UL + 1442695040888963407UL;
@@ -342,7 +342,7 @@ static void test_build(const char *dir)
 
     snprintf(cert, sizeof(cert), "%s/ca.pem", dir);
     snprintf(key, sizeof(key), "%s/ca.key", dir);
-    CHECK(crl_signer_load(&s, cert, key, err) == 0);
+    CHECK(crl_signer_load(&s, cert, key, NULL, NULL, NULL, err) == 0);
 
     for (size_t i = 0; i < 3; i++) {
         crl_entry_t *e = crl_entries_push(&a);
@@ -814,10 +814,10 @@ static void test_build_file(const char *dir)
 
     snprintf(cert, sizeof(cert), "%s/rsa.pem", dir);
     snprintf(key, sizeof(key), "%s/rsa.key", dir);
-    CHECK(crl_signer_load(&rsa, cert, key, err) == 0);
+    CHECK(crl_signer_load(&rsa, cert, key, NULL, NULL, NULL, err) == 0);
     snprintf(cert, sizeof(cert), "%s/ca.pem", dir);
     snprintf(key, sizeof(key), "%s/ca.key", dir);
-    CHECK(crl_signer_load(&ec, cert, key, err) == 0);
+    CHECK(crl_signer_load(&ec, cert, key, NULL, NULL, NULL, err) == 0);
 
     for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
         a.n = 0;

@@ -538,7 +538,7 @@ int crl_revlog_fetch(ocsp_rconn_t *conn, const char *prefix,
     memset(&w, 0, sizeof(w));
 
     memset(st, 0, sizeof(*st));
-    if (conn->c == NULL &&
+    if (!ocsp_rconn_connected(conn) &&
         ocsp_rconn_ensure(conn, NULL, ocsp_now_ms() + 5000) != 0) {
         snprintf(err, OCSP_ERR_MAX, "redis: %s", conn->err);
         return -1;

@@ -204,7 +204,7 @@ int crl_revlog_rebuild(ocsp_rconn_t *conn, const char *prefix,
         }
         freeReplyObject(r);
     }
-    if (rv != 0 && conn->c != NULL) {
+    if (rv != 0 && ocsp_rconn_connected(conn)) {
         const char *argv[] = {"DEL", tmp};
         freeReplyObject(ocsp_rconn_cmd(conn, 2, argv, NULL));
     }

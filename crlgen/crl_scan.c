@@ -281,7 +281,7 @@ int crl_scan_revoked(ocsp_rconn_t *conn, const char *prefix,
             return -1;
         }
     }
-    if (conn->c == NULL &&
+    if (!ocsp_rconn_connected(conn) &&
         ocsp_rconn_ensure(conn, NULL, ocsp_now_ms() + 5000) != 0) {
         snprintf(err, OCSP_ERR_MAX, "redis: %s", conn->err);
         return -1;

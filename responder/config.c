@@ -816,13 +816,72 @@ static int conf_issuer(ocsp_config_t *cf, const config_setting_t *g,
     return conf_crl_urls(cf, ic, crl_base, err);
 }
 
+/* redis.tls*: TLS to Redis, with the server verified against tls_ca and
+ * tls_server_name, and a client certificate when the server asks for one. */
+static int conf_redis_tls(ocsp_config_t *cf, config_setting_t *g, char *err)
+{
+    const char *name = NULL;
+    int tls = 0;
+
+    if (ocsp_conf_bool(g, "tls", &tls, cf->path, err) != 0 ||
+        ocsp_conf_string(g, "tls_server_name", &name, cf->path, err) != 0 ||
+        conf_path(cf, g, "tls_ca", 0, &cf->redis_tls_ca, err) != 0 ||
+        conf_path(cf, g, "tls_cert", 0, &cf->redis_tls_cert, err) != 0 ||
+        conf_path(cf, g, "tls_key", 0, &cf->redis_tls_key, err) != 0) {
+        return -1;
+    }
+    if (!tls) {
+        static const char *const tls_only[] = {"tls_ca", "tls_server_name",
+                                               "tls_cert", "tls_key", NULL};
+        for (size_t i = 0; tls_only[i] != NULL; i++) {
+            if (ocsp_conf_where(g, tls_only[i]) != g) {
+                /* a CA set up with TLS left off would be a plain link that
+                 * looks protected */
+                ocsp_conf_error(err, cf->path, ocsp_conf_where(g, tls_only[i]),
+                                "redis: %s is set but tls is not true",
+                                tls_only[i]);
+                return -1;
+            }
+        }
+        return 0;
+    }
+    if (cf->redis_host[0] == '/') {
+        ocsp_conf_error(err, cf->path, ocsp_conf_where(g, "tls"),
+                        "redis: tls needs a TCP host, not a unix socket");
+        return -1;
+    }
+    if (cf->redis_tls_ca == NULL) {
+        ocsp_conf_error(err, cf->path, ocsp_conf_where(g, "tls"),
+                        "redis: tls needs tls_ca (the CA bundle the server's "
+                        "certificate is verified with)");
+        return -1;
+    }
+    if ((cf->redis_tls_cert == NULL) != (cf->redis_tls_key == NULL)) {
+        ocsp_conf_error(
+            err, cf->path,
+            ocsp_conf_where(g, cf->redis_tls_cert ? "tls_cert" : "tls_key"),
+            "redis: tls_cert and tls_key go together");
+        return -1;
+    }
+    if (name != NULL && (name[0] == '\0' || strlen(name) > 253)) {
+        ocsp_conf_error(err, cf->path, ocsp_conf_where(g, "tls_server_name"),
+                        "redis: tls_server_name must be 1..253 characters");
+        return -1;
+    }
+    cf->redis_tls = 1;
+    cf->redis_tls_server_name = strdup(name ? name : cf->redis_host);
+    return cf->redis_tls_server_name ? 0 : -1;
+}
+
 static int conf_redis(ocsp_config_t *cf, char *err)
 {
     config_setting_t *g = config_lookup(&cf->lc, "redis");
     const char *host = "127.0.0.1", *user = NULL, *password = NULL;
     int64_t port = 6379, db = 0;
-    static const char *const known[] = {"host",     "port", "user",
-                                        "password", "db",   NULL};
+    static const char *const known[] = {
+        "host",     "port",    "user",   "password",
+        "db",       "tls",     "tls_ca", "tls_server_name",
+        "tls_cert", "tls_key", NULL};
 
     if (g != NULL) {
         if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
@@ -849,7 +908,10 @@ static int conf_redis(ocsp_config_t *cf, char *err)
     cf->redis_password = password && *password ? strdup(password) : NULL;
     cf->redis_port = (int)port;
     cf->redis_db = (int)db;
-    return cf->redis_host ? 0 : -1;
+    if (cf->redis_host == NULL) {
+        return -1;
+    }
+    return g != NULL ? conf_redis_tls(cf, g, err) : 0;
 }
 
 /* crl.base_url: where the publish directory is served, the default of
@@ -991,6 +1053,10 @@ void ocsp_config_free(ocsp_config_t *cf)
     free(cf->redis_host);
     free(cf->redis_user);
     free(cf->redis_password);
+    free(cf->redis_tls_ca);
+    free(cf->redis_tls_server_name);
+    free(cf->redis_tls_cert);
+    free(cf->redis_tls_key);
     free(cf->pkcs11.module);
     free(cf->pkcs11.pin_file);
     free(cf->pkcs11.pin_env);

@@ -81,6 +81,14 @@ typedef struct {
     char *redis_password; /* NULL: no AUTH */
     char *redis_user;     /* NULL: default user */
     int redis_db;
+    /* TLS to Redis (redis.tls*); paths resolved against the file, owned.
+     * tls_ca is set whenever redis_tls is; the rest may be NULL. */
+    int redis_tls;
+    char *redis_tls_ca;          /* CA bundle the server is verified with */
+    char *redis_tls_server_name; /* name verified (and sent as SNI); NULL:
+                                    redis_host */
+    char *redis_tls_cert;        /* client certificate chain (mTLS) */
+    char *redis_tls_key;         /* and its key, set with it */
     char prefix[OCSP_PREFIX_MAX + 1];
     size_t nissuers;
     ocsp_issuer_conf_t *issuers;

@@ -1,12 +1,27 @@
 #include "rconn.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <poll.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
+/* Every wait (connecting, the TLS handshake, each read and write) is
+ * bounded by this; a link that stalls longer is dropped. */
 #define RCONN_TIMEOUT_MS 5000
 #define RCONN_BACKOFF_MIN 100
 #define RCONN_BACKOFF_MAX 5000
@@ -17,6 +32,16 @@
  * some 35 K; at most 40 MB of reply objects. */
 #define RCONN_MAX_OBJECTS (512 * 1024)
 #define RCONN_MAX_BYTES (64 * 1024 * 1024)
+/* One read from the socket (or one TLS record's worth). */
+#define RCONN_READ_CHUNK (16 * 1024)
+
+struct ocsp_rlink_s {
+    int fd;
+    SSL *ssl; /* NULL: plain TCP or a unix socket */
+    redisReader *reader;
+    char *obuf; /* commands formatted, sent up to opos */
+    size_t olen, opos, ocap;
+};
 
 const ocsp_reply_limits_t ocsp_reply_limits_default = {
     .max_elements = 256 * 1024,
@@ -60,17 +85,38 @@ void ocsp_rconn_set_limits(ocsp_rconn_t *conn,
                            const ocsp_reply_limits_t *limits)
 {
     conn->limits = *limits;
-    if (conn->c != NULL) {
+    if (conn->link != NULL) {
         conn->guard.limits = *limits;
         rconn_totals(conn);
     }
 }
 
+static void link_free(ocsp_rlink_t *link)
+{
+    if (link->ssl != NULL) {
+        /* no close_notify: the link is dropped, maybe mid-reply */
+        SSL_free(link->ssl);
+    }
+    if (link->fd >= 0) {
+        close(link->fd);
+    }
+    if (link->reader != NULL) {
+        redisReaderFree(link->reader);
+    }
+    free(link->obuf);
+    free(link);
+}
+
+int ocsp_rconn_connected(const ocsp_rconn_t *conn)
+{
+    return conn->link != NULL;
+}
+
 void ocsp_rconn_drop(ocsp_rconn_t *conn)
 {
-    if (conn->c != NULL) {
-        redisFree(conn->c);
-        conn->c = NULL;
+    if (conn->link != NULL) {
+        link_free(conn->link);
+        conn->link = NULL;
     }
     conn->pending = 0;
 }
@@ -78,6 +124,10 @@ void ocsp_rconn_drop(ocsp_rconn_t *conn)
 void ocsp_rconn_close(ocsp_rconn_t *conn)
 {
     ocsp_rconn_drop(conn);
+    if (conn->tls != NULL) {
+        SSL_CTX_free(conn->tls);
+        conn->tls = NULL;
+    }
 }
 
 /* Logs a failure, at most once per interval, with the count since. */
@@ -162,39 +212,327 @@ static int rconn_setup(ocsp_rconn_t *conn, int argc, const char **argv)
     return 0;
 }
 
+/* "redis HOST:PORT" (or "redis PATH"): whom an error is about. */
+static void rconn_where(const ocsp_rconn_t *conn, char *buf, size_t size)
+{
+    if (conn->cf->redis_port == 0) {
+        snprintf(buf, size, "redis %s", conn->cf->redis_host);
+    } else {
+        snprintf(buf, size, "redis %s:%d", conn->cf->redis_host,
+                 conn->cf->redis_port);
+    }
+}
+
+/* ocsp_rconn_fail() with "redis HOST:PORT: " and a formatted reason. */
+static void rconn_failf(ocsp_rconn_t *conn, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void rconn_failf(ocsp_rconn_t *conn, const char *fmt, ...)
+{
+    char why[OCSP_ERR_MAX];
+    size_t n;
+    va_list ap;
+
+    rconn_where(conn, why, sizeof(why));
+    n = strlen(why);
+    if (n + 2 < sizeof(why)) {
+        memcpy(why + n, ": ", 3);
+        n += 2;
+        va_start(ap, fmt);
+        vsnprintf(why + n, sizeof(why) - n, fmt, ap);
+        va_end(ap);
+    }
+    ocsp_rconn_fail(conn, why);
+}
+
+/* OpenSSL's reason for the last failure: its error queue's first entry,
+ * with the verification result when the peer's certificate was refused
+ * ("certificate verify failed (hostname mismatch)"). */
+static void tls_reason(SSL *ssl, int ret, char *buf, size_t size)
+{
+    unsigned long e = ERR_peek_error();
+    int err = ssl != NULL ? SSL_get_error(ssl, ret) : SSL_ERROR_SSL;
+    const char *r;
+
+    if (err == SSL_ERROR_ZERO_RETURN) {
+        snprintf(buf, size, "connection closed by the server");
+    } else if (e == 0 && err == SSL_ERROR_SYSCALL) {
+        snprintf(buf, size, "%s",
+                 errno != 0 && ret != 0 ? strerror(errno)
+                                        : "connection closed by the server");
+    } else if (e == 0) {
+        snprintf(buf, size, "TLS error %d", err);
+    } else {
+        r = ERR_reason_error_string(e);
+        if (r == NULL) {
+            ERR_error_string_n(e, buf, size);
+        } else {
+            snprintf(buf, size, "%s", r);
+        }
+        if (ssl != NULL &&
+            ERR_GET_REASON(e) == SSL_R_CERTIFICATE_VERIFY_FAILED) {
+            size_t n = strlen(buf);
+            snprintf(buf + n, size - n, " (%s)",
+                     X509_verify_cert_error_string(SSL_get_verify_result(ssl)));
+        }
+    }
+    ERR_clear_error();
+}
+
+/* The process's TLS client context for cf: the server verified against
+ * tls_ca (its name is set per connection), TLS 1.2 at least, the client
+ * certificate and key if configured.  0, or -1 (the connection failed). */
+static int rconn_tls_ctx(ocsp_rconn_t *conn)
+{
+    const ocsp_config_t *cf = conn->cf;
+    SSL_CTX *ctx = NULL;
+    char reason[256];
+    const char *what, *file = "";
+
+    ERR_clear_error();
+    what = "cannot create a TLS context";
+    ctx = SSL_CTX_new(TLS_client_method());
+    if (ctx == NULL) {
+        goto failed;
+    }
+    /* RFC 8996: nothing older than TLS 1.2 */
+    if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1) {
+        goto failed;
+    }
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+                              SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    what = "cannot load tls_ca ";
+    file = cf->redis_tls_ca;
+    if (SSL_CTX_load_verify_locations(ctx, cf->redis_tls_ca, NULL) != 1) {
+        goto failed;
+    }
+    if (cf->redis_tls_cert != NULL) {
+        what = "cannot load tls_cert ";
+        file = cf->redis_tls_cert;
+        if (SSL_CTX_use_certificate_chain_file(ctx, cf->redis_tls_cert) != 1) {
+            goto failed;
+        }
+        what = "cannot load tls_key ";
+        file = cf->redis_tls_key;
+        if (SSL_CTX_use_PrivateKey_file(ctx, cf->redis_tls_key,
+                                        SSL_FILETYPE_PEM) != 1) {
+            goto failed;
+        }
+        what = "tls_key does not match tls_cert";
+        file = "";
+        if (SSL_CTX_check_private_key(ctx) != 1) {
+            goto failed;
+        }
+    }
+    conn->tls = ctx;
+    return 0;
+
+failed:
+    tls_reason(NULL, 0, reason, sizeof(reason));
+    SSL_CTX_free(ctx);
+    rconn_failf(conn, "TLS: %s%s: %s", what, file, reason);
+    return -1;
+}
+
+/* Waits until FD is ready for EVENTS, at most RCONN_TIMEOUT_MS.  0, or -1
+ * with errno (ETIMEDOUT when it was not ready in time). */
+static int link_wait(int fd, short events)
+{
+    struct pollfd p = {.fd = fd, .events = events};
+    long deadline = ocsp_now_ms() + RCONN_TIMEOUT_MS;
+
+    for (;;) {
+        long left = deadline - ocsp_now_ms();
+        int n;
+
+        if (left <= 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        n = poll(&p, 1, (int)left);
+        if (n > 0) {
+            return 0;
+        }
+        if (n == 0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        if (errno != EINTR) {
+            return -1;
+        }
+    }
+}
+
+/* A non-blocking stream socket connected to cf's server, or -1 with the
+ * reason in WHY. */
+static int link_socket(const ocsp_config_t *cf, char *why, size_t size)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL, *ai;
+    char port[8];
+    int fd = -1, rv, soerr = 0;
+    socklen_t len = sizeof(soerr);
+
+    if (cf->redis_port == 0) {
+        struct sockaddr_un sun = {.sun_family = AF_UNIX};
+        if (strlen(cf->redis_host) >= sizeof(sun.sun_path)) {
+            snprintf(why, size, "connect: socket path too long");
+            return -1;
+        }
+        memcpy(sun.sun_path, cf->redis_host, strlen(cf->redis_host) + 1);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        /* a unix socket connects at once, or fails (EAGAIN: backlog full,
+         * retried after the backoff like any failure) */
+        if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+            goto failed;
+        }
+        return fd;
+    }
+    snprintf(port, sizeof(port), "%d", cf->redis_port);
+    hints.ai_flags = AI_NUMERICSERV;
+    rv = getaddrinfo(cf->redis_host, port, &hints, &res);
+    if (rv != 0) {
+        snprintf(why, size, "connect: %s", gai_strerror(rv));
+        return -1;
+    }
+    errno = 0;
+    for (ai = res; ai != NULL; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                    0);
+        if (fd < 0) {
+            continue;
+        }
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
+            (errno == EINPROGRESS && link_wait(fd, POLLOUT) == 0 &&
+             getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 &&
+             (errno = soerr) == 0)) {
+            int one = 1;
+            /* commands are written whole: no Nagle delay (as hiredis) */
+            (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+            freeaddrinfo(res);
+            return fd;
+        }
+        rv = errno;
+        close(fd);
+        fd = -1;
+        errno = rv;
+    }
+    freeaddrinfo(res);
+failed:
+    snprintf(why, size, "connect: %s",
+             errno == ETIMEDOUT ? "timed out" : strerror(errno));
+    if (fd >= 0) {
+        close(fd);
+    }
+    return -1;
+}
+
+/* Waits for what SSL_ERROR_WANT_* asks for; 0 to retry, -1 otherwise. */
+static int link_tls_wait(ocsp_rlink_t *link, int ret)
+{
+    switch (SSL_get_error(link->ssl, ret)) {
+    case SSL_ERROR_WANT_READ:
+        return link_wait(link->fd, POLLIN);
+    case SSL_ERROR_WANT_WRITE:
+        return link_wait(link->fd, POLLOUT);
+    default:
+        return -1;
+    }
+}
+
+/* The TLS handshake on conn->link, the server's certificate verified for
+ * tls_server_name.  0, or -1 (the connection failed). */
+static int link_tls(ocsp_rconn_t *conn)
+{
+    ocsp_rlink_t *link = conn->link;
+    const char *name = conn->cf->redis_tls_server_name;
+    unsigned char ip[16];
+    char reason[256];
+    int ret, is_ip;
+
+    ERR_clear_error();
+    link->ssl = SSL_new(conn->tls);
+    if (link->ssl == NULL || SSL_set_fd(link->ssl, link->fd) != 1) {
+        tls_reason(NULL, 0, reason, sizeof(reason));
+        rconn_failf(conn, "TLS: %s", reason);
+        return -1;
+    }
+    is_ip =
+        inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1;
+    if (is_ip) {
+        /* RFC 6125 / RFC 5280: an address is matched against iPAddress */
+        ret = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(link->ssl), name);
+    } else {
+        /* RFC 6066 3: SNI carries a host name, never an address */
+        ret = SSL_set_tlsext_host_name(link->ssl, name) == 1 &&
+              SSL_set1_host(link->ssl, name) == 1;
+    }
+    if (ret != 1) {
+        tls_reason(NULL, 0, reason, sizeof(reason));
+        rconn_failf(conn, "TLS: cannot verify the name \"%s\": %s", name,
+                    reason);
+        return -1;
+    }
+    for (;;) {
+        ERR_clear_error();
+        errno = 0;
+        ret = SSL_connect(link->ssl);
+        if (ret == 1) {
+            return 0;
+        }
+        if (link_tls_wait(link, ret) != 0) {
+            break;
+        }
+    }
+    if (errno == ETIMEDOUT) {
+        snprintf(reason, sizeof(reason), "timed out");
+        ERR_clear_error();
+    } else {
+        tls_reason(link->ssl, ret, reason, sizeof(reason));
+    }
+    rconn_failf(conn, "TLS handshake failed: %s", reason);
+    return -1;
+}
+
 int ocsp_rconn_connect(ocsp_rconn_t *conn)
 {
     const ocsp_config_t *cf = conn->cf;
-    struct timeval tv = {RCONN_TIMEOUT_MS / 1000, 0};
-    char db[16];
+    char db[16], why[OCSP_ERR_MAX / 2];
+    ocsp_rlink_t *link;
 
-    if (conn->c != NULL) {
+    if (conn->link != NULL) {
         return 0;
     }
     conn->pending = 0;
-    if (cf->redis_port == 0) {
-        conn->c = redisConnectUnixWithTimeout(cf->redis_host, tv);
-    } else {
-        conn->c = redisConnectWithTimeout(cf->redis_host, cf->redis_port, tv);
-    }
-    if (conn->c == NULL || conn->c->err) {
-        char why[OCSP_ERR_MAX];
-        snprintf(why, sizeof(why), "redis connect %s:%d: %s", cf->redis_host,
-                 cf->redis_port, conn->c ? conn->c->errstr : "out of memory");
-        ocsp_rconn_fail(conn, why);
+    if (cf->redis_tls && conn->tls == NULL && rconn_tls_ctx(conn) != 0) {
         return -1;
     }
-    /* Every reply within the timeout, or the connection is dropped. */
-    if (redisSetTimeout(conn->c, tv) != REDIS_OK) {
-        ocsp_rconn_fail(conn, "redis: cannot set timeout");
+    link = calloc(1, sizeof(*link));
+    if (link == NULL) {
+        rconn_failf(conn, "out of memory");
         return -1;
     }
-    if (ocsp_reply_guard_install(&conn->guard, conn->c->reader,
-                                 &conn->limits) != 0) {
-        ocsp_rconn_fail(conn, "redis: the reader cannot be bounded");
+    link->fd = -1;
+    link->reader = redisReaderCreate();
+    if (link->reader == NULL) {
+        link_free(link);
+        rconn_failf(conn, "out of memory");
+        return -1;
+    }
+    conn->link = link;
+    if (ocsp_reply_guard_install(&conn->guard, link->reader, &conn->limits) !=
+        0) {
+        rconn_failf(conn, "the reader cannot be bounded");
         return -1;
     }
     rconn_totals(conn);
+    link->fd = link_socket(cf, why, sizeof(why));
+    if (link->fd < 0) {
+        rconn_failf(conn, "%s", why);
+        return -1;
+    }
+    if (cf->redis_tls && link_tls(conn) != 0) {
+        return -1;
+    }
     if (cf->redis_password != NULL) {
         const char *argv[3] = {"AUTH", cf->redis_user, cf->redis_password};
         int argc = 3;
@@ -210,6 +548,14 @@ int ocsp_rconn_connect(ocsp_rconn_t *conn)
         const char *argv[2] = {"SELECT", db};
         snprintf(db, sizeof(db), "%d", cf->redis_db);
         if (rconn_setup(conn, 2, argv) != 0) {
+            return -1;
+        }
+    }
+    if (cf->redis_tls && cf->redis_password == NULL && cf->redis_db == 0) {
+        /* TLS 1.3: a server that refuses our certificate (or its lack)
+         * says so after the handshake; hear it now, not on a command. */
+        const char *argv[1] = {"PING"};
+        if (rconn_setup(conn, 1, argv) != 0) {
             return -1;
         }
     }
@@ -234,7 +580,7 @@ static void rconn_wait(long until, volatile int *stop, long deadline_ms)
 int ocsp_rconn_ensure(ocsp_rconn_t *conn, volatile int *stop, long deadline_ms)
 {
     for (;;) {
-        if (conn->c != NULL) {
+        if (conn->link != NULL) {
             return 0;
         }
         if (conn->retry_at_ms != 0) {
@@ -256,49 +602,181 @@ int ocsp_rconn_ensure(ocsp_rconn_t *conn, volatile int *stop, long deadline_ms)
 int ocsp_rconn_append(ocsp_rconn_t *conn, int argc, const char **argv,
                       const size_t *argvlen)
 {
-    if (conn->c == NULL) {
+    ocsp_rlink_t *link = conn->link;
+    char *cmd;
+    int n;
+
+    if (link == NULL) {
         snprintf(conn->err, sizeof(conn->err), "redis: not connected");
         return -1;
     }
-    if (redisAppendCommandArgv(conn->c, argc, argv, argvlen) != REDIS_OK) {
-        ocsp_rconn_fail(conn, "redis: out of memory");
+    n = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
+    if (n < 0) {
+        rconn_failf(conn, "out of memory");
         return -1;
     }
+    if (link->ocap - link->olen < (size_t)n) {
+        size_t cap = link->ocap ? link->ocap : 4096;
+        char *p;
+        while (cap - link->olen < (size_t)n) {
+            cap *= 2;
+        }
+        p = realloc(link->obuf, cap);
+        if (p == NULL) {
+            redisFreeCommand(cmd);
+            rconn_failf(conn, "out of memory");
+            return -1;
+        }
+        link->obuf = p;
+        link->ocap = cap;
+    }
+    memcpy(link->obuf + link->olen, cmd, (size_t)n);
+    link->olen += (size_t)n;
+    redisFreeCommand(cmd);
     conn->pending++;
     return 0;
 }
 
-/* The connection's error as the reason of a failure. */
+/* A reply the reader could not parse, or one over the limits. */
 static void rconn_io_failed(ocsp_rconn_t *conn)
 {
-    char why[OCSP_ERR_MAX];
-
     if (conn->guard.refused) {
-        snprintf(why, sizeof(why), "redis: %s",
-                 ocsp_reply_guard_error(&conn->guard, conn->c->reader));
-    } else if (conn->c->err != 0) {
-        snprintf(why, sizeof(why), "redis: %s", conn->c->errstr);
+        rconn_failf(conn, "%s",
+                    ocsp_reply_guard_error(&conn->guard, conn->link->reader));
     } else {
-        snprintf(why, sizeof(why), "redis: %s", conn->c->reader->errstr);
+        rconn_failf(conn, "%s", conn->link->reader->errstr);
     }
-    ocsp_rconn_fail(conn, why);
+}
+
+/*
+ * 1 if a TLS alert from the server is waiting, with its reason now on
+ * OpenSSL's error queue.  A server that refuses the client (TLS 1.3: no
+ * client certificate, or one it does not trust) sends an alert after the
+ * handshake and closes; a write racing that close fails with ECONNRESET,
+ * but the alert, sent first, is still in the socket's receive queue.
+ */
+static int link_tls_alert(ocsp_rlink_t *link)
+{
+    char byte;
+    int n;
+
+    ERR_clear_error();
+    n = SSL_read(link->ssl, &byte, 1);
+    return n <= 0 && SSL_get_error(link->ssl, n) == SSL_ERROR_SSL &&
+           ERR_peek_error() != 0;
+}
+
+/* An I/O failure of the link: errno's or OpenSSL's reason. */
+static void link_failed(ocsp_rconn_t *conn, const char *what, int ret)
+{
+    char reason[256];
+
+    if (errno == ETIMEDOUT) {
+        snprintf(reason, sizeof(reason), "timed out after %d ms",
+                 RCONN_TIMEOUT_MS);
+        ERR_clear_error();
+    } else if (conn->link->ssl != NULL) {
+        tls_reason(conn->link->ssl, ret, reason, sizeof(reason));
+        if (strcmp(what, "write") == 0 && link_tls_alert(conn->link)) {
+            /* the server's own reason came before it reset the link */
+            tls_reason(conn->link->ssl, -1, reason, sizeof(reason));
+            what = "read";
+        }
+    } else if (ret == 0) {
+        snprintf(reason, sizeof(reason), "connection closed by the server");
+    } else {
+        snprintf(reason, sizeof(reason), "%s", strerror(errno));
+    }
+    rconn_failf(conn, "%s%s: %s", conn->link->ssl ? "TLS " : "", what, reason);
+}
+
+/* Reads once (waiting up to the timeout) and feeds the reader.  0, or -1
+ * (the connection failed). */
+static int link_read(ocsp_rconn_t *conn)
+{
+    ocsp_rlink_t *link = conn->link;
+    char buf[RCONN_READ_CHUNK];
+    ssize_t n;
+
+    for (;;) {
+        errno = 0;
+        if (link->ssl != NULL) {
+            ERR_clear_error();
+            n = SSL_read(link->ssl, buf, sizeof(buf));
+            if (n > 0) {
+                break;
+            }
+            if (link_tls_wait(link, (int)n) == 0) {
+                continue;
+            }
+        } else {
+            n = recv(link->fd, buf, sizeof(buf), 0);
+            if (n > 0) {
+                break;
+            }
+            if (n < 0 &&
+                (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+                if (errno == EINTR || link_wait(link->fd, POLLIN) == 0) {
+                    continue;
+                }
+            }
+        }
+        link_failed(conn, "read", (int)n);
+        return -1;
+    }
+    if (redisReaderFeed(link->reader, buf, (size_t)n) != REDIS_OK) {
+        rconn_io_failed(conn);
+        return -1;
+    }
+    return 0;
 }
 
 int ocsp_rconn_flush(ocsp_rconn_t *conn)
 {
-    int done = 0;
+    ocsp_rlink_t *link = conn->link;
 
-    if (conn->c == NULL) {
+    if (link == NULL) {
         snprintf(conn->err, sizeof(conn->err), "redis: not connected");
         return -1;
     }
-    while (!done) {
-        if (redisBufferWrite(conn->c, &done) != REDIS_OK) {
-            rconn_io_failed(conn);
-            return -1;
+    while (link->opos < link->olen) {
+        size_t left = link->olen - link->opos;
+        ssize_t n;
+
+        errno = 0;
+        if (link->ssl != NULL) {
+            ERR_clear_error();
+            n = SSL_write(link->ssl, link->obuf + link->opos,
+                          left > INT32_MAX ? INT32_MAX : (int)left);
+            if (n <= 0) {
+                if (link_tls_wait(link, (int)n) == 0) {
+                    continue;
+                }
+                link_failed(conn, "write", (int)n);
+                return -1;
+            }
+        } else {
+            /* MSG_NOSIGNAL: a closed peer is an error, not SIGPIPE */
+            n = send(link->fd, link->obuf + link->opos, left, MSG_NOSIGNAL);
+            if (n < 0) {
+                if (errno == EINTR ||
+                    ((errno == EAGAIN || errno == EWOULDBLOCK) &&
+                     link_wait(link->fd, POLLOUT) == 0)) {
+                    continue;
+                }
+                link_failed(conn, "write", -1);
+                return -1;
+            }
         }
+        link->opos += (size_t)n;
     }
+    link->opos = link->olen = 0;
     return 0;
+}
+
+size_t ocsp_rconn_queued(const ocsp_rconn_t *conn)
+{
+    return conn->link != NULL ? conn->link->olen - conn->link->opos : 0;
 }
 
 size_t ocsp_rconn_pending(const ocsp_rconn_t *conn)
@@ -329,7 +807,7 @@ int ocsp_reply_transient(const redisReply *r)
 /* A reply may be read: connected, and one asked for. */
 static int reply_expected(ocsp_rconn_t *conn)
 {
-    if (conn->c == NULL) {
+    if (conn->link == NULL) {
         snprintf(conn->err, sizeof(conn->err), "redis: not connected");
         return -1;
     }
@@ -348,7 +826,7 @@ redisReply *ocsp_rconn_reply(ocsp_rconn_t *conn)
     if (reply_expected(conn) != 0) {
         return NULL;
     }
-    reader = conn->c->reader;
+    reader = conn->link->reader;
     if (redisReaderGetReply(reader, &reply) != REDIS_OK) {
         goto failed;
     }
@@ -356,8 +834,10 @@ redisReply *ocsp_rconn_reply(ocsp_rconn_t *conn)
         return NULL;
     }
     while (reply == NULL) {
-        if (redisBufferRead(conn->c) != REDIS_OK ||
-            redisReaderGetReply(reader, &reply) != REDIS_OK) {
+        if (link_read(conn) != 0) {
+            return NULL;
+        }
+        if (redisReaderGetReply(reader, &reply) != REDIS_OK) {
             goto failed;
         }
         /* hiredis holds a bulk string until it is whole */
@@ -419,7 +899,7 @@ void *ocsp_rconn_reply_decode(ocsp_rconn_t *conn,
     if (ocsp_rconn_flush(conn) != 0) {
         return NULL;
     }
-    reader = conn->c->reader;
+    reader = conn->link->reader;
     /* FNS build under the guard: the limits still bound the reply. */
     inner = g->inner;
     inner_privdata = g->inner_privdata;
@@ -439,13 +919,15 @@ void *ocsp_rconn_reply_decode(ocsp_rconn_t *conn,
             goto failed;
         }
         if (progress != NULL && progress(privdata) != 0) {
-            if (conn->c != NULL) {
-                ocsp_rconn_fail(conn, "redis: reply decoding stopped");
+            if (conn->link != NULL) {
+                rconn_failf(conn, "reply decoding stopped");
             }
             goto restore;
         }
-        if (redisBufferRead(conn->c) != REDIS_OK) {
-            goto failed;
+        if (link_read(conn) != 0) {
+            /* dropped with FNS's freeObject in place */
+            reply = NULL;
+            goto restore;
         }
     }
     conn->pending--;
@@ -456,8 +938,8 @@ void *ocsp_rconn_reply_decode(ocsp_rconn_t *conn,
 
 failed:
     /* dropped with FNS's freeObject in place: a partial reply is FNS's */
-    if (!g->refused && conn->c->err == 0 && reader->err == REDIS_ERR_OOM) {
-        ocsp_rconn_fail(conn, "redis: reply refused by its decoder");
+    if (!g->refused && reader->err == REDIS_ERR_OOM) {
+        rconn_failf(conn, "reply refused by its decoder");
     } else {
         rconn_io_failed(conn);
     }
@@ -472,7 +954,7 @@ restore:
 redisReply *ocsp_rconn_cmd(ocsp_rconn_t *conn, int argc, const char **argv,
                            const size_t *argvlen)
 {
-    if (conn->c != NULL && conn->pending != 0) {
+    if (conn->link != NULL && conn->pending != 0) {
         ocsp_rconn_fail(conn, "redis: a command sent with replies pending");
         return NULL;
     }

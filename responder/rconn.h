@@ -1,8 +1,16 @@
 /*
  * The Redis client of the daemons and the CLI (never used in nginx): one
- * blocking connection with timeouts, AUTH/SELECT from the config, bounded
- * replies (reply_limits.h), pipelining that never mis-pairs replies, and
- * one policy for failures.
+ * blocking connection with timeouts, over TCP, a unix socket, or TLS
+ * (OpenSSL: the server's certificate verified against redis.tls_ca and
+ * redis.tls_server_name, a client certificate if configured, TLS 1.2 at
+ * least), AUTH/SELECT from the config, bounded replies (reply_limits.h),
+ * pipelining that never mis-pairs replies, and one policy for failures.
+ * hiredis is only the codec here: redisFormatCommandArgv() formats the
+ * commands, a redisReader parses the replies; the socket and TLS are ours,
+ * since Debian's hiredis 0.14 has no TLS.
+ *
+ * Errors name the server and the reason, e.g. "redis 10.0.0.5:6380: TLS
+ * handshake failed: certificate verify failed (hostname mismatch)".
  *
  * Failure policy, for every caller.  A connection that fails (I/O error,
  * timeout, a reply over the limits, a protocol error) or whose server
@@ -38,11 +46,15 @@
 #include "config.h"
 #include "reply_limits.h"
 
+/* The socket, its TLS session, output buffer and reader (rconn.c). */
+typedef struct ocsp_rlink_s ocsp_rlink_t;
+
 typedef struct {
     const ocsp_config_t *cf; /* borrowed */
-    redisContext *c;         /* NULL while disconnected */
+    ocsp_rlink_t *link;      /* NULL while disconnected */
+    struct ssl_ctx_st *tls;  /* SSL_CTX from cf, once built; NULL: none */
     ocsp_reply_limits_t limits;
-    ocsp_reply_guard_t guard; /* c's reader's, while connected */
+    ocsp_reply_guard_t guard; /* link's reader's, while connected */
     size_t pending;           /* replies appended and not yet read */
     int quiet;                /* no failure log lines (the CLI's) */
     /* Backoff: no reconnection before retry_at_ms after a failure. */
@@ -81,9 +93,13 @@ int ocsp_rconn_connect(ocsp_rconn_t *conn);
  */
 int ocsp_rconn_ensure(ocsp_rconn_t *conn, volatile int *stop, long deadline_ms);
 
+/* 1 if connected (a link is up; it may still fail on its next read). */
+int ocsp_rconn_connected(const ocsp_rconn_t *conn);
+
 /* Drops the connection, pending replies included, with no backoff (a
  * caller giving up on a healthy link, e.g. because a sibling failed). */
 void ocsp_rconn_drop(ocsp_rconn_t *conn);
+/* Drops the connection and frees the TLS context (rebuilt if used again). */
 void ocsp_rconn_close(ocsp_rconn_t *conn);
 
 /*
@@ -102,6 +118,8 @@ int ocsp_rconn_append(ocsp_rconn_t *conn, int argc, const char **argv,
                       const size_t *argvlen);
 /* Sends everything queued without waiting for replies.  0, or -1. */
 int ocsp_rconn_flush(ocsp_rconn_t *conn);
+/* Bytes appended and not yet sent (0 while disconnected). */
+size_t ocsp_rconn_queued(const ocsp_rconn_t *conn);
 /* Replies queued and not yet read. */
 size_t ocsp_rconn_pending(const ocsp_rconn_t *conn);
 /*

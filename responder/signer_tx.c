@@ -203,7 +203,7 @@ static void w_cmd(signer_batch_t *w, signer_cmd_e kind, size_t item,
     /* Sent as it is built, so that Redis queues the commands while the
      * rest is signed and the output buffer stays small and in cache
      * instead of growing (and being copied) to the whole transaction. */
-    if (w->conn->c != NULL && sdslen(w->conn->c->obuf) >= SIGNER_SEND_AT) {
+    if (ocsp_rconn_queued(w->conn) >= SIGNER_SEND_AT) {
         (void)ocsp_rconn_flush(w->conn);
     }
 }

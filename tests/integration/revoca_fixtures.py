@@ -45,19 +45,33 @@ def wait_for(pred, timeout=20.0, interval=0.02, what="condition"):
 
 
 class RedisServer:
-    """A real redis-server on a free loopback port, with AOF like prod."""
+    """A real redis-server on a free loopback port, with AOF like prod.
+    TLS, a dict with "cert", "key", "ca" (and optionally "client_cert",
+    "client_key" for the harness's own client when the server asks for
+    one), makes the port a TLS port (plain TCP off); ARGS are more
+    redis-server arguments."""
 
-    def __init__(self, workdir, port=None):
+    def __init__(self, workdir, port=None, tls=None, args=()):
         self.dir = workdir
         self.port = port or free_port()
         self.proc = None
+        self.tls = tls
+        self.args = list(args)
 
     def start(self):
         os.makedirs(self.dir, exist_ok=True)
+        if self.tls:
+            ports = ["--port", "0", "--tls-port", str(self.port),
+                     "--tls-cert-file", self.tls["cert"],
+                     "--tls-key-file", self.tls["key"],
+                     "--tls-ca-cert-file", self.tls["ca"]]
+        else:
+            ports = ["--port", str(self.port)]
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+            ["redis-server"] + ports +
+            ["--bind", "127.0.0.1",
              "--dir", self.dir, "--appendonly", "yes", "--save", "",
-             "--appendfsync", "no"],
+             "--appendfsync", "no"] + self.args,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for(self.ping, 10, what="redis-server")
         return self
@@ -70,6 +84,12 @@ class RedisServer:
 
     def client(self):
         import redis
+        if self.tls:
+            return redis.Redis(host="127.0.0.1", port=self.port,
+                               socket_timeout=5, ssl=True,
+                               ssl_ca_certs=self.tls["ca"],
+                               ssl_certfile=self.tls.get("client_cert"),
+                               ssl_keyfile=self.tls.get("client_key"))
         return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
 
     def kill(self, sig=signal.SIGKILL):
@@ -133,8 +153,9 @@ def conf_value(v):
     return '"%s"' % v
 
 
-def render_conf(redis_port, issuers, extra="", signer=""):
-    """libconfig text for ISSUERS, a list of dicts of issuer settings."""
+def render_conf(redis_port, issuers, extra="", signer="", redis=""):
+    """libconfig text for ISSUERS, a list of dicts of issuer settings;
+    REDIS is more settings of the redis group ("tls = true; ...")."""
     parts = []
     for iss in issuers:
         fields = dict(ISSUER_DEFAULTS)
@@ -142,11 +163,11 @@ def render_conf(redis_port, issuers, extra="", signer=""):
         body = "".join("    %s = %s;\n" % (k, conf_value(v))
                        for k, v in fields.items() if v is not None)
         parts.append("  {\n%s  }" % body)
-    return ('redis = { host = "127.0.0.1"; port = %d; };\n'
+    return ('redis = { host = "127.0.0.1"; port = %d; %s};\n'
             'prefix = "revoca";\n'
             'signer = { %sclaim_idle = "2s"; lease = "5s"; %s };\n'
             'cli = { issue_wait = "20s"; };\n%s\n'
-            'issuers = (\n%s\n);\n') % (redis_port,
+            'issuers = (\n%s\n);\n') % (redis_port, redis,
                                           "" if "batch" in signer
                                           else "batch = 64; ",
                                           signer, extra, ",\n".join(parts))
@@ -155,14 +176,17 @@ def render_conf(redis_port, issuers, extra="", signer=""):
 class Stack:
     """Redis + config + PKI + signers for one test, in a temp directory."""
 
-    def __init__(self, tmp, pki_src, issuers=None, extra="", signer=""):
+    def __init__(self, tmp, pki_src, issuers=None, extra="", signer="",
+                 redis_tls=None, redis_args=(), redis_conf=""):
         self.tmp = str(tmp)
         shutil.copytree(pki_src, os.path.join(self.tmp, "pki"))
         self.pki = os.path.join(self.tmp, "pki")
-        self.redis = RedisServer(os.path.join(self.tmp, "redis")).start()
+        self.redis = RedisServer(os.path.join(self.tmp, "redis"),
+                                 tls=redis_tls, args=redis_args).start()
         self.conf = os.path.join(self.tmp, "revoca.conf")
         self.signers = []
         self.signer_conf = signer
+        self.redis_conf = redis_conf
         self.write_conf(issuers or [{"name": "demo"}], extra)
 
     def write_conf(self, issuers, extra=""):
@@ -173,20 +197,20 @@ class Stack:
             self.issuer_confs[fields["name"]] = fields
         with open(self.conf, "w") as f:
             f.write(render_conf(self.redis.port, issuers, extra,
-                                self.signer_conf))
+                                self.signer_conf, self.redis_conf))
 
     def r(self):
         return self.redis.client()
 
-    def start_signer(self, name=None):
+    def start_signer(self, name=None, conf=None):
         n = len(self.signers)
-        d = Daemon([SIGNER, "-c", self.conf, "-v"],
+        d = Daemon([SIGNER, "-c", conf or self.conf, "-v"],
                    os.path.join(self.tmp, "signer%d.log" % n)).start()
         self.signers.append(d)
         return d
 
-    def cli(self, *args, check=True, timeout=60):
-        p = subprocess.run([REVOCA, "-c", self.conf] + list(args),
+    def cli(self, *args, check=True, timeout=60, conf=None):
+        p = subprocess.run([REVOCA, "-c", conf or self.conf] + list(args),
                            capture_output=True, text=True, timeout=timeout)
         if check and p.returncode != 0:
             raise AssertionError("revoca %s failed (%d): %s" %

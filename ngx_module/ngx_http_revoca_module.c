@@ -366,6 +366,23 @@ ngx_http_revoca_postconfiguration(ngx_conf_t *cf)
     /* Redis from the shared file unless revoca_redis says otherwise */
 
     if (rmcf->servers == NULL) {
+
+        /*
+         * The module does not speak TLS to Redis yet (issue 12): going in
+         * plain to a server the file says needs TLS would send the AUTH
+         * password in the clear
+         */
+
+        if (oc->redis_tls) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "revoca: redis.tls is set in \"%s\", and the "
+                               "module does not speak TLS to Redis yet: "
+                               "name plain servers with revoca_redis "
+                               "(a local replica on loopback)",
+                               rmcf->config_file.data);
+            return NGX_ERROR;
+        }
+
         rmcf->servers = ngx_array_create(cf->pool, 1,
                                      sizeof(ngx_http_revoca_redis_server_t));
         if (rmcf->servers == NULL) {

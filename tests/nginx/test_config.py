@@ -117,3 +117,28 @@ def test_sanitizer_runtime_matches_the_build(stack, make_nginx):
         maps = f.read()
     assert "ngx_http_revoca_module.so" in maps
     assert ("libasan" in maps) == bool(os.environ.get("REVOCA_NGINX_PRELOAD"))
+
+
+def test_redis_tls_in_the_file_is_refused(stack, tmp_path):
+    """The module does not speak TLS to Redis yet: a shared file that says
+    redis.tls is refused at `nginx -t` rather than sending the password in
+    the clear to the server the file names; servers named with
+    revoca_redis (plain, e.g. a local replica) are still allowed."""
+    conf = os.path.join(stack.tmp, "tls.conf")
+    with open(stack.conf) as f:
+        text = f.read()
+    ca = os.path.join(stack.tmp, "pki", "issuer.pem")
+    tls = text.replace('redis = { host = "127.0.0.1";',
+                       'redis = { tls = true; tls_ca = "%s"; '
+                       'host = "127.0.0.1";' % ca, 1)
+    assert tls != text
+    with open(conf, "w") as f:
+        f.write(tls)
+    p = Nginx(tmp_path / "tls", conf).check_config()
+    assert p.returncode != 0
+    assert "redis.tls is set in \"%s\"" % conf in p.stderr, p.stderr
+    n = Nginx(tmp_path / "plain", conf,
+              http="revoca_config %s; revoca_redis 127.0.0.1:%d;"
+              % (conf, stack.redis.port))
+    p = n.check_config()
+    assert p.returncode == 0, p.stderr

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/engine.h>
@@ -68,9 +69,11 @@ struct ocsp_sign_key_s {
     size_t msg_len, msg_cap;
     int stream_failed;
     /* PKCS#11: how the token is reached (borrowed from the config), the
-     * process's other token keys, and when a failed session reopens */
+     * token generation its key object was opened in (p11_reset()), and
+     * when a failed session reopens */
     const ocsp_pkcs11_conf_t *p11;
-    struct ocsp_sign_key_s *next_p11;
+    unsigned generation;
+    int flags; /* as loaded, for ocsp_sign_key_dup() */
     int broken;
     time_t retry_at;
     int backoff;
@@ -457,9 +460,6 @@ static EVP_PKEY *p11_load(ENGINE *e, const char *ref, ocsp_sign_err_t *err)
     return NULL;
 }
 
-/* Every PKCS#11 key of the process, for p11_reset(). */
-static ocsp_sign_key_t *p11_keys;
-
 /*
  * A token's session failed (token removed, library error): the sessions
  * and object handles of every key are gone with it (PKCS#11 2.40 5.6).  So
@@ -468,19 +468,17 @@ static ocsp_sign_key_t *p11_keys;
  * crashes when repeated; a library that must be finalised to see a token
  * again (SoftHSM2 2.6) stays failed until the process restarts
  * (docs/keys.md).
+ *
+ * The reset is a generation: a key opened in an older one drops its key
+ * object on its own next use (key_ready()), in the thread that uses it.
+ * Keys are used one thread each (the signer's pool, signer_pool.h), so a
+ * failure in one thread never frees another thread's contexts under it.
  */
+static atomic_uint p11_generation;
+
 static void p11_reset(void)
 {
-    for (ocsp_sign_key_t *k = p11_keys; k != NULL; k = k->next_p11) {
-        EVP_PKEY_CTX_free(k->pctx);
-        EVP_PKEY_free(k->pkey);
-        k->pctx = NULL;
-        k->pkey = NULL;
-        if (!k->broken) {
-            k->broken = 1;
-            k->retry_at = time(NULL);
-        }
-    }
+    atomic_fetch_add(&p11_generation, 1);
 }
 
 /* ---- keys ---- */
@@ -540,6 +538,8 @@ static int key_open(ocsp_sign_key_t *k, const ocsp_pkcs11_conf_t *p11,
     int unreadable = 0, ok;
 
     if (k->pkcs11) {
+        /* Read before the open: a reset meanwhile makes it stale. */
+        k->generation = atomic_load(&p11_generation);
         e = p11_engine_get(p11, err);
         if (e == NULL) {
             return -1;
@@ -666,10 +666,7 @@ ocsp_sign_key_t *ocsp_sign_key_load(const char *ref, X509 *cert, int flags,
         goto failed;
     }
     k->p11 = p11;
-    if (k->pkcs11) {
-        k->next_p11 = p11_keys;
-        p11_keys = k;
-    }
+    k->flags = flags;
     if (key_open(k, p11, err) != 0) {
         goto failed;
     }
@@ -687,12 +684,6 @@ void ocsp_sign_key_free(ocsp_sign_key_t *k)
     if (k == NULL) {
         return;
     }
-    for (ocsp_sign_key_t **p = &p11_keys; *p != NULL; p = &(*p)->next_p11) {
-        if (*p == k) {
-            *p = k->next_p11;
-            break;
-        }
-    }
     EVP_PKEY_CTX_free(k->pctx);
     EVP_PKEY_free(k->pkey);
     EVP_MD_CTX_free(k->mdctx);
@@ -701,6 +692,12 @@ void ocsp_sign_key_free(ocsp_sign_key_t *k)
     free(k->msg);
     free(k->ref);
     free(k);
+}
+
+ocsp_sign_key_t *ocsp_sign_key_dup(const ocsp_sign_key_t *k,
+                                   ocsp_sign_err_t *err)
+{
+    return ocsp_sign_key_load(k->ref, k->cert, k->flags, k->p11, err);
 }
 
 ocsp_sig_alg_e ocsp_sign_key_alg(const ocsp_sign_key_t *k)
@@ -729,11 +726,21 @@ const ocsp_sign_err_t *ocsp_sign_key_err(const ocsp_sign_key_t *k)
     return &k->err;
 }
 
-/* A token's key that failed: reopen it once its back-off has passed. */
+/* A token's key that failed, or that another key's failure made stale
+ * (p11_reset()): reopen it once its back-off has passed. */
 static int key_ready(ocsp_sign_key_t *k)
 {
     time_t now;
 
+    if (k->pkcs11 && !k->broken &&
+        k->generation != atomic_load(&p11_generation)) {
+        EVP_PKEY_CTX_free(k->pctx);
+        EVP_PKEY_free(k->pkey);
+        k->pctx = NULL;
+        k->pkey = NULL;
+        k->broken = 1;
+        k->retry_at = time(NULL);
+    }
     if (!k->broken) {
         return 0;
     }

@@ -20,8 +20,13 @@
  *                                7.1.3.2.1)
  *   Ed25519                      id-Ed25519, no parameters (RFC 8410 3)
  *
- * A key holds the state of one signature at a time; components are single
- * threaded (nginx: one key per worker process).
+ * A key holds the state of one signature at a time, so it is used by one
+ * thread at a time: nginx has one key per worker process, the signer's
+ * pool one per thread (ocsp_sign_key_dup(), signer_pool.h).  Keys used by
+ * several threads at once, each its own, are safe: OpenSSL 3 contexts are
+ * per key, and a token failure in one thread only marks the others stale
+ * (each drops its key object on its own next use).  The process's first
+ * token key is loaded before any thread starts (the engine is set up then).
  */
 #ifndef REVOCA_SIGN_H
 #define REVOCA_SIGN_H
@@ -129,6 +134,17 @@ ocsp_sign_key_t *ocsp_sign_key_load(const char *ref, X509 *cert, int flags,
                                     const ocsp_pkcs11_conf_t *p11,
                                     ocsp_sign_err_t *err);
 void ocsp_sign_key_free(ocsp_sign_key_t *key);
+
+/*
+ * Another key from KEY's reference, certificate, flags and token settings,
+ * with contexts of its own (for a PKCS#11 key, its own key object, signing
+ * through libp11's pool of sessions of the token), checked against the
+ * certificate as ocsp_sign_key_load() does: one per thread that signs.
+ * Returns it (free with ocsp_sign_key_free()) or NULL with *err set as
+ * ocsp_sign_key_load().  Called from the thread that loaded KEY.
+ */
+ocsp_sign_key_t *ocsp_sign_key_dup(const ocsp_sign_key_t *key,
+                                   ocsp_sign_err_t *err);
 
 ocsp_sig_alg_e ocsp_sign_key_alg(const ocsp_sign_key_t *key);
 /* The key's AlgorithmIdentifier DER (borrowed) and its length. */

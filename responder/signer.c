@@ -68,9 +68,9 @@ static void signer_registry_error(signer_t *s, const ocsp_config_t *cf)
 int signer_init(signer_t *s, const ocsp_config_t *cf, volatile int *stop)
 {
     const config_setting_t *g = config_lookup(&cf->lc, "signer");
-    int64_t batch = 256, idle = 30, lease = 60;
-    static const char *const known[] = {"batch", "claim_idle", "lease",
-                                        "consumer", NULL};
+    int64_t batch = 256, idle = 30, lease = 60, threads = 1;
+    static const char *const known[] = {"batch",    "claim_idle",   "lease",
+                                        "consumer", "sign_threads", NULL};
 
     memset(s, 0, sizeof(*s));
     s->cf = cf;
@@ -80,7 +80,9 @@ int signer_init(signer_t *s, const ocsp_config_t *cf, volatile int *stop)
          ocsp_conf_int(g, "batch", 1, SIGNER_BATCH_MAX, &batch, cf->path,
                        s->err) != 0 ||
          ocsp_conf_duration(g, "claim_idle", &idle, cf->path, s->err) != 0 ||
-         ocsp_conf_duration(g, "lease", &lease, cf->path, s->err) != 0)) {
+         ocsp_conf_duration(g, "lease", &lease, cf->path, s->err) != 0 ||
+         ocsp_conf_int(g, "sign_threads", 1, SIGNER_POOL_MAX, &threads,
+                       cf->path, s->err) != 0)) {
         return -1;
     }
     if (ocsp_conf_consumer(g, s->consumer, sizeof(s->consumer), cf->path,
@@ -100,9 +102,24 @@ int signer_init(signer_t *s, const ocsp_config_t *cf, volatile int *stop)
     s->batch = (size_t)batch;
     s->claim_idle_ms = idle * 1000;
     s->lease = lease;
+    s->sign_threads = (size_t)threads;
     if (ocsp_registry_load(&s->reg, cf, OCSP_REGISTRY_KEYS) != 0) {
+        s->token_error = s->reg.token_error;
         signer_registry_error(s, cf);
         return -1;
+    }
+    if (s->sign_threads > 1) {
+        s->jobs = calloc(SIGNER_BATCH_MAX, sizeof(*s->jobs));
+        if (s->jobs == NULL) {
+            snprintf(s->err, sizeof(s->err), "out of memory");
+            return -1;
+        }
+        s->pool = signer_pool_start(&s->reg, s->sign_threads, &s->token_error,
+                                    s->reg.err);
+        if (s->pool == NULL) {
+            signer_registry_error(s, cf);
+            return -1;
+        }
     }
     ocsp_key_events(s->events_key, cf->prefix);
     ocsp_rconn_init(&s->read_conn, cf);
@@ -113,6 +130,10 @@ int signer_init(signer_t *s, const ocsp_config_t *cf, volatile int *stop)
 
 void signer_free(signer_t *s)
 {
+    signer_pool_stop(s->pool);
+    s->pool = NULL;
+    free(s->jobs);
+    s->jobs = NULL;
     ocsp_rconn_close(&s->read_conn);
     ocsp_rconn_close(&s->tx_conn[0]);
     ocsp_rconn_close(&s->tx_conn[1]);
@@ -247,8 +268,9 @@ int signer_run(signer_t *s)
         return -1;
     }
     cur = &bufs[0];
-    ocsp_log(OCSP_LOG_INFO, "started consumer=%s issuers=%zu batch=%zu",
-             s->consumer, s->reg.n, s->batch);
+    ocsp_log(OCSP_LOG_INFO,
+             "started consumer=%s issuers=%zu batch=%zu sign_threads=%zu",
+             s->consumer, s->reg.n, s->batch, s->sign_threads);
     while (!*s->stop) {
         char expiry[160]; /* issue 11 part 4: a day's warning, issuer.h */
         while (ocsp_registry_expiry_due(&s->reg, time(NULL), expiry,

@@ -21,6 +21,7 @@
 #include "issuer.h"
 #include "keys.h"
 #include "rconn.h"
+#include "signer_pool.h"
 
 #define SIGNER_GROUP "signer"
 #define SIGNER_BATCH_MAX 4096
@@ -44,9 +45,15 @@ typedef struct {
     volatile int *stop;      /* set by SIGTERM/SIGINT */
     char consumer[96];
     size_t batch;
-    int64_t claim_idle_ms; /* XAUTOCLAIM a dead signer's entries after */
-    int64_t lease;         /* seconds a claimed re-sign stays ours */
-    size_t due_first;      /* issuer whose re-signs are claimed first */
+    /* signer.sign_threads: 1 signs on the loop's thread alone; more sign
+     * each batch's responses on a pool of that many (signer_pool.h). */
+    size_t sign_threads;
+    signer_pool_t *pool;     /* owned; NULL with 1 */
+    signer_pool_job_t *jobs; /* owned, SIGNER_BATCH_MAX; NULL with 1 */
+    int token_error;         /* init failed on a token: exit 2 */
+    int64_t claim_idle_ms;   /* XAUTOCLAIM a dead signer's entries after */
+    int64_t lease;           /* seconds a claimed re-sign stays ours */
+    size_t due_first;        /* issuer whose re-signs are claimed first */
     char events_key[OCSP_KEY_MAX];
     int ever_connected;    /* "redis connected" is logged once */
     int own_pending_done;  /* re-read our own pending entries first */

@@ -46,9 +46,10 @@ static void print_check(const ocsp_config_t *cf, const signer_t *s)
                cf->redis_port, cf->redis_db, cf->redis_password ? "yes" : "no");
     }
     printf("signer prefix=%s consumer=%s batch=%zu claim_idle=%llds "
-           "lease=%llds\n",
+           "lease=%llds sign_threads=%zu\n",
            cf->prefix, s->consumer, s->batch,
-           (long long)(s->claim_idle_ms / 1000), (long long)s->lease);
+           (long long)(s->claim_idle_ms / 1000), (long long)s->lease,
+           s->sign_threads);
     for (size_t i = 0; i < s->reg.n; i++) {
         const ocsp_issuer_t *iss = &s->reg.issuers[i];
         const ocsp_issuer_conf_t *ic = iss->conf;
@@ -110,7 +111,7 @@ int main(int argc, char **argv)
     if (signer_init(&s, &cf, &stop_flag) != 0) {
         /* A token that cannot be opened (wrong PIN, no token) is not a
          * config error: 2, as an HSM outage is told apart (docs/keys.md). */
-        int rc = s.reg.token_error ? 2 : 1;
+        int rc = s.reg.token_error || s.token_error ? 2 : 1;
         fprintf(stderr, "revoca-signer: %s\n", s.err);
         signer_free(&s);
         ocsp_config_free(&cf);

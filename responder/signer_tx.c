@@ -271,6 +271,26 @@ static void w_revoked(signer_t *s, signer_batch_t *w, size_t item,
     }
 }
 
+/* The SingleResponse IT is signed with at NOW, its times set in it->times
+ * (kept with the responses for a repeat of the batch). */
+static void item_single(signer_item_t *it, int64_t now,
+                        ocsp_cert_status_e status, int64_t rev_time, int reason,
+                        ocsp_single_t *single)
+{
+    ocsp_times_t *times = &it->times;
+
+    ocsp_response_times(it->iss->conf, now, times);
+    memset(single, 0, sizeof(*single));
+    single->serial = it->serial;
+    single->status = status;
+    single->revocation_time = rev_time;
+    single->reason = reason;
+    single->produced_at = times->produced_at;
+    single->this_update = times->this_update;
+    single->next_update = times->next_update;
+    single->no_certs = 1; /* put back by the reader (stored.h) */
+}
+
 static int item_write(signer_t *s, signer_batch_t *w, signer_item_t *it,
                       int64_t now, long now_ms)
 {
@@ -334,18 +354,8 @@ static int item_write(signer_t *s, signer_batch_t *w, signer_item_t *it,
         /* Not kept from a try of this batch that met a WATCH conflict
          * with the same record (signer_tx_load_recv()). */
         ocsp_single_t single;
-        ocsp_times_t *times = &it->times;
 
-        ocsp_response_times(ic, now, times);
-        memset(&single, 0, sizeof(single));
-        single.serial = it->serial;
-        single.status = status;
-        single.revocation_time = rev_time;
-        single.reason = reason;
-        single.produced_at = times->produced_at;
-        single.this_update = times->this_update;
-        single.next_update = times->next_update;
-        single.no_certs = 1; /* put back by the reader (stored.h) */
+        item_single(it, now, status, rev_time, reason, &single);
         for (h = 0; h < OCSP_HASH_COUNT; h++) {
             single.hash = (ocsp_hash_e)h;
             if (ocsp_response_sign(it->iss, &single, &der[h], &der_len[h]) !=
@@ -469,6 +479,80 @@ static void batch_write_records(signer_t *s, signer_batch_t *b)
     }
 }
 
+/*
+ * The responses item_write() is about to sign for IT at NOW, as a job for
+ * the pool: 1 with *job set up, 0 when it signs none (left out of the
+ * batch's writes, answered "unauthorized", deleted as expired, an invalid
+ * record, or responses kept from a repeat of the batch).  The same
+ * conditions as signer_tx_build()'s loop and item_write(), in their order;
+ * should they disagree, item_write() decides and signs alone.
+ */
+static int item_job(signer_item_t *it, int64_t now, signer_pool_job_t *job)
+{
+    const ocsp_issuer_conf_t *ic = it->iss->conf;
+    ocsp_cert_status_e status;
+    int64_t rev_time;
+    int reason;
+    ocsp_answer_e answer;
+
+    if (it->bad || (!it->changed && !it->resign) ||
+        (!it->loaded && !it->changed) || it->der[0] != NULL) {
+        return 0;
+    }
+    if (ocsp_record_issued(&it->rec) &&
+        it->rec.not_after + ic->expired_retention < now) {
+        return 0;
+    }
+    answer =
+        ocsp_record_answer(&it->rec, ic->unissued, &status, &rev_time, &reason);
+    if (answer == OCSP_ANSWER_INVALID || answer == OCSP_ANSWER_UNAUTHORIZED) {
+        return 0;
+    }
+    job->iss = it->iss;
+    item_single(it, now, status, rev_time, reason, &job->single);
+    job->der = it->der;
+    job->der_len = it->der_len;
+    return 1;
+}
+
+/*
+ * Signs the batch's responses on the pool (signer.sign_threads), before
+ * its writes are queued: item_write() then finds them signed, as after a
+ * WATCH conflict.  An item whose signature failed fails alone, logged here
+ * (the pool's threads never log) as item_write() logs it: its events stay
+ * pending, its stored responses as they were.
+ */
+static void batch_presign(signer_t *s, signer_batch_t *b, int64_t now)
+{
+    size_t i, n = 0;
+    uint16_t item_of[SIGNER_BATCH_MAX]; /* job -> item */
+
+    for (i = 0; i < b->nitems; i++) {
+        if (item_job(&b->items[i], now, &s->jobs[n])) {
+            item_of[n++] = (uint16_t)i;
+        }
+    }
+    if (n == 0) {
+        return;
+    }
+    signer_pool_run(s->pool, s->jobs, n);
+    for (i = 0; i < n; i++) {
+        signer_item_t *it = &b->items[item_of[i]];
+
+        if (s->jobs[i].failed) {
+            ocsp_log(OCSP_LOG_ERR, "sign failed issuer=%s why=\"%s\"",
+                     it->iss->conf->name, s->jobs[i].err.msg);
+            ocsp_log(OCSP_LOG_ERR,
+                     "record not written key=%s action=\"events pending\"",
+                     it->cert_key);
+            signer_item_forget(it);
+            it->bad = 1;
+        } else {
+            s->computed += OCSP_HASH_COUNT;
+        }
+    }
+}
+
 void signer_tx_build(signer_t *s, signer_batch_t *b)
 {
     const char *argv[1];
@@ -493,6 +577,10 @@ void signer_tx_build(signer_t *s, signer_batch_t *b)
             (ocsp_record_apply(&it->rec, en->ev) == 1 || it->redo)) {
             it->changed = 1;
         }
+    }
+
+    if (s->pool != NULL) {
+        batch_presign(s, b, now);
     }
 
     /* A failed append fails the connection (rconn.h), so the reply count

@@ -13,6 +13,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$ROOT/loadtest/lib.sh"
 BUILD=${REVOCA_BUILD:-$ROOT/build}
 N=${1:-1000000}
 CHANGES=1000
@@ -28,7 +29,7 @@ if [[ ! -x $BUILD/crlgen/revoca-crlgen || ! -x $BUILD/crlgen/crlgen-seed ]]; the
 fi
 
 W=$(mktemp -d /tmp/revoca-crlbench.XXXXXX)
-PORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(bench_port)
 cleanup() {
     redis-cli -p "$PORT" shutdown nosave >/dev/null 2>&1 || true
     rm -rf "$W"

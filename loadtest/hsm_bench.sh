@@ -40,7 +40,7 @@ BUILD=${REVOCA_BUILD:-$ROOT/build}
 PY=/usr/bin/python3
 SOFTHSM=${SOFTHSM:-/usr/lib/softhsm/libsofthsm2.so}
 TMP=$(mktemp -d /tmp/revoca-hsm-bench.XXXXXX)
-PORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(bench_port)
 SIGNER_PID=
 
 cleanup() {
@@ -108,21 +108,7 @@ conf() {
 echo "generating index of $N certificates (10% revoked)"
 bench_index "$N" "$TMP/index.txt"
 
-wait_done() {
-    $PY - "$PORT" <<'PY' || { echo "gave up after 30 minutes" >&2; exit 1; }
-import sys, time, redis
-r = redis.Redis(host="127.0.0.1", port=int(sys.argv[1]))
-deadline = time.monotonic() + 1800
-while time.monotonic() < deadline:
-    groups = {g["name"]: g for g in r.xinfo_groups("revoca:events")}
-    g = groups.get(b"signer") or groups.get("signer")
-    if g is not None and g.get("lag") == 0 and g.get("pending") == 0:
-        print("%.6f" % time.time())
-        sys.exit(0)
-    time.sleep(0.05)
-sys.exit(1)
-PY
-}
+wait_done() { bench_wait_signed "$PORT"; }
 
 # signer_run NAME THREADS KIND: signatures per second, end to end
 signer_run() {

@@ -26,3 +26,29 @@ bench_index() {
         }
     }' >"$2"
 }
+
+# bench_port: a free port on 127.0.0.1
+bench_port() {
+    /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# bench_wait_signed PORT: waits until the signer's consumer group on the
+# Redis at 127.0.0.1:PORT has read everything and holds nothing pending,
+# and prints the time it saw that (unix seconds).  One polling process with
+# one connection: forking redis-cli several times a second would take CPU
+# from the signer on a two-core machine.  Gives up after 30 minutes.
+bench_wait_signed() {
+    /usr/bin/python3 - "$1" <<'PY' || { echo "gave up after 30 minutes" >&2; return 1; }
+import sys, time, redis
+r = redis.Redis(host="127.0.0.1", port=int(sys.argv[1]))
+deadline = time.monotonic() + 1800
+while time.monotonic() < deadline:
+    groups = {g["name"]: g for g in r.xinfo_groups("revoca:events")}
+    g = groups.get(b"signer") or groups.get("signer")
+    if g is not None and g.get("lag") == 0 and g.get("pending") == 0:
+        print("%.6f" % time.time())
+        sys.exit(0)
+    time.sleep(0.05)
+sys.exit(1)
+PY
+}

@@ -28,7 +28,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${REVOCA_BUILD:-$ROOT/build}
 PY=/usr/bin/python3
 TMP=$(mktemp -d /tmp/revoca-mem-bench.XXXXXX)
-PORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(bench_port)
 SIGNER_PID=
 
 cleanup() {
@@ -84,20 +84,8 @@ echo "revoca import"
 echo "revoca-signer: signing every response"
 "$BUILD/responder/revoca-signer" -c "$TMP/revoca.conf" >"$TMP/signer.log" 2>&1 &
 SIGNER_PID=$!
-# Done when the group has read everything and holds nothing pending; a
-# hang guard of 30 minutes.
-$PY - "$PORT" <<'PY' || { echo "gave up after 30 minutes" >&2; exit 1; }
-import sys, time, redis
-r = redis.Redis(host="127.0.0.1", port=int(sys.argv[1]))
-deadline = time.monotonic() + 1800
-while time.monotonic() < deadline:
-    groups = {g["name"]: g for g in r.xinfo_groups("revoca:events")}
-    g = groups.get(b"signer") or groups.get("signer")
-    if g is not None and g.get("lag") == 0 and g.get("pending") == 0:
-        sys.exit(0)
-    time.sleep(0.2)
-sys.exit(1)
-PY
+# Done when the group has read everything and holds nothing pending.
+bench_wait_signed "$PORT" >/dev/null || exit 1
 kill -TERM "$SIGNER_PID"; wait "$SIGNER_PID" || true; SIGNER_PID=
 
 $PY - "$PORT" "$N" "$BEFORE" "$START" "$PREFIX" <<'PY'

@@ -36,7 +36,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${REVOCA_BUILD:-$ROOT/build}
 PY=/usr/bin/python3
 TMP=$(mktemp -d /tmp/revoca-bench.XXXXXX)
-PORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(bench_port)
 SIGNER_PIDS=()
 
 cleanup() {
@@ -111,24 +111,8 @@ if [[ -n $PIN ]]; then
     taskset -a -pc 1 "$REDIS_PID" >/dev/null
 fi
 
-# Done when the group has read everything and holds nothing pending.  One
-# polling process with one connection: forking redis-cli five times a
-# second would take CPU from the signer on a two-core machine.
-wait_done() {
-    $PY - "$PORT" "$1" <<'PY' || { echo "gave up after 30 minutes" >&2; exit 1; }
-import sys, time, redis
-r = redis.Redis(host="127.0.0.1", port=int(sys.argv[1]))
-deadline = time.monotonic() + 1800
-while time.monotonic() < deadline:
-    groups = {g["name"]: g for g in r.xinfo_groups("revoca:events")}
-    g = groups.get(b"signer") or groups.get("signer")
-    if g is not None and g.get("lag") == 0 and g.get("pending") == 0:
-        open(sys.argv[2], "w").write("%.6f\n" % time.time())
-        sys.exit(0)
-    time.sleep(0.05)
-sys.exit(1)
-PY
-}
+# Done when the group has read everything and holds nothing pending.
+wait_done() { bench_wait_signed "$PORT" >"$1"; }
 
 # start_signer NAME PIN [PREFIX...]: one signer under /usr/bin/time
 start_signer() {

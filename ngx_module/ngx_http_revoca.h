@@ -266,6 +266,10 @@ ngx_int_t ngx_http_revoca_send_error(ngx_http_request_t *r,
     ngx_http_revoca_ctx_t *ctx, ocsp_resp_status_e status);
 /* ans->etag, the ETag header's value, from ans->der */
 void ngx_http_revoca_etag(ngx_http_revoca_answer_t *ans);
+/* moves DER, malloc'ed by the core, into the request pool (DER is freed
+ * either way) */
+ngx_int_t ngx_http_revoca_der_to_pool(ngx_http_request_t *r, ngx_str_t *dst,
+    u_char *der, size_t len);
 
 
 /* ngx_http_revoca_redis.c */

@@ -357,15 +357,9 @@ ngx_http_revoca_answer_redis(ngx_http_request_t *r,
         goto invalid;
     }
 
-    ans.der.data = ngx_pnalloc(r->pool, full_len);
-    if (ans.der.data == NULL) {
-        free(full);
+    if (ngx_http_revoca_der_to_pool(r, &ans.der, full, full_len) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    ngx_memcpy(ans.der.data, full, full_len);
-    ans.der.len = full_len;
-    free(full);
 
     if (ans.der.len > NGX_HTTP_REVOCA_DER_MAX) {
         why = "too long";

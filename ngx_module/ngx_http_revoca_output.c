@@ -255,3 +255,21 @@ ngx_http_revoca_decimal(u_char *p, time_t v)
 
     return ngx_cpymem(p, q, buf + NGX_TIME_T_LEN - q);
 }
+
+
+ngx_int_t
+ngx_http_revoca_der_to_pool(ngx_http_request_t *r, ngx_str_t *dst,
+    u_char *der, size_t len)
+{
+    dst->data = ngx_pnalloc(r->pool, len);
+    if (dst->data == NULL) {
+        free(der);
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(dst->data, der, len);
+    dst->len = len;
+    free(der);
+
+    return NGX_OK;
+}

@@ -136,15 +136,9 @@ ngx_http_revoca_sign(ngx_http_request_t *r, ngx_http_revoca_ctx_t *ctx,
 
     ngx_memzero(&ans, sizeof(ngx_http_revoca_answer_t));
 
-    ans.der.data = ngx_pnalloc(r->pool, outlen);
-    if (ans.der.data == NULL) {
-        free(out);
+    if (ngx_http_revoca_der_to_pool(r, &ans.der, out, outlen) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    ngx_memcpy(ans.der.data, out, outlen);
-    ans.der.len = outlen;
-    free(out);
 
     ans.this_update = s.this_update;
     ans.next_update = s.next_update;

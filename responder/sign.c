@@ -766,6 +766,21 @@ static int key_ready(ocsp_sign_key_t *k)
     return 0;
 }
 
+/* A signature refused: a token's session is gone or its library failed,
+ * so the next call reopens at once and later ones back off; a file key's
+ * failure is the key's.  Returns -1. */
+static int sign_failed(ocsp_sign_key_t *k)
+{
+    if (k->pkcs11) {
+        sign_err(&k->err, OCSP_SIGN_ETOKEN, "%s: signing failed", k->ref);
+        k->broken = 1;
+        k->retry_at = time(NULL);
+        p11_reset();
+    } else {
+        sign_err(&k->err, OCSP_SIGN_EKEY, "%s: signing failed", k->ref);
+    }
+    return -1;
+}
 int ocsp_sign(ocsp_sign_key_t *k, const unsigned char *data, size_t len,
               unsigned char *sig, size_t *siglen)
 {
@@ -777,17 +792,7 @@ int ocsp_sign(ocsp_sign_key_t *k, const unsigned char *data, size_t len,
         return -1;
     }
     if (sign_raw(k, data, len, sig, siglen) != 0) {
-        if (k->pkcs11) {
-            /* The session is gone or the library failed: the next call
-             * reopens at once, later ones back off. */
-            sign_err(&k->err, OCSP_SIGN_ETOKEN, "%s: signing failed", k->ref);
-            k->broken = 1;
-            k->retry_at = time(NULL);
-            p11_reset();
-        } else {
-            sign_err(&k->err, OCSP_SIGN_EKEY, "%s: signing failed", k->ref);
-        }
-        return -1;
+        return sign_failed(k);
     }
     return 0;
 }
@@ -871,15 +876,7 @@ int ocsp_sign_end(ocsp_sign_key_t *k, unsigned char *sig, size_t *siglen)
         return -1;
     }
     if (EVP_PKEY_sign(k->pctx, sig, siglen, digest, dlen) != 1) {
-        if (k->pkcs11) {
-            sign_err(&k->err, OCSP_SIGN_ETOKEN, "%s: signing failed", k->ref);
-            k->broken = 1;
-            k->retry_at = time(NULL);
-            p11_reset();
-        } else {
-            sign_err(&k->err, OCSP_SIGN_EKEY, "%s: signing failed", k->ref);
-        }
-        return -1;
+        return sign_failed(k);
     }
     return 0;
 }

@@ -16,6 +16,8 @@
 
 static void ngx_http_revoca_lookup_done(ngx_http_revoca_redis_req_t *rr,
     ngx_int_t rc);
+static ngx_int_t ngx_http_revoca_format_get(ngx_http_revoca_redis_req_t *rr,
+    char *key, int len);
 static ngx_int_t ngx_http_revoca_answer_redis(ngx_http_request_t *r,
     ngx_http_revoca_ctx_t *ctx);
 static ngx_uint_t ngx_http_revoca_origins(ngx_http_revoca_loc_conf_t *rlcf,
@@ -28,9 +30,7 @@ ngx_http_revoca_lookup(ngx_http_request_t *r, u_char *der, size_t len)
     char                          key[OCSP_KEY_MAX];
     int                           n;
     u_char                       *p;
-    size_t                        argvlen[2];
     ngx_int_t                     rc;
-    const char                   *argv[2];
     ocsp_limits_t                 lim;
     ocsp_certid_t                *id;
     ocsp_resp_status_e            st;
@@ -142,12 +142,7 @@ ngx_http_revoca_lookup(ngx_http_request_t *r, u_char *der, size_t len)
         return ngx_http_revoca_send_error(r, ctx, OCSP_ST_INTERNAL_ERROR);
     }
 
-    argv[0] = "GET"; argvlen[0] = 3;
-    argv[1] = key; argvlen[1] = n;
-
-    if (ngx_http_revoca_redis_format(&ctx->rr, 2, argv, argvlen)
-        != NGX_OK)
-    {
+    if (ngx_http_revoca_format_get(&ctx->rr, key, n) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -167,12 +162,7 @@ ngx_http_revoca_lookup(ngx_http_request_t *r, u_char *der, size_t len)
             return ngx_http_revoca_send_error(r, ctx, OCSP_ST_INTERNAL_ERROR);
         }
 
-        argv[0] = "GET"; argvlen[0] = 3;
-        argv[1] = key; argvlen[1] = n;
-
-        if (ngx_http_revoca_redis_format(&ctx->rr, 2, argv, argvlen)
-            != NGX_OK)
-        {
+        if (ngx_http_revoca_format_get(&ctx->rr, key, n) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
@@ -432,4 +422,20 @@ ngx_http_revoca_miss(ngx_http_request_t *r, ngx_http_revoca_ctx_t *ctx)
     }
 
     return ngx_http_revoca_send_error(r, ctx, rlcf->miss_status);
+}
+
+
+/* formats GET KEY into RR's command */
+
+static ngx_int_t
+ngx_http_revoca_format_get(ngx_http_revoca_redis_req_t *rr, char *key,
+    int len)
+{
+    const char  *argv[2];
+    size_t       argvlen[2];
+
+    argv[0] = "GET"; argvlen[0] = 3;
+    argv[1] = key; argvlen[1] = len;
+
+    return ngx_http_revoca_redis_format(rr, 2, argv, argvlen);
 }

@@ -54,8 +54,9 @@
 /* largest pre-signed response accepted from Redis */
 #define NGX_HTTP_REVOCA_DER_MAX        (64 * 1024)
 
-/* the fields of the HMGET of a response: DER, thisUpdate, nextUpdate,
- * status; the most elements a Redis reply may have */
+/* the most elements a Redis reply may have: the module's commands (GET of
+ * the stored responses and of the record, AUTH, SELECT) get none, so any
+ * array beyond this small bound is hostile */
 #define NGX_HTTP_REVOCA_REDIS_ELEMENTS_MAX  4
 /* the ETag header's value: the MD5 of the DER in hex, quoted, formatted
  * once when the answer is made (RFC 9110 8.8.3) */

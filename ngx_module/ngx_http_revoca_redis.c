@@ -13,7 +13,7 @@
 
 
 /*
- * What a reply may hold (reply_limits.h): the HMGET's array of fields, none
+ * What a reply may hold (reply_limits.h): a small array at most, none
  * nested, no string longer than a pre-signed response.  Anything more is
  * refused as it is announced and the connection closed.
  */

@@ -16,11 +16,6 @@ size_t ocsp_hash_len(ocsp_hash_e hash)
     return hash == OCSP_HASH_SHA1 ? 20 : 32;
 }
 
-const char *ocsp_hash_field(ocsp_hash_e hash)
-{
-    return hash == OCSP_HASH_SHA1 ? "sha1" : "sha256";
-}
-
 static const EVP_MD *hash_md(ocsp_hash_e hash)
 {
     return hash == OCSP_HASH_SHA1 ? EVP_sha1() : EVP_sha256();

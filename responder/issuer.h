@@ -145,6 +145,4 @@ int ocsp_registry_expiry_due(ocsp_registry_t *reg, time_t now, char *buf,
 
 size_t ocsp_hash_len(ocsp_hash_e hash);
 
-const char *ocsp_hash_field(ocsp_hash_e hash); /* "sha1" / "sha256" */
-
 #endif

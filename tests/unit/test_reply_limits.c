@@ -50,7 +50,7 @@ int main(void)
     int bytewise;
 
     for (bytewise = 0; bytewise <= 1; bytewise++) {
-        /* what the module asks for: HMGET of 4 fields, GET, AUTH */
+        /* within the module's bounds: a 4-element array, GET, AUTH */
         CHECK(READS("*4\r\n$3\r\nabc\r\n$-1\r\n$2\r\n17\r\n$1\r\n0\r\n",
                     bytewise, why) == 1);
         CHECK(READS("$-1\r\n", bytewise, why) == 1);

@@ -89,8 +89,8 @@ class Hook:
         return sorted(out, key=lambda r: r["run"])
 
 
-def purge_conf(hook, **kw):
-    settings = {"hook": '"%s"' % hook.path, "timeout": '"5s"',
+def purge_conf(h, **kw):
+    settings = {"hook": '"%s"' % h.path, "timeout": '"5s"',
                 "attempts": 5, "backoff": '"1s"', "claim_idle": '"10s"',
                 "ocsp_urls": "(%s)" % ", ".join('"%s"' % b for b in BASES)}
     settings.update(kw)
@@ -314,5 +314,44 @@ def test_two_signers_run_each_job_once(tmp_path, pki_dir):
             assert flat.count(s) <= (2 if int(s, 16) % 2 == 0 else 1), s
         # both signers' purgers took part
         assert all("purger started consumer=" in d.output() for d in (a, b))
+    finally:
+        stack.close()
+
+
+def test_check_prints_and_refuses(tmp_path, pki_dir):
+    import subprocess
+    from revoca_fixtures import SIGNER
+    hook = Hook(tmp_path)
+    stack = make_stack(tmp_path, pki_dir, hook)
+    try:
+        def check(extra):
+            stack.write_conf([{"name": "demo"}], extra)
+            return subprocess.run([SIGNER, "-c", stack.conf, "--check"],
+                                  capture_output=True, text=True)
+        p = check(purge_conf(hook))
+        assert p.returncode == 0, p.stderr
+        plain = os.path.join(hook.dir, "plain")
+        with open(plain, "w") as f:
+            f.write("#!/bin/sh\n")
+        os.chmod(plain, 0o644)
+        assert ("purge hook=%s timeout=5s attempts=5 backoff=1s "
+                "backoff_max=300s batch=1 claim_idle=10s stream_max=1000000"
+                % hook.path) in p.stdout.splitlines()
+        assert ["issuer demo ocsp_url=" + b for b in BASES] == \
+            [l for l in p.stdout.splitlines() if " ocsp_url=" in l]
+        for extra, why in (
+                (purge_conf(hook, hook='"%s"' % plain), "not executable"),
+                (purge_conf(hook, timeout='"6s"'),
+                 "claim_idle must be at least twice the timeout"),
+                (purge_conf(hook, ocsp_urls='("http://x/ocsp?a=b")'),
+                 "ocsp_urls: element 0 of issuer demo is not a valid"),
+                (purge_conf(hook, ocsp_urls="()"), "ocsp_urls: 1..4 URLs"),
+                (purge_conf(hook, batch=17), "batch"),
+                (purge_conf(hook, colour='"blue"'), "unknown key")):
+            p = check(extra)
+            assert p.returncode == 1 and why in p.stderr, (extra, p.stderr)
+        # without a hook: nothing is purged, nothing is refused
+        p = check('purge = { ocsp_urls = ("http://x/ocsp"); };')
+        assert p.returncode == 0 and "purge off" in p.stdout, p.stderr
     finally:
         stack.close()

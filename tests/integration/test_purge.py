@@ -355,3 +355,46 @@ def test_check_prints_and_refuses(tmp_path, pki_dir):
         assert p.returncode == 0 and "purge off" in p.stdout, p.stderr
     finally:
         stack.close()
+
+
+def test_under_the_documented_signer_acl(tmp_path, pki_dir):
+    """The signer, its invalidations and its purger under the revoca-signer
+    user of docs/redis.md: nothing refused (ACL LOG empty), and the user
+    still cannot append or delete events."""
+    import redis
+    from test_redis_tls import documented_acls
+    hook = Hook(tmp_path)
+    stack = make_stack(tmp_path, pki_dir, hook)
+    try:
+        admin = stack.r()
+        admin.execute_command("ACL", "SETUSER", "revoca-signer", ">pw",
+                              *documented_acls()["revoca-signer"])
+        conf = os.path.join(stack.tmp, "acl.conf")
+        with open(stack.conf) as f:
+            text = f.read()
+        with open(conf, "w") as f:
+            f.write(text.replace("redis = { ", 'redis = { user = '
+                                 '"revoca-signer"; password = "pw"; ', 1))
+        sub = admin.pubsub(ignore_subscribe_messages=True)
+        sub.subscribe("revoca:invalidate")
+        stack.start_signer(conf=conf)
+        leaf = stack.path("good.pem")
+        stack.cli("issue", "--issuer", "demo", "--cert", leaf)
+        wait_for(lambda: hook.runs("ok"), 30, what="the purge")
+        wait_for(lambda: purge_idle(admin), what="the job acknowledged")
+        m = wait_for(lambda: sub.get_message(timeout=0.2), what="message")
+        assert m["data"] == ("demo:" + stack.serial_of(leaf)).encode()
+        assert admin.execute_command("ACL", "LOG") == []
+        u = redis.Redis(host="127.0.0.1", port=stack.redis.port,
+                        username="revoca-signer", password="pw")
+        for cmd in (("XADD", "revoca:events", "*", "e", "x"),
+                    ("XDEL", "revoca:events", "1-1"),
+                    ("XTRIM", "revoca:events", "MAXLEN", "0")):
+            try:
+                u.execute_command(*cmd)
+                raise AssertionError("allowed: %s" % (cmd,))
+            except redis.exceptions.NoPermissionError:
+                pass
+        sub.close()
+    finally:
+        stack.close()

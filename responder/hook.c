@@ -165,5 +165,8 @@ int ocsp_hook_run(char *const argv[], int64_t timeout_ms,
         keep_output(res, buf, (size_t)n);
     }
     close(fds[0]);
+    /* What it left running goes too (its group outlives it only through
+     * them; ESRCH when there are none). */
+    kill(-pid, SIGKILL);
     return ended(wstatus, res);
 }

@@ -4,7 +4,8 @@
  * stderr captured (the first OCSP_HOOK_OUTPUT_MAX bytes kept for the log
  * line), default signal dispositions and an empty signal mask whatever the
  * caller's (a daemon ignores SIGPIPE), and killed with its whole group
- * once its time is up.  Safe in a threaded process: posix_spawn, no
+ * once its time is up; what it leaves running when it exits is killed
+ * too, so that no run outlives its bound.  Safe in a threaded process: posix_spawn, no
  * allocation between fork and exec.
  */
 #ifndef REVOCA_HOOK_H

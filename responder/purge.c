@@ -538,17 +538,28 @@ static long purge_next_due(const ocsp_purger_t *p, long now)
     return best;
 }
 
-/* New jobs, waiting at most WAIT_MS (0: not at all).  0, or -1. */
+/*
+ * New jobs, waiting at most WAIT_MS (0: not at all).  At most two runs'
+ * worth not yet tried are taken, so that in a burst the other signers'
+ * purgers get their share instead of one holding them all.  0, or -1.
+ */
 static int purge_read(ocsp_purger_t *p, long wait_ms)
 {
     char count[24], block[24];
     const char *argv[] = {
         "XREADGROUP", "GROUP", OCSP_PURGE_GROUP, p->consumer, "COUNT", count,
         "BLOCK",      block,   "STREAMS",        p->key,      ">"};
-    size_t room = PURGE_HELD_MAX - p->nheld, got;
+    size_t room = PURGE_HELD_MAX - p->nheld, got, fresh = 0, i;
+    size_t want = 2 * (size_t)p->pc->batch;
     redisReply *r;
     int rc;
 
+    for (i = 0; i < p->nheld; i++) {
+        fresh += p->held[i].attempts == 0;
+    }
+    if (room > (fresh < want ? want - fresh : 0)) {
+        room = fresh < want ? want - fresh : 0;
+    }
     if (room == 0) {
         if (wait_ms > 0) {
             struct timespec ts = {wait_ms / 1000, (wait_ms % 1000) * 1000000};

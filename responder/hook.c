@@ -75,7 +75,7 @@ static int ended(int wstatus, ocsp_hook_result_t *res)
     return -1;
 }
 
-int ocsp_hook_run(char *const argv[], int64_t timeout_ms,
+int ocsp_hook_run(char *const argv[], char *const envp[], int64_t timeout_ms,
                   ocsp_hook_result_t *res)
 {
     posix_spawn_file_actions_t fa;
@@ -94,7 +94,8 @@ int ocsp_hook_run(char *const argv[], int64_t timeout_ms,
     posix_spawnattr_init(&at);
     rc = spawn_setup(&fa, &at, fds[1]);
     if (rc == 0) {
-        rc = posix_spawn(&pid, argv[0], &fa, &at, argv, environ);
+        rc = posix_spawn(&pid, argv[0], &fa, &at, argv,
+                         envp != NULL ? envp : environ);
     } else {
         rc = ENOMEM;
     }

@@ -5,8 +5,8 @@
  * line), default signal dispositions and an empty signal mask whatever the
  * caller's (a daemon ignores SIGPIPE), and killed with its whole group
  * once its time is up; what it leaves running when it exits is killed
- * too, so that no run outlives its bound.  Safe in a threaded process: posix_spawn, no
- * allocation between fork and exec.
+ * too, so that no run outlives its bound.  Safe in a threaded process:
+ * posix_spawn, no allocation between fork and exec.
  */
 #ifndef REVOCA_HOOK_H
 #define REVOCA_HOOK_H
@@ -29,13 +29,13 @@ typedef struct {
 } ocsp_hook_result_t;
 
 /*
- * Runs ARGV[0] (an absolute path) with ARGV (NULL-terminated) and the
- * caller's environment, waiting at most TIMEOUT_MS.  Returns 0 if it exited
- * 0, else -1; *res says how it ended either way (res->err a line for the
- * log: "exit status 3", "killed by signal 9", "timed out after 10 s",
- * "not started: ...").
+ * Runs ARGV[0] (an absolute path) with ARGV (NULL-terminated) and ENVP
+ * (NULL: the caller's environment), waiting at most TIMEOUT_MS.  Returns 0 if
+ * it exited 0, else -1; *res says how it ended either way (res->err a line for
+ * the log: "exit status 3", "killed by signal 9", "timed out after 10 s", "not
+ * started: ...").
  */
-int ocsp_hook_run(char *const argv[], int64_t timeout_ms,
+int ocsp_hook_run(char *const argv[], char *const envp[], int64_t timeout_ms,
                   ocsp_hook_result_t *res);
 
 #endif

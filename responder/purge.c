@@ -186,7 +186,51 @@ struct ocsp_purger_s {
     size_t nheld;
     char (*urls)[OCSP_PURGE_URL_MAX]; /* batch x OCSP_PURGE_URLS_MAX, owned */
     char *argv[2 + OCSP_PURGE_BATCH_MAX * OCSP_PURGE_URLS_MAX];
+    char **envp; /* the signer's environment but the PIN's; owned */
 };
+
+extern char **environ;
+
+/*
+ * The environment the hook runs with: the signer's, without the variable
+ * pkcs11.pin_env names (a token's PIN is no business of a CDN script).
+ * NULL-terminated copies, or NULL (no memory).
+ */
+static char **hook_environment(const ocsp_config_t *cf)
+{
+    const char *pin = cf->pkcs11.pin_env;
+    size_t n = 0, k = 0, pin_len = pin != NULL ? strlen(pin) : 0;
+    char **env;
+
+    while (environ[n] != NULL) {
+        n++;
+    }
+    if ((env = calloc(n + 1, sizeof(*env))) == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (pin != NULL && strncmp(environ[i], pin, pin_len) == 0 &&
+            environ[i][pin_len] == '=') {
+            continue;
+        }
+        if ((env[k++] = strdup(environ[i])) == NULL) {
+            for (size_t j = 0; j + 1 < k; j++) {
+                free(env[j]);
+            }
+            free(env);
+            return NULL;
+        }
+    }
+    return env;
+}
+
+static void hook_environment_free(char **env)
+{
+    for (size_t i = 0; env != NULL && env[i] != NULL; i++) {
+        free(env[i]);
+    }
+    free(env);
+}
 
 /*
  * An error reply R (freed) to WHAT: NOGROUP (the stream was deleted) has
@@ -673,7 +717,7 @@ static int purge_run_due(ocsp_purger_t *p)
     }
     p->argv[1 + nurls] = NULL;
 
-    ok = ocsp_hook_run(p->argv, p->pc->timeout * 1000, &res) == 0;
+    ok = ocsp_hook_run(p->argv, p->envp, p->pc->timeout * 1000, &res) == 0;
     atomic_fetch_add(&p->stats.runs, 1);
     if (!ok) {
         atomic_fetch_add(&p->stats.failed, 1);
@@ -778,7 +822,11 @@ ocsp_purger_t *ocsp_purger_start(const ocsp_config_t *cf,
 
     if (p == NULL ||
         (p->urls = calloc((size_t)OCSP_PURGE_BATCH_MAX * OCSP_PURGE_URLS_MAX,
-                          OCSP_PURGE_URL_MAX)) == NULL) {
+                          OCSP_PURGE_URL_MAX)) == NULL ||
+        (p->envp = hook_environment(cf)) == NULL) {
+        if (p != NULL) {
+            free(p->urls);
+        }
         free(p);
         snprintf(err, OCSP_ERR_MAX, "purger: out of memory");
         return NULL;
@@ -792,6 +840,7 @@ ocsp_purger_t *ocsp_purger_start(const ocsp_config_t *cf,
     if ((rc = pthread_create(&p->thread, NULL, purge_main, p)) != 0) {
         snprintf(err, OCSP_ERR_MAX, "purger: thread not started: %s",
                  strerror(rc));
+        hook_environment_free(p->envp);
         free(p->urls);
         free(p);
         return NULL;
@@ -807,6 +856,7 @@ void ocsp_purger_stop(ocsp_purger_t *p)
     p->quit = 1;
     pthread_join(p->thread, NULL);
     ocsp_rconn_close(&p->conn);
+    hook_environment_free(p->envp);
     free(p->urls);
     free(p);
 }

@@ -41,7 +41,10 @@ with open(os.path.join(d, "lock"), "a+") as lk:
 def record(kind):
     name = os.path.join(d, "runs", "%s-%s.json" % (kind, uuid.uuid4().hex))
     with open(name + ".tmp", "w") as f:
-        json.dump({"run": n, "argv": sys.argv[1:], "pid": os.getpid()}, f)
+        json.dump({"run": n, "argv": sys.argv[1:], "pid": os.getpid(),
+                   "stdin": sys.stdin.read(),
+                   "env": {k: os.environ.get(k) for k in
+                           ("REVOCA_TEST_PIN", "REVOCA_TEST_OTHER")}}, f)
     os.rename(name + ".tmp", name)
 fail_first = int(open(os.path.join(d, "fail_first")).read()) \
     if os.path.exists(os.path.join(d, "fail_first")) else 0
@@ -396,5 +399,26 @@ def test_under_the_documented_signer_acl(tmp_path, pki_dir):
             except redis.exceptions.NoPermissionError:
                 pass
         sub.close()
+    finally:
+        stack.close()
+
+
+def test_hook_environment_leaves_the_pin_out(tmp_path, pki_dir, monkeypatch):
+    """The hook runs with the signer's environment but the variable
+    pkcs11.pin_env names, and nothing on stdin."""
+    monkeypatch.setenv("REVOCA_TEST_PIN", "1234")
+    monkeypatch.setenv("REVOCA_TEST_OTHER", "kept")
+    hook = Hook(tmp_path)
+    stack = Stack(tmp_path, pki_dir, extra=purge_conf(hook) +
+                  'pkcs11 = { pin_env = "REVOCA_TEST_PIN"; };\n')
+    try:
+        sig = stack.start_signer()
+        stack.cli("issue", "--issuer", "demo", "--cert",
+                  stack.path("good.pem"))
+        run = wait_for(lambda: hook.runs("ok"), 30, what="the run")[0]
+        assert run["env"] == {"REVOCA_TEST_PIN": None,
+                              "REVOCA_TEST_OTHER": "kept"}
+        assert run["stdin"] == ""
+        assert sig.stop() == 0
     finally:
         stack.close()

@@ -273,6 +273,11 @@ int signer_run(signer_t *s)
              s->consumer, s->reg.n, s->batch, s->sign_threads);
     while (!*s->stop) {
         char expiry[160]; /* issue 11 part 4: a day's warning, issuer.h */
+        if (ocsp_daemon_recover_due(&s->recover)) {
+            s->reexec = 1;
+            *s->stop = 1;
+            break;
+        }
         while (ocsp_registry_expiry_due(&s->reg, time(NULL), expiry,
                                         sizeof(expiry))) {
             ocsp_log(OCSP_LOG_WARN, "%s", expiry);

@@ -422,3 +422,32 @@ def test_hook_environment_leaves_the_pin_out(tmp_path, pki_dir, monkeypatch):
         assert sig.stop() == 0
     finally:
         stack.close()
+
+
+def test_reload_in_place_keeps_the_jobs_in_hand(tmp_path, pki_dir):
+    """SIGHUP restarts the signer in place (same pid, daemon.h): the purger
+    stops after the run in hand (here killed at its timeout), and the job
+    it had, still pending, is run by the purger after the restart."""
+    hook = Hook(tmp_path)
+    hook.set("hang")
+    stack = make_stack(tmp_path, pki_dir, hook, timeout='"2s"')
+    try:
+        r = stack.r()
+        sig = stack.start_signer()
+        pid = sig.proc.pid
+        leaf = stack.path("good.pem")
+        stack.cli("issue", "--issuer", "demo", "--cert", leaf)
+        wait_for(lambda: hook.runs("hung"), 30, what="the hook to start")
+        os.kill(pid, signal.SIGHUP)
+        wait_for(lambda: sig.output().count("purger started") == 2, 60,
+                 what="the restart in place")
+        assert sig.alive() and sig.proc.pid == pid
+        assert "timed out after 2000 ms" in sig.output()
+        hook.clear("hang")
+        ok = wait_for(lambda: hook.runs("ok"), 30, what="the job run again")
+        assert ok[0]["argv"] == expected_urls(stack, leaf)
+        wait_for(lambda: purge_idle(r), what="the job acknowledged")
+        assert sig.stop() == 0
+        assert len(hook.runs("ok")) == 1
+    finally:
+        stack.close()

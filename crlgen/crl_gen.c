@@ -303,6 +303,24 @@ static int crl_gen_shard_list(crl_gen_t *g, crl_issuer_t *is,
     return crl_gen_hook(g, is, "shards", name, 0, NULL, err);
 }
 
+/* The shared state ST, fenced by the lease.  0, or -1 with err. */
+static int crl_gen_save(crl_gen_t *g, crl_issuer_t *is, const crl_state_t *st,
+                        char *err)
+{
+    int rc = crl_state_save(g->conn, &is->lease, g->crl_conf->config->prefix,
+                            is->conf->issuer_conf->name, st);
+
+    if (rc == 1) {
+        return 0;
+    }
+    if (rc == 0) {
+        snprintf(err, OCSP_ERR_MAX, "lease lost before the state was saved");
+    } else {
+        snprintf(err, OCSP_ERR_MAX, "state not saved: %s", g->conn->err);
+    }
+    return -1;
+}
+
 /*
  * The entries of the last full CRL (snapshot.h) brought up to date with the
  * change log.  Returns 1 with *entries and *expired filled, 0 when a scan
@@ -561,9 +579,7 @@ int crl_gen_full(crl_gen_t *g, crl_issuer_t *is, char *err)
     st.full_max_ms = last_change;
 
     crl_lease_acquire(g->conn, &is->lease); /* renewed, or lost: fenced */
-    if (crl_state_save(g->conn, &is->lease, crl_conf->config->prefix, issuer,
-                       &st) != 1) {
-        snprintf(err, OCSP_ERR_MAX, "lease lost before the state was saved");
+    if (crl_gen_save(g, is, &st, err) != 0) {
         goto failed;
     }
     is->st = st;
@@ -665,9 +681,7 @@ int crl_gen_delta(crl_gen_t *g, crl_issuer_t *is, char *err)
     st.delta_base = p.base_number;
     st.delta_max_ms = max_ms > st.full_max_ms ? max_ms : st.full_max_ms;
     crl_lease_acquire(g->conn, &is->lease);
-    if (crl_state_save(g->conn, &is->lease, crl_conf->config->prefix, issuer,
-                       &st) != 1) {
-        snprintf(err, OCSP_ERR_MAX, "lease lost before the state was saved");
+    if (crl_gen_save(g, is, &st, err) != 0) {
         goto failed;
     }
     is->st = st;

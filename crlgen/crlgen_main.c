@@ -379,6 +379,9 @@ static int crl_run_daemon(crl_gen_t *g, crl_issuer_t *iss, size_t n)
         for (size_t i = 0; i < n && !was_up; i++) {
             iss[i].reload = 1;
         }
+        if (!was_up) {
+            grouped = 0; /* the group may be missing there */
+        }
         if (!grouped) {
             grouped = crl_events_group(g->conn, &ev) == 0;
         }

@@ -224,11 +224,12 @@ def test_daemon_follows_a_failover_with_what_it_had_in_hand(tmp_path, pki_dir):
     os.makedirs(arch)
     hook = os.path.join(str(tmp_path), "archive.sh")
     with open(hook, "w") as f:
-        # every CRL published, in order, under its number
-        f.write('#!/bin/sh\n[ "$REVOCA_CRL_KIND" = shards ] && exit 0\n'
+        # every CRL published, in order, copied whole (then renamed)
+        f.write('#!/bin/sh\nset -e\n[ "$REVOCA_CRL_KIND" = shards ] && exit 0\n'
                 'n=$(ls "%s" | wc -l)\n'
-                'cp "$1" "%s/$(printf %%04d "$n")-$(basename "$1")"\n'
-                % (arch, arch))
+                'cp "$1" "%s/.tmp"\n'
+                'mv "%s/.tmp" "%s/$(printf %%04d "$n")-$(basename "$1")"\n'
+                % (arch, arch, arch, arch))
     os.chmod(hook, 0o755)
     s = CrlStack(tmp_path, pki_dir, issuers=ISSUERS)
     replica = fwd = None

@@ -26,6 +26,9 @@
 #define RETRY_MAX_MS 60000
 
 static volatile int crl_stop;
+/* A token outage a fresh start would end (daemon.h): stop, re-exec. */
+static ocsp_daemon_restart_t crl_restart;
+static int crl_reexec;
 
 static void usage(FILE *f)
 {
@@ -368,8 +371,13 @@ static int crl_run_daemon(crl_gen_t *g, crl_issuer_t *iss, size_t n)
     ocsp_log(OCSP_LOG_INFO, "started consumer=%s issuers=%zu publish_dir=%s",
              g->crl_conf->consumer, n, g->crl_conf->publish_dir);
     while (!crl_stop) {
-        int was_up = ocsp_rconn_connected(g->conn);
+        int was_up;
 
+        if (ocsp_daemon_restart_due(&crl_restart)) {
+            crl_reexec = 1;
+            break;
+        }
+        was_up = ocsp_rconn_connected(g->conn);
         if (ocsp_rconn_ensure(g->conn, &crl_stop, 0) != 0) {
             continue;
         }
@@ -385,6 +393,7 @@ static int crl_run_daemon(crl_gen_t *g, crl_issuer_t *iss, size_t n)
         if (!grouped) {
             grouped = crl_events_group(g->conn, &ev) == 0;
         }
+        ocsp_daemon_ready(); /* keys loaded, Redis answered */
         for (size_t i = 0; i < n && !crl_stop; i++) {
             crl_tick_issuer(g, &ev, iss, i);
         }
@@ -544,6 +553,7 @@ int main(int argc, char **argv)
             rc = crl_run_once(&g, iss, crl_conf.n, delta_only);
         }
     } else {
+        ocsp_daemon_restart_init(&crl_restart, file);
         rc = crl_run_daemon(&g, iss, crl_conf.n);
     }
     ocsp_rconn_close(&rconn);
@@ -561,6 +571,10 @@ done:
     }
     if (have_cf) {
         ocsp_config_free(&config);
+    }
+    if (crl_reexec) {
+        ocsp_daemon_reexec(argv);
+        return 1;
     }
     return rc;
 }

@@ -67,6 +67,10 @@ static long long crl_eval(ocsp_rconn_t *conn, const char *script, int nkeys,
     }
     if (r->type == REDIS_REPLY_INTEGER) {
         v = r->integer;
+    } else if (r->type == REDIS_REPLY_ERROR) {
+        /* (NOPERM, a script error): the failure policy of rconn.h, and
+         * conn->err says why */
+        ocsp_rconn_fail_reply(conn, "EVAL", r);
     }
     freeReplyObject(r);
     return v;

@@ -182,3 +182,51 @@ def test_delta_base_is_at_the_shared_location(tmp_path, pki_dir):
         assert ok, out
     finally:
         s.close()
+
+
+def test_a_shard_that_does_not_get_out_stops_the_round(tmp_path, pki_dir):
+    """The shards go out before the full CRL: a shard whose command fails
+    stops the round before the full CRL is even published, the base stays,
+    and the delta published instead names it."""
+    tmp = str(tmp_path)
+    shared = os.path.join(tmp, "shared")
+    os.makedirs(os.path.join(shared, "history"))
+    flag = os.path.join(tmp, "shards-fail")
+    hook = write_hook(os.path.join(tmp, "copy.sh"),
+                      '#!/bin/sh\n[ "$REVOCA_CRL_KIND" = shard ] && '
+                      '[ -e "%s" ] && exit 3\n' % flag +
+                      (COPY % shared).split("\n", 1)[1])
+    issuers = [{"name": "demo", "shards": 2,
+                "crl": '{ update_interval = "1s"; }'}]
+    s = CrlStack(tmp_path, pki_dir, issuers=issuers,
+                 crl={"post_publish": hook})
+    try:
+        s.start_signer()
+        s.once()
+        kinds = [k for k, *_ in arrivals(shared)]
+        assert kinds == ["shard", "shard", "full", "delta"], kinds
+        base = arrivals(shared)[2][1]
+
+        open(flag, "w").close()
+        _, serial = revoke_new(s, "after")
+        p = s.once(check=False)
+        assert p.returncode == 1 and "post_publish" in p.stderr, p.stderr
+        # the full CRL was not even published here, the base stayed
+        assert openssl_crl_numbers(s.file("demo.crl"))[0] == base
+        assert int(s.r().hget("revoca:crlgen-state:demo",
+                              "full_number")) == base
+        got = arrivals(shared)
+        assert [k for k, *_ in got][4:] == ["delta"], got
+        assert got[-1][2] == base and shared_lists(shared, serial)
+
+        os.remove(flag)
+        s.once()
+        got = arrivals(shared)
+        assert [k for k, *_ in got][5:] == ["shard", "shard", "full", "delta"]
+        assert got[-1][2] == got[-2][1] > base
+        numbers = [n for _, n, _, _ in got]
+        assert numbers == sorted(set(numbers)), numbers
+        for _, _, _, copy in got:
+            openssl_crl_verify(copy, s.path("issuer.pem"))
+    finally:
+        s.close()

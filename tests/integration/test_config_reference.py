@@ -114,3 +114,18 @@ def test_the_check_can_fail():
     assert "`redis.no_such_key_ever`" not in conf
     assert re.search(r"^\|[^|]*`no_such_key_ever`",
                      section(conf, "## Issuers"), re.M) is None
+
+
+def test_every_nginx_directive_is_documented():
+    """The module's directives (its ngx_command_t table) each have their
+    entry in docs/nginx.md (a "### revoca_x" heading, or named in one)."""
+    src = "".join(open(os.path.join(ROOT, "ngx_module", n)).read()
+                  for n in os.listdir(os.path.join(ROOT, "ngx_module"))
+                  if n.endswith(".c"))
+    names = set(re.findall(r'\{\s*ngx_string\("(revoca_\w+)"\)', src))
+    assert len(names) > 10, names
+    doc = open(os.path.join(ROOT, "docs", "nginx.md")).read()
+    headings = [l for l in doc.split("\n") if l.startswith("###")]
+    missing = sorted(n for n in names
+                     if not any(re.search(r"\b%s\b" % n, h) for h in headings))
+    assert not missing, "directives without an entry in docs/nginx.md: %s" % missing

@@ -22,13 +22,18 @@ UPPERCASE placeholder, e.g.
 
 (the "revoca: " prefix may be shown or left out; a trailing " ..." in the
 entry stands for any fields that follow). So a new message, or a changed
-fixed text of an old one, fails until docs/messages.md has its entry.
+fixed text of an old one, fails until docs/messages.md has its entry; and an
+entry that matches no message (removed, renamed) fails too.
 
 Calls whose format is not a fixed text (a variable, a conditional, or only
 "%s" passing on a message made elsewhere) cannot be matched this way; they
 are listed in COMPUTED below with the reason, and docs/messages.md documents
-where their text comes from. An entry in COMPUTED that no longer matches a
-call fails too, so the list stays exact.
+where their text comes from (the entries named in COMPUTED). An entry in
+COMPUTED that no longer matches a call fails too, so the list stays exact.
+
+Not covered here: what the daemons and the CLI print to stderr before they
+exit (usage, start-up and CLI errors); docs/messages.md describes those by
+class and exit status, in items that do not start with a backtick.
 """
 import glob
 import os
@@ -53,25 +58,29 @@ LOWER_LEVELS = {"OCSP_LOG_DEBUG", "OCSP_LOG_INFO", "NGX_LOG_INFO",
                 "NGX_LOG_NOTICE", "NGX_LOG_DEBUG", "NGX_LOG_DEBUG_HTTP",
                 "NGX_LOG_DEBUG_EVENT", "NGX_LOG_DEBUG_CORE"}
 
-# (file, format argument as written, normalised) -> why it is not matched.
-# docs/messages.md documents each one's possible texts.
+# (file, format argument as written, whitespace collapsed) -> (why it is
+# not matched, the docs/messages.md entries that document its texts).
+EXPIRY = ["responder certificate near its expiry issuer=ISSUER not_after=TIME",
+          "responder certificate expired, signing refused issuer=ISSUER "
+          "not_after=TIME"]
 COMPUTED = {
     ("responder/log.c", "level"):
-        "ocsp_log_openssl(): the level and text are its caller's",
+        ("ocsp_log_openssl(): the level and the text are its caller's, and "
+         "it has no caller", []),
     ("responder/signer.c", '"%s"'):
-        "the responder certificate expiry warning made by "
-        "ocsp_issuer_expiry_warning(); documented under 'Responder "
-        "certificates'",
+        ("the responder certificate expiry line made by "
+         "ocsp_registry_expiry_due() (issuer.c)", EXPIRY),
     ("ngx_module/ngx_http_revoca_lookup.c", '"revoca: %s"'):
-        "the responder certificate expiry warning, same text as the "
-        "signer's",
+        ("the same expiry line, logged by each worker", EXPIRY),
     ("ngx_module/ngx_http_revoca_module.c", '"revoca: %s"'):
-        "a configuration error from the core's config loader, passed on",
+        ("the error of ocsp_config_load() for revoca_config, passed on",
+         ["WHY"]),
     ("ngx_module/ngx_http_revoca_module.c", '"revoca: %V: %s"'):
-        "CONFIG_FILE: an error of the shared configuration file, passed on",
+        ("the registry's error (issuer certificate, key, token) after the "
+         "file's name", ["FILE: WHY"]),
     ("ngx_module/ngx_http_revoca_module.c", '"%s in \\"%V\\""'):
-        "nginx's own URL parser error (ngx_parse_url) for "
-        "revoca_redis_server",
+        ("nginx's own URL parser error (ngx_parse_url) for revoca_redis",
+         ['WHY in "ADDRESS"']),
 }
 
 CONVERSION = re.compile(
@@ -233,6 +242,18 @@ def test_computed_messages_are_the_listed_exceptions():
         "\n  ".join(unexplained))
     stale = set(COMPUTED) - seen
     assert not stale, "COMPUTED entries matching no call: %s" % sorted(stale)
+
+
+def test_every_entry_is_a_message():
+    """No entry stays for a message the code no longer logs."""
+    rxs = [pattern(fmt) for _, _, _, _, fmt in messages() if fmt is not None]
+    allowed = {normalise(e) for _, es in COMPUTED.values() for e in es}
+    stale = [e for e in entries()
+             if e not in allowed and not any(rx.match(e) for rx in rxs)]
+    assert not stale, (
+        "docs/messages.md entries that match no message at warning and "
+        "above in the sources (removed, renamed, or a typo):\n  " +
+        "\n  ".join(stale))
 
 
 def test_matching_sees_through_split_literals():

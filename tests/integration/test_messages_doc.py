@@ -5,8 +5,8 @@ component can log is documented there, and a new one fails here until it is.
 What counts as a message at warning and above:
   - the daemons and the core (responder/, crlgen/, feeds/):
     ocsp_log(OCSP_LOG_WARN | OCSP_LOG_ERR, FORMAT, ...);
-  - the nginx module (ngx_module/): ngx_log_error() and ngx_conf_log_error()
-    at NGX_LOG_WARN, NGX_LOG_ERR, NGX_LOG_CRIT, NGX_LOG_ALERT or
+  - the nginx module (ngx_module/): ngx_log_error(), ngx_conf_log_error()
+    and ngx_ssl_error() at NGX_LOG_WARN, NGX_LOG_ERR, NGX_LOG_CRIT, NGX_LOG_ALERT or
     NGX_LOG_EMERG.
 
 How a message is matched: FORMAT is read from the C source (adjacent string
@@ -51,6 +51,10 @@ LOGGERS = [
      {"NGX_LOG_WARN", "NGX_LOG_ERR", "NGX_LOG_CRIT", "NGX_LOG_ALERT",
       "NGX_LOG_EMERG"}, ("ngx_module",)),
     ("ngx_conf_log_error", 0, 3,
+     {"NGX_LOG_WARN", "NGX_LOG_ERR", "NGX_LOG_CRIT", "NGX_LOG_ALERT",
+      "NGX_LOG_EMERG"}, ("ngx_module",)),
+    # nginx's logger that appends OpenSSL's error queue
+    ("ngx_ssl_error", 0, 3,
      {"NGX_LOG_WARN", "NGX_LOG_ERR", "NGX_LOG_CRIT", "NGX_LOG_ALERT",
       "NGX_LOG_EMERG"}, ("ngx_module",)),
 ]

@@ -59,7 +59,9 @@ static const char usage_notes[] =
     "  --rate N  resign: re-signs a second asked of the signer (default 50)\n"
     "\n"
     "Exit status: 0 done, 1 Redis failure, 2 bad input, 3 no response in "
-    "time.\n";
+    "time,\n"
+    "4 written but fewer than redis.min_replica_acks replicas acknowledged "
+    "it.\n";
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -220,6 +222,30 @@ int cli_append_event(cli_t *cli, const Revoca__Event *ev)
     return 0;
 }
 
+/* WHAT is on the primary, on too few replicas (cli->redis.err says how
+ * many): said, and CLI_EXIT_REPLICAS. */
+static int replicas_short(cli_t *cli, const char *what)
+{
+    cli_err("%s: %s; it is in the stream anyway and will be applied, and "
+            "repeating the command is safe (events are idempotent by id)",
+            what, cli->redis.err);
+    return CLI_EXIT_REPLICAS;
+}
+
+int cli_wait_replicas(cli_t *cli, const char *what)
+{
+    int rv = ocsp_rconn_wait(&cli->redis, NULL);
+
+    if (rv == 1) {
+        return replicas_short(cli, what);
+    }
+    if (rv != 0) {
+        cli_err("%s", cli->redis.err);
+        return CLI_EXIT_FAIL;
+    }
+    return 0;
+}
+
 int cli_read_replies(cli_t *cli)
 {
     if (ocsp_rconn_skip(&cli->redis, ocsp_rconn_pending(&cli->redis)) != 0) {
@@ -345,18 +371,23 @@ const ocsp_issuer_conf_t *cli_issuer(cli_t *cli, const char *name, X509 **ca)
  * it the responses, written in the same transaction.  0, 1 on time-out, -1
  * on a Redis error.
  */
-static int wait_applied(cli_t *cli, const Revoca__Event *ev, int64_t secs)
+static int wait_applied(cli_t *cli, const Revoca__Event *ev, long deadline)
 {
     char cert_key[OCSP_KEY_MAX];
-    long deadline = ocsp_now_ms() + (long)secs * 1000;
     const char *get[] = {"GET", cert_key};
 
     ocsp_key_cert(cert_key, cli->cf.prefix, ev->issuer, ev->serial);
     for (;;) {
-        redisReply *reply = ocsp_rconn_cmd(&cli->redis, 2, get, NULL);
+        redisReply *reply = NULL;
         int done = 0;
 
-        if (reply == NULL) {
+        /* A failover meanwhile: the event is on the replicas, the new
+         * primary is asked (rconn.h). */
+        if (ocsp_rconn_ensure(&cli->redis, NULL, deadline) != 0 ||
+            (reply = ocsp_rconn_cmd(&cli->redis, 2, get, NULL)) == NULL) {
+            if (ocsp_now_ms() < deadline) {
+                continue;
+            }
             cli_err("%s", cli->redis.err);
             return -1;
         }
@@ -382,6 +413,55 @@ static int wait_applied(cli_t *cli, const Revoca__Event *ev, int64_t secs)
             return 1;
         }
         usleep(POLL_MS * 1000);
+    }
+}
+
+/*
+ * Writes EV (XADD) and, with redis.min_replica_acks, waits for the
+ * replicas (WAIT).  A connection that fails meanwhile (a failover: the
+ * Sentinels name the new primary) is replaced and EV written again until
+ * DEADLINE: a repeated event is applied once (events are idempotent by
+ * id).  0, or an exit status after a message.
+ */
+static int write_event(cli_t *cli, const char *cmd, const char *serial,
+                       const Revoca__Event *ev, long deadline)
+{
+    char what[160];
+
+    snprintf(what, sizeof(what), "%s %s: event %s", cmd, serial, ev->id);
+    for (;;) {
+        redisReply *r;
+        int rv;
+
+        if (ocsp_rconn_ensure(&cli->redis, NULL, deadline) != 0) {
+            cli_err("%s", cli->redis.err);
+            return CLI_EXIT_FAIL;
+        }
+        if (cli_append_event(cli, ev) != 0) {
+            return CLI_EXIT_FAIL;
+        }
+        r = ocsp_rconn_reply(&cli->redis);
+        if (r != NULL && r->type == REDIS_REPLY_ERROR) {
+            /* refused (NOPERM, ...): repeating would not help */
+            cli_err("redis: XADD: %.*s", (int)(r->len > 200 ? 200 : r->len),
+                    r->str);
+            freeReplyObject(r);
+            return CLI_EXIT_FAIL;
+        }
+        if (r != NULL) {
+            freeReplyObject(r);
+            rv = ocsp_rconn_wait(&cli->redis, NULL);
+            if (rv == 1) {
+                return replicas_short(cli, what);
+            }
+            if (rv == 0) {
+                return 0;
+            }
+        }
+        if (ocsp_now_ms() >= deadline) {
+            cli_err("%s", cli->redis.err);
+            return CLI_EXIT_FAIL;
+        }
     }
 }
 
@@ -453,6 +533,7 @@ static int cmd_event(cli_t *cli, const char *cmd, int argc, char **argv)
     const char *refused;
     int64_t t;
     int status = CLI_EXIT_USAGE, issue = strcmp(cmd, "issue") == 0, waited;
+    long deadline;
 
     if (parse_opts(argc, argv, &o) != 0 || check_opts(cmd, &o) != 0) {
         goto done;
@@ -589,13 +670,18 @@ static int cmd_event(cli_t *cli, const char *cmd, int argc, char **argv)
         goto done;
     }
 
-    status = CLI_EXIT_FAIL;
-    if (cli_connect(cli) != 0 || cli_append_event(cli, &ev) != 0 ||
-        cli_read_replies(cli) != 0) {
+    /* cli.issue_wait bounds the whole command: writing (through a
+     * failover) and waiting for the signer. */
+    deadline = ocsp_now_ms() + (long)cli->issue_wait * 1000;
+    ocsp_rconn_init(&cli->redis, &cli->cf);
+    cli->redis.quiet = 1; /* the CLI says why itself, once */
+    status = write_event(cli, cmd, serial, &ev, deadline);
+    if (status != 0) {
         goto done;
     }
+    status = CLI_EXIT_FAIL;
     if ((issue && !o.no_wait) || o.wait) {
-        waited = wait_applied(cli, &ev, cli->issue_wait);
+        waited = wait_applied(cli, &ev, deadline);
         if (waited > 0) {
             cli_err("%s %s: event queued, but no response in Redis after "
                     "%llds (is revoca-signer running?)",

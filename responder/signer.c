@@ -293,7 +293,7 @@ int signer_run(signer_t *s)
                 /* after a failure, rconn says when it recovered */
                 s->ever_connected = 1;
                 ocsp_log(OCSP_LOG_INFO, "redis connected host=%s port=%d",
-                         s->cf->redis_host, s->cf->redis_port);
+                         s->read_conn.host, s->read_conn.port);
             }
         }
         /* (read_conn is free only when no read ahead is in flight) */
@@ -444,13 +444,13 @@ int signer_run(signer_t *s)
         ocsp_log(OCSP_LOG_WARN, "last batch unconfirmed err=\"%s\"",
                  signer_err(s));
     }
-    ocsp_log(OCSP_LOG_INFO,
-             "stopped events=%llu signed=%llu conflicts=%llu batches=%llu "
-             "computed=%llu",
-             (unsigned long long)s->events,
-             (unsigned long long)s->signed_responses,
-             (unsigned long long)s->conflicts, (unsigned long long)s->batches,
-             (unsigned long long)s->computed);
+    ocsp_log(
+        OCSP_LOG_INFO,
+        "stopped events=%llu signed=%llu conflicts=%llu batches=%llu "
+        "computed=%llu unreplicated=%llu",
+        (unsigned long long)s->events, (unsigned long long)s->signed_responses,
+        (unsigned long long)s->conflicts, (unsigned long long)s->batches,
+        (unsigned long long)s->computed, (unsigned long long)s->wait_short);
     ocsp_log(OCSP_LOG_INFO,
              "time wall_ms build=%lld ahead=%lld flush=%lld finish=%lld "
              "sync=%lld",

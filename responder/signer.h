@@ -76,6 +76,10 @@ typedef struct {
      * WATCH conflicts, transactions committed, signatures computed (a
      * repeated batch signs again: computed > signed). */
     uint64_t events, signed_responses, conflicts, batches, computed;
+    /* Batches committed that fewer than redis.min_replica_acks replicas
+     * acknowledged (left pending), and when that was last logged. */
+    uint64_t wait_short;
+    long wait_log_ms;
     /* Wall time by phase of the pipeline loop (SIGNER_T_*), nanoseconds:
      * where a signer that is not signing waits (logged when it stops). */
     int64_t t_ns[5];

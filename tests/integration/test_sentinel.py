@@ -208,9 +208,10 @@ def test_no_sentinel_answers_names_them(tmp_path, pki_dir):
     ('sentinels = ( "[::1:26379" ); master_name = "m";',
      'redis: sentinels[0] "[::1:26379": expected "[IPv6]:port"'),
     ('sentinels = ( "[nope]:1" ); master_name = "m";',
-     'not an IPv6 address in the brackets'),
+     'redis: sentinels[0] "[nope]:1": not an IPv6 address in the brackets'),
     ('sentinels = ( "bad host:1" ); master_name = "m";',
-     'the host is not a DNS name or an IP address'),
+     'redis: sentinels[0] "bad host:1": the host is not a DNS name or an IP '
+     'address'),
     ('sentinels = ( 26379 ); master_name = "m";',
      'redis: sentinels[0] "": expected a "host:port" string'),
     ('sentinels = ( "127.0.0.1:26379" );',

@@ -891,6 +891,7 @@ static int conf_sentinel_addr(const char *v, ocsp_redis_addr_t *a,
     const char *host = v, *port = NULL, *end;
     size_t hlen;
     long p = OCSP_SENTINEL_PORT;
+    int v6 = v[0] == '['; /* checked below */
 
     if (v[0] == '[') {
         end = strchr(v, ']');
@@ -903,6 +904,7 @@ static int conf_sentinel_addr(const char *v, ocsp_redis_addr_t *a,
         port = end[1] == ':' ? end + 2 : NULL;
     } else if (inet_pton(AF_INET6, v, ip) == 1) {
         hlen = strlen(v); /* a bare IPv6 address: the default port */
+        v6 = 1;
     } else {
         end = strchr(v, ':');
         hlen = end != NULL ? (size_t)(end - v) : strlen(v);
@@ -916,7 +918,7 @@ static int conf_sentinel_addr(const char *v, ocsp_redis_addr_t *a,
         char c = host[i];
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
               (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_' ||
-              (c == ':' && v[0] == '['))) {
+              (c == ':' && v6))) {
             *why = "the host is not a DNS name or an IP address (IPv6 goes "
                    "in brackets: \"[::1]:26379\")";
             return -1;

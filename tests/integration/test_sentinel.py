@@ -38,20 +38,34 @@ def not_after():
     return str(int(time.time()) + 30 * 86400)
 
 
-def test_cli_and_signer_find_the_primary_through_sentinel(fleets):
-    f = fleets()
+def test_cli_signer_and_crlgen_find_the_primary_through_sentinel(fleets,
+                                                                tmp_path):
+    pub = str(tmp_path / "pub")
+    f = fleets(extra='crl = { publish_dir = "%s"; base_url = '
+                     '"http://127.0.0.1:8080/crl/"; };' % pub,
+               issuers=[{"name": "demo",
+                         "crl": '{ update_interval = "1s"; }'}])
     # redis.host/port name a replica: a write there would fail READONLY
     assert f.conf_port != f.redis.port
     sig = f.start_signer()
-    leaf = f.path("good.pem")
+    leaf = f.path("revoked.pem")
     f.cli("issue", "--issuer", "demo", "--cert", leaf)
     st, _ = openssl_ocsp_status(f.response(f.serial_of(leaf)), f.pki, leaf)
     assert st == "good"
+    f.cli("revoke", "--issuer", "demo", "--cert", leaf, "--wait")
     out = f.cli("status", "--issuer", "demo", "--cert", leaf).stdout
-    assert "ocsp_status      good" in out, out
+    assert "ocsp_status      revoked" in out, out
     wait_for(lambda: "redis connected host=127.0.0.1 port=%d" % f.redis.port
              in sig.output(), what="the signer's connection line")
     assert "READONLY" not in sig.output()
+    p = subprocess.run([CRLGEN, "-c", f.conf, "--once"], capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    from cryptography import x509
+    with open(os.path.join(pub, "demo.crl"), "rb") as fh:
+        crl = x509.load_der_x509_crl(fh.read())
+    assert [r.serial_number for r in crl] == [int(f.serial_of(leaf), 16)]
+    assert f.r().get("revoca:crlnumber:demo") is not None
 
 
 def test_components_under_their_acls_with_sentinel_and_wait(fleets):

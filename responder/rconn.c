@@ -68,11 +68,9 @@ void ocsp_rconn_init(ocsp_rconn_t *conn, const ocsp_config_t *cf)
     conn->limits = ocsp_reply_limits_default;
     conn->backoff_ms = RCONN_BACKOFF_MIN;
     conn->role = "redis";
-    if (cf->redis_port == 0 && cf->redis_nsentinels == 0) {
+    if (cf->redis_nsentinels == 0) {
         snprintf(conn->host, sizeof(conn->host), "%s", cf->redis_host);
-    } else if (cf->redis_nsentinels == 0) {
-        snprintf(conn->host, sizeof(conn->host), "%s", cf->redis_host);
-        conn->port = cf->redis_port;
+        conn->port = cf->redis_port; /* 0: a unix socket */
     } else {
         /* until a Sentinel names the primary */
         snprintf(conn->host, sizeof(conn->host), "%s",

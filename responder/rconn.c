@@ -776,6 +776,11 @@ int ocsp_rconn_connect(ocsp_rconn_t *conn)
         t.host = host;
         t.port = port;
         rv = rconn_open(conn, &t) != 0 || rconn_check_role(conn) != 0 ? -1 : 0;
+        if (rv != 0) {
+            /* a Sentinel whose answer failed is not asked first again:
+             * one with a stale view must not hide the others */
+            conn->sentinel_at = (conn->sentinel_at + 1) % cf->redis_nsentinels;
+        }
     }
     conn->connecting = 0;
     return rv;
@@ -1262,8 +1267,11 @@ int ocsp_rconn_wait_result(ocsp_rconn_t *conn, const redisReply *r,
     int want = conn->cf->redis_min_replica_acks;
 
     if (r == NULL || r->type != REDIS_REPLY_INTEGER || r->integer < 0) {
-        /* (a replica refuses WAIT: its error names it) */
-        ocsp_rconn_fail_reply(conn, "WAIT", r);
+        /* (a replica refuses WAIT: its error says so) */
+        int text = r != NULL && r->type == REDIS_REPLY_ERROR;
+        rconn_failf(conn, "WAIT: %.*s",
+                    text ? (int)(r->len > 200 ? 200 : r->len) : 16,
+                    text ? r->str : "unexpected reply");
         return -1;
     }
     if (acked != NULL) {

@@ -194,6 +194,81 @@ def test_sentinel_auth_and_a_sentinel_down(fleets):
     assert "connect: Connection refused" in sig.output()
 
 
+class StaleSentinel:
+    """A peer speaking Sentinel's protocol whose view is stale: it names
+    ADDR (a replica) as the primary, whatever is asked."""
+
+    def __init__(self, addr):
+        import socket
+        self.addr = addr
+        self.asked = 0
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        host, port = self.addr[0].encode(), str(self.addr[1]).encode()
+        reply = b"*2\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (
+            len(host), host, len(port), port)
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            with c:
+                c.settimeout(5)
+                try:
+                    data = b""
+                    while b"get-master-addr-by-name" not in data or \
+                            not data.endswith(b"\r\n"):
+                        chunk = c.recv(4096)
+                        if not chunk:
+                            break
+                        data += chunk
+                    if data:
+                        self.asked += 1
+                        c.sendall(reply)
+                except OSError:
+                    pass
+
+    def close(self):
+        self.sock.close()
+
+
+def test_a_stale_sentinel_naming_a_replica_is_not_written_to(fleets):
+    f = fleets()
+    replica = f.servers[1]
+    stale = StaleSentinel(("127.0.0.1", replica.port))
+    try:
+        real = ['"127.0.0.1:%d"' % s.port for s in f.sentinels]
+        bad = '"127.0.0.1:%d"' % stale.port
+        f.redis_conf = 'sentinels = ( %s ); master_name = "revoca-m"; ' % bad
+        only = f.conf_with("only", "")
+        f.redis_conf = ('sentinels = ( %s ); master_name = "revoca-m"; ' %
+                        ", ".join([bad] + real))
+        first = f.conf_with("first", "")
+        # that Sentinel alone: ROLE refuses the replica, with the backoff
+        p = f.cli("revoke", "--issuer", "demo", "--serial", "0bad",
+                  check=False, conf=only)
+        assert p.returncode == 1
+        assert ("redis 127.0.0.1:%d: ROLE: slave, not the primary" %
+                replica.port in p.stderr), p.stderr
+        assert stale.asked >= 2  # asked again, not given up at once
+        assert f.r().xlen("revoca:events") == 0
+        # listed first, before the real ones: they are asked next
+        f.start_signer(conf=first)
+        leaf = f.path("good.pem")
+        f.cli("issue", "--issuer", "demo", "--cert", leaf, conf=first)
+        st, _ = openssl_ocsp_status(f.response(f.serial_of(leaf)), f.pki,
+                                    leaf)
+        assert st == "good"
+    finally:
+        stale.close()
+
+
 def test_no_sentinel_answers_names_them(tmp_path, pki_dir):
     a, b = free_port(), free_port()
     conf = str(tmp_path / "revoca.conf")

@@ -59,13 +59,23 @@ class Sentinel:
     """A real redis-sentinel on a free loopback port monitoring MASTER;
     its config file is written here (Sentinel rewrites it)."""
 
-    def __init__(self, workdir, primary_port, password=None):
+    def __init__(self, workdir, primary_port, password=None, tls=None):
         self.dir = workdir
         self.port = free_port()
         self.password = password
+        self.tls = tls
         os.makedirs(workdir, exist_ok=True)
         self.conf = os.path.join(workdir, "sentinel.conf")
-        lines = ["port %d" % self.port, "bind 127.0.0.1",
+        if tls:
+            # its own port on TLS, and TLS to the servers it monitors
+            ports = ["port 0", "tls-port %d" % self.port,
+                     "tls-cert-file %s" % tls["cert"],
+                     "tls-key-file %s" % tls["key"],
+                     "tls-ca-cert-file %s" % tls["ca"],
+                     "tls-auth-clients no", "tls-replication yes"]
+        else:
+            ports = ["port %d" % self.port]
+        lines = ports + ["bind 127.0.0.1",
                  "dir %s" % workdir,
                  "logfile %s" % os.path.join(workdir, "sentinel.log"),
                  "sentinel monitor %s 127.0.0.1 %d 2" % (MASTER, primary_port),
@@ -89,6 +99,10 @@ class Sentinel:
 
     def client(self):
         import redis
+        if self.tls:
+            return redis.Redis(host="127.0.0.1", port=self.port,
+                               socket_timeout=2, password=self.password,
+                               ssl=True, ssl_ca_certs=self.tls["ca"])
         return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=2,
                            password=self.password)
 
@@ -122,7 +136,7 @@ class Fleet(Stack):
 
     def __init__(self, tmp, pki_src, replicas=2, sentinels=3, redis_conf="",
                  sentinel_password=None, sentinel_list=None, issuers=None,
-                 extra="", redis_args=()):
+                 extra="", redis_args=(), tls=None):
         self.tmp = str(tmp)
         shutil.copytree(pki_src, os.path.join(self.tmp, "pki"))
         self.pki = os.path.join(self.tmp, "pki")
@@ -130,12 +144,17 @@ class Fleet(Stack):
         self.signer_conf = ""
         self.sentinels = []
         self.servers = []
-        self.redis = RedisServer(os.path.join(self.tmp, "r0"),
+        if tls:
+            # TLS everywhere, replication included; no client certificates
+            tls = {k: tls[k] for k in ("cert", "key", "ca")}
+            redis_args = list(redis_args) + ["--tls-replication", "yes",
+                                             "--tls-auth-clients", "no"]
+        self.redis = RedisServer(os.path.join(self.tmp, "r0"), tls=tls,
                                  args=list(redis_args)).start()
         self.servers.append(self.redis)
         for i in range(replicas):
             self.servers.append(RedisServer(
-                os.path.join(self.tmp, "r%d" % (i + 1)),
+                os.path.join(self.tmp, "r%d" % (i + 1)), tls=tls,
                 args=["--replicaof", "127.0.0.1", str(self.redis.port)] +
                 list(redis_args)).start())
         wait_for(lambda: self.replicas_online(self.redis) == replicas, 30,
@@ -143,7 +162,7 @@ class Fleet(Stack):
         for i in range(sentinels):
             self.sentinels.append(Sentinel(
                 os.path.join(self.tmp, "s%d" % i), self.redis.port,
-                sentinel_password).start())
+                sentinel_password, tls).start())
         if sentinels:
             # each knows the replicas and the other Sentinels: a failover
             # needs a majority of them

@@ -16,7 +16,8 @@ from cryptography.x509 import ocsp
 from redis_fleet import Fleet, failover_seconds, stream_serials
 from revoca_fixtures import (BUILD, REVOCA, free_port, openssl_ocsp_status,
                              py_ocsp, render_conf, wait_for)
-from test_redis_tls import documented_acls
+from test_redis_tls import documented_acls, tls_conf
+from test_redis_tls import tls_pki  # noqa: F401 (a fixture)
 
 CRLGEN = os.path.join(BUILD, "crlgen", "revoca-crlgen")
 
@@ -94,6 +95,36 @@ def test_components_under_their_acls_with_sentinel_and_wait(fleets):
     # acknowledged: nothing left pending in the signer's group
     wait_for(lambda: f.r().xpending("revoca:events", "signer")["pending"] == 0,
              what="the signer's acknowledgements")
+
+
+@pytest.mark.parametrize("sentinel_tls", [True, False])
+def test_tls_to_the_sentinels_and_the_primary(fleets, tls_pki, sentinel_tls):
+    # Redis and the Sentinels on TLS ports; the primary's certificate is
+    # verified for the address the Sentinel gave (127.0.0.1, an iPAddress
+    # of the test's certificate).  With sentinel_tls = false the client
+    # speaks plain TCP to a TLS Sentinel: refused, the Sentinel named.
+    f = fleets(tls=tls_pki)
+    conf = f.conf_with("tls", tls_conf(tls_pki) +
+                       ("" if sentinel_tls else "sentinel_tls = false; "))
+    if not sentinel_tls:
+        p = f.cli("status", "--issuer", "demo", "--serial", "01",
+                  check=False, conf=conf)
+        assert p.returncode == 1
+        assert "none of 3 named the primary" in p.stderr, p.stderr
+        assert "redis sentinel 127.0.0.1:%d: " % f.sentinels[-1].port \
+            in p.stderr, p.stderr
+        return
+    f.start_signer(conf=conf)
+    leaf = f.path("good.pem")
+    f.cli("issue", "--issuer", "demo", "--cert", leaf, conf=conf)
+    st, _ = openssl_ocsp_status(f.response(f.serial_of(leaf)), f.pki, leaf)
+    assert st == "good"
+    # a name the primary's certificate does not carry: refused, named
+    bad = f.conf_with("badname", tls_conf(tls_pki, name="other.test"))
+    p = f.cli("status", "--issuer", "demo", "--serial", "01", check=False,
+              conf=bad)
+    assert p.returncode == 1
+    assert "certificate verify failed" in p.stderr, p.stderr
 
 
 def test_failover_under_load_loses_nothing_acknowledged(fleets, capsys):

@@ -95,7 +95,7 @@ def test_issue_exits_4_when_too_few_replicas_acknowledge(fleet):
     for srv in f.servers[1:]:
         assert srv.client().get("revoca:ocsp:demo:" + serial) == \
             f.r().get("revoca:ocsp:demo:" + serial)
-    sig.stop()
+    assert sig.stop() == 0
     assert "unreplicated=" in sig.output()
 
 

@@ -278,6 +278,10 @@ def test_a_stale_sentinel_naming_a_replica_is_not_written_to(fleets):
         bad = '"127.0.0.1:%d"' % stale.port
         f.redis_conf = 'sentinels = ( %s ); master_name = "revoca-m"; ' % bad
         only = f.conf_with("only", "")
+        with open(only) as fh:
+            text = fh.read()
+        with open(only, "w") as fh:  # retried for 3 s, not 20
+            fh.write(text.replace('issue_wait = "20s"', 'issue_wait = "3s"'))
         f.redis_conf = ('sentinels = ( %s ); master_name = "revoca-m"; ' %
                         ", ".join([bad] + real))
         first = f.conf_with("first", "")

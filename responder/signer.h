@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "daemon.h"
 #include "issuer.h"
 #include "keys.h"
 #include "rconn.h"
@@ -43,6 +44,10 @@ typedef struct {
     ocsp_rconn_t tx_conn[2]; /* transactions, alternating: one batch is
                               * signed while Redis runs the other's */
     volatile int *stop;      /* set by SIGTERM/SIGINT */
+    /* A token outage that a fresh start would end (daemon.h): the loop
+     * stops as on SIGTERM with reexec set, and main restarts in place. */
+    ocsp_daemon_restart_t restart;
+    int reexec;
     char consumer[96];
     size_t batch;
     /* signer.sign_threads: 1 signs on the loop's thread alone; more sign

@@ -88,7 +88,7 @@ int main(int argc, char **argv)
     ocsp_config_t cf;
     signer_t s;
     char err[OCSP_ERR_MAX];
-    int opt, check = 0, level = OCSP_LOG_INFO;
+    int opt, check = 0, level = OCSP_LOG_INFO, reexec;
 
     while ((opt = getopt_long(argc, argv, "c:vh", longopts, NULL)) != -1) {
         switch (opt) {
@@ -143,8 +143,14 @@ int main(int argc, char **argv)
     /* SIGTERM: finish the batch in hand, then exit. */
     ocsp_daemon_signals(&stop_flag);
 
+    ocsp_daemon_restart_init(&s.restart, file);
     signer_run(&s);
+    reexec = s.reexec;
     signer_free(&s);
     ocsp_config_free(&cf);
+    if (reexec) {
+        ocsp_daemon_reexec(argv);
+        return 1;
+    }
     return 0;
 }

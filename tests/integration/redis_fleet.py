@@ -10,8 +10,8 @@ import shutil
 import subprocess
 import time
 
-from revoca_fixtures import (ISSUER_DEFAULTS, RedisServer, Stack, free_port,
-                             render_conf, wait_for)
+from revoca_fixtures import (ISSUER_DEFAULTS, Daemon, RedisServer, Stack,
+                             free_port, render_conf, wait_for)
 
 MASTER = "revoca-m"
 
@@ -208,6 +208,12 @@ class Fleet(Stack):
                                 self.signer_conf,
                                 self.redis_conf + redis_conf))
         return path
+
+    def start_daemon(self, argv, log):
+        """Another daemon (crlgen), stopped with the fleet."""
+        d = Daemon(argv, os.path.join(self.tmp, log)).start()
+        self.signers.append(d)
+        return d
 
     @staticmethod
     def replicas_online(server):

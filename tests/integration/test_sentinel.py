@@ -80,7 +80,8 @@ def test_components_under_their_acls_with_sentinel_and_wait(fleets):
                                          ">pw-" + user, *rules)
         comp = user.split("-", 1)[1]
         confs[comp] = f.conf_with(comp, 'user = "%s"; password = "pw-%s"; '
-                                  'min_replica_acks = 2; ' % (user, user))
+                                  'min_replica_acks = 2; '
+                                  'wait_timeout = "5s"; ' % (user, user))
     f.redis.client().execute_command("ACL", "LOG", "RESET")
     sig = f.start_signer(conf=confs["signer"])
     leaf = f.path("revoked.pem")
@@ -127,9 +128,36 @@ def test_tls_to_the_sentinels_and_the_primary(fleets, tls_pki, sentinel_tls):
     assert "certificate verify failed" in p.stderr, p.stderr
 
 
-def test_failover_under_load_loses_nothing_acknowledged(fleets, capsys):
-    f = fleets(redis_conf="min_replica_acks = 1; wait_timeout = \"2s\"; ")
+def crl_numbers(pub, serial):
+    """{file: CRL number} of the published CRLs listing SERIAL (hex)."""
+    from cryptography import x509
+    out = {}
+    for name in ("demo.crl", "demo-delta.crl"):
+        try:
+            with open(os.path.join(pub, name), "rb") as fh:
+                crl = x509.load_der_x509_crl(fh.read())
+        except (FileNotFoundError, ValueError):
+            continue
+        if crl.get_revoked_certificate_by_serial_number(int(serial, 16)):
+            out[name] = crl.extensions.get_extension_for_class(
+                x509.CRLNumber).value.crl_number
+    return out
+
+
+def test_failover_under_load_loses_nothing_acknowledged(fleets, capsys,
+                                                        tmp_path):
+    pub = str(tmp_path / "pub")
+    f = fleets(redis_conf="min_replica_acks = 1; wait_timeout = \"2s\"; ",
+               extra='crl = { publish_dir = "%s"; base_url = '
+                     '"http://127.0.0.1:8080/crl/"; lease_ttl = "3s"; };' % pub,
+               issuers=[{"name": "demo",
+                         "crl": '{ update_interval = "1s"; }'}])
     sig = f.start_signer()
+    gen = f.start_daemon([CRLGEN, "-c", f.conf, "-v"], "crlgen.log")
+    # a revocation on a CRL before the failover
+    f.cli("revoke", "--issuer", "demo", "--serial", "0e1", "--wait")
+    before = wait_for(lambda: crl_numbers(pub, "0e1"), 60, 0.2,
+                      what="a CRL before the failover")
     results = []  # (serial, exit status, stderr, when)
     stop = threading.Event()
 
@@ -187,6 +215,13 @@ def test_failover_under_load_loses_nothing_acknowledged(fleets, capsys):
         resp = py_ocsp(f.response(s), f.pki)
         assert resp.certificate_status == ocsp.OCSPCertStatus.GOOD
         assert resp.serial_number == int(s, 16)
+    # crlgen followed it too: a revocation after it is published with a
+    # higher CRL number
+    f.cli("revoke", "--issuer", "demo", "--serial", "0e2", "--wait")
+    after = wait_for(lambda: crl_numbers(pub, "0e2"), 60, 0.2,
+                     what="a CRL after the failover")
+    assert min(after.values()) > max(before.values()), (before, after)
+    assert gen.alive()
     # the signer followed the failover through the Sentinels
     assert sig.alive()
     wait_for(lambda: "redis connected" in sig.output(), what="signer log")

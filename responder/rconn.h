@@ -14,14 +14,14 @@
  * "redis sentinel 10.0.0.2:26379: connect: Connection refused".
  *
  * Sentinel (redis.sentinels set): redis.host and port are not used.  Each
- * connection asks the Sentinels in turn, the one that answered last first,
- * for the primary of redis.master_name (SENTINEL get-master-addr-by-name,
- * each Sentinel bounded by 1 s; one that fails is skipped), connects to
- * the address given and requires ROLE to say "master" before the
- * connection is used: a replica is dropped with the backoff below.  Every
- * failure (including READONLY from a demoted primary) drops the
- * connection, and the next ocsp_rconn_ensure() asks the Sentinels again:
- * that is how a failover is followed.  Callers repeat the work in hand
+ * connection asks the Sentinels in turn, the one that answered last first
+ * (unless the address it gave failed: then the next one), for the primary of
+ * redis.master_name (SENTINEL get-master-addr-by-name, each Sentinel bounded by
+ * 1 s; one that fails is skipped), connects to the address given and requires
+ * ROLE to say "master" before the connection is used: a replica is dropped with
+ * the backoff below.  Every failure (including READONLY from a demoted primary)
+ * drops the connection, and the next ocsp_rconn_ensure() asks the Sentinels
+ * again: that is how a failover is followed.  Callers repeat the work in hand
  * after a reconnection (WATCH keeps a repeated transaction safe, events
  * are idempotent by id).
  *
@@ -38,7 +38,8 @@
  * ocsp_reply_transient()) is dropped, and the next ocsp_rconn_ensure()
  * waits a backoff (100 ms doubling to 5 s) before it reconnects, exactly as
  * after a lost connection: an error reply is never a reason to spin.  The
- * backoff resets once a reply that is not an error arrives.  Failures are
+ * backoff resets once a reply that is not an error arrives on a connection
+ * set up (AUTH, SELECT and ROLE answering do not count).  Failures are
  * logged (unless quiet) at most once per 10 s per connection; that line
  * carries how many failures there were since the last one (repeated=N).
  * A caller that cannot go on after another error reply hands it to

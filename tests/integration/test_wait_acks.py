@@ -11,7 +11,8 @@ import subprocess
 import pytest
 
 from redis_fleet import Fleet, stream_serials
-from revoca_fixtures import BUILD, RedisServer, openssl_ocsp_status, wait_for
+from revoca_fixtures import (BUILD, REVOCA, RedisServer, openssl_ocsp_status,
+                             wait_for)
 
 CRLGEN = os.path.join(BUILD, "crlgen", "revoca-crlgen")
 
@@ -99,6 +100,43 @@ def test_issue_exits_4_when_too_few_replicas_acknowledge(fleet):
                  what="the replica to have the primary's response")
     assert sig.stop() == 0
     assert "unreplicated=" in sig.output()
+
+
+def test_issue_waits_for_the_signer_to_acknowledge(fleet):
+    # The record already reflects the event (issued before), so only the
+    # signer's acknowledgement of this event's entry - given once its
+    # writes are on the replicas - is left to wait for.  A consumer of the
+    # signer group that holds the entry without acknowledging it keeps
+    # `revoca issue` from reporting success.
+    f = fleet
+    sig = f.start_signer()
+    good = f.path("good.pem")
+    f.cli("issue", "--issuer", "demo", "--cert", good)
+    assert sig.stop() == 0
+    r = f.r()
+    short = f.conf_with("short", "")
+    with open(short) as fh:
+        text = fh.read()
+    with open(short, "w") as fh:
+        fh.write(text.replace('issue_wait = "20s"', 'issue_wait = "3s"'))
+    p = subprocess.Popen([REVOCA, "-c", short, "issue", "--issuer", "demo",
+                          "--cert", good], stderr=subprocess.PIPE, text=True)
+    held = wait_for(lambda: r.xreadgroup("signer", "holder",
+                                         {"revoca:events": ">"}, count=10),
+                    what="the entry delivered to the holder")
+    out = p.communicate(timeout=60)[1]
+    assert p.returncode == 3, out
+    assert "acknowledged by redis.min_replica_acks replicas" in out, out
+    r.xack("revoca:events", "signer", *[e[0] for e in held[0][1]])
+    # once the holder acknowledges the entry, success
+    p = subprocess.Popen([REVOCA, "-c", f.conf, "issue", "--issuer", "demo",
+                          "--cert", good], stderr=subprocess.PIPE, text=True)
+    held = wait_for(lambda: r.xreadgroup("signer", "holder",
+                                         {"revoca:events": ">"}, count=10),
+                    what="the entry delivered to the holder")
+    r.xack("revoca:events", "signer", *[e[0] for e in held[0][1]])
+    out = p.communicate(timeout=60)[1]
+    assert p.returncode == 0, out
 
 
 def test_crlgen_does_not_publish_a_number_too_few_replicas_have(fleet):

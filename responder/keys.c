@@ -31,6 +31,11 @@ int ocsp_key_ocsp(char *buf, const char *prefix, const char *issuer,
                                  issuer, serial));
 }
 
+int ocsp_key_invalidate(char *buf, const char *prefix)
+{
+    return key_fmt(buf, snprintf(buf, OCSP_KEY_MAX, "%s:invalidate", prefix));
+}
+
 int ocsp_key_due(char *buf, const char *prefix, const char *issuer)
 {
     return key_fmt(buf,

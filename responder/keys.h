@@ -18,6 +18,9 @@
  *                            issuer's CRL lease, with a time to live
  *   P:crlgen-state:ISSUER    hash: what the CRLs last published cover
  *                            (crlgen/crl_state.h), written under the lease
+ *   P:invalidate             pub/sub channel: "ISSUER:SERIAL" of every
+ *                            certificate whose answers responders must
+ *                            drop from their caches
  *   P:revlog:ISSUER:SHARD:rebuild:PID:MS
  *                            string: a revoked log being rebuilt aside (by
  *                            process PID, started at MS), renamed over the
@@ -51,6 +54,7 @@ int ocsp_key_cert(char *buf, const char *prefix, const char *issuer,
                   const char *serial);
 int ocsp_key_ocsp(char *buf, const char *prefix, const char *issuer,
                   const char *serial);
+int ocsp_key_invalidate(char *buf, const char *prefix);
 int ocsp_key_due(char *buf, const char *prefix, const char *issuer);
 int ocsp_key_revoked(char *buf, const char *prefix, const char *issuer,
                      unsigned shard);

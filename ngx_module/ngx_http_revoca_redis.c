@@ -53,6 +53,8 @@ struct ngx_http_revoca_redis_conn_s {
     ngx_uint_t                      nskip;      /* AUTH/SELECT replies */
     size_t                          received;
     const char                     *alert;     /* last TLS alert received */
+    u_char                          alert_buf[32];
+    u_char                          tls_error[128];  /* of a TLS read */
     unsigned                        connected:1;  /* and TLS established */
     unsigned                        ready:1;      /* AUTH/SELECT sent */
     unsigned                        reused:1;
@@ -93,6 +95,8 @@ static ngx_int_t ngx_http_revoca_redis_ssl_verify(
     ngx_http_revoca_redis_conn_t *conn);
 static void ngx_http_revoca_redis_ssl_info(const SSL *ssl, int where,
     int ret);
+static ssize_t ngx_http_revoca_redis_ssl_recv(ngx_connection_t *c,
+    u_char *buf, size_t size);
 static ngx_int_t ngx_http_revoca_redis_send(
     ngx_http_revoca_redis_conn_t *conn);
 static ngx_msec_t ngx_http_revoca_redis_timer(ngx_http_revoca_redis_req_t *rr,
@@ -715,6 +719,16 @@ ngx_http_revoca_redis_ssl_start(ngx_http_revoca_redis_conn_t *conn)
     srv = rmcf->servers->elts;
     srv = &srv[conn->server];
 
+    /* the SSL connection lives in the connection's pool, as upstream's;
+     * the cycle's log, since a keepalive connection outlives requests */
+
+    if (c->pool == NULL) {
+        c->pool = ngx_create_pool(128, ngx_cycle->log);
+        if (c->pool == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
     if (ngx_ssl_create_connection(rmcf->ssl, c, NGX_SSL_CLIENT) != NGX_OK) {
         return NGX_ERROR;
     }
@@ -838,6 +852,7 @@ ngx_http_revoca_redis_ssl_verify(ngx_http_revoca_redis_conn_t *conn)
 
     c->read->handler = ngx_http_revoca_redis_read_handler;
     c->write->handler = ngx_http_revoca_redis_write_handler;
+    c->recv = ngx_http_revoca_redis_ssl_recv;
     conn->connected = 1;
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, c->log, 0,
@@ -862,9 +877,83 @@ ngx_http_revoca_redis_ssl_info(const SSL *ssl, int where, int ret)
 
     conn = SSL_get_ex_data(ssl, ngx_http_revoca_redis_ssl_index);
 
-    if (conn) {
-        conn->alert = SSL_alert_desc_string_long(ret);
+    if (conn == NULL) {
+        return;
     }
+
+    conn->alert = SSL_alert_desc_string_long(ret);
+
+    if (ngx_strcmp(conn->alert, "unknown") == 0) {
+        /* TLS 1.3's, which OpenSSL does not name here (RFC 8446 6) */
+        conn->alert = ((ret & 0xff) == 116) ? "certificate required"
+                                              : (char *) ngx_sprintf(
+                                                    conn->alert_buf,
+                                                    "number %d%Z",
+                                                    ret & 0xff);
+    }
+}
+
+
+/*
+ * Reads for a Redis connection over TLS, as ngx_ssl_recv() for a client
+ * that reads until NGX_AGAIN, but with a failure logged by the caller as
+ * the server's: with TLS 1.3 a server refusing the client's certificate
+ * (or the lack of one) says so only after the handshake, in an alert the
+ * first read returns, which ngx_ssl_recv() would log as [crit].
+ */
+
+static ssize_t
+ngx_http_revoca_redis_ssl_recv(ngx_connection_t *c, u_char *buf, size_t size)
+{
+    int                            n, sslerr;
+    u_long                         e;
+    ngx_err_t                      err;
+    const char                    *reason;
+    ngx_http_revoca_redis_conn_t  *conn;
+
+    ERR_clear_error();
+
+    n = SSL_read(c->ssl->connection, buf, size);
+
+    if (n > 0) {
+        return n;
+    }
+
+    sslerr = SSL_get_error(c->ssl->connection, n);
+    err = (sslerr == SSL_ERROR_SYSCALL) ? ngx_errno : 0;
+
+    c->read->ready = 0;
+
+    if (sslerr == SSL_ERROR_WANT_READ) {
+        return NGX_AGAIN;
+    }
+
+    if (sslerr == SSL_ERROR_ZERO_RETURN
+        || (sslerr == SSL_ERROR_SYSCALL && err == 0 && ERR_peek_error() == 0))
+    {
+        c->read->eof = 1;
+        return 0;
+    }
+
+    conn = c->data;
+    e = ERR_peek_last_error();
+    reason = e ? ERR_reason_error_string(e) : NULL;
+
+    if (sslerr == SSL_ERROR_WANT_WRITE) {
+        reason = "renegotiation refused";
+
+    } else if (reason == NULL && err) {
+        reason = strerror(err);
+    }
+
+    *ngx_snprintf(conn->tls_error, sizeof(conn->tls_error) - 1, "%s",
+                  reason ? reason : "unknown error") = '\0';
+
+    ERR_clear_error();
+
+    c->read->error = 1;
+
+    return NGX_ERROR;
 }
 
 
@@ -1050,12 +1139,18 @@ ngx_http_revoca_redis_read_handler(ngx_event_t *rev)
             break;
         }
 
+        if (n == NGX_ERROR && conn->tls_error[0]) {
+            ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                          "revoca: redis %V TLS read failed: %s",
+                          conn->peer.name, conn->tls_error);
+            ngx_http_revoca_redis_done(conn, NGX_ERROR);
+            return;
+        }
+
         if (n == NGX_ERROR || n == 0) {
             ngx_log_error(NGX_LOG_ERR, c->log, 0,
-                          "revoca: redis %V closed the connection%s%s",
-                          conn->peer.name,
-                          conn->alert ? " after TLS alert " : "",
-                          conn->alert ? conn->alert : "");
+                          "revoca: redis %V closed the connection",
+                          conn->peer.name);
             ngx_http_revoca_redis_done(conn, NGX_ERROR);
             return;
         }
@@ -1425,6 +1520,7 @@ ngx_http_revoca_redis_dummy_handler(ngx_event_t *ev)
 static void
 ngx_http_revoca_redis_close(ngx_http_revoca_redis_conn_t *conn)
 {
+    ngx_pool_t        *pool;
     ngx_connection_t  *c;
 
     c = conn->peer.connection;
@@ -1437,8 +1533,13 @@ ngx_http_revoca_redis_close(ngx_http_revoca_redis_conn_t *conn)
             (void) ngx_ssl_shutdown(c);
         }
 
+        pool = c->pool;
         ngx_close_connection(c);
         conn->peer.connection = NULL;
+
+        if (pool) {
+            ngx_destroy_pool(pool);
+        }
     }
 
     if (conn->reader) {

@@ -140,6 +140,12 @@ ngx_http_revoca_invalidate_exit_worker(ngx_cycle_t *cycle)
         iv->stream = NULL;
     }
 
+    if (iv->subscribed) {
+        (void) ngx_atomic_fetch_add(
+                   &ngx_http_revoca_metrics_slot(iv->rmcf)->inval_connected,
+                   (ngx_atomic_int_t) -1);
+    }
+
     ngx_free(iv->subscribe);
     ngx_free(iv);
     ngx_http_revoca_inval = NULL;
@@ -360,6 +366,21 @@ ngx_http_revoca_inval_down(ngx_http_revoca_inval_t *iv)
 
     slot = ngx_http_revoca_metrics_slot(iv->rmcf);
 
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        /* the worker's end (closed as idle): not a loss */
+        if (iv->subscribed) {
+            iv->subscribed = 0;
+            (void) ngx_atomic_fetch_add(&slot->inval_connected,
+                                        (ngx_atomic_int_t) -1);
+        }
+
+        if (iv->timer.timer_set) {
+            ngx_del_timer(&iv->timer);
+        }
+
+        return;
+    }
+
     if (iv->subscribed) {
         iv->subscribed = 0;
         iv->lost = ngx_time();
@@ -379,10 +400,6 @@ ngx_http_revoca_inval_down(ngx_http_revoca_inval_t *iv)
 
     if (iv->timer.timer_set) {
         ngx_del_timer(&iv->timer);
-    }
-
-    if (ngx_exiting || ngx_quit || ngx_terminate) {
-        return;
     }
 
     ngx_add_timer(&iv->timer, iv->backoff);

@@ -10,7 +10,8 @@
  *   ngx_http_revoca_sign.c     request-path signing and its rate limiter
  *   ngx_http_revoca_output.c   HTTP output: answers, errors, headers
  * and beside them ngx_http_revoca_redis.c (non-blocking Redis client on
- * nginx's event loop, TLS, fail-over), ngx_http_revoca_invalidate.c (the
+ * nginx's event loop, fail-over; its TLS in ngx_http_revoca_redis_ssl.c),
+ * ngx_http_revoca_invalidate.c (the
  * subscription that drops changed answers from the cache),
  * ngx_http_revoca_cache.c (the shared-memory cache),
  * ngx_http_revoca_metrics.c (counters and the Prometheus page).  Every

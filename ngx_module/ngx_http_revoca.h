@@ -406,8 +406,9 @@ size_t ngx_http_revoca_cache_key(u_char *buf, const char *issuer,
 ngx_uint_t ngx_http_revoca_cache_drop(ngx_shm_zone_t *zone,
     const char *issuer, const char *serial);
 
-/* From now on, no entry stored at or before WHEN is ever returned (those
- * an invalidation message may have missed). */
+/* From now on, no entry stored at or before WHEN is ever returned, nor
+ * stored an answer being read now (those an invalidation message may have
+ * been about). */
 void ngx_http_revoca_cache_forget_before(ngx_shm_zone_t *zone, time_t when);
 
 

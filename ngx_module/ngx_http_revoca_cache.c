@@ -379,6 +379,9 @@ ngx_http_revoca_cache_forget_before(ngx_shm_zone_t *zone, time_t when)
         cache->sh->forget = when;
     }
 
+    /* and answers being read meanwhile are not stored */
+    cache->sh->dropped = ngx_current_msec;
+
     ngx_shmtx_unlock(&cache->shpool->mutex);
 }
 

@@ -10,7 +10,8 @@
  * Messages published while a subscription is down are lost (pub/sub keeps
  * nothing): a worker that loses its subscription falls back to the cache
  * lifetime, reconnects with a backoff, and once subscribed again makes the
- * zone forget every entry stored up to the loss.  A PING every few seconds
+ * zone forget every entry stored until then: before the loss, or during
+ * it from what Redis said before a message that was missed.  A PING every few seconds
  * finds a server that went silent.
  */
 
@@ -35,7 +36,7 @@ typedef struct {
     ngx_str_t                       channel;
     ngx_msec_t                      backoff;
     time_t                          started;    /* the worker */
-    time_t                          lost;       /* down since; 0: not */
+    time_t                          lost;       /* down since; 0: up */
     unsigned                        subscribed:1;
     unsigned                        pinged:1;   /* PING sent */
     unsigned                        heard:1;    /* a reply since */
@@ -229,10 +230,13 @@ ngx_http_revoca_inval_reply(void *data, redisReply *reply)
         (void) ngx_atomic_fetch_add(&slot->inval_connected, 1);
 
         if (iv->lost) {
-            /* what was published meanwhile is gone: so are the answers
-             * it could have been about */
+            /*
+             * What was published meanwhile is gone: so are the answers it
+             * could have been about, those stored before the loss and
+             * those stored since, from what Redis said then.
+             */
             ngx_http_revoca_cache_forget_before(iv->rmcf->cache_zone,
-                                                iv->lost);
+                                                ngx_time());
 
             ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
                           "revoca: subscribed to %V on redis %V again;"

@@ -146,8 +146,8 @@ def test_subscription_lost_then_back(stack, env):
     """The subscription killed (CLIENT KILL TYPE pubsub) and kept from
     coming back (its user may not SUBSCRIBE for a while): counted, cached
     answers live their revoca_cache_valid meanwhile; a revocation published
-    in the gap is lost, so once subscribed again every answer cached before
-    the loss is dropped."""
+    in the gap is lost, so once subscribed again every answer cached until
+    then is dropped: before the loss, and during it."""
     n = env
     r = stack.r()
     assert status(n, stack, "good.pem") == GOOD
@@ -159,6 +159,13 @@ def test_subscription_lost_then_back(stack, env):
         assert metrics(n)["revoca_invalidation_connected"] == 0
         wait_for(lambda: "refused SUBSCRIBE revoca:invalidate: NOPERM"
                  in n.log(), what="a refused resubscription")
+        # cached during the gap, then revoked: its message is lost too
+        assert status(n, stack, "revoked.pem") == GOOD
+        stack.cli("revoke", "--issuer", "demo", "--cert",
+                  stack.path("revoked.pem"), "--reason", "keyCompromise",
+                  "--wait")
+        publish(stack, "demo:" + stack.serial_of(stack.path("revoked.pem")))
+        assert status(n, stack, "revoked.pem") == GOOD
         # revoked meanwhile: nobody to tell
         stack.cli("revoke", "--issuer", "demo", "--cert",
                   stack.path("good.pem"), "--reason", "keyCompromise",
@@ -176,6 +183,7 @@ def test_subscription_lost_then_back(stack, env):
     assert "subscription to revoca:invalidate lost" in n.log()
     assert "answers cached before the loss dropped" in n.log()
     assert status(n, stack, "good.pem") == REVOKED
+    assert status(n, stack, "revoked.pem") == REVOKED
     assert metrics(n)["revoca_invalidation_lost_total"] == 1
 
 

@@ -191,6 +191,13 @@ ngx_http_revoca_redis_ssl_start(ngx_http_revoca_redis_conn_t *conn)
     SSL_set_info_callback(c->ssl->connection,
                           ngx_http_revoca_redis_ssl_info);
 
+    /*
+     * The name is checked by OpenSSL's verification itself (its result,
+     * X509_V_ERR_HOSTNAME_MISMATCH or _IP_ADDRESS_MISMATCH, read after the
+     * handshake), rather than by ngx_ssl_check_host(), which knows only
+     * DNS names and Redis servers are often named by address.
+     */
+
     if (srv->tls_ip) {
         /* RFC 6125: an address is matched against iPAddress entries */
         ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl->connection),

@@ -55,6 +55,7 @@ static ngx_int_t ngx_http_revoca_redis_start(ngx_http_revoca_redis_req_t *rr,
     ngx_uint_t pooled);
 static ngx_int_t ngx_http_revoca_redis_pick(ngx_http_revoca_redis_req_t *rr,
     ngx_int_t except);
+static ngx_int_t ngx_http_revoca_redis_next(ngx_http_revoca_redis_req_t *rr);
 static ngx_int_t ngx_http_revoca_redis_connect(
     ngx_http_revoca_redis_req_t *rr, ngx_http_revoca_redis_stream_t *st);
 static ngx_int_t ngx_http_revoca_redis_connected(
@@ -70,6 +71,17 @@ static void ngx_http_revoca_redis_close(ngx_http_revoca_redis_conn_t *conn);
 static void ngx_http_revoca_redis_cleanup(void *data);
 static void ngx_http_revoca_redis_stream_lost(
     ngx_http_revoca_redis_conn_t *conn);
+
+
+/* error replies of a server that cannot answer now, where another could */
+static ngx_str_t  ngx_http_revoca_redis_transients[] = {
+    ngx_string("LOADING"),         /* loading its data */
+    ngx_string("MASTERDOWN"),      /* a replica without its primary */
+    ngx_string("BUSY"),            /* a script running */
+    ngx_string("TRYAGAIN"),
+    ngx_string("CLUSTERDOWN"),
+    ngx_null_string
+};
 
 
 /* per-worker state */
@@ -268,9 +280,31 @@ ngx_http_revoca_redis_query(ngx_http_revoca_redis_req_t *rr)
         return NGX_AGAIN;
     }
 
-    /* could not even start: as a failed attempt, the next server */
+    /* could not even start: a failed attempt */
 
     ngx_http_revoca_redis_health(rr, NGX_ERROR);
+
+    return ngx_http_revoca_redis_next(rr);
+}
+
+
+/*
+ * After a failed attempt: once per query, the next healthy server, if the
+ * deadline leaves time.  NGX_AGAIN: under way there; NGX_ERROR: the query
+ * failed.
+ */
+
+static ngx_int_t
+ngx_http_revoca_redis_next(ngx_http_revoca_redis_req_t *rr)
+{
+    ngx_int_t                        server;
+    ngx_http_revoca_redis_server_t  *srv;
+
+    if (rr->failed_over
+        || (ngx_msec_int_t) (rr->deadline - ngx_current_msec) <= 0)
+    {
+        return NGX_ERROR;
+    }
 
     server = ngx_http_revoca_redis_pick(rr, rr->server);
 
@@ -278,11 +312,17 @@ ngx_http_revoca_redis_query(ngx_http_revoca_redis_req_t *rr)
         return NGX_ERROR;
     }
 
+    srv = rr->rmcf->servers->elts;
+
+    ngx_log_error(NGX_LOG_WARN, rr->log, 0,
+                  "revoca: redis query retried on %V", &srv[server].name);
+
     rr->server = server;
     rr->failed_over = 1;
+    rr->afresh = 0;
 
-    (void) ngx_atomic_fetch_add(&ngx_http_revoca_metrics_slot(rmcf)->failovers,
-                                1);
+    (void) ngx_atomic_fetch_add(
+        &ngx_http_revoca_metrics_slot(rr->rmcf)->failovers, 1);
 
     if (ngx_http_revoca_redis_start(rr, 1) != NGX_ERROR) {
         return NGX_AGAIN;
@@ -821,16 +861,12 @@ refused:
 static ngx_int_t
 ngx_http_revoca_redis_transient(ngx_http_revoca_redis_req_t *rr)
 {
-    ngx_uint_t    i, k;
-    redisReply   *r;
+    ngx_uint_t                       i, k;
+    redisReply                      *r;
+    ngx_str_t                       *t;
+    ngx_http_revoca_redis_server_t  *srv;
 
-    static ngx_str_t  transient[] = {
-        ngx_string("LOADING"),
-        ngx_string("MASTERDOWN"),
-        ngx_string("BUSY"),
-        ngx_string("TRYAGAIN"),
-        ngx_string("CLUSTERDOWN")
-    };
+    srv = rr->rmcf->servers->elts;
 
     for (i = 0; i < rr->ngot; i++) {
         r = rr->replies[i];
@@ -839,17 +875,16 @@ ngx_http_revoca_redis_transient(ngx_http_revoca_redis_req_t *rr)
             continue;
         }
 
-        for (k = 0; k < sizeof(transient) / sizeof(transient[0]); k++) {
+        for (k = 0; ngx_http_revoca_redis_transients[k].len; k++) {
+            t = &ngx_http_revoca_redis_transients[k];
 
-            if (r->len > transient[k].len
-                && ngx_strncmp(r->str, transient[k].data, transient[k].len)
-                   == 0
-                && r->str[transient[k].len] == ' ')
+            if (r->len > t->len
+                && ngx_strncmp(r->str, t->data, t->len) == 0
+                && r->str[t->len] == ' ')
             {
                 ngx_log_error(NGX_LOG_ERR, rr->log, 0,
                               "revoca: redis %V cannot answer now: %*s",
-                              &((ngx_http_revoca_redis_server_t *)
-                                    rr->rmcf->servers->elts)[rr->server].name,
+                              &srv[rr->server].name,
                               ngx_min((size_t) r->len, 128), r->str);
                 return NGX_ERROR;
             }
@@ -863,7 +898,6 @@ ngx_http_revoca_redis_transient(ngx_http_revoca_redis_req_t *rr)
 void
 ngx_http_revoca_redis_done(ngx_http_revoca_redis_conn_t *conn, ngx_int_t rc)
 {
-    ngx_int_t                     server;
     ngx_uint_t                    i, retry;
     ngx_connection_t             *c;
     ngx_http_revoca_redis_req_t  *rr;
@@ -921,34 +955,8 @@ ngx_http_revoca_redis_done(ngx_http_revoca_redis_conn_t *conn, ngx_int_t rc)
 
     ngx_http_revoca_redis_health(rr, rc);
 
-    /* retried once on the next server, if the deadline leaves time */
-
-    while (rc != NGX_OK && !rr->failed_over
-           && (ngx_msec_int_t) (rr->deadline - ngx_current_msec) > 0)
-    {
-        server = ngx_http_revoca_redis_pick(rr, rr->server);
-
-        if (server == NGX_DECLINED) {
-            break;
-        }
-
-        ngx_log_error(NGX_LOG_WARN, rr->log, 0,
-                      "revoca: redis query retried on %V",
-                      &((ngx_http_revoca_redis_server_t *)
-                            rr->rmcf->servers->elts)[server].name);
-
-        rr->server = server;
-        rr->failed_over = 1;
-        rr->afresh = 0;
-
-        (void) ngx_atomic_fetch_add(
-            &ngx_http_revoca_metrics_slot(rr->rmcf)->failovers, 1);
-
-        if (ngx_http_revoca_redis_start(rr, 1) != NGX_ERROR) {
-            return;
-        }
-
-        ngx_http_revoca_redis_health(rr, NGX_ERROR);
+    if (rc != NGX_OK && ngx_http_revoca_redis_next(rr) == NGX_AGAIN) {
+        return;
     }
 
     ngx_http_revoca_metrics_latency(rr->rmcf, ngx_current_msec - rr->start);

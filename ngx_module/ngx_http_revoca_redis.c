@@ -62,6 +62,8 @@ static ngx_int_t ngx_http_revoca_redis_connected(
     ngx_http_revoca_redis_conn_t *conn);
 static ngx_int_t ngx_http_revoca_redis_transient(
     ngx_http_revoca_redis_req_t *rr);
+static void ngx_http_revoca_redis_send_failed(
+    ngx_http_revoca_redis_conn_t *conn);
 static void ngx_http_revoca_redis_idle_handler(ngx_event_t *rev);
 static void ngx_http_revoca_redis_dummy_handler(ngx_event_t *ev);
 static void ngx_http_revoca_redis_health(ngx_http_revoca_redis_req_t *rr,
@@ -627,6 +629,7 @@ ngx_http_revoca_redis_send(ngx_http_revoca_redis_conn_t *conn)
         n = c->send(c, p, len);
 
         if (n == NGX_ERROR) {
+            ngx_http_revoca_redis_send_failed(conn);
             return NGX_ERROR;
         }
 
@@ -671,6 +674,36 @@ ngx_http_revoca_redis_send(ngx_http_revoca_redis_conn_t *conn)
 }
 
 
+/*
+ * A write failed.  Over TLS the server may have said why before it closed
+ * the connection (an alert refusing the client's certificate, which TLS
+ * 1.3 sends after the handshake): read back, that is the reason logged.
+ */
+
+static void
+ngx_http_revoca_redis_send_failed(ngx_http_revoca_redis_conn_t *conn)
+{
+    u_char             buf[1];
+    ngx_err_t          err;
+    ngx_connection_t  *c;
+
+    err = ngx_socket_errno;
+    c = conn->peer.connection;
+
+    if (c->ssl && conn->connected && c->recv(c, buf, 1) == NGX_ERROR
+        && conn->tls_error[0])
+    {
+        ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                      "revoca: redis %V TLS read failed: %s",
+                      conn->peer.name, conn->tls_error);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, c->log, err, "revoca: redis %V send failed",
+                  conn->peer.name);
+}
+
+
 void
 ngx_http_revoca_redis_write_handler(ngx_event_t *wev)
 {
@@ -705,8 +738,6 @@ ngx_http_revoca_redis_write_handler(ngx_event_t *wev)
     }
 
     if (ngx_http_revoca_redis_send(conn) == NGX_ERROR) {
-        ngx_log_error(NGX_LOG_ERR, c->log, ngx_socket_errno,
-                      "revoca: redis %V send failed", conn->peer.name);
         ngx_http_revoca_redis_done(conn, NGX_ERROR);
     }
 }
@@ -1233,8 +1264,6 @@ ngx_http_revoca_redis_stream_send(ngx_http_revoca_redis_stream_t *st,
     st->rr.sent = 0;
 
     if (ngx_http_revoca_redis_send(conn) == NGX_ERROR) {
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, ngx_socket_errno,
-                      "revoca: redis %V send failed", conn->peer.name);
         ngx_http_revoca_redis_stream_lost(conn);
         return NGX_ERROR;
     }

@@ -202,3 +202,41 @@ def test_silent_server_ends_the_subscription(stack, env):
     wait_for(lambda: metrics(n)["revoca_invalidation_connected"] == 1, 30,
              what="subscribed again")
     assert metrics(n)["revoca_invalidation_lost_total"] == 1
+
+
+def test_reload_keeps_the_subscription_counted_right(stack, env):
+    """A reload's old worker leaving is not a lost subscription; the new
+    one subscribes (the gauge counts workers subscribed)."""
+    n = env
+    n.reload()
+    wait_for(lambda: "gracefully shutting down" in n.log(), 20,
+             what="the old worker leaving")
+    wait_for(lambda: metrics(n)["revoca_invalidation_connected"] == 1 and
+             "exited with code 0" in n.log(), 20, what="the new one alone")
+    assert metrics(n)["revoca_invalidation_lost_total"] == 0
+    assert status(n, stack, "good.pem") == GOOD
+    serial = stack.serial_of(stack.path("good.pem"))
+    stack.cli("revoke", "--issuer", "demo", "--cert", stack.path("good.pem"),
+              "--reason", "keyCompromise", "--wait")
+    publish(stack, "demo:" + serial)
+    wait_for(lambda: metrics(n)["revoca_invalidation_dropped_total"] >= 1,
+             what="the drop by the new worker")
+    assert status(n, stack, "good.pem") == REVOKED
+
+
+def test_channel_follows_the_prefix(stack, make_nginx):
+    """The channel is <prefix>:invalidate, the prefix of the shared file."""
+    conf = stack.conf.replace("revoca.conf", "p2.conf")
+    with open(stack.conf) as f:
+        text = f.read()
+    assert 'prefix = "revoca";' in text
+    with open(conf, "w") as f:
+        f.write(text.replace('prefix = "revoca";', 'prefix = "p2";'))
+    n = make_nginx(conf, workers=1)
+    wait_for(lambda: metrics(n)["revoca_invalidation_connected"] == 1,
+             what="the worker subscribed")
+    publish(stack, "demo:ab")          # revoca:invalidate: not ours
+    assert stack.r().publish("p2:invalidate", "demo:cd") == 1
+    wait_for(lambda: metrics(n)["revoca_invalidation_messages_total"] >= 1,
+             what="the message on p2:invalidate")
+    assert metrics(n)["revoca_invalidation_messages_total"] == 1

@@ -19,7 +19,6 @@
 #include "ngx_http_revoca.h"
 
 #include "keys.h"
-#include "serial.h"
 
 
 #define NGX_HTTP_REVOCA_INVAL_PING         5000
@@ -272,9 +271,9 @@ unexpected:
 
 
 /*
- * "ISSUER:SERIAL", both as everywhere else: the issuer's name of the
- * configuration, the serial in canonical lower-case hex.  Anything else is
- * counted and ignored.
+ * "ISSUER:SERIAL", as the signer writes it (ocsp_cert_ref()) and the core
+ * reads it (ocsp_cert_ref_parse(): a valid issuer name, a canonical
+ * serial, nothing else).  Anything else is counted and ignored.
  */
 
 static void
@@ -283,54 +282,22 @@ ngx_http_revoca_inval_message(ngx_http_revoca_inval_t *iv,
 {
     char                            issuer[OCSP_ISSUER_NAME_MAX + 1];
     char                            serial[OCSP_SERIAL_HEX_MAX + 1];
-    char                            canon[OCSP_SERIAL_HEX_MAX + 1];
-    u_char                         *colon;
-    size_t                          ilen, slen;
     ngx_uint_t                      n;
-    const char                     *why;
     ngx_http_revoca_metrics_slot_t *slot;
 
     slot = ngx_http_revoca_metrics_slot(iv->rmcf);
 
-    if (payload->type != REDIS_REPLY_STRING) {
-        why = "not a string";
-        goto malformed;
-    }
-
-    colon = ngx_strlchr((u_char *) payload->str,
-                        (u_char *) payload->str + payload->len, ':');
-
-    if (colon == NULL) {
-        why = "no \":\"";
-        goto malformed;
-    }
-
-    ilen = colon - (u_char *) payload->str;
-    slen = payload->len - ilen - 1;
-
-    if (ilen == 0 || ilen > OCSP_ISSUER_NAME_MAX
-        || slen == 0 || slen > OCSP_SERIAL_HEX_MAX)
+    if (payload->type != REDIS_REPLY_STRING
+        || ocsp_cert_ref_parse(payload->str, payload->len, issuer, serial)
+           != 0)
     {
-        why = "issuer or serial of a wrong length";
-        goto malformed;
-    }
+        (void) ngx_atomic_fetch_add(&slot->inval_malformed, 1);
 
-    ngx_memcpy(issuer, payload->str, ilen);
-    issuer[ilen] = '\0';
-    ngx_memcpy(serial, colon + 1, slen);
-    serial[slen] = '\0';
-
-    if (!ocsp_issuer_name_valid(issuer)) {
-        why = "invalid issuer name";
-        goto malformed;
-    }
-
-    if (ngx_strlen(serial) != slen
-        || ocsp_serial_from_hex(serial, canon) != 0
-        || ngx_strcmp(serial, canon) != 0)
-    {
-        why = "serial not in canonical form";
-        goto malformed;
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "revoca: invalidation message on %V ignored: not"
+                      " ISSUER:SERIAL with a canonical serial",
+                      &iv->channel);
+        return;
     }
 
     if (ocsp_config_issuer(iv->rmcf->ocsp, issuer) == NULL) {
@@ -347,16 +314,6 @@ ngx_http_revoca_inval_message(ngx_http_revoca_inval_t *iv,
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
                    "revoca: invalidation %s:%s dropped %ui cached answers",
                    issuer, serial, n);
-
-    return;
-
-malformed:
-
-    (void) ngx_atomic_fetch_add(&slot->inval_malformed, 1);
-
-    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                  "revoca: invalidation message on %V ignored: %s",
-                  &iv->channel, why);
 }
 
 

@@ -481,6 +481,45 @@ static void p11_reset(void)
     atomic_fetch_add(&p11_generation, 1);
 }
 
+/*
+ * A token outage, for the daemons' recovery (ocsp_sign_token_outage_s(),
+ * daemon.h): how many tokens' keys are unusable now, and since when (a
+ * CLOCK_MONOTONIC second) at least one has been.
+ */
+static atomic_int p11_nbroken;
+static atomic_llong p11_outage_since;
+
+static long long mono_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec;
+}
+
+static void key_set_broken(ocsp_sign_key_t *k, int broken)
+{
+    if (k->broken == broken) {
+        return;
+    }
+    k->broken = broken;
+    if (broken) {
+        if (atomic_fetch_add(&p11_nbroken, 1) == 0) {
+            atomic_store(&p11_outage_since, mono_s());
+        }
+    } else if (atomic_fetch_sub(&p11_nbroken, 1) == 1) {
+        atomic_store(&p11_outage_since, 0);
+    }
+}
+
+long ocsp_sign_token_outage_s(void)
+{
+    long long since = atomic_load(&p11_outage_since);
+
+    return atomic_load(&p11_nbroken) > 0 && since > 0 ? (long)(mono_s() - since)
+                                                      : -1;
+}
+
 /* ---- keys ---- */
 
 /* An expired responder certificate is never used to sign: a client would
@@ -684,6 +723,7 @@ void ocsp_sign_key_free(ocsp_sign_key_t *k)
     if (k == NULL) {
         return;
     }
+    key_set_broken(k, 0);
     EVP_PKEY_CTX_free(k->pctx);
     EVP_PKEY_free(k->pkey);
     EVP_MD_CTX_free(k->mdctx);
@@ -738,7 +778,7 @@ static int key_ready(ocsp_sign_key_t *k)
         EVP_PKEY_free(k->pkey);
         k->pctx = NULL;
         k->pkey = NULL;
-        k->broken = 1;
+        key_set_broken(k, 1);
         k->retry_at = time(NULL);
     }
     if (!k->broken) {
@@ -761,7 +801,7 @@ static int key_ready(ocsp_sign_key_t *k)
         k->err.status = OCSP_SIGN_ETOKEN;
         return -1;
     }
-    k->broken = 0;
+    key_set_broken(k, 0);
     k->backoff = 0;
     return 0;
 }
@@ -773,7 +813,7 @@ static int sign_failed(ocsp_sign_key_t *k)
 {
     if (k->pkcs11) {
         sign_err(&k->err, OCSP_SIGN_ETOKEN, "%s: signing failed", k->ref);
-        k->broken = 1;
+        key_set_broken(k, 1);
         k->retry_at = time(NULL);
         p11_reset();
     } else {

@@ -181,4 +181,11 @@ int ocsp_sign_end(ocsp_sign_key_t *key, unsigned char *sig, size_t *siglen);
 /* The reason of the key's last failure (borrowed). */
 const ocsp_sign_err_t *ocsp_sign_key_err(const ocsp_sign_key_t *key);
 
+/*
+ * For how many seconds at least one token key of the process has been
+ * unusable (its session failed and no reopen succeeded since), or -1 when
+ * every token key works.  The daemons' recovery (daemon.h) reads it.
+ */
+long ocsp_sign_token_outage_s(void);
+
 #endif

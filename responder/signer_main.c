@@ -50,6 +50,17 @@ static void print_check(const ocsp_config_t *cf, const signer_t *s)
            cf->prefix, s->consumer, s->batch,
            (long long)(s->claim_idle_ms / 1000), (long long)s->lease,
            s->sign_threads);
+    if (s->purge.enabled) {
+        printf("purge hook=%s timeout=%llds attempts=%lld backoff=%llds "
+               "backoff_max=%llds batch=%lld claim_idle=%llds "
+               "stream_max=%lld\n",
+               s->purge.hook, (long long)s->purge.timeout,
+               (long long)s->purge.attempts, (long long)s->purge.backoff,
+               (long long)s->purge.backoff_max, (long long)s->purge.batch,
+               (long long)s->purge.claim_idle, (long long)s->purge.stream_max);
+    } else {
+        printf("purge off\n");
+    }
     for (size_t i = 0; i < s->reg.n; i++) {
         const ocsp_issuer_t *iss = &s->reg.issuers[i];
         const ocsp_issuer_conf_t *ic = iss->conf;
@@ -63,6 +74,9 @@ static void print_check(const ocsp_config_t *cf, const signer_t *s)
                (long long)ic->validity, (long long)ic->resign_after, ic->shards,
                X509_cmp(iss->responder, iss->cert) == 0 ? "ca" : "delegated",
                subject);
+        for (size_t u = 0; u < ic->nocsp_urls; u++) {
+            printf("issuer %s ocsp_url=%s\n", ic->name, ic->ocsp_urls[u]);
+        }
     }
 }
 
@@ -78,7 +92,7 @@ int main(int argc, char **argv)
     ocsp_config_t cf;
     signer_t s;
     char err[OCSP_ERR_MAX];
-    int opt, check = 0, level = OCSP_LOG_INFO;
+    int opt, check = 0, level = OCSP_LOG_INFO, reexec;
 
     while ((opt = getopt_long(argc, argv, "c:vh", longopts, NULL)) != -1) {
         switch (opt) {
@@ -133,8 +147,14 @@ int main(int argc, char **argv)
     /* SIGTERM: finish the batch in hand, then exit. */
     ocsp_daemon_signals(&stop_flag);
 
+    ocsp_daemon_restart_init(&s.restart, file);
     signer_run(&s);
+    reexec = s.reexec;
     signer_free(&s);
     ocsp_config_free(&cf);
+    if (reexec) {
+        ocsp_daemon_reexec(argv);
+        return 1;
+    }
     return 0;
 }

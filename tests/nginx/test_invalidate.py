@@ -6,9 +6,10 @@ that without the message the old answer would be served for an hour: the
 tests fail without invalidation.
 
 The responses are written by the real revoca-signer (revoca revoke
---wait); the message is published with redis-cli, as the signer publishes
-it in the transaction that commits the change (a signer that already does
-so only sends it twice: the second finds nothing to drop).
+--wait), which publishes the message in the transaction that commits the
+change; the tests publish it again with redis-cli, so that what they check
+is the module's side of the contract (the second finds nothing to drop),
+and publish malformed ones the signer never would.
 """
 import subprocess
 

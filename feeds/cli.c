@@ -42,7 +42,9 @@ static const struct {
     {"release", "release --issuer N (--serial HEX | --cert FILE) [--time TIME] "
                 "[--wait]\n"},
     {"status", "status  --issuer N (--serial HEX | --cert FILE)\n"},
-    {"import", "import  --issuer N (--openssl-index FILE | --certs PATH...)\n"},
+    {"import", "import  --issuer N (--openssl-index FILE | --certs PATH...)\n"
+               "  import  --issuer N --crl FILE|URL [--follow [--interval S]] "
+               "[--strict]\n"},
     {"resign", "resign  --issuer N (--all | --serial HEX | --status) "
                "[--rate N]\n"},
 };

@@ -400,7 +400,7 @@ def test_easy_rsa_crl(tmp_path, pki_dir):
     """Easy-RSA's own CA: build-ca, issue, revoke, gen-crl, imported."""
     pki = os.path.join(str(tmp_path), "easyrsa")
     env = dict(os.environ, EASYRSA_PKI=pki, EASYRSA_BATCH="1",
-               EASYRSA_REQ_CN="Easy-RSA test CA", EASYRSA_ALGO="ec",
+               EASYRSA_ALGO="ec",
                EASYRSA_CURVE="prime256v1")
 
     def easyrsa(*args):
@@ -408,9 +408,13 @@ def test_easy_rsa_crl(tmp_path, pki_dir):
                            capture_output=True, text=True)
         assert p.returncode == 0, p.stdout + p.stderr
     easyrsa("init-pki")
-    easyrsa("build-ca", "nopass")
+    easyrsa("--req-cn=Easy-RSA test CA", "build-ca", "nopass")
     easyrsa("build-client-full", "alice", "nopass")
     easyrsa("build-client-full", "bob", "nopass")
+    alice = os.path.join(pki, "issued", "alice.crt")
+    serial = serial_of(alice)
+    alice_pem = os.path.join(str(tmp_path), "alice.pem")
+    shutil.copy(alice, alice_pem)
     easyrsa("revoke", "alice", "keyCompromise")
     easyrsa("gen-crl")
     s = Stack(tmp_path, pki_dir, [{
@@ -423,8 +427,6 @@ def test_easy_rsa_crl(tmp_path, pki_dir):
         p = s.cli("import", "--issuer", "easy", "--crl",
                   os.path.join(pki, "crl.pem"))
         assert "entries=1 events=1" in p.stdout, p.stdout
-        alice = os.path.join(pki, "issued", "alice.crt")
-        serial = serial_of(alice)
         wait_for(lambda: s.stored(serial, "easy") is not None and
                  s.stored(serial, "easy")["status"] == "revoked",
                  what="alice revoked")
@@ -432,6 +434,10 @@ def test_easy_rsa_crl(tmp_path, pki_dir):
         r = ocsp.load_der_ocsp_response(der)
         assert r.certificate_status == ocsp.OCSPCertStatus.REVOKED
         assert r.revocation_reason == x509.ReasonFlags.key_compromise
+        crl = x509.load_pem_x509_crl(open(os.path.join(pki, "crl.pem"),
+                                          "rb").read())
+        assert r.revocation_time == crl.get_revoked_certificate_by_serial_number(
+            int(serial, 16)).revocation_date
         assert s.stored(serial_of(os.path.join(pki, "issued", "bob.crt")),
                         "easy") is None
         # a CRL of the demo issuer is not Easy-RSA's: refused

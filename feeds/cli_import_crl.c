@@ -41,6 +41,7 @@
 #define CRL_FOLLOW_INTERVAL 300            /* default --interval, seconds */
 #define CRL_FOLLOW_MARGIN 60 /* refetched this long before nextUpdate */
 #define CRL_ID_OCTETS 16
+#define CRL_PROGRESS_MS 5000 /* a progress line this often on long imports */
 
 static volatile sig_atomic_t crl_stop;
 
@@ -315,6 +316,64 @@ static int crl_verify(const char *src, X509_CRL *crl, X509 *ca,
     return 0;
 }
 
+/*
+ * What the CRL may carry to be read here (RFC 5280 5.2): a critical
+ * extension not understood, or an indirect CRL (entries of other CAs), makes
+ * it unusable.  NULL, or the reason.
+ */
+static const char *crl_scope(X509_CRL *crl)
+{
+    static const int known[] = {NID_crl_number,
+                                NID_delta_crl,
+                                NID_issuing_distribution_point,
+                                NID_authority_key_identifier,
+                                NID_freshest_crl,
+                                NID_info_access};
+    ISSUING_DIST_POINT *idp;
+    int i, crit, indirect;
+    size_t k;
+
+    for (i = 0; i < X509_CRL_get_ext_count(crl); i++) {
+        X509_EXTENSION *ext = X509_CRL_get_ext(crl, i);
+        int nid = OBJ_obj2nid(X509_EXTENSION_get_object(ext));
+        for (k = 0; k < sizeof(known) / sizeof(known[0]) && known[k] != nid;
+             k++) {
+        }
+        if (X509_EXTENSION_get_critical(ext) &&
+            k == sizeof(known) / sizeof(known[0])) {
+            return "a critical CRL extension not understood (RFC 5280 5.2)";
+        }
+    }
+    idp =
+        X509_CRL_get_ext_d2i(crl, NID_issuing_distribution_point, &crit, NULL);
+    if (idp == NULL && crit != -1) {
+        return "issuingDistributionPoint malformed or repeated";
+    }
+    indirect = idp != NULL && idp->indirectCRL;
+    ISSUING_DIST_POINT_free(idp);
+    return indirect ? "an indirect CRL (entries of other CAs), not supported"
+                    : NULL;
+}
+
+/* A critical entry extension not understood (RFC 5280 5.3): NULL, or the
+ * reason the entry cannot be read. */
+static const char *entry_scope(X509_REVOKED *r)
+{
+    const STACK_OF(X509_EXTENSION) *exts = X509_REVOKED_get0_extensions(r);
+    int i;
+
+    for (i = 0; i < sk_X509_EXTENSION_num(exts); i++) {
+        X509_EXTENSION *ext = sk_X509_EXTENSION_value(exts, i);
+        int nid = OBJ_obj2nid(X509_EXTENSION_get_object(ext));
+        if (X509_EXTENSION_get_critical(ext) && nid != NID_crl_reason &&
+            nid != NID_invalidity_date && nid != NID_hold_instruction_code) {
+            return "a critical entry extension not understood (RFC 5280 "
+                   "5.3)";
+        }
+    }
+    return NULL;
+}
+
 static int asn1_unix(const ASN1_TIME *t, int64_t *out)
 {
     struct tm tm;
@@ -407,6 +466,10 @@ static const char *entry_event(const ocsp_issuer_conf_t *ic, X509_REVOKED *r,
     }
     if (asn1_unix(X509_REVOKED_get0_revocationDate(r), &t) != 0) {
         return "revocationDate unreadable";
+    }
+    why = entry_scope(r);
+    if (why != NULL) {
+        return why;
     }
     gn = X509_REVOKED_get_ext_d2i(r, NID_certificate_issuer, &crit, NULL);
     GENERAL_NAMES_free(gn);
@@ -507,12 +570,16 @@ static int import_crl(cli_t *cli, crl_import_t *im, const crl_buf_t *b)
     int has_number, delta, i, n, status = CLI_EXIT_USAGE;
     size_t skipped = 0, unchanged = 0, sent = 0, pending, ndig = 0;
     unsigned char *digests = NULL;
-    long t0 = ocsp_now_ms();
+    long t0 = ocsp_now_ms(), last_progress = t0;
 
     if (crl == NULL) {
         return CLI_EXIT_USAGE;
     }
     if (crl_verify(im->src.src, crl, im->ca, im->ic->name) != 0) {
+        goto done;
+    }
+    if (crl_scope(crl) != NULL) {
+        cli_err("%s: CRL refused: %s", im->src.src, crl_scope(crl));
         goto done;
     }
     if (crl_number(crl, NID_crl_number, &number, &has_number) != 0 ||
@@ -539,6 +606,12 @@ static int import_crl(cli_t *cli, crl_import_t *im, const crl_buf_t *b)
     if (X509_CRL_get0_nextUpdate(crl) != NULL &&
         asn1_unix(X509_CRL_get0_nextUpdate(crl), &im->next_update) != 0) {
         im->next_update = 0;
+    }
+    if (im->next_update > 0 && im->next_update < now) {
+        /* Its revocations still hold; the CA has stopped publishing. */
+        cli_err("%s: warning: CRL nextUpdate has passed (the CA is not "
+                "publishing it?)",
+                im->src.src);
     }
     sk = X509_CRL_get_REVOKED(crl);
     n = sk ? sk_X509_REVOKED_num(sk) : 0;
@@ -611,6 +684,12 @@ static int import_crl(cli_t *cli, crl_import_t *im, const crl_buf_t *b)
                 goto done;
             }
             sent += pending;
+            if (ocsp_now_ms() - last_progress >= CRL_PROGRESS_MS) {
+                last_progress = ocsp_now_ms();
+                fprintf(stderr,
+                        "revoca: %s: progress entries=%d/%d events=%zu\n",
+                        im->src.src, i + 1, n, sent);
+            }
         }
     }
     pending = ocsp_rconn_pending(&cli->redis);

@@ -139,7 +139,8 @@ def issuer_key(s):
         return serialization.load_pem_private_key(f.read(), None)
 
 
-def build_crl(s, number, entries, key=None, delta_base=None, days=7):
+def build_crl(s, number, entries, key=None, delta_base=None, days=7,
+              extra=None):
     """A CRL of the demo issuer (signed by KEY, default its own), ENTRIES a
     list of (serial int, revocation datetime, ReasonFlags or None)."""
     now = datetime.datetime.utcnow().replace(microsecond=0)
@@ -147,6 +148,8 @@ def build_crl(s, number, entries, key=None, delta_base=None, days=7):
          .issuer_name(cert(s.path("issuer.pem")).subject)
          .last_update(now).next_update(now + datetime.timedelta(days=days))
          .add_extension(x509.CRLNumber(number), critical=False))
+    if extra is not None:
+        b = b.add_extension(extra, critical=True)
     if delta_base is not None:
         b = b.add_extension(x509.DeltaCRLIndicator(delta_base), critical=True)
     for serial, when, reason in entries:
@@ -246,6 +249,12 @@ def test_stranger_signed_or_foreign_crl_refused_nothing_written(ca_stack):
     assert p.returncode == 2 and "not a DER or PEM CRL" in p.stderr
     p = import_crl(s, "ldap://example.invalid/x", check=False)
     assert p.returncode == 2 and "only http and https" in p.stderr
+    # a critical extension it does not understand makes a CRL unusable
+    crit = build_crl(s, 9, [], extra=x509.UnrecognizedExtension(
+        x509.ObjectIdentifier("1.3.6.1.4.1.99999.1"), b"\x05\x00"))
+    p = import_crl(s, write_crl(os.path.join(s.tmp, "crit.crl"), crit),
+                   check=False)
+    assert p.returncode == 2 and "critical CRL extension" in p.stderr
     assert stream_len(s) == n0
     # the genuine one goes through
     import_crl(s, good)

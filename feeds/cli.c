@@ -44,7 +44,7 @@ static const struct {
     {"status", "status  --issuer N (--serial HEX | --cert FILE)\n"},
     {"import", "import  --issuer N (--openssl-index FILE | --certs PATH...)\n"
                "  import  --issuer N --crl FILE|URL [--follow [--interval S]] "
-               "[--strict]\n"},
+               "[--strict]\n          [--ca-file FILE]\n"},
     {"resign", "resign  --issuer N (--all | --serial HEX | --status) "
                "[--rate N]\n"},
 };

@@ -54,6 +54,7 @@ static void crl_on_signal(int sig)
 /* The source and what the last fetch of it said. */
 typedef struct {
     const char *src;
+    const char *ca_file; /* --ca-file: trust for https, else the system's */
     int url;
     char etag[CRL_HEADER_MAX], last_modified[CRL_HEADER_MAX];
     struct stat st; /* files: unchanged when inode, size and mtime are */
@@ -235,6 +236,9 @@ static int fetch_url(crl_src_t *s, crl_buf_t *b)
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &x);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err);
+    if (s->ca_file != NULL) {
+        curl_easy_setopt(c, CURLOPT_CAINFO, s->ca_file);
+    }
     s->requests++;
     rc = curl_easy_perform(c);
     if (rc != CURLE_OK) {
@@ -768,6 +772,7 @@ int cli_import_crl(cli_t *cli, int argc, char **argv)
         {"follow", no_argument, NULL, 'f'},
         {"strict", no_argument, NULL, 's'},
         {"interval", required_argument, NULL, 'n'},
+        {"ca-file", required_argument, NULL, 'a'},
         {NULL, 0, NULL, 0}};
     crl_import_t im;
     const char *issuer = NULL, *interval = NULL;
@@ -794,13 +799,16 @@ int cli_import_crl(cli_t *cli, int argc, char **argv)
         case 'n':
             interval = optarg;
             break;
+        case 'a':
+            im.src.ca_file = optarg;
+            break;
         default:
             return CLI_EXIT_USAGE;
         }
     }
     if (issuer == NULL || im.src.src == NULL || optind != argc) {
         cli_err("import --issuer N --crl FILE|URL [--follow [--interval "
-                "SECONDS]] [--strict]");
+                "SECONDS]] [--strict] [--ca-file FILE]");
         return CLI_EXIT_USAGE;
     }
     if (interval != NULL) {
@@ -817,6 +825,12 @@ int cli_import_crl(cli_t *cli, int argc, char **argv)
         im.src.url = 1;
     } else if (strstr(im.src.src, "://") != NULL) {
         cli_err("--crl %s: only http and https URLs, or a file", im.src.src);
+        return CLI_EXIT_USAGE;
+    }
+    if (im.src.ca_file != NULL &&
+        (!im.src.url || access(im.src.ca_file, R_OK) != 0)) {
+        cli_err("--ca-file %s: %s", im.src.ca_file,
+                im.src.url ? "cannot read it" : "only with an https URL");
         return CLI_EXIT_USAGE;
     }
     im.ic = cli_issuer(cli, issuer, &im.ca);

@@ -321,7 +321,7 @@ class CrlServer:
     """http.server on loopback serving one CRL with ETag / Last-Modified
     and 304s; counts requests and records their conditional headers."""
 
-    def __init__(self):
+    def __init__(self, tls=None):
         self.body = b""
         self.requests = []
         self.not_modified = 0
@@ -350,13 +350,21 @@ class CrlServer:
                 pass
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.scheme = "http"
+        if tls is not None:
+            import ssl
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self.httpd.socket = ctx.wrap_socket(self.httpd.socket,
+                                                server_side=True)
+            self.scheme = "https"
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever,
                                        daemon=True)
         self.thread.start()
 
     def url(self):
-        return "http://127.0.0.1:%d/issuer.crl" % self.port
+        return "%s://127.0.0.1:%d/issuer.crl" % (self.scheme, self.port)
 
     def close(self):
         self.httpd.shutdown()
@@ -456,3 +464,52 @@ def test_easy_rsa_crl(tmp_path, pki_dir):
     finally:
         s.close()
         shutil.rmtree(pki, ignore_errors=True)
+
+
+def tls_server_cert(s):
+    """A certificate for 127.0.0.1 from the demo root: (cert, key) files."""
+    import ipaddress
+    with open(s.path("root.key"), "rb") as f:
+        root_key = serialization.load_pem_private_key(f.read(), None)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.utcnow()
+    c = (x509.CertificateBuilder()
+         .subject_name(x509.Name([x509.NameAttribute(
+             x509.oid.NameOID.COMMON_NAME, "127.0.0.1")]))
+         .issuer_name(cert(s.path("root.pem")).subject)
+         .public_key(key.public_key()).serial_number(x509.random_serial_number())
+         .not_valid_before(now - datetime.timedelta(hours=1))
+         .not_valid_after(now + datetime.timedelta(days=1))
+         .add_extension(x509.SubjectAlternativeName(
+             [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+         .sign(root_key, hashes.SHA256()))
+    cf, kf = os.path.join(s.tmp, "tls.pem"), os.path.join(s.tmp, "tls.key")
+    with open(cf, "wb") as f:
+        f.write(c.public_bytes(serialization.Encoding.PEM))
+    with open(kf, "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM,
+                                  serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    return cf, kf
+
+
+def test_https_checked_against_ca_file(ca_stack):
+    s, ca = ca_stack
+    leaf = ca.issue()
+    ca.revoke(leaf, "-crl_reason", "cessationOfOperation")
+    web = CrlServer(tls=tls_server_cert(s))
+    try:
+        web.body = open(ca.gencrl(), "rb").read()  # PEM over https
+        # not trusted by the system's store: the transfer fails, exit 1
+        p = import_crl(s, web.url(), check=False)
+        assert p.returncode == 1 and web.url() in p.stderr, p.stderr
+        assert stream_len(s) == 0
+        p = import_crl(s, web.url(), "--ca-file", s.path("root.pem"))
+        assert "entries=1 events=1" in p.stdout, p.stdout
+        wait_status(s, serial_of(leaf), ocsp.OCSPCertStatus.REVOKED,
+                    x509.ReasonFlags.cessation_of_operation)
+        # plain http to the TLS port: a failed transfer, nothing written
+        p = import_crl(s, web.url().replace("https", "http"), check=False)
+        assert p.returncode == 1 and stream_len(s) == 1
+    finally:
+        web.close()

@@ -192,6 +192,18 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
     return len;
 }
 
+/* Aborts a transfer when the follower is told to stop. */
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+                       curl_off_t ultotal, curl_off_t ulnow)
+{
+    (void)arg;
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return crl_stop ? 1 : 0;
+}
+
 static int fetch_url(crl_src_t *s, crl_buf_t *b)
 {
     char hdr[2][CRL_HEADER_MAX + 32], err[CURL_ERROR_SIZE] = "";
@@ -236,6 +248,8 @@ static int fetch_url(crl_src_t *s, crl_buf_t *b)
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &x);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
     if (s->ca_file != NULL) {
         curl_easy_setopt(c, CURLOPT_CAINFO, s->ca_file);
     }
@@ -842,8 +856,8 @@ int cli_import_crl(cli_t *cli, int argc, char **argv)
         X509_free(im.ca);
         return CLI_EXIT_FAIL;
     }
-    status = import_once(cli, &im);
     if (im.follow) {
+        /* SIGTERM ends the follower between two imports, or a transfer. */
         struct sigaction sa;
 
         memset(&sa, 0, sizeof(sa));
@@ -851,6 +865,9 @@ int cli_import_crl(cli_t *cli, int argc, char **argv)
         sigemptyset(&sa.sa_mask);
         sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGINT, &sa, NULL);
+    }
+    status = import_once(cli, &im);
+    if (im.follow) {
         while (!crl_stop) {
             int64_t now = (int64_t)time(NULL), next = now + every;
 

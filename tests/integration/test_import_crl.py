@@ -457,6 +457,28 @@ def test_easy_rsa_crl(tmp_path, pki_dir):
             int(serial, 16)).revocation_date
         assert s.stored(serial_of(os.path.join(pki, "issued", "bob.crt")),
                         "easy") is None
+        # --follow on the file: Easy-RSA's next gen-crl is picked up
+        follower = Daemon([REVOCA, "-c", s.conf, "import", "--issuer", "easy",
+                           "--crl", os.path.join(pki, "crl.pem"), "--follow",
+                           "--interval", "1"],
+                          os.path.join(s.tmp, "follow.log")).start()
+        try:
+            wait_for(lambda: "not modified" in follower.output(),
+                     what="unchanged file not read again")
+            bob = os.path.join(pki, "issued", "bob.crt")
+            bob_serial = serial_of(bob)
+            easyrsa("revoke", "bob", "superseded")
+            easyrsa("gen-crl")
+            wait_for(lambda: s.stored(bob_serial, "easy") is not None,
+                     what="bob revoked")
+            r = ocsp.load_der_ocsp_response(s.response(bob_serial,
+                                                       issuer="easy"))
+            assert r.revocation_reason == x509.ReasonFlags.superseded
+            assert "events=1 unchanged=1" in follower.output()
+            assert follower.stop(signal.SIGTERM) == 0
+        finally:
+            if follower.alive():
+                follower.stop()
         # a CRL of the demo issuer is not Easy-RSA's: refused
         p = s.cli("import", "--issuer", "easy", "--crl",
                   os.path.join(pki, "ca.crt"), check=False)

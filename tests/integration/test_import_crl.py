@@ -317,6 +317,27 @@ def test_cabf_profile_rules_and_bad_serials(tmp_path, pki_dir):
         s.close()
 
 
+def test_bad_serials_skipped_or_strict(ca_stack):
+    """Serials the core's rules refuse (zero, over 20 octets), put on the
+    CRL by openssl ca from its index: reported and skipped, or under
+    --strict nothing is sent."""
+    s, ca = ca_stack
+    with open(os.path.join(ca.d, "index.txt"), "w") as f:
+        for serial in ("00", "01" * 21, "1a2b"):
+            f.write("R\t301231235959Z\t260101000000Z,keyCompromise\t%s\t"
+                    "unknown\t/CN=x\n" % serial)
+    crl = ca.gencrl()
+    p = import_crl(s, crl, "--strict", check=False)
+    assert p.returncode == 2, p.stderr
+    assert p.stderr.count("serial is zero, negative or over 20 octets") == 2
+    assert stream_len(s) == 0
+    p = import_crl(s, crl)
+    assert "entries=3 events=1 unchanged=0 skipped=2" in p.stdout, p.stdout
+    assert "entry 1 serial 0: serial is zero" in p.stderr, p.stderr
+    wait_status(s, "1a2b", ocsp.OCSPCertStatus.REVOKED,
+                x509.ReasonFlags.key_compromise)
+
+
 class CrlServer:
     """http.server on loopback serving one CRL with ETag / Last-Modified
     and 304s; counts requests and records their conditional headers."""

@@ -715,6 +715,19 @@ static int import_crl(cli_t *cli, crl_import_t *im, const crl_buf_t *b)
         goto done;
     }
     sent += pending;
+    if (sent > 0) {
+        char what[128];
+        int rv;
+
+        /* The last WAIT covers every event sent before it.  Short: not
+         * taken as imported, so the next round sends them again. */
+        snprintf(what, sizeof(what), "import --crl: %zu events", sent);
+        rv = cli_wait_replicas(cli, what);
+        if (rv != 0) {
+            status = rv;
+            goto done;
+        }
+    }
     if (has_number) {
         im->last_number = number;
     }

@@ -556,3 +556,30 @@ def test_https_checked_against_ca_file(ca_stack):
         assert p.returncode == 1 and stream_len(s) == 1
     finally:
         web.close()
+
+
+def test_too_few_replicas_exit_4(tmp_path, pki_dir):
+    """redis.min_replica_acks holds for import --crl as for the other
+    imports: with a replica down, exit 4 and the events in the stream."""
+    from redis_fleet import Fleet
+    f = Fleet(tmp_path, pki_dir, sentinels=0,
+              redis_conf='min_replica_acks = 2; wait_timeout = "1s"; ')
+    try:
+        ca = OpensslCA(os.path.join(f.tmp, "ca"), f.path("issuer.pem"),
+                       f.path("issuer.key"))
+        leaf = ca.issue()
+        ca.revoke(leaf, "-crl_reason", "keyCompromise")
+        crl = ca.gencrl()
+        p = f.cli("import", "--issuer", "demo", "--crl", crl)
+        assert "events=1" in p.stdout
+        f.servers[2].kill()
+        wait_for(lambda: f.replicas_online(f.redis) == len(f.servers) - 2,
+                 30, what="the primary to lose a replica")
+        n0 = f.r().xlen("revoca:events")
+        p = f.cli("import", "--issuer", "demo", "--crl", crl, check=False)
+        assert p.returncode == 4, p.stderr
+        assert "import --crl: 1 events" in p.stderr
+        assert "1 of the 2 replicas" in p.stderr, p.stderr
+        assert f.r().xlen("revoca:events") == n0 + 1
+    finally:
+        f.close()

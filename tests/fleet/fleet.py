@@ -57,6 +57,9 @@ WEBS = ("web1", "web2")
 LOCAL = {"web1": "db2", "web2": "db3"}   # each responder's replica
 REDIS_PORT, SENTINEL_PORT = 6379, 26379
 MASTER = "revoca"
+# a signed status, or the deliberate unsigned answer for a never-issued
+# serial (docs/nginx.md): answered, as opposed to tryLater or a failure
+ANSWERED = ("good", "revoked", "unknown", "UNAUTHORIZED")
 
 
 def ip_of(host):
@@ -393,6 +396,7 @@ http {
         self.common = common
         self.ca_journal = os.path.join(self.dir, "ca.jsonl")
         self.ocsp_journal = os.path.join(self.dir, "ocsp.jsonl")
+        self.mark("load-start")
         self.spawn("ca", "cl", [PY, CLIENT, "ca", "--conf", self.ca_conf,
                                 "--revoca", REVOCA, "--journal",
                                 self.ca_journal,
@@ -459,7 +463,34 @@ http {
                                    str(o.settle)] + self.common)
         self.procs["sweep"].wait(o.settle * 3 + 120)
 
+    def check_alive(self):
+        """Daemons that died on their own (only Redis is killed here)."""
+        self.died = sorted(n for n, p in self.procs.items()
+                           if p.poll() is not None and
+                           n.split("-")[0] in ("signer", "crlgen", "nginx",
+                                               "sentinel"))
+
+    def bad_log_lines(self):
+        """nginx [alert]/[crit]/[emerg] lines and sanitizer reports."""
+        import re
+        bad = []
+        for h in WEBS:
+            path = os.path.join(self.dir, h, "error.log")
+            if os.path.exists(path):
+                with open(path, errors="replace") as f:
+                    bad += ["%s: %s" % (h, l.strip()) for l in f
+                            if re.search(r"\[(alert|crit|emerg)\]", l)]
+        for n in os.listdir(self.dir):
+            if n.endswith(".log"):
+                with open(os.path.join(self.dir, n), errors="replace") as f:
+                    bad += ["%s: %s" % (n, l.strip()) for l in f
+                            if "AddressSanitizer" in l or
+                            "runtime error:" in l or
+                            "LeakSanitizer" in l]
+        return bad
+
     def teardown(self):
+        self.check_alive()
         for name in ("ca", "ocsp", "sweep"):
             self.stop(name, timeout=5)
         for h in WEBS:
@@ -524,7 +555,7 @@ http {
         win = self.windows()
         for name, (t0, t1) in win.items():
             w = [a for a in answers if t0 <= a["t"] <= t1]
-            ok = sum(1 for a in w if a["k"] in ("good", "revoked", "unknown"))
+            ok = sum(1 for a in w if a["k"] in ANSWERED)
             rep.setdefault("availability", {})[name] = {
                 "seconds": round(t1 - t0, 1), "answers": len(w),
                 "successful": ok,
@@ -563,6 +594,8 @@ http {
         rep["sweep"] = {"redis": red[0] if red else None,
                         "ocsp": osw[0] if osw else None}
         rep["crl"] = self.check_crls()
+        rep["died"] = getattr(self, "died", [])
+        rep["bad_log_lines"] = self.bad_log_lines()[:50]
         rep["wrong"] = wrong[:50]
         rep["nwrong"] = len(wrong)
         return rep
@@ -581,8 +614,9 @@ http {
             out["a (primary killed) +30s"] = (ev["a-kill"], ev["a-kill"] + 30)
         if "b-cut" in ev:
             out["b (primary cut off) +30s"] = (ev["b-cut"], ev["b-cut"] + 30)
-        start = min(ev.values()) - self.o.warmup if ev else 0
-        out["whole run"] = (start, ev.get("load-stop", time.time()))
+        if "load-start" in ev:
+            out["whole run"] = (ev["load-start"],
+                                ev.get("load-stop", time.time()))
         return out
 
     def check_crls(self):
@@ -685,6 +719,10 @@ http {
                    s["ocsp"]["passes"], len(s["ocsp"]["never_good"])))
             for x in s["ocsp"]["unconverged"][:10]:
                 log("  final: %s" % (x,))
+        if rep["died"]:
+            log("died on their own: %s" % " ".join(rep["died"]))
+        for l in rep["bad_log_lines"][:10]:
+            log("  log: " + l)
         log("wrong answers during the run: %d" % rep["nwrong"])
         for w in rep["wrong"][:10]:
             log("  wrong: %s" % (w,))
@@ -707,6 +745,11 @@ http {
             fails.append("no primary to check the events on")
         elif s["redis"]["nlost"]:
             fails.append("%d acknowledged events lost" % s["redis"]["nlost"])
+        if rep["died"]:
+            fails.append("died during the run: %s" % " ".join(rep["died"]))
+        if rep["bad_log_lines"]:
+            fails.append("%d alert/crit/sanitizer log lines" %
+                         len(rep["bad_log_lines"]))
         if rep["issue"]["ok"] == 0:
             fails.append("no certificate was issued")
         c = rep["crl"]

@@ -27,7 +27,7 @@
 
 static volatile int crl_stop;
 /* A token outage a fresh start would end (daemon.h): stop, re-exec. */
-static ocsp_daemon_recover_t crl_recover;
+static ocsp_daemon_restart_t crl_restart;
 static int crl_reexec;
 
 static void usage(FILE *f)
@@ -332,7 +332,7 @@ static int crl_run_daemon(crl_gen_t *g, crl_issuer_t *iss, size_t n)
     ocsp_log(OCSP_LOG_INFO, "started consumer=%s issuers=%zu publish_dir=%s",
              g->crl_conf->consumer, n, g->crl_conf->publish_dir);
     while (!crl_stop) {
-        if (ocsp_daemon_recover_due(&crl_recover)) {
+        if (ocsp_daemon_restart_due(&crl_restart)) {
             crl_reexec = 1;
             break;
         }
@@ -342,6 +342,7 @@ static int crl_run_daemon(crl_gen_t *g, crl_issuer_t *iss, size_t n)
         if (!grouped) {
             grouped = crl_events_group(g->conn, &ev) == 0;
         }
+        ocsp_daemon_ready(); /* keys loaded, Redis answered */
         for (size_t i = 0; i < n && !crl_stop; i++) {
             crl_tick_issuer(g, &ev, iss, i);
         }
@@ -501,7 +502,7 @@ int main(int argc, char **argv)
             rc = crl_run_once(&g, iss, crl_conf.n, delta_only);
         }
     } else {
-        ocsp_daemon_recover_init(&crl_recover, file);
+        ocsp_daemon_restart_init(&crl_restart, file);
         rc = crl_run_daemon(&g, iss, crl_conf.n);
     }
     ocsp_rconn_close(&rconn);

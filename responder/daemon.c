@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <systemd/sd-daemon.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -17,11 +18,15 @@
 extern char **environ;
 
 static volatile int *daemon_stop;
+static volatile sig_atomic_t daemon_reload;
 
 static void daemon_on_signal(int sig)
 {
-    (void)sig;
-    *daemon_stop = 1;
+    if (sig == SIGHUP) {
+        daemon_reload = 1;
+    } else {
+        *daemon_stop = 1;
+    }
 }
 
 void ocsp_daemon_signals(volatile int *stop)
@@ -33,10 +38,11 @@ void ocsp_daemon_signals(volatile int *stop)
     sa.sa_handler = daemon_on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
 
-/* ---- token outage recovery ---- */
+/* ---- restart in place ---- */
 
 #define RECOVER_AFTER_S 5
 #define RECOVER_BACKOFF_MAX_S 60
@@ -50,16 +56,17 @@ static long mono_s(void)
     return (long)ts.tv_sec;
 }
 
-void ocsp_daemon_recover_init(ocsp_daemon_recover_t *r, const char *config)
+void ocsp_daemon_restart_init(ocsp_daemon_restart_t *r, const char *config)
 {
     r->config = config;
     r->next_s = 0;
     r->backoff_s = RECOVER_AFTER_S;
 }
 
-/* Runs "/proc/self/exe --check -c CONFIG" with no output, bounded: 1 if it
- * exited 0 (every key opened and signed its probe), else 0. */
-static int recover_check(const char *config)
+/* Runs "/proc/self/exe --check -c CONFIG", bounded, its output dropped
+ * unless VERBOSE (then its stderr is ours): 1 if it exited 0 (the
+ * configuration holds and every key opened and signed its probe). */
+static int restart_check(const char *config, int verbose)
 {
     char self[] = "/proc/self/exe";
     char check[] = "--check", dash_c[] = "-c";
@@ -73,7 +80,9 @@ static int recover_check(const char *config)
     }
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    if (!verbose) {
+        posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    }
     rc = posix_spawn(&pid, self, &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     if (rc != 0) {
@@ -97,10 +106,24 @@ static int recover_check(const char *config)
     }
 }
 
-int ocsp_daemon_recover_due(ocsp_daemon_recover_t *r)
+int ocsp_daemon_restart_due(ocsp_daemon_restart_t *r)
 {
-    long out = ocsp_sign_token_outage_s(), now;
+    long out, now;
 
+    if (daemon_reload) {
+        daemon_reload = 0;
+        if (restart_check(r->config, 1)) {
+            ocsp_log(OCSP_LOG_INFO, "reload: %s checked, restarting in place",
+                     r->config);
+            sd_notify(0, "RELOADING=1");
+            return 1;
+        }
+        ocsp_log(OCSP_LOG_ERR,
+                 "reload refused: %s fails --check (see the line above); "
+                 "still running the configuration loaded before",
+                 r->config);
+    }
+    out = ocsp_sign_token_outage_s();
     if (out < 0) {
         r->next_s = 0;
         r->backoff_s = RECOVER_AFTER_S;
@@ -110,7 +133,7 @@ int ocsp_daemon_recover_due(ocsp_daemon_recover_t *r)
     if (out < RECOVER_AFTER_S || (r->next_s != 0 && now < r->next_s)) {
         return 0;
     }
-    if (recover_check(r->config)) {
+    if (restart_check(r->config, 0)) {
         ocsp_log(OCSP_LOG_WARN,
                  "token available again after %lds: restarting in place to "
                  "reopen it",
@@ -146,4 +169,14 @@ void ocsp_daemon_reexec(char **argv)
     }
     execv("/proc/self/exe", argv);
     ocsp_log(OCSP_LOG_ERR, "restart in place failed: %s", strerror(errno));
+}
+
+void ocsp_daemon_ready(void)
+{
+    static int sent;
+
+    if (!sent) {
+        sent = 1;
+        sd_notify(0, "READY=1");
+    }
 }

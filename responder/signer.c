@@ -273,7 +273,7 @@ int signer_run(signer_t *s)
              s->consumer, s->reg.n, s->batch, s->sign_threads);
     while (!*s->stop) {
         char expiry[160]; /* issue 11 part 4: a day's warning, issuer.h */
-        if (ocsp_daemon_recover_due(&s->recover)) {
+        if (ocsp_daemon_restart_due(&s->restart)) {
             s->reexec = 1;
             *s->stop = 1;
             break;
@@ -292,6 +292,7 @@ int signer_run(signer_t *s)
                 goto lost;
             }
             connected = 1;
+            ocsp_daemon_ready(); /* keys loaded, Redis answered */
             s->own_pending_done = 0;
             snprintf(s->pending_from, sizeof(s->pending_from), "0");
             if (!s->ever_connected) {

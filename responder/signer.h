@@ -46,7 +46,7 @@ typedef struct {
     volatile int *stop;      /* set by SIGTERM/SIGINT */
     /* A token outage that a fresh start would end (daemon.h): the loop
      * stops as on SIGTERM with reexec set, and main restarts in place. */
-    ocsp_daemon_recover_t recover;
+    ocsp_daemon_restart_t restart;
     int reexec;
     char consumer[96];
     size_t batch;

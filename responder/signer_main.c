@@ -133,7 +133,7 @@ int main(int argc, char **argv)
     /* SIGTERM: finish the batch in hand, then exit. */
     ocsp_daemon_signals(&stop_flag);
 
-    ocsp_daemon_recover_init(&s.recover, file);
+    ocsp_daemon_restart_init(&s.restart, file);
     signer_run(&s);
     reexec = s.reexec;
     signer_free(&s);

@@ -407,6 +407,24 @@ http {
                                   "--threads", str(self.o.ocsp_threads)] +
                    common)
 
+    def redis_stats(self):
+        """Each node's role, memory and command figures, for the report
+        (and docs/scaling.md)."""
+        self.stats = {}
+        for h in DBS:
+            st = {}
+            for section in ("replication", "memory", "commandstats",
+                            "keyspace"):
+                for line in (self.rcli(h, "info", section) or "").splitlines():
+                    k, _, v = line.partition(":")
+                    if k in ("role", "used_memory", "db0") or (
+                            k.startswith("cmdstat_") and k[8:] in (
+                                "get", "exec", "xadd", "wait", "publish",
+                                "mget", "set", "xreadgroup", "evalsha",
+                                "eval", "incr")):
+                        st[k] = v.strip()
+            self.stats[h] = st
+
     def mark(self, what, **kw):
         kw["t"] = time.time()
         self.events.append((what, kw))
@@ -455,6 +473,8 @@ http {
         self.mark("load-stop")
         self.stop("ca", timeout=o.prop_bound + 90)
         self.stop("ocsp", timeout=30)
+        self.mark("ocsp-stop")
+        self.redis_stats()
         # the sweep: every acknowledged event in Redis and answered right
         self.sweep_journal = os.path.join(self.dir, "sweep.jsonl")
         self.spawn("sweep", "cl", [PY, CLIENT, "sweep", "--ca-journal",
@@ -585,6 +605,10 @@ http {
             "p50_s": percentile(lat, 0.5) and round(percentile(lat, 0.5), 3),
             "p99_s": percentile(lat, 0.99) and round(percentile(lat, 0.99), 3),
             "max_s": round(max(lat), 3) if lat else None}
+        ilat = [r["t1"] - r["t0"] for r in issues if r["rc"] == 0]
+        rep["issue_cli_s"] = {"p50": percentile(ilat, 0.5),
+                              "p99": percentile(ilat, 0.99)}
+        rep["redis"] = getattr(self, "stats", {})
         rlat = [r["t1"] - r["t0"] for r in revokes if r["rc"] == 0]
         rep["revoke_cli_s"] = {"p50": percentile(rlat, 0.5),
                                "p99": percentile(rlat, 0.99)}
@@ -616,7 +640,7 @@ http {
             out["b (primary cut off) +30s"] = (ev["b-cut"], ev["b-cut"] + 30)
         if "load-start" in ev:
             out["whole run"] = (ev["load-start"],
-                                ev.get("load-stop", time.time()))
+                                ev.get("ocsp-stop", time.time()))
         return out
 
     def check_crls(self):
@@ -689,6 +713,11 @@ http {
             " exit status %s" % (rep["issue"]["ok"], rep["issue"]["failed"],
                                  rep["revoke"]["ok"], rep["revoke"]["failed"],
                                  rep["cli_failures_by_exit"]))
+        log("revoca issue (returns once answerable): p50=%s s p99=%s s" % (
+            _r(rep["issue_cli_s"]["p50"]), _r(rep["issue_cli_s"]["p99"])))
+        for h, st in sorted(rep["redis"].items()):
+            log("redis %s: %s" % (h, " ".join("%s=%s" % kv for kv in
+                                               sorted(st.items()))))
         p = rep["propagation"]
         log("revocation propagation (revoke --wait returned -> both"
             " responders revoked): n=%d p50=%s s p99=%s s max=%s s, not seen"

@@ -300,9 +300,9 @@ class Fleet:
         with open(MODULE, "rb") as f:
             so = f.read()
         self.features["invalidate"] = b":invalidate" in so
-        with open(CRLGEN, "rb") as f:
-            self.features["crl_floor"] = b"crl_floor" in f.read() or \
-                self.o.assert_crl
+        # the CRL floor (numbers from Redis's clock in ms) is seen on the
+        # first CRL: check_crls()
+        self.features["crl_floor"] = self.o.assert_crl
 
     def start_web(self, host):
         d = os.path.join(self.dir, host)
@@ -364,9 +364,8 @@ http {
         self.shared = os.path.join(self.dir, "shared")
         os.makedirs(os.path.join(self.shared, "archive"))
         self.detect()
-        log("features: sentinel=%s invalidation(module)=%s crl-floor=%s" % (
-            self.features["sentinel"], self.features["invalidate"],
-            self.features["crl_floor"]))
+        log("features: sentinel=%s invalidation(module)=%s" % (
+            self.features["sentinel"], self.features["invalidate"]))
         if not self.features["sentinel"]:
             log("the daemons and the CLI do not take redis.sentinels yet (%s):"
                 " they talk to db1 directly and cannot follow a failover" %
@@ -423,6 +422,19 @@ http {
                                 "mget", "set", "xreadgroup", "evalsha",
                                 "eval", "incr")):
                         st[k] = v.strip()
+            self.stats[h] = st
+        for h in WEBS:
+            p = subprocess.run(["ip", "netns", "exec", self.ns("cl"), "curl",
+                                "-s", "-m", "5", "http://%s/metrics" %
+                                ip_of(h)], capture_output=True, text=True)
+            st = {}
+            for line in p.stdout.splitlines():
+                k, _, v = line.partition(" ")
+                if k in ("revoca_ocsp_cache_hits_total",
+                         "revoca_ocsp_cache_misses_total",
+                         "revoca_ocsp_stale_served_total",
+                         "revoca_ocsp_redis_errors_total"):
+                    st[k[12:]] = v
             self.stats[h] = st
 
     def mark(self, what, **kw):
@@ -692,6 +704,9 @@ http {
                 out["first_after_%s_s" % w] = \
                     round(later[0] - ev[w], 1) if later else None
         out["last_number"] = last
+        if files and min(int(n.split("-")[3].split(".")[0]) for n in files) \
+                > 10 ** 12:
+            self.features["crl_floor"] = True
         return out
 
     def report(self, rep):
@@ -727,6 +742,9 @@ http {
                 p["not_seen"], p["skipped"],
                 _r(rep["revoke_cli_s"]["p50"]), _r(rep["revoke_cli_s"]["p99"])))
         c = rep["crl"]
+        log("CRL numbers from Redis's clock (the CRL floor): %s; CRL checks %s"
+            % (self.features["crl_floor"], "asserted" if
+               self.features["crl_floor"] else "printed only"))
         log("CRLs at the shared location: %d (%s), last number %s, largest"
             " gap %s s, first after (a) %s s, after (b) %s s; problems: %d" % (
                 c["delivered"], c["by_generator"], c["last_number"],
@@ -829,6 +847,8 @@ def options(argv=None, short=False):
     ap.add_argument("--dir", help="run directory (default: a new temp dir)")
     ap.add_argument("--keep", action="store_true",
                     help="keep the run directory even on success")
+    ap.add_argument("--cleanup", action="store_true",
+                    help="only remove the namespaces of dead runs")
     ap.add_argument("--assert-crl", action="store_true",
                     help="assert the CRL checks even without the CRL floor")
     o = ap.parse_args(argv)
@@ -843,7 +863,30 @@ def options(argv=None, short=False):
     return o
 
 
+def cleanup_stale():
+    """Removes the namespaces of fleet runs whose process is gone (a run
+    killed with SIGKILL cannot clean up after itself)."""
+    for n in sh("ip", "netns", "list").stdout.split():
+        tag = n.split("-")[0]
+        if not (tag.startswith("rvf") and tag[3:].isdigit()):
+            continue
+        if os.path.exists("/proc/%s" % tag[3:]):
+            continue
+        p = subprocess.run(["ip", "netns", "pids", n], capture_output=True,
+                           text=True)
+        for pid in p.stdout.split():
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except (ProcessLookupError, ValueError):
+                pass
+        subprocess.run(["ip", "netns", "del", n], capture_output=True)
+        log("removed stale namespace %s" % n)
+
+
 def main():
+    if "--cleanup" in sys.argv[1:]:
+        cleanup_stale()
+        return 0
     o = options()
     rep, fails, d = run(o)
     if fails:

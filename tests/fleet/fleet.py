@@ -731,7 +731,7 @@ http {
         log("revoca issue (returns once answerable): p50=%s s p99=%s s" % (
             _r(rep["issue_cli_s"]["p50"]), _r(rep["issue_cli_s"]["p99"])))
         for h, st in sorted(rep["redis"].items()):
-            log("redis %s: %s" % (h, " ".join("%s=%s" % kv for kv in
+            log("%s: %s" % (h, " ".join("%s=%s" % kv for kv in
                                                sorted(st.items()))))
         p = rep["propagation"]
         log("revocation propagation (revoke --wait returned -> both"

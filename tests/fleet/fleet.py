@@ -600,7 +600,11 @@ http {
                 continue
             t = ev["t"]
             after = [r["t1"] for r in issues if r["rc"] == 0 and r["t0"] > t]
-            pr = [r["t"] for r in probes if r["ok"] and r["t"] > t]
+            # the probe's first failure after the fault, then its first
+            # success after that (a write in flight may still succeed)
+            fl = [r["t"] for r in probes if not r["ok"] and r["t"] > t]
+            pr = [r["t"] for r in probes if r["ok"] and fl and
+                  r["t"] > fl[0]] if fl else [t]
             rep.setdefault("failover", {})[what] = {
                 "host": ev["host"],
                 "writes_again_s": round(min(after) - t, 2) if after else None,
@@ -731,8 +735,15 @@ http {
         log("revoca issue (returns once answerable): p50=%s s p99=%s s" % (
             _r(rep["issue_cli_s"]["p50"]), _r(rep["issue_cli_s"]["p99"])))
         for h, st in sorted(rep["redis"].items()):
-            log("%s: %s" % (h, " ".join("%s=%s" % kv for kv in
-                                               sorted(st.items()))))
+            parts = []
+            for k, v in sorted(st.items()):
+                if k.startswith("cmdstat_"):
+                    f = dict(x.split("=") for x in v.split(","))
+                    v = "%s calls, %s us each" % (f["calls"],
+                                                  f["usec_per_call"])
+                    k = k[8:]
+                parts.append("%s=%s" % (k, v))
+            log("%s: %s" % (h, "; ".join(parts)))
         p = rep["propagation"]
         log("revocation propagation (revoke --wait returned -> both"
             " responders revoked): n=%d p50=%s s p99=%s s max=%s s, not seen"

@@ -858,6 +858,8 @@ def options(argv=None, short=False):
     ap.add_argument("--dir", help="run directory (default: a new temp dir)")
     ap.add_argument("--keep", action="store_true",
                     help="keep the run directory even on success")
+    ap.add_argument("--judge", metavar="DIR",
+                    help="only judge the kept run directory DIR again")
     ap.add_argument("--cleanup", action="store_true",
                     help="only remove the namespaces of dead runs")
     ap.add_argument("--assert-crl", action="store_true",
@@ -894,11 +896,35 @@ def cleanup_stale():
         log("removed stale namespace %s" % n)
 
 
+def rejudge(d, opts):
+    """Judges a kept run directory D again (after a change to the checks)."""
+    with open(os.path.join(d, "report.json")) as f:
+        saved = json.load(f)
+    opts.dir = d
+    fleet = Fleet(opts)
+    fleet.events = [tuple(e) for e in saved["events"]]
+    fleet.features = saved["report"]["features"]
+    fleet.stats = saved["report"].get("redis", {})
+    fleet.died = saved["report"].get("died", [])
+    fleet.pki = os.path.join(d, "pki")
+    fleet.shared = os.path.join(d, "shared")
+    fleet.ca_journal = os.path.join(d, "ca.jsonl")
+    fleet.ocsp_journal = os.path.join(d, "ocsp.jsonl")
+    fleet.sweep_journal = os.path.join(d, "sweep.jsonl")
+    rep = fleet.judge()
+    fleet.report(rep)
+    return fleet.verdict(rep)
+
+
 def main():
     if "--cleanup" in sys.argv[1:]:
         cleanup_stale()
         return 0
     o = options()
+    if o.judge:
+        fails = rejudge(o.judge, o)
+        log("FAILED: " + "; ".join(fails) if fails else "ok")
+        return 1 if fails else 0
     rep, fails, d = run(o)
     if fails:
         log("FAILED: " + "; ".join(fails))

@@ -263,9 +263,10 @@ class Fleet:
         return 'redis = { host = "%s"; port = %d; };\n' % (ip_of("db1"),
                                                            REDIS_PORT)
 
-    def write_conf(self, name, redis, crl_dir=None, consumer=None):
+    def write_conf(self, name, redis, crl_dir=None, consumer=None,
+                   extra=""):
         pki = self.pki
-        text = redis + 'prefix = "revoca";\n'
+        text = redis + 'prefix = "revoca";\n' + extra
         if consumer:
             text += ('signer = { batch = 64; claim_idle = "3s"; lease = "5s"; '
                      'consumer = "%s"; };\n' % consumer)
@@ -286,6 +287,18 @@ class Fleet:
             f.write(text)
         return path
 
+    def purge_hook(self):
+        """The signer's CDN purge hook: logs each run (time, URLs), as it
+        would tell a CDN."""
+        self.purge_log = os.path.join(self.dir, "purges.log")
+        path = os.path.join(self.dir, "purge-hook.sh")
+        with open(path, "w") as f:
+            f.write("#!/bin/sh\nprintf '%%s %%s\\n' \"$(date +%%s.%%N)\" \"$*\""
+                    " >> %s\n" % self.purge_log)
+        os.chmod(path, 0o755)
+        return ('purge = { hook = "%s"; ocsp_urls = ( %s ); };\n' % (
+            path, ", ".join('"http://%s/ocsp"' % ip_of(h) for h in WEBS)))
+
     def detect(self):
         """Which pieces of issue 12 this build has."""
         probe = self.write_conf(
@@ -297,6 +310,13 @@ class Fleet:
         self.features["sentinel"] = p.returncode == 0
         if p.returncode != 0:
             self.features["sentinel_why"] = (p.stdout + p.stderr).strip()[-200:]
+        purge = self.purge_hook()
+        probe = self.write_conf("probe-purge", 'redis = { host = "%s"; };\n'
+                                % ip_of("db1"), extra=purge)
+        p = subprocess.run([SIGNER, "-c", probe, "--check"],
+                           capture_output=True, text=True, timeout=30)
+        self.features["purge"] = p.returncode == 0
+        self.purge_conf = purge if p.returncode == 0 else ""
         with open(MODULE, "rb") as f:
             so = f.read()
         self.features["invalidate"] = b":invalidate" in so
@@ -309,7 +329,7 @@ class Fleet:
         os.makedirs(os.path.join(d, "tmp"), exist_ok=True)
         pub = os.path.join(d, "pub")
         conf = self.write_conf(host, self.redis_conf(), crl_dir=pub,
-                               consumer=host)
+                               consumer=host, extra=self.purge_conf)
         # nginx reads a file of its own: the servers come from revoca_redis
         nconf = self.write_conf(host + "-nginx", 'redis = { host = "%s"; '
                                 'port = %d; };\n' % (ip_of(LOCAL[host]),
@@ -364,8 +384,9 @@ http {
         self.shared = os.path.join(self.dir, "shared")
         os.makedirs(os.path.join(self.shared, "archive"))
         self.detect()
-        log("features: sentinel=%s invalidation(module)=%s" % (
-            self.features["sentinel"], self.features["invalidate"]))
+        log("features: sentinel=%s invalidation(module)=%s purge hook=%s"
+            % (self.features["sentinel"], self.features["invalidate"],
+               self.features["purge"]))
         if not self.features["sentinel"]:
             log("the daemons and the CLI do not take redis.sentinels yet (%s):"
                 " they talk to db1 directly and cannot follow a failover" %
@@ -633,12 +654,45 @@ http {
         osw = [r for r in sweep if r["op"] == "ocsp"]
         rep["sweep"] = {"redis": red[0] if red else None,
                         "ocsp": osw[0] if osw else None}
+        rep["purge"] = self.check_purges(revoked)
         rep["crl"] = self.check_crls()
         rep["died"] = getattr(self, "died", [])
         rep["bad_log_lines"] = self.bad_log_lines()[:50]
         rep["wrong"] = wrong[:50]
         rep["nwrong"] = len(wrong)
         return rep
+
+    def check_purges(self, revoked):
+        """Which acknowledged revocations the purge hook was run for, and
+        how long after `revoke --wait` returned."""
+        import base64
+        import urllib.parse
+        from cryptography.x509 import ocsp
+        path = getattr(self, "purge_log", os.path.join(self.dir,
+                                                        "purges.log"))
+        first = {}
+        if os.path.exists(path):
+            with open(path) as f:
+                for line in f:
+                    t, *urls = line.split()
+                    for u in urls:
+                        b64 = urllib.parse.unquote(u.rsplit("/", 1)[1])
+                        try:
+                            req = ocsp.load_der_ocsp_request(
+                                base64.b64decode(b64))
+                        except ValueError:
+                            continue
+                        s = "%x" % req.serial_number
+                        first.setdefault(s, []).append(float(t))
+        lat = []
+        for s, t1 in revoked.items():
+            later = [t for t in first.get(s, []) if t >= t1 - 5]
+            if later:
+                lat.append(min(later) - t1)
+        return {"runs_for": len(first), "revocations": len(revoked),
+                "revocations_purged": len(lat),
+                "p50_s": _r(percentile(lat, 0.5)),
+                "p99_s": _r(percentile(lat, 0.99))}
 
     def since(self, what, t):
         pair = {"a-kill": "a-promoted", "b-cut": "b-promoted"}[what]
@@ -752,6 +806,13 @@ http {
                 p["revocations"], p["p50_s"], p["p99_s"], p["max_s"],
                 p["not_seen"], p["skipped"],
                 _r(rep["revoke_cli_s"]["p50"]), _r(rep["revoke_cli_s"]["p99"])))
+        if self.features.get("purge"):
+            pg = rep["purge"]
+            log("CDN purge hook: run for %d certificates; %d of %d"
+                " acknowledged revocations purged, from revoke --wait"
+                " returning p50=%s s p99=%s s (negative: before it returned)"
+                % (pg["runs_for"], pg["revocations_purged"],
+                   pg["revocations"], pg["p50_s"], pg["p99_s"]))
         c = rep["crl"]
         log("CRL numbers from Redis's clock (the CRL floor): %s; CRL checks %s"
             % (self.features["crl_floor"], "asserted" if

@@ -646,6 +646,23 @@ http {
         rep["issue_cli_s"] = {"p50": percentile(ilat, 0.5),
                               "p99": percentile(ilat, 0.99)}
         rep["redis"] = getattr(self, "stats", {})
+        # the same outside the faults (from each fault until the fleet is
+        # whole again, plus 5 s) and within them
+        ev = {w: e["t"] for w, e in self.events}
+        faults = [(ev[a], ev.get(b, ev.get("load-stop", time.time())) + 5)
+                  for a, b in (("a-kill", "c-online"), ("b-cut", "b-rejoined"))
+                  if a in ev]
+
+        def in_fault(t):
+            return any(f0 <= t <= f1 for f0, f1 in faults)
+        for name, pick in (("steady", lambda t: not in_fault(t)),
+                           ("faults", in_fault)):
+            xs = [max(r["seen"]) - r["t1"] for r in props
+                  if None not in r["seen"] and pick(r["t1"])]
+            rep["propagation"][name] = {
+                "n": len(xs), "p50_s": _r(percentile(xs, 0.5)),
+                "p99_s": _r(percentile(xs, 0.99)),
+                "over_1s": sum(1 for x in xs if x > 1)}
         rlat = [r["t1"] - r["t0"] for r in revokes if r["rc"] == 0]
         rep["revoke_cli_s"] = {"p50": percentile(rlat, 0.5),
                                "p99": percentile(rlat, 0.99)}
@@ -806,6 +823,13 @@ http {
                 p["revocations"], p["p50_s"], p["p99_s"], p["max_s"],
                 p["not_seen"], p["skipped"],
                 _r(rep["revoke_cli_s"]["p50"]), _r(rep["revoke_cli_s"]["p99"])))
+        for name in ("steady", "faults"):
+            q = p[name]
+            log("  revocations acknowledged %s: n=%d p50=%s s p99=%s s, over"
+                " 1 s: %d" % ("outside the faults" if name == "steady" else
+                              "during a fault (until the fleet is whole + 5"
+                              " s)", q["n"], q["p50_s"], q["p99_s"],
+                              q["over_1s"]))
         if self.features.get("purge"):
             pg = rep["purge"]
             log("CDN purge hook: run for %d certificates; %d of %d"

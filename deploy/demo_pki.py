@@ -148,7 +148,19 @@ def main():
     ap.add_argument("--key-type", choices=("ec", "rsa"), default="ec")
     ap.add_argument("--ocsp-url", default=OCSP_URL)
     ap.add_argument("--crl-url", default=CRL_URL)
+    ap.add_argument("--leaf", metavar="NAME",
+                    help="issue one more certificate, DIR/NAME.pem (a new "
+                         "serial), from the PKI already in DIR")
     a = ap.parse_args()
+    if a.leaf:
+        if not all(c.isalnum() or c in "-_" for c in a.leaf):
+            ap.error("--leaf: letters, digits, - and _ only")
+        issuer, issuer_key = load(a.dir, "issuer")
+        leaf, leaf_key = make_leaf(issuer, issuer_key, a.leaf + ".demo.test",
+                                   ocsp_url=a.ocsp_url, crl_url=a.crl_url)
+        save(a.dir, a.leaf, leaf, leaf_key)
+        print(os.path.join(a.dir, a.leaf + ".pem"))
+        return 0
     make_pki(a.dir, a.key_type, a.ocsp_url, a.crl_url)
     return 0
 

@@ -25,9 +25,9 @@
 # The daemons are started by hand: no systemd runs inside a chroot.  The
 # units themselves are checked with `systemd-analyze verify` and scored
 # with `systemd-analyze security --offline` against the installed tree.
-set -euo pipefail
+set -Eeuo pipefail
 
-OUT=$1 OLD=$2 NEW=$3
+OUT=$(cd "$1" && pwd) OLD=$2 NEW=$3
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 R=$OUT/rootfs
 TAR=$OUT/rootfs.tar
@@ -40,18 +40,23 @@ fail() { printf 'package-test: FAIL: %s\n' "$*" >&2; exit 1; }
 mounted=()
 cleanup() {
     local i
+    # the daemons' logs outlive the root filesystem, for a failed run
+    cp "$R"/tmp/*.log "$OUT/" 2>/dev/null || true
+    cp "$R"/var/log/nginx/error.log "$OUT/nginx-error.log" 2>/dev/null || true
     if [[ -d $R/proc ]]; then
         chroot "$R" sh -c 'for p in /run/revoca-test/*.pid; do
             [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null; done' || true
         chroot "$R" sh -c 'nginx -s stop 2>/dev/null; redis-cli -p '"${PORT:-0}"' shutdown nosave 2>/dev/null' >/dev/null 2>&1 || true
         sleep 1
     fi
+    [[ -z ${REVOCA_PKG_KEEP:-} ]] || return 0
     for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do
         umount -l "${mounted[i]}" 2>/dev/null || true
     done
-    rm -rf "$R"
+    [[ -n ${REVOCA_PKG_KEEP:-} ]] || rm -rf "$R"
 }
 trap cleanup EXIT
+trap 'echo "package-test: FAIL: line $LINENO: $BASH_COMMAND" >&2' ERR
 
 in_root() { chroot "$R" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
     LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"; }
@@ -64,14 +69,18 @@ free_port() {
 t0=$(date +%s)
 if [[ ! -s $TAR ]]; then
     say "mmdebstrap bookworm (from $MIRROR) -> $TAR"
+    # (the name's .tar tells mmdebstrap the format)
     mmdebstrap --variant=apt --include=ca-certificates,procps bookworm \
-        "$TAR.tmp" "$MIRROR" >"$OUT/mmdebstrap.log" 2>&1 ||
+        "$OUT/rootfs-part.tar" "$MIRROR" >"$OUT/mmdebstrap.log" 2>&1 ||
         { tail -20 "$OUT/mmdebstrap.log" >&2; fail "mmdebstrap"; }
-    mv "$TAR.tmp" "$TAR"
+    mv "$OUT/rootfs-part.tar" "$TAR"
 fi
 rm -rf "$R"
 mkdir -p "$R"
 tar -xf "$TAR" -C "$R"
+# (never write through a link of the tree: its absolute targets are the
+# host's files)
+rm -f "$R/etc/resolv.conf"
 cp /etc/resolv.conf "$R/etc/resolv.conf"
 for m in proc dev dev/pts sys; do
     mkdir -p "$R/$m"
@@ -133,7 +142,7 @@ redis = { host = "127.0.0.1"; port = $PORT; };
 prefix = "revoca";
 signer = { batch = 64; };
 cli = { issue_wait = "20s"; };
-crl = { publish_dir = "/var/lib/revoca/crl"; base_url = "http://127.0.0.1:$HTTP/crl/"; };
+crl = { publish_dir = "/var/lib/revoca/crl"; base_url = "http://127.0.0.1:8080/crl/"; }; # the demo PKI's CDP
 issuers = (
   { name = "demo"; cert = "demo/issuer.pem"; key = "demo/issuer.key";
     responder_cert = "demo/responder.pem"; responder_key = "demo/responder.key";
@@ -143,7 +152,9 @@ issuers = (
 CONF
 in_root chown root:revoca /etc/revoca/revoca.conf
 in_root chmod 0640 /etc/revoca/revoca.conf
-cat >"$R/etc/nginx/sites-enabled/default" <<SITE
+# Debian's default site listens on port 80 of every address: not here
+rm -f "$R/etc/nginx/sites-enabled/default"
+cat >"$R/etc/nginx/sites-enabled/revoca-test" <<SITE
 revoca_config /etc/revoca/revoca.conf;
 revoca_cache_zone 8m;
 server {
@@ -169,7 +180,7 @@ start_all() {
         # as the unit does: the check first, then the daemon as revoca
         in_root runuser -u revoca -- "revoca-$d" --check -c /etc/revoca/revoca.conf \
             >/dev/null || fail "revoca-$d --check"
-        chroot "$R" /usr/bin/env -i PATH=/usr/bin:/bin setsid runuser -u revoca -- \
+        chroot "$R" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin setsid runuser -u revoca -- \
             "revoca-$d" -c /etc/revoca/revoca.conf >>"$R/tmp/$d.log" 2>&1 </dev/null &
         echo $! >"$R/run/revoca-test/$d.pid"
     done
@@ -191,11 +202,16 @@ stop_all() {
     rm -f "$R"/run/revoca-test/*.pid
 }
 
-ocsp_status() { # CERT -> good|revoked|unknown|...
-    in_root openssl ocsp -issuer /etc/revoca/demo/issuer.pem \
+ocsp_status() { # CERT -> good|revoked|unknown|..., or openssl's complaint
+    local out
+    out=$(in_root openssl ocsp -issuer /etc/revoca/demo/issuer.pem \
         -cert "/etc/revoca/demo/$1.pem" -url "http://127.0.0.1:$HTTP/ocsp" \
-        -CAfile /etc/revoca/demo/chain.pem -no_nonce 2>&1 |
-        sed -n "s#^/etc/revoca/demo/$1.pem: ##p"
+        -CAfile /etc/revoca/demo/chain.pem -no_nonce 2>&1) || true
+    if grep -q "^/etc/revoca/demo/$1.pem: " <<<"$out"; then
+        sed -n "s#^/etc/revoca/demo/$1.pem: ##p" <<<"$out"
+    else
+        tr '\n' ' ' <<<"$out"
+    fi
 }
 
 expect_answers() {
@@ -250,7 +266,7 @@ in_root apt-get remove -y -qq revoca libnginx-mod-http-revoca >"$OUT/remove.log"
 [[ ! -e $R/etc/nginx/modules-enabled/50-mod-http-revoca.conf ]] || fail "module still enabled"
 # the site uses revoca_* directives: without the module nginx must refuse
 # it, and start again once the site is gone
-rm -f "$R/etc/nginx/sites-enabled/default"
+rm -f "$R/etc/nginx/sites-enabled/revoca-test"
 in_root nginx -t >/dev/null 2>&1 || fail "nginx -t after removing the module"
 say "removed: binaries and module gone, conffiles kept, nginx still starts"
 rm -rf "$R/etc/revoca/demo" "$R/etc/revoca/revoca.conf" # the admin's own files

@@ -605,6 +605,64 @@ static int conf_crl_urls(ocsp_config_t *cf, ocsp_issuer_conf_t *ic,
     return 0;
 }
 
+/*
+ * An OCSP responder base URL (ocsp_urls): a URL as crl_url_valid() takes
+ * them (BR 7.1.2.7.7 wants http for OCSP as 7.1.2.11.2 for CRLs), without
+ * a query or fragment, since a request's base64 is appended to its path.
+ */
+static int ocsp_url_valid(const char *url, ocsp_profile_e profile)
+{
+    return crl_url_valid(url, profile) && strpbrk(url, "?#") == NULL;
+}
+
+/* The issuer's ocsp_urls, else the top-level purge.ocsp_urls (DEFAULTS,
+ * may be NULL); none when neither is set. */
+static int conf_ocsp_urls(ocsp_config_t *cf, ocsp_issuer_conf_t *ic,
+                          const config_setting_t *defaults, char *err)
+{
+    const config_setting_t *list =
+        config_setting_get_member(ic->setting, "ocsp_urls");
+    int n;
+
+    if (list == NULL) {
+        list = defaults;
+    }
+    if (list == NULL) {
+        return 0;
+    }
+    if (config_setting_type(list) != CONFIG_TYPE_ARRAY &&
+        config_setting_type(list) != CONFIG_TYPE_LIST) {
+        ocsp_conf_error(err, cf->path, list,
+                        "ocsp_urls: expected a list of URLs");
+        return -1;
+    }
+    n = config_setting_length(list);
+    if (n < 1 || n > OCSP_OCSP_URLS_MAX) {
+        ocsp_conf_error(err, cf->path, list, "ocsp_urls: 1..%d URLs",
+                        OCSP_OCSP_URLS_MAX);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        const char *v = config_setting_get_string_elem(list, i);
+
+        if (v == NULL || !ocsp_url_valid(v, ic->profile)) {
+            ocsp_conf_error(
+                err, cf->path, list,
+                "ocsp_urls: element %d of issuer %s is not a "
+                "valid %s URL without query",
+                i, ic->name,
+                ocsp_profile(ic->profile)->https_crl_urls ? "http(s)" : "http");
+            return -1;
+        }
+        if ((ic->ocsp_urls[i] = strdup(v)) == NULL) {
+            snprintf(err, OCSP_ERR_MAX, "out of memory");
+            return -1;
+        }
+        ic->nocsp_urls = (size_t)i + 1;
+    }
+    return 0;
+}
+
 /* previous_responder_certs: a list of certificate paths, at most
  * OCSP_PREVIOUS_RESPONDERS_MAX, only beside a responder_cert (the one that
  * replaced them). */
@@ -660,7 +718,8 @@ static int conf_previous_responders(ocsp_config_t *cf,
 }
 
 static int conf_issuer(ocsp_config_t *cf, const config_setting_t *g,
-                       const char *crl_base, ocsp_issuer_conf_t *ic, char *err)
+                       const char *crl_base, const config_setting_t *ocsp_urls,
+                       ocsp_issuer_conf_t *ic, char *err)
 {
     const char *name = NULL, *profile = "private", *unissued = "unknown";
     const char *padding = "pkcs1";
@@ -686,6 +745,7 @@ static int conf_issuer(ocsp_config_t *cf, const config_setting_t *g,
         "shards",
         "crl", /* its URLs are read here, the rest and the check of its
                 * keys by revoca-crlgen (crl_conf.c) */
+        "ocsp_urls",
         NULL};
 
     ic->setting = g;
@@ -813,6 +873,9 @@ static int conf_issuer(ocsp_config_t *cf, const config_setting_t *g,
                         "backdate: must be shorter than resign_after");
         return -1;
     }
+    if (conf_ocsp_urls(cf, ic, ocsp_urls, err) != 0) {
+        return -1;
+    }
     return conf_crl_urls(cf, ic, crl_base, err);
 }
 
@@ -938,12 +1001,14 @@ static int conf_crl_base(ocsp_config_t *cf, const char **base, char *err)
 
 /* Top-level keys.  The groups named after a component are that
  * component's, and each checks its own members. */
-static const char *const top_known[] = {"redis", "prefix", "issuers", "signer",
-                                        "cli",   "crl",    "pkcs11",  NULL};
+static const char *const top_known[] = {"redis",  "prefix", "issuers",
+                                        "signer", "cli",    "crl",
+                                        "pkcs11", "purge",  NULL};
 
 int ocsp_config_load(ocsp_config_t *cf, const char *file, char *err)
 {
     const char *prefix = "revoca", *crl_base = NULL;
+    const config_setting_t *ocsp_urls;
     config_setting_t *list;
     size_t i, j;
 
@@ -986,6 +1051,14 @@ int ocsp_config_load(ocsp_config_t *cf, const char *file, char *err)
     if (conf_crl_base(cf, &crl_base, err) != 0) {
         goto failed;
     }
+    {
+        /* purge.ocsp_urls: every issuer's default responder URLs; the rest
+         * of the purge group is the signer's (purge.c) */
+        const config_setting_t *pg = config_lookup(&cf->lc, "purge");
+        ocsp_urls = pg != NULL && config_setting_type(pg) == CONFIG_TYPE_GROUP
+                        ? config_setting_get_member(pg, "ocsp_urls")
+                        : NULL;
+    }
 
     list = config_lookup(&cf->lc, "issuers");
     if (list == NULL ||
@@ -1004,7 +1077,8 @@ int ocsp_config_load(ocsp_config_t *cf, const char *file, char *err)
     }
     for (i = 0; i < cf->nissuers; i++) {
         const config_setting_t *g = config_setting_get_elem(list, (int)i);
-        if (conf_issuer(cf, g, crl_base, &cf->issuers[i], err) != 0) {
+        if (conf_issuer(cf, g, crl_base, ocsp_urls, &cf->issuers[i], err) !=
+            0) {
             goto failed;
         }
         for (j = 0; j < i; j++) {
@@ -1037,6 +1111,9 @@ void ocsp_config_free(ocsp_config_t *cf)
             free(cf->issuers[i].responder_key_path);
             for (size_t j = 0; j < cf->issuers[i].nprevious_responders; j++) {
                 free(cf->issuers[i].previous_responder_cert_paths[j]);
+            }
+            for (size_t j = 0; j < cf->issuers[i].nocsp_urls; j++) {
+                free(cf->issuers[i].ocsp_urls[j]);
             }
             free(cf->issuers[i].crl_url);
             free(cf->issuers[i].crl_delta_url);

@@ -31,6 +31,8 @@ typedef enum {
 } ocsp_unissued_e;
 
 #define OCSP_PREVIOUS_RESPONDERS_MAX 4
+/* Responder base URLs per issuer (ocsp_urls). */
+#define OCSP_OCSP_URLS_MAX 4
 
 typedef struct {
     char name[OCSP_ISSUER_NAME_MAX + 1];
@@ -61,6 +63,11 @@ typedef struct {
     char *crl_url;         /* the full CRL (the only one with one shard) */
     char *crl_delta_url;   /* the full CRL's freshestCRL */
     char **crl_shard_urls; /* shards URLs, or NULL; only when shards > 1 */
+    /* The responder URLs its certificates name (authorityInfoAccess
+     * id-ad-ocsp), "ocsp_urls", else the top-level purge.ocsp_urls: what
+     * the CDN purge hook is given GET URLs under (purge.h).  Owned. */
+    char *ocsp_urls[OCSP_OCSP_URLS_MAX];
+    size_t nocsp_urls;
     const config_setting_t *setting; /* this issuer's group, borrowed */
 } ocsp_issuer_conf_t;
 

@@ -235,3 +235,50 @@ int ocsp_get_path_decode(const char *text, size_t len, const ocsp_limits_t *lim,
     out->err = "GET path is not a base64 OCSP request";
     return -1;
 }
+
+long ocsp_get_url(const char *base, const unsigned char *der, size_t len,
+                  char *out, size_t size)
+{
+    static const char b64[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t n = strlen(base), i, o;
+
+    if (size < OCSP_GET_URL_MAX(n, len)) {
+        return -1;
+    }
+    memcpy(out, base, n);
+    o = n;
+    if (n == 0 || base[n - 1] != '/') {
+        out[o++] = '/';
+    }
+    for (i = 0; i < len; i += 3) {
+        unsigned v = (unsigned)der[i] << 16;
+        char quad[4];
+        int k, have = len - i >= 3 ? 3 : (int)(len - i);
+
+        if (have > 1) {
+            v |= (unsigned)der[i + 1] << 8;
+        }
+        if (have > 2) {
+            v |= der[i + 2];
+        }
+        quad[0] = b64[(v >> 18) & 63];
+        quad[1] = b64[(v >> 12) & 63];
+        quad[2] = have > 1 ? b64[(v >> 6) & 63] : '=';
+        quad[3] = have > 2 ? b64[v & 63] : '=';
+        for (k = 0; k < 4; k++) {
+            const char *esc = quad[k] == '+'   ? "%2B"
+                              : quad[k] == '/' ? "%2F"
+                              : quad[k] == '=' ? "%3D"
+                                               : NULL;
+            if (esc != NULL) {
+                memcpy(out + o, esc, 3);
+                o += 3;
+            } else {
+                out[o++] = quad[k];
+            }
+        }
+    }
+    out[o] = '\0';
+    return (long)o;
+}

@@ -55,4 +55,20 @@ int ocsp_get_path_decode(const char *text, size_t len, const ocsp_limits_t *lim,
                          unsigned char *buf, size_t bufsize,
                          ocsp_request_t *req, ocsp_get_path_t *out);
 
+/*
+ * The GET URL of an OCSPRequest, the other way: BASE (a responder URL as
+ * certificates' authorityInfoAccess carries it) then '/' (unless BASE ends
+ * with one, as Firefox and Chromium build it), then base64 of the LEN bytes
+ * at DER (RFC 4648 4, padded) with '+', '/' and '=' percent-encoded as
+ * "%2B", "%2F", "%3D" (RFC 6960 A.1: "base64 encoding of the DER ...
+ * URL-encoded"; RFC 5019 5).  This one spelling is what the purge hook is
+ * given (purge.h); the decoder above accepts it and every other one.
+ * Writes the URL and its NUL into OUT (SIZE bytes); returns its length, or
+ * -1 if SIZE is too small.
+ */
+#define OCSP_GET_URL_MAX(base_len, der_len)                                    \
+    ((size_t)(base_len) + 2 + 3 * 4 * (((size_t)(der_len) + 2) / 3))
+long ocsp_get_url(const char *base, const unsigned char *der, size_t len,
+                  char *out, size_t size);
+
 #endif

@@ -3,6 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "config.h"
+#include "serial.h"
+
 static int key_fmt(char *buf, int n)
 {
     if (n < 0 || n >= OCSP_KEY_MAX) {
@@ -81,6 +84,47 @@ int ocsp_key_revlog_rebuild(char *buf, const char *prefix, const char *issuer,
     return key_fmt(buf, snprintf(buf, OCSP_KEY_MAX,
                                  "%s:revlog:%s:%u:rebuild:%ld:%ld", prefix,
                                  issuer, shard, pid, ms));
+}
+
+int ocsp_key_invalidate(char *buf, const char *prefix)
+{
+    return key_fmt(buf, snprintf(buf, OCSP_KEY_MAX, "%s:invalidate", prefix));
+}
+
+int ocsp_key_purge(char *buf, const char *prefix)
+{
+    return key_fmt(buf, snprintf(buf, OCSP_KEY_MAX, "%s:purge", prefix));
+}
+
+int ocsp_cert_ref(char *buf, const char *issuer, const char *serial)
+{
+    return key_fmt(buf, snprintf(buf, OCSP_KEY_MAX, "%s:%s", issuer, serial));
+}
+
+int ocsp_cert_ref_parse(const char *p, size_t len, char *issuer, char *serial)
+{
+    unsigned char fixed[OCSP_SERIAL_MAX_OCTETS];
+    const char *colon = memchr(p, ':', len);
+    size_t n, s;
+
+    if (colon == NULL) {
+        return -1;
+    }
+    n = (size_t)(colon - p);
+    s = len - n - 1;
+    if (n == 0 || n > OCSP_ISSUER_NAME_MAX || s == 0 ||
+        s > OCSP_SERIAL_HEX_MAX) {
+        return -1;
+    }
+    memcpy(issuer, p, n);
+    issuer[n] = '\0';
+    memcpy(serial, colon + 1, s);
+    serial[s] = '\0';
+    /* the serial's canonical form is checked by its one reader */
+    return ocsp_issuer_name_valid(issuer) && strlen(serial) == s &&
+                   ocsp_serial_fixed_from_hex(serial, s, fixed) == 0
+               ? 0
+               : -1;
 }
 
 static const char *const status_names[] = {"good", "revoked", "unknown"};

@@ -22,6 +22,12 @@
  *                            string: a revoked log being rebuilt aside (by
  *                            process PID, started at MS), renamed over the
  *                            log when whole; with a time to live
+ *   P:invalidate             pub/sub channel: "ISSUER:SERIAL" of every
+ *                            certificate whose answer a committed signer
+ *                            transaction changed (ocsp_cert_ref())
+ *   P:purge                  stream, field "c" = "ISSUER:SERIAL": the CDN
+ *                            purges still to run (purge.h), consumer
+ *                            group "purger"
  *
  * Nothing else builds a key: a new key gets its builder here and a line
  * above.
@@ -62,5 +68,27 @@ int ocsp_key_crl_lease(char *buf, const char *prefix, const char *issuer);
 int ocsp_key_crl_state(char *buf, const char *prefix, const char *issuer);
 int ocsp_key_revlog_rebuild(char *buf, const char *prefix, const char *issuer,
                             unsigned shard, long pid, long ms);
+int ocsp_key_invalidate(char *buf, const char *prefix);
+int ocsp_key_purge(char *buf, const char *prefix);
+
+/* Stream field of a purge job (P:purge). */
+#define OCSP_PURGE_FIELD "c"
+
+/*
+ * "ISSUER:SERIAL" (canonical lower-case hex serial, serial.h): how one
+ * certificate is named in an invalidation message (P:invalidate, the
+ * contract with the nginx module, which drops its cached answers for it)
+ * and in a purge job.  Written with its NUL into buf (OCSP_KEY_MAX);
+ * returns its length, or -1.
+ */
+int ocsp_cert_ref(char *buf, const char *issuer, const char *serial);
+
+/*
+ * Reads the LEN bytes at P as ocsp_cert_ref() writes them: a valid issuer
+ * name, ':', a canonical serial, nothing else.  Writes both with their NUL
+ * into issuer (OCSP_ISSUER_NAME_MAX + 1) and serial (OCSP_SERIAL_HEX_MAX +
+ * 1).  0, or -1 (nothing else is promised about the outputs).
+ */
+int ocsp_cert_ref_parse(const char *p, size_t len, char *issuer, char *serial);
 
 #endif

@@ -36,11 +36,14 @@ void ocsp_log(ocsp_log_level_e level, const char *fmt, ...)
     if (level < log_min) {
         return;
     }
+    /* one whole line even with several threads logging (the purger) */
+    flockfile(stderr);
     log_prefix(level);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
+    funlockfile(stderr);
 }
 
 void ocsp_log_openssl(ocsp_log_level_e level, const char *what)

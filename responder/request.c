@@ -5,7 +5,9 @@
 #include <limits.h>
 #include <string.h>
 
+#include "der.h"
 #include "der_read.h"
+#include "response.h"
 
 /*
  * Maps a CertID hashAlgorithm to ours.  Returns -1 for any other digest:
@@ -465,4 +467,32 @@ ocsp_resp_status_e ocsp_request_decode_schema(const unsigned char *der,
     return st != OCSP_ST_SUCCESSFUL
                ? st
                : request_schema(der, len, max_singles, req);
+}
+
+size_t ocsp_request_encode(const ocsp_issuer_t *iss, ocsp_hash_e hash,
+                           const char *serial, unsigned char *out)
+{
+    der_buf_t b;
+    size_t req, tbs, list, one, len = 0;
+
+    if ((unsigned)hash >= OCSP_HASH_COUNT ||
+        der_init(&b, OCSP_REQUEST_ENCODED_MAX) != 0) {
+        return 0;
+    }
+    req = der_begin(&b, DER_SEQUENCE);  /* OCSPRequest */
+    tbs = der_begin(&b, DER_SEQUENCE);  /* tbsRequest */
+    list = der_begin(&b, DER_SEQUENCE); /* requestList */
+    one = der_begin(&b, DER_SEQUENCE);  /* Request */
+    if (ocsp_certid_write(&b, iss, hash, serial) == 0) {
+        der_end(&b, one);
+        der_end(&b, list);
+        der_end(&b, tbs);
+        der_end(&b, req);
+        if (!b.err && b.len <= OCSP_REQUEST_ENCODED_MAX) {
+            memcpy(out, b.p, b.len);
+            len = b.len;
+        }
+    }
+    der_free(&b);
+    return len;
 }

@@ -67,4 +67,20 @@ ocsp_resp_status_e ocsp_request_decode_schema(const unsigned char *der,
                                               const ocsp_limits_t *lim,
                                               ocsp_request_t *req);
 
+/* Room for any request ocsp_request_encode() writes. */
+#define OCSP_REQUEST_ENCODED_MAX 160
+
+/*
+ * The OCSPRequest an RFC 5019 client sends for ISS's certificate SERIAL
+ * (canonical hex) with a HASH CertID (RFC 5019 2.1.1, RFC 6960 4.1.1): one
+ * Request, its CertID as responses carry it (ocsp_certid_write()), no
+ * version (v1 is the DEFAULT), no requestorName, no extensions, unsigned.
+ * These bytes, base64'ed, are what a client's GET names, so what a CDN
+ * caches responses under (purge.h, ocsp_get_url()).  Writes the DER into
+ * OUT (OCSP_REQUEST_ENCODED_MAX bytes) and returns its length, or 0 (an
+ * invalid serial, no memory).
+ */
+size_t ocsp_request_encode(const ocsp_issuer_t *iss, ocsp_hash_e hash,
+                           const char *serial, unsigned char *out);
+
 #endif

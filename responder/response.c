@@ -20,6 +20,25 @@ const unsigned char *ocsp_certid_alg(ocsp_hash_e hash, size_t *len)
     return certid_alg[hash];
 }
 
+int ocsp_certid_write(der_buf_t *b, const ocsp_issuer_t *iss, ocsp_hash_e hash,
+                      const char *serial)
+{
+    unsigned char octets[OCSP_SERIAL_MAX_OCTETS + 1];
+    size_t certid, hl = ocsp_hash_len(hash);
+    int slen = ocsp_serial_to_der(serial, octets);
+
+    if (slen < 0) {
+        return -1;
+    }
+    certid = der_begin(b, DER_SEQUENCE);
+    der_raw(b, certid_alg[hash], certid_alg_len[hash]);
+    der_tlv(b, DER_OCTET_STRING, iss->name_hash[hash], hl);
+    der_tlv(b, DER_OCTET_STRING, iss->key_hash[hash], hl);
+    der_tlv(b, DER_INTEGER, octets, (size_t)slen);
+    der_end(b, certid);
+    return 0;
+}
+
 /* id-pkix-ocsp-basic, RFC 6960 4.2.1. */
 static const unsigned char oid_ocsp_basic[] = {
     0x06, 0x09, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x01};
@@ -31,22 +50,12 @@ static const unsigned char oid_ocsp_nonce[] = {
 static int write_single(der_buf_t *b, const ocsp_issuer_t *iss,
                         const ocsp_single_t *s)
 {
-    unsigned char serial[OCSP_SERIAL_MAX_OCTETS + 1];
-    size_t single, certid, st, nu, rr;
-    size_t hl = ocsp_hash_len(s->hash);
-    int slen;
+    size_t single, st, nu, rr;
 
-    slen = ocsp_serial_to_der(s->serial, serial);
-    if (slen < 0) {
+    single = der_begin(b, DER_SEQUENCE);
+    if (ocsp_certid_write(b, iss, s->hash, s->serial) != 0) {
         return -1;
     }
-    single = der_begin(b, DER_SEQUENCE);
-    certid = der_begin(b, DER_SEQUENCE);
-    der_raw(b, certid_alg[s->hash], certid_alg_len[s->hash]);
-    der_tlv(b, DER_OCTET_STRING, iss->name_hash[s->hash], hl);
-    der_tlv(b, DER_OCTET_STRING, iss->key_hash[s->hash], hl);
-    der_tlv(b, DER_INTEGER, serial, (size_t)slen);
-    der_end(b, certid);
 
     switch (s->status) {
     case OCSP_CERT_GOOD:

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "der.h"
 #include "issuer.h"
 #include "request.h"
 
@@ -54,6 +55,16 @@ int ocsp_response_sign(const ocsp_issuer_t *iss, const ocsp_single_t *s,
  * parameters (RFC 6960 4.1.1); its length in *len.
  */
 const unsigned char *ocsp_certid_alg(ocsp_hash_e hash, size_t *len);
+
+/*
+ * Writes the CertID of ISS's certificate SERIAL (canonical hex) under HASH
+ * into B (RFC 6960 4.1.1: hashAlgorithm as ocsp_certid_alg(), the issuer's
+ * name and key hashes from the registry, the serial as a DER INTEGER):
+ * the one writer of CertIDs, for responses and for the requests of the
+ * purge URLs (ocsp_request_encode()).  0, or -1 for an invalid serial.
+ */
+int ocsp_certid_write(der_buf_t *b, const ocsp_issuer_t *iss, ocsp_hash_e hash,
+                      const char *serial);
 
 /*
  * The unsigned OCSPResponse for an error STATUS (RFC 6960 4.2.1: no

@@ -68,9 +68,10 @@ static void signer_registry_error(signer_t *s, const ocsp_config_t *cf)
 int signer_init(signer_t *s, const ocsp_config_t *cf, volatile int *stop)
 {
     const config_setting_t *g = config_lookup(&cf->lc, "signer");
-    int64_t batch = 256, idle = 30, lease = 60, threads = 1;
-    static const char *const known[] = {"batch",    "claim_idle",   "lease",
-                                        "consumer", "sign_threads", NULL};
+    int64_t batch = 256, idle = 30, lease = 60, threads = 1, stats = 60;
+    static const char *const known[] = {
+        "batch",        "claim_idle",     "lease", "consumer",
+        "sign_threads", "stats_interval", NULL};
 
     memset(s, 0, sizeof(*s));
     s->cf = cf;
@@ -82,9 +83,24 @@ int signer_init(signer_t *s, const ocsp_config_t *cf, volatile int *stop)
          ocsp_conf_duration(g, "claim_idle", &idle, cf->path, s->err) != 0 ||
          ocsp_conf_duration(g, "lease", &lease, cf->path, s->err) != 0 ||
          ocsp_conf_int(g, "sign_threads", 1, SIGNER_POOL_MAX, &threads,
-                       cf->path, s->err) != 0)) {
+                       cf->path, s->err) != 0 ||
+         ocsp_conf_duration(g, "stats_interval", &stats, cf->path, s->err) !=
+             0)) {
         return -1;
     }
+    if (stats < 0) {
+        ocsp_conf_error(s->err, cf->path, g,
+                        "signer: stats_interval must be >= 0 (0: off)");
+        return -1;
+    }
+    s->stats_every_ms = stats * 1000;
+    if (ocsp_purge_conf_load(&s->purge, cf, s->err) != 0) {
+        return -1;
+    }
+    ocsp_key_invalidate(s->invalidate_key, cf->prefix);
+    ocsp_key_purge(s->purge_key, cf->prefix);
+    snprintf(s->purge_maxlen, sizeof(s->purge_maxlen), "%lld",
+             (long long)s->purge.stream_max);
     if (ocsp_conf_consumer(g, s->consumer, sizeof(s->consumer), cf->path,
                            s->err) != 0) {
         return -1;
@@ -130,6 +146,9 @@ int signer_init(signer_t *s, const ocsp_config_t *cf, volatile int *stop)
 
 void signer_free(signer_t *s)
 {
+    ocsp_purger_stop(s->purger);
+    s->purger = NULL;
+    ocsp_purge_conf_free(&s->purge);
     signer_pool_stop(s->pool);
     s->pool = NULL;
     free(s->jobs);
@@ -146,6 +165,35 @@ static int64_t mono_ns(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The counters, one line (at every stats_interval, and when stopped). */
+static void signer_log_stats(const signer_t *s, const char *what)
+{
+    const ocsp_purge_stats_t *ps =
+        s->purger != NULL ? ocsp_purger_stats(s->purger) : NULL;
+
+    ocsp_log(OCSP_LOG_INFO,
+             "%s events=%llu signed=%llu conflicts=%llu batches=%llu "
+             "computed=%llu invalidations=%llu purge_jobs=%llu",
+             what, (unsigned long long)s->events,
+             (unsigned long long)s->signed_responses,
+             (unsigned long long)s->conflicts, (unsigned long long)s->batches,
+             (unsigned long long)s->computed,
+             (unsigned long long)s->changes.invalidations,
+             (unsigned long long)s->changes.purge_jobs);
+    if (ps != NULL) {
+        ocsp_log(OCSP_LOG_INFO,
+                 "purge stats jobs=%llu runs=%llu succeeded=%llu failed=%llu "
+                 "retries=%llu gave_up=%llu dropped=%llu",
+                 (unsigned long long)atomic_load(&ps->jobs),
+                 (unsigned long long)atomic_load(&ps->runs),
+                 (unsigned long long)atomic_load(&ps->succeeded),
+                 (unsigned long long)atomic_load(&ps->failed),
+                 (unsigned long long)atomic_load(&ps->retries),
+                 (unsigned long long)atomic_load(&ps->gave_up),
+                 (unsigned long long)atomic_load(&ps->dropped));
+    }
 }
 
 /* Adds the time since *T0 to phase PHASE and restarts *T0. */
@@ -271,6 +319,15 @@ int signer_run(signer_t *s)
     ocsp_log(OCSP_LOG_INFO,
              "started consumer=%s issuers=%zu batch=%zu sign_threads=%zu",
              s->consumer, s->reg.n, s->batch, s->sign_threads);
+    if (s->purge.enabled && s->purger == NULL) {
+        s->purger =
+            ocsp_purger_start(s->cf, &s->purge, &s->reg, s->consumer, s->err);
+        if (s->purger == NULL) {
+            /* the jobs wait in Redis for a purger that runs */
+            ocsp_log(OCSP_LOG_ERR, "%s action=\"purges not run\"", s->err);
+        }
+    }
+    s->stats_ms = ocsp_now_ms();
     while (!*s->stop) {
         char expiry[160]; /* issue 11 part 4: a day's warning, issuer.h */
         if (ocsp_daemon_restart_due(&s->restart)) {
@@ -281,6 +338,11 @@ int signer_run(signer_t *s)
         while (ocsp_registry_expiry_due(&s->reg, time(NULL), expiry,
                                         sizeof(expiry))) {
             ocsp_log(OCSP_LOG_WARN, "%s", expiry);
+        }
+        if (s->stats_every_ms > 0 &&
+            ocsp_now_ms() - s->stats_ms >= s->stats_every_ms) {
+            s->stats_ms = ocsp_now_ms();
+            signer_log_stats(s, "stats");
         }
         if (ocsp_rconn_ensure(&s->read_conn, s->stop, 0) != 0 ||
             ocsp_rconn_ensure(&s->tx_conn[0], s->stop, 0) != 0 ||
@@ -450,13 +512,10 @@ int signer_run(signer_t *s)
         ocsp_log(OCSP_LOG_WARN, "last batch unconfirmed err=\"%s\"",
                  signer_err(s));
     }
-    ocsp_log(OCSP_LOG_INFO,
-             "stopped events=%llu signed=%llu conflicts=%llu batches=%llu "
-             "computed=%llu",
-             (unsigned long long)s->events,
-             (unsigned long long)s->signed_responses,
-             (unsigned long long)s->conflicts, (unsigned long long)s->batches,
-             (unsigned long long)s->computed);
+    /* the run in hand ends within purge.timeout; its jobs stay pending */
+    ocsp_purger_stop(s->purger);
+    s->purger = NULL;
+    signer_log_stats(s, "stopped");
     ocsp_log(OCSP_LOG_INFO,
              "time wall_ms build=%lld ahead=%lld flush=%lld finish=%lld "
              "sync=%lld",

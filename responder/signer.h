@@ -21,6 +21,7 @@
 #include "daemon.h"
 #include "issuer.h"
 #include "keys.h"
+#include "purge.h"
 #include "rconn.h"
 #include "signer_pool.h"
 
@@ -36,6 +37,14 @@ enum {
     SIGNER_T_FINISH, /* reading a transaction's outcome and the next loads */
     SIGNER_T_SYNC    /* reads and loads not overlapped with signing */
 };
+
+/* What the signer's committed transactions told the responders and the
+ * CDN (beside the purger's own counters, purge.h): kept together for a
+ * metrics endpoint (issue 15); logged every signer.stats_interval. */
+typedef struct {
+    uint64_t invalidations; /* PUBLISHed to P:invalidate */
+    uint64_t purge_jobs;    /* XADDed to P:purge */
+} signer_changes_t;
 
 typedef struct {
     const ocsp_config_t *cf; /* borrowed */
@@ -81,6 +90,17 @@ typedef struct {
      * WATCH conflicts, transactions committed, signatures computed (a
      * repeated batch signs again: computed > signed). */
     uint64_t events, signed_responses, conflicts, batches, computed;
+    signer_changes_t changes;
+    /* Invalidations and CDN purges (purge.h): the channel and the stream
+     * the transactions write, the purge group, the purger thread. */
+    char invalidate_key[OCSP_KEY_MAX];
+    char purge_key[OCSP_KEY_MAX];
+    char purge_maxlen[24];
+    ocsp_purge_conf_t purge;
+    ocsp_purger_t *purger; /* owned; NULL without purge.hook */
+    /* signer.stats_interval: counters logged this often (0: never). */
+    int64_t stats_every_ms;
+    long stats_ms;
     /* Wall time by phase of the pipeline loop (SIGNER_T_*), nanoseconds:
      * where a signer that is not signing waits (logged when it stops). */
     int64_t t_ns[5];

@@ -38,6 +38,9 @@ typedef struct {
      * even if the record already reflects it. */
     int redo;
     int failed; /* a command of it failed in EXEC: its entries not acked */
+    /* Its answer changed (or it is redone): the transaction tells the
+     * responders (PUBLISH) and queues its CDN purge (signer_tx.c). */
+    int notify;
     /* The record as last loaded (raw_state 0: not yet, 1: absent, 2: the
      * raw_len bytes of raw): a batch repeated after a WATCH conflict signs
      * again only the items whose record another signer changed. */
@@ -78,7 +81,9 @@ typedef enum {
     SIGNER_CMD_REVOKED, /* a revoked hash of the issuer, for the item */
     SIGNER_CMD_REVLOG,  /* a revoked log of the issuer, for the item */
     SIGNER_CMD_RECORDS, /* MSET of every record the batch sets */
-    SIGNER_CMD_DUES     /* ZADD of the issuer's re-sign times, batch-wide */
+    SIGNER_CMD_DUES,    /* ZADD of the issuer's re-sign times, batch-wide */
+    SIGNER_CMD_NOTIFY,  /* PUBLISH of the item's change (P:invalidate) */
+    SIGNER_CMD_PURGE    /* XADD of the item's purge job (P:purge) */
 } signer_cmd_e;
 
 typedef struct {
@@ -87,10 +92,11 @@ typedef struct {
     uint32_t shard; /* _REVOKED, _REVLOG */
 } signer_cmd_t;
 
-/* At most 9 commands per item (item_write(): two revoked-hash changes of 3
- * commands each, the changes set, the responses, the due set) and one per
- * issuer and batch: a command past the table fails every item. */
-#define SIGNER_CMDS_MAX (10 * SIGNER_BATCH_MAX)
+/* At most 11 commands per item (item_write(): two revoked-hash changes of
+ * 3 commands each, the changes set, the responses, the due set, the
+ * invalidation and the purge job) and one per issuer and batch: a command
+ * past the table fails every item. */
+#define SIGNER_CMDS_MAX (12 * SIGNER_BATCH_MAX)
 
 /* Open-addressing index of a batch's items by (issuer, serial): a batch of
  * thousands of events must not look its items up one by one. */
@@ -113,6 +119,8 @@ typedef struct {
      * batch, not a random generation per change. */
     unsigned char log_header[OCSP_REVLOG_HEADER];
     uint64_t signatures; /* counted once the transaction commits */
+    uint64_t notified;   /* invalidations queued, likewise */
+    uint64_t purges;     /* purge jobs queued, likewise */
 } signer_batch_t;
 
 /* Frees what the batch owns and empties it (its index too). */

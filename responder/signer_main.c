@@ -50,6 +50,17 @@ static void print_check(const ocsp_config_t *cf, const signer_t *s)
            cf->prefix, s->consumer, s->batch,
            (long long)(s->claim_idle_ms / 1000), (long long)s->lease,
            s->sign_threads);
+    if (s->purge.enabled) {
+        printf("purge hook=%s timeout=%llds attempts=%lld backoff=%llds "
+               "backoff_max=%llds batch=%lld claim_idle=%llds "
+               "stream_max=%lld\n",
+               s->purge.hook, (long long)s->purge.timeout,
+               (long long)s->purge.attempts, (long long)s->purge.backoff,
+               (long long)s->purge.backoff_max, (long long)s->purge.batch,
+               (long long)s->purge.claim_idle, (long long)s->purge.stream_max);
+    } else {
+        printf("purge off\n");
+    }
     for (size_t i = 0; i < s->reg.n; i++) {
         const ocsp_issuer_t *iss = &s->reg.issuers[i];
         const ocsp_issuer_conf_t *ic = iss->conf;
@@ -63,6 +74,9 @@ static void print_check(const ocsp_config_t *cf, const signer_t *s)
                (long long)ic->validity, (long long)ic->resign_after, ic->shards,
                X509_cmp(iss->responder, iss->cert) == 0 ? "ca" : "delegated",
                subject);
+        for (size_t u = 0; u < ic->nocsp_urls; u++) {
+            printf("issuer %s ocsp_url=%s\n", ic->name, ic->ocsp_urls[u]);
+        }
     }
 }
 

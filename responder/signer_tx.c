@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "policy.h"
+#include "purge.h"
 #include "response.h"
 #include "stored.h"
 
@@ -164,6 +165,7 @@ int signer_tx_load_recv(signer_t *s, signer_batch_t *b)
         /* A repeated batch starts over: nothing its last try computed
          * is written. */
         it->changed = 0;
+        it->notify = 0;
         it->set_record = 0;
         it->add_due = 0;
         it->on_crl_before = it->loaded && ocsp_record_on_crl(&it->rec);
@@ -291,6 +293,33 @@ static void item_single(signer_item_t *it, int64_t now,
     single->no_certs = 1; /* put back by the reader (stored.h) */
 }
 
+/*
+ * Whether the answer ANSWER (STATUS, REV_TIME, REASON) signed for IT is
+ * another than its record answered as loaded (a serial never reported when
+ * there was none): a change every responder's cache and the CDN must hear
+ * of, where a re-sign of the same answer needs nothing (a cached copy
+ * stays right until its own nextUpdate, which bounds every cache).
+ */
+static int item_answer_changed(signer_item_t *it, ocsp_answer_e answer,
+                               ocsp_cert_status_e status, int64_t rev_time,
+                               int reason)
+{
+    const ocsp_record_t *before = it->loaded;
+    ocsp_record_t empty;
+    ocsp_cert_status_e st;
+    int64_t rt;
+    int rs;
+    ocsp_answer_e was;
+
+    if (before == NULL) {
+        ocsp_record_init(&empty, it->serial);
+        before = &empty;
+    }
+    was = ocsp_record_answer(before, it->iss->conf->unissued, &st, &rt, &rs);
+    return was != answer || (answer == OCSP_ANSWER_SIGN &&
+                             (st != status || rt != rev_time || rs != reason));
+}
+
 static int item_write(signer_t *s, signer_batch_t *w, signer_item_t *it,
                       int64_t now, long now_ms)
 {
@@ -310,6 +339,7 @@ static int item_write(signer_t *s, signer_batch_t *w, signer_item_t *it,
     int reason;
     size_t at = item_at(w, it);
 
+    it->notify = 0;
     ocsp_key_ocsp(ocsp_key, s->cf->prefix, ic->name, it->serial);
     ocsp_key_due(due_key, s->cf->prefix, ic->name);
     ocsp_key_changes(chg_key, s->cf->prefix, ic->name);
@@ -387,6 +417,10 @@ static int item_write(signer_t *s, signer_batch_t *w, signer_item_t *it,
     }
     if (it->changed) {
         it->set_record = 1;
+        /* A redelivered event's first commit may have failed in exactly
+         * these commands: told again (twice is harmless, never is not). */
+        it->notify = it->redo ||
+                     item_answer_changed(it, answer, status, rev_time, reason);
 
         /* What the CRLs are built from (keys.h). */
         on_crl = ocsp_record_on_crl(&it->rec);
@@ -480,6 +514,42 @@ static void batch_write_records(signer_t *s, signer_batch_t *b)
 }
 
 /*
+ * After everything else of the batch: for each item whose answer changed,
+ * the invalidation every responder drops its cached answers on
+ * (P:invalidate, keys.h) and, with purge.hook set and the issuer's
+ * ocsp_urls, the CDN purge job (P:purge, purge.h).  Inside the
+ * transaction: published, and recorded, exactly when the change commits;
+ * a WATCH conflict repeats neither.
+ */
+static void batch_notify(signer_t *s, signer_batch_t *b)
+{
+    char ref[OCSP_KEY_MAX];
+    size_t i;
+
+    for (i = 0; i < b->nitems; i++) {
+        const signer_item_t *it = &b->items[i];
+        const char *name = it->iss->conf->name;
+
+        if (!it->notify || it->bad ||
+            ocsp_cert_ref(ref, name, it->serial) < 0) {
+            continue;
+        }
+        {
+            const char *pub[] = {"PUBLISH", s->invalidate_key, ref};
+            w_cmd(b, SIGNER_CMD_NOTIFY, i, 0, 3, pub, NULL);
+            b->notified++;
+        }
+        if (s->purge.enabled && it->iss->conf->nocsp_urls > 0) {
+            const char *xadd[] = {
+                "XADD",          s->purge_key, "MAXLEN",         "~",
+                s->purge_maxlen, "*",          OCSP_PURGE_FIELD, ref};
+            w_cmd(b, SIGNER_CMD_PURGE, i, 0, 8, xadd, NULL);
+            b->purges++;
+        }
+    }
+}
+
+/*
  * The responses item_write() is about to sign for IT at NOW, as a job for
  * the pool: 1 with *job set up, 0 when it signs none (left out of the
  * batch's writes, answered "unauthorized", deleted as expired, an invalid
@@ -563,6 +633,8 @@ void signer_tx_build(signer_t *s, signer_batch_t *b)
 
     b->queued = 0;
     b->signatures = 0;
+    b->notified = 0;
+    b->purges = 0;
     ocsp_revlog_header(b->log_header, OCSP_REVLOG_STARTED);
     clock_gettime(CLOCK_REALTIME, &ts);
     now_ms = (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -610,6 +682,7 @@ void signer_tx_build(signer_t *s, signer_batch_t *b)
         }
     }
     batch_write_records(s, b);
+    batch_notify(s, b);
     /* The entries are acknowledged after EXEC, those only all of whose
      * commands succeeded (signer_tx_ack_send()). */
     argv[0] = "EXEC";
@@ -642,6 +715,12 @@ static void cmd_key(const signer_t *s, const signer_batch_t *b,
         break;
     case SIGNER_CMD_REVLOG:
         ocsp_key_revlog(key, s->cf->prefix, issuer, c->shard);
+        break;
+    case SIGNER_CMD_NOTIFY:
+        snprintf(key, OCSP_KEY_MAX, "%s", s->invalidate_key);
+        break;
+    case SIGNER_CMD_PURGE:
+        snprintf(key, OCSP_KEY_MAX, "%s", s->purge_key);
         break;
     default:
         snprintf(key, OCSP_KEY_MAX, "(the batch's records)");
@@ -838,6 +917,8 @@ int signer_tx_finish(signer_t *s, signer_batch_t *b)
     if (outcome == 0) {
         s->signed_responses += b->signatures;
         s->batches++;
+        s->changes.invalidations += b->notified;
+        s->changes.purge_jobs += b->purges;
     }
     return outcome;
 }

@@ -382,7 +382,9 @@ def documented_acls():
     for cmd in re.findall(r"^ACL SETUSER (revoca-[a-z]+) ((?:.*\\\n)*.*)$",
                           text, re.M):
         user, rules = cmd
-        rules = rules.replace("\\\n", " ").split()
+        # a selector "(...)" is one rule (Redis 7)
+        rules = [r.strip('"') for r in re.findall(
+            r'"\([^)]*\)"|\S+', rules.replace("\\\n", " "))]
         acls[user] = [r for r in rules if not r.startswith(">")]
     return acls
 

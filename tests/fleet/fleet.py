@@ -671,7 +671,7 @@ http {
         osw = [r for r in sweep if r["op"] == "ocsp"]
         rep["sweep"] = {"redis": red[0] if red else None,
                         "ocsp": osw[0] if osw else None}
-        rep["purge"] = self.check_purges(revoked)
+        rep["purge"] = self.check_purges(revoked, revoke_start)
         rep["crl"] = self.check_crls()
         rep["died"] = getattr(self, "died", [])
         rep["bad_log_lines"] = self.bad_log_lines()[:50]
@@ -679,7 +679,7 @@ http {
         rep["nwrong"] = len(wrong)
         return rep
 
-    def check_purges(self, revoked):
+    def check_purges(self, revoked, revoke_start):
         """Which acknowledged revocations the purge hook was run for, and
         how long after `revoke --wait` returned."""
         import base64
@@ -703,7 +703,8 @@ http {
                         first.setdefault(s, []).append(float(t))
         lat = []
         for s, t1 in revoked.items():
-            later = [t for t in first.get(s, []) if t >= t1 - 5]
+            # the issue's purge came before the revocation was asked for
+            later = [t for t in first.get(s, []) if t >= revoke_start[s]]
             if later:
                 lat.append(min(later) - t1)
         return {"runs_for": len(first), "revocations": len(revoked),

@@ -546,7 +546,15 @@ http {
         self.check_alive()
         for name in ("ca", "ocsp", "sweep"):
             self.stop(name, timeout=5)
+        # the daemons stop as an operator stops them: SIGTERM, exit 0 (and,
+        # in the sanitizer build, their leak check at exit)
+        self.exits = {}
         for h in WEBS:
+            for d in ("signer-", "crlgen-"):
+                p = self.procs.get(d + h)
+                if p is not None and p.poll() is None:
+                    self.stop(d + h, timeout=30)
+                    self.exits[d + h] = p.returncode
             self.stop("nginx-" + h, signal.SIGQUIT, timeout=10)
         self.kill_all()
         self.net_down()
@@ -674,6 +682,7 @@ http {
         rep["purge"] = self.check_purges(revoked, revoke_start)
         rep["crl"] = self.check_crls()
         rep["died"] = getattr(self, "died", [])
+        rep["exits"] = getattr(self, "exits", {})
         rep["bad_log_lines"] = self.bad_log_lines()[:50]
         rep["wrong"] = wrong[:50]
         rep["nwrong"] = len(wrong)
@@ -865,6 +874,8 @@ http {
                 log("  final: %s" % (x,))
         if rep["died"]:
             log("died on their own: %s" % " ".join(rep["died"]))
+        log("daemons' exit status on SIGTERM: %s" % json.dumps(
+            rep["exits"], sort_keys=True))
         for l in rep["bad_log_lines"][:10]:
             log("  log: " + l)
         log("wrong answers during the run: %d" % rep["nwrong"])
@@ -891,6 +902,9 @@ http {
             fails.append("%d acknowledged events lost" % s["redis"]["nlost"])
         if rep["died"]:
             fails.append("died during the run: %s" % " ".join(rep["died"]))
+        bad_exit = {k: v for k, v in rep["exits"].items() if v != 0}
+        if bad_exit:
+            fails.append("exit status on SIGTERM: %s" % bad_exit)
         if rep["bad_log_lines"]:
             fails.append("%d alert/crit/sanitizer log lines" %
                          len(rep["bad_log_lines"]))
@@ -992,6 +1006,7 @@ def rejudge(d, opts):
     fleet.features = saved["report"]["features"]
     fleet.stats = saved["report"].get("redis", {})
     fleet.died = saved["report"].get("died", [])
+    fleet.exits = saved["report"].get("exits", {})
     fleet.pki = os.path.join(d, "pki")
     fleet.shared = os.path.join(d, "shared")
     fleet.ca_journal = os.path.join(d, "ca.jsonl")

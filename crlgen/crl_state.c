@@ -55,36 +55,44 @@ int crl_state_load(ocsp_rconn_t *conn, const char *prefix, const char *issuer,
     return 0;
 }
 
-static int crl_state_save(ocsp_rconn_t *conn, const crl_lease_t *l,
-                          const char *prefix, const char *issuer,
-                          const char *const *names, const int64_t *v)
+int crl_state_save(ocsp_rconn_t *conn, const crl_lease_t *l, const char *prefix,
+                   const char *issuer, const crl_state_t *st)
 {
-    char key[OCSP_KEY_MAX], buf[4][24];
-    const char *argv[8];
+    int64_t v[8] = {(int64_t)st->full_number,  st->full_this_update,
+                    st->full_cutoff_ms,        st->full_max_ms,
+                    (int64_t)st->delta_number, st->delta_this_update,
+                    (int64_t)st->delta_base,   st->delta_max_ms};
+    char key[OCSP_KEY_MAX], buf[8][24];
+    const char *argv[16];
 
     ocsp_key_crl_state(key, prefix, issuer);
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 8; i++) {
         snprintf(buf[i], sizeof(buf[i]), "%lld", (long long)v[i]);
-        argv[2 * i] = names[i];
+        argv[2 * i] = fields[i];
         argv[2 * i + 1] = buf[i];
     }
-    return crl_lease_hset(conn, l, key, 8, argv);
+    return crl_lease_hset(conn, l, key, 16, argv);
 }
 
-int crl_state_save_full(ocsp_rconn_t *conn, const crl_lease_t *l,
-                        const char *prefix, const char *issuer,
-                        const crl_state_t *st)
+int crl_state_merge(crl_state_t *st, const crl_state_t *mine)
 {
-    int64_t v[4] = {(int64_t)st->full_number, st->full_this_update,
-                    st->full_cutoff_ms, st->full_max_ms};
-    return crl_state_save(conn, l, prefix, issuer, fields, v);
-}
+    int changed = 0;
 
-int crl_state_save_delta(ocsp_rconn_t *conn, const crl_lease_t *l,
-                         const char *prefix, const char *issuer,
-                         const crl_state_t *st)
-{
-    int64_t v[4] = {(int64_t)st->delta_number, st->delta_this_update,
-                    (int64_t)st->delta_base, st->delta_max_ms};
-    return crl_state_save(conn, l, prefix, issuer, fields + 4, v);
+    /* CRL numbers only grow, across generators and failovers (crl_gen.c):
+     * the half with the larger number is the later one. */
+    if (mine->full_number > st->full_number) {
+        st->full_number = mine->full_number;
+        st->full_this_update = mine->full_this_update;
+        st->full_cutoff_ms = mine->full_cutoff_ms;
+        st->full_max_ms = mine->full_max_ms;
+        changed = 1;
+    }
+    if (mine->delta_number > st->delta_number) {
+        st->delta_number = mine->delta_number;
+        st->delta_this_update = mine->delta_this_update;
+        st->delta_base = mine->delta_base;
+        st->delta_max_ms = mine->delta_max_ms;
+        changed = 1;
+    }
+    return changed;
 }

@@ -681,6 +681,7 @@ http {
                         "ocsp": osw[0] if osw else None}
         rep["purge"] = self.check_purges(revoked, revoke_start)
         rep["crl"] = self.check_crls()
+        rep["crl"]["missing"] = self.crl_missing(revoked)
         rep["died"] = getattr(self, "died", [])
         rep["exits"] = getattr(self, "exits", {})
         rep["bad_log_lines"] = self.bad_log_lines()[:50]
@@ -739,6 +740,25 @@ http {
             out["whole run"] = (ev["load-start"],
                                 ev.get("ocsp-stop", time.time()))
         return out
+
+    def crl_missing(self, revoked):
+        """Acknowledged revocations absent from the last full CRL and delta
+        at the shared location, among those acknowledged 10 s or more
+        before the later of the two arrived there."""
+        from cryptography import x509
+        entries, arrived = set(), 0
+        for name in ("demo.crl", "demo-delta.crl"):
+            path = os.path.join(self.shared, name)
+            if not os.path.exists(path):
+                continue
+            arrived = max(arrived, os.stat(path).st_mtime)
+            with open(path, "rb") as f:
+                crl = x509.load_der_x509_crl(f.read())
+            entries |= {"%x" % e.serial_number for e in crl}
+        if not arrived:
+            return None
+        return sorted(s for s, t1 in revoked.items()
+                      if t1 < arrived - 10 and s not in entries)
 
     def check_crls(self):
         """Every CRL the hooks delivered to the shared location, in the
@@ -856,6 +876,9 @@ http {
                 c["delivered"], c["by_generator"], c["last_number"],
                 c["max_gap_s"], c.get("first_after_a-kill_s"),
                 c.get("first_after_b-cut_s"), len(c["problems"])))
+        if c.get("missing") is not None:
+            log("acknowledged revocations missing from the last full CRL and"
+                " delta: %d" % len(c["missing"]))
         for pr in c["problems"][:10]:
             log("  CRL: " + pr)
         s = rep["sweep"]
@@ -914,6 +937,9 @@ http {
         if self.features["crl_floor"]:
             if c["problems"]:
                 fails.append("%d CRL problems" % len(c["problems"]))
+            if c.get("missing"):
+                fails.append("%d acknowledged revocations missing from the "
+                             "CRLs" % len(c["missing"]))
             if self.features["sentinel"] and not c.get("first_after_b-cut_s"):
                 fails.append("no CRL delivered after the last failover")
         return fails

@@ -317,9 +317,6 @@ class Fleet:
                            capture_output=True, text=True, timeout=30)
         self.features["purge"] = p.returncode == 0
         self.purge_conf = purge if p.returncode == 0 else ""
-        with open(MODULE, "rb") as f:
-            so = f.read()
-        self.features["invalidate"] = b":invalidate" in so
         # the CRL floor (numbers from Redis's clock in ms) is seen on the
         # first CRL: check_crls()
         self.features["crl_floor"] = self.o.assert_crl
@@ -384,9 +381,8 @@ http {
         self.shared = os.path.join(self.dir, "shared")
         os.makedirs(os.path.join(self.shared, "archive"))
         self.detect()
-        log("features: sentinel=%s invalidation(module)=%s purge hook=%s"
-            % (self.features["sentinel"], self.features["invalidate"],
-               self.features["purge"]))
+        log("features: sentinel=%s purge hook=%s" % (
+            self.features["sentinel"], self.features["purge"]))
         if not self.features["sentinel"]:
             log("the daemons and the CLI do not take redis.sentinels yet (%s):"
                 " they talk to db1 directly and cannot follow a failover" %
@@ -407,8 +403,14 @@ http {
         for h in WEBS:
             self.start_web(h)
         responders = ",".join("%s:80" % ip_of(h) for h in WEBS)
-        poll(lambda: all(self.rcli("db1", "exists", "revoca:crlnumber:demo")
-                         == "1" for _ in (0,)), 60, what="a first CRL")
+        # the module's invalidation subscription shows in its metrics
+        metrics = poll(lambda: self.metrics("web1"), 30,
+                       what="nginx on web1") or ""
+        self.features["invalidate"] = "revoca_invalidation" in metrics
+        log("the module subscribes to invalidations: %s" %
+            self.features["invalidate"])
+        poll(lambda: self.rcli("db1", "exists", "revoca:crlnumber:demo") ==
+             "1", 60, what="a first CRL")
         common = ["--pki", self.pki, "--responders", responders,
                   "--sentinels", ",".join("%s:%d" % (ip_of(h), SENTINEL_PORT)
                                           for h in DBS),
@@ -426,6 +428,13 @@ http {
                                   self.ca_journal, "--out", self.ocsp_journal,
                                   "--threads", str(self.o.ocsp_threads)] +
                    common)
+
+    def metrics(self, host):
+        """The module's metrics page on HOST, from the clients' host."""
+        p = subprocess.run(["ip", "netns", "exec", self.ns("cl"), "curl",
+                            "-s", "-f", "-m", "5", "http://%s/metrics" %
+                            ip_of(host)], capture_output=True, text=True)
+        return p.stdout if p.returncode == 0 else None
 
     def redis_stats(self):
         """Each node's role, memory and command figures, for the report
@@ -445,17 +454,16 @@ http {
                         st[k] = v.strip()
             self.stats[h] = st
         for h in WEBS:
-            p = subprocess.run(["ip", "netns", "exec", self.ns("cl"), "curl",
-                                "-s", "-m", "5", "http://%s/metrics" %
-                                ip_of(h)], capture_output=True, text=True)
             st = {}
-            for line in p.stdout.splitlines():
+            for line in (self.metrics(h) or "").splitlines():
                 k, _, v = line.partition(" ")
                 if k in ("revoca_ocsp_cache_hits_total",
                          "revoca_ocsp_cache_misses_total",
                          "revoca_ocsp_stale_served_total",
                          "revoca_ocsp_redis_errors_total"):
                     st[k[12:]] = v
+                elif k.startswith("revoca_invalidation"):
+                    st[k[7:]] = v
             self.stats[h] = st
 
     def mark(self, what, **kw):

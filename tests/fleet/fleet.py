@@ -966,11 +966,17 @@ def run(opts):
     def on_signal(sig, _frm):
         raise KeyboardInterrupt("signal %d" % sig)
 
-    old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM,
+    # SIGINT too: a shell starting the run in the background leaves it
+    # ignored, and Python then never turns it into KeyboardInterrupt
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT,
+                                                    signal.SIGTERM,
                                                     signal.SIGHUP)}
     try:
         fleet.setup()
         fleet.scenario()
+    except BaseException:
+        log("stopped by an error or a signal; logs in %s" % fleet.dir)
+        raise
     finally:
         fleet.teardown()
         for s, h in old.items():

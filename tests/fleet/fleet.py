@@ -43,7 +43,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "nginx"))
 
-from revoca_fixtures import BUILD, REVOCA, SIGNER, cert, make_pki_dir  # noqa
+from revoca_fixtures import BUILD, REVOCA, SIGNER, make_pki_dir  # noqa: E402
 from conftest import MODULE, NGINX, nginx_env  # noqa: E402  (tests/nginx)
 
 CRLGEN = os.path.join(BUILD, "crlgen", "revoca-crlgen")

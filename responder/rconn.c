@@ -156,6 +156,7 @@ void ocsp_rconn_fail(ocsp_rconn_t *conn, const char *why)
     }
     ocsp_rconn_drop(conn);
     conn->failures++;
+    conn->errors_total++;
     conn->retry_at_ms = ocsp_now_ms() + conn->backoff_ms;
     rconn_log_failure(conn);
     conn->backoff_ms *= 2;
@@ -559,6 +560,7 @@ int ocsp_rconn_connect(ocsp_rconn_t *conn)
             return -1;
         }
     }
+    conn->connects_total++;
     return 0;
 }
 

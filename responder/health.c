@@ -136,7 +136,7 @@ int ocsp_health_due(ocsp_rconn_t *conn, const char *prefix, const char *issuer,
     }
     d->next_resign = (int64_t)score;
     freeReplyObject(r);
-    if (ocsp_key_ocsp(okey, prefix, issuer, serial) != 0) {
+    if (ocsp_key_ocsp(okey, prefix, issuer, serial) < 0) {
         return 0; /* not a serial: no response to look at */
     }
     r = ocsp_rconn_cmd(conn, 2, get, NULL);

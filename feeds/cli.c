@@ -45,6 +45,8 @@ static const struct {
     {"import", "import  --issuer N (--openssl-index FILE | --certs PATH...)\n"},
     {"resign", "resign  --issuer N (--all | --serial HEX | --status) "
                "[--rate N]\n"},
+    {"health", "health  [--format table|json] [--max-lag N] "
+               "[--max-overdue SECONDS]\n"},
 };
 
 static const char usage_notes[] =
@@ -829,6 +831,8 @@ int main(int argc, char **argv)
         status = cli_import(&cli, argc - i, argv + i);
     } else if (strcmp(cmd, "resign") == 0) {
         status = cli_resign(&cli, argc - i, argv + i);
+    } else if (strcmp(cmd, "health") == 0) {
+        status = cli_health(&cli, argc - i, argv + i);
     } else {
         status = cmd_event(&cli, cmd, argc - i, argv + i);
     }

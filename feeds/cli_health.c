@@ -222,13 +222,25 @@ static void health_judge(health_t *h, int64_t max_lag, int64_t max_overdue)
     }
 }
 
-/* "12s" / "-" for an unknown or absent value */
+/* V seconds for a reader ("45s", "3m20s", "5h2m", "364d23h"; "-" when
+ * not KNOWN). */
 static const char *secs(char *buf, size_t cap, int known, int64_t v)
 {
+    const char *sign = v < 0 ? "-" : "";
+    long long a = v < 0 ? -(long long)v : (long long)v;
+
     if (!known) {
         return "-";
     }
-    snprintf(buf, cap, "%llds", (long long)v);
+    if (a < 60) {
+        snprintf(buf, cap, "%s%llds", sign, a);
+    } else if (a < 3600) {
+        snprintf(buf, cap, "%s%lldm%llds", sign, a / 60, a % 60);
+    } else if (a < 86400) {
+        snprintf(buf, cap, "%s%lldh%lldm", sign, a / 3600, a % 3600 / 60);
+    } else {
+        snprintf(buf, cap, "%s%lldd%lldh", sign, a / 86400, a % 86400 / 3600);
+    }
     return buf;
 }
 

@@ -22,25 +22,71 @@ static double crl_mono_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int crl_next_number(crl_gen_t *g, const char *issuer, uint64_t *n,
-                           char *err)
+/*
+ * The CRL number: max(sequence + 1, floor), set by Redis in one script on
+ * the issuer's one sequence P:crlnumber:ISSUER (full, shards and deltas).
+ * The floor is the larger of Redis's clock in milliseconds (TIME, read by
+ * the script) and ARGV[1], what the generator knows the number must
+ * exceed (thisUpdate in milliseconds, the published file's number + 1).
+ * So a number handed out by a primary whose last increments never reached
+ * its replica is still exceeded after a failover: the promoted replica's
+ * clock has moved on by the seconds a failover takes, while the sequence
+ * only runs ahead of the clock by the CRLs of one millisecond.  Lua
+ * computes in doubles: numbers stay below 2^53 (the year 287396 in
+ * milliseconds), exact, and fit 7 DER octets (RFC 5280 5.2.3: at most 20).
+ */
+static const char lua_crl_number[] =
+    "local cur = redis.call('GET', KEYS[1])\n"
+    "local seq = 0\n"
+    "if cur then\n"
+    "  if not string.match(cur, '^%d+$') or #cur > 16 or\n"
+    "     tonumber(cur) >= 9007199254740991 then\n"
+    "    return redis.error_reply('ERR ' .. KEYS[1] ..\n"
+    "                             ' is not a CRL number below 2^53')\n"
+    "  end\n"
+    "  seq = tonumber(cur)\n"
+    "end\n"
+    "local t = redis.call('TIME')\n"
+    "local n = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local f = tonumber(ARGV[1])\n"
+    "if f > n then n = f end\n"
+    "if seq + 1 > n then n = seq + 1 end\n"
+    "redis.call('SET', KEYS[1], string.format('%.0f', n))\n"
+    "return n\n";
+
+/* Below 2^53: what Lua's doubles hold exactly. */
+#define CRL_NUMBER_MAX ((uint64_t)9007199254740991)
+
+static int crl_next_number(crl_gen_t *g, const char *issuer, uint64_t least,
+                           uint64_t *n, char *err)
 {
-    char key[OCSP_KEY_MAX];
-    const char *argv[] = {"INCR", key};
+    char key[OCSP_KEY_MAX], fl[24];
+    const char *argv[] = {"EVAL", lua_crl_number, "1", key, fl};
     redisReply *r;
     int rv = -1;
 
     ocsp_key_crlnumber(key, g->crl_conf->config->prefix, issuer);
-    r = ocsp_rconn_cmd(g->conn, 2, argv, NULL);
-    if (r == NULL) {
-        snprintf(err, OCSP_ERR_MAX, "INCR %s: %s", key, g->conn->err);
+    if (least >= CRL_NUMBER_MAX) {
+        snprintf(err, OCSP_ERR_MAX, "%s: CRL number floor %llu is too large",
+                 key, (unsigned long long)least);
         return -1;
     }
-    if (r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
+    snprintf(fl, sizeof(fl), "%llu", (unsigned long long)least);
+    r = ocsp_rconn_cmd(g->conn, 5, argv, NULL);
+    if (r == NULL) {
+        snprintf(err, OCSP_ERR_MAX, "CRL number %s: %s", key, g->conn->err);
+        return -1;
+    }
+    if (r->type == REDIS_REPLY_INTEGER && r->integer > 0 &&
+        (uint64_t)r->integer >= least &&
+        (uint64_t)r->integer < CRL_NUMBER_MAX) {
         *n = (uint64_t)r->integer;
         rv = 0;
+    } else if (r->type == REDIS_REPLY_ERROR) {
+        snprintf(err, OCSP_ERR_MAX, "CRL number %s: %.*s", key,
+                 (int)(r->len < 200 ? r->len : 200), r->str);
     } else {
-        snprintf(err, OCSP_ERR_MAX, "INCR %s: unexpected reply", key);
+        snprintf(err, OCSP_ERR_MAX, "CRL number %s: unexpected reply", key);
     }
     freeReplyObject(r);
     return rv;
@@ -60,10 +106,46 @@ static void crl_gen_renew(void *arg)
 }
 
 /*
+ * The post_publish command for the file NAME just published (number 0 for
+ * the shard list).  0 if it succeeded or none is configured, 1 with err if
+ * it failed: the file did not reach the shared location.
+ */
+static int crl_gen_hook(crl_gen_t *g, crl_issuer_t *is, const char *kind,
+                        const char *name, uint64_t number, crl_metric_t *m,
+                        char *err)
+{
+    const crl_conf_t *crl_conf = g->crl_conf;
+    crl_renew_t renew = {g->conn, &is->lease};
+    char path[4096], herr[OCSP_ERR_MAX];
+
+    if (crl_conf->post_publish == NULL) {
+        return 0;
+    }
+    snprintf(path, sizeof(path), "%s/%s", crl_conf->publish_dir, name);
+    if (crl_post_publish_run(crl_conf->post_publish, path,
+                             is->conf->issuer_conf->name, kind, number,
+                             crl_conf->post_publish_timeout, crl_gen_renew,
+                             &renew, herr) == 0) {
+        return 0;
+    }
+    ocsp_log(OCSP_LOG_ERR, "post_publish failed issuer=%s file=%s %s",
+             is->conf->issuer_conf->name, name, herr);
+    if (m != NULL) {
+        m->failures++;
+    }
+    snprintf(err, OCSP_ERR_MAX, "%s published, but post_publish failed: %s",
+             name, herr);
+    return 1;
+}
+
+/*
  * One CRL of kind KIND: the next number from the issuer's sequence into P,
  * built from V (N entries; COUNT of them on this CRL) straight into a
  * temporary file next to NAME, checked as written against the file it
- * replaces, and published as NAME.  0, or -1 with err.
+ * replaces, and published as NAME; then the post_publish command.  P's
+ * thisUpdate (and nextUpdate with it) is moved past the published file's
+ * if needed.  0, 1 (published here, but post_publish failed: err), or -1
+ * with err.
  */
 static int crl_gen_one(crl_gen_t *g, crl_issuer_t *is, const char *kind,
                        const char *name, crl_params_t *p, const crl_entry_t *v,
@@ -75,10 +157,9 @@ static int crl_gen_one(crl_gen_t *g, crl_issuer_t *is, const char *kind,
         crl_metrics_get(&g->metrics, is->conf->issuer_conf->name, kind, name);
     const unsigned char *prev = NULL, *der = NULL;
     size_t prev_len = 0, len = 0;
-    char path[4096], herr[OCSP_ERR_MAX];
-    crl_renew_t renew = {g->conn, &is->lease};
-    void *renew_arg = &renew;
     crl_pending_t pf;
+    crl_parsed_t pc;
+    uint64_t least;
     int rc, pending = 0;
     struct tm tm;
 
@@ -86,11 +167,29 @@ static int crl_gen_one(crl_gen_t *g, crl_issuer_t *is, const char *kind,
         ASN1_TIME_to_tm(X509_get0_notAfter(is->signer.cert), &tm) == 1) {
         m->ca_not_after = (int64_t)timegm(&tm);
     }
-    if (crl_next_number(g, is->conf->issuer_conf->name, &p->number, err) != 0) {
-        goto failed;
-    }
     rc = crl_map_file(crl_conf->publish_dir, name, &prev, &prev_len, err);
     if (rc < 0) {
+        goto failed;
+    }
+    /* The number: past thisUpdate in milliseconds, past what this
+     * generator published and knows of (crl_next_number()). */
+    least = is->st.full_number > is->st.delta_number ? is->st.full_number
+                                                     : is->st.delta_number;
+    least++;
+    if (rc == 0 && crl_parse(prev, prev_len, &pc) == 0) {
+        if (pc.number >= least) {
+            least = pc.number + 1;
+        }
+        if (pc.this_update >= p->this_update) {
+            p->next_update += pc.this_update + 1 - p->this_update;
+            p->this_update = pc.this_update + 1;
+        }
+    }
+    if (p->this_update > 0 && (uint64_t)p->this_update * 1000 > least) {
+        least = (uint64_t)p->this_update * 1000;
+    }
+    if (crl_next_number(g, is->conf->issuer_conf->name, least, &p->number,
+                        err) != 0) {
         goto failed;
     }
     /* Written (not visible) first, in pieces as it is encoded and signed:
@@ -145,20 +244,7 @@ static int crl_gen_one(crl_gen_t *g, crl_issuer_t *is, const char *kind,
         m->published_at = (int64_t)time(NULL);
         m->build_seconds = crl_mono_s() - started;
     }
-    if (crl_conf->post_publish != NULL) {
-        snprintf(path, sizeof(path), "%s/%s", crl_conf->publish_dir, name);
-        if (crl_post_publish_run(crl_conf->post_publish, path,
-                                 is->conf->issuer_conf->name, kind, p->number,
-                                 crl_conf->post_publish_timeout, crl_gen_renew,
-                                 renew_arg, herr) != 0) {
-            ocsp_log(OCSP_LOG_ERR, "post_publish failed issuer=%s file=%s %s",
-                     is->conf->issuer_conf->name, name, herr);
-            if (m != NULL) {
-                m->failures++;
-            }
-        }
-    }
-    return 0;
+    return crl_gen_hook(g, is, kind, name, p->number, m, err);
 
 failed:
     crl_unmap_file(der, len);
@@ -172,6 +258,8 @@ failed:
     return -1;
 }
 
+/* The CCADB shard list ISSUER-shards.json, then post_publish: 0, 1 (not
+ * shared: err), or -1 with err. */
 static int crl_gen_shard_list(crl_gen_t *g, crl_issuer_t *is,
                               int64_t this_update, char *err)
 {
@@ -209,20 +297,28 @@ static int crl_gen_shard_list(crl_gen_t *g, crl_issuer_t *is,
     rv = crl_publish_file(g->crl_conf->publish_dir, name, json, n, this_update,
                           err);
     free(json);
-    if (rv == 0 && g->crl_conf->post_publish != NULL) {
-        char path[4096], herr[OCSP_ERR_MAX];
-        crl_renew_t renew = {g->conn, &is->lease};
-
-        snprintf(path, sizeof(path), "%s/%s", g->crl_conf->publish_dir, name);
-        if (crl_post_publish_run(g->crl_conf->post_publish, path,
-                                 crl_issuer->issuer_conf->name, "shards", 0,
-                                 g->crl_conf->post_publish_timeout,
-                                 crl_gen_renew, &renew, herr) != 0) {
-            ocsp_log(OCSP_LOG_ERR, "post_publish failed issuer=%s file=%s %s",
-                     crl_issuer->issuer_conf->name, name, herr);
-        }
+    if (rv != 0) {
+        return -1;
     }
-    return rv;
+    return crl_gen_hook(g, is, "shards", name, 0, NULL, err);
+}
+
+/* The shared state ST, fenced by the lease.  0, or -1 with err. */
+static int crl_gen_save(crl_gen_t *g, crl_issuer_t *is, const crl_state_t *st,
+                        char *err)
+{
+    int rc = crl_state_save(g->conn, &is->lease, g->crl_conf->config->prefix,
+                            is->conf->issuer_conf->name, st);
+
+    if (rc == 1) {
+        return 0;
+    }
+    if (rc == 0) {
+        snprintf(err, OCSP_ERR_MAX, "lease lost before the state was saved");
+    } else {
+        snprintf(err, OCSP_ERR_MAX, "state not saved: %s", g->conn->err);
+    }
+    return -1;
 }
 
 /*
@@ -387,7 +483,7 @@ int crl_gen_full(crl_gen_t *g, crl_issuer_t *is, char *err)
     double started = crl_mono_s();
     char name[80], snap[4096];
     crl_snap_job_t job;
-    int rv = -1, from_snapshot;
+    int rv = -1, rc, from_snapshot;
 
     memset(&fst, 0, sizeof(fst));
     memset(&job, 0, sizeof(job));
@@ -441,22 +537,17 @@ int crl_gen_full(crl_gen_t *g, crl_issuer_t *is, char *err)
     p.this_update = now > st.full_this_update ? now : st.full_this_update + 1;
     p.next_update = p.this_update + crl_issuer->lifetime;
     p.freshest_url = crl_issuer->delta ? crl_issuer->delta_url : NULL;
-    snprintf(name, sizeof(name), "%s.crl", issuer);
-    if (crl_gen_one(g, is, "full", name, &p, entries.v, entries.n, entries.n, 1,
-                    &expired, started, err) != 0) {
-        goto failed;
-    }
-    st.full_number = p.number;
-    st.full_this_update = p.this_update;
-    st.full_next_update = p.next_update;
-    st.full_cutoff_ms = t0 - crl_conf->clock_skew * 1000;
-    st.full_max_ms = last_change;
 
+    /* The shards and their list first, the full CRL last: once the full
+     * CRL has reached the shared location through post_publish, so has
+     * the whole round, and only then does the shared state move on (the
+     * delta's base, the re-sign schedule).  A post_publish failure stops
+     * the round: the old base stays, which clients have. */
     for (unsigned s = 0; crl_issuer->nshards > 1 && s < crl_issuer->nshards;
          s++) {
         crl_params_t sp = p;
+        double shard_started = crl_mono_s();
 
-        started = crl_mono_s();
         sp.kind = CRL_KIND_SHARD;
         sp.shard = (int)s;
         sp.idp_url = crl_issuer->shard_urls[s];
@@ -466,18 +557,30 @@ int crl_gen_full(crl_gen_t *g, crl_issuer_t *is, char *err)
             count += entries.v[i].shard == s;
         }
         snprintf(name, sizeof(name), "%s-shard-%u.crl", issuer, s);
-        if (crl_gen_one(g, is, "shard", name, &sp, entries.v, entries.n, count,
-                        1, &expired, started, err) != 0) {
-            goto failed;
+        rc = crl_gen_one(g, is, "shard", name, &sp, entries.v, entries.n, count,
+                         1, &expired, shard_started, err);
+        if (rc != 0) {
+            goto unshared;
         }
     }
-    if (crl_gen_shard_list(g, is, p.this_update, err) != 0) {
-        goto failed;
+    rc = crl_gen_shard_list(g, is, p.this_update, err);
+    if (rc != 0) {
+        goto unshared;
     }
+    snprintf(name, sizeof(name), "%s.crl", issuer);
+    rc = crl_gen_one(g, is, "full", name, &p, entries.v, entries.n, entries.n,
+                     1, &expired, started, err);
+    if (rc != 0) {
+        goto unshared;
+    }
+    st.full_number = p.number;
+    st.full_this_update = p.this_update;
+    st.full_next_update = p.next_update;
+    st.full_cutoff_ms = t0 - crl_conf->clock_skew * 1000;
+    st.full_max_ms = last_change;
+
     crl_lease_acquire(g->conn, &is->lease); /* renewed, or lost: fenced */
-    if (crl_state_save_full(g->conn, &is->lease, crl_conf->config->prefix,
-                            issuer, &st) != 1) {
-        snprintf(err, OCSP_ERR_MAX, "lease lost before the state was saved");
+    if (crl_gen_save(g, is, &st, err) != 0) {
         goto failed;
     }
     is->st = st;
@@ -491,6 +594,29 @@ int crl_gen_full(crl_gen_t *g, crl_issuer_t *is, char *err)
         return crl_gen_delta(g, is, err);
     }
     return 0;
+
+unshared:
+    if (rc < 0) {
+        goto failed;
+    }
+    /* Published here, not at the shared location.  The snapshot describes
+     * Redis's entries, whatever was shared: it is kept.  The state stays,
+     * and with it the base: a delta over it still carries the changes
+     * to clients, who have that base. */
+    crl_snap_finish(&job, 1, issuer);
+    crl_entries_free(&entries);
+    crl_entries_free(&expired);
+    ocsp_log(OCSP_LOG_WARN, "full CRL not shared issuer=%s base=%llu stays: %s",
+             issuer, (unsigned long long)is->st.full_number, err);
+    if (crl_issuer->delta && is->st.full_number != 0) {
+        char derr[OCSP_ERR_MAX];
+
+        if (crl_gen_delta(g, is, derr) < 0) {
+            ocsp_log(OCSP_LOG_ERR, "delta CRL failed issuer=%s error=\"%s\"",
+                     issuer, derr);
+        }
+    }
+    return 1;
 
 failed:
     crl_snap_finish(&job, 0, issuer);
@@ -543,8 +669,12 @@ int crl_gen_delta(crl_gen_t *g, crl_issuer_t *is, char *err)
     p.next_update = p.this_update + crl_issuer->delta_lifetime;
     p.base_number = st.full_number;
     snprintf(name, sizeof(name), "%s-delta.crl", issuer);
-    if (crl_gen_one(g, is, "delta", name, &p, entries.v, entries.n, entries.n,
-                    0, &none, started, err) != 0) {
+    rc = crl_gen_one(g, is, "delta", name, &p, entries.v, entries.n, entries.n,
+                     0, &none, started, err);
+    if (rc != 0) {
+        /* 1: published here but not shared; the state stays, so the next
+         * delta covers these changes again */
+        rv = rc;
         goto failed;
     }
     st.delta_number = p.number;
@@ -553,9 +683,7 @@ int crl_gen_delta(crl_gen_t *g, crl_issuer_t *is, char *err)
     st.delta_base = p.base_number;
     st.delta_max_ms = max_ms > st.full_max_ms ? max_ms : st.full_max_ms;
     crl_lease_acquire(g->conn, &is->lease);
-    if (crl_state_save_delta(g->conn, &is->lease, crl_conf->config->prefix,
-                             issuer, &st) != 1) {
-        snprintf(err, OCSP_ERR_MAX, "lease lost before the state was saved");
+    if (crl_gen_save(g, is, &st, err) != 0) {
         goto failed;
     }
     is->st = st;

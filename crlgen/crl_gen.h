@@ -19,6 +19,10 @@ typedef struct {
     crl_lease_t lease;
     crl_state_t st; /* as last loaded or published */
     int leader;
+    int yielded;   /* lease given up after post_publish failed: not taken
+                      again before retry_at */
+    int reload;    /* the connection failed while leading: state merged
+                      with Redis's at the next tick (crl_state_merge()) */
     int rebase;    /* the delta grew too large: new full */
     long retry_at; /* monotonic ms: backoff after failure */
     int failures;  /* consecutive */
@@ -36,16 +40,23 @@ typedef struct {
 } crl_gen_t;
 
 /*
- * Builds and publishes the full CRL, then each shard and the shard list,
- * then (when deltas are on) a delta over the new base.  The lease must be
- * held.  Returns 0, or -1 with err; a CRL that failed its check is not
- * published and the previous one stays.
+ * Builds and publishes each shard and the shard list, then the full CRL,
+ * then (when deltas are on) a delta over the new base; each file is handed
+ * to crl.post_publish as it is published.  The lease must be held.
+ * Returns 0; 1 with err if a post_publish command failed: the round
+ * stopped there, the shared state (the delta's base, the schedule) stays,
+ * and a delta over the old base was published (when there is one); or -1
+ * with err: a CRL that failed its check is not published and the previous
+ * one stays.
  */
 int crl_gen_full(crl_gen_t *g, crl_issuer_t *is, char *err);
 
 /*
- * Builds and publishes a delta CRL over the last full CRL.  Sets is->rebase
- * instead when more than rebase_after serials changed.  Returns 0 or -1.
+ * Builds and publishes a delta CRL over the last full CRL that was shared.
+ * Sets is->rebase instead when more than rebase_after serials changed.
+ * Returns 0, 1 with err if it was published but its post_publish command
+ * failed (the state stays: the next delta covers its changes again), or
+ * -1 with err.
  */
 int crl_gen_delta(crl_gen_t *g, crl_issuer_t *is, char *err);
 

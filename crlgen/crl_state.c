@@ -6,12 +6,12 @@
 
 #include "keys.h"
 
-/* Read back by crl_state_load() and, with the next_update fields (written
- * for them), by responder/health.c. */
+/* Read back by crl_state_load(); the next_update fields are written for
+ * `revoca health` and the signer's metrics (responder/health.c). */
 static const char *const fields[] = {
-    "full_number",      "full_this_update", "full_cutoff_ms",    "full_max_ms",
-    "full_next_update", "delta_number",     "delta_this_update", "delta_base",
-    "delta_max_ms",     "delta_next_update"};
+    "full_number",      "full_this_update",  "full_cutoff_ms", "full_max_ms",
+    "delta_number",     "delta_this_update", "delta_base",     "delta_max_ms",
+    "full_next_update", "delta_next_update"};
 
 int crl_state_load(ocsp_rconn_t *conn, const char *prefix, const char *issuer,
                    crl_state_t *st, char *err)
@@ -51,46 +51,56 @@ int crl_state_load(ocsp_rconn_t *conn, const char *prefix, const char *issuer,
     st->full_this_update = v[1];
     st->full_cutoff_ms = v[2];
     st->full_max_ms = v[3];
-    st->full_next_update = v[4];
-    st->delta_number = (uint64_t)v[5];
-    st->delta_this_update = v[6];
-    st->delta_base = (uint64_t)v[7];
-    st->delta_max_ms = v[8];
+    st->delta_number = (uint64_t)v[4];
+    st->delta_this_update = v[5];
+    st->delta_base = (uint64_t)v[6];
+    st->delta_max_ms = v[7];
+    st->full_next_update = v[8];
     st->delta_next_update = v[9];
     return 0;
 }
 
-static int crl_state_save(ocsp_rconn_t *conn, const crl_lease_t *l,
-                          const char *prefix, const char *issuer,
-                          const char *const *names, const int64_t *v)
+int crl_state_save(ocsp_rconn_t *conn, const crl_lease_t *l, const char *prefix,
+                   const char *issuer, const crl_state_t *st)
 {
-    char key[OCSP_KEY_MAX], buf[5][24];
-    const char *argv[10];
+    int64_t v[10] = {(int64_t)st->full_number,  st->full_this_update,
+                     st->full_cutoff_ms,        st->full_max_ms,
+                     (int64_t)st->delta_number, st->delta_this_update,
+                     (int64_t)st->delta_base,   st->delta_max_ms,
+                     st->full_next_update,      st->delta_next_update};
+    char key[OCSP_KEY_MAX], buf[10][24];
+    const char *argv[20];
 
     ocsp_key_crl_state(key, prefix, issuer);
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 10; i++) {
         snprintf(buf[i], sizeof(buf[i]), "%lld", (long long)v[i]);
-        argv[2 * i] = names[i];
+        argv[2 * i] = fields[i];
         argv[2 * i + 1] = buf[i];
     }
-    return crl_lease_hset(conn, l, key, 10, argv);
+    return crl_lease_hset(conn, l, key, 20, argv);
 }
 
-int crl_state_save_full(ocsp_rconn_t *conn, const crl_lease_t *l,
-                        const char *prefix, const char *issuer,
-                        const crl_state_t *st)
+int crl_state_merge(crl_state_t *st, const crl_state_t *mine)
 {
-    int64_t v[5] = {(int64_t)st->full_number, st->full_this_update,
-                    st->full_cutoff_ms, st->full_max_ms, st->full_next_update};
-    return crl_state_save(conn, l, prefix, issuer, fields, v);
-}
+    int changed = 0;
 
-int crl_state_save_delta(ocsp_rconn_t *conn, const crl_lease_t *l,
-                         const char *prefix, const char *issuer,
-                         const crl_state_t *st)
-{
-    int64_t v[5] = {(int64_t)st->delta_number, st->delta_this_update,
-                    (int64_t)st->delta_base, st->delta_max_ms,
-                    st->delta_next_update};
-    return crl_state_save(conn, l, prefix, issuer, fields + 5, v);
+    /* CRL numbers only grow, across generators and failovers (crl_gen.c):
+     * the half with the larger number is the later one. */
+    if (mine->full_number > st->full_number) {
+        st->full_number = mine->full_number;
+        st->full_this_update = mine->full_this_update;
+        st->full_next_update = mine->full_next_update;
+        st->full_cutoff_ms = mine->full_cutoff_ms;
+        st->full_max_ms = mine->full_max_ms;
+        changed = 1;
+    }
+    if (mine->delta_number > st->delta_number) {
+        st->delta_number = mine->delta_number;
+        st->delta_this_update = mine->delta_this_update;
+        st->delta_next_update = mine->delta_next_update;
+        st->delta_base = mine->delta_base;
+        st->delta_max_ms = mine->delta_max_ms;
+        changed = 1;
+    }
+    return changed;
 }

@@ -243,18 +243,45 @@ static void crl_tick_issuer(crl_gen_t *g, crl_events_t *ev, crl_issuer_t *iss,
     size_t ready;
     long built;
 
+    if (is->yielded) {
+        if (ocsp_now_ms() < is->retry_at) {
+            return; /* another generator may have better luck */
+        }
+        is->yielded = 0;
+    }
     held = crl_lease_acquire(g->conn, &is->lease);
     if (held < 0) {
-        return; /* connection trouble: the loop reconnects */
+        /* connection trouble: the loop reconnects, perhaps to a promoted
+         * replica that lacks the last state written */
+        is->reload = 1;
+        return;
     }
     is->leader = held;
     crl_metrics_leader(&g->metrics, crl_issuer->issuer_conf->name, held);
-    if (held && !was) {
+    if (held && (!was || is->reload)) {
+        crl_state_t st;
+
         if (crl_state_load(g->conn, crl_conf->config->prefix,
-                           crl_issuer->issuer_conf->name, &is->st, err) != 0) {
+                           crl_issuer->issuer_conf->name, &st, err) != 0) {
             is->leader = 0;
             return;
         }
+        /* What this generator published and Redis lacks is written again;
+         * what another generator published since is taken. */
+        if (crl_state_merge(&st, &is->st) &&
+            crl_state_save(g->conn, &is->lease, crl_conf->config->prefix,
+                           crl_issuer->issuer_conf->name, &st) == 1) {
+            ocsp_log(OCSP_LOG_WARN,
+                     "state restored issuer=%s full_number=%llu "
+                     "delta_number=%llu",
+                     crl_issuer->issuer_conf->name,
+                     (unsigned long long)st.full_number,
+                     (unsigned long long)st.delta_number);
+        }
+        is->st = st;
+        is->reload = 0;
+    }
+    if (held && !was) {
         ocsp_log(OCSP_LOG_INFO, "lease acquired issuer=%s full_number=%llu",
                  crl_issuer->issuer_conf->name,
                  (unsigned long long)is->st.full_number);
@@ -314,7 +341,19 @@ static void crl_tick_issuer(crl_gen_t *g, crl_events_t *ev, crl_issuer_t *iss,
     rc = full ? crl_gen_full(g, is, err) : crl_gen_delta(g, is, err);
     if (rc != 0) {
         crl_failed(is, full ? "full CRL" : "delta CRL", err);
-    } else {
+    }
+    if (rc == 1) {
+        /* Published here, not where clients read: let another generator
+         * (another host, another path to the shared location) take over
+         * until the backoff has passed. */
+        crl_lease_release(g->conn, &is->lease);
+        is->leader = 0;
+        is->yielded = 1;
+        crl_metrics_leader(&g->metrics, crl_issuer->issuer_conf->name, 0);
+        crl_events_forget(ev, k);
+        ocsp_log(OCSP_LOG_WARN, "lease released issuer=%s retry_ms=%ld",
+                 crl_issuer->issuer_conf->name, is->retry_at - ocsp_now_ms());
+    } else if (rc == 0) {
         crl_recovered(is);
         crl_events_ack(g->conn, ev, k, built,
                        (long)crl_conf->event_timeout * 1000);
@@ -332,12 +371,24 @@ static int crl_run_daemon(crl_gen_t *g, crl_issuer_t *iss, size_t n)
     ocsp_log(OCSP_LOG_INFO, "started consumer=%s issuers=%zu publish_dir=%s",
              g->crl_conf->consumer, n, g->crl_conf->publish_dir);
     while (!crl_stop) {
+        int was_up;
+
         if (ocsp_daemon_restart_due(&crl_restart)) {
             crl_reexec = 1;
             break;
         }
+        was_up = ocsp_rconn_connected(g->conn);
         if (ocsp_rconn_ensure(g->conn, &crl_stop, 0) != 0) {
             continue;
+        }
+        /* A new connection, perhaps to a promoted replica (a failover) or
+         * a restarted primary that lost its last writes: each leader
+         * checks the shared state against what it has in hand. */
+        for (size_t i = 0; i < n && !was_up; i++) {
+            iss[i].reload = 1;
+        }
+        if (!was_up) {
+            grouped = 0; /* the group may be missing there */
         }
         if (!grouped) {
             grouped = crl_events_group(g->conn, &ev) == 0;

@@ -48,12 +48,12 @@ int crl_lease_init(crl_lease_t *l, const char *prefix, const char *issuer,
 static long long crl_eval(ocsp_rconn_t *conn, const char *script, int nkeys,
                           int argc, const char **argv)
 {
-    const char *a[16];
+    const char *a[24];
     char nk[8];
     redisReply *r;
     long long v = -1;
 
-    if (argc > 13) {
+    if (argc > 21) {
         return -1;
     }
     snprintf(nk, sizeof(nk), "%d", nkeys);
@@ -67,6 +67,10 @@ static long long crl_eval(ocsp_rconn_t *conn, const char *script, int nkeys,
     }
     if (r->type == REDIS_REPLY_INTEGER) {
         v = r->integer;
+    } else if (r->type == REDIS_REPLY_ERROR) {
+        /* (NOPERM, a script error): the failure policy of rconn.h, and
+         * conn->err says why */
+        ocsp_rconn_fail_reply(conn, "EVAL", r);
     }
     freeReplyObject(r);
     return v;
@@ -112,9 +116,9 @@ void crl_lease_release(ocsp_rconn_t *conn, crl_lease_t *l)
 int crl_lease_hset(ocsp_rconn_t *conn, const crl_lease_t *l, const char *key,
                    int argc, const char **argv)
 {
-    const char *a[13];
+    const char *a[23];
 
-    if (argc > 10 || argc % 2 != 0) {
+    if (argc > 20 || argc % 2 != 0) {
         return -1;
     }
     a[0] = l->key;

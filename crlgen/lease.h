@@ -5,7 +5,8 @@
  * TTL of the leader's death.  Publication is fenced: a generator publishes
  * only while its lease has at least a third of its TTL left, and its state
  * updates are refused by Redis once the lease is someone else's.  CRL
- * numbers come from INCR, so they never repeat whoever publishes.
+ * numbers come from one sequence (crl_gen.c), so they never repeat
+ * whoever publishes.
  */
 #ifndef CRL_LEASE_H
 #define CRL_LEASE_H
@@ -39,8 +40,9 @@ int crl_lease_safe(const crl_lease_t *l);
 void crl_lease_release(ocsp_rconn_t *conn, crl_lease_t *l);
 
 /*
- * HSET of argc/2 field-value pairs into KEY, done by Redis only while L is
- * still ours.  Returns 1 if written, 0 if the lease was lost, -1 on error.
+ * HSET of argc/2 (at most 10) field-value pairs into KEY, done by Redis only
+ * while L is still ours.  Returns 1 if written, 0 if the lease was lost, -1 on
+ * error.
  */
 int crl_lease_hset(ocsp_rconn_t *conn, const crl_lease_t *l, const char *key,
                    int argc, const char **argv);

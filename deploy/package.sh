@@ -17,13 +17,15 @@
 #       certificate and checks the OCSP answers with openssl ocsp;
 #       upgrades to the newer pair and checks configuration and data were
 #       kept and everything still answers; removes, then purges, and checks
-#       nothing of ours is left.  See deploy/package-test.sh.
+#       nothing of ours is left.  See deploy/package-test.sh.  Then builds
+#       the container images from the newer pair and runs them
+#       (deploy/container-test.sh).
 set -euo pipefail
 
 ROOT=${REVOCA_ROOT:?}
 OUT=${REVOCA_PKG_OUT:-$ROOT/build-pkg}
 PKG_PACKAGES="dpkg-dev debhelper fakeroot lintian nginx-dev libpcre2-dev
- zlib1g-dev libsystemd-dev mmdebstrap"
+ zlib1g-dev libsystemd-dev mmdebstrap podman runc python3-yaml"
 
 pkg_log() { printf 'package: %s\n' "$*"; }
 
@@ -87,4 +89,5 @@ cmd_package_test() {
     v1=$(pkg_build_one "$base+test1" | tail -1)
     v2=$(pkg_build_one "$base+test2" | tail -1)
     "$ROOT/deploy/package-test.sh" "$OUT" "$v1" "$v2"
+    "$ROOT/deploy/container-test.sh" "$OUT" "$v2"
 }

@@ -13,7 +13,7 @@
  *   P:revoked:ISSUER:SHARD   hash serial -> protobuf CertRecord
  *   P:revlog:ISSUER:SHARD    string: the hash's changes, appended (revlog.h)
  *   P:changes:ISSUER         zset serial -> unix ms of last CRL change
- *   P:crlnumber:ISSUER       integer, INCR only
+ *   P:crlnumber:ISSUER       integer, only ever raised (crlgen/crl_gen.c)
  *   P:crlgen-lease:ISSUER    string: the id of the generator holding the
  *                            issuer's CRL lease, with a time to live
  *   P:crlgen-state:ISSUER    hash: what the CRLs last published cover

@@ -178,3 +178,109 @@ def py_verify(crl, issuer_pem):
     ski = iss.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
     assert aki.value.key_identifier == ski.value.digest
     return crl
+
+
+def openssl_crl_numbers(der_path):
+    """(cRLNumber, deltaCRLIndicator or None) of the DER CRL at DER_PATH,
+    as `openssl crl -text` prints them."""
+    p = subprocess.run(["openssl", "crl", "-inform", "DER", "-in", der_path,
+                        "-noout", "-text"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    lines = [l.strip() for l in p.stdout.splitlines()]
+
+    def value(label):
+        for i, l in enumerate(lines):
+            if l.startswith(label):
+                v = lines[i + 1]
+                return int(v, 16) if v.startswith("0x") else int(v)
+        return None
+    number = value("X509v3 CRL Number")
+    assert number is not None, p.stdout
+    return number, value("X509v3 Delta CRL Indicator")
+
+
+def new_leaf(s, stem):
+    """A new certificate of the demo issuer at pki/STEM.pem (the demo
+    distribution point)."""
+    import demo_pki
+    ca, ca_key = demo_pki.load(s.pki, "issuer")
+    leaf, key = demo_pki.make_leaf(ca, ca_key, stem + ".demo.test")
+    demo_pki.save(s.pki, stem, leaf, key)
+    return s.path(stem + ".pem")
+
+
+class Forwarder:
+    """A TCP forwarder on a free loopback port to the Redis at TARGET (a
+    port), which the test moves as a virtual IP moves to a promoted
+    replica: switch() drops every forwarded connection.  Bytes pass
+    through untouched; both ends are real redis-server and daemons."""
+
+    def __init__(self, target):
+        import socket
+        import threading
+        self.target = target
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.lock = threading.Lock()
+        self.conns = []
+        self.stop = False
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        import socket
+        import threading
+        self.sock.settimeout(0.2)
+        while not self.stop:
+            try:
+                c, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            try:
+                u = socket.create_connection(("127.0.0.1", self.target), 2)
+            except OSError:
+                c.close()
+                continue
+            with self.lock:
+                self.conns += [c, u]
+            for a, b in ((c, u), (u, c)):
+                threading.Thread(target=self.pump, args=(a, b),
+                                 daemon=True).start()
+
+    @staticmethod
+    def pump(a, b):
+        import socket
+        try:
+            while True:
+                data = a.recv(65536)
+                if not data:
+                    break
+                b.sendall(data)
+        except OSError:
+            pass
+        for x in (a, b):
+            try:
+                x.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def switch(self, target):
+        import socket
+        self.target = target
+        with self.lock:
+            conns, self.conns = self.conns, []
+        for x in conns:
+            try:
+                x.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            x.close()
+
+    def close(self):
+        self.stop = True
+        self.switch(self.target)
+        self.sock.close()

@@ -31,8 +31,9 @@ def test_sigkill_during_publication_keeps_previous_crl(crlstack):
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         # the new CRL is complete in its temporary file, not yet renamed
+        # (after the shard list, published first and stalled as well)
         wait_for(lambda: glob.glob(os.path.join(s.pub, ".demo.crl.tmp-*")),
-                 what="temporary file")
+                 timeout=60, what="temporary file")
         p.kill()
         p.wait(10)
     finally:
@@ -87,7 +88,8 @@ def test_post_publish_hook_and_metrics(tmp_path, pki_dir):
         s.once()
         lines = log.read_text().splitlines()
         kinds = [l.split()[1] for l in lines]
-        assert kinds == ["full", "shards", "delta"]
+        # the round's shard list first, the full CRL last, then the delta
+        assert kinds == ["shards", "full", "delta"]
         for l in lines:
             issuer, kind, number, arg, env_file = l.split()
             assert issuer == "demo" and arg == env_file

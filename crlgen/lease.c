@@ -48,12 +48,12 @@ int crl_lease_init(crl_lease_t *l, const char *prefix, const char *issuer,
 static long long crl_eval(ocsp_rconn_t *conn, const char *script, int nkeys,
                           int argc, const char **argv)
 {
-    const char *a[24];
+    const char *a[28];
     char nk[8];
     redisReply *r;
     long long v = -1;
 
-    if (argc > 21) {
+    if (argc > 25) {
         return -1;
     }
     snprintf(nk, sizeof(nk), "%d", nkeys);

@@ -46,7 +46,8 @@ static const struct {
     {"resign", "resign  --issuer N (--all | --serial HEX | --status) "
                "[--rate N]\n"},
     {"health", "health  [--format table|json] [--max-lag N] "
-               "[--max-overdue SECONDS]\n"},
+               "[--max-overdue SECONDS]\n"
+               "          (exit 1: unhealthy, each problem printed)\n"},
 };
 
 static const char usage_notes[] =

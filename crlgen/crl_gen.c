@@ -89,6 +89,13 @@ static int crl_next_number(crl_gen_t *g, const char *issuer, uint64_t least,
         snprintf(err, OCSP_ERR_MAX, "CRL number %s: unexpected reply", key);
     }
     freeReplyObject(r);
+    /* redis.min_replica_acks: a number published before the replicas
+     * have it could be handed out again after a failover. */
+    if (rv == 0 && ocsp_rconn_wait(g->conn, NULL) != 0) {
+        snprintf(err, OCSP_ERR_MAX, "CRL number %s: not published: %s", key,
+                 g->conn->err);
+        rv = -1;
+    }
     return rv;
 }
 

@@ -20,6 +20,7 @@
 #include "record.h"
 #include "serial.h"
 #include "shard.h"
+#include "signer.h" /* SIGNER_GROUP */
 
 #define DEFAULT_CONF "/etc/revoca/revoca.conf"
 #define DEFAULT_WAIT 10
@@ -62,7 +63,9 @@ static const char usage_notes[] =
     "  --rate N  resign: re-signs a second asked of the signer (default 50)\n"
     "\n"
     "Exit status: 0 done, 1 Redis failure, 2 bad input, 3 no response in "
-    "time.\n";
+    "time,\n"
+    "4 written but fewer than redis.min_replica_acks replicas acknowledged "
+    "it.\n";
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -223,6 +226,30 @@ int cli_append_event(cli_t *cli, const Revoca__Event *ev)
     return 0;
 }
 
+/* WHAT is on the primary, on too few replicas (cli->redis.err says how
+ * many): said, and CLI_EXIT_REPLICAS. */
+static int replicas_short(cli_t *cli, const char *what)
+{
+    cli_err("%s: %s; it is in the stream anyway and will be applied, and "
+            "repeating the command is safe (events are idempotent by id)",
+            what, cli->redis.err);
+    return CLI_EXIT_REPLICAS;
+}
+
+int cli_wait_replicas(cli_t *cli, const char *what)
+{
+    int rv = ocsp_rconn_wait(&cli->redis, NULL);
+
+    if (rv == 1) {
+        return replicas_short(cli, what);
+    }
+    if (rv != 0) {
+        cli_err("%s", cli->redis.err);
+        return CLI_EXIT_FAIL;
+    }
+    return 0;
+}
+
 int cli_read_replies(cli_t *cli)
 {
     if (ocsp_rconn_skip(&cli->redis, ocsp_rconn_pending(&cli->redis)) != 0) {
@@ -342,24 +369,129 @@ const ocsp_issuer_conf_t *cli_issuer(cli_t *cli, const char *name, X509 **ca)
     return ic;
 }
 
+/* A stream entry ID ("MS-SEQ") as two numbers.  0, or -1. */
+static int entry_id_parse(const char *s, size_t len, int64_t id[2])
+{
+    const char *dash = memchr(s, '-', len);
+
+    return dash != NULL &&
+                   ocsp_parse_int64(s, (size_t)(dash - s), 0, &id[0]) == 0 &&
+                   ocsp_parse_int64(dash + 1, len - (size_t)(dash - s) - 1, 0,
+                                    &id[1]) == 0
+               ? 0
+               : -1;
+}
+
+/* 1 if the signer group was delivered ENTRY (its last-delivered-id is not
+ * before it), 0 if not (or there is no such group yet); -1 on a failure,
+ * -2 on an error reply (said). */
+static int entry_delivered(cli_t *cli, const int64_t entry[2])
+{
+    const char *argv[] = {"XINFO", "GROUPS", cli->events_key};
+    redisReply *r = ocsp_rconn_cmd(&cli->redis, 3, argv, NULL);
+    int rv = 0;
+
+    if (r == NULL) {
+        return -1;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        cli_err("redis: XINFO GROUPS: %.*s", (int)(r->len > 200 ? 200 : r->len),
+                r->str);
+        freeReplyObject(r);
+        return -2;
+    }
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        const redisReply *g = r->element[i];
+        const redisReply *name = NULL, *last = NULL;
+        int64_t id[2];
+
+        for (size_t k = 0; g->type == REDIS_REPLY_ARRAY && k + 1 < g->elements;
+             k += 2) {
+            const redisReply *key = g->element[k];
+            if (key->type != REDIS_REPLY_STRING) {
+                continue;
+            }
+            if (strcmp(key->str, "name") == 0) {
+                name = g->element[k + 1];
+            } else if (strcmp(key->str, "last-delivered-id") == 0) {
+                last = g->element[k + 1];
+            }
+        }
+        if (name != NULL && last != NULL && name->type == REDIS_REPLY_STRING &&
+            strcmp(name->str, SIGNER_GROUP) == 0 &&
+            last->type == REDIS_REPLY_STRING &&
+            entry_id_parse(last->str, last->len, id) == 0) {
+            rv = id[0] > entry[0] || (id[0] == entry[0] && id[1] >= entry[1]);
+        }
+    }
+    freeReplyObject(r);
+    return rv;
+}
+
+/*
+ * With redis.min_replica_acks: 1 while the stream entry ENTRY is still to
+ * be acknowledged by a signer (not yet delivered to the signer group, or
+ * pending there: its batch committed but not yet on the replicas, since
+ * the signer acknowledges only after its WAIT), 0 once it is acknowledged,
+ * -1 on a failure, -2 on an error reply (said).
+ */
+static int entry_pending(cli_t *cli, const char *entry)
+{
+    const char *argv[] = {"XPENDING", cli->events_key, SIGNER_GROUP,
+                          entry,      entry,           "1"};
+    int64_t id[2];
+    redisReply *r;
+    int rv;
+
+    if (!ocsp_rconn_wait_wanted(&cli->redis) ||
+        entry_id_parse(entry, strlen(entry), id) != 0) {
+        return 0;
+    }
+    rv = entry_delivered(cli, id);
+    if (rv <= 0) {
+        return rv < 0 ? rv : 1;
+    }
+    if ((r = ocsp_rconn_cmd(&cli->redis, 6, argv, NULL)) == NULL) {
+        return -1;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        cli_err("redis: XPENDING: %.*s", (int)(r->len > 200 ? 200 : r->len),
+                r->str);
+        rv = -2;
+    } else {
+        rv = r->type == REDIS_REPLY_ARRAY && r->elements > 0;
+    }
+    freeReplyObject(r);
+    return rv;
+}
+
 /*
  * Waits until the signer has applied EV: the record reflects it (the status
  * model's own test, ocsp_record_apply() finding nothing to change), and with
- * it the responses, written in the same transaction.  0, 1 on time-out, -1
- * on a Redis error.
+ * it the responses, written in the same transaction; with
+ * redis.min_replica_acks, until the signer has also acknowledged ENTRY
+ * (EV's stream entry), which it does once the replicas have its writes, so
+ * that a responder reading a replica answers before the CA hands the
+ * certificate out.  0, 1 on time-out, -1 on a Redis error.
  */
-static int wait_applied(cli_t *cli, const Revoca__Event *ev, int64_t secs)
+static int wait_applied(cli_t *cli, const Revoca__Event *ev, const char *entry,
+                        long deadline)
 {
     char cert_key[OCSP_KEY_MAX];
-    long deadline = ocsp_now_ms() + (long)secs * 1000;
     const char *get[] = {"GET", cert_key};
 
     ocsp_key_cert(cert_key, cli->cf.prefix, ev->issuer, ev->serial);
     for (;;) {
-        redisReply *reply = ocsp_rconn_cmd(&cli->redis, 2, get, NULL);
+        redisReply *reply = NULL;
         int done = 0;
 
-        if (reply == NULL) {
+        /* A failover meanwhile: the event is on the replicas, the new
+         * primary is asked (rconn.h). */
+        if (ocsp_rconn_ensure(&cli->redis, NULL, deadline) != 0 ||
+            (reply = ocsp_rconn_cmd(&cli->redis, 2, get, NULL)) == NULL) {
+            if (ocsp_now_ms() < deadline) {
+                continue;
+            }
             cli_err("%s", cli->redis.err);
             return -1;
         }
@@ -379,12 +511,76 @@ static int wait_applied(cli_t *cli, const Revoca__Event *ev, int64_t secs)
         }
         freeReplyObject(reply);
         if (done) {
-            return 0;
+            int pending = entry_pending(cli, entry);
+            if (pending == 0) {
+                return 0;
+            }
+            if (pending == -2) {
+                return -1;
+            }
+            /* pending == -1: the connection failed, asked again */
         }
         if (ocsp_now_ms() >= deadline) {
             return 1;
         }
         usleep(POLL_MS * 1000);
+    }
+}
+
+/*
+ * Writes EV (XADD) and, with redis.min_replica_acks, waits for the
+ * replicas (WAIT).  A connection that fails meanwhile (a failover: the
+ * Sentinels name the new primary) is replaced and EV written again until
+ * DEADLINE: a repeated event is applied once (events are idempotent by
+ * id).  0, or an exit status after a message.
+ */
+static int write_event(cli_t *cli, const char *cmd, const char *serial,
+                       const Revoca__Event *ev, char *entry, size_t size,
+                       long deadline)
+{
+    char what[160];
+
+    snprintf(what, sizeof(what), "%s %s: event %s", cmd, serial, ev->id);
+    for (;;) {
+        redisReply *r;
+        int rv;
+
+        if (ocsp_rconn_ensure(&cli->redis, NULL, deadline) != 0) {
+            cli_err("%s", cli->redis.err);
+            return CLI_EXIT_FAIL;
+        }
+        if (cli_append_event(cli, ev) != 0) {
+            return CLI_EXIT_FAIL;
+        }
+        r = ocsp_rconn_reply(&cli->redis);
+        if (r != NULL && r->type == REDIS_REPLY_ERROR) {
+            /* refused (NOPERM, ...): repeating would not help */
+            cli_err("redis: XADD: %.*s", (int)(r->len > 200 ? 200 : r->len),
+                    r->str);
+            freeReplyObject(r);
+            return CLI_EXIT_FAIL;
+        }
+        if (r != NULL) {
+            /* the stream entry's ID, for wait_applied() */
+            entry[0] = '\0';
+            if (r->type == REDIS_REPLY_STRING && r->len < size &&
+                strspn(r->str, "0123456789-") == r->len) {
+                memcpy(entry, r->str, r->len);
+                entry[r->len] = '\0';
+            }
+            freeReplyObject(r);
+            rv = ocsp_rconn_wait(&cli->redis, NULL);
+            if (rv == 1) {
+                return replicas_short(cli, what);
+            }
+            if (rv == 0) {
+                return 0;
+            }
+        }
+        if (ocsp_now_ms() >= deadline) {
+            cli_err("%s", cli->redis.err);
+            return CLI_EXIT_FAIL;
+        }
     }
 }
 
@@ -451,11 +647,12 @@ static int cmd_event(cli_t *cli, const char *cmd, int argc, char **argv)
     Revoca__Revoked rv = REVOCA__REVOKED__INIT;
     Revoca__Hold hd = REVOCA__HOLD__INIT;
     Revoca__Release rl = REVOCA__RELEASE__INIT;
-    char serial[OCSP_SERIAL_HEX_MAX + 1], id[40];
+    char serial[OCSP_SERIAL_HEX_MAX + 1], id[40], entry[48] = "";
     unsigned char *der = NULL;
     const char *refused;
     int64_t t;
     int status = CLI_EXIT_USAGE, issue = strcmp(cmd, "issue") == 0, waited;
+    long deadline;
 
     if (parse_opts(argc, argv, &o) != 0 || check_opts(cmd, &o) != 0) {
         goto done;
@@ -592,17 +789,26 @@ static int cmd_event(cli_t *cli, const char *cmd, int argc, char **argv)
         goto done;
     }
 
-    status = CLI_EXIT_FAIL;
-    if (cli_connect(cli) != 0 || cli_append_event(cli, &ev) != 0 ||
-        cli_read_replies(cli) != 0) {
+    /* cli.issue_wait bounds the whole command: writing (through a
+     * failover) and waiting for the signer. */
+    deadline = ocsp_now_ms() + (long)cli->issue_wait * 1000;
+    ocsp_rconn_init(&cli->redis, &cli->cf);
+    cli->redis.quiet = 1; /* the CLI says why itself, once */
+    status = write_event(cli, cmd, serial, &ev, entry, sizeof(entry), deadline);
+    if (status != 0) {
         goto done;
     }
+    status = CLI_EXIT_FAIL;
     if ((issue && !o.no_wait) || o.wait) {
-        waited = wait_applied(cli, &ev, cli->issue_wait);
+        waited = wait_applied(cli, &ev, entry, deadline);
         if (waited > 0) {
-            cli_err("%s %s: event queued, but no response in Redis after "
+            cli_err("%s %s: event queued, but no response in Redis%s after "
                     "%llds (is revoca-signer running?)",
-                    cmd, serial, (long long)cli->issue_wait);
+                    cmd, serial,
+                    ocsp_rconn_wait_wanted(&cli->redis)
+                        ? " acknowledged by redis.min_replica_acks replicas"
+                        : "",
+                    (long long)cli->issue_wait);
             status = CLI_EXIT_TIMEOUT;
             goto done;
         }

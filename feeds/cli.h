@@ -2,7 +2,8 @@
  * The revoca CLI: the CA's hook.  Every subcommand validates all of its
  * input before it writes anything; bad input is a message on stderr and
  * exit status 2, a Redis or timeout failure exit status 1 (3 for an issue
- * whose response did not appear in time).
+ * whose response did not appear in time, 4 for events written to the
+ * primary that fewer than redis.min_replica_acks replicas acknowledged).
  */
 #ifndef REVOCA_CLI_H
 #define REVOCA_CLI_H
@@ -19,6 +20,7 @@
 #define CLI_EXIT_USAGE 2
 #define CLI_EXIT_FAIL 1
 #define CLI_EXIT_TIMEOUT 3
+#define CLI_EXIT_REPLICAS 4
 
 typedef struct {
     ocsp_config_t cf;
@@ -71,6 +73,15 @@ int cli_append_event(cli_t *cli, const Revoca__Event *ev);
 /* Sends the queued events and reads every pending reply.  0, or -1 after
  * printing why (the first error reply, or the connection's failure). */
 int cli_read_replies(cli_t *cli);
+
+/*
+ * After events were written (their replies read): waits until
+ * redis.min_replica_acks replicas have them (WAIT; nothing to do when 0).
+ * 0; CLI_EXIT_REPLICAS after a message saying how many acknowledged, that
+ * WHAT is in the stream anyway and that repeating the command is safe;
+ * CLI_EXIT_FAIL after a message when the connection failed.
+ */
+int cli_wait_replicas(cli_t *cli, const char *what);
 
 /* revoca import (cli_import.c). */
 int cli_import(cli_t *cli, int argc, char **argv);

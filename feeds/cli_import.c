@@ -533,6 +533,15 @@ int cli_import(cli_t *cli, int argc, char **argv)
         goto done;
     }
     {
+        char what[96];
+        snprintf(what, sizeof(what), "import: %zu events", nevents);
+        /* the last WAIT covers every event sent before it */
+        if ((status = cli_wait_replicas(cli, what)) != 0) {
+            goto done;
+        }
+        status = CLI_EXIT_FAIL;
+    }
+    {
         long ms = ocsp_now_ms() - t0;
         printf("imported issuer=%s certificates=%zu events=%zu ms=%ld "
                "events_per_s=%.0f\n",

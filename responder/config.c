@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
@@ -881,7 +882,8 @@ static int conf_issuer(ocsp_config_t *cf, const config_setting_t *g,
 
 /* redis.tls*: TLS to Redis, with the server verified against tls_ca and
  * tls_server_name, and a client certificate when the server asks for one. */
-static int conf_redis_tls(ocsp_config_t *cf, config_setting_t *g, char *err)
+static int conf_redis_tls(ocsp_config_t *cf, config_setting_t *g, int sentinels,
+                          char *err)
 {
     const char *name = NULL;
     int tls = 0;
@@ -908,7 +910,7 @@ static int conf_redis_tls(ocsp_config_t *cf, config_setting_t *g, char *err)
         }
         return 0;
     }
-    if (cf->redis_host[0] == '/') {
+    if (cf->redis_host[0] == '/' && !sentinels) {
         ocsp_conf_error(err, cf->path, ocsp_conf_where(g, "tls"),
                         "redis: tls needs a TCP host, not a unix socket");
         return -1;
@@ -932,8 +934,238 @@ static int conf_redis_tls(ocsp_config_t *cf, config_setting_t *g, char *err)
         return -1;
     }
     cf->redis_tls = 1;
-    cf->redis_tls_server_name = strdup(name ? name : cf->redis_host);
-    return cf->redis_tls_server_name ? 0 : -1;
+    /* unset: each connection verifies the host it connects to */
+    if (name != NULL && (cf->redis_tls_server_name = strdup(name)) == NULL) {
+        snprintf(err, OCSP_ERR_MAX, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * One element of redis.sentinels: "host:port", "[v6]:port", or a host (or
+ * a bare IPv6 address) alone, port 26379.  A host is a DNS name or an IP
+ * address.  0 and *a (host owned), or -1 with the reason in WHY.
+ */
+static int conf_sentinel_addr(const char *v, ocsp_redis_addr_t *a,
+                              const char **why)
+{
+    unsigned char ip[16];
+    const char *host = v, *port = NULL, *end;
+    size_t hlen;
+    long p = OCSP_SENTINEL_PORT;
+    int v6 = v[0] == '['; /* checked below */
+
+    if (v[0] == '[') {
+        end = strchr(v, ']');
+        if (end == NULL || (end[1] != '\0' && end[1] != ':')) {
+            *why = "expected \"[IPv6]:port\"";
+            return -1;
+        }
+        host = v + 1;
+        hlen = (size_t)(end - host);
+        port = end[1] == ':' ? end + 2 : NULL;
+    } else if (inet_pton(AF_INET6, v, ip) == 1) {
+        hlen = strlen(v); /* a bare IPv6 address: the default port */
+        v6 = 1;
+    } else {
+        end = strchr(v, ':');
+        hlen = end != NULL ? (size_t)(end - v) : strlen(v);
+        port = end != NULL ? end + 1 : NULL;
+    }
+    if (hlen == 0 || hlen > 253) {
+        *why = "the host must be 1..253 characters";
+        return -1;
+    }
+    for (size_t i = 0; i < hlen; i++) {
+        char c = host[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_' ||
+              (c == ':' && v6))) {
+            *why = "the host is not a DNS name or an IP address (IPv6 goes "
+                   "in brackets: \"[::1]:26379\")";
+            return -1;
+        }
+    }
+    if (port != NULL) {
+        p = 0;
+        for (end = port; *end >= '0' && *end <= '9' && p <= 65535; end++) {
+            p = p * 10 + (*end - '0');
+        }
+        if (end == port || *end != '\0' || p < 1 || p > 65535 ||
+            port[0] == '0') {
+            *why = "the port must be 1..65535";
+            return -1;
+        }
+    }
+    a->host = strndup(host, hlen);
+    if (a->host == NULL) {
+        *why = "out of memory";
+        return -1;
+    }
+    if (v[0] == '[' && inet_pton(AF_INET6, a->host, ip) != 1) {
+        free(a->host);
+        a->host = NULL;
+        *why = "not an IPv6 address in the brackets";
+        return -1;
+    }
+    a->port = (int)p;
+    return 0;
+}
+
+/* A printable name without spaces or quotes, 1..MAX bytes (Sentinel's
+ * master name). */
+static int conf_word_valid(const char *v, size_t max)
+{
+    size_t n = strlen(v);
+
+    if (n == 0 || n > max) {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] <= ' ' || v[i] > '~' || v[i] == '"' || v[i] == '\'') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* redis.sentinels, master_name, sentinel_user/password/tls: where the
+ * primary is found (rconn.h). */
+static int conf_redis_sentinels(ocsp_config_t *cf, config_setting_t *g,
+                                char *err)
+{
+    const config_setting_t *list = config_setting_get_member(g, "sentinels");
+    const char *name = NULL, *user = NULL, *password = NULL;
+    int tls = cf->redis_tls, n;
+
+    if (ocsp_conf_string(g, "master_name", &name, cf->path, err) != 0 ||
+        ocsp_conf_string(g, "sentinel_user", &user, cf->path, err) != 0 ||
+        ocsp_conf_string(g, "sentinel_password", &password, cf->path, err) !=
+            0 ||
+        ocsp_conf_bool(g, "sentinel_tls", &tls, cf->path, err) != 0) {
+        return -1;
+    }
+    if (list == NULL) {
+        static const char *const with[] = {"master_name", "sentinel_user",
+                                           "sentinel_password", "sentinel_tls",
+                                           NULL};
+        for (size_t i = 0; with[i] != NULL; i++) {
+            if (ocsp_conf_where(g, with[i]) != g) {
+                ocsp_conf_error(err, cf->path, ocsp_conf_where(g, with[i]),
+                                "redis: %s is set but sentinels is not",
+                                with[i]);
+                return -1;
+            }
+        }
+        return 0;
+    }
+    if ((config_setting_type(list) != CONFIG_TYPE_LIST &&
+         config_setting_type(list) != CONFIG_TYPE_ARRAY) ||
+        (n = config_setting_length(list)) == 0 || n > OCSP_SENTINELS_MAX) {
+        ocsp_conf_error(err, cf->path, list,
+                        "redis: sentinels: expected a list of 1..%d "
+                        "\"host:port\" strings",
+                        OCSP_SENTINELS_MAX);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
+        const char *v = e ? config_setting_get_string(e) : NULL;
+        const char *why = "expected a \"host:port\" string";
+        ocsp_redis_addr_t *a = &cf->redis_sentinels[i];
+
+        if (v == NULL || conf_sentinel_addr(v, a, &why) != 0) {
+            ocsp_conf_error(err, cf->path, e ? e : list,
+                            "redis: sentinels[%d] \"%.300s\": %s", i,
+                            v ? v : "", why);
+            return -1;
+        }
+        cf->redis_nsentinels++;
+    }
+    if (name == NULL) {
+        ocsp_conf_error(err, cf->path, list,
+                        "redis: sentinels needs master_name (the name the "
+                        "Sentinels monitor the primary under)");
+        return -1;
+    }
+    if (!conf_word_valid(name, OCSP_MASTER_NAME_MAX)) {
+        ocsp_conf_error(err, cf->path, ocsp_conf_where(g, "master_name"),
+                        "redis: master_name must be 1..%d printable "
+                        "characters, no spaces or quotes",
+                        OCSP_MASTER_NAME_MAX);
+        return -1;
+    }
+    if (tls && !cf->redis_tls) {
+        /* the CA bundle and client certificate are redis.tls_*'s */
+        ocsp_conf_error(err, cf->path, ocsp_conf_where(g, "sentinel_tls"),
+                        "redis: sentinel_tls needs tls = true (and its "
+                        "tls_ca)");
+        return -1;
+    }
+    cf->redis_sentinel_tls = tls;
+    cf->redis_master_name = strdup(name);
+    cf->redis_sentinel_user = user && *user ? strdup(user) : NULL;
+    cf->redis_sentinel_password =
+        password && *password ? strdup(password) : NULL;
+    if (cf->redis_master_name == NULL ||
+        (user && *user && !cf->redis_sentinel_user) ||
+        (password && *password && !cf->redis_sentinel_password)) {
+        snprintf(err, OCSP_ERR_MAX, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+#define WAIT_TIMEOUT_MIN_MS 1
+#define WAIT_TIMEOUT_MAX_MS 60000
+
+/* redis.min_replica_acks and wait_timeout ("1s", "250ms"; 1ms..60s). */
+static int conf_redis_wait(ocsp_config_t *cf, config_setting_t *g, char *err)
+{
+    const config_setting_t *s = config_setting_get_member(g, "wait_timeout");
+    int64_t acks = 0, ms = 1000;
+
+    if (ocsp_conf_int(g, "min_replica_acks", 0, OCSP_REPLICA_ACKS_MAX, &acks,
+                      cf->path, err) != 0) {
+        return -1;
+    }
+    if (s != NULL) {
+        const char *v = config_setting_get_string(s);
+        size_t n = v ? strlen(v) : 0;
+        int64_t secs;
+        int ok;
+
+        if (config_setting_type(s) == CONFIG_TYPE_INT ||
+            config_setting_type(s) == CONFIG_TYPE_INT64) {
+            ok = ocsp_conf_duration(g, "wait_timeout", &secs, cf->path, err) ==
+                     0 &&
+                 secs <= WAIT_TIMEOUT_MAX_MS / 1000;
+            ms = secs * 1000;
+        } else if (n > 2 && strcmp(v + n - 2, "ms") == 0) {
+            char num[24];
+            ok = n - 2 < sizeof(num);
+            if (ok) {
+                memcpy(num, v, n - 2);
+                num[n - 2] = '\0';
+                ok = strchr(num, 's') == NULL &&
+                     ocsp_parse_duration(num, &ms) == 0;
+            }
+        } else {
+            ok = v != NULL && ocsp_parse_duration(v, &secs) == 0 &&
+                 secs <= WAIT_TIMEOUT_MAX_MS / 1000;
+            ms = ok ? secs * 1000 : 0;
+        }
+        if (!ok || ms < WAIT_TIMEOUT_MIN_MS || ms > WAIT_TIMEOUT_MAX_MS) {
+            ocsp_conf_error(err, cf->path, s,
+                            "redis: wait_timeout: expected a duration of "
+                            "1ms..60s, such as \"1s\" or \"250ms\"");
+            return -1;
+        }
+    }
+    cf->redis_min_replica_acks = (int)acks;
+    cf->redis_wait_timeout_ms = (long)ms;
+    return 0;
 }
 
 static int conf_redis(ocsp_config_t *cf, char *err)
@@ -941,10 +1173,24 @@ static int conf_redis(ocsp_config_t *cf, char *err)
     config_setting_t *g = config_lookup(&cf->lc, "redis");
     const char *host = "127.0.0.1", *user = NULL, *password = NULL;
     int64_t port = 6379, db = 0;
-    static const char *const known[] = {
-        "host",     "port",    "user",   "password",
-        "db",       "tls",     "tls_ca", "tls_server_name",
-        "tls_cert", "tls_key", NULL};
+    static const char *const known[] = {"host",
+                                        "port",
+                                        "user",
+                                        "password",
+                                        "db",
+                                        "tls",
+                                        "tls_ca",
+                                        "tls_server_name",
+                                        "tls_cert",
+                                        "tls_key",
+                                        "sentinels",
+                                        "master_name",
+                                        "sentinel_user",
+                                        "sentinel_password",
+                                        "sentinel_tls",
+                                        "min_replica_acks",
+                                        "wait_timeout",
+                                        NULL};
 
     if (g != NULL) {
         if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
@@ -971,10 +1217,21 @@ static int conf_redis(ocsp_config_t *cf, char *err)
     cf->redis_password = password && *password ? strdup(password) : NULL;
     cf->redis_port = (int)port;
     cf->redis_db = (int)db;
+    cf->redis_wait_timeout_ms = 1000;
     if (cf->redis_host == NULL) {
         return -1;
     }
-    return g != NULL ? conf_redis_tls(cf, g, err) : 0;
+    if (g == NULL) {
+        return 0;
+    }
+    /* with sentinels, host is not where TLS goes */
+    return conf_redis_tls(cf, g,
+                          config_setting_get_member(g, "sentinels") != NULL,
+                          err) != 0 ||
+                   conf_redis_sentinels(cf, g, err) != 0 ||
+                   conf_redis_wait(cf, g, err) != 0
+               ? -1
+               : 0;
 }
 
 /* crl.base_url: where the publish directory is served, the default of
@@ -1134,6 +1391,12 @@ void ocsp_config_free(ocsp_config_t *cf)
     free(cf->redis_tls_server_name);
     free(cf->redis_tls_cert);
     free(cf->redis_tls_key);
+    for (size_t k = 0; k < cf->redis_nsentinels; k++) {
+        free(cf->redis_sentinels[k].host);
+    }
+    free(cf->redis_master_name);
+    free(cf->redis_sentinel_user);
+    free(cf->redis_sentinel_password);
     free(cf->pkcs11.module);
     free(cf->pkcs11.pin_file);
     free(cf->pkcs11.pin_env);

@@ -81,6 +81,17 @@ typedef struct {
     char *pin_env;  /* environment variable holding the PIN, or NULL */
 } ocsp_pkcs11_conf_t;
 
+/* A Sentinel's address (redis.sentinels): host name or address, owned. */
+typedef struct {
+    char *host;
+    int port;
+} ocsp_redis_addr_t;
+
+#define OCSP_SENTINELS_MAX 16
+#define OCSP_SENTINEL_PORT 26379
+#define OCSP_MASTER_NAME_MAX 128
+#define OCSP_REPLICA_ACKS_MAX 64
+
 typedef struct {
     char *path;           /* the file it was loaded from */
     char *redis_host;     /* host name, or a unix socket path */
@@ -93,9 +104,22 @@ typedef struct {
     int redis_tls;
     char *redis_tls_ca;          /* CA bundle the server is verified with */
     char *redis_tls_server_name; /* name verified (and sent as SNI); NULL:
-                                    redis_host */
+                                    the host connected to */
     char *redis_tls_cert;        /* client certificate chain (mTLS) */
     char *redis_tls_key;         /* and its key, set with it */
+    /* Sentinel (redis.sentinels, master_name, sentinel_*): with
+     * nsentinels > 0 the daemons and the CLI ask them for the primary of
+     * master_name and ignore redis_host/port (rconn.h). */
+    size_t redis_nsentinels;
+    ocsp_redis_addr_t redis_sentinels[OCSP_SENTINELS_MAX];
+    char *redis_master_name;
+    char *redis_sentinel_user;     /* NULL: default user */
+    char *redis_sentinel_password; /* NULL: no AUTH to the Sentinels */
+    int redis_sentinel_tls;        /* default: redis_tls */
+    /* Acknowledged writes: WAIT for this many replicas (0: none), at most
+     * wait_timeout_ms, after every write that reports success (rconn.h). */
+    int redis_min_replica_acks;
+    long redis_wait_timeout_ms;
     char prefix[OCSP_PREFIX_MAX + 1];
     size_t nissuers;
     ocsp_issuer_conf_t *issuers;

@@ -23,6 +23,9 @@
 /* Every wait (connecting, the TLS handshake, each read and write) is
  * bounded by this; a link that stalls longer is dropped. */
 #define RCONN_TIMEOUT_MS 5000
+/* A Sentinel is asked with a shorter bound: one that does not answer is
+ * skipped for the next. */
+#define RCONN_SENTINEL_TIMEOUT_MS 1000
 #define RCONN_BACKOFF_MIN 100
 #define RCONN_BACKOFF_MAX 5000
 /* A failing connection logs at most one line per interval. */
@@ -37,7 +40,8 @@
 
 struct ocsp_rlink_s {
     int fd;
-    SSL *ssl; /* NULL: plain TCP or a unix socket */
+    int timeout_ms; /* every wait on this link */
+    SSL *ssl;       /* NULL: plain TCP or a unix socket */
     redisReader *reader;
     char *obuf; /* commands formatted, sent up to opos */
     size_t olen, opos, ocap;
@@ -63,6 +67,22 @@ void ocsp_rconn_init(ocsp_rconn_t *conn, const ocsp_config_t *cf)
     conn->cf = cf;
     conn->limits = ocsp_reply_limits_default;
     conn->backoff_ms = RCONN_BACKOFF_MIN;
+    conn->role = "redis";
+    if (cf->redis_nsentinels == 0) {
+        snprintf(conn->host, sizeof(conn->host), "%s", cf->redis_host);
+        conn->port = cf->redis_port; /* 0: a unix socket */
+    } else {
+        /* until a Sentinel names the primary */
+        snprintf(conn->host, sizeof(conn->host), "%s",
+                 cf->redis_sentinels[0].host);
+        conn->port = cf->redis_sentinels[0].port;
+        conn->role = "redis sentinel";
+    }
+    /* A WAIT's reply comes up to wait_timeout later than any other. */
+    conn->timeout_ms = RCONN_TIMEOUT_MS;
+    if (cf->redis_min_replica_acks > 0) {
+        conn->timeout_ms += (int)cf->redis_wait_timeout_ms;
+    }
 }
 
 /* The totals follow the element bound: a reply of as many elements (and
@@ -143,8 +163,8 @@ static void rconn_log_failure(ocsp_rconn_t *conn)
     ocsp_log(OCSP_LOG_WARN,
              "redis lost host=%s port=%d err=\"%s\" repeated=%lu "
              "action=\"reconnect in %d ms\"",
-             conn->cf->redis_host, conn->cf->redis_port, conn->err,
-             conn->unlogged, conn->backoff_ms);
+             conn->host, conn->port, conn->err, conn->unlogged,
+             conn->backoff_ms);
     conn->logged_ms = now;
     conn->unlogged = 0;
 }
@@ -155,6 +175,9 @@ void ocsp_rconn_fail(ocsp_rconn_t *conn, const char *why)
         snprintf(conn->err, sizeof(conn->err), "%s", why);
     }
     ocsp_rconn_drop(conn);
+    if (conn->discovering) {
+        return; /* the next Sentinel is asked; rconn_discover() judges */
+    }
     conn->failures++;
     conn->errors_total++;
     conn->retry_at_ms = ocsp_now_ms() + conn->backoff_ms;
@@ -178,15 +201,19 @@ void ocsp_rconn_fail_reply(ocsp_rconn_t *conn, const char *what,
     ocsp_rconn_fail(conn, why);
 }
 
-/* A reply that is not an error came: the link works again. */
+/* A reply that is not an error came: the link works again.  Not while
+ * connecting: a server that answers AUTH and then turns out a replica
+ * (ROLE) keeps backing off. */
 static void rconn_recovered(ocsp_rconn_t *conn)
 {
+    if (conn->connecting) {
+        return;
+    }
     if (!conn->quiet) {
         ocsp_log(OCSP_LOG_INFO,
                  "redis recovered host=%s port=%d failures=%lu "
                  "last_err=\"%s\"",
-                 conn->cf->redis_host, conn->cf->redis_port, conn->failures,
-                 conn->err);
+                 conn->host, conn->port, conn->failures, conn->err);
     }
     conn->failures = 0;
     conn->unlogged = 0;
@@ -195,32 +222,16 @@ static void rconn_recovered(ocsp_rconn_t *conn)
     conn->retry_at_ms = 0;
 }
 
-/* A command whose reply must not be an error; used while setting up. */
-static int rconn_setup(ocsp_rconn_t *conn, int argc, const char **argv)
-{
-    redisReply *r;
-
-    if (ocsp_rconn_append(conn, argc, argv, NULL) != 0 ||
-        (r = ocsp_rconn_reply(conn)) == NULL) {
-        return -1;
-    }
-    if (r->type == REDIS_REPLY_ERROR) {
-        ocsp_rconn_fail_reply(conn, argv[0], r);
-        freeReplyObject(r);
-        return -1;
-    }
-    freeReplyObject(r);
-    return 0;
-}
-
-/* "redis HOST:PORT" (or "redis PATH"): whom an error is about. */
+/* "redis HOST:PORT", "redis sentinel HOST:PORT" (IPv6 in brackets) or
+ * "redis PATH": whom an error is about. */
 static void rconn_where(const ocsp_rconn_t *conn, char *buf, size_t size)
 {
-    if (conn->cf->redis_port == 0) {
-        snprintf(buf, size, "redis %s", conn->cf->redis_host);
+    if (conn->port == 0) {
+        snprintf(buf, size, "%s %s", conn->role, conn->host);
+    } else if (strchr(conn->host, ':') != NULL) {
+        snprintf(buf, size, "%s [%s]:%d", conn->role, conn->host, conn->port);
     } else {
-        snprintf(buf, size, "redis %s:%d", conn->cf->redis_host,
-                 conn->cf->redis_port);
+        snprintf(buf, size, "%s %s:%d", conn->role, conn->host, conn->port);
     }
 }
 
@@ -243,6 +254,25 @@ static void rconn_failf(ocsp_rconn_t *conn, const char *fmt, ...)
         va_end(ap);
     }
     ocsp_rconn_fail(conn, why);
+}
+
+/* A command whose reply must not be an error; used while setting up. */
+static int rconn_setup(ocsp_rconn_t *conn, int argc, const char **argv)
+{
+    redisReply *r;
+
+    if (ocsp_rconn_append(conn, argc, argv, NULL) != 0 ||
+        (r = ocsp_rconn_reply(conn)) == NULL) {
+        return -1;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        rconn_failf(conn, "%s: %.*s", argv[0],
+                    (int)(r->len > 200 ? 200 : r->len), r->str);
+        freeReplyObject(r);
+        return -1;
+    }
+    freeReplyObject(r);
+    return 0;
 }
 
 /* OpenSSL's reason for the last failure: its error queue's first entry,
@@ -335,12 +365,12 @@ failed:
     return -1;
 }
 
-/* Waits until FD is ready for EVENTS, at most RCONN_TIMEOUT_MS.  0, or -1
- * with errno (ETIMEDOUT when it was not ready in time). */
-static int link_wait(int fd, short events)
+/* Waits until FD is ready for EVENTS, at most MS.  0, or -1 with errno
+ * (ETIMEDOUT when it was not ready in time). */
+static int link_wait(int fd, short events, int ms)
 {
     struct pollfd p = {.fd = fd, .events = events};
-    long deadline = ocsp_now_ms() + RCONN_TIMEOUT_MS;
+    long deadline = ocsp_now_ms() + ms;
 
     for (;;) {
         long left = deadline - ocsp_now_ms();
@@ -364,22 +394,23 @@ static int link_wait(int fd, short events)
     }
 }
 
-/* A non-blocking stream socket connected to cf's server, or -1 with the
- * reason in WHY. */
-static int link_socket(const ocsp_config_t *cf, char *why, size_t size)
+/* A non-blocking stream socket connected to HOST:PORT (PORT 0: HOST is a
+ * unix socket's path) within MS, or -1 with the reason in WHY. */
+static int link_socket(const char *host, int port_no, int ms, char *why,
+                       size_t size)
 {
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL, *ai;
     char port[8];
     int fd = -1, rv, soerr = 0;
     socklen_t len = sizeof(soerr);
 
-    if (cf->redis_port == 0) {
+    if (port_no == 0) {
         struct sockaddr_un sun = {.sun_family = AF_UNIX};
-        if (strlen(cf->redis_host) >= sizeof(sun.sun_path)) {
+        if (strlen(host) >= sizeof(sun.sun_path)) {
             snprintf(why, size, "connect: socket path too long");
             return -1;
         }
-        memcpy(sun.sun_path, cf->redis_host, strlen(cf->redis_host) + 1);
+        memcpy(sun.sun_path, host, strlen(host) + 1);
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         /* a unix socket connects at once, or fails (EAGAIN: backlog full,
          * retried after the backoff like any failure) */
@@ -388,9 +419,9 @@ static int link_socket(const ocsp_config_t *cf, char *why, size_t size)
         }
         return fd;
     }
-    snprintf(port, sizeof(port), "%d", cf->redis_port);
+    snprintf(port, sizeof(port), "%d", port_no);
     hints.ai_flags = AI_NUMERICSERV;
-    rv = getaddrinfo(cf->redis_host, port, &hints, &res);
+    rv = getaddrinfo(host, port, &hints, &res);
     if (rv != 0) {
         snprintf(why, size, "connect: %s", gai_strerror(rv));
         return -1;
@@ -403,7 +434,7 @@ static int link_socket(const ocsp_config_t *cf, char *why, size_t size)
             continue;
         }
         if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
-            (errno == EINPROGRESS && link_wait(fd, POLLOUT) == 0 &&
+            (errno == EINPROGRESS && link_wait(fd, POLLOUT, ms) == 0 &&
              getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 &&
              (errno = soerr) == 0)) {
             int one = 1;
@@ -432,20 +463,23 @@ static int link_tls_wait(ocsp_rlink_t *link, int ret)
 {
     switch (SSL_get_error(link->ssl, ret)) {
     case SSL_ERROR_WANT_READ:
-        return link_wait(link->fd, POLLIN);
+        return link_wait(link->fd, POLLIN, link->timeout_ms);
     case SSL_ERROR_WANT_WRITE:
-        return link_wait(link->fd, POLLOUT);
+        return link_wait(link->fd, POLLOUT, link->timeout_ms);
     default:
         return -1;
     }
 }
 
 /* The TLS handshake on conn->link, the server's certificate verified for
- * tls_server_name.  0, or -1 (the connection failed). */
+ * tls_server_name, else the host connected to.  0, or -1 (the connection
+ * failed). */
 static int link_tls(ocsp_rconn_t *conn)
 {
     ocsp_rlink_t *link = conn->link;
-    const char *name = conn->cf->redis_tls_server_name;
+    const char *name = conn->cf->redis_tls_server_name != NULL
+                           ? conn->cf->redis_tls_server_name
+                           : conn->host;
     unsigned char ip[16];
     char reason[256];
     int ret, is_ip;
@@ -494,17 +528,30 @@ static int link_tls(ocsp_rconn_t *conn)
     return -1;
 }
 
-int ocsp_rconn_connect(ocsp_rconn_t *conn)
+/* Where a link goes and how it logs in: redis.* for Redis, the
+ * sentinel_* settings for a Sentinel. */
+typedef struct {
+    const char *role; /* "redis", "redis sentinel" */
+    const char *host;
+    int port; /* 0: host is a unix socket's path */
+    int tls;
+    const char *user, *password;
+    int db;
+    int timeout_ms;
+} rconn_target_t;
+
+/* Opens conn->link to T: socket, TLS, AUTH, SELECT.  0, or -1 (the
+ * connection failed, conn->err naming T). */
+static int rconn_open(ocsp_rconn_t *conn, const rconn_target_t *t)
 {
-    const ocsp_config_t *cf = conn->cf;
     char db[16], why[OCSP_ERR_MAX / 2];
     ocsp_rlink_t *link;
 
-    if (conn->link != NULL) {
-        return 0;
-    }
+    conn->role = t->role;
+    snprintf(conn->host, sizeof(conn->host), "%s", t->host);
+    conn->port = t->port;
     conn->pending = 0;
-    if (cf->redis_tls && conn->tls == NULL && rconn_tls_ctx(conn) != 0) {
+    if (t->tls && conn->tls == NULL && rconn_tls_ctx(conn) != 0) {
         return -1;
     }
     link = calloc(1, sizeof(*link));
@@ -513,6 +560,7 @@ int ocsp_rconn_connect(ocsp_rconn_t *conn)
         return -1;
     }
     link->fd = -1;
+    link->timeout_ms = t->timeout_ms;
     link->reader = redisReaderCreate();
     if (link->reader == NULL) {
         link_free(link);
@@ -526,33 +574,33 @@ int ocsp_rconn_connect(ocsp_rconn_t *conn)
         return -1;
     }
     rconn_totals(conn);
-    link->fd = link_socket(cf, why, sizeof(why));
+    link->fd = link_socket(t->host, t->port, t->timeout_ms, why, sizeof(why));
     if (link->fd < 0) {
         rconn_failf(conn, "%s", why);
         return -1;
     }
-    if (cf->redis_tls && link_tls(conn) != 0) {
+    if (t->tls && link_tls(conn) != 0) {
         return -1;
     }
-    if (cf->redis_password != NULL) {
-        const char *argv[3] = {"AUTH", cf->redis_user, cf->redis_password};
+    if (t->password != NULL) {
+        const char *argv[3] = {"AUTH", t->user, t->password};
         int argc = 3;
-        if (cf->redis_user == NULL) {
-            argv[1] = cf->redis_password;
+        if (t->user == NULL) {
+            argv[1] = t->password;
             argc = 2;
         }
         if (rconn_setup(conn, argc, argv) != 0) {
             return -1;
         }
     }
-    if (cf->redis_db != 0) {
+    if (t->db != 0) {
         const char *argv[2] = {"SELECT", db};
-        snprintf(db, sizeof(db), "%d", cf->redis_db);
+        snprintf(db, sizeof(db), "%d", t->db);
         if (rconn_setup(conn, 2, argv) != 0) {
             return -1;
         }
     }
-    if (cf->redis_tls && cf->redis_password == NULL && cf->redis_db == 0) {
+    if (t->tls && t->password == NULL && t->db == 0) {
         /* TLS 1.3: a server that refuses our certificate (or its lack)
          * says so after the handshake; hear it now, not on a command. */
         const char *argv[1] = {"PING"};
@@ -562,6 +610,182 @@ int ocsp_rconn_connect(ocsp_rconn_t *conn)
     }
     conn->connects_total++;
     return 0;
+}
+
+/* 1 if the LEN bytes at S are a host as Sentinel names one: a DNS name or
+ * an IP address, nothing that could be read as something else. */
+static int sentinel_host_valid(const char *s, size_t len)
+{
+    if (len == 0 || len > 253) {
+        return 0;
+    }
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_' ||
+              c == ':')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/*
+ * The primary's address from the Sentinel conn is connected to: SENTINEL
+ * get-master-addr-by-name.  0 with HOST (OCSP_RCONN_HOST_MAX) and *PORT, or -1
+ * (the connection failed, conn->err naming the Sentinel).
+ */
+static int sentinel_ask(ocsp_rconn_t *conn, char *host, int *port)
+{
+    const char *argv[] = {"SENTINEL", "get-master-addr-by-name",
+                          conn->cf->redis_master_name};
+    redisReply *r = ocsp_rconn_cmd(conn, 3, argv, NULL);
+    int64_t p;
+
+    if (r == NULL) {
+        return -1;
+    }
+    if (r->type == REDIS_REPLY_NIL ||
+        (r->type == REDIS_REPLY_ARRAY && r->elements == 0)) {
+        rconn_failf(conn, "does not monitor a master named \"%s\"",
+                    conn->cf->redis_master_name);
+        freeReplyObject(r);
+        return -1;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        rconn_failf(conn, "SENTINEL get-master-addr-by-name: %.*s",
+                    (int)(r->len > 200 ? 200 : r->len), r->str);
+        freeReplyObject(r);
+        return -1;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[0]->type != REDIS_REPLY_STRING ||
+        !sentinel_host_valid(r->element[0]->str, r->element[0]->len) ||
+        ocsp_reply_int64(r->element[1], 1, &p) != 0 || p > 65535) {
+        rconn_failf(conn, "SENTINEL get-master-addr-by-name: not an "
+                          "address");
+        freeReplyObject(r);
+        return -1;
+    }
+    memcpy(host, r->element[0]->str, r->element[0]->len);
+    host[r->element[0]->len] = '\0';
+    *port = (int)p;
+    freeReplyObject(r);
+    ocsp_rconn_drop(conn);
+    return 0;
+}
+
+/*
+ * Asks the Sentinels in turn, the one that answered last first, for the
+ * primary of redis.master_name; a Sentinel that fails is skipped (logged,
+ * rate-limited).  0 with HOST and *PORT, or -1: none answered, a failure
+ * of the policy (backoff) naming the last one's reason.
+ */
+static int rconn_discover(ocsp_rconn_t *conn, char *host, int *port)
+{
+    const ocsp_config_t *cf = conn->cf;
+    size_t n = cf->redis_nsentinels, k;
+    char last[OCSP_ERR_MAX];
+
+    conn->discovering = 1;
+    for (k = 0; k < n; k++) {
+        size_t i = (conn->sentinel_at + k) % n;
+        const rconn_target_t t = {"redis sentinel",
+                                  cf->redis_sentinels[i].host,
+                                  cf->redis_sentinels[i].port,
+                                  cf->redis_sentinel_tls,
+                                  cf->redis_sentinel_user,
+                                  cf->redis_sentinel_password,
+                                  0,
+                                  RCONN_SENTINEL_TIMEOUT_MS};
+
+        if (rconn_open(conn, &t) == 0 && sentinel_ask(conn, host, port) == 0) {
+            conn->sentinel_at = i;
+            conn->discovering = 0;
+            return 0;
+        }
+        if (!conn->quiet &&
+            (conn->sentinel_logged_ms == 0 ||
+             ocsp_now_ms() - conn->sentinel_logged_ms >= RCONN_LOG_EVERY_MS)) {
+            ocsp_log(OCSP_LOG_WARN,
+                     "redis sentinel skipped host=%s port=%d err=\"%s\"",
+                     t.host, t.port, conn->err);
+            conn->sentinel_logged_ms = ocsp_now_ms();
+        }
+    }
+    conn->discovering = 0;
+    snprintf(last, sizeof(last), "%s", conn->err);
+    snprintf(conn->err, sizeof(conn->err),
+             "redis sentinels: none of %zu named the primary of \"%s\" "
+             "(last: %.400s)",
+             n, cf->redis_master_name, last);
+    ocsp_rconn_fail(conn, conn->err);
+    return -1;
+}
+
+/* ROLE on a primary a Sentinel named: a replica (the Sentinel's view is
+ * stale, or a failover is under way) is dropped with a backoff, and the
+ * next connection asks the Sentinels again.  0, or -1. */
+static int rconn_check_role(ocsp_rconn_t *conn)
+{
+    const char *argv[] = {"ROLE"};
+    redisReply *r = ocsp_rconn_cmd(conn, 1, argv, NULL);
+    const redisReply *e;
+
+    if (r == NULL) {
+        return -1;
+    }
+    e = r->type == REDIS_REPLY_ARRAY && r->elements > 0 ? r->element[0] : NULL;
+    if (e == NULL || e->type != REDIS_REPLY_STRING || e->len != 6 ||
+        memcmp(e->str, "master", 6) != 0) {
+        if (r->type == REDIS_REPLY_ERROR) {
+            rconn_failf(conn, "ROLE: %.*s", (int)(r->len > 200 ? 200 : r->len),
+                        r->str);
+        } else {
+            rconn_failf(conn,
+                        "ROLE: %.*s, not the primary (the Sentinels' answer "
+                        "is stale or a failover is under way)",
+                        e && e->type == REDIS_REPLY_STRING
+                            ? (int)(e->len > 16 ? 16 : e->len)
+                            : 1,
+                        e && e->type == REDIS_REPLY_STRING ? e->str : "?");
+        }
+        freeReplyObject(r);
+        return -1;
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
+int ocsp_rconn_connect(ocsp_rconn_t *conn)
+{
+    const ocsp_config_t *cf = conn->cf;
+    rconn_target_t t = {"redis",       cf->redis_host,  cf->redis_port,
+                        cf->redis_tls, cf->redis_user,  cf->redis_password,
+                        cf->redis_db,  RCONN_TIMEOUT_MS};
+    char host[OCSP_RCONN_HOST_MAX];
+    int port, rv;
+
+    if (conn->link != NULL) {
+        return 0;
+    }
+    conn->pending = 0;
+    t.timeout_ms = conn->timeout_ms;
+    conn->connecting = 1;
+    if (cf->redis_nsentinels == 0) {
+        rv = rconn_open(conn, &t);
+    } else if ((rv = rconn_discover(conn, host, &port)) == 0) {
+        t.host = host;
+        t.port = port;
+        rv = rconn_open(conn, &t) != 0 || rconn_check_role(conn) != 0 ? -1 : 0;
+        if (rv != 0) {
+            /* a Sentinel whose answer failed is not asked first again:
+             * one with a stale view must not hide the others */
+            conn->sentinel_at = (conn->sentinel_at + 1) % cf->redis_nsentinels;
+        }
+    }
+    conn->connecting = 0;
+    return rv;
 }
 
 /* Sleeps until UNTIL (monotonic ms), *stop or DEADLINE (0: none). */
@@ -675,7 +899,7 @@ static void link_failed(ocsp_rconn_t *conn, const char *what, int ret)
 
     if (errno == ETIMEDOUT) {
         snprintf(reason, sizeof(reason), "timed out after %d ms",
-                 RCONN_TIMEOUT_MS);
+                 conn->link->timeout_ms);
         ERR_clear_error();
     } else if (conn->link->ssl != NULL) {
         tls_reason(conn->link->ssl, ret, reason, sizeof(reason));
@@ -718,7 +942,8 @@ static int link_read(ocsp_rconn_t *conn)
             }
             if (n < 0 &&
                 (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-                if (errno == EINTR || link_wait(link->fd, POLLIN) == 0) {
+                if (errno == EINTR ||
+                    link_wait(link->fd, POLLIN, link->timeout_ms) == 0) {
                     continue;
                 }
             }
@@ -763,7 +988,7 @@ int ocsp_rconn_flush(ocsp_rconn_t *conn)
             if (n < 0) {
                 if (errno == EINTR ||
                     ((errno == EAGAIN || errno == EWOULDBLOCK) &&
-                     link_wait(link->fd, POLLOUT) == 0)) {
+                     link_wait(link->fd, POLLOUT, link->timeout_ms) == 0)) {
                     continue;
                 }
                 link_failed(conn, "write", -1);
@@ -851,7 +1076,9 @@ redisReply *ocsp_rconn_reply(ocsp_rconn_t *conn)
     conn->pending--;
     if (((redisReply *)reply)->type == REDIS_REPLY_ERROR) {
         if (ocsp_reply_transient(reply)) {
-            ocsp_rconn_fail_reply(conn, "redis", reply);
+            redisReply *e = reply;
+            rconn_failf(conn, "%.*s", (int)(e->len > 200 ? 200 : e->len),
+                        e->str);
             freeReplyObject(reply);
             return NULL;
         }
@@ -1016,6 +1243,78 @@ int ocsp_reply_int64(const redisReply *r, int64_t min, int64_t *v)
         return -1;
     }
     return ocsp_parse_int64(r->str, r->len, min, v);
+}
+
+int ocsp_rconn_wait_wanted(const ocsp_rconn_t *conn)
+{
+    return conn->cf->redis_min_replica_acks > 0;
+}
+
+int ocsp_rconn_append_wait(ocsp_rconn_t *conn)
+{
+    char n[16], ms[24];
+    const char *argv[] = {"WAIT", n, ms};
+
+    if (!ocsp_rconn_wait_wanted(conn)) {
+        return 0;
+    }
+    snprintf(n, sizeof(n), "%d", conn->cf->redis_min_replica_acks);
+    snprintf(ms, sizeof(ms), "%ld", conn->cf->redis_wait_timeout_ms);
+    return ocsp_rconn_append(conn, 3, argv, NULL) == 0 ? 1 : -1;
+}
+
+int ocsp_rconn_wait_result(ocsp_rconn_t *conn, const redisReply *r,
+                           long long *acked)
+{
+    int want = conn->cf->redis_min_replica_acks;
+
+    if (r == NULL || r->type != REDIS_REPLY_INTEGER || r->integer < 0) {
+        /* (a replica refuses WAIT: its error says so) */
+        int text = r != NULL && r->type == REDIS_REPLY_ERROR;
+        rconn_failf(conn, "WAIT: %.*s",
+                    text ? (int)(r->len > 200 ? 200 : r->len) : 16,
+                    text ? r->str : "unexpected reply");
+        return -1;
+    }
+    if (acked != NULL) {
+        *acked = r->integer;
+    }
+    if (r->integer >= want) {
+        return 0;
+    }
+    {
+        char where[OCSP_RCONN_HOST_MAX + 40];
+        rconn_where(conn, where, sizeof(where));
+        snprintf(conn->err, sizeof(conn->err),
+                 "%s: WAIT: %lld of the %d replicas required "
+                 "(redis.min_replica_acks) acknowledged within %ld ms",
+                 where, r->integer, want, conn->cf->redis_wait_timeout_ms);
+    }
+    return 1;
+}
+
+int ocsp_rconn_wait(ocsp_rconn_t *conn, long long *acked)
+{
+    redisReply *r;
+    int rv;
+
+    if (acked != NULL) {
+        *acked = 0;
+    }
+    if (!ocsp_rconn_wait_wanted(conn)) {
+        return 0;
+    }
+    if (conn->link != NULL && conn->pending != 0) {
+        ocsp_rconn_fail(conn, "redis: WAIT sent with replies pending");
+        return -1;
+    }
+    if (ocsp_rconn_append_wait(conn) < 0 ||
+        (r = ocsp_rconn_reply(conn)) == NULL) {
+        return -1;
+    }
+    rv = ocsp_rconn_wait_result(conn, r, acked);
+    freeReplyObject(r);
+    return rv;
 }
 
 int ocsp_rconn_time_ms(ocsp_rconn_t *conn, int64_t *ms)

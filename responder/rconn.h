@@ -10,7 +10,26 @@
  * since Debian's hiredis 0.14 has no TLS.
  *
  * Errors name the server and the reason, e.g. "redis 10.0.0.5:6380: TLS
- * handshake failed: certificate verify failed (hostname mismatch)".
+ * handshake failed: certificate verify failed (hostname mismatch)" or
+ * "redis sentinel 10.0.0.2:26379: connect: Connection refused".
+ *
+ * Sentinel (redis.sentinels set): redis.host and port are not used.  Each
+ * connection asks the Sentinels in turn, the one that answered last first
+ * (unless the address it gave failed: then the next one), for the primary of
+ * redis.master_name (SENTINEL get-master-addr-by-name, each Sentinel bounded by
+ * 1 s; one that fails is skipped), connects to the address given and requires
+ * ROLE to say "master" before the connection is used: a replica is dropped with
+ * the backoff below.  Every failure (including READONLY from a demoted primary)
+ * drops the connection, and the next ocsp_rconn_ensure() asks the Sentinels
+ * again: that is how a failover is followed.  Callers repeat the work in hand
+ * after a reconnection (WATCH keeps a repeated transaction safe, events
+ * are idempotent by id).
+ *
+ * Acknowledged writes (redis.min_replica_acks > 0): a caller that reports
+ * a write as done first waits with ocsp_rconn_wait() (or queues
+ * ocsp_rconn_append_wait() behind its writes) until that many replicas
+ * have it, at most redis.wait_timeout; fewer is not a connection failure
+ * but the caller's to report (the write stays on the primary).
  *
  * Failure policy, for every caller.  A connection that fails (I/O error,
  * timeout, a reply over the limits, a protocol error) or whose server
@@ -19,7 +38,8 @@
  * ocsp_reply_transient()) is dropped, and the next ocsp_rconn_ensure()
  * waits a backoff (100 ms doubling to 5 s) before it reconnects, exactly as
  * after a lost connection: an error reply is never a reason to spin.  The
- * backoff resets once a reply that is not an error arrives.  Failures are
+ * backoff resets once a reply that is not an error arrives on a connection
+ * set up (AUTH, SELECT and ROLE answering do not count).  Failures are
  * logged (unless quiet) at most once per 10 s per connection; that line
  * carries how many failures there were since the last one (repeated=N).
  * A caller that cannot go on after another error reply hands it to
@@ -49,8 +69,22 @@
 /* The socket, its TLS session, output buffer and reader (rconn.c). */
 typedef struct ocsp_rlink_s ocsp_rlink_t;
 
+/* Room for a host name (253), a unix socket's path (108), and the NUL. */
+#define OCSP_RCONN_HOST_MAX 256
+
 typedef struct {
     const ocsp_config_t *cf; /* borrowed */
+    /* The server connected to, or last tried: for errors and logs.
+     * role is "redis" or "redis sentinel"; port 0: host is a path. */
+    char host[OCSP_RCONN_HOST_MAX];
+    int port;
+    const char *role;
+    int timeout_ms;          /* each wait on a Redis link */
+    int connecting;          /* no "recovered" before the link is set up */
+    int discovering;         /* asking Sentinels: their failures do not
+                                back off one by one */
+    size_t sentinel_at;      /* the Sentinel asked first */
+    long sentinel_logged_ms; /* "sentinel skipped" lines, rate-limited */
     ocsp_rlink_t *link;      /* NULL while disconnected */
     struct ssl_ctx_st *tls;  /* SSL_CTX from cf, once built; NULL: none */
     ocsp_reply_limits_t limits;
@@ -189,6 +223,30 @@ void ocsp_resp_free(char *out);
 /* Formats one command and writes it to F.  0, or -1 (errno). */
 int ocsp_resp_write(FILE *f, int argc, const char **argv,
                     const size_t *argvlen);
+
+/* 1 if writes reported as done must reach redis.min_replica_acks
+ * replicas first (WAIT). */
+int ocsp_rconn_wait_wanted(const ocsp_rconn_t *conn);
+
+/*
+ * Queues "WAIT min_replica_acks wait_timeout" behind the writes appended
+ * so far (nothing when not wanted): 1 queued, 0 not wanted, -1 the
+ * connection failed.  Its reply is judged by ocsp_rconn_wait_result().
+ */
+int ocsp_rconn_append_wait(ocsp_rconn_t *conn);
+
+/*
+ * Judges R, the reply of a queued WAIT (not freed): 0 when enough replicas
+ * acknowledged, 1 when fewer (conn->err says how many, the connection
+ * stays up), -1 when R is no WAIT reply (the connection failed).  *acked
+ * (may be NULL) gets the count.
+ */
+int ocsp_rconn_wait_result(ocsp_rconn_t *conn, const redisReply *r,
+                           long long *acked);
+
+/* WAIT for the writes sent so far, nothing pending: as above (0 also when
+ * not wanted, -1 when the connection failed). */
+int ocsp_rconn_wait(ocsp_rconn_t *conn, long long *acked);
 
 /* Monotonic milliseconds. */
 long ocsp_now_ms(void);

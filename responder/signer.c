@@ -205,13 +205,15 @@ static void signer_log_stats(const signer_t *s, const char *what)
 
     ocsp_log(OCSP_LOG_INFO,
              "%s events=%llu signed=%llu conflicts=%llu batches=%llu "
-             "computed=%llu invalidations=%llu purge_jobs=%llu",
+             "computed=%llu invalidations=%llu purge_jobs=%llu "
+             "unreplicated=%llu",
              what, (unsigned long long)s->events,
              (unsigned long long)s->signed_responses,
              (unsigned long long)s->conflicts, (unsigned long long)s->batches,
              (unsigned long long)s->computed,
              (unsigned long long)s->changes.invalidations,
-             (unsigned long long)s->changes.purge_jobs);
+             (unsigned long long)s->changes.purge_jobs,
+             (unsigned long long)s->wait_short);
     if (ps != NULL) {
         ocsp_log(OCSP_LOG_INFO,
                  "purge stats jobs=%llu runs=%llu succeeded=%llu failed=%llu "
@@ -441,7 +443,7 @@ int signer_run(signer_t *s)
                 /* after a failure, rconn says when it recovered */
                 s->ever_connected = 1;
                 ocsp_log(OCSP_LOG_INFO, "redis connected host=%s port=%d",
-                         s->cf->redis_host, s->cf->redis_port);
+                         s->read_conn.host, s->read_conn.port);
             }
         }
         /* (read_conn is free only when no read ahead is in flight) */

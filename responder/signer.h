@@ -113,6 +113,10 @@ typedef struct {
     /* signer.stats_interval: counters logged this often (0: never). */
     int64_t stats_every_ms;
     long stats_ms;
+    /* Batches committed that fewer than redis.min_replica_acks replicas
+     * acknowledged (left pending), and when that was last logged. */
+    uint64_t wait_short;
+    long wait_log_ms;
     /* Wall time by phase of the pipeline loop (SIGNER_T_*), nanoseconds:
      * where a signer that is not signing waits (logged when it stops). */
     int64_t t_ns[5];

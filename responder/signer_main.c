@@ -45,12 +45,22 @@ static void usage(FILE *f)
 static void print_check(const ocsp_config_t *cf, const signer_t *s)
 {
     printf("revoca-signer: %s: ok\n", cf->path);
-    if (cf->redis_port == 0) {
+    if (cf->redis_nsentinels > 0) {
+        printf("redis sentinels=%zu master_name=%s db=%d auth=%s "
+               "sentinel_auth=%s\n",
+               cf->redis_nsentinels, cf->redis_master_name, cf->redis_db,
+               cf->redis_password ? "yes" : "no",
+               cf->redis_sentinel_password ? "yes" : "no");
+    } else if (cf->redis_port == 0) {
         printf("redis unix=%s db=%d auth=%s\n", cf->redis_host, cf->redis_db,
                cf->redis_password ? "yes" : "no");
     } else {
         printf("redis host=%s port=%d db=%d auth=%s\n", cf->redis_host,
                cf->redis_port, cf->redis_db, cf->redis_password ? "yes" : "no");
+    }
+    if (cf->redis_min_replica_acks > 0) {
+        printf("redis min_replica_acks=%d wait_timeout_ms=%ld\n",
+               cf->redis_min_replica_acks, cf->redis_wait_timeout_ms);
     }
     printf("signer prefix=%s consumer=%s batch=%zu claim_idle=%llds "
            "lease=%llds sign_threads=%zu\n",

@@ -701,6 +701,9 @@ void signer_tx_build(signer_t *s, signer_batch_t *b)
      * commands succeeded (signer_tx_ack_send()). */
     argv[0] = "EXEC";
     (void)ocsp_rconn_append(b->conn, 1, argv, NULL);
+    /* redis.min_replica_acks: acknowledged only once on the replicas too
+     * (signer_tx_finish() reads it). */
+    (void)ocsp_rconn_append_wait(b->conn);
 }
 
 /* The key command C touched, into KEY (OCSP_KEY_MAX). */
@@ -888,6 +891,47 @@ int signer_tx_drop_logs(signer_t *s)
     return 0;
 }
 
+/*
+ * The reply of the WAIT queued behind EXEC (redis.min_replica_acks).  A
+ * committed batch that fewer replicas acknowledged is not acknowledged in
+ * the stream: its entries stay pending and are applied again later (after
+ * a reconnection, or claimed after claim_idle; events are idempotent), so
+ * that a failover before the replicas have it loses nothing.  Logged at
+ * most once per 10 s and counted.  0, or -1 (the connection failed).
+ */
+static int finish_wait(signer_t *s, signer_batch_t *b, int committed)
+{
+    long long acked = 0;
+    redisReply *r;
+    int rv;
+
+    if (!ocsp_rconn_wait_wanted(b->conn)) {
+        return 0;
+    }
+    if ((r = ocsp_rconn_reply(b->conn)) == NULL) {
+        return -1;
+    }
+    rv = ocsp_rconn_wait_result(b->conn, r, &acked);
+    freeReplyObject(r);
+    if (rv != 1 || !committed) {
+        return rv < 0 ? -1 : 0;
+    }
+    for (size_t i = 0; i < b->nitems; i++) {
+        b->items[i].failed = 1;
+    }
+    s->wait_short++;
+    if (s->wait_log_ms == 0 || ocsp_now_ms() - s->wait_log_ms >= 10000) {
+        s->wait_log_ms = ocsp_now_ms();
+        ocsp_log(OCSP_LOG_WARN,
+                 "batch not acknowledged by replicas acked=%lld wanted=%d "
+                 "events=%zu total=%llu err=\"%s\" action=\"events "
+                 "pending, applied again\"",
+                 acked, s->cf->redis_min_replica_acks, b->nentries,
+                 (unsigned long long)s->wait_short, b->conn->err);
+    }
+    return 0;
+}
+
 int signer_tx_finish(signer_t *s, signer_batch_t *b)
 {
     char refused[OCSP_ERR_MAX] = "";
@@ -927,6 +971,9 @@ int signer_tx_finish(signer_t *s, signer_batch_t *b)
             outcome = -1;
         }
         freeReplyObject(r);
+    }
+    if (outcome >= 0 && finish_wait(s, b, outcome == 0) != 0) {
+        return -1;
     }
     if (outcome == 0) {
         s->signed_responses += b->signatures;

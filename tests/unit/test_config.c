@@ -162,6 +162,37 @@ int main(void)
     CHECK(strcmp(ic->cert_path, "/ca.pem") == 0);
     ocsp_config_free(&cf);
 
+    /* Sentinels: host:port, [IPv6]:port, a bare IPv6 or a name alone
+     * (port 26379); WAIT settings. */
+    CHECK(load("redis = { sentinels = ( \"10.0.0.2:26380\", \"[::1]:1\",\n"
+               " \"::1\", \"s3.example\" ); master_name = \"m\";\n"
+               " sentinel_password = \"sp\"; min_replica_acks = 2;\n"
+               " wait_timeout = \"250ms\"; };\n"
+               "issuers = ( { name = \"a\"; cert = \"x\"; } );\n",
+               &cf, err) == 0);
+    CHECK(cf.redis_nsentinels == 4 && strcmp(cf.redis_master_name, "m") == 0);
+    CHECK(strcmp(cf.redis_sentinels[0].host, "10.0.0.2") == 0 &&
+          cf.redis_sentinels[0].port == 26380);
+    CHECK(strcmp(cf.redis_sentinels[1].host, "::1") == 0 &&
+          cf.redis_sentinels[1].port == 1);
+    CHECK(strcmp(cf.redis_sentinels[2].host, "::1") == 0 &&
+          cf.redis_sentinels[2].port == 26379);
+    CHECK(strcmp(cf.redis_sentinels[3].host, "s3.example") == 0 &&
+          cf.redis_sentinels[3].port == 26379);
+    CHECK(strcmp(cf.redis_sentinel_password, "sp") == 0 &&
+          cf.redis_sentinel_user == NULL && !cf.redis_sentinel_tls);
+    CHECK(cf.redis_min_replica_acks == 2 && cf.redis_wait_timeout_ms == 250);
+    ocsp_config_free(&cf);
+    CHECK(load("redis = { wait_timeout = 3; };\n"
+               "issuers = ( { name = \"a\"; cert = \"x\"; } );\n",
+               &cf, err) == 0);
+    CHECK(cf.redis_nsentinels == 0 && cf.redis_min_replica_acks == 0 &&
+          cf.redis_wait_timeout_ms == 3000);
+    ocsp_config_free(&cf);
+    bad("redis = { sentinels = ( \"a:1\",\n \"b:x\" ); master_name = "
+        "\"m\"; };\nissuers = ( { name = \"a\"; cert = \"x\"; } );\n",
+        "2: redis: sentinels[1] \"b:x\": the port must be 1..65535");
+
     /* CRL URLs: read once here for every component (crlgen, the CLI's
      * shard check). */
     CHECK(load("crl = { base_url = \"http://c.example/crl/\"; };\n"

@@ -78,9 +78,23 @@ static void health_query(health_t *h, cli_t *cli)
 {
     char err[OCSP_ERR_MAX];
 
+    int up;
+
     ocsp_rconn_init(&cli->redis, &cli->cf);
     cli->redis.quiet = 1;
-    if (ocsp_rconn_ensure(&cli->redis, NULL, ocsp_now_ms() + 3000) != 0) {
+    up = ocsp_rconn_ensure(&cli->redis, NULL, ocsp_now_ms() + 3000) == 0;
+    /* the server reached or last tried: with Sentinel, the primary they
+     * named (or a Sentinel), not redis.host */
+    if (cli->redis.host[0] != '\0') {
+        if (cli->redis.port == 0) {
+            snprintf(h->redis_addr, sizeof(h->redis_addr), "unix:%s",
+                     cli->redis.host);
+        } else {
+            snprintf(h->redis_addr, sizeof(h->redis_addr), "%s:%d",
+                     cli->redis.host, cli->redis.port);
+        }
+    }
+    if (!up) {
         snprintf(h->redis_err, sizeof(h->redis_err), "%s", cli->redis.err);
         return;
     }

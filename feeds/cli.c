@@ -43,7 +43,9 @@ static const struct {
     {"release", "release --issuer N (--serial HEX | --cert FILE) [--time TIME] "
                 "[--wait]\n"},
     {"status", "status  --issuer N (--serial HEX | --cert FILE)\n"},
-    {"import", "import  --issuer N (--openssl-index FILE | --certs PATH...)\n"},
+    {"import", "import  --issuer N (--openssl-index FILE | --certs PATH...)\n"
+               "  import  --issuer N --crl FILE|URL [--follow [--interval S]] "
+               "[--strict]\n          [--ca-file FILE]\n"},
     {"resign", "resign  --issuer N (--all | --serial HEX | --status) "
                "[--rate N]\n"},
     {"health", "health  [--format table|json] [--max-lag N] "

@@ -86,6 +86,9 @@ int cli_wait_replicas(cli_t *cli, const char *what);
 /* revoca import (cli_import.c). */
 int cli_import(cli_t *cli, int argc, char **argv);
 
+/* revoca import --crl (cli_import_crl.c): revocations from a CA's CRL. */
+int cli_import_crl(cli_t *cli, int argc, char **argv);
+
 /* revoca resign (cli_resign.c): re-signing after a responder rotation. */
 int cli_resign(cli_t *cli, int argc, char **argv);
 

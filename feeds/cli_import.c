@@ -491,6 +491,12 @@ int cli_import(cli_t *cli, int argc, char **argv)
     size_t nevents = 0;
     long t0;
 
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--crl") == 0 ||
+            strncmp(argv[i], "--crl=", 6) == 0) {
+            return cli_import_crl(cli, argc, argv);
+        }
+    }
     optind = 1;
     while ((c = cli_getopt(argc, argv, longopts)) != -1) {
         switch (c) {

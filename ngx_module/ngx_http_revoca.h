@@ -10,7 +10,10 @@
  *   ngx_http_revoca_sign.c     request-path signing and its rate limiter
  *   ngx_http_revoca_output.c   HTTP output: answers, errors, headers
  * and beside them ngx_http_revoca_redis.c (non-blocking Redis client on
- * nginx's event loop), ngx_http_revoca_cache.c (the shared-memory cache),
+ * nginx's event loop, fail-over; its TLS in ngx_http_revoca_redis_ssl.c),
+ * ngx_http_revoca_invalidate.c (the
+ * subscription that drops changed answers from the cache),
+ * ngx_http_revoca_cache.c (the shared-memory cache),
  * ngx_http_revoca_metrics.c (counters and the Prometheus page).  Every
  * OCSP, record and decoding rule is the core's (responder/, libocspcore);
  * docs/dev/architecture.md draws the whole.
@@ -58,6 +61,9 @@
  * the stored responses and of the record, AUTH, SELECT) get none, so any
  * array beyond this small bound is hostile */
 #define NGX_HTTP_REVOCA_REDIS_ELEMENTS_MAX  4
+
+/* the most "revoca_redis" servers, in preference order */
+#define NGX_HTTP_REVOCA_REDIS_SERVERS_MAX  8
 /* the ETag header's value: the MD5 of the DER in hex, quoted, formatted
  * once when the answer is made (RFC 9110 8.8.3) */
 #define NGX_HTTP_REVOCA_ETAG_LEN       (2 + 2 * 16)
@@ -80,6 +86,7 @@ typedef struct {
     u_char                      etag[NGX_HTTP_REVOCA_ETAG_LEN];
     ngx_uint_t                  cert_status;
     ngx_uint_t                  origin;     /* NGX_HTTP_REVOCA_ORIGIN_* */
+    ngx_msec_t                  asked;      /* when Redis was asked */
     unsigned                    fresh:1;
 } ngx_http_revoca_answer_t;
 
@@ -101,6 +108,19 @@ typedef struct {
     ngx_atomic_t                redis_errors;
     ngx_atomic_t                redis_latency_sum_us;
     ngx_atomic_t                redis_latency[NGX_HTTP_REVOCA_LAT_N];
+    /* attempts and failed attempts on each server, in configured order,
+     * and queries retried on another server */
+    ngx_atomic_t                server_queries[NGX_HTTP_REVOCA_REDIS_SERVERS_MAX];
+    ngx_atomic_t                server_errors[NGX_HTTP_REVOCA_REDIS_SERVERS_MAX];
+    ngx_atomic_t                failovers;
+    /* the worker's invalidation subscription (ngx_http_revoca_invalidate.c):
+     * 1 while subscribed, subscriptions lost, messages, malformed ones,
+     * cache entries they dropped */
+    ngx_atomic_t                inval_connected;
+    ngx_atomic_t                inval_lost;
+    ngx_atomic_t                inval_messages;
+    ngx_atomic_t                inval_malformed;
+    ngx_atomic_t                inval_dropped;
     /* [issuer + 1][NGX_HTTP_REVOCA_RESP_N][NGX_HTTP_REVOCA_CERT_N];
      * the last issuer row counts requests no issuer matched */
     ngx_atomic_t                answers[1];
@@ -123,7 +143,8 @@ typedef struct {
     ngx_atomic_uint_t           sign_tokens;
     ngx_atomic_uint_t           sign_last;
     ngx_uint_t                  nissuers;
-    uint32_t                    issuers_crc;  /* of the names, in order */
+    uint32_t                    issuers_crc;  /* of the names, in order,
+                                                 and of the redis servers */
     ngx_uint_t                  nslots;
     size_t                      slot_size;    /* a multiple of the line */
     size_t                      slots_off;    /* from this block's start */
@@ -140,6 +161,13 @@ typedef struct {
 
 typedef struct ngx_http_revoca_redis_conn_s  ngx_http_revoca_redis_conn_t;
 typedef struct ngx_http_revoca_redis_req_s  ngx_http_revoca_redis_req_t;
+typedef struct ngx_http_revoca_redis_stream_s  ngx_http_revoca_redis_stream_t;
+
+/* a reply of a stream (freed after the handler returns; NGX_OK to go on,
+ * anything else drops the stream), or NULL once when the stream is lost,
+ * after which the stream is gone */
+typedef ngx_int_t (*ngx_http_revoca_redis_stream_pt)(void *data,
+    redisReply *reply);
 
 typedef void (*ngx_http_revoca_redis_done_pt)(ngx_http_revoca_redis_req_t *rr,
     ngx_int_t rc);
@@ -147,7 +175,11 @@ typedef void (*ngx_http_revoca_redis_done_pt)(ngx_http_revoca_redis_req_t *rr,
 typedef struct {
     ngx_addr_t                 *addrs;
     ngx_uint_t                  naddrs;
-    ngx_str_t                   name;
+    ngx_str_t                   name;       /* as configured, for the log */
+    ngx_str_t                   host;       /* empty for a unix socket */
+    ngx_str_t                   tls_name;   /* verified; NUL-terminated */
+    unsigned                    tls:1;
+    unsigned                    tls_ip:1;   /* tls_name is an address */
 } ngx_http_revoca_redis_server_t;
 
 
@@ -156,7 +188,9 @@ typedef struct {
     ocsp_registry_t            *registry;
     ngx_str_t                   config_file;
 
-    ngx_array_t                *servers;    /* ngx_http_revoca_redis_server_t */
+    ngx_array_t                *servers;    /* ngx_http_revoca_redis_server_t,
+                                               preferred first */
+    ngx_ssl_t                  *ssl;        /* redis.tls; NULL: plain */
     ngx_msec_t                  connect_timeout;
     ngx_msec_t                  timeout;
     ngx_uint_t                  keepalive;
@@ -184,9 +218,13 @@ struct ngx_http_revoca_redis_req_s {
     ngx_uint_t                      ngot;
     redisReply                     *replies[4];
     ngx_msec_t                      start;
-    ngx_uint_t                      tries;
+    ngx_msec_t                      deadline;   /* of the whole query */
+    ngx_uint_t                      server;     /* being asked */
     ngx_http_revoca_redis_done_pt   handler;
     void                           *data;
+    unsigned                        afresh:1;   /* stale keepalive retried */
+    unsigned                        failed_over:1;
+    unsigned                        probe:1;    /* of a skipped server */
 };
 
 
@@ -291,6 +329,44 @@ ngx_int_t ngx_http_revoca_redis_init_worker(ngx_cycle_t *cycle,
     ngx_http_revoca_main_conf_t *rmcf);
 void ngx_http_revoca_redis_exit_worker(ngx_cycle_t *cycle);
 
+/*
+ * At configuration: the TLS context of redis.tls (CA, optional client
+ * certificate, TLS 1.2 at least) and each server's name to verify.
+ * NGX_OK, or NGX_ERROR with an [emerg] logged.
+ */
+ngx_int_t ngx_http_revoca_redis_init_ssl(ngx_conf_t *cf,
+    ngx_http_revoca_main_conf_t *rmcf);
+
+/*
+ * A long-lived connection that receives pushed replies (a SUBSCRIBE): to
+ * the first healthy server, with TLS, AUTH and SELECT as for queries; CMD
+ * (LEN bytes, kept by the caller while the stream lives) is sent once
+ * connected.  Every reply then goes to HANDLER; a failure, including the
+ * connect, calls HANDLER(DATA, NULL) once, after which the stream is gone.
+ * Returns the stream, or NULL (nothing to call back).
+ */
+ngx_http_revoca_redis_stream_t *ngx_http_revoca_redis_stream_open(
+    u_char *cmd, size_t len, ngx_http_revoca_redis_stream_pt handler,
+    void *data);
+/* Sends CMD (LEN bytes, kept by the caller) on the stream: NGX_OK, or
+ * NGX_DECLINED while an earlier command is still being sent. */
+ngx_int_t ngx_http_revoca_redis_stream_send(
+    ngx_http_revoca_redis_stream_t *st, u_char *cmd, size_t len);
+/* Closes the stream without calling its handler. */
+void ngx_http_revoca_redis_stream_close(ngx_http_revoca_redis_stream_t *st);
+/* The server a stream is connected to, for the log. */
+ngx_str_t *ngx_http_revoca_redis_stream_server(
+    ngx_http_revoca_redis_stream_t *st);
+
+
+/* ngx_http_revoca_invalidate.c */
+
+/* Starts the worker's subscription to P:invalidate when there is a cache
+ * zone to keep true; stops it. */
+ngx_int_t ngx_http_revoca_invalidate_init_worker(ngx_cycle_t *cycle,
+    ngx_http_revoca_main_conf_t *rmcf);
+void ngx_http_revoca_invalidate_exit_worker(ngx_cycle_t *cycle);
+
 
 /* ngx_http_revoca_cache.c */
 
@@ -314,9 +390,26 @@ ngx_int_t ngx_http_revoca_cache_get(ngx_shm_zone_t *zone, ngx_str_t *key,
     ngx_uint_t origins, time_t valid, ngx_http_revoca_answer_t *ans,
     ngx_pool_t *pool);
 
-/* Stores ANS (with its origin) under KEY, now. */
+/* Stores ANS (with its origin) under KEY, now; not if an invalidation
+ * came after ans->asked, since the answer may predate it. */
 void ngx_http_revoca_cache_put(ngx_shm_zone_t *zone, ngx_str_t *key,
     ngx_http_revoca_answer_t *ans);
+
+/* The cache key of the answer for ISSUER, SERIAL (canonical hex) and a
+ * CertID hash (ocsp_hash_e) into BUF (NGX_HTTP_REVOCA_CACHE_KEY_MAX
+ * bytes); returns its length. */
+size_t ngx_http_revoca_cache_key(u_char *buf, const char *issuer,
+    const char *serial, ngx_uint_t hash);
+
+/* Drops the answers for ISSUER and SERIAL, every CertID form; returns
+ * how many there were. */
+ngx_uint_t ngx_http_revoca_cache_drop(ngx_shm_zone_t *zone,
+    const char *issuer, const char *serial);
+
+/* From now on, no entry stored at or before WHEN is ever returned, nor
+ * stored an answer being read now (those an invalidation message may have
+ * been about). */
+void ngx_http_revoca_cache_forget_before(ngx_shm_zone_t *zone, time_t when);
 
 
 /* ngx_http_revoca_metrics.c */

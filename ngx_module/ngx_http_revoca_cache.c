@@ -52,6 +52,8 @@ struct ngx_http_revoca_cache_node_s {
 
 typedef struct {
     ngx_queue_t                   queue;
+    time_t                        forget;       /* stored at or before: gone */
+    ngx_msec_t                    dropped;      /* last invalidation */
     ngx_uint_t                    mask;         /* buckets - 1 */
     ngx_http_revoca_cache_node_t *buckets[1];
 } ngx_http_revoca_cache_sh_t;
@@ -118,6 +120,8 @@ ngx_http_revoca_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     cache->shpool->data = cache->sh;
 
     ngx_queue_init(&cache->sh->queue);
+    cache->sh->forget = 0;
+    cache->sh->dropped = 0;
     cache->sh->mask = n - 1;
     ngx_memzero(cache->sh->buckets, n * sizeof(ngx_http_revoca_cache_node_t *));
 
@@ -164,6 +168,12 @@ ngx_http_revoca_cache_get(ngx_shm_zone_t *zone, ngx_str_t *key,
 
     if (cn->next_update <= now) {
         /* RFC 5019 4: never serve a response past its nextUpdate */
+        ngx_http_revoca_cache_delete(cache, cn);
+        goto done;
+    }
+
+    if (cn->stored <= cache->sh->forget) {
+        /* stored while an invalidation may have been missed */
         ngx_http_revoca_cache_delete(cache, cn);
         goto done;
     }
@@ -229,6 +239,19 @@ ngx_http_revoca_cache_put(ngx_shm_zone_t *zone, ngx_str_t *key,
 
     ngx_shmtx_lock(&cache->shpool->mutex);
 
+    /*
+     * An invalidation that came while Redis was being asked may be for
+     * this very answer, read just before the change was committed: kept
+     * out, the next request reads the change.
+     */
+
+    if ((ngx_msec_int_t) (ans->asked - cache->sh->dropped) <= 0
+        && cache->sh->dropped != 0)
+    {
+        ngx_shmtx_unlock(&cache->shpool->mutex);
+        return;
+    }
+
     cn = *ngx_http_revoca_cache_lookup(cache, key, hash);
 
     if (cn) {
@@ -274,6 +297,90 @@ ngx_http_revoca_cache_put(ngx_shm_zone_t *zone, ngx_str_t *key,
     *pcn = cn;
 
     ngx_queue_insert_head(&cache->sh->queue, &cn->queue);
+
+    ngx_shmtx_unlock(&cache->shpool->mutex);
+}
+
+
+size_t
+ngx_http_revoca_cache_key(u_char *buf, const char *issuer, const char *serial,
+    ngx_uint_t hash)
+{
+    u_char  *p;
+
+    /* "issuer:serial:hash", both names bounded (CACHE_KEY_MAX) */
+
+    p = ngx_cpymem(buf, issuer, ngx_strlen(issuer));
+    *p++ = ':';
+    p = ngx_cpymem(p, serial, ngx_strlen(serial));
+    *p++ = ':';
+    *p++ = (u_char) ('0' + hash);
+
+    return p - buf;
+}
+
+
+ngx_uint_t
+ngx_http_revoca_cache_drop(ngx_shm_zone_t *zone, const char *issuer,
+    const char *serial)
+{
+    u_char                          buf[NGX_HTTP_REVOCA_CACHE_KEY_MAX];
+    ngx_str_t                       key;
+    ngx_uint_t                      hash, n;
+    ngx_http_revoca_cache_t        *cache;
+    ngx_http_revoca_cache_node_t   *cn;
+
+    if (ngx_strlen(issuer) > OCSP_ISSUER_NAME_MAX
+        || ngx_strlen(serial) > OCSP_SERIAL_HEX_MAX)
+    {
+        return 0;
+    }
+
+    cache = zone->data;
+    n = 0;
+
+    /* ngx_current_msec is monotonic time, the same clock in every worker */
+
+    ngx_shmtx_lock(&cache->shpool->mutex);
+    cache->sh->dropped = ngx_current_msec;
+    ngx_shmtx_unlock(&cache->shpool->mutex);
+
+    for (hash = 0; hash < OCSP_HASH_COUNT; hash++) {
+        key.data = buf;
+        key.len = ngx_http_revoca_cache_key(buf, issuer, serial, hash);
+
+        ngx_shmtx_lock(&cache->shpool->mutex);
+
+        cn = *ngx_http_revoca_cache_lookup(cache, &key,
+                                           ngx_crc32_short(key.data,
+                                                           key.len));
+        if (cn) {
+            ngx_http_revoca_cache_delete(cache, cn);
+            n++;
+        }
+
+        ngx_shmtx_unlock(&cache->shpool->mutex);
+    }
+
+    return n;
+}
+
+
+void
+ngx_http_revoca_cache_forget_before(ngx_shm_zone_t *zone, time_t when)
+{
+    ngx_http_revoca_cache_t  *cache;
+
+    cache = zone->data;
+
+    ngx_shmtx_lock(&cache->shpool->mutex);
+
+    if (when > cache->sh->forget) {
+        cache->sh->forget = when;
+    }
+
+    /* and answers being read meanwhile are not stored */
+    cache->sh->dropped = ngx_current_msec;
 
     ngx_shmtx_unlock(&cache->shpool->mutex);
 }

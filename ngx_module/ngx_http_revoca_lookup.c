@@ -29,7 +29,6 @@ ngx_http_revoca_lookup(ngx_http_request_t *r, u_char *der, size_t len)
 {
     char                          key[OCSP_KEY_MAX];
     int                           n;
-    u_char                       *p;
     ngx_int_t                     rc;
     ocsp_limits_t                 lim;
     ocsp_certid_t                *id;
@@ -74,17 +73,10 @@ ngx_http_revoca_lookup(ngx_http_request_t *r, u_char *der, size_t len)
 
     ctx->issuer_index = ctx->issuer - rmcf->registry->issuers;
 
-    /* "issuer:serial:hash", both names bounded (CACHE_KEY_MAX) */
-
-    p = ngx_cpymem(ctx->cache_key_buf, ctx->issuer->conf->name,
-                   ngx_strlen(ctx->issuer->conf->name));
-    *p++ = ':';
-    p = ngx_cpymem(p, id->serial, ngx_strlen(id->serial));
-    *p++ = ':';
-    *p++ = (u_char) ('0' + id->hash);
-
     ctx->cache_key.data = ctx->cache_key_buf;
-    ctx->cache_key.len = p - ctx->cache_key_buf;
+    ctx->cache_key.len = ngx_http_revoca_cache_key(ctx->cache_key_buf,
+                                                   ctx->issuer->conf->name,
+                                                   id->serial, id->hash);
 
     ctx->sign_nonce = (ctx->req.nonce_len
                        && (rlcf->sign & NGX_HTTP_REVOCA_SIGN_NONCE)
@@ -358,6 +350,7 @@ ngx_http_revoca_answer_redis(ngx_http_request_t *r,
 
     ans.cert_status = st.status;
     ans.origin = NGX_HTTP_REVOCA_ORIGIN_PRESIGNED;
+    ans.asked = ctx->rr.start;
     ans.fresh = 1;
     ngx_http_revoca_etag(&ans);
 

@@ -106,6 +106,7 @@ ngx_http_revoca_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     const char                    *name;
     ngx_slab_pool_t               *shpool;
     ngx_http_revoca_metrics_sh_t  *sh;
+    ngx_http_revoca_redis_server_t *srv;
 
     shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
     size = ngx_http_revoca_metrics_size(rmcf->registry->n,
@@ -120,6 +121,15 @@ ngx_http_revoca_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     for (i = 0; i < rmcf->registry->n; i++) {
         name = rmcf->registry->issuers[i].conf->name;
         ngx_crc32_update(&crc, (u_char *) name, ngx_strlen(name) + 1);
+    }
+
+    /* and the servers' labels */
+
+    srv = rmcf->servers->elts;
+
+    for (i = 0; i < rmcf->servers->nelts; i++) {
+        ngx_crc32_update(&crc, srv[i].name.data, srv[i].name.len);
+        ngx_crc32_update(&crc, (u_char *) "", 1);
     }
 
     ngx_crc32_final(crc);
@@ -350,12 +360,14 @@ ngx_http_revoca_metrics_render(ngx_http_request_t *r,
     ngx_atomic_uint_t              v, cum;
     const char                    *issuer;
     ngx_http_revoca_metrics_sh_t  *sh;
+    ngx_http_revoca_redis_server_t *srv;
 
     sh = ngx_http_revoca_metrics(rmcf);
 
     size = 8192 + (sh->nissuers + 1) * NGX_HTTP_REVOCA_RESP_N
                   * NGX_HTTP_REVOCA_CERT_N * 160
-           + rmcf->registry->n * 128;
+           + rmcf->registry->n * 128
+           + rmcf->servers->nelts * 256;
 
     b = ngx_create_temp_buf(r->pool, size);
     if (b == NULL) {
@@ -446,6 +458,65 @@ ngx_http_revoca_metrics_render(ngx_http_request_t *r,
     ngx_http_revoca_metric(p, end, "request-path signatures that failed",
                            "counter", "revoca_ocsp_sign_errors_total",
                            " %uA", sh->sign_errors);
+
+    srv = rmcf->servers->elts;
+
+    p = ngx_slprintf(p, end,
+                     "# HELP revoca_ocsp_redis_server_queries_total query"
+                     " attempts on each Redis server, preferred first\n"
+                     "# TYPE revoca_ocsp_redis_server_queries_total"
+                     " counter\n");
+
+    for (i = 0; i < rmcf->servers->nelts; i++) {
+        p = ngx_slprintf(p, end,
+                         "revoca_ocsp_redis_server_queries_total"
+                         "{server=\"%V\"} %uA\n", &srv[i].name,
+                         ngx_http_revoca_metrics_sum(sh,
+                             ngx_http_revoca_metrics_off(server_queries[i])));
+    }
+
+    p = ngx_slprintf(p, end,
+                     "# HELP revoca_ocsp_redis_server_errors_total failed"
+                     " query attempts on each Redis server\n"
+                     "# TYPE revoca_ocsp_redis_server_errors_total"
+                     " counter\n");
+
+    for (i = 0; i < rmcf->servers->nelts; i++) {
+        p = ngx_slprintf(p, end,
+                         "revoca_ocsp_redis_server_errors_total"
+                         "{server=\"%V\"} %uA\n", &srv[i].name,
+                         ngx_http_revoca_metrics_sum(sh,
+                             ngx_http_revoca_metrics_off(server_errors[i])));
+    }
+
+    ngx_http_revoca_metric(p, end, "Redis queries retried on the next server",
+                           "counter", "revoca_ocsp_redis_failovers_total",
+                           " %uA", ngx_http_revoca_metrics_sum(sh,
+                               ngx_http_revoca_metrics_off(failovers)));
+    ngx_http_revoca_metric(p, end, "workers subscribed to the invalidation"
+                           " channel", "gauge",
+                           "revoca_invalidation_connected",
+                           " %uA", ngx_http_revoca_metrics_sum(sh,
+                               ngx_http_revoca_metrics_off(inval_connected)));
+    ngx_http_revoca_metric(p, end, "invalidation subscriptions lost",
+                           "counter", "revoca_invalidation_lost_total",
+                           " %uA", ngx_http_revoca_metrics_sum(sh,
+                               ngx_http_revoca_metrics_off(inval_lost)));
+    ngx_http_revoca_metric(p, end, "invalidation messages received (by each"
+                           " worker)", "counter",
+                           "revoca_invalidation_messages_total",
+                           " %uA", ngx_http_revoca_metrics_sum(sh,
+                               ngx_http_revoca_metrics_off(inval_messages)));
+    ngx_http_revoca_metric(p, end, "invalidation messages ignored as"
+                           " malformed", "counter",
+                           "revoca_invalidation_malformed_total",
+                           " %uA", ngx_http_revoca_metrics_sum(sh,
+                               ngx_http_revoca_metrics_off(inval_malformed)));
+    ngx_http_revoca_metric(p, end, "cached answers dropped by invalidation"
+                           " messages", "counter",
+                           "revoca_invalidation_dropped_total",
+                           " %uA", ngx_http_revoca_metrics_sum(sh,
+                               ngx_http_revoca_metrics_off(inval_dropped)));
 
     p = ngx_slprintf(p, end,
                      "# HELP revoca_ocsp_redis_latency_seconds Redis query"

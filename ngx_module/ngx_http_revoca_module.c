@@ -367,22 +367,6 @@ ngx_http_revoca_postconfiguration(ngx_conf_t *cf)
 
     if (rmcf->servers == NULL) {
 
-        /*
-         * The module does not speak TLS to Redis yet (issue 12): going in
-         * plain to a server the file says needs TLS would send the AUTH
-         * password in the clear
-         */
-
-        if (oc->redis_tls) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "revoca: redis.tls is set in \"%s\", and the "
-                               "module does not speak TLS to Redis yet: "
-                               "name plain servers with revoca_redis "
-                               "(a local replica on loopback)",
-                               rmcf->config_file.data);
-            return NGX_ERROR;
-        }
-
         rmcf->servers = ngx_array_create(cf->pool, 1,
                                      sizeof(ngx_http_revoca_redis_server_t));
         if (rmcf->servers == NULL) {
@@ -430,6 +414,17 @@ ngx_http_revoca_postconfiguration(ngx_conf_t *cf)
         srv->addrs = u.addrs;
         srv->naddrs = u.naddrs;
         srv->name = u.url;
+        srv->host = (oc->redis_host[0] == '/') ? (ngx_str_t) ngx_null_string
+                                               : u.host;
+        srv->tls_name.len = 0;
+        srv->tls = 0;
+        srv->tls_ip = 0;
+    }
+
+    /* redis.tls of the file: TLS to every TCP server */
+
+    if (oc->redis_tls && ngx_http_revoca_redis_init_ssl(cf, rmcf) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     /* the counters, one zone per configuration file's issuer set */
@@ -481,13 +476,18 @@ ngx_http_revoca_init_worker(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    return ngx_http_revoca_redis_init_worker(cycle, rmcf);
+    if (ngx_http_revoca_redis_init_worker(cycle, rmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_revoca_invalidate_init_worker(cycle, rmcf);
 }
 
 
 static void
 ngx_http_revoca_exit_worker(ngx_cycle_t *cycle)
 {
+    ngx_http_revoca_invalidate_exit_worker(cycle);
     ngx_http_revoca_redis_exit_worker(cycle);
 }
 
@@ -606,6 +606,10 @@ ngx_http_revoca_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
     }
 
+    if (rmcf->servers->nelts == NGX_HTTP_REVOCA_REDIS_SERVERS_MAX) {
+        return "is repeated more than 8 times";
+    }
+
     ngx_memzero(&u, sizeof(ngx_url_t));
     u.url = value[1];
     u.default_port = 6379;
@@ -621,9 +625,15 @@ ngx_http_revoca_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    ngx_memzero(srv, sizeof(ngx_http_revoca_redis_server_t));
+
     srv->addrs = u.addrs;
     srv->naddrs = u.naddrs;
     srv->name = u.url;
+
+    if (u.family != AF_UNIX) {
+        srv->host = u.host;
+    }
 
     return NGX_CONF_OK;
 }

@@ -6,10 +6,26 @@
  * connections.  hiredis is used only to format commands and to parse
  * replies; its async context is not, since it can neither time out nor be
  * cancelled when a request goes away (docs/dev/style.md).
+ *
+ * TLS (redis.tls) is in ngx_http_revoca_redis_ssl.c.
+ *
+ * Servers are in preference order, the first the local replica: a query
+ * goes to the first healthy one; one that fails (connect, I/O, timeout, a
+ * transient error reply) is retried once on the next, within the query's
+ * deadline; a server failing NGX_HTTP_REVOCA_REDIS_FAILS times in a row
+ * is skipped for a backoff (1 s doubling to 30 s, per worker), then
+ * probed by one real query.  A lone server is never skipped: there is
+ * nothing to fail over to, and skipping would only delay its recovery.
  */
 
 
-#include "ngx_http_revoca.h"
+#include "ngx_http_revoca_redis.h"
+
+
+/* consecutive failures that make a server skipped */
+#define NGX_HTTP_REVOCA_REDIS_FAILS        3
+#define NGX_HTTP_REVOCA_REDIS_BACKOFF      1000
+#define NGX_HTTP_REVOCA_REDIS_BACKOFF_MAX  30000
 
 
 /*
@@ -24,40 +40,55 @@ static const ocsp_reply_limits_t  ngx_http_revoca_redis_limits = {
 };
 
 
-struct ngx_http_revoca_redis_conn_s {
-    ngx_queue_t                     queue;
-    ngx_peer_connection_t           peer;
-    redisReader                    *reader;
-    ocsp_reply_guard_t              guard;     /* bounds reader's replies */
-    ngx_http_revoca_redis_req_t    *rr;
-    ngx_uint_t                      nskip;      /* AUTH/SELECT replies */
-    size_t                          received;
-    unsigned                        ready:1;
-    unsigned                        reused:1;
-};
+/* a server's health, per worker */
+typedef struct {
+    ngx_queue_t                     idle;      /* its keepalive connections */
+    ngx_uint_t                      fails;     /* in a row */
+    ngx_msec_t                      backoff;
+    ngx_msec_t                      skip_until;
+    unsigned                        skipped:1;
+    unsigned                        probing:1;
+} ngx_http_revoca_redis_health_t;
 
 
 static ngx_int_t ngx_http_revoca_redis_start(ngx_http_revoca_redis_req_t *rr,
     ngx_uint_t pooled);
+static ngx_int_t ngx_http_revoca_redis_pick(ngx_http_revoca_redis_req_t *rr,
+    ngx_int_t except);
+static ngx_int_t ngx_http_revoca_redis_next(ngx_http_revoca_redis_req_t *rr);
 static ngx_int_t ngx_http_revoca_redis_connect(
-    ngx_http_revoca_redis_req_t *rr);
-static ngx_int_t ngx_http_revoca_redis_send(
+    ngx_http_revoca_redis_req_t *rr, ngx_http_revoca_redis_stream_t *st);
+static ngx_int_t ngx_http_revoca_redis_connected(
     ngx_http_revoca_redis_conn_t *conn);
-static void ngx_http_revoca_redis_write_handler(ngx_event_t *wev);
-static void ngx_http_revoca_redis_read_handler(ngx_event_t *rev);
+static ngx_int_t ngx_http_revoca_redis_transient(
+    ngx_http_revoca_redis_req_t *rr);
+static void ngx_http_revoca_redis_send_failed(
+    ngx_http_revoca_redis_conn_t *conn);
 static void ngx_http_revoca_redis_idle_handler(ngx_event_t *rev);
 static void ngx_http_revoca_redis_dummy_handler(ngx_event_t *ev);
-static void ngx_http_revoca_redis_done(ngx_http_revoca_redis_conn_t *conn,
+static void ngx_http_revoca_redis_health(ngx_http_revoca_redis_req_t *rr,
     ngx_int_t rc);
 static void ngx_http_revoca_redis_keep(ngx_http_revoca_redis_conn_t *conn);
 static void ngx_http_revoca_redis_close(ngx_http_revoca_redis_conn_t *conn);
 static void ngx_http_revoca_redis_cleanup(void *data);
+static void ngx_http_revoca_redis_stream_lost(
+    ngx_http_revoca_redis_conn_t *conn);
+
+
+/* error replies of a server that cannot answer now, where another could */
+static ngx_str_t  ngx_http_revoca_redis_transients[] = {
+    ngx_string("LOADING"),         /* loading its data */
+    ngx_string("MASTERDOWN"),      /* a replica without its primary */
+    ngx_string("BUSY"),            /* a script running */
+    ngx_string("TRYAGAIN"),
+    ngx_string("CLUSTERDOWN"),
+    ngx_null_string
+};
 
 
 /* per-worker state */
-static ngx_queue_t                    ngx_http_revoca_redis_idle;
+static ngx_http_revoca_redis_health_t *ngx_http_revoca_redis_servers;
 static ngx_uint_t                     ngx_http_revoca_redis_nidle;
-static ngx_uint_t                     ngx_http_revoca_redis_next;
 static ngx_http_revoca_main_conf_t   *ngx_http_revoca_redis_conf;
 static u_char                        *ngx_http_revoca_redis_init_cmd;
 static size_t                         ngx_http_revoca_redis_init_len;
@@ -71,12 +102,24 @@ ngx_http_revoca_redis_init_worker(ngx_cycle_t *cycle,
     int             n, argc;
     char           *cmd, dbbuf[NGX_INT_T_LEN + 1];
     size_t          len;
+    ngx_uint_t      i;
     const char     *argv[3];
     ocsp_config_t  *cf;
 
-    ngx_queue_init(&ngx_http_revoca_redis_idle);
+    ngx_http_revoca_redis_servers = ngx_calloc(rmcf->servers->nelts
+                                      * sizeof(ngx_http_revoca_redis_health_t),
+                                      cycle->log);
+    if (ngx_http_revoca_redis_servers == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < rmcf->servers->nelts; i++) {
+        ngx_queue_init(&ngx_http_revoca_redis_servers[i].idle);
+        ngx_http_revoca_redis_servers[i].backoff =
+                                              NGX_HTTP_REVOCA_REDIS_BACKOFF;
+    }
+
     ngx_http_revoca_redis_nidle = 0;
-    ngx_http_revoca_redis_next = ngx_pid;
     ngx_http_revoca_redis_conf = rmcf;
 
     /* AUTH and SELECT go ahead of the first command of a connection */
@@ -142,21 +185,30 @@ ngx_http_revoca_redis_init_worker(ngx_cycle_t *cycle,
 void
 ngx_http_revoca_redis_exit_worker(ngx_cycle_t *cycle)
 {
+    ngx_uint_t                     i;
     ngx_queue_t                   *q;
     ngx_http_revoca_redis_conn_t  *conn;
 
-    if (ngx_http_revoca_redis_conf == NULL) {
+    if (ngx_http_revoca_redis_conf == NULL
+        || ngx_http_revoca_redis_servers == NULL)
+    {
         return;
     }
 
-    while (!ngx_queue_empty(&ngx_http_revoca_redis_idle)) {
-        q = ngx_queue_head(&ngx_http_revoca_redis_idle);
-        ngx_queue_remove(q);
-        conn = ngx_queue_data(q, ngx_http_revoca_redis_conn_t, queue);
-        ngx_http_revoca_redis_close(conn);
+    for (i = 0; i < ngx_http_revoca_redis_conf->servers->nelts; i++) {
+
+        while (!ngx_queue_empty(&ngx_http_revoca_redis_servers[i].idle)) {
+            q = ngx_queue_head(&ngx_http_revoca_redis_servers[i].idle);
+            ngx_queue_remove(q);
+            conn = ngx_queue_data(q, ngx_http_revoca_redis_conn_t, queue);
+            ngx_http_revoca_redis_close(conn);
+        }
     }
 
     ngx_http_revoca_redis_nidle = 0;
+
+    ngx_free(ngx_http_revoca_redis_servers);
+    ngx_http_revoca_redis_servers = NULL;
 
     if (ngx_http_revoca_redis_init_cmd) {
         ngx_free(ngx_http_revoca_redis_init_cmd);
@@ -194,7 +246,11 @@ ngx_http_revoca_redis_format(ngx_http_revoca_redis_req_t *rr, int argc,
 ngx_int_t
 ngx_http_revoca_redis_query(ngx_http_revoca_redis_req_t *rr)
 {
-    ngx_pool_cleanup_t  *cln;
+    ngx_int_t                     server;
+    ngx_pool_cleanup_t           *cln;
+    ngx_http_revoca_main_conf_t  *rmcf;
+
+    rmcf = rr->rmcf;
 
     cln = ngx_pool_cleanup_add(rr->pool, 0);
     if (cln == NULL) {
@@ -204,30 +260,149 @@ ngx_http_revoca_redis_query(ngx_http_revoca_redis_req_t *rr)
     cln->handler = ngx_http_revoca_redis_cleanup;
     cln->data = rr;
 
-    rr->start = ngx_current_msec;
-    rr->tries = 0;
+    /* the whole query, fail-over included, fits in one attempt's time */
 
-    return ngx_http_revoca_redis_start(rr, 1);
+    rr->start = ngx_current_msec;
+    rr->deadline = rr->start + rmcf->connect_timeout + rmcf->timeout;
+    rr->afresh = 0;
+    rr->failed_over = 0;
+    rr->probe = 0;
+
+    server = ngx_http_revoca_redis_pick(rr, -1);
+
+    if (server == NGX_DECLINED) {
+        ngx_log_error(NGX_LOG_ERR, rr->log, 0,
+                      "revoca: every redis server is failing, none asked");
+        return NGX_ERROR;
+    }
+
+    rr->server = server;
+
+    if (ngx_http_revoca_redis_start(rr, 1) != NGX_ERROR) {
+        return NGX_AGAIN;
+    }
+
+    /* could not even start: a failed attempt */
+
+    ngx_http_revoca_redis_health(rr, NGX_ERROR);
+
+    return ngx_http_revoca_redis_next(rr);
 }
 
+
+/*
+ * After a failed attempt: once per query, the next healthy server, if the
+ * deadline leaves time.  NGX_AGAIN: under way there; NGX_ERROR: the query
+ * failed.
+ */
+
+static ngx_int_t
+ngx_http_revoca_redis_next(ngx_http_revoca_redis_req_t *rr)
+{
+    ngx_int_t                        server;
+    ngx_http_revoca_redis_server_t  *srv;
+
+    if (rr->failed_over
+        || (ngx_msec_int_t) (rr->deadline - ngx_current_msec) <= 0)
+    {
+        return NGX_ERROR;
+    }
+
+    server = ngx_http_revoca_redis_pick(rr, rr->server);
+
+    if (server == NGX_DECLINED) {
+        return NGX_ERROR;
+    }
+
+    srv = rr->rmcf->servers->elts;
+
+    ngx_log_error(NGX_LOG_WARN, rr->log, 0,
+                  "revoca: redis query retried on %V", &srv[server].name);
+
+    rr->server = server;
+    rr->failed_over = 1;
+    rr->afresh = 0;
+
+    (void) ngx_atomic_fetch_add(
+        &ngx_http_revoca_metrics_slot(rr->rmcf)->failovers, 1);
+
+    if (ngx_http_revoca_redis_start(rr, 1) != NGX_ERROR) {
+        return NGX_AGAIN;
+    }
+
+    ngx_http_revoca_redis_health(rr, NGX_ERROR);
+
+    return NGX_ERROR;
+}
+
+
+/*
+ * The first server, in preference order and other than EXCEPT, that is
+ * not being skipped; a skipped one whose backoff is over is probed by this
+ * query (one query at a time).  NGX_DECLINED: none.
+ */
+
+static ngx_int_t
+ngx_http_revoca_redis_pick(ngx_http_revoca_redis_req_t *rr, ngx_int_t except)
+{
+    ngx_uint_t                       i, n;
+    ngx_http_revoca_redis_health_t  *h;
+
+    n = rr->rmcf->servers->nelts;
+
+    for (i = 0; i < n; i++) {
+
+        if ((ngx_int_t) i == except) {
+            continue;
+        }
+
+        h = &ngx_http_revoca_redis_servers[i];
+
+        if (!h->skipped) {
+            return i;
+        }
+
+        if (!h->probing
+            && (ngx_msec_int_t) (ngx_current_msec - h->skip_until) >= 0)
+        {
+            h->probing = 1;
+            rr->probe = 1;
+            return i;
+        }
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * One attempt on rr->server: a pooled connection to it (if POOLED), or a
+ * new one.  NGX_AGAIN with the query under way, or NGX_ERROR.
+ */
 
 static ngx_int_t
 ngx_http_revoca_redis_start(ngx_http_revoca_redis_req_t *rr,
     ngx_uint_t pooled)
 {
-    ngx_queue_t                   *q;
-    ngx_connection_t              *c;
-    ngx_http_revoca_redis_conn_t  *conn;
+    ngx_queue_t                     *q;
+    ngx_connection_t                *c;
+    ngx_http_revoca_redis_conn_t    *conn;
+    ngx_http_revoca_redis_health_t  *h;
 
-    rr->tries++;
     rr->sent = 0;
     rr->ngot = 0;
 
-    if (!pooled || ngx_queue_empty(&ngx_http_revoca_redis_idle)) {
-        return ngx_http_revoca_redis_connect(rr);
+    (void) ngx_atomic_fetch_add(
+        &ngx_http_revoca_metrics_slot(rr->rmcf)->server_queries[rr->server],
+        1);
+
+    h = &ngx_http_revoca_redis_servers[rr->server];
+
+    if (!pooled || ngx_queue_empty(&h->idle)) {
+        return ngx_http_revoca_redis_connect(rr, NULL);
     }
 
-    q = ngx_queue_head(&ngx_http_revoca_redis_idle);
+    q = ngx_queue_head(&h->idle);
     ngx_queue_remove(q);
     ngx_http_revoca_redis_nidle--;
 
@@ -264,8 +439,11 @@ ngx_http_revoca_redis_start(ngx_http_revoca_redis_req_t *rr,
 }
 
 
+/* A new connection to rr->server for RR, or for the stream ST. */
+
 static ngx_int_t
-ngx_http_revoca_redis_connect(ngx_http_revoca_redis_req_t *rr)
+ngx_http_revoca_redis_connect(ngx_http_revoca_redis_req_t *rr,
+    ngx_http_revoca_redis_stream_t *st)
 {
     ngx_int_t                        rc;
     ngx_addr_t                      *addr;
@@ -278,12 +456,19 @@ ngx_http_revoca_redis_connect(ngx_http_revoca_redis_req_t *rr)
     rmcf = rr->rmcf;
 
     srv = rmcf->servers->elts;
-    srv = &srv[ngx_http_revoca_redis_next++ % rmcf->servers->nelts];
+    srv = &srv[rr->server];
     addr = &srv->addrs[0];
 
     conn = ngx_calloc(sizeof(ngx_http_revoca_redis_conn_t), rr->log);
     if (conn == NULL) {
         return NGX_ERROR;
+    }
+
+    conn->server = rr->server;
+
+    if (st) {
+        conn->stream = st;
+        st->conn = conn;
     }
 
     conn->reader = redisReaderCreate();
@@ -306,7 +491,7 @@ ngx_http_revoca_redis_connect(ngx_http_revoca_redis_req_t *rr)
     pc = &conn->peer;
     pc->sockaddr = addr->sockaddr;
     pc->socklen = addr->socklen;
-    pc->name = &addr->name;
+    pc->name = &srv->name;
     pc->get = ngx_event_get_peer;
     pc->log = rr->log;
     pc->log_error = NGX_ERROR_ERR;
@@ -333,11 +518,12 @@ ngx_http_revoca_redis_connect(ngx_http_revoca_redis_req_t *rr)
     }
 
     if (rc == NGX_AGAIN) {
-        ngx_add_timer(c->write, rmcf->connect_timeout);
+        ngx_add_timer(c->write,
+                      ngx_http_revoca_redis_timer(rr, rmcf->connect_timeout));
         return NGX_AGAIN;
     }
 
-    if (ngx_http_revoca_redis_send(conn) == NGX_ERROR) {
+    if (ngx_http_revoca_redis_connected(conn) == NGX_ERROR) {
         ngx_http_revoca_redis_close(conn);
         rr->conn = NULL;
         return NGX_ERROR;
@@ -348,11 +534,75 @@ ngx_http_revoca_redis_connect(ngx_http_revoca_redis_req_t *rr)
 
 
 /*
+ * The TCP connection is up: the TLS handshake, or at once the command.
+ * NGX_ERROR: the attempt failed (logged); NGX_AGAIN or NGX_OK: under way.
+ */
+
+static ngx_int_t
+ngx_http_revoca_redis_connected(ngx_http_revoca_redis_conn_t *conn)
+{
+    int                              err;
+    socklen_t                        len;
+    ngx_connection_t                *c;
+    ngx_http_revoca_redis_server_t  *srv;
+
+    c = conn->peer.connection;
+    srv = ngx_http_revoca_redis_conf->servers->elts;
+    srv = &srv[conn->server];
+
+    /* as ngx_http_upstream_test_connect(): did the connect succeed */
+
+    err = 0;
+    len = sizeof(int);
+
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, (void *) &err, &len) == -1) {
+        err = ngx_socket_errno;
+    }
+
+    if (err) {
+        ngx_log_error(NGX_LOG_ERR, c->log, err,
+                      "revoca: cannot connect to redis %V", &srv->name);
+        return NGX_ERROR;
+    }
+
+    if (srv->tls) {
+        return ngx_http_revoca_redis_ssl_start(conn);
+    }
+
+    conn->connected = 1;
+
+    return ngx_http_revoca_redis_send(conn);
+}
+
+
+/* a wait's timer: TIMEOUT, but not past the query's deadline */
+
+ngx_msec_t
+ngx_http_revoca_redis_timer(ngx_http_revoca_redis_req_t *rr,
+    ngx_msec_t timeout)
+{
+    ngx_msec_int_t  left;
+
+    if (rr->deadline == 0) {
+        return timeout;
+    }
+
+    left = (ngx_msec_int_t) (rr->deadline - ngx_current_msec);
+
+    if (left < 1) {
+        return 1;
+    }
+
+    return ngx_min(timeout, (ngx_msec_t) left);
+}
+
+
+/*
  * Writes what is left of the command; on a fresh connection AUTH/SELECT go
  * first.  Never calls the request's handler itself.
  */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_revoca_redis_send(ngx_http_revoca_redis_conn_t *conn)
 {
     u_char                       *p;
@@ -379,11 +629,15 @@ ngx_http_revoca_redis_send(ngx_http_revoca_redis_conn_t *conn)
         n = c->send(c, p, len);
 
         if (n == NGX_ERROR) {
+            ngx_http_revoca_redis_send_failed(conn);
             return NGX_ERROR;
         }
 
         if (n == NGX_AGAIN) {
-            ngx_add_timer(c->write, rr->rmcf->timeout);
+            if (!c->write->timer_set) {
+                ngx_add_timer(c->write, ngx_http_revoca_redis_timer(rr,
+                                           ngx_http_revoca_redis_conf->timeout));
+            }
 
             if (ngx_handle_write_event(c->write, 0) != NGX_OK) {
                 return NGX_ERROR;
@@ -401,7 +655,12 @@ ngx_http_revoca_redis_send(ngx_http_revoca_redis_conn_t *conn)
         ngx_del_timer(c->write);
     }
 
-    ngx_add_timer(c->read, rr->rmcf->timeout);
+    /* a stream waits as long as it takes; its owner pings it */
+
+    if (conn->stream == NULL) {
+        ngx_add_timer(c->read, ngx_http_revoca_redis_timer(rr,
+                                   ngx_http_revoca_redis_conf->timeout));
+    }
 
     if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
         return NGX_ERROR;
@@ -415,7 +674,37 @@ ngx_http_revoca_redis_send(ngx_http_revoca_redis_conn_t *conn)
 }
 
 
+/*
+ * A write failed.  Over TLS the server may have said why before it closed
+ * the connection (an alert refusing the client's certificate, which TLS
+ * 1.3 sends after the handshake): read back, that is the reason logged.
+ */
+
 static void
+ngx_http_revoca_redis_send_failed(ngx_http_revoca_redis_conn_t *conn)
+{
+    u_char             buf[1];
+    ngx_err_t          err;
+    ngx_connection_t  *c;
+
+    err = ngx_socket_errno;
+    c = conn->peer.connection;
+
+    if (c->ssl && conn->connected && c->recv(c, buf, 1) == NGX_ERROR
+        && conn->tls_error[0])
+    {
+        ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                      "revoca: redis %V TLS read failed: %s",
+                      conn->peer.name, conn->tls_error);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, c->log, err, "revoca: redis %V send failed",
+                  conn->peer.name);
+}
+
+
+void
 ngx_http_revoca_redis_write_handler(ngx_event_t *wev)
 {
     ngx_connection_t              *c;
@@ -440,15 +729,21 @@ ngx_http_revoca_redis_write_handler(ngx_event_t *wev)
         ngx_del_timer(wev);
     }
 
+    if (!conn->connected) {
+        if (ngx_http_revoca_redis_connected(conn) == NGX_ERROR) {
+            ngx_http_revoca_redis_done(conn, NGX_ERROR);
+        }
+
+        return;
+    }
+
     if (ngx_http_revoca_redis_send(conn) == NGX_ERROR) {
-        ngx_log_error(NGX_LOG_ERR, c->log, ngx_socket_errno,
-                      "revoca: redis %V send failed", conn->peer.name);
         ngx_http_revoca_redis_done(conn, NGX_ERROR);
     }
 }
 
 
-static void
+void
 ngx_http_revoca_redis_read_handler(ngx_event_t *rev)
 {
     u_char                        buf[16384];
@@ -468,6 +763,15 @@ ngx_http_revoca_redis_read_handler(ngx_event_t *rev)
         return;
     }
 
+    if (conn->stream && (c->close || !conn->connected)) {
+        /* worker shutting down (closed as idle), or a read before TLS */
+        if (c->close) {
+            ngx_http_revoca_redis_done(conn, NGX_ERROR);
+        }
+
+        return;
+    }
+
     if (rev->timedout) {
         ngx_log_error(NGX_LOG_ERR, c->log, NGX_ETIMEDOUT,
                       "revoca: redis %V read timed out", conn->peer.name);
@@ -480,6 +784,14 @@ ngx_http_revoca_redis_read_handler(ngx_event_t *rev)
 
         if (n == NGX_AGAIN) {
             break;
+        }
+
+        if (n == NGX_ERROR && conn->tls_error[0]) {
+            ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                          "revoca: redis %V TLS read failed: %s",
+                          conn->peer.name, conn->tls_error);
+            ngx_http_revoca_redis_done(conn, NGX_ERROR);
+            return;
         }
 
         if (n == NGX_ERROR || n == 0) {
@@ -496,7 +808,7 @@ ngx_http_revoca_redis_read_handler(ngx_event_t *rev)
             goto refused;
         }
 
-        while (rr->ngot < rr->nreplies) {
+        while (conn->stream || rr->ngot < rr->nreplies) {
             reply = NULL;
 
             if (redisReaderGetReply(conn->reader, &reply) != REDIS_OK) {
@@ -532,10 +844,24 @@ ngx_http_revoca_redis_read_handler(ngx_event_t *rev)
                 continue;
             }
 
+            if (conn->stream) {
+                if (conn->stream->handler(conn->stream->data, r)
+                    != NGX_OK)
+                {
+                    /* the stream's owner refuses what came */
+                    freeReplyObject(r);
+                    ngx_http_revoca_redis_stream_lost(conn);
+                    return;
+                }
+
+                freeReplyObject(r);
+                continue;
+            }
+
             rr->replies[rr->ngot++] = r;
         }
 
-        if (rr->ngot == rr->nreplies) {
+        if (!conn->stream && rr->ngot == rr->nreplies) {
             ngx_http_revoca_redis_done(conn, NGX_OK);
             return;
         }
@@ -557,12 +883,60 @@ refused:
 }
 
 
-static void
+/*
+ * An error reply that says the server cannot answer now, where another
+ * could: loading its data, a replica cut off from its primary that does
+ * not serve stale data, a script running.  Logged; NGX_ERROR if so.
+ */
+
+static ngx_int_t
+ngx_http_revoca_redis_transient(ngx_http_revoca_redis_req_t *rr)
+{
+    ngx_uint_t                       i, k;
+    redisReply                      *r;
+    ngx_str_t                       *t;
+    ngx_http_revoca_redis_server_t  *srv;
+
+    srv = rr->rmcf->servers->elts;
+
+    for (i = 0; i < rr->ngot; i++) {
+        r = rr->replies[i];
+
+        if (r->type != REDIS_REPLY_ERROR) {
+            continue;
+        }
+
+        for (k = 0; ngx_http_revoca_redis_transients[k].len; k++) {
+            t = &ngx_http_revoca_redis_transients[k];
+
+            if (r->len > t->len
+                && ngx_strncmp(r->str, t->data, t->len) == 0
+                && r->str[t->len] == ' ')
+            {
+                ngx_log_error(NGX_LOG_ERR, rr->log, 0,
+                              "revoca: redis %V cannot answer now: %*s",
+                              &srv[rr->server].name,
+                              ngx_min((size_t) r->len, 128), r->str);
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+void
 ngx_http_revoca_redis_done(ngx_http_revoca_redis_conn_t *conn, ngx_int_t rc)
 {
     ngx_uint_t                    i, retry;
     ngx_connection_t             *c;
     ngx_http_revoca_redis_req_t  *rr;
+
+    if (conn->stream) {
+        ngx_http_revoca_redis_stream_lost(conn);
+        return;
+    }
 
     rr = conn->rr;
     rr->conn = NULL;
@@ -577,7 +951,7 @@ ngx_http_revoca_redis_done(ngx_http_revoca_redis_conn_t *conn, ngx_int_t rc)
     c = conn->peer.connection;
 
     retry = (rc == NGX_ERROR && conn->reused && conn->received == 0
-             && !c->read->timedout && !c->write->timedout && rr->tries < 2);
+             && !c->read->timedout && !c->write->timedout && !rr->afresh);
 
     if (rc == NGX_OK
         && conn->reader->pos == conn->reader->len
@@ -589,15 +963,31 @@ ngx_http_revoca_redis_done(ngx_http_revoca_redis_conn_t *conn, ngx_int_t rc)
         ngx_http_revoca_redis_close(conn);
     }
 
-    if (retry) {
+    if (rc == NGX_OK && ngx_http_revoca_redis_transient(rr) != NGX_OK) {
+        rc = NGX_ERROR;
+    }
+
+    if (rc != NGX_OK || retry) {
         for (i = 0; i < rr->ngot; i++) {
             freeReplyObject(rr->replies[i]);
             rr->replies[i] = NULL;
         }
 
+        rr->ngot = 0;
+    }
+
+    if (retry) {
+        rr->afresh = 1;
+
         if (ngx_http_revoca_redis_start(rr, 0) != NGX_ERROR) {
             return;
         }
+    }
+
+    ngx_http_revoca_redis_health(rr, rc);
+
+    if (rc != NGX_OK && ngx_http_revoca_redis_next(rr) == NGX_AGAIN) {
+        return;
     }
 
     ngx_http_revoca_metrics_latency(rr->rmcf, ngx_current_msec - rr->start);
@@ -608,6 +998,59 @@ ngx_http_revoca_redis_done(ngx_http_revoca_redis_conn_t *conn, ngx_int_t rc)
     }
 
     rr->handler(rr, rc);
+}
+
+
+/* an attempt's outcome on rr->server: its health, the metrics */
+
+static void
+ngx_http_revoca_redis_health(ngx_http_revoca_redis_req_t *rr, ngx_int_t rc)
+{
+    ngx_http_revoca_redis_health_t  *h;
+    ngx_http_revoca_redis_server_t  *srv;
+
+    h = &ngx_http_revoca_redis_servers[rr->server];
+    srv = rr->rmcf->servers->elts;
+    srv = &srv[rr->server];
+
+    if (rr->probe) {
+        h->probing = 0;
+        rr->probe = 0;
+    }
+
+    if (rc == NGX_OK) {
+
+        if (h->skipped) {
+            ngx_log_error(NGX_LOG_NOTICE, rr->log, 0,
+                          "revoca: redis %V answers again, used again",
+                          &srv->name);
+        }
+
+        h->fails = 0;
+        h->skipped = 0;
+        h->backoff = NGX_HTTP_REVOCA_REDIS_BACKOFF;
+        return;
+    }
+
+    (void) ngx_atomic_fetch_add(
+        &ngx_http_revoca_metrics_slot(rr->rmcf)->server_errors[rr->server],
+        1);
+
+    h->fails++;
+
+    if (h->fails < NGX_HTTP_REVOCA_REDIS_FAILS
+        || rr->rmcf->servers->nelts < 2)
+    {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, rr->log, 0,
+                  "revoca: redis %V failed %ui times in a row, skipped"
+                  " for %M ms", &srv->name, h->fails, h->backoff);
+
+    h->skipped = 1;
+    h->skip_until = ngx_current_msec + h->backoff;
+    h->backoff = ngx_min(2 * h->backoff, NGX_HTTP_REVOCA_REDIS_BACKOFF_MAX);
 }
 
 
@@ -644,7 +1087,8 @@ ngx_http_revoca_redis_keep(ngx_http_revoca_redis_conn_t *conn)
 
     ngx_add_timer(c->read, rmcf->keepalive_timeout);
 
-    ngx_queue_insert_head(&ngx_http_revoca_redis_idle, &conn->queue);
+    ngx_queue_insert_head(&ngx_http_revoca_redis_servers[conn->server].idle,
+                          &conn->queue);
     ngx_http_revoca_redis_nidle++;
 }
 
@@ -691,9 +1135,26 @@ ngx_http_revoca_redis_dummy_handler(ngx_event_t *ev)
 static void
 ngx_http_revoca_redis_close(ngx_http_revoca_redis_conn_t *conn)
 {
-    if (conn->peer.connection) {
-        ngx_close_connection(conn->peer.connection);
+    ngx_pool_t        *pool;
+    ngx_connection_t  *c;
+
+    c = conn->peer.connection;
+
+    if (c) {
+        if (c->ssl) {
+            /* nothing more to say to Redis: no close_notify to wait for */
+            c->ssl->no_wait_shutdown = 1;
+            c->ssl->no_send_shutdown = 1;
+            (void) ngx_ssl_shutdown(c);
+        }
+
+        pool = c->pool;
+        ngx_close_connection(c);
         conn->peer.connection = NULL;
+
+        if (pool) {
+            ngx_destroy_pool(pool);
+        }
     }
 
     if (conn->reader) {
@@ -719,6 +1180,11 @@ ngx_http_revoca_redis_cleanup(void *data)
         rr->conn = NULL;
     }
 
+    if (rr->probe && ngx_http_revoca_redis_servers) {
+        ngx_http_revoca_redis_servers[rr->server].probing = 0;
+        rr->probe = 0;
+    }
+
     for (i = 0; i < rr->ngot; i++) {
         if (rr->replies[i]) {
             freeReplyObject(rr->replies[i]);
@@ -727,4 +1193,114 @@ ngx_http_revoca_redis_cleanup(void *data)
     }
 
     rr->ngot = 0;
+}
+
+
+ngx_http_revoca_redis_stream_t *
+ngx_http_revoca_redis_stream_open(u_char *cmd, size_t len,
+    ngx_http_revoca_redis_stream_pt handler, void *data)
+{
+    ngx_int_t                        server;
+    ngx_http_revoca_redis_conn_t    *conn;
+    ngx_http_revoca_redis_stream_t  *st;
+
+    if (ngx_http_revoca_redis_servers == NULL) {
+        return NULL;
+    }
+
+    st = ngx_calloc(sizeof(ngx_http_revoca_redis_stream_t), ngx_cycle->log);
+    if (st == NULL) {
+        return NULL;
+    }
+
+    st->rr.rmcf = ngx_http_revoca_redis_conf;
+    st->rr.log = ngx_cycle->log;
+    st->rr.cmd = cmd;
+    st->rr.cmd_len = len;
+    st->handler = handler;
+    st->data = data;
+
+    /* the first healthy server, without probing a skipped one */
+
+    server = ngx_http_revoca_redis_pick(&st->rr, -1);
+
+    if (st->rr.probe) {
+        ngx_http_revoca_redis_servers[server].probing = 0;
+        st->rr.probe = 0;
+    }
+
+    st->rr.server = (server == NGX_DECLINED) ? 0 : server;
+
+    if (ngx_http_revoca_redis_connect(&st->rr, st) == NGX_ERROR) {
+        ngx_free(st);
+        return NULL;
+    }
+
+    conn = st->conn;
+
+    /* closed as idle when the worker shuts down */
+    conn->peer.connection->idle = 1;
+
+    return st;
+}
+
+
+ngx_int_t
+ngx_http_revoca_redis_stream_send(ngx_http_revoca_redis_stream_t *st,
+    u_char *cmd, size_t len)
+{
+    ngx_http_revoca_redis_conn_t  *conn;
+
+    conn = st->conn;
+
+    if (!conn->connected || st->rr.sent < st->rr.cmd_len
+        || (!conn->ready && ngx_http_revoca_redis_init_len))
+    {
+        return NGX_DECLINED;
+    }
+
+    st->rr.cmd = cmd;
+    st->rr.cmd_len = len;
+    st->rr.sent = 0;
+
+    if (ngx_http_revoca_redis_send(conn) == NGX_ERROR) {
+        ngx_http_revoca_redis_stream_lost(conn);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_revoca_redis_stream_close(ngx_http_revoca_redis_stream_t *st)
+{
+    st->conn->rr = NULL;
+    st->conn->stream = NULL;
+    ngx_http_revoca_redis_close(st->conn);
+    ngx_free(st);
+}
+
+
+ngx_str_t *
+ngx_http_revoca_redis_stream_server(ngx_http_revoca_redis_stream_t *st)
+{
+    return st->conn->peer.name;
+}
+
+
+static void
+ngx_http_revoca_redis_stream_lost(ngx_http_revoca_redis_conn_t *conn)
+{
+    void                            *data;
+    ngx_http_revoca_redis_stream_t  *st;
+    ngx_http_revoca_redis_stream_pt  handler;
+
+    st = conn->stream;
+    handler = st->handler;
+    data = st->data;
+
+    ngx_http_revoca_redis_stream_close(st);
+
+    (void) handler(data, NULL);
 }

@@ -152,6 +152,7 @@ ngx_http_revoca_sign(ngx_http_request_t *r, ngx_http_revoca_ctx_t *ctx,
         ctx->no_cache = 1;
 
     } else if (rlcf->cache && rmcf->cache_zone) {
+        ans.asked = ctx->rr.start;
         ngx_http_revoca_cache_put(rmcf->cache_zone, &ctx->cache_key, &ans);
     }
 

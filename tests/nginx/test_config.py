@@ -3,6 +3,7 @@ configuration; bad configurations are refused with a message."""
 import os
 
 from conftest import Nginx
+from test_redis_tls import tls_pki  # noqa: F401 (a fixture)
 
 
 def test_nginx_t_smoke(stack, tmp_path):
@@ -119,26 +120,56 @@ def test_sanitizer_runtime_matches_the_build(stack, make_nginx):
     assert ("libasan" in maps) == bool(os.environ.get("REVOCA_NGINX_PRELOAD"))
 
 
-def test_redis_tls_in_the_file_is_refused(stack, tmp_path):
-    """The module does not speak TLS to Redis yet: a shared file that says
-    redis.tls is refused at `nginx -t` rather than sending the password in
-    the clear to the server the file names; servers named with
-    revoca_redis (plain, e.g. a local replica) are still allowed."""
-    conf = os.path.join(stack.tmp, "tls.conf")
+def tls_file(stack, name, redis):
+    """STACK's config file with REDIS more settings of its redis group."""
+    conf = os.path.join(stack.tmp, name + ".conf")
     with open(stack.conf) as f:
         text = f.read()
-    ca = os.path.join(stack.tmp, "pki", "issuer.pem")
     tls = text.replace('redis = { host = "127.0.0.1";',
-                       'redis = { tls = true; tls_ca = "%s"; '
-                       'host = "127.0.0.1";' % ca, 1)
+                       'redis = { %s host = "127.0.0.1";' % redis, 1)
     assert tls != text
     with open(conf, "w") as f:
         f.write(tls)
-    p = Nginx(tmp_path / "tls", conf).check_config()
-    assert p.returncode != 0
-    assert "redis.tls is set in \"%s\"" % conf in p.stderr, p.stderr
-    n = Nginx(tmp_path / "plain", conf,
-              http="revoca_config %s; revoca_redis 127.0.0.1:%d;"
-              % (conf, stack.redis.port))
-    p = n.check_config()
+    return conf
+
+
+def test_redis_tls_in_the_file(stack, tmp_path, tls_pki):
+    """redis.tls of the shared file is the module's too (one home for the
+    settings, read from the core's ocsp_config_t): nginx -t loads the CA
+    and the client certificate, and refuses, naming it, one that cannot be
+    loaded, rather than going on without TLS."""
+    ok = tls_file(stack, "tls", 'tls = true; tls_ca = "%s"; '
+                  'tls_cert = "%s"; tls_key = "%s";'
+                  % (tls_pki["ca"], tls_pki["client_cert"],
+                     tls_pki["client_key"]))
+    p = Nginx(tmp_path / "tls", ok).check_config()
     assert p.returncode == 0, p.stderr
+    # and for servers named with revoca_redis
+    p = Nginx(tmp_path / "tls2", ok,
+              http="revoca_config %s; revoca_redis 127.0.0.1:%d; "
+              "revoca_redis localhost:%d;"
+              % (ok, stack.redis.port, stack.redis.port)).check_config()
+    assert p.returncode == 0, p.stderr
+
+    # a CA bundle that is not one
+    bad_ca = tls_file(stack, "badca", 'tls = true; tls_ca = "%s";'
+                      % os.path.join(stack.tmp, "revoca.conf"))
+    p = Nginx(tmp_path / "badca", bad_ca).check_config()
+    assert p.returncode != 0
+    assert "revoca.conf" in p.stderr and "[emerg]" in p.stderr, p.stderr
+
+    # a client key that is not the certificate's
+    mismatch = tls_file(stack, "mismatch", 'tls = true; tls_ca = "%s"; '
+                        'tls_cert = "%s"; tls_key = "%s";'
+                        % (tls_pki["ca"], tls_pki["client_cert"],
+                           tls_pki["rogue_key"]))
+    p = Nginx(tmp_path / "mismatch", mismatch).check_config()
+    assert p.returncode != 0
+    assert "redis.tls_cert" in p.stderr and "mismatch.conf" in p.stderr, \
+        p.stderr
+
+
+def test_too_many_redis_servers(stack, tmp_path):
+    http = "revoca_config %s;" % stack.conf + "".join(
+        "revoca_redis 127.0.0.1:%d;" % (7000 + i) for i in range(9))
+    check_fails(tmp_path, "nine", http, "", "more than 8")

@@ -18,6 +18,8 @@ static void test_each_key(void)
     KEY(ocsp_key_events(buf, "revoca"), "revoca:events");
     KEY(ocsp_key_cert(buf, "revoca", "demo", "1a2b"), "revoca:cert:demo:1a2b");
     KEY(ocsp_key_ocsp(buf, "revoca", "demo", "1a2b"), "revoca:ocsp:demo:1a2b");
+    KEY(ocsp_key_invalidate(buf, "revoca"), "revoca:invalidate");
+    KEY(ocsp_key_invalidate(buf, "p"), "p:invalidate");
     KEY(ocsp_key_due(buf, "revoca", "demo"), "revoca:due:demo");
     KEY(ocsp_key_revoked(buf, "revoca", "demo", 0), "revoca:revoked:demo:0");
     KEY(ocsp_key_revoked(buf, "p", "ca-2", 4294967295u),

@@ -582,6 +582,7 @@ int crl_gen_full(crl_gen_t *g, crl_issuer_t *is, char *err)
     }
     st.full_number = p.number;
     st.full_this_update = p.this_update;
+    st.full_next_update = p.next_update;
     st.full_cutoff_ms = t0 - crl_conf->clock_skew * 1000;
     st.full_max_ms = last_change;
 
@@ -685,6 +686,7 @@ int crl_gen_delta(crl_gen_t *g, crl_issuer_t *is, char *err)
     }
     st.delta_number = p.number;
     st.delta_this_update = p.this_update;
+    st.delta_next_update = p.next_update;
     st.delta_base = p.base_number;
     st.delta_max_ms = max_ms > st.full_max_ms ? max_ms : st.full_max_ms;
     crl_lease_acquire(g->conn, &is->lease);

@@ -19,10 +19,12 @@
 typedef struct {
     uint64_t full_number; /* 0: no full CRL published yet */
     int64_t full_this_update;
-    int64_t full_cutoff_ms; /* deltas list changes after this */
-    int64_t full_max_ms;    /* newest change the full CRL saw */
+    int64_t full_next_update; /* for `revoca health` (responder/health.h) */
+    int64_t full_cutoff_ms;   /* deltas list changes after this */
+    int64_t full_max_ms;      /* newest change the full CRL saw */
     uint64_t delta_number;
     int64_t delta_this_update;
+    int64_t delta_next_update;
     uint64_t delta_base;
     int64_t delta_max_ms;
 } crl_state_t;

@@ -48,12 +48,12 @@ int crl_lease_init(crl_lease_t *l, const char *prefix, const char *issuer,
 static long long crl_eval(ocsp_rconn_t *conn, const char *script, int nkeys,
                           int argc, const char **argv)
 {
-    const char *a[24];
+    const char *a[28];
     char nk[8];
     redisReply *r;
     long long v = -1;
 
-    if (argc > 21) {
+    if (argc > 25) {
         return -1;
     }
     snprintf(nk, sizeof(nk), "%d", nkeys);
@@ -116,9 +116,9 @@ void crl_lease_release(ocsp_rconn_t *conn, crl_lease_t *l)
 int crl_lease_hset(ocsp_rconn_t *conn, const crl_lease_t *l, const char *key,
                    int argc, const char **argv)
 {
-    const char *a[19];
+    const char *a[23];
 
-    if (argc > 16 || argc % 2 != 0) {
+    if (argc > 20 || argc % 2 != 0) {
         return -1;
     }
     a[0] = l->key;

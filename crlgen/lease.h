@@ -40,7 +40,7 @@ int crl_lease_safe(const crl_lease_t *l);
 void crl_lease_release(ocsp_rconn_t *conn, crl_lease_t *l);
 
 /*
- * HSET of argc/2 (at most 8) field-value pairs into KEY, done by Redis only
+ * HSET of argc/2 (at most 10) field-value pairs into KEY, done by Redis only
  * while L is still ours.  Returns 1 if written, 0 if the lease was lost, -1 on
  * error.
  */

@@ -48,6 +48,9 @@ static const struct {
                "[--strict]\n          [--ca-file FILE]\n"},
     {"resign", "resign  --issuer N (--all | --serial HEX | --status) "
                "[--rate N]\n"},
+    {"health", "health  [--format table|json] [--max-lag N] "
+               "[--max-overdue SECONDS]\n"
+               "          (exit 1: unhealthy, each problem printed)\n"},
 };
 
 static const char usage_notes[] =
@@ -1037,6 +1040,8 @@ int main(int argc, char **argv)
         status = cli_import(&cli, argc - i, argv + i);
     } else if (strcmp(cmd, "resign") == 0) {
         status = cli_resign(&cli, argc - i, argv + i);
+    } else if (strcmp(cmd, "health") == 0) {
+        status = cli_health(&cli, argc - i, argv + i);
     } else {
         status = cmd_event(&cli, cmd, argc - i, argv + i);
     }

@@ -179,6 +179,7 @@ void ocsp_rconn_fail(ocsp_rconn_t *conn, const char *why)
         return; /* the next Sentinel is asked; rconn_discover() judges */
     }
     conn->failures++;
+    conn->errors_total++;
     conn->retry_at_ms = ocsp_now_ms() + conn->backoff_ms;
     rconn_log_failure(conn);
     conn->backoff_ms *= 2;
@@ -607,6 +608,7 @@ static int rconn_open(ocsp_rconn_t *conn, const rconn_target_t *t)
             return -1;
         }
     }
+    conn->connects_total++;
     return 0;
 }
 

@@ -97,6 +97,9 @@ typedef struct {
     /* Failures since the last success, and since the last log line. */
     unsigned long failures, unlogged;
     long logged_ms;
+    /* Since init, for metrics: failures (ocsp_rconn_fail()), and
+     * connections made (the first one included). */
+    uint64_t errors_total, connects_total;
     char err[OCSP_ERR_MAX];
 } ocsp_rconn_t;
 

@@ -69,9 +69,12 @@ int signer_init(signer_t *s, const ocsp_config_t *cf, volatile int *stop)
 {
     const config_setting_t *g = config_lookup(&cf->lc, "signer");
     int64_t batch = 256, idle = 30, lease = 60, threads = 1, stats = 60;
+    int64_t metrics_every = 10;
+    const char *metrics_file = NULL;
     static const char *const known[] = {
-        "batch",        "claim_idle",     "lease", "consumer",
-        "sign_threads", "stats_interval", NULL};
+        "batch",        "claim_idle",       "lease",
+        "consumer",     "sign_threads",     "stats_interval",
+        "metrics_file", "metrics_interval", NULL};
 
     memset(s, 0, sizeof(*s));
     s->cf = cf;
@@ -85,7 +88,25 @@ int signer_init(signer_t *s, const ocsp_config_t *cf, volatile int *stop)
          ocsp_conf_int(g, "sign_threads", 1, SIGNER_POOL_MAX, &threads,
                        cf->path, s->err) != 0 ||
          ocsp_conf_duration(g, "stats_interval", &stats, cf->path, s->err) !=
-             0)) {
+             0 ||
+         ocsp_conf_string(g, "metrics_file", &metrics_file, cf->path, s->err) !=
+             0 ||
+         ocsp_conf_duration(g, "metrics_interval", &metrics_every, cf->path,
+                            s->err) != 0)) {
+        return -1;
+    }
+    if (metrics_every < 1 || metrics_every > 3600) {
+        ocsp_conf_error(s->err, cf->path,
+                        ocsp_conf_where(g, "metrics_interval"),
+                        "signer: metrics_interval must be 1s..1h");
+        return -1;
+    }
+    s->metrics_every_ms = metrics_every * 1000;
+    if (metrics_file != NULL &&
+        (size_t)snprintf(s->metrics_file, sizeof(s->metrics_file), "%s",
+                         metrics_file) >= sizeof(s->metrics_file)) {
+        ocsp_conf_error(s->err, cf->path, ocsp_conf_where(g, "metrics_file"),
+                        "signer: metrics_file too long");
         return -1;
     }
     if (stats < 0) {
@@ -124,6 +145,11 @@ int signer_init(signer_t *s, const ocsp_config_t *cf, volatile int *stop)
         signer_registry_error(s, cf);
         return -1;
     }
+    s->applied = calloc(s->reg.n ? s->reg.n : 1, sizeof(*s->applied));
+    if (s->applied == NULL) {
+        snprintf(s->err, sizeof(s->err), "out of memory");
+        return -1;
+    }
     if (s->sign_threads > 1) {
         s->jobs = calloc(SIGNER_BATCH_MAX, sizeof(*s->jobs));
         if (s->jobs == NULL) {
@@ -146,6 +172,10 @@ int signer_init(signer_t *s, const ocsp_config_t *cf, volatile int *stop)
 
 void signer_free(signer_t *s)
 {
+    signer_metrics_stop(s->metrics);
+    s->metrics = NULL;
+    free(s->applied);
+    s->applied = NULL;
     ocsp_purger_stop(s->purger);
     s->purger = NULL;
     ocsp_purge_conf_free(&s->purge);
@@ -196,6 +226,45 @@ static void signer_log_stats(const signer_t *s, const char *what)
                  (unsigned long long)atomic_load(&ps->gave_up),
                  (unsigned long long)atomic_load(&ps->dropped));
     }
+}
+
+/* Hands the counters to the metrics thread (signer_metrics.h). */
+static void signer_publish(signer_t *s)
+{
+    const ocsp_purge_stats_t *ps =
+        s->purger != NULL ? ocsp_purger_stats(s->purger) : NULL;
+    signer_counts_t c;
+
+    if (s->metrics == NULL) {
+        return;
+    }
+    memset(&c, 0, sizeof(c));
+    c.events = s->events;
+    c.unreadable = s->unreadable;
+    c.signed_responses = s->signed_responses;
+    c.computed = s->computed;
+    c.conflicts = s->conflicts;
+    c.batches = s->batches;
+    c.sign_ns = s->sign_ns;
+    c.invalidations = s->changes.invalidations;
+    c.purge_jobs = s->changes.purge_jobs;
+    c.redis_errors = s->read_conn.errors_total + s->tx_conn[0].errors_total +
+                     s->tx_conn[1].errors_total;
+    c.redis_connects = s->read_conn.connects_total +
+                       s->tx_conn[0].connects_total +
+                       s->tx_conn[1].connects_total;
+    if (ps != NULL) {
+        c.purge_taken = atomic_load(&ps->jobs);
+        c.purge_runs = atomic_load(&ps->runs);
+        c.purge_succeeded = atomic_load(&ps->succeeded);
+        c.purge_failed = atomic_load(&ps->failed);
+        c.purge_retries = atomic_load(&ps->retries);
+        c.purge_gave_up = atomic_load(&ps->gave_up);
+        c.purge_dropped = atomic_load(&ps->dropped);
+    }
+    c.applied = s->applied;
+    signer_metrics_publish(s->metrics, &c);
+    s->metrics_pub_ms = ocsp_now_ms();
 }
 
 /* Adds the time since *T0 to phase PHASE and restarts *T0. */
@@ -329,6 +398,14 @@ int signer_run(signer_t *s)
             ocsp_log(OCSP_LOG_ERR, "%s action=\"purges not run\"", s->err);
         }
     }
+    if (s->metrics_file[0] != '\0' && s->metrics == NULL) {
+        s->metrics = signer_metrics_start(s->cf, &s->reg, s->metrics_file,
+                                          s->metrics_every_ms, s->events_key,
+                                          SIGNER_GROUP, s->err);
+        if (s->metrics == NULL) {
+            ocsp_log(OCSP_LOG_ERR, "%s action=\"no metrics written\"", s->err);
+        }
+    }
     s->stats_ms = ocsp_now_ms();
     while (!*s->stop) {
         char expiry[160]; /* issue 11 part 4: a day's warning, issuer.h */
@@ -345,6 +422,9 @@ int signer_run(signer_t *s)
             ocsp_now_ms() - s->stats_ms >= s->stats_every_ms) {
             s->stats_ms = ocsp_now_ms();
             signer_log_stats(s, "stats");
+        }
+        if (s->metrics != NULL && ocsp_now_ms() - s->metrics_pub_ms >= 1000) {
+            signer_publish(s);
         }
         if (ocsp_rconn_ensure(&s->read_conn, s->stop, 0) != 0 ||
             ocsp_rconn_ensure(&s->tx_conn[0], s->stop, 0) != 0 ||
@@ -514,10 +594,14 @@ int signer_run(signer_t *s)
         ocsp_log(OCSP_LOG_WARN, "last batch unconfirmed err=\"%s\"",
                  signer_err(s));
     }
+    signer_publish(s);
     /* the run in hand ends within purge.timeout; its jobs stay pending */
     ocsp_purger_stop(s->purger);
     s->purger = NULL;
     signer_log_stats(s, "stopped");
+    /* the last file, with the counters of the batches just finished */
+    signer_metrics_stop(s->metrics);
+    s->metrics = NULL;
     ocsp_log(OCSP_LOG_INFO,
              "time wall_ms build=%lld ahead=%lld flush=%lld finish=%lld "
              "sync=%lld",

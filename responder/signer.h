@@ -23,6 +23,7 @@
 #include "keys.h"
 #include "purge.h"
 #include "rconn.h"
+#include "signer_metrics.h"
 #include "signer_pool.h"
 
 #define SIGNER_GROUP "signer"
@@ -90,7 +91,18 @@ typedef struct {
      * WATCH conflicts, transactions committed, signatures computed (a
      * repeated batch signs again: computed > signed). */
     uint64_t events, signed_responses, conflicts, batches, computed;
+    uint64_t unreadable; /* of events: entries that were no event */
+    int64_t sign_ns;     /* wall time computing signatures */
+    /* Events applied by issuer (the registry's index) and kind, for the
+     * metrics; owned, reg.n rows. */
+    uint64_t (*applied)[SIGNER_KINDS];
     signer_changes_t changes;
+    /* signer.metrics_file (or --metrics-file: signer_main.c sets it after
+     * signer_init()): "" is off; written every metrics_every_ms. */
+    char metrics_file[4096];
+    int64_t metrics_every_ms;
+    signer_metrics_t *metrics; /* owned; NULL when off */
+    long metrics_pub_ms;       /* counters last published */
     /* Invalidations and CDN purges (purge.h): the channel and the stream
      * the transactions write, the purge group, the purger thread. */
     char invalidate_key[OCSP_KEY_MAX];

@@ -1,7 +1,9 @@
 /*
  * revoca-signer: see signer.h.
  *
- *   revoca-signer -c FILE [-v]      run
+ *   revoca-signer -c FILE [-v] [--metrics-file FILE]
+ *                                   run (the metrics file given here
+ *                                   overrides signer.metrics_file)
  *   revoca-signer -c FILE --check   validate the configuration and the
  *                                   responder keys, print what it would
  *                                   run with, exit 0 (or 1, the error
@@ -25,8 +27,13 @@ static volatile int stop_flag;
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: revoca-signer -c FILE [--check] [-v]\n"
+    fprintf(f, "usage: revoca-signer -c FILE [--check] [-v] "
+               "[--metrics-file FILE]\n"
                "  -c, --config FILE  the Revoca configuration file\n"
+               "      --metrics-file FILE\n"
+               "                     write Prometheus metrics to FILE "
+               "(overrides\n"
+               "                     signer.metrics_file)\n"
                "      --check        validate the configuration and the "
                "responder keys,\n"
                "                     print what would run, exit\n"
@@ -60,6 +67,12 @@ static void print_check(const ocsp_config_t *cf, const signer_t *s)
            cf->prefix, s->consumer, s->batch,
            (long long)(s->claim_idle_ms / 1000), (long long)s->lease,
            s->sign_threads);
+    if (s->metrics_file[0] != '\0') {
+        printf("metrics file=%s interval=%llds\n", s->metrics_file,
+               (long long)(s->metrics_every_ms / 1000));
+    } else {
+        printf("metrics off\n");
+    }
     if (s->purge.enabled) {
         printf("purge hook=%s timeout=%llds attempts=%lld backoff=%llds "
                "backoff_max=%llds batch=%lld claim_idle=%llds "
@@ -95,10 +108,11 @@ int main(int argc, char **argv)
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
         {"check", no_argument, NULL, 'k'},
+        {"metrics-file", required_argument, NULL, 'm'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    const char *file = NULL;
+    const char *file = NULL, *metrics_file = NULL;
     ocsp_config_t cf;
     signer_t s;
     char err[OCSP_ERR_MAX];
@@ -111,6 +125,13 @@ int main(int argc, char **argv)
             break;
         case 'k':
             check = 1;
+            break;
+        case 'm':
+            if (optarg[0] == '\0' || strlen(optarg) >= sizeof(s.metrics_file)) {
+                fprintf(stderr, "revoca-signer: --metrics-file: bad path\n");
+                return 2;
+            }
+            metrics_file = optarg;
             break;
         case 'v':
             level = OCSP_LOG_DEBUG;
@@ -140,6 +161,9 @@ int main(int argc, char **argv)
         signer_free(&s);
         ocsp_config_free(&cf);
         return rc;
+    }
+    if (metrics_file != NULL) {
+        snprintf(s.metrics_file, sizeof(s.metrics_file), "%s", metrics_file);
     }
     for (size_t i = 0; i < s.reg.n; i++) {
         if (s.reg.issuers[i].warning[0] != '\0') {

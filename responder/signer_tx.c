@@ -13,6 +13,15 @@
 #include "response.h"
 #include "stored.h"
 
+/* Monotonic nanoseconds (the signing time of the metrics). */
+static int64_t tx_mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 /* Bytes of a transaction queued before they are sent (w_cmd()). */
 #define SIGNER_SEND_AT (64 * 1024)
 
@@ -333,7 +342,7 @@ static int item_write(signer_t *s, signer_batch_t *w, signer_item_t *it,
     unsigned shard;
     int on_crl, h, unauthorized, written = -1;
     ocsp_answer_e answer;
-    int64_t due_at;
+    int64_t due_at, t0;
     ocsp_cert_status_e status;
     int64_t rev_time;
     int reason;
@@ -386,6 +395,7 @@ static int item_write(signer_t *s, signer_batch_t *w, signer_item_t *it,
         ocsp_single_t single;
 
         item_single(it, now, status, rev_time, reason, &single);
+        t0 = tx_mono_ns();
         for (h = 0; h < OCSP_HASH_COUNT; h++) {
             single.hash = (ocsp_hash_e)h;
             if (ocsp_response_sign(it->iss, &single, &der[h], &der_len[h]) !=
@@ -395,6 +405,7 @@ static int item_write(signer_t *s, signer_batch_t *w, signer_item_t *it,
                 goto failed;
             }
         }
+        s->sign_ns += tx_mono_ns() - t0;
         s->computed += OCSP_HASH_COUNT;
     }
     if (!unauthorized) {
@@ -596,6 +607,7 @@ static void batch_presign(signer_t *s, signer_batch_t *b, int64_t now)
 {
     size_t i, n = 0;
     uint16_t item_of[SIGNER_BATCH_MAX]; /* job -> item */
+    int64_t t0;
 
     for (i = 0; i < b->nitems; i++) {
         if (item_job(&b->items[i], now, &s->jobs[n])) {
@@ -605,7 +617,9 @@ static void batch_presign(signer_t *s, signer_batch_t *b, int64_t now)
     if (n == 0) {
         return;
     }
+    t0 = tx_mono_ns();
     signer_pool_run(s->pool, s->jobs, n);
+    s->sign_ns += tx_mono_ns() - t0;
     for (i = 0; i < n; i++) {
         signer_item_t *it = &b->items[item_of[i]];
 
@@ -970,6 +984,39 @@ int signer_tx_finish(signer_t *s, signer_batch_t *b)
     return outcome;
 }
 
+/* Counts the acknowledged entry EN of B for the metrics. */
+static void tx_count(signer_t *s, const signer_batch_t *b,
+                     const signer_entry_t *en)
+{
+    size_t at;
+    int kind;
+
+    if (en->ev == NULL) {
+        s->unreadable++;
+        return;
+    }
+    switch (en->ev->kind_case) {
+    case REVOCA__EVENT__KIND_ISSUED:
+        kind = SIGNER_KIND_ISSUED;
+        break;
+    case REVOCA__EVENT__KIND_REVOKED:
+        kind = SIGNER_KIND_REVOKED;
+        break;
+    case REVOCA__EVENT__KIND_HOLD:
+        kind = SIGNER_KIND_HOLD;
+        break;
+    case REVOCA__EVENT__KIND_RELEASE:
+        kind = SIGNER_KIND_RELEASE;
+        break;
+    default:
+        return;
+    }
+    at = (size_t)(b->items[en->item].iss - s->reg.issuers);
+    if (at < s->reg.n) {
+        s->applied[at][kind]++;
+    }
+}
+
 /* Which transaction connection CONN is (0 or 1). */
 static size_t tx_index(const signer_t *s, const ocsp_rconn_t *conn)
 {
@@ -989,6 +1036,7 @@ int signer_tx_ack_send(signer_t *s, signer_batch_t *b)
         if (en->ev == NULL ||
             (!b->items[en->item].bad && !b->items[en->item].failed)) {
             argv[3 + acks++] = en->id;
+            tx_count(s, b, en);
         }
     }
     s->events += acks;

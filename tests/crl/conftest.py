@@ -13,8 +13,8 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
 
-from revoca_fixtures import (BUILD, Daemon, Stack, cert, make_pki_dir,  # noqa: E402,F401
-                             pki_dir, pki_rsa_dir, wait_for)
+from revoca_fixtures import (BUILD, Daemon, LoopbackListener, Stack, cert,  # noqa: E402,F401
+                             make_pki_dir, pki_dir, pki_rsa_dir, wait_for)
 
 CRLGEN = os.path.join(BUILD, "crlgen", "revoca-crlgen")
 SEED = os.path.join(BUILD, "crlgen", "crlgen-seed")
@@ -209,47 +209,32 @@ def new_leaf(s, stem):
     return s.path(stem + ".pem")
 
 
-class Forwarder:
+class Forwarder(LoopbackListener):
     """A TCP forwarder on a free loopback port to the Redis at TARGET (a
     port), which the test moves as a virtual IP moves to a promoted
     replica: switch() drops every forwarded connection.  Bytes pass
     through untouched; both ends are real redis-server and daemons."""
 
     def __init__(self, target):
-        import socket
         import threading
         self.target = target
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
         self.lock = threading.Lock()
         self.conns = []
-        self.stop = False
-        threading.Thread(target=self.serve, daemon=True).start()
+        super().__init__()
 
-    def serve(self):
+    def accepted(self, c):
         import socket
         import threading
-        self.sock.settimeout(0.2)
-        while not self.stop:
-            try:
-                c, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                break
-            try:
-                u = socket.create_connection(("127.0.0.1", self.target), 2)
-            except OSError:
-                c.close()
-                continue
-            with self.lock:
-                self.conns += [c, u]
-            for a, b in ((c, u), (u, c)):
-                threading.Thread(target=self.pump, args=(a, b),
-                                 daemon=True).start()
+        try:
+            u = socket.create_connection(("127.0.0.1", self.target), 2)
+        except OSError:
+            c.close()
+            return
+        with self.lock:
+            self.conns += [c, u]
+        for a, b in ((c, u), (u, c)):
+            threading.Thread(target=self.pump, args=(a, b),
+                             daemon=True).start()
 
     @staticmethod
     def pump(a, b):
@@ -281,6 +266,5 @@ class Forwarder:
             x.close()
 
     def close(self):
-        self.stop = True
         self.switch(self.target)
-        self.sock.close()
+        super().close()

@@ -9,32 +9,21 @@ import threading
 import time
 
 from conftest import CrlStack, wait_for
+from revoca_fixtures import LoopbackListener
 
 
-class LoadingRedis:
+class LoadingRedis(LoopbackListener):
     """Answers every command with -LOADING; counts connections and
     commands (a command is one RESP array)."""
 
     def __init__(self):
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
         self.connections = 0
         self.commands = 0
-        self.stop = False
-        threading.Thread(target=self.serve, daemon=True).start()
+        super().__init__(backlog=16)
 
-    def serve(self):
-        self.sock.settimeout(0.2)
-        while not self.stop:
-            try:
-                c, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            self.connections += 1
-            threading.Thread(target=self.client, args=(c,), daemon=True).start()
+    def accepted(self, c):
+        self.connections += 1
+        threading.Thread(target=self.client, args=(c,), daemon=True).start()
 
     def client(self, c):
         c.settimeout(0.2)
@@ -55,10 +44,6 @@ class LoadingRedis:
             except OSError:
                 break
         c.close()
-
-    def close(self):
-        self.stop = True
-        self.sock.close()
 
 
 def test_loading_replies_back_off_and_log_once(tmp_path, pki_dir):

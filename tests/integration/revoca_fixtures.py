@@ -44,6 +44,40 @@ def wait_for(pred, timeout=20.0, interval=0.02, what="condition"):
         time.sleep(interval)
 
 
+class LoopbackListener:
+    """A TCP server of a test's own on a free loopback port: a thread
+    accepts connections and hands each to accepted(conn); close() stops
+    it.  Subclasses say what a connection gets."""
+
+    def __init__(self, backlog=64):
+        import threading
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(backlog)
+        self.port = self.sock.getsockname()[1]
+        self.stop = False
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        self.sock.settimeout(0.2)
+        while not self.stop:
+            try:
+                c, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            self.accepted(c)
+
+    def accepted(self, conn):
+        raise NotImplementedError
+
+    def close(self):
+        self.stop = True
+        self.sock.close()
+
+
 class RedisServer:
     """A real redis-server on a free loopback port, with AOF like prod.
     TLS, a dict with "cert", "key", "ca" (and optionally "client_cert",

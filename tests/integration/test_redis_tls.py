@@ -18,7 +18,7 @@ import subprocess
 
 import pytest
 
-from revoca_fixtures import (BUILD, ROOT, Daemon, Stack, cert,
+from revoca_fixtures import (BUILD, ROOT, SIGNER, Daemon, Stack, cert,
                              openssl_ocsp_status, render_conf, wait_for)
 
 CRLGEN = os.path.join(BUILD, "crlgen", "revoca-crlgen")
@@ -412,7 +412,11 @@ def test_components_work_under_their_documented_acls(make_stack, tls_pki):
                                 'user = "%s"; password = "pw-%s"; ' %
                                 (user, user))
     admin.execute_command("ACL", "LOG", "RESET")
-    signer = s.start_signer(conf=confs["signer"])
+    # with its metrics thread, whose queries are under the signer's ACL too
+    prom = os.path.join(s.tmp, "signer.prom")
+    signer = Daemon([SIGNER, "-c", confs["signer"], "-v", "--metrics-file",
+                     prom], os.path.join(s.tmp, "signer-acl.log")).start()
+    s.signers.append(signer)
     issue_revoke_publish(s, confs)
     # the crlgen daemon too (lease, state, consumer group), for a few cycles
     gen = s.start_crlgen(conf=confs["crlgen"])
@@ -430,6 +434,20 @@ def test_components_work_under_their_documented_acls(make_stack, tls_pki):
             return False
         return crl.get_revoked_certificate_by_serial_number(good) is not None
     wait_for(published, 60, what="crlgen daemon publishing under its ACL")
+
+    def metrics_read():
+        try:
+            with open(prom) as f:
+                text = f.read()
+        except FileNotFoundError:
+            return False
+        return "revoca_signer_metrics_redis_up 1" in text and \
+            'revoca_signer_due_entries{issuer="demo"}' in text
+    wait_for(metrics_read, 60, what="the signer's metrics under its ACL")
+    p = s.cli("health", "--format", "json", check=False, conf=confs["cli"])
+    assert p.returncode in (0, 1) and '"reachable":true' in p.stdout, \
+        p.stdout + p.stderr
+    assert '"crl":{"full_number":' in p.stdout
     # nothing any component sent was refused
     log = admin.execute_command("ACL", "LOG")
     assert log == [], log

@@ -6,13 +6,6 @@
 
 #include "keys.h"
 
-/* Read back by crl_state_load(); the next_update fields are written for
- * `revoca health` and the signer's metrics (responder/health.c). */
-static const char *const fields[] = {
-    "full_number",      "full_this_update",  "full_cutoff_ms", "full_max_ms",
-    "delta_number",     "delta_this_update", "delta_base",     "delta_max_ms",
-    "full_next_update", "delta_next_update"};
-
 int crl_state_load(ocsp_rconn_t *conn, const char *prefix, const char *issuer,
                    crl_state_t *st, char *err)
 {
@@ -25,7 +18,7 @@ int crl_state_load(ocsp_rconn_t *conn, const char *prefix, const char *issuer,
     ocsp_key_crl_state(key, prefix, issuer);
     argv[0] = "HMGET";
     argv[1] = key;
-    memcpy(argv + 2, fields, sizeof(fields));
+    memcpy(argv + 2, ocsp_crl_state_fields, sizeof(ocsp_crl_state_fields));
     r = ocsp_rconn_cmd(conn, 12, argv, NULL);
     if (r == NULL) {
         snprintf(err, OCSP_ERR_MAX, "HMGET %s: %s", key, conn->err);
@@ -41,7 +34,7 @@ int crl_state_load(ocsp_rconn_t *conn, const char *prefix, const char *issuer,
         v[i] = 0; /* nil: nothing published yet */
         if (e->type != REDIS_REPLY_NIL && ocsp_reply_int64(e, 0, &v[i]) != 0) {
             snprintf(err, OCSP_ERR_MAX, "%s: field %s is not a number", key,
-                     fields[i]);
+                     ocsp_crl_state_fields[i]);
             freeReplyObject(r);
             return -1;
         }
@@ -74,7 +67,7 @@ int crl_state_save(ocsp_rconn_t *conn, const crl_lease_t *l, const char *prefix,
     ocsp_key_crl_state(key, prefix, issuer);
     for (int i = 0; i < 10; i++) {
         snprintf(buf[i], sizeof(buf[i]), "%lld", (long long)v[i]);
-        argv[2 * i] = fields[i];
+        argv[2 * i] = ocsp_crl_state_fields[i];
         argv[2 * i + 1] = buf[i];
     }
     return crl_lease_hset(conn, l, key, 20, argv);

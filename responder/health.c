@@ -164,10 +164,11 @@ int64_t ocsp_health_overdue(const ocsp_health_due_t *d, int64_t now)
 int ocsp_health_crl(ocsp_rconn_t *conn, const char *prefix, const char *issuer,
                     ocsp_health_crl_t *c, char *err)
 {
-    /* crlgen/crl_state.c writes them */
-    static const char *const fields[] = {
-        "full_number",  "full_this_update",  "full_next_update",
-        "delta_number", "delta_this_update", "delta_next_update"};
+    /* crlgen/crl_state.c writes them (keys.h) */
+    static const int want[] = {
+        OCSP_CRLST_FULL_NUMBER,       OCSP_CRLST_FULL_THIS_UPDATE,
+        OCSP_CRLST_FULL_NEXT_UPDATE,  OCSP_CRLST_DELTA_NUMBER,
+        OCSP_CRLST_DELTA_THIS_UPDATE, OCSP_CRLST_DELTA_NEXT_UPDATE};
     char key[OCSP_KEY_MAX], lkey[OCSP_KEY_MAX];
     const char *argv[8] = {"HMGET", key};
     const char *get[] = {"GET", lkey};
@@ -178,7 +179,9 @@ int ocsp_health_crl(ocsp_rconn_t *conn, const char *prefix, const char *issuer,
     memset(c, 0, sizeof(*c));
     ocsp_key_crl_state(key, prefix, issuer);
     ocsp_key_crl_lease(lkey, prefix, issuer);
-    memcpy(argv + 2, fields, sizeof(fields));
+    for (size_t i = 0; i < 6; i++) {
+        argv[2 + i] = ocsp_crl_state_fields[want[i]];
+    }
     r = ocsp_rconn_cmd(conn, 8, argv, NULL);
     if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 6) {
         reply_err(err, "HMGET", key, conn, r);
@@ -190,7 +193,7 @@ int ocsp_health_crl(ocsp_rconn_t *conn, const char *prefix, const char *issuer,
         if (r->element[i]->type != REDIS_REPLY_NIL &&
             ocsp_reply_int64(r->element[i], 0, &v[i]) != 0) {
             snprintf(err, OCSP_ERR_MAX, "%s: field %s is not a number", key,
-                     fields[i]);
+                     argv[2 + i]);
             freeReplyObject(r);
             return -1;
         }

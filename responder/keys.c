@@ -72,6 +72,11 @@ int ocsp_key_crl_lease(char *buf, const char *prefix, const char *issuer)
         buf, snprintf(buf, OCSP_KEY_MAX, "%s:crlgen-lease:%s", prefix, issuer));
 }
 
+const char *const ocsp_crl_state_fields[OCSP_CRLST_N] = {
+    "full_number",      "full_this_update",  "full_cutoff_ms", "full_max_ms",
+    "delta_number",     "delta_this_update", "delta_base",     "delta_max_ms",
+    "full_next_update", "delta_next_update"};
+
 int ocsp_key_crl_state(char *buf, const char *prefix, const char *issuer)
 {
     return key_fmt(

@@ -66,6 +66,23 @@ int ocsp_key_changes(char *buf, const char *prefix, const char *issuer);
 int ocsp_key_crlnumber(char *buf, const char *prefix, const char *issuer);
 int ocsp_key_crl_lease(char *buf, const char *prefix, const char *issuer);
 int ocsp_key_crl_state(char *buf, const char *prefix, const char *issuer);
+/* The fields of P:crlgen-state:ISSUER, in this order: written by crlgen
+ * under its lease (crlgen/crl_state.c), read by `revoca health` and the
+ * signer's metrics (health.c). */
+enum {
+    OCSP_CRLST_FULL_NUMBER,
+    OCSP_CRLST_FULL_THIS_UPDATE,
+    OCSP_CRLST_FULL_CUTOFF_MS,
+    OCSP_CRLST_FULL_MAX_MS,
+    OCSP_CRLST_DELTA_NUMBER,
+    OCSP_CRLST_DELTA_THIS_UPDATE,
+    OCSP_CRLST_DELTA_BASE,
+    OCSP_CRLST_DELTA_MAX_MS,
+    OCSP_CRLST_FULL_NEXT_UPDATE,
+    OCSP_CRLST_DELTA_NEXT_UPDATE,
+    OCSP_CRLST_N
+};
+extern const char *const ocsp_crl_state_fields[OCSP_CRLST_N];
 int ocsp_key_revlog_rebuild(char *buf, const char *prefix, const char *issuer,
                             unsigned shard, long pid, long ms);
 int ocsp_key_invalidate(char *buf, const char *prefix);

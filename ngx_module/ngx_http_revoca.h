@@ -144,11 +144,11 @@ typedef struct {
     ngx_atomic_uint_t           sign_tokens;
     ngx_atomic_uint_t           sign_last;
     /* the health check (ngx_http_revoca_health.c): its last verdict's
-     * time (ngx_current_msec; 0: none) and whether Redis answered, the
+     * end (ngx_current_msec; 0: none) and whether Redis answered, the
      * start of the query under way (0: none); from due_off, each issuer's
      * earliest re-sign time in P:due:ISSUER */
-    ngx_atomic_uint_t           health_at;
-    ngx_atomic_uint_t           health_redis;
+    ngx_atomic_t                health_at;
+    ngx_atomic_t                health_redis;
     ngx_atomic_t                health_busy;
     size_t                      due_off;
     ngx_uint_t                  nissuers;

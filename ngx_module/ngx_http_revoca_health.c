@@ -36,6 +36,8 @@ static ngx_int_t ngx_http_revoca_health_ask(ngx_http_request_t *r,
     ngx_http_revoca_health_ctx_t *ctx);
 static void ngx_http_revoca_health_done(ngx_http_revoca_redis_req_t *rr,
     ngx_int_t rc);
+static void ngx_http_revoca_health_verdict(ngx_http_revoca_metrics_sh_t *sh,
+    ngx_int_t rc);
 static ngx_atomic_int_t ngx_http_revoca_health_score(redisReply *reply);
 static void ngx_http_revoca_health_release(void *data);
 static const char *ngx_http_revoca_health_resign(ngx_http_request_t *r,
@@ -108,7 +110,7 @@ ngx_http_revoca_health_handler(ngx_http_request_t *r)
     }
 
     cln->handler = ngx_http_revoca_health_release;
-    cln->data = r;
+    cln->data = ctx;
 
     ctx->rr.rmcf = rmcf;
     ctx->rr.pool = r->pool;
@@ -120,16 +122,14 @@ ngx_http_revoca_health_handler(ngx_http_request_t *r)
     ngx_http_set_ctx(r, ctx, ngx_http_revoca_module);
 
     if (rmcf->registry->n == 0) {
-        sh->health_redis = 1;
-        sh->health_at = ctx->busy;
+        ngx_http_revoca_health_verdict(sh, NGX_OK);
         return ngx_http_revoca_health_send(r);
     }
 
     rc = ngx_http_revoca_health_ask(r, ctx);
 
     if (rc == NGX_ERROR) {
-        sh->health_redis = 0;
-        sh->health_at = ctx->busy;
+        ngx_http_revoca_health_verdict(sh, rc);
         return ngx_http_revoca_health_send(r);
     }
 
@@ -210,11 +210,20 @@ ngx_http_revoca_health_done(ngx_http_revoca_redis_req_t *rr, ngx_int_t rc)
         }
     }
 
-    sh->health_redis = (rc == NGX_OK);
-    sh->health_at = ctx->busy;
+    ngx_http_revoca_health_verdict(sh, rc);
 
     ngx_http_finalize_request(r, ngx_http_revoca_health_send(r));
     ngx_http_run_posted_requests(c);
+}
+
+
+/* the query's end: its verdict holds for a second from now */
+
+static void
+ngx_http_revoca_health_verdict(ngx_http_revoca_metrics_sh_t *sh, ngx_int_t rc)
+{
+    sh->health_redis = (rc == NGX_OK);
+    sh->health_at = ngx_current_msec ? ngx_current_msec : 1;
 }
 
 
@@ -265,18 +274,11 @@ ngx_http_revoca_health_score(redisReply *reply)
 static void
 ngx_http_revoca_health_release(void *data)
 {
-    ngx_http_request_t            *r = data;
+    ngx_http_revoca_health_ctx_t *ctx = data;
 
-    ngx_http_revoca_health_ctx_t  *ctx;
-    ngx_http_revoca_main_conf_t   *rmcf;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_revoca_module);
-    rmcf = ngx_http_get_module_main_conf(r, ngx_http_revoca_module);
-
-    if (ctx) {
-        (void) ngx_atomic_cmp_set(&ngx_http_revoca_metrics(rmcf)->health_busy,
-                                  ctx->busy, 0);
-    }
+    (void) ngx_atomic_cmp_set(
+               &ngx_http_revoca_metrics(ctx->rr.rmcf)->health_busy,
+               ctx->busy, 0);
 }
 
 

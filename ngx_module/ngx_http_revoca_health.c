@@ -119,8 +119,6 @@ ngx_http_revoca_health_handler(ngx_http_request_t *r)
     ctx->rr.data = r;
     ctx->issuer = 0;
 
-    ngx_http_set_ctx(r, ctx, ngx_http_revoca_module);
-
     if (rmcf->registry->n == 0) {
         ngx_http_revoca_health_verdict(sh, NGX_OK);
         return ngx_http_revoca_health_send(r);

@@ -9,6 +9,7 @@
  *   ngx_http_revoca_lookup.c   issuer, shared cache, Redis; the answer
  *   ngx_http_revoca_sign.c     request-path signing and its rate limiter
  *   ngx_http_revoca_output.c   HTTP output: answers, errors, headers
+ * and ngx_http_revoca_health.c, the health check for load balancers;
  * and beside them ngx_http_revoca_redis.c (non-blocking Redis client on
  * nginx's event loop, fail-over; its TLS in ngx_http_revoca_redis_ssl.c),
  * ngx_http_revoca_invalidate.c (the
@@ -142,6 +143,14 @@ typedef struct {
     ngx_atomic_t                sign_lock;
     ngx_atomic_uint_t           sign_tokens;
     ngx_atomic_uint_t           sign_last;
+    /* the health check (ngx_http_revoca_health.c): its last verdict's
+     * end (ngx_current_msec; 0: none) and whether Redis answered, the
+     * start of the query under way (0: none); from due_off, each issuer's
+     * earliest re-sign time in P:due:ISSUER */
+    ngx_atomic_t                health_at;
+    ngx_atomic_t                health_redis;
+    ngx_atomic_t                health_busy;
+    size_t                      due_off;
     ngx_uint_t                  nissuers;
     uint32_t                    issuers_crc;  /* of the names, in order,
                                                  and of the redis servers */
@@ -236,6 +245,7 @@ typedef struct {
     ngx_uint_t                  max_singles;
     ngx_uint_t                  miss_status;
     ngx_uint_t                  sign;       /* NGX_HTTP_REVOCA_SIGN_* */
+    time_t                      health_margin;
 } ngx_http_revoca_loc_conf_t;
 
 
@@ -431,6 +441,12 @@ void ngx_http_revoca_metrics_answer(ngx_http_revoca_main_conf_t *rmcf,
 void ngx_http_revoca_metrics_latency(ngx_http_revoca_main_conf_t *rmcf,
     ngx_msec_t ms);
 ngx_int_t ngx_http_revoca_metrics_handler(ngx_http_request_t *r);
+
+
+/* ngx_http_revoca_health.c */
+
+/* The content handler of a "revoca_health" location. */
+ngx_int_t ngx_http_revoca_health_handler(ngx_http_request_t *r);
 
 
 extern ngx_module_t  ngx_http_revoca_module;

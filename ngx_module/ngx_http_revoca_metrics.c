@@ -67,7 +67,8 @@ ngx_http_revoca_metrics_size(ngx_uint_t nissuers, ngx_uint_t nslots)
     return ngx_align(sizeof(ngx_http_revoca_metrics_sh_t),
                      NGX_HTTP_REVOCA_METRICS_LINE)
            + NGX_HTTP_REVOCA_METRICS_LINE
-           + nslots * ngx_http_revoca_metrics_slot_size(nissuers);
+           + nslots * ngx_http_revoca_metrics_slot_size(nissuers)
+           + nissuers * sizeof(ngx_atomic_t);
 }
 
 
@@ -171,6 +172,7 @@ ngx_http_revoca_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                                       NGX_HTTP_REVOCA_METRICS_LINE),
                           NGX_HTTP_REVOCA_METRICS_LINE);
     sh->slots_off = slots - (u_char *) sh;
+    sh->due_off = sh->slots_off + sh->nslots * sh->slot_size;
 
     sh->sign_tokens = rmcf->sign_burst * 1000;
     sh->sign_last = ngx_current_msec;

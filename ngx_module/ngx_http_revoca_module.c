@@ -27,6 +27,8 @@ static char *ngx_http_revoca_ocsp(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_revoca_metrics_directive(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_revoca_health(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_revoca_config(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_revoca_redis(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -60,6 +62,13 @@ static ngx_command_t  ngx_http_revoca_commands[] = {
     { ngx_string("revoca_metrics"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_revoca_metrics_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("revoca_health"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
+      ngx_http_revoca_health,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -261,6 +270,7 @@ ngx_http_revoca_create_loc_conf(ngx_conf_t *cf)
     rlcf->max_singles = NGX_CONF_UNSET_UINT;
     rlcf->miss_status = NGX_CONF_UNSET_UINT;
     rlcf->sign = NGX_CONF_UNSET_UINT;
+    rlcf->health_margin = NGX_CONF_UNSET;
 
     return rlcf;
 }
@@ -292,6 +302,7 @@ ngx_http_revoca_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->miss_status, prev->miss_status,
                               OCSP_ST_TRY_LATER);
     ngx_conf_merge_uint_value(conf->sign, prev->sign, 0);
+    ngx_conf_merge_sec_value(conf->health_margin, prev->health_margin, 3600);
 
     /*
      * A pre-signed response answers one certificate, and RFC 6960 4.2.2.3
@@ -520,6 +531,44 @@ ngx_http_revoca_metrics_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_revoca_metrics_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/* revoca_health [margin=TIME]; */
+
+static char *
+ngx_http_revoca_health(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_revoca_loc_conf_t *rlcf = conf;
+
+    ngx_str_t                 *value, s;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 2) {
+        if (ngx_strncmp(value[1].data, "margin=", 7) != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\"", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+
+        s.data = value[1].data + 7;
+        s.len = value[1].len - 7;
+
+        rlcf->health_margin = ngx_parse_time(&s, 1);
+
+        if (rlcf->health_margin == (time_t) NGX_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid margin \"%V\"", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_revoca_health_handler;
 
     return NGX_CONF_OK;
 }

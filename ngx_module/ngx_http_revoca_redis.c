@@ -1118,6 +1118,27 @@ ngx_http_revoca_redis_idle_handler(ngx_event_t *rev)
         }
     }
 
+    if ((n == 0 || n == NGX_ERROR)
+        && ngx_http_revoca_redis_conf->cache_zone)
+    {
+        /*
+         * The server closed an idle connection: it restarted, or Sentinel
+         * made it a replica of a new primary (Sentinel closes the clients
+         * of an instance it reconfigures, CLIENT KILL TYPE normal), e.g.
+         * an old primary back after a network cut.  What was read from it
+         * may predate the new primary's changes, whose invalidations went
+         * elsewhere: the cached answers are forgotten, and read again from
+         * a server that serves (a resynchronising replica does not, with
+         * replica-serve-stale-data no: docs/redis.md).
+         */
+        ngx_log_error(NGX_LOG_NOTICE, c->log, 0,
+                      "revoca: redis %V closed an idle connection;"
+                      " cached answers dropped", conn->peer.name);
+        ngx_http_revoca_cache_forget_before(
+                                   ngx_http_revoca_redis_conf->cache_zone,
+                                   ngx_time());
+    }
+
 close:
 
     ngx_queue_remove(&conn->queue);

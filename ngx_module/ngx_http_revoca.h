@@ -420,6 +420,10 @@ ngx_uint_t ngx_http_revoca_cache_drop(ngx_shm_zone_t *zone,
  * stored an answer being read now (those an invalidation message may have
  * been about). */
 void ngx_http_revoca_cache_forget_before(ngx_shm_zone_t *zone, time_t when);
+/* Makes every answer stored at or before WHEN stale: read again from
+ * Redis, and served only when no server answers (as past
+ * revoca_cache_valid); answers being read meanwhile are not stored. */
+void ngx_http_revoca_cache_stale_before(ngx_shm_zone_t *zone, time_t when);
 
 
 /* ngx_http_revoca_metrics.c */

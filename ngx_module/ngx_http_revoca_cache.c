@@ -53,6 +53,8 @@ struct ngx_http_revoca_cache_node_s {
 typedef struct {
     ngx_queue_t                   queue;
     time_t                        forget;       /* stored at or before: gone */
+    time_t                        stale;        /* ... : not fresh, kept for
+                                                   when Redis fails */
     ngx_msec_t                    dropped;      /* last invalidation */
     ngx_uint_t                    mask;         /* buckets - 1 */
     ngx_http_revoca_cache_node_t *buckets[1];
@@ -121,6 +123,7 @@ ngx_http_revoca_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     ngx_queue_init(&cache->sh->queue);
     cache->sh->forget = 0;
+    cache->sh->stale = 0;
     cache->sh->dropped = 0;
     cache->sh->mask = n - 1;
     ngx_memzero(cache->sh->buckets, n * sizeof(ngx_http_revoca_cache_node_t *));
@@ -197,7 +200,7 @@ ngx_http_revoca_cache_get(ngx_shm_zone_t *zone, ngx_str_t *key,
     ans->next_update = cn->next_update;
     ans->cert_status = cn->cert_status;
     ans->origin = cn->origin;
-    ans->fresh = (now - cn->stored < valid);
+    ans->fresh = (now - cn->stored < valid && cn->stored > cache->sh->stale);
     ngx_memcpy(ans->etag, cn->etag, NGX_HTTP_REVOCA_ETAG_LEN);
 
     if (!cn->used) {
@@ -380,6 +383,25 @@ ngx_http_revoca_cache_forget_before(ngx_shm_zone_t *zone, time_t when)
     }
 
     /* and answers being read meanwhile are not stored */
+    cache->sh->dropped = ngx_current_msec;
+
+    ngx_shmtx_unlock(&cache->shpool->mutex);
+}
+
+
+void
+ngx_http_revoca_cache_stale_before(ngx_shm_zone_t *zone, time_t when)
+{
+    ngx_http_revoca_cache_t  *cache;
+
+    cache = zone->data;
+
+    ngx_shmtx_lock(&cache->shpool->mutex);
+
+    if (when > cache->sh->stale) {
+        cache->sh->stale = when;
+    }
+
     cache->sh->dropped = ngx_current_msec;
 
     ngx_shmtx_unlock(&cache->shpool->mutex);

@@ -1127,14 +1127,15 @@ ngx_http_revoca_redis_idle_handler(ngx_event_t *rev)
          * of an instance it reconfigures, CLIENT KILL TYPE normal), e.g.
          * an old primary back after a network cut.  What was read from it
          * may predate the new primary's changes, whose invalidations went
-         * elsewhere: the cached answers are forgotten, and read again from
-         * a server that serves (a resynchronising replica does not, with
-         * replica-serve-stale-data no: docs/redis.md).
+         * elsewhere: the cached answers are read again, from a server
+         * that serves (a resynchronising replica does not, with
+         * replica-serve-stale-data no: docs/redis.md), and served from the
+         * cache only while no server answers, as after revoca_cache_valid.
          */
         ngx_log_error(NGX_LOG_NOTICE, c->log, 0,
                       "revoca: redis %V closed an idle connection;"
-                      " cached answers dropped", conn->peer.name);
-        ngx_http_revoca_cache_forget_before(
+                      " cached answers read again", conn->peer.name);
+        ngx_http_revoca_cache_stale_before(
                                    ngx_http_revoca_redis_conf->cache_zone,
                                    ngx_time());
     }

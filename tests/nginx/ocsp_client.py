@@ -68,3 +68,14 @@ def get(port, der, path="/ocsp/", quote=True, headers=None):
 
 def get_raw(port, raw_path, headers=None):
     return http(port, "GET", raw_path, headers=headers)
+
+
+def metrics(n):
+    """The module's Prometheus page of nginx N (/metrics), as
+    {"name{labels}": value}."""
+    out = {}
+    for line in get_raw(n.port, "/metrics").body.decode().splitlines():
+        if line and not line.startswith("#"):
+            k, v = line.rsplit(" ", 1)
+            out[k] = float(v)
+    return out

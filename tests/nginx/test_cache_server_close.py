@@ -14,9 +14,8 @@ stay; with it, once the server closes the idle connections, the next
 answer is read again."""
 from cryptography.x509 import ocsp
 
-from ocsp_client import post, request_der
+from ocsp_client import metrics, post, request_der
 from revoca_fixtures import py_ocsp, wait_for
-from test_invalidate import metrics
 
 GOOD = ocsp.OCSPCertStatus.GOOD
 REVOKED = ocsp.OCSPCertStatus.REVOKED

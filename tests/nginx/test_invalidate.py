@@ -16,22 +16,13 @@ import subprocess
 import pytest
 from cryptography.x509 import ocsp
 
-from ocsp_client import get_raw, post, request_der
+from ocsp_client import metrics, post, request_der
 from revoca_fixtures import py_ocsp, wait_for
 
 GOOD = ocsp.OCSPCertStatus.GOOD
 REVOKED = ocsp.OCSPCertStatus.REVOKED
 
 CHANNEL = "revoca:invalidate"
-
-
-def metrics(n):
-    out = {}
-    for line in get_raw(n.port, "/metrics").body.decode().splitlines():
-        if line and not line.startswith("#"):
-            k, v = line.rsplit(" ", 1)
-            out[k] = float(v)
-    return out
 
 
 def status(n, stack, leaf, digest="sha1"):

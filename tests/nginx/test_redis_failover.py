@@ -17,7 +17,7 @@ import signal
 import pytest
 from cryptography.x509 import ocsp
 
-from ocsp_client import get_raw, post, request_der
+from ocsp_client import metrics, post, request_der
 from revoca_fixtures import RedisServer, py_ocsp, wait_for
 
 GOOD = ocsp.OCSPCertStatus.GOOD
@@ -90,15 +90,6 @@ def gets(r):
             "cmdstat_get", {}).get("calls", 0)
     except Exception:
         return None
-
-
-def metrics(n):
-    out = {}
-    for line in get_raw(n.port, "/metrics").body.decode().splitlines():
-        if line and not line.startswith("#"):
-            k, v = line.rsplit(" ", 1)
-            out[k] = float(v)
-    return out
 
 
 def answers_right(n, stack, rounds=1):

@@ -19,7 +19,7 @@ import pytest
 from cryptography.x509 import ocsp
 
 from conftest import Nginx  # noqa: F401
-from ocsp_client import get_raw, post, request_der
+from ocsp_client import get_raw, metrics, post, request_der
 from revoca_fixtures import Stack, py_ocsp, render_conf, wait_for
 from test_redis_tls import documented_acls, tls_conf, tls_pki  # noqa: F401
 
@@ -78,15 +78,6 @@ def status(n, s, leaf):
     if r.ocsp_status != ocsp.OCSPResponseStatus.SUCCESSFUL:
         return r.ocsp_status
     return py_ocsp(r.body, s.pki).certificate_status
-
-
-def metrics(n):
-    out = {}
-    for line in get_raw(n.port, "/metrics").body.decode().splitlines():
-        if line and not line.startswith("#"):
-            k, v = line.rsplit(" ", 1)
-            out[k] = float(v)
-    return out
 
 
 def gets_of(s):

@@ -125,8 +125,10 @@ int ocsp_cert_ref_parse(const char *p, size_t len, char *issuer, char *serial)
     issuer[n] = '\0';
     memcpy(serial, colon + 1, s);
     serial[s] = '\0';
-    /* the serial's canonical form is checked by its one reader */
-    return ocsp_issuer_name_valid(issuer) && strlen(serial) == s &&
+    /* no NUL inside either (the name would end early); the serial's
+     * canonical form is checked by its one reader */
+    return strlen(issuer) == n && ocsp_issuer_name_valid(issuer) &&
+                   strlen(serial) == s &&
                    ocsp_serial_fixed_from_hex(serial, s, fixed) == 0
                ? 0
                : -1;

@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import time
 
-from revoca_fixtures import (ISSUER_DEFAULTS, Daemon, RedisServer, Stack,
+from revoca_fixtures import (Daemon, RedisServer, Stack,
                              free_port, render_conf, wait_for)
 
 MASTER = "revoca-m"
@@ -187,17 +187,6 @@ class Fleet(Stack):
         self.conf_port = (self.servers[1].port if replicas and listed
                           else self.redis.port)
         self.write_conf(issuers or [{"name": "demo"}], extra)
-
-    def write_conf(self, issuers, extra=""):
-        self.issuer_confs = {}
-        for iss in issuers:
-            fields = dict(ISSUER_DEFAULTS)
-            fields.update(iss)
-            self.issuer_confs[fields["name"]] = fields
-        self.issuers = issuers
-        with open(self.conf, "w") as f:
-            f.write(render_conf(self.conf_port, issuers, extra,
-                                self.signer_conf, self.redis_conf))
 
     def conf_with(self, name, redis_conf):
         """Another config file NAME.conf: this fleet's, with REDIS_CONF

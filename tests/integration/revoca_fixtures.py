@@ -229,9 +229,13 @@ class Stack:
             fields = dict(ISSUER_DEFAULTS)
             fields.update(iss)
             self.issuer_confs[fields["name"]] = fields
+        self.issuers = issuers
         with open(self.conf, "w") as f:
-            f.write(render_conf(self.redis.port, issuers, extra,
-                                self.signer_conf, self.redis_conf))
+            # the port the file names: Redis's own, or a subclass's choice
+            # (redis_fleet.Fleet names a replica, to prove it is not used)
+            f.write(render_conf(getattr(self, "conf_port", self.redis.port),
+                                issuers, extra, self.signer_conf,
+                                self.redis_conf))
 
     def r(self):
         return self.redis.client()

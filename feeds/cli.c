@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <getopt.h>
+#include <pwd.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
@@ -207,10 +208,64 @@ int cli_issued_from_cert(X509 *cert, char *serial, Revoca__Issued *is,
     return 0;
 }
 
-int cli_append_event(cli_t *cli, const Revoca__Event *ev)
+/* Copies S into OUT (SIZE bytes with its NUL), control characters made
+ * '?' so that the result passes ocsp_origin_text_valid(). */
+static void origin_copy(char *out, size_t size, const char *s)
+{
+    size_t i;
+
+    for (i = 0; s[i] != '\0' && i + 1 < size; i++) {
+        unsigned char c = (unsigned char)s[i];
+        out[i] = c < 0x20 || c == 0x7f ? '?' : s[i];
+    }
+    out[i] = '\0';
+}
+
+void cli_set_origin(cli_t *cli, const char *via, const char *source)
+{
+    origin_copy(cli->origin_via, sizeof(cli->origin_via), via);
+    cli->origin.via = cli->origin_via;
+    if (source != NULL) {
+        origin_copy(cli->origin_source, sizeof(cli->origin_source), source);
+        cli->origin.source = cli->origin_source;
+    } else {
+        cli->origin.source = NULL;
+    }
+}
+
+/* The user and host running this command: the principal of its events
+ * (issue 14: who sent it, as the component that received it saw it). */
+static void origin_init(cli_t *cli)
+{
+    char host[256] = "?", who[OCSP_ORIGIN_PRINCIPAL_MAX + 1];
+    const struct passwd *pw = getpwuid(geteuid());
+
+    revoca__origin__init(&cli->origin);
+    if (gethostname(host, sizeof(host) - 1) != 0) {
+        strcpy(host, "?");
+    }
+    host[sizeof(host) - 1] = '\0';
+    if (pw != NULL && pw->pw_name != NULL) {
+        snprintf(who, sizeof(who), "%s@%s", pw->pw_name, host);
+    } else {
+        snprintf(who, sizeof(who), "uid %lu@%s", (unsigned long)geteuid(),
+                 host);
+    }
+    origin_copy(cli->origin_principal, sizeof(cli->origin_principal), who);
+    cli->origin.principal = cli->origin_principal;
+    cli_set_origin(cli, "cli", NULL);
+}
+
+int cli_append_event(cli_t *cli, const Revoca__Event *in)
 {
     unsigned char buf[OCSP_EVENT_MAX];
-    size_t n = revoca__event__get_packed_size(ev);
+    Revoca__Event stamped = *in, *ev = &stamped;
+    size_t n;
+
+    /* Whatever origin the event came with is replaced: it is this
+     * component's to say who sent it. */
+    stamped.origin = &cli->origin;
+    n = revoca__event__get_packed_size(ev);
     const char *argv[] = {"XADD", cli->events_key, "*", OCSP_STREAM_FIELD,
                           (const char *)buf};
     size_t lens[] = {4, strlen(cli->events_key), 1, strlen(OCSP_STREAM_FIELD),
@@ -1023,6 +1078,7 @@ int main(int argc, char **argv)
         }
     }
     memset(&cli, 0, sizeof(cli));
+    origin_init(&cli);
     if (ocsp_config_load(&cli.cf, file, err) != 0) {
         cli_err("%s", err);
         return CLI_EXIT_USAGE;

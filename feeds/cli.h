@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "event.h"
 #include "keys.h"
 #include "rconn.h"
 #include "revocation.pb-c.h"
@@ -27,7 +28,22 @@ typedef struct {
     ocsp_rconn_t redis;
     char events_key[OCSP_KEY_MAX];
     int64_t issue_wait; /* cli.issue_wait: seconds to wait for the signer */
+    /* Stamped on every event this process writes (cli_append_event):
+     * via "cli" and user@host unless a command (an importer) says
+     * otherwise with cli_set_origin(). */
+    Revoca__Origin origin;
+    char origin_via[OCSP_ORIGIN_VIA_MAX + 1];
+    char origin_principal[OCSP_ORIGIN_PRINCIPAL_MAX + 1];
+    char origin_source[OCSP_ORIGIN_SOURCE_MAX + 1];
 } cli_t;
+
+/*
+ * Sets the origin stamped on the events this process writes: VIA (a
+ * literal such as "import-crl") and SOURCE (a file, URL or database;
+ * NULL for none), truncated to their bounds, control characters replaced.
+ * The principal stays the user and host running the command.
+ */
+void cli_set_origin(cli_t *cli, const char *via, const char *source);
 
 /* Prints "revoca: ..." to stderr. */
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -522,6 +522,8 @@ int cli_import(cli_t *cli, int argc, char **argv)
     if (ic == NULL) {
         return CLI_EXIT_USAGE;
     }
+    cli_set_origin(cli, index != NULL ? "import-index" : "import-certs",
+                   index != NULL ? index : argv[optind]);
     t0 = ocsp_now_ms();
     if (index != NULL) {
         if (parse_index(index, ic, &rs) != 0) {

@@ -864,6 +864,7 @@ int cli_import_crl(cli_t *cli, int argc, char **argv)
     if (im.ic == NULL) {
         return CLI_EXIT_USAGE;
     }
+    cli_set_origin(cli, "import-crl", im.src.src);
     if (im.src.url && curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
         cli_err("cannot initialise libcurl");
         X509_free(im.ca);

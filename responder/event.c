@@ -58,6 +58,36 @@ int ocsp_revocation_reason_valid(int reason)
            reason != REVOCA__REASON__REMOVE_FROM_CRL;
 }
 
+int ocsp_origin_text_valid(const char *s, size_t max)
+{
+    size_t i;
+
+    for (i = 0; s[i] != '\0'; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (i >= max || c < 0x20 || c == 0x7f) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static const char *origin_check(const Revoca__Origin *o)
+{
+    size_t n = strlen(o->via);
+
+    if (n == 0 || n > OCSP_ORIGIN_VIA_MAX ||
+        strspn(o->via, "abcdefghijklmnopqrstuvwxyz-") != n) {
+        return "bad origin (via)";
+    }
+    if ((o->principal != NULL &&
+         !ocsp_origin_text_valid(o->principal, OCSP_ORIGIN_PRINCIPAL_MAX)) ||
+        (o->source != NULL &&
+         !ocsp_origin_text_valid(o->source, OCSP_ORIGIN_SOURCE_MAX))) {
+        return "bad origin (principal or source)";
+    }
+    return NULL;
+}
+
 const char *ocsp_event_check(const Revoca__Event *ev)
 {
     char canon[OCSP_SERIAL_HEX_MAX + 1];
@@ -75,6 +105,12 @@ const char *ocsp_event_check(const Revoca__Event *ev)
     }
     if (!time_ok(ev->time)) {
         return "bad event time";
+    }
+    if (ev->origin != NULL) {
+        const char *why = origin_check(ev->origin);
+        if (why != NULL) {
+            return why;
+        }
     }
     switch (ev->kind_case) {
     case REVOCA__EVENT__KIND_ISSUED:

@@ -30,6 +30,18 @@ Revoca__Event *ocsp_event_decode(const unsigned char *p, size_t len,
  */
 const char *ocsp_event_check(const Revoca__Event *ev);
 
+/* Bounds of an event's Origin (who sent it, and how). */
+#define OCSP_ORIGIN_VIA_MAX 32
+#define OCSP_ORIGIN_PRINCIPAL_MAX 512
+#define OCSP_ORIGIN_SOURCE_MAX 1024
+
+/*
+ * Whether S (of at most MAX bytes) may be an Origin field: printable
+ * ASCII or UTF-8 continuation bytes, no control characters (it is logged
+ * and shown to operators as it is).  VIA also needs [a-z-].
+ */
+int ocsp_origin_text_valid(const char *s, size_t max);
+
 /* A fresh event id: 16 random octets as hex (33 bytes with NUL). */
 int ocsp_event_new_id(char *out);
 

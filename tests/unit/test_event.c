@@ -2,6 +2,7 @@
  * of its bound, and hostile bytes (cut, flipped, oversized) refused without
  * a crash or a leak. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "check.h"
 #include "config.h"
@@ -288,9 +289,51 @@ static void test_hostile(void)
     }
 }
 
+/* Origin (who sent an event): each bound on both sides, and the control
+ * characters that would let a sender forge log lines refused. */
+static void test_origin(void)
+{
+    Revoca__Event ev;
+    Revoca__Origin o;
+    char big[OCSP_ORIGIN_SOURCE_MAX + 2];
+
+    event_of(&ev, REVOCA__EVENT__KIND_ISSUED);
+    revoca__origin__init(&o);
+    ev.origin = &o;
+    o.via = "cli";
+    CHECK(ok(&ev));
+    o.principal = "ca@host \xc3\xa9";
+    o.source = "/var/lib/ca/index.txt";
+    CHECK(ok(&ev));
+    o.via = "";
+    CHECK(!ok(&ev));
+    o.via = "CLI";
+    CHECK(!ok(&ev));
+    o.via = "import index";
+    CHECK(!ok(&ev));
+    o.via = "abcdefghijklmnopqrstuvwxyzabcdef"; /* 32 */
+    CHECK(ok(&ev));
+    o.via = "abcdefghijklmnopqrstuvwxyzabcdefg"; /* 33 */
+    CHECK(!ok(&ev));
+    o.via = "ingest";
+    o.principal = "CN=a\nlevel=crit forged";
+    CHECK(!ok(&ev));
+    o.principal = "x\x7f";
+    CHECK(!ok(&ev));
+    o.principal = NULL;
+    memset(big, 'a', sizeof(big));
+    big[OCSP_ORIGIN_SOURCE_MAX] = '\0';
+    o.source = big;
+    CHECK(ok(&ev));
+    big[OCSP_ORIGIN_SOURCE_MAX] = 'a';
+    big[OCSP_ORIGIN_SOURCE_MAX + 1] = '\0';
+    CHECK(!ok(&ev));
+}
+
 int main(void)
 {
     test_fields();
+    test_origin();
     test_kinds();
     test_hostile();
     CHECK_DONE();

@@ -105,6 +105,10 @@ int cli_import(cli_t *cli, int argc, char **argv);
 /* revoca import --crl (cli_import_crl.c): revocations from a CA's CRL. */
 int cli_import_crl(cli_t *cli, int argc, char **argv);
 
+/* revoca import --cfssl-db (cli_import_cfssl.c): issuance and revocations
+ * from CFSSL's SQLite certificate database. */
+int cli_import_cfssl(cli_t *cli, int argc, char **argv);
+
 /* revoca resign (cli_resign.c): re-signing after a responder rotation. */
 int cli_resign(cli_t *cli, int argc, char **argv);
 

@@ -496,6 +496,10 @@ int cli_import(cli_t *cli, int argc, char **argv)
             strncmp(argv[i], "--crl=", 6) == 0) {
             return cli_import_crl(cli, argc, argv);
         }
+        if (strcmp(argv[i], "--cfssl-db") == 0 ||
+            strncmp(argv[i], "--cfssl-db=", 11) == 0) {
+            return cli_import_cfssl(cli, argc, argv);
+        }
     }
     optind = 1;
     while ((c = cli_getopt(argc, argv, longopts)) != -1) {

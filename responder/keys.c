@@ -1,5 +1,6 @@
 #include "keys.h"
 
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -64,6 +65,26 @@ int ocsp_key_crlnumber(char *buf, const char *prefix, const char *issuer)
 {
     return key_fmt(
         buf, snprintf(buf, OCSP_KEY_MAX, "%s:crlnumber:%s", prefix, issuer));
+}
+
+int ocsp_key_import(char *buf, const char *prefix, const char *issuer,
+                    const char *kind, const char *source)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0, i;
+    char hex[33];
+
+    if (EVP_Digest(source, strlen(source), md, &mdlen, EVP_sha256(), NULL) !=
+            1 ||
+        mdlen < 16) {
+        buf[0] = '\0';
+        return -1;
+    }
+    for (i = 0; i < 16; i++) {
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    }
+    return key_fmt(buf, snprintf(buf, OCSP_KEY_MAX, "%s:import:%s:%s:%s",
+                                 prefix, issuer, kind, hex));
 }
 
 int ocsp_key_crl_lease(char *buf, const char *prefix, const char *issuer)

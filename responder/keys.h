@@ -64,6 +64,11 @@ int ocsp_key_revlog(char *buf, const char *prefix, const char *issuer,
                     unsigned shard);
 int ocsp_key_changes(char *buf, const char *prefix, const char *issuer);
 int ocsp_key_crlnumber(char *buf, const char *prefix, const char *issuer);
+/* P:import:ISSUER:KIND:H, H the first 16 octets of SHA-256(SOURCE) in hex:
+ * what an importer of KIND ("cfssl", "crl") last reported from SOURCE (a
+ * database's real path, a CRL's file or URL), so that a restart resumes. */
+int ocsp_key_import(char *buf, const char *prefix, const char *issuer,
+                    const char *kind, const char *source);
 int ocsp_key_crl_lease(char *buf, const char *prefix, const char *issuer);
 int ocsp_key_crl_state(char *buf, const char *prefix, const char *issuer);
 /* The fields of P:crlgen-state:ISSUER, in this order: written by crlgen

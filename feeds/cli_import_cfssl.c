@@ -420,6 +420,7 @@ static int import_round(cfssl_import_t *im)
         }
         if (got > 0) {
             if (got == 2) {
+                im->rows--; /* not one of the issuer's */
                 im->other++;
             } else {
                 im->bad++;

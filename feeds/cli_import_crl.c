@@ -8,8 +8,9 @@
  * re-import sends the same events again and changes nothing.  The whole CRL
  * is judged first: a bad CRL, or a bad entry under --strict, writes nothing.
  * With --follow the source is fetched again before its nextUpdate (ETag and
- * Last-Modified honoured) and new entries are reported; a CRL whose number
- * goes backwards is refused.
+ * Last-Modified honoured) and new entries are reported.  A CRL whose number
+ * is below the highest one imported from the same source, by this run or
+ * an earlier one (kept in Redis, ocsp_key_import()), is refused.
  */
 #include "cli.h"
 
@@ -575,9 +576,72 @@ typedef struct {
     int strict, follow, connected;
     crl_src_t src;
     crl_seen_t seen;
-    int64_t last_number; /* the highest cRLNumber imported, -1: none */
+    int64_t last_number;   /* the highest cRLNumber imported, -1: none */
+    int number_loaded;     /* stored_number read from Redis (state_key) */
+    int64_t stored_number; /* the highest imported by any run, -1: none */
+    char state_key[OCSP_KEY_MAX];
     int64_t next_update; /* of the last CRL read, 0: none */
 } crl_import_t;
+
+/* Connects the first time, or again after a failure.  0 or -1 after a
+ * message. */
+static int crl_connect(cli_t *cli, crl_import_t *im)
+{
+    if (!im->connected) {
+        im->connected = 1; /* cli_connect() set the connection up */
+        return cli_connect(cli);
+    }
+    if (ocsp_rconn_ensure(&cli->redis, NULL, ocsp_now_ms() + 3000) != 0) {
+        cli_err("%s", cli->redis.err);
+        return -1;
+    }
+    return 0;
+}
+
+/* The highest CRL number imported from this source, kept in Redis so that
+ * a restarted --follow (or the next run) refuses an older CRL.  0, or
+ * CLI_EXIT_FAIL after a message. */
+static int load_number(cli_t *cli, crl_import_t *im)
+{
+    const char *argv[3] = {"HGET", im->state_key, "number"};
+    redisReply *r;
+    int64_t v;
+
+    if (crl_connect(cli, im) != 0) {
+        return CLI_EXIT_FAIL;
+    }
+    r = ocsp_rconn_cmd(&cli->redis, 3, argv, NULL);
+    if (r == NULL || (r->type != REDIS_REPLY_NIL &&
+                      (r->type != REDIS_REPLY_STRING ||
+                       ocsp_parse_int64(r->str, r->len, 0, &v) != 0))) {
+        cli_err("HGET %s number: %s", im->state_key,
+                r == NULL ? cli->redis.err : "not a CRL number");
+        freeReplyObject(r);
+        return CLI_EXIT_FAIL;
+    }
+    im->stored_number = r->type == REDIS_REPLY_STRING ? v : -1;
+    freeReplyObject(r);
+    im->number_loaded = 1;
+    return 0;
+}
+
+static int save_number(cli_t *cli, crl_import_t *im, int64_t number)
+{
+    char num[24];
+    const char *argv[4] = {"HSET", im->state_key, "number", num};
+    redisReply *r;
+
+    snprintf(num, sizeof(num), "%lld", (long long)number);
+    r = ocsp_rconn_cmd(&cli->redis, 4, argv, NULL);
+    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+        cli_err("HSET %s number: %s", im->state_key,
+                r == NULL ? cli->redis.err : r->str);
+        freeReplyObject(r);
+        return -1;
+    }
+    freeReplyObject(r);
+    return 0;
+}
 
 /* Reads, verifies and imports the CRL in B.  0, or a CLI_EXIT_* status. */
 static int import_crl(cli_t *cli, crl_import_t *im, const crl_buf_t *b)
@@ -607,6 +671,19 @@ static int import_crl(cli_t *cli, crl_import_t *im, const crl_buf_t *b)
     }
     if (!has_number) {
         number = -1;
+    }
+    if (has_number && !im->number_loaded &&
+        (status = load_number(cli, im)) != 0) {
+        goto done;
+    }
+    status = CLI_EXIT_USAGE;
+    if (has_number && number < im->stored_number) {
+        /* An older CRL than a run before this one imported (a restarted
+         * --follow, a stale mirror): its entries may be gone since. */
+        cli_err("%s: CRL number %lld is below %lld already imported: "
+                "refused",
+                im->src.src, (long long)number, (long long)im->stored_number);
+        goto done;
     }
     if (has_number && im->last_number >= 0 && number <= im->last_number) {
         if (number < im->last_number) {
@@ -672,14 +749,7 @@ static int import_crl(cli_t *cli, crl_import_t *im, const crl_buf_t *b)
         goto done;
     }
     status = CLI_EXIT_FAIL;
-    if (!im->connected) {
-        im->connected = 1; /* cli_connect() set the connection up */
-        if (cli_connect(cli) != 0) {
-            goto done;
-        }
-    } else if (ocsp_rconn_ensure(&cli->redis, NULL, ocsp_now_ms() + 3000) !=
-               0) {
-        cli_err("%s", cli->redis.err);
+    if (crl_connect(cli, im) != 0) {
         goto done;
     }
     for (i = 0; i < n; i++) {
@@ -729,7 +799,14 @@ static int import_crl(cli_t *cli, crl_import_t *im, const crl_buf_t *b)
         }
     }
     if (has_number) {
+        if (number > im->stored_number && save_number(cli, im, number) != 0) {
+            status = CLI_EXIT_FAIL;
+            goto done;
+        }
         im->last_number = number;
+        if (number > im->stored_number) {
+            im->stored_number = number;
+        }
     }
     if (im->follow) {
         qsort(digests, ndig, CRL_ID_OCTETS, digest_cmp);
@@ -807,7 +884,7 @@ int cli_import_crl(cli_t *cli, int argc, char **argv)
     int64_t every = CRL_FOLLOW_INTERVAL;
 
     memset(&im, 0, sizeof(im));
-    im.last_number = -1;
+    im.last_number = im.stored_number = -1;
     optind = 1;
     while ((c = cli_getopt(argc, argv, longopts)) != -1) {
         switch (c) {
@@ -862,6 +939,12 @@ int cli_import_crl(cli_t *cli, int argc, char **argv)
     }
     im.ic = cli_issuer(cli, issuer, &im.ca);
     if (im.ic == NULL) {
+        return CLI_EXIT_USAGE;
+    }
+    if (ocsp_key_import(im.state_key, cli->cf.prefix, im.ic->name, "crl",
+                        im.src.src) < 0) {
+        cli_err("--crl %s: no key for its state", im.src.src);
+        X509_free(im.ca);
         return CLI_EXIT_USAGE;
     }
     cli_set_origin(cli, "import-crl", im.src.src);

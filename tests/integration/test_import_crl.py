@@ -426,6 +426,23 @@ def test_follow_over_http(ca_stack):
         assert stream_len(s) == n0 + 1
         assert follower.stop(signal.SIGTERM) == 0
         assert "follow stopped" in follower.output()
+        # restarted while the web server still has the old CRL: the number
+        # imported before the restart is in Redis, so it is refused too
+        follower = Daemon([REVOCA, "-c", s.conf, "import", "--issuer", "demo",
+                           "--crl", web.url(), "--follow", "--interval", "1"],
+                          os.path.join(s.tmp, "follow2.log")).start()
+        wait_for(lambda: "is below 2 already imported: refused" in
+                 follower.output(), what="backwards refused after restart")
+        assert stream_len(s) == n0 + 1
+        assert follower.stop(signal.SIGTERM) == 0
+        # and a one-shot run of it as well (exit 2); the newest one is
+        # imported again (a re-sync)
+        p = import_crl(s, web.url(), check=False)
+        assert p.returncode == 2 and "is below 2" in p.stderr, p.stderr
+        assert stream_len(s) == n0 + 1
+        web.body = open(os.path.join(ca.d, "new.crl"), "rb").read()
+        p = import_crl(s, web.url())
+        assert "number=2 entries=2 events=2" in p.stdout, p.stdout
     finally:
         if follower is not None and follower.alive():
             follower.stop()

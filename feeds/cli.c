@@ -46,7 +46,9 @@ static const struct {
     {"status", "status  --issuer N (--serial HEX | --cert FILE)\n"},
     {"import", "import  --issuer N (--openssl-index FILE | --certs PATH...)\n"
                "  import  --issuer N --crl FILE|URL [--follow [--interval S]] "
-               "[--strict]\n          [--ca-file FILE]\n"},
+               "[--strict]\n          [--ca-file FILE]\n"
+               "  import  --issuer N --cfssl-db FILE [--follow [--interval "
+               "S]]\n"},
     {"resign", "resign  --issuer N (--all | --serial HEX | --status) "
                "[--rate N]\n"},
     {"health", "health  [--format table|json] [--max-lag N] "

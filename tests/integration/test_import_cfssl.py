@@ -213,8 +213,8 @@ def check_matches(s, ca, leaf):
                ec.ECDSA(r.signature_hash_algorithm))
     if status == "revoked":
         assert r.revocation_reason == x509.ReasonFlags(
-            {1: "keyCompromise", 4: "superseded", 5: "cessationOfOperation"}
-            [reason])
+            {1: "keyCompromise", 4: "superseded", 5: "cessationOfOperation",
+             6: "certificateHold"}[reason])
         assert int(r.revocation_time.timestamp()) == int(at)
     # openssl's own reading of the same response
     resp = os.path.join(s.tmp, "resp.der")
@@ -333,3 +333,34 @@ def test_missing_or_corrupt_db_refused(cfssl_stack):
     p = s.cli("import", "--issuer", "cf", "--cfssl-db", ca.db, "--interval",
               "3", check=False)
     assert p.returncode == 2 and "with --follow" in p.stderr
+
+
+def test_hold_and_release(cfssl_stack):
+    """cfssl's certificateHold is a hold; a held row that shows `good` again
+    (CFSSL has no unrevoke of its own: the row is edited, as an operator
+    would) is released."""
+    s, ca = cfssl_stack
+    leaf = ca.issue()
+    ca.revoke(leaf, "certificateHold")
+    p = s.cli("import", "--issuer", "cf", "--cfssl-db", ca.db)
+    assert "certificates=1 events=2" in p.stdout, p.stdout
+    check_matches(s, ca, leaf)
+    c = sqlite3.connect(ca.db)
+    c.execute("UPDATE certificates SET status = 'good', reason = 0")
+    c.commit()
+    c.close()
+    p = s.cli("import", "--issuer", "cf", "--cfssl-db", ca.db)
+    assert "certificates=1 events=1" in p.stdout, p.stdout
+    check_matches(s, ca, leaf)
+    # a revocation after that is final: editing it back changes nothing
+    ca.revoke(leaf, "keyCompromise")
+    s.cli("import", "--issuer", "cf", "--cfssl-db", ca.db)
+    check_matches(s, ca, leaf)
+    n = stream_len(s)
+    c = sqlite3.connect(ca.db)
+    c.execute("UPDATE certificates SET status = 'good', reason = 0")
+    c.commit()
+    c.close()
+    p = s.cli("import", "--issuer", "cf", "--cfssl-db", ca.db)
+    assert "events=0 unchanged=1" in p.stdout, p.stdout
+    assert stream_len(s) == n

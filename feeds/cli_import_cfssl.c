@@ -6,9 +6,11 @@
  * subject key identifier are read (or empty: Debian's CFSSL 1.2 built with
  * Go >= 1.15 stores none, then the certificate's issuer name and AKI
  * decide), and each row's PEM must be signed by the issuer
- * (cli_check_issued) before it counts.  The database is opened
- * read-only.  What was last reported for each serial is kept in Redis (a
- * hash per issuer and database, ocsp_key_import()), so a run, or a
+ * (cli_check_issued), and be of the row's serial_number, before it counts.
+ * A row's PEM is parsed only while its serial has not been reported: a
+ * later round compares the columns (status, reason, revoked_at) alone.  The
+ * database is opened read-only.  What was last reported for each serial is kept
+ * in Redis (a hash per issuer and database, ocsp_key_import()), so a run, or a
  * restarted --follow, sends only what changed since.  --follow polls the
  * database and its WAL file and re-reads them when either changed.
  */
@@ -16,6 +18,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -54,6 +57,8 @@ typedef struct {
     char state[CFSSL_STATE_MAX];
     Revoca__Issued is;
     unsigned char *der; /* owned */
+    char *pem;          /* owned copy, parsed only when the state changed */
+    size_t pem_len;
     int revoked, reason;
     int64_t rev_time;
 } cfssl_row_t;
@@ -74,38 +79,111 @@ typedef struct {
 static void row_free(cfssl_row_t *r)
 {
     OPENSSL_free(r->der);
+    free(r->pem);
     r->der = NULL;
+    r->pem = NULL;
 }
 
-/* Fills R from one database row.  0; 1 for a row to skip (a message was
- * printed), 2 for a certificate of another CA; -1 on failure. */
-static int row_read(cfssl_import_t *im, sqlite3_stmt *st, cfssl_row_t *r)
+/* The canonical hex serial (serial.h) of CFSSL's serial_number, a
+ * decimal string.  0 or -1. */
+static int db_serial(const char *dec, char *out)
+{
+    BIGNUM *bn = NULL;
+    ASN1_INTEGER *ai = NULL;
+    size_t i, n = dec ? strlen(dec) : 0;
+    int rv = -1;
+
+    if (n == 0 || n > 3 * OCSP_SERIAL_MAX_OCTETS) {
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        if (dec[i] < '0' || dec[i] > '9') {
+            return -1;
+        }
+    }
+    if (BN_dec2bn(&bn, dec) == (int)n &&
+        (ai = BN_to_ASN1_INTEGER(bn, NULL)) != NULL &&
+        ocsp_serial_from_asn1(ai, out) == 0) {
+        rv = 0;
+    }
+    ASN1_INTEGER_free(ai);
+    BN_free(bn);
+    ERR_clear_error();
+    return rv;
+}
+
+/* Fills R from one database row's columns: serial, state and a copy of its
+ * PEM, not yet parsed.  0; 1 for a row to skip (a message was printed); -1
+ * on failure. */
+static int row_peek(cfssl_import_t *im, sqlite3_stmt *st, cfssl_row_t *r)
 {
     const unsigned char *pem = sqlite3_column_blob(st, 0);
     int pem_len = sqlite3_column_bytes(st, 0);
     const unsigned char *status = sqlite3_column_text(st, 1);
     const char *dbserial = (const char *)sqlite3_column_text(st, 4);
-    BIO *bio = NULL;
-    X509 *x = NULL;
+
+    memset(r, 0, sizeof(*r));
+    if (db_serial(dbserial, r->serial) != 0) {
+        cli_err("%s: row serial_number %.40s: not a valid serial (skipped)",
+                im->db, dbserial ? dbserial : "NULL");
+        return 1;
+    }
+    if (pem == NULL || pem_len <= 0 || pem_len > CFSSL_PEM_MAX) {
+        cli_err("%s: certificate %s: pem missing or larger than %d octets "
+                "(skipped)",
+                im->db, r->serial, CFSSL_PEM_MAX);
+        return 1;
+    }
+    if (status != NULL && strcmp((const char *)status, "revoked") == 0) {
+        r->revoked = 1;
+        r->reason = sqlite3_column_int(st, 2);
+        r->rev_time = sqlite3_column_int64(st, 3);
+        if (r->reason < 0 || r->reason > 10 || r->reason == 7) {
+            cli_err("%s: certificate %s: reason %d is not a CRL reason code "
+                    "(skipped)",
+                    im->db, r->serial, r->reason);
+            return 1;
+        }
+        if (r->rev_time <= 0) {
+            cli_err("%s: certificate %s: revoked_at missing or unreadable "
+                    "(skipped)",
+                    im->db, r->serial);
+            return 1;
+        }
+        snprintf(r->state, sizeof(r->state), "revoked:%d:%lld", r->reason,
+                 (long long)r->rev_time);
+    } else if (status != NULL && strcmp((const char *)status, "good") == 0) {
+        strcpy(r->state, "good");
+    } else {
+        cli_err("%s: certificate %s: status %.16s is neither good nor revoked "
+                "(skipped)",
+                im->db, r->serial, status ? (const char *)status : "NULL");
+        return 1;
+    }
+    r->pem = malloc((size_t)pem_len);
+    if (r->pem == NULL) {
+        cli_err("out of memory");
+        return -1;
+    }
+    memcpy(r->pem, pem, (size_t)pem_len);
+    r->pem_len = (size_t)pem_len;
+    return 0;
+}
+
+/* Parses and checks R's PEM: the issuer's, signed by it, of R's serial;
+ * fills the issuance.  0; 1 for a row to skip (a message was printed), 2 for
+ * a certificate of another CA; -1 on failure. */
+static int row_parse(cfssl_import_t *im, cfssl_row_t *r)
+{
+    char serial[OCSP_SERIAL_HEX_MAX + 1];
+    BIO *bio = BIO_new_mem_buf(r->pem, (int)r->pem_len);
+    X509 *x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
     ocsp_shard_t sr;
     int rv = 1;
 
-    memset(r, 0, sizeof(*r));
-    if (dbserial == NULL) {
-        dbserial = "?";
-    }
-    if (pem == NULL || pem_len <= 0 || pem_len > CFSSL_PEM_MAX) {
-        cli_err("%s: row serial_number %.40s: pem missing or larger than %d "
-                "octets (skipped)",
-                im->db, dbserial, CFSSL_PEM_MAX);
-        return 1;
-    }
-    bio = BIO_new_mem_buf(pem, pem_len);
-    x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
     if (x == NULL) {
-        cli_err("%s: row serial_number %.40s: pem is not a certificate "
-                "(skipped)",
-                im->db, dbserial);
+        cli_err("%s: certificate %s: pem is not a certificate (skipped)",
+                im->db, r->serial);
         goto done;
     }
     if (X509_check_issued(im->ca, x) != X509_V_OK) {
@@ -118,7 +196,12 @@ static int row_read(cfssl_import_t *im, sqlite3_stmt *st, cfssl_row_t *r)
         goto done; /* named by cli_check_issued */
     }
     r->is = (Revoca__Issued)REVOCA__ISSUED__INIT;
-    if (cli_issued_from_cert(x, r->serial, &r->is, &r->der) != 0) {
+    if (cli_issued_from_cert(x, serial, &r->is, &r->der) != 0) {
+        goto done;
+    }
+    if (strcmp(serial, r->serial) != 0) {
+        cli_err("%s: certificate %s: its row says serial %s (skipped)", im->db,
+                serial, r->serial);
         goto done;
     }
     if (ocsp_shard_from_cert(im->ic, x, OCSP_SHARD_ANY, &sr) != 0) {
@@ -129,39 +212,10 @@ static int row_read(cfssl_import_t *im, sqlite3_stmt *st, cfssl_row_t *r)
         r->is.has_shard = 1;
         r->is.shard = sr.shard;
     }
-    if (status != NULL && strcmp((const char *)status, "revoked") == 0) {
-        r->revoked = 1;
-        r->reason = sqlite3_column_int(st, 2);
-        r->rev_time = sqlite3_column_int64(st, 3);
-        if (r->reason < 0 || r->reason > 10 || r->reason == 7) {
-            cli_err("%s: certificate %s: reason %d is not a CRL reason code "
-                    "(skipped)",
-                    im->db, r->serial, r->reason);
-            goto done;
-        }
-        if (r->rev_time <= 0) {
-            cli_err("%s: certificate %s: revoked_at missing or unreadable "
-                    "(skipped)",
-                    im->db, r->serial);
-            goto done;
-        }
-        snprintf(r->state, sizeof(r->state), "revoked:%d:%lld", r->reason,
-                 (long long)r->rev_time);
-    } else if (status != NULL && strcmp((const char *)status, "good") == 0) {
-        strcpy(r->state, "good");
-    } else {
-        cli_err("%s: certificate %s: status %.16s is neither good nor revoked "
-                "(skipped)",
-                im->db, r->serial, status ? (const char *)status : "NULL");
-        goto done;
-    }
     rv = 0;
 
 done:
-    if (rv != 0) {
-        row_free(r);
-        ERR_clear_error();
-    }
+    ERR_clear_error();
     X509_free(x);
     BIO_free(bio);
     return rv;
@@ -286,6 +340,23 @@ static int send_batch(cfssl_import_t *im, cfssl_row_t *rows, size_t n)
             /* Revoked is final: whatever the row says now changes nothing. */
             im->unchanged++;
             continue;
+        }
+        if (!have[i]) {
+            /* Only a certificate not reported yet needs its PEM: a
+             * reported one's was checked when it was. */
+            int got = row_parse(im, &rows[i]);
+            if (got < 0) {
+                return -1;
+            }
+            if (got > 0) {
+                im->rows--; /* read, but not counted as the issuer's */
+                if (got == 2) {
+                    im->other++;
+                } else {
+                    im->bad++;
+                }
+                continue;
+            }
         }
         ne = row_events(im, &rows[i], have[i] ? prev[i] : NULL, now, &ev);
         if (ne == -1) {
@@ -414,17 +485,13 @@ static int import_round(cfssl_import_t *im)
                     CFSSL_ROWS_MAX, im->ic->name);
             goto done;
         }
-        got = row_read(im, st, &rows[nb]);
+        got = row_peek(im, st, &rows[nb]);
         if (got < 0) {
             goto done;
         }
         if (got > 0) {
-            if (got == 2) {
-                im->rows--; /* not one of the issuer's */
-                im->other++;
-            } else {
-                im->bad++;
-            }
+            row_free(&rows[nb]);
+            im->bad++;
             continue;
         }
         if (++nb == CFSSL_BATCH) {

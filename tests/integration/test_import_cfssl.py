@@ -328,8 +328,21 @@ def test_missing_or_corrupt_db_refused(cfssl_stack):
     c.commit()
     c.close()
     p = s.cli("import", "--issuer", "cf", "--cfssl-db", ca.db)
+    assert "certificates=0 events=0" in p.stdout, p.stdout
     assert "other_issuers=1" in p.stdout, p.stdout
     assert stream_len(s) == 0
+    # a row whose serial_number is not its PEM's: named, skipped
+    leaf = ca.issue()
+    c = sqlite3.connect(ca.db)
+    c.execute("INSERT INTO certificates VALUES ('999', '', NULL, 'good', "
+              "0, NULL, NULL, ?)", (open(leaf).read(),))
+    c.commit()
+    c.close()
+    p = s.cli("import", "--issuer", "cf", "--cfssl-db", ca.db)
+    assert "certificates=1 events=1 unchanged=0 skipped=1" in p.stdout, \
+        p.stdout
+    assert "its row says serial 3e7 (skipped)" in p.stderr, p.stderr
+    assert s.stored("3e7", "cf") is None
     p = s.cli("import", "--issuer", "cf", "--cfssl-db", ca.db, "--interval",
               "3", check=False)
     assert p.returncode == 2 and "with --follow" in p.stderr

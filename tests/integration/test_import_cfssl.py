@@ -377,3 +377,40 @@ def test_hold_and_release(cfssl_stack):
     p = s.cli("import", "--issuer", "cf", "--cfssl-db", ca.db)
     assert "events=0 unchanged=1" in p.stdout, p.stdout
     assert stream_len(s) == n
+
+
+def test_under_documented_cli_acl(cfssl_stack):
+    """The importers' state is within the revoca-cli ACL of docs/redis.md:
+    import --cfssl-db and import --crl run as that user, and Redis's ACL
+    LOG shows nothing refused."""
+    from test_redis_tls import documented_acls
+    from revoca_fixtures import render_conf
+    s, ca = cfssl_stack
+    admin = s.r()
+    admin.execute_command("ACL", "SETUSER", "revoca-cli", ">pw-cli",
+                          *documented_acls()["revoca-cli"])
+    admin.execute_command("ACL", "LOG", "RESET")
+    conf = os.path.join(s.tmp, "cli.conf")
+    with open(conf, "w") as f:
+        f.write(render_conf(s.redis.port, s.issuers, CRL_CONF,
+                            redis='user = "revoca-cli"; '
+                                  'password = "pw-cli"; '))
+    leaf = ca.issue()
+    ca.revoke(leaf, "keyCompromise")
+    for _ in range(2):
+        p = s.cli("import", "--issuer", "cf", "--cfssl-db", ca.db, conf=conf)
+    assert "events=0 unchanged=1" in p.stdout, p.stdout
+    check_matches(s, ca, leaf)
+    crl = os.path.join(s.tmp, "cf.crl")
+    # cfssl's own CRL (gencrl: from a list of serials)
+    serials = os.path.join(s.tmp, "serials.txt")
+    with open(serials, "w") as f:
+        f.write("%d\n" % cert(leaf).serial_number)
+    out = run([CFSSL, "gencrl", serials, ca.cert, ca.key], ca.d)
+    import base64
+    with open(crl, "wb") as f:
+        f.write(base64.b64decode(out.strip()))
+    p = s.cli("import", "--issuer", "cf", "--crl", crl, conf=conf,
+              check=False)
+    assert p.returncode == 0, p.stderr
+    assert admin.execute_command("ACL", "LOG") == []

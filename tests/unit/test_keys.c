@@ -29,6 +29,10 @@ static void test_each_key(void)
     KEY(ocsp_key_crlnumber(buf, "revoca", "demo"), "revoca:crlnumber:demo");
     KEY(ocsp_key_crl_lease(buf, "revoca", "demo"), "revoca:crlgen-lease:demo");
     KEY(ocsp_key_crl_state(buf, "revoca", "demo"), "revoca:crlgen-state:demo");
+    /* SHA-256("/var/lib/cfssl/certdb.sqlite"), its first 16 octets */
+    KEY(ocsp_key_import(buf, "revoca", "demo", "cfssl",
+                        "/var/lib/cfssl/certdb.sqlite"),
+        "revoca:import:demo:cfssl:121c5f7df7e596910b17665b16a51a37");
     KEY(ocsp_key_revlog_rebuild(buf, "revoca", "demo", 3, 4242, 1764620000123L),
         "revoca:revlog:demo:3:rebuild:4242:1764620000123");
     /* the longest rebuild key of the scheme fits */

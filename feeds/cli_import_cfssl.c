@@ -290,7 +290,8 @@ static int row_events(cfssl_import_t *im, cfssl_row_t *r, const char *prev,
 }
 
 /* Compares a batch of rows with what was reported and sends what changed,
- * then records it.  0 or -1 after a message. */
+ * then records it.  0, -1 after a message, or CLI_EXIT_REPLICAS (the events
+ * are in the stream; not recorded, so they are sent again next time). */
 static int send_batch(cfssl_import_t *im, cfssl_row_t *rows, size_t n)
 {
     cli_t *cli = im->cli;
@@ -387,7 +388,7 @@ static int send_batch(cfssl_import_t *im, cfssl_row_t *rows, size_t n)
         /* Short: not recorded as reported, so the next round sends again. */
         rv = cli_wait_replicas(cli, what);
         if (rv != 0) {
-            return -1;
+            return rv;
         }
     }
     argv[0] = "HSET";
@@ -497,7 +498,8 @@ static int import_round(cfssl_import_t *im)
             continue;
         }
         if (++nb == CFSSL_BATCH) {
-            if (send_batch(im, rows, nb) != 0) {
+            if ((got = send_batch(im, rows, nb)) != 0) {
+                status = got > 0 ? got : CLI_EXIT_FAIL;
                 goto done;
             }
             for (i = 0; i < nb; i++) {
@@ -511,7 +513,8 @@ static int import_round(cfssl_import_t *im)
                 sqlite3_errmsg(db));
         goto done;
     }
-    if (send_batch(im, rows, nb) != 0) {
+    if ((rc = send_batch(im, rows, nb)) != 0) {
+        status = rc > 0 ? rc : CLI_EXIT_FAIL;
         goto done;
     }
     printf("cfssl issuer=%s certificates=%zu events=%zu unchanged=%zu "

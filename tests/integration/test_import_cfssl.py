@@ -414,3 +414,40 @@ def test_under_documented_cli_acl(cfssl_stack):
               check=False)
     assert p.returncode == 0, p.stderr
     assert admin.execute_command("ACL", "LOG") == []
+
+
+def test_too_few_replicas_exit_4(tmp_path, pki_dir):
+    """redis.min_replica_acks holds as for the other imports: with a replica
+    down, exit 4, the events in the stream, and (not recorded as reported)
+    sent again by the next run."""
+    from redis_fleet import Fleet
+    db = os.path.join(str(tmp_path), "certdb.sqlite")
+    c = sqlite3.connect(db)
+    c.executescript(SCHEMA)
+    c.close()
+    ca = CfsslCA(os.path.join(str(tmp_path), "cfssl"), db, "CFSSL Test CA",
+                 BASE + "cf-shard-1.crl")
+    f = Fleet(tmp_path, pki_dir, sentinels=0,
+              redis_conf='min_replica_acks = 2; wait_timeout = "1s"; ')
+    try:
+        f.write_conf([{"name": "cf", "cert": ca.cert, "key": ca.key,
+                       "shards": 2, "responder_cert": ca.cert,
+                       "responder_key": ca.key}], CRL_CONF)
+        ca.serve()
+        ca.issue()
+        p = f.cli("import", "--issuer", "cf", "--cfssl-db", db)
+        assert "events=1" in p.stdout, p.stdout
+        ca.issue()
+        f.servers[2].kill()
+        wait_for(lambda: f.replicas_online(f.redis) == len(f.servers) - 2,
+                 30, what="the primary to lose a replica")
+        n0 = f.r().xlen("revoca:events")
+        p = f.cli("import", "--issuer", "cf", "--cfssl-db", db, check=False)
+        assert p.returncode == 4, p.stderr
+        assert "import --cfssl-db: 1 events" in p.stderr, p.stderr
+        assert f.r().xlen("revoca:events") == n0 + 1
+        p = f.cli("import", "--issuer", "cf", "--cfssl-db", db, check=False)
+        assert p.returncode == 4 and "1 events" in p.stderr, p.stderr
+    finally:
+        ca.close()
+        f.close()

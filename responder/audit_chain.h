@@ -1,0 +1,59 @@
+/* The audit hash chain over the event stream and its checkpoint encoding
+ * (docs/audit.md "Chain" and "Checkpoints"). */
+#ifndef OCSP_AUDIT_CHAIN_H
+#define OCSP_AUDIT_CHAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define OCSP_AUDIT_LINK_LEN 32
+/* A Redis stream entry id: two decimal uint64 and a dash. */
+#define OCSP_AUDIT_ID_MAX 41
+/* The largest stream field the chain accepts (an Event is far smaller). */
+#define OCSP_AUDIT_FIELD_MAX (1u << 20)
+/* The canonical checkpoint text, bounded. */
+#define OCSP_AUDIT_CHECKPOINT_MAX 256
+
+typedef struct {
+    uint64_t count;                      /* entries chained, genesis = 0 */
+    char last_id[OCSP_AUDIT_ID_MAX + 1]; /* "0-0" at genesis */
+    unsigned char head[OCSP_AUDIT_LINK_LEN];
+    int64_t time_ms; /* Unix time of the checkpoint, milliseconds */
+} ocsp_audit_checkpoint_t;
+
+/* The genesis link: SHA-256 of the ASCII string "revoca-audit-v1 genesis". */
+void ocsp_audit_genesis(unsigned char out[OCSP_AUDIT_LINK_LEN]);
+
+/* 0 when id is a canonical stream id "MS-SEQ" (decimal, no leading zeros,
+ * each part a uint64), -1 otherwise. */
+int ocsp_audit_id_check(const char *id, size_t len);
+
+/* Compare two canonical ids as Redis orders them: <0, 0, >0. */
+int ocsp_audit_id_cmp(const char *a, const char *b);
+
+/* link = SHA-256(prev || be32(idlen) || id || be32(flen) || field).
+ * 0, or -1 when the id is not canonical or the field too long. */
+int ocsp_audit_link(const unsigned char prev[OCSP_AUDIT_LINK_LEN],
+                    const char *id, size_t idlen, const unsigned char *field,
+                    size_t flen, unsigned char out[OCSP_AUDIT_LINK_LEN]);
+
+/* The canonical bytes a checkpoint signature covers:
+ * "revoca-audit-checkpoint-v1\n" "count=N\n" "last=ID\n" "head=HEX64\n"
+ * "time=MS\n". Returns the length written into buf (of size at least
+ * OCSP_AUDIT_CHECKPOINT_MAX), or -1. */
+int ocsp_audit_checkpoint_encode(const ocsp_audit_checkpoint_t *cp, char *buf,
+                                 size_t size);
+
+/* Parse exactly the canonical encoding (no other form is accepted, so the
+ * bytes signed are the bytes parsed). 0, or -1. */
+int ocsp_audit_checkpoint_decode(const char *buf, size_t len,
+                                 ocsp_audit_checkpoint_t *cp);
+
+/* Lower-case hex of a link into out[2 * OCSP_AUDIT_LINK_LEN + 1]. */
+void ocsp_audit_link_hex(const unsigned char link[OCSP_AUDIT_LINK_LEN],
+                         char *out);
+/* 0 when hex is exactly 64 lower-case hex digits. */
+int ocsp_audit_link_from_hex(const char *hex, size_t len,
+                             unsigned char link[OCSP_AUDIT_LINK_LEN]);
+
+#endif

@@ -7,6 +7,8 @@
 
 #include <openssl/evp.h>
 
+#include "keys.h"
+
 static const char genesis_text[] = "revoca-audit-v1 genesis";
 static const char cp_magic[] = "revoca-audit-checkpoint-v1\n";
 
@@ -233,4 +235,82 @@ int ocsp_audit_checkpoint_decode(const char *buf, size_t len,
         return -1;
     }
     return 0;
+}
+
+int ocsp_audit_key_chain(char *buf, const char *prefix)
+{
+    int n = snprintf(buf, OCSP_KEY_MAX, "%s:audit:chain", prefix);
+
+    return n < 0 || n >= OCSP_KEY_MAX ? -1 : n;
+}
+
+int ocsp_audit_key_head(char *buf, const char *prefix)
+{
+    int n = snprintf(buf, OCSP_KEY_MAX, "%s:audit:head", prefix);
+
+    return n < 0 || n >= OCSP_KEY_MAX ? -1 : n;
+}
+
+int ocsp_audit_rec_encode(const char *prev_id,
+                          const unsigned char link[OCSP_AUDIT_LINK_LEN],
+                          char *buf)
+{
+    char hex[2 * OCSP_AUDIT_LINK_LEN + 1];
+    int n;
+
+    if (ocsp_audit_id_check(prev_id, strlen(prev_id)) != 0) {
+        return -1;
+    }
+    ocsp_audit_link_hex(link, hex);
+    n = snprintf(buf, OCSP_AUDIT_REC_MAX + 1, "%s %s", prev_id, hex);
+    return n < 0 || n > OCSP_AUDIT_REC_MAX ? -1 : n;
+}
+
+int ocsp_audit_rec_decode(const char *buf, size_t len, char *prev_id,
+                          unsigned char link[OCSP_AUDIT_LINK_LEN])
+{
+    const char *sp = memchr(buf, ' ', len);
+    size_t il;
+
+    if (sp == NULL) {
+        return -1;
+    }
+    il = (size_t)(sp - buf);
+    if (ocsp_audit_id_check(buf, il) != 0 ||
+        ocsp_audit_link_from_hex(sp + 1, len - il - 1, link) != 0) {
+        return -1;
+    }
+    memcpy(prev_id, buf, il);
+    prev_id[il] = '\0';
+    return 0;
+}
+
+int ocsp_audit_head_encode(uint64_t count, const char *id,
+                           const unsigned char link[OCSP_AUDIT_LINK_LEN],
+                           char *buf)
+{
+    char rec[OCSP_AUDIT_REC_MAX + 1];
+    int n;
+
+    if (ocsp_audit_rec_encode(id, link, rec) < 0) {
+        return -1;
+    }
+    n = snprintf(buf, OCSP_AUDIT_HEAD_MAX + 1, "%" PRIu64 " %s", count, rec);
+    return n < 0 || n > OCSP_AUDIT_HEAD_MAX ? -1 : n;
+}
+
+int ocsp_audit_head_decode(const char *buf, size_t len, uint64_t *count,
+                           char *id, unsigned char link[OCSP_AUDIT_LINK_LEN])
+{
+    const char *sp = memchr(buf, ' ', len);
+    size_t cl;
+
+    if (sp == NULL) {
+        return -1;
+    }
+    cl = (size_t)(sp - buf);
+    if (cl == 0 || parse_u64(buf, cl, count) != cl) {
+        return -1;
+    }
+    return ocsp_audit_rec_decode(sp + 1, len - cl - 1, id, link);
 }

@@ -56,4 +56,26 @@ void ocsp_audit_link_hex(const unsigned char link[OCSP_AUDIT_LINK_LEN],
 int ocsp_audit_link_from_hex(const char *hex, size_t len,
                              unsigned char link[OCSP_AUDIT_LINK_LEN]);
 
+/* The chain store (docs/audit.md "Keys"): the hash <prefix>:audit:chain,
+ * field = entry id, value = "PREV_ID LINK_HEX" (the entry chained before
+ * it, "0-0" for the first); the string <prefix>:audit:head =
+ * "COUNT LAST_ID LINK_HEX", the position the daemon resumes from. */
+#define OCSP_AUDIT_REC_MAX (OCSP_AUDIT_ID_MAX + 1 + 2 * OCSP_AUDIT_LINK_LEN)
+#define OCSP_AUDIT_HEAD_MAX (20 + 1 + OCSP_AUDIT_REC_MAX)
+int ocsp_audit_key_chain(char *buf, const char *prefix);
+int ocsp_audit_key_head(char *buf, const char *prefix);
+
+/* "ID HEX" and "COUNT ID HEX": the length written (buf of the _MAX + 1),
+ * or -1; decode accepts only that form. */
+int ocsp_audit_head_encode(uint64_t count, const char *id,
+                           const unsigned char link[OCSP_AUDIT_LINK_LEN],
+                           char *buf);
+int ocsp_audit_head_decode(const char *buf, size_t len, uint64_t *count,
+                           char *id, unsigned char link[OCSP_AUDIT_LINK_LEN]);
+int ocsp_audit_rec_encode(const char *prev_id,
+                          const unsigned char link[OCSP_AUDIT_LINK_LEN],
+                          char *buf);
+int ocsp_audit_rec_decode(const char *buf, size_t len, char *prev_id,
+                          unsigned char link[OCSP_AUDIT_LINK_LEN]);
+
 #endif

@@ -122,8 +122,32 @@ static void test_checkpoint(void)
                                        36, &back) == -1);
 }
 
+static void test_store(void)
+{
+    unsigned char g[OCSP_AUDIT_LINK_LEN], l[OCSP_AUDIT_LINK_LEN];
+    char buf[OCSP_AUDIT_HEAD_MAX + 1], id[OCSP_AUDIT_ID_MAX + 1];
+    uint64_t count = 0;
+    int n;
+
+    ocsp_audit_genesis(g);
+    n = ocsp_audit_head_encode(7, "5-1", g, buf);
+    CHECK(n == 1 + 1 + 3 + 1 + 64);
+    CHECK(ocsp_audit_head_decode(buf, (size_t)n, &count, id, l) == 0);
+    CHECK(count == 7 && strcmp(id, "5-1") == 0 && memcmp(l, g, 32) == 0);
+    CHECK(ocsp_audit_head_decode(buf, (size_t)n - 1, &count, id, l) == -1);
+    CHECK(ocsp_audit_head_decode("07 5-1 x", 8, &count, id, l) == -1);
+    n = ocsp_audit_rec_encode("0-0", g, buf);
+    CHECK(n == 3 + 1 + 64);
+    CHECK(ocsp_audit_rec_decode(buf, (size_t)n, id, l) == 0);
+    CHECK_STR(id, "0-0");
+    buf[4] = 'G';
+    CHECK(ocsp_audit_rec_decode(buf, (size_t)n, id, l) == -1);
+    CHECK(ocsp_audit_rec_encode("1-01", g, buf) == -1);
+}
+
 int main(void)
 {
+    test_store();
     test_genesis();
     test_ids();
     test_link();

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <hiredis/hiredis.h>
 #include <openssl/evp.h>
 
 #include "keys.h"
@@ -313,4 +314,32 @@ int ocsp_audit_head_decode(const char *buf, size_t len, uint64_t *count,
         return -1;
     }
     return ocsp_audit_rec_decode(sp + 1, len - cl - 1, id, link);
+}
+
+int ocsp_audit_entry(const void *reply, const char **id, size_t *idlen,
+                     const unsigned char **field, size_t *flen)
+{
+    const redisReply *e = reply, *f;
+
+    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+        e->element[0]->type != REDIS_REPLY_STRING ||
+        e->element[1]->type != REDIS_REPLY_ARRAY ||
+        ocsp_audit_id_check(e->element[0]->str, e->element[0]->len) != 0) {
+        return -1;
+    }
+    *id = e->element[0]->str;
+    *idlen = e->element[0]->len;
+    *field = (const unsigned char *)"";
+    *flen = 0;
+    f = e->element[1];
+    for (size_t k = 0; k + 1 < f->elements; k += 2) {
+        if (f->element[k]->type == REDIS_REPLY_STRING &&
+            f->element[k]->len == 1 && f->element[k]->str[0] == 'e' &&
+            f->element[k + 1]->type == REDIS_REPLY_STRING) {
+            *field = (const unsigned char *)f->element[k + 1]->str;
+            *flen = f->element[k + 1]->len;
+            break;
+        }
+    }
+    return 0;
 }

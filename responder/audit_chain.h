@@ -78,4 +78,12 @@ int ocsp_audit_rec_encode(const char *prev_id,
 int ocsp_audit_rec_decode(const char *buf, size_t len, char *prev_id,
                           unsigned char link[OCSP_AUDIT_LINK_LEN]);
 
+/* One entry of an XREAD/XRANGE reply (hiredis redisReply *, given as
+ * void * to keep hiredis out of this header): its id and the bytes of its
+ * field "e" (empty when it has none: such an entry is chained all the
+ * same, over no bytes).  0, or -1 when it is not a stream entry with a
+ * canonical id. */
+int ocsp_audit_entry(const void *reply, const char **id, size_t *idlen,
+                     const unsigned char **field, size_t *flen);
+
 #endif

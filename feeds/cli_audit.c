@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "audit_chain.h"
+#include "audit_checkpoint.h"
+#include "issuer.h"
 #include "cli.h"
 
 #define AUDIT_PAGE 1000
@@ -130,6 +132,96 @@ static int check_entry(audit_verify_t *v, const char *id, size_t idlen,
         }
     }
     return 0;
+}
+
+/* Every checkpoint: its signature, and its head against the chain
+ * record of its last entry.  0, or an exit status (said). */
+static int check_checkpoints(audit_verify_t *v, X509 *cert, uint64_t *n)
+{
+    char key[OCSP_KEY_MAX], start[OCSP_AUDIT_ID_MAX + 2] = "-";
+
+    if (ocsp_audit_key_checkpoints(key, v->cli->cf.prefix) < 0) {
+        return CLI_EXIT_FAIL;
+    }
+    for (;;) {
+        const char *argv[] = {"XRANGE", key, start, "+", "COUNT", "1000"};
+        redisReply *r = ocsp_rconn_cmd(&v->cli->redis, 6, argv, NULL);
+        size_t got;
+
+        if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+            cli_err("XRANGE %s: %s", key,
+                    r == NULL ? v->cli->redis.err : "not an array");
+            freeReplyObject(r);
+            return CLI_EXIT_FAIL;
+        }
+        got = r->elements;
+        for (size_t i = 0; i < got; i++) {
+            const redisReply *e = r->element[i], *f;
+            const redisReply *c = NULL, *s = NULL;
+            ocsp_audit_checkpoint_t cp;
+            char prev[OCSP_AUDIT_ID_MAX + 1];
+            unsigned char link[OCSP_AUDIT_LINK_LEN];
+            int rec;
+
+            if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+                e->element[0]->type != REDIS_REPLY_STRING ||
+                e->element[1]->type != REDIS_REPLY_ARRAY) {
+                freeReplyObject(r);
+                printf("TAMPERED: %s: not a stream entry\n", key);
+                return CLI_EXIT_FAIL;
+            }
+            f = e->element[1];
+            for (size_t k = 0; k + 1 < f->elements; k += 2) {
+                if (f->element[k]->type != REDIS_REPLY_STRING ||
+                    f->element[k + 1]->type != REDIS_REPLY_STRING) {
+                    continue;
+                }
+                if (strcmp(f->element[k]->str, "c") == 0) {
+                    c = f->element[k + 1];
+                } else if (strcmp(f->element[k]->str, "s") == 0) {
+                    s = f->element[k + 1];
+                }
+            }
+            if (c == NULL || s == NULL ||
+                ocsp_audit_checkpoint_decode(c->str, c->len, &cp) != 0) {
+                printf("TAMPERED: checkpoint %s of %s: not a checkpoint\n",
+                       e->element[0]->str, key);
+                freeReplyObject(r);
+                return CLI_EXIT_FAIL;
+            }
+            if (audit_checkpoint_verify(cert, (const unsigned char *)c->str,
+                                        c->len, (const unsigned char *)s->str,
+                                        s->len) != 0) {
+                printf("TAMPERED: checkpoint %s of %s (count=%llu last=%s): "
+                       "bad signature\n",
+                       e->element[0]->str, key, (unsigned long long)cp.count,
+                       cp.last_id);
+                freeReplyObject(r);
+                return CLI_EXIT_FAIL;
+            }
+            rec = get_rec(v, cp.last_id, prev, link);
+            if (rec < 0) {
+                freeReplyObject(r);
+                return CLI_EXIT_FAIL;
+            }
+            if (rec == 0 || memcmp(link, cp.head, sizeof(link)) != 0) {
+                printf("TAMPERED: checkpoint %s of %s: its head at entry %s "
+                       "differs from the chain (%s)\n",
+                       e->element[0]->str, key, cp.last_id,
+                       rec == 0 ? "no record" : "changed");
+                freeReplyObject(r);
+                return CLI_EXIT_FAIL;
+            }
+            (*n)++;
+            if (i + 1 == got) {
+                snprintf(start, sizeof(start), "(%s", e->element[0]->str);
+            }
+        }
+        freeReplyObject(r);
+        if (got < 1000) {
+            return 0;
+        }
+    }
 }
 
 static int verify(audit_verify_t *v, const char *since)
@@ -264,5 +356,35 @@ int cli_audit(cli_t *cli, int argc, char **argv)
         cli_err("%s: no chain yet (is revoca-audit running?)", head_key);
         return CLI_EXIT_FAIL;
     }
-    return verify(&v, since);
+    {
+        audit_conf_t ac;
+        char err[OCSP_ERR_MAX] = "";
+        X509 *cert = NULL;
+        uint64_t ncp = 0;
+        int rc, unreadable;
+
+        if (audit_conf_read(&cli->cf, &ac, err) != 0) {
+            cli_err("%s", err);
+            return CLI_EXIT_USAGE;
+        }
+        rc = verify(&v, since);
+        if (rc != 0 || ac.cert == NULL) {
+            if (rc == 0) {
+                printf("checkpoints: not checked (no audit.cert)\n");
+            }
+            return rc;
+        }
+        cert = ocsp_cert_load(ac.cert, &unreadable);
+        if (cert == NULL) {
+            cli_err("audit.cert %s: %s", ac.cert,
+                    unreadable ? "cannot open" : "not a certificate");
+            return CLI_EXIT_USAGE;
+        }
+        rc = check_checkpoints(&v, cert, &ncp);
+        X509_free(cert);
+        if (rc == 0) {
+            printf("checkpoints: %llu verified\n", (unsigned long long)ncp);
+        }
+        return rc;
+    }
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "issuer.h"
 #include "log.h"
 
 int audit_follow_init(audit_follow_t *a, const ocsp_config_t *cf,
@@ -20,6 +21,30 @@ int audit_follow_init(audit_follow_t *a, const ocsp_config_t *cf,
         snprintf(a->err, sizeof(a->err), "%s: prefix too long", cf->path);
         return -1;
     }
+    if (ocsp_audit_key_checkpoints(a->cp_key, cf->prefix) < 0 ||
+        audit_conf_read(cf, &a->conf, a->err) != 0) {
+        if (a->err[0] == '\0') {
+            snprintf(a->err, sizeof(a->err), "%s: prefix too long", cf->path);
+        }
+        return -1;
+    }
+    if (a->conf.cert != NULL) {
+        ocsp_sign_err_t serr;
+        int unreadable;
+
+        a->cert = ocsp_cert_load(a->conf.cert, &unreadable);
+        if (a->cert == NULL) {
+            snprintf(a->err, sizeof(a->err), "audit.cert %s: %s", a->conf.cert,
+                     unreadable ? "cannot open" : "not a certificate");
+            return -1;
+        }
+        a->key =
+            ocsp_sign_key_load(a->conf.key, a->cert, 0, &cf->pkcs11, &serr);
+        if (a->key == NULL) {
+            snprintf(a->err, sizeof(a->err), "audit.key: %.400s", serr.msg);
+            return -1;
+        }
+    }
     ocsp_rconn_init(&a->conn, cf);
     return 0;
 }
@@ -27,6 +52,8 @@ int audit_follow_init(audit_follow_t *a, const ocsp_config_t *cf,
 void audit_follow_free(audit_follow_t *a)
 {
     ocsp_rconn_close(&a->conn);
+    ocsp_sign_key_free(a->key);
+    X509_free(a->cert);
 }
 
 /* The head from Redis, or the genesis when none. */
@@ -181,6 +208,73 @@ done:
     return rc;
 }
 
+/* A signed checkpoint of the head, when due: every checkpoint_events
+ * entries or checkpoint_interval with new entries.  0, or -1 (the
+ * connection failed, or the key did: logged, retried on the next batch). */
+static int checkpoint(audit_follow_t *a)
+{
+    ocsp_audit_checkpoint_t cp;
+    char c[OCSP_AUDIT_CHECKPOINT_MAX];
+    unsigned char *sig = NULL;
+    size_t siglen;
+    const char *argv[7];
+    size_t argvlen[7];
+    redisReply *r;
+    int n, rc = -1;
+
+    if (a->key == NULL || a->count == a->cp_count ||
+        (a->count - a->cp_count < (uint64_t)a->conf.every_events &&
+         ocsp_now_ms() - a->cp_ms < a->conf.every_ms)) {
+        return 0;
+    }
+    memset(&cp, 0, sizeof(cp));
+    cp.count = a->count;
+    memcpy(cp.last_id, a->last_id, sizeof(cp.last_id));
+    memcpy(cp.head, a->head, sizeof(cp.head));
+    if (ocsp_rconn_time_ms(&a->conn, &cp.time_ms) != 0) {
+        return -1;
+    }
+    n = ocsp_audit_checkpoint_encode(&cp, c, sizeof(c));
+    siglen = ocsp_sign_key_max(a->key);
+    sig = malloc(siglen);
+    if (n < 0 || sig == NULL ||
+        ocsp_sign(a->key, (const unsigned char *)c, (size_t)n, sig, &siglen) !=
+            0) {
+        ocsp_log(OCSP_LOG_ERR,
+                 "audit checkpoint count=%llu error=\"%s\" "
+                 "action=\"retried after the next batch\"",
+                 (unsigned long long)a->count,
+                 a->key ? ocsp_sign_key_err(a->key)->msg : "");
+        free(sig);
+        return 0;
+    }
+    argv[0] = "XADD";
+    argv[1] = a->cp_key;
+    argv[2] = "*";
+    argv[3] = "c";
+    argv[4] = c;
+    argv[5] = "s";
+    argv[6] = (const char *)sig;
+    for (int i = 0; i < 7; i++) {
+        argvlen[i] = strlen(argv[i]);
+    }
+    argvlen[4] = (size_t)n;
+    argvlen[6] = siglen;
+    r = ocsp_rconn_cmd(&a->conn, 7, argv, argvlen);
+    if (r != NULL && r->type == REDIS_REPLY_STRING) {
+        a->cp_count = a->count;
+        a->cp_ms = ocsp_now_ms();
+        ocsp_log(OCSP_LOG_INFO, "audit checkpoint count=%llu last=%s id=%s",
+                 (unsigned long long)a->count, a->last_id, r->str);
+        rc = 0;
+    } else if (r != NULL) {
+        ocsp_rconn_fail_reply(&a->conn, "XADD", r);
+    }
+    freeReplyObject(r);
+    free(sig);
+    return rc;
+}
+
 int audit_follow_run(audit_follow_t *a)
 {
     int ready = 0;
@@ -204,6 +298,8 @@ int audit_follow_run(audit_follow_t *a)
                 continue;
             }
             a->loaded = 1;
+            a->cp_count = a->count; /* a checkpoint once new ones come */
+            a->cp_ms = ocsp_now_ms();
             if (!ready) {
                 ready = 1;
                 ocsp_daemon_ready();
@@ -212,6 +308,9 @@ int audit_follow_run(audit_follow_t *a)
         rc = step(a);
         if (rc == -2) {
             return -1;
+        }
+        if (rc == 0) {
+            rc = checkpoint(a);
         }
         if (rc != 0) {
             /* Connection lost: reread the head, the last batch may or may

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "audit_chain.h"
+#include "audit_checkpoint.h"
 #include "config.h"
 #include "daemon.h"
 #include "keys.h"
@@ -26,6 +27,12 @@ typedef struct {
     uint64_t count;
     char last_id[OCSP_AUDIT_ID_MAX + 1];
     unsigned char head[OCSP_AUDIT_LINK_LEN];
+    char cp_key[OCSP_KEY_MAX];
+    audit_conf_t conf;
+    X509 *cert;           /* audit.cert, or NULL: no checkpoints */
+    ocsp_sign_key_t *key; /* audit.key */
+    uint64_t cp_count;    /* count at the last checkpoint written */
+    long cp_ms;           /* ocsp_now_ms() of it */
     long batch;
     int loaded; /* head read from Redis on this connection */
     int reexec;

@@ -1260,7 +1260,7 @@ static int conf_crl_base(ocsp_config_t *cf, const char **base, char *err)
  * component's, and each checks its own members. */
 static const char *const top_known[] = {"redis",  "prefix", "issuers",
                                         "signer", "cli",    "crl",
-                                        "pkcs11", "purge",  NULL};
+                                        "pkcs11", "purge",  "audit", NULL};
 
 int ocsp_config_load(ocsp_config_t *cf, const char *file, char *err)
 {

@@ -5,6 +5,7 @@ a stream takes no new id below its last one) or changed (its chain record
 rewritten); a restart resumes the chain, and a SIGKILL leaves it whole."""
 import os
 import signal
+import subprocess
 
 from revoca_fixtures import BUILD, Daemon, wait_for
 
@@ -123,3 +124,54 @@ def test_usage(stack):
     assert p.returncode == 2 and "--since 01-0" in p.stderr
     p = verify(stack)
     assert p.returncode == 1 and "no chain yet" in p.stderr
+
+
+def test_signed_checkpoints(stack):
+    stack.write_conf(stack.issuers, extra=(
+        'audit = { key = "%s"; cert = "%s"; checkpoint_events = 2; '
+        'checkpoint_interval = "1s"; };\n'
+        % (stack.path("responder.key"), stack.path("responder.pem"))))
+    d = start_audit(stack)
+    write_events(stack, 0, 5)
+    wait_for(lambda: chained(stack) == 5, what="5 entries chained")
+    r = stack.r()
+    # every 2 entries, or after 1 s with new ones: the last covers all 5
+    wait_for(lambda: any(b"count=5\n" in e[1][b"c"]
+                         for e in r.xrange("revoca:audit:checkpoints")),
+             what="a checkpoint of all 5")
+    d.stop()
+    p = verify(stack)
+    assert p.returncode == 0, p.stdout + p.stderr
+    n = r.xlen("revoca:audit:checkpoints")
+    assert "checkpoints: %d verified" % n in p.stdout
+
+    # a signature altered (a stream entry cannot be rewritten: deleted and
+    # added again, altered)
+    cid, fields = r.xrange("revoca:audit:checkpoints")[0]
+    sig = bytearray(fields[b"s"])
+    sig[len(sig) // 2] ^= 1
+    r.xdel("revoca:audit:checkpoints", cid)
+    r.xadd("revoca:audit:checkpoints", {"c": fields[b"c"], "s": bytes(sig)})
+    p = verify(stack)
+    assert p.returncode == 1 and "bad signature" in p.stdout, p.stdout
+    new_id = r.xrange("revoca:audit:checkpoints")[-1][0].decode()
+    assert "checkpoint %s" % new_id in p.stdout
+    r.xdel("revoca:audit:checkpoints", new_id)
+    assert verify(stack).returncode == 0
+
+    # the chain record a checkpoint covers rewritten along with its
+    # successor's: the checkpoint's head names it
+    cid, fields = r.xrange("revoca:audit:checkpoints")[-1]
+    last = fields[b"c"].split(b"last=")[1].split(b"\n")[0].decode()
+    rec = r.hget("revoca:audit:chain", last)
+    r.hset("revoca:audit:chain", last, rec.split()[0] + b" " + b"1" * 64)
+    p = verify(stack)
+    assert p.returncode == 1 and last in p.stdout
+
+    # a bad key is refused at start, naming the key
+    stack.write_conf(stack.issuers, extra=(
+        'audit = { key = "%s"; cert = "%s"; };\n'
+        % (stack.path("issuer.key"), stack.path("responder.pem"))))
+    p = subprocess.run([AUDIT, "-c", stack.conf, "--check"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1 and "audit.key" in p.stderr, p.stderr

@@ -65,8 +65,25 @@ static int get_rec(audit_verify_t *v, const char *id, char *prev,
 }
 
 /* One entry of the stream.  0 to go on, or an exit status. */
+/* The chain record REC (an element of HMGET's reply) of ID: 1 found, 0
+ * none, -2 not a record (said). */
+static int parse_rec(audit_verify_t *v, const redisReply *rec, const char *id,
+                     char *prev, unsigned char *link)
+{
+    if (rec->type == REDIS_REPLY_NIL) {
+        return 0;
+    }
+    if (rec->type == REDIS_REPLY_STRING &&
+        ocsp_audit_rec_decode(rec->str, rec->len, prev, link) == 0) {
+        return 1;
+    }
+    printf("TAMPERED: %s field %s: not a chain record\n", v->chain_key, id);
+    return -2;
+}
+
 static int check_entry(audit_verify_t *v, const char *id, size_t idlen,
-                       const unsigned char *field, size_t flen)
+                       const unsigned char *field, size_t flen,
+                       const redisReply *rec)
 {
     char rprev[OCSP_AUDIT_ID_MAX + 1], sid[OCSP_AUDIT_ID_MAX + 1];
     unsigned char rlink[OCSP_AUDIT_LINK_LEN], want[OCSP_AUDIT_LINK_LEN];
@@ -78,7 +95,7 @@ static int check_entry(audit_verify_t *v, const char *id, size_t idlen,
         v->pending++; /* after the head: not chained yet */
         return 0;
     }
-    got = get_rec(v, sid, rprev, rlink);
+    got = parse_rec(v, rec, sid, rprev, rlink);
     if (got < 0) {
         return CLI_EXIT_FAIL;
     }
@@ -235,6 +252,7 @@ static int verify(audit_verify_t *v, const char *since)
         const char *argv[] = {"XRANGE", v->cli->events_key, start, "+", "COUNT",
                               count};
         redisReply *r = ocsp_rconn_cmd(&v->cli->redis, 6, argv, NULL);
+        redisReply *recs = NULL;
         size_t n;
 
         if (r == NULL) {
@@ -248,6 +266,37 @@ static int verify(audit_verify_t *v, const char *since)
             return CLI_EXIT_FAIL;
         }
         n = r->elements;
+        /* The page's chain records, in one HMGET. */
+        if (n > 0) {
+            const char *hargv[2 + AUDIT_PAGE];
+            size_t hlen[2 + AUDIT_PAGE];
+
+            hargv[0] = "HMGET";
+            hargv[1] = v->chain_key;
+            hlen[0] = 5;
+            hlen[1] = strlen(v->chain_key);
+            for (size_t i = 0; i < n; i++) {
+                const redisReply *e = r->element[i];
+                if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+                    e->element[0]->type != REDIS_REPLY_STRING) {
+                    cli_err("XRANGE %s: not a stream entry",
+                            v->cli->events_key);
+                    freeReplyObject(r);
+                    return CLI_EXIT_FAIL;
+                }
+                hargv[2 + i] = e->element[0]->str;
+                hlen[2 + i] = e->element[0]->len;
+            }
+            recs = ocsp_rconn_cmd(&v->cli->redis, (int)(2 + n), hargv, hlen);
+            if (recs == NULL || recs->type != REDIS_REPLY_ARRAY ||
+                recs->elements != n) {
+                cli_err("HMGET %s: %s", v->chain_key,
+                        recs == NULL ? v->cli->redis.err : "not an array");
+                freeReplyObject(recs);
+                freeReplyObject(r);
+                return CLI_EXIT_FAIL;
+            }
+        }
         for (size_t i = 0; i < n; i++) {
             const char *id;
             const unsigned char *field;
@@ -257,11 +306,13 @@ static int verify(audit_verify_t *v, const char *since)
             if (ocsp_audit_entry(r->element[i], &id, &idlen, &field, &flen) !=
                 0) {
                 cli_err("XRANGE %s: not a stream entry", v->cli->events_key);
+                freeReplyObject(recs);
                 freeReplyObject(r);
                 return CLI_EXIT_FAIL;
             }
-            rc = check_entry(v, id, idlen, field, flen);
+            rc = check_entry(v, id, idlen, field, flen, recs->element[i]);
             if (rc != 0) {
+                freeReplyObject(recs);
                 freeReplyObject(r);
                 return rc;
             }
@@ -269,6 +320,7 @@ static int verify(audit_verify_t *v, const char *since)
                 snprintf(start, sizeof(start), "(%.*s", (int)idlen, id);
             }
         }
+        freeReplyObject(recs);
         freeReplyObject(r);
         if (n < AUDIT_PAGE) {
             break;

@@ -54,6 +54,9 @@ static const struct {
     {"health", "health  [--format table|json] [--max-lag N] "
                "[--max-overdue SECONDS]\n"
                "          (exit 1: unhealthy, each problem printed)\n"},
+    {"audit", "audit verify [--since ID]\n"
+              "          (exit 1: the first entry deleted, inserted or "
+              "changed)\n"},
 };
 
 static const char usage_notes[] =
@@ -1100,6 +1103,8 @@ int main(int argc, char **argv)
         status = cli_resign(&cli, argc - i, argv + i);
     } else if (strcmp(cmd, "health") == 0) {
         status = cli_health(&cli, argc - i, argv + i);
+    } else if (strcmp(cmd, "audit") == 0) {
+        status = cli_audit(&cli, argc - i, argv + i);
     } else {
         status = cmd_event(&cli, cmd, argc - i, argv + i);
     }

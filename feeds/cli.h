@@ -115,6 +115,9 @@ int cli_resign(cli_t *cli, int argc, char **argv);
 /* revoca health (cli_health.c): the service's state, 0 healthy, 1 not. */
 int cli_health(cli_t *cli, int argc, char **argv);
 
+/* revoca audit verify (docs/audit.md). */
+int cli_audit(cli_t *cli, int argc, char **argv);
+
 /* The issuer's configuration and, with CA, its certificate; NULL after a
  * message. */
 const ocsp_issuer_conf_t *cli_issuer(cli_t *cli, const char *name, X509 **ca);

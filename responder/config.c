@@ -1258,9 +1258,9 @@ static int conf_crl_base(ocsp_config_t *cf, const char **base, char *err)
 
 /* Top-level keys.  The groups named after a component are that
  * component's, and each checks its own members. */
-static const char *const top_known[] = {"redis",  "prefix", "issuers",
-                                        "signer", "cli",    "crl",
-                                        "pkcs11", "purge",  NULL};
+static const char *const top_known[] = {"redis", "prefix", "issuers", "signer",
+                                        "cli",   "crl",    "pkcs11",  "purge",
+                                        "audit", NULL};
 
 int ocsp_config_load(ocsp_config_t *cf, const char *file, char *err)
 {

@@ -22,6 +22,7 @@ SECTIONS = {
     ("crlgen/crl_conf.c", "crl_issuer"): ("crl", "inside the issuer"),
     ("crlgen/crl_conf.c", "crl_conf_load"): ("crl", "top-level"),
     ("feeds/cli.c", "cli_settings"): ("config", "cli."),
+    ("responder/audit_checkpoint.c", "audit_conf_read"): ("config", "audit."),
 }
 SOURCES = sorted({f for f, _ in SECTIONS} | {
     os.path.relpath(os.path.join(d, n), ROOT)

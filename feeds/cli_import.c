@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "event.h"
 #include "issuer.h"
@@ -24,6 +25,8 @@
 
 #define IMPORT_LINE_MAX 8192
 #define IMPORT_CHUNK 2000
+#define IMPORT_PROGRESS_MS 5000 /* a progress line this often without a tty */
+#define IMPORT_TTY_MS 250       /* the tty progress line refreshes this often */
 
 /* What a row says about its certificate beyond its issuance. */
 typedef enum { ROW_ISSUED = 0, ROW_REVOKED, ROW_HELD } row_kind_e;
@@ -441,13 +444,50 @@ static int load_cert_path(const char *path, X509 *ca,
     return failed ? -1 : 0;
 }
 
+/* The progress of a long import on stderr: a line rewritten in place on a
+ * terminal, else a line every IMPORT_PROGRESS_MS. */
+typedef struct {
+    const char *src;
+    int tty;
+    long t0, last, every; /* ms between lines without a tty */
+} progress_t;
+
+static void progress_show(progress_t *pg, size_t rows, size_t total,
+                          size_t events)
+{
+    long now = ocsp_now_ms(), ms = now - pg->t0;
+    double rate = ms > 0 ? events * 1000.0 / (double)ms : 0.0;
+
+    if (now - pg->last < (pg->tty ? IMPORT_TTY_MS : pg->every)) {
+        return;
+    }
+    pg->last = now;
+    fprintf(stderr,
+            pg->tty ? "\rrevoca: %s: rows %zu/%zu events %zu (%.0f/s)   "
+                    : "revoca: %s: progress rows=%zu/%zu events=%zu "
+                      "events_per_s=%.0f\n",
+            pg->src, rows, total, events, rate);
+}
+
+static void progress_end(const progress_t *pg)
+{
+    if (pg->tty && pg->last != pg->t0) {
+        fputc('\n', stderr);
+    }
+}
+
 /* Sends the rows' events in pipelined chunks. */
 static int send_rows(cli_t *cli, const ocsp_issuer_conf_t *ic, rows_t *rs,
-                     size_t *nevents)
+                     const char *src, long every_ms, size_t *nevents)
 {
     size_t i, k, pending;
     int64_t now = (int64_t)time(NULL);
+    progress_t pg;
 
+    pg.src = src;
+    pg.tty = isatty(STDERR_FILENO);
+    pg.every = every_ms;
+    pg.t0 = pg.last = ocsp_now_ms();
     *nevents = 0;
     for (i = 0; i < rs->n; i++) {
         row_events_t re;
@@ -466,13 +506,16 @@ static int send_rows(cli_t *cli, const ocsp_issuer_conf_t *ic, rows_t *rs,
                 return -1;
             }
             *nevents += pending;
+            progress_show(&pg, i + 1, rs->n, *nevents);
         }
     }
     pending = ocsp_rconn_pending(&cli->redis);
     if (cli_read_replies(cli) != 0) {
+        progress_end(&pg);
         return -1;
     }
     *nevents += pending;
+    progress_end(&pg);
     return 0;
 }
 
@@ -482,6 +525,7 @@ int cli_import(cli_t *cli, int argc, char **argv)
         {"issuer", required_argument, NULL, 'i'},
         {"openssl-index", required_argument, NULL, 'x'},
         {"certs", no_argument, NULL, 'c'},
+        {"progress", required_argument, NULL, 'p'},
         {NULL, 0, NULL, 0}};
     const char *issuer = NULL, *index = NULL;
     const ocsp_issuer_conf_t *ic;
@@ -489,7 +533,7 @@ int cli_import(cli_t *cli, int argc, char **argv)
     X509 *ca = NULL;
     int c, certs = 0, i, status = CLI_EXIT_USAGE;
     size_t nevents = 0;
-    long t0;
+    long t0, every_ms = IMPORT_PROGRESS_MS;
 
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--crl") == 0 ||
@@ -509,6 +553,16 @@ int cli_import(cli_t *cli, int argc, char **argv)
         case 'c':
             certs = 1;
             break;
+        case 'p': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (end == optarg || *end != '\0' || v < 0 || v > 3600) {
+                cli_err("--progress %s: must be 0..3600 seconds", optarg);
+                return CLI_EXIT_USAGE;
+            }
+            every_ms = v * 1000;
+            break;
+        }
         default:
             return CLI_EXIT_USAGE;
         }
@@ -537,7 +591,9 @@ int cli_import(cli_t *cli, int argc, char **argv)
         }
     }
     status = CLI_EXIT_FAIL;
-    if (cli_connect(cli) != 0 || send_rows(cli, ic, &rs, &nevents) != 0) {
+    if (cli_connect(cli) != 0 ||
+        send_rows(cli, ic, &rs, index != NULL ? index : argv[optind], every_ms,
+                  &nevents) != 0) {
         goto done;
     }
     {

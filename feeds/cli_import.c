@@ -19,7 +19,9 @@
 
 #include "event.h"
 #include "issuer.h"
+#include "keys.h"
 #include "policy.h"
+#include "record.h"
 #include "serial.h"
 #include "shard.h"
 
@@ -36,6 +38,7 @@ typedef struct {
     char serial[OCSP_SERIAL_HEX_MAX + 1];
     int64_t not_before, not_after;
     row_kind_e kind;
+    int release; /* ROW_ISSUED, and the store holds it: release it */
     int reason;
     int64_t rev_time, invalidity;
     unsigned shard;     /* from the certificate's CDP, or OCSP_SHARD_ANY */
@@ -80,6 +83,7 @@ typedef struct {
     Revoca__Issued is;
     Revoca__Revoked rv;
     Revoca__Hold hd;
+    Revoca__Release rl;
     char id[2][40];
     size_t n;
 } row_events_t;
@@ -93,9 +97,10 @@ static int row_events(const ocsp_issuer_conf_t *ic, row_t *row, int64_t now,
     static const Revoca__Issued is_init = REVOCA__ISSUED__INIT;
     static const Revoca__Revoked rv_init = REVOCA__REVOKED__INIT;
     static const Revoca__Hold hd_init = REVOCA__HOLD__INIT;
+    static const Revoca__Release rl_init = REVOCA__RELEASE__INIT;
     size_t k;
 
-    re->n = row->kind == ROW_ISSUED ? 1 : 2;
+    re->n = row->kind == ROW_ISSUED && !row->release ? 1 : 2;
     for (k = 0; k < re->n; k++) {
         re->ev[k] = ev_init;
         if (ocsp_event_new_id(re->id[k]) != 0) {
@@ -135,6 +140,11 @@ static int row_events(const ocsp_issuer_conf_t *ic, row_t *row, int64_t now,
         re->hd.hold_time = row->rev_time;
         re->ev[1].kind_case = REVOCA__EVENT__KIND_HOLD;
         re->ev[1].hold = &re->hd;
+    } else if (row->release) {
+        re->rl = rl_init;
+        re->rl.release_time = now;
+        re->ev[1].kind_case = REVOCA__EVENT__KIND_RELEASE;
+        re->ev[1].release = &re->rl;
     }
     return 0;
 }
@@ -444,6 +454,73 @@ static int load_cert_path(const char *path, X509 *ca,
     return failed ? -1 : 0;
 }
 
+/*
+ * Marks the rows the index shows valid whose store record (revoca:cert:,
+ * record.c) is on hold: a re-sync releases them, as the CA lifted the hold.
+ * The GETs go in pipelined chunks.  0, or -1 after a message.
+ */
+static int find_released(cli_t *cli, const ocsp_issuer_conf_t *ic, rows_t *rs,
+                         size_t *nreleased)
+{
+    size_t i = 0, j, k;
+
+    *nreleased = 0;
+    while (i < rs->n) {
+        size_t sent[IMPORT_CHUNK], n = 0;
+
+        for (j = i; j < rs->n && n < IMPORT_CHUNK; j++) {
+            char key[OCSP_KEY_MAX];
+            const char *get[] = {"GET", key};
+
+            if (rs->rows[j].kind != ROW_ISSUED) {
+                continue;
+            }
+            if (ocsp_key_cert(key, cli->cf.prefix, ic->name,
+                              rs->rows[j].serial) < 0) {
+                cli_err("serial %s: record key too long", rs->rows[j].serial);
+                ocsp_rconn_skip(&cli->redis, n);
+                return -1;
+            }
+            if (ocsp_rconn_append(&cli->redis, 2, get, NULL) != 0) {
+                cli_err("redis: %s", cli->redis.err);
+                return -1;
+            }
+            sent[n++] = j;
+        }
+        i = j;
+        for (k = 0; k < n; k++) {
+            row_t *row = &rs->rows[sent[k]];
+            redisReply *r = ocsp_rconn_reply(&cli->redis);
+            ocsp_record_t *rec;
+            const char *why;
+
+            if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+                cli_err("redis: %s", r != NULL ? r->str : cli->redis.err);
+                freeReplyObject(r);
+                ocsp_rconn_skip(&cli->redis, n - k - 1);
+                return -1;
+            }
+            if (r->type == REDIS_REPLY_STRING) {
+                rec =
+                    ocsp_record_decode(r->str, r->len, row->serial, NULL, &why);
+                if (rec == NULL) {
+                    cli_err("record of serial %s is invalid (%s); repair it "
+                            "first",
+                            row->serial, why);
+                    freeReplyObject(r);
+                    ocsp_rconn_skip(&cli->redis, n - k - 1);
+                    return -1;
+                }
+                row->release = rec->status == REVOCA__STATUS__HELD;
+                *nreleased += row->release != 0;
+                ocsp_record_free(rec, NULL);
+            }
+            freeReplyObject(r);
+        }
+    }
+    return 0;
+}
+
 /* The progress of a long import on stderr: a line rewritten in place on a
  * terminal, else a line every IMPORT_PROGRESS_MS. */
 typedef struct {
@@ -532,7 +609,7 @@ int cli_import(cli_t *cli, int argc, char **argv)
     rows_t rs = {NULL, 0, 0};
     X509 *ca = NULL;
     int c, certs = 0, i, status = CLI_EXIT_USAGE;
-    size_t nevents = 0;
+    size_t nevents = 0, nreleased = 0;
     long t0, every_ms = IMPORT_PROGRESS_MS;
 
     for (i = 1; i < argc; i++) {
@@ -591,7 +668,7 @@ int cli_import(cli_t *cli, int argc, char **argv)
         }
     }
     status = CLI_EXIT_FAIL;
-    if (cli_connect(cli) != 0 ||
+    if (cli_connect(cli) != 0 || find_released(cli, ic, &rs, &nreleased) != 0 ||
         send_rows(cli, ic, &rs, index != NULL ? index : argv[optind], every_ms,
                   &nevents) != 0) {
         goto done;
@@ -607,9 +684,9 @@ int cli_import(cli_t *cli, int argc, char **argv)
     }
     {
         long ms = ocsp_now_ms() - t0;
-        printf("imported issuer=%s certificates=%zu events=%zu ms=%ld "
-               "events_per_s=%.0f\n",
-               issuer, rs.n, nevents, ms,
+        printf("imported issuer=%s certificates=%zu events=%zu released=%zu "
+               "ms=%ld events_per_s=%.0f\n",
+               issuer, rs.n, nevents, nreleased, ms,
                ms > 0 ? nevents * 1000.0 / (double)ms : (double)nevents);
     }
     status = 0;

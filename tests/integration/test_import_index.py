@@ -44,3 +44,38 @@ def test_bad_progress_value(stack):
     p = stack.cli("import", "--issuer", "demo", "--openssl-index", "/x",
                   "--progress", "soon", check=False)
     assert p.returncode == 2 and "--progress soon: must be 0..3600" in p.stderr
+
+
+def record_status(stack, serial):
+    out = stack.cli("status", "--issuer", "demo", "--serial", serial).stdout
+    return [l.split()[1] for l in out.splitlines() if l.startswith("record ")][0]
+
+
+def wait_status(stack, serial, want):
+    import time
+    deadline = time.time() + 60
+    while record_status(stack, serial) != want and time.time() < deadline:
+        time.sleep(0.1)
+    return record_status(stack, serial)
+
+
+def test_resync_releases_a_hold_the_index_no_longer_shows(stack):
+    stack.start_signer()
+    idx = os.path.join(stack.tmp, "index.txt")
+    with open(idx, "w") as f:
+        f.write("V\t301231235959Z\t\t0A\tunknown\t/CN=a\n")
+        f.write("R\t301231235959Z\t260101000000Z,certificateHold\t0B\tunknown\t/CN=b\n")
+    p = stack.cli("import", "--issuer", "demo", "--openssl-index", idx)
+    assert "released=0" in p.stdout
+    assert wait_status(stack, "0b", "hold") == "hold"
+    assert wait_status(stack, "0a", "good") == "good"
+    # the CA lifts the hold: the row is V again
+    with open(idx, "w") as f:
+        f.write("V\t301231235959Z\t\t0A\tunknown\t/CN=a\n")
+        f.write("V\t301231235959Z\t\t0B\tunknown\t/CN=b\n")
+    before = stream_len(stack)
+    p = stack.cli("import", "--issuer", "demo", "--openssl-index", idx)
+    assert "released=1" in p.stdout, p.stdout
+    assert stream_len(stack) == before + 3  # two issued, one release
+    assert wait_status(stack, "0b", "good") == "good"
+    assert record_status(stack, "0a") == "good"

@@ -457,7 +457,7 @@ static int load_cert_path(const char *path, X509 *ca,
 /*
  * Marks the rows the index shows valid whose store record (revoca:cert:,
  * record.c) is on hold: a re-sync releases them, as the CA lifted the hold.
- * The GETs go in pipelined chunks.  0, or -1 after a message.
+ * The reads go in pipelined chunks.  0, or -1 after a message.
  */
 static int find_released(cli_t *cli, const ocsp_issuer_conf_t *ic, rows_t *rs,
                          size_t *nreleased)
@@ -470,7 +470,9 @@ static int find_released(cli_t *cli, const ocsp_issuer_conf_t *ic, rows_t *rs,
 
         for (j = i; j < rs->n && n < IMPORT_CHUNK; j++) {
             char key[OCSP_KEY_MAX];
-            const char *get[] = {"GET", key};
+            /* MGET, as the signer reads records: a key of another type
+             * is nil, no record */
+            const char *get[] = {"MGET", key};
 
             if (rs->rows[j].kind != ROW_ISSUED) {
                 continue;
@@ -500,20 +502,21 @@ static int find_released(cli_t *cli, const ocsp_issuer_conf_t *ic, rows_t *rs,
                 ocsp_rconn_skip(&cli->redis, n - k - 1);
                 return -1;
             }
-            if (r->type == REDIS_REPLY_STRING) {
-                rec =
-                    ocsp_record_decode(r->str, r->len, row->serial, NULL, &why);
+            if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
+                r->element[0]->type == REDIS_REPLY_STRING) {
+                rec = ocsp_record_decode(r->element[0]->str, r->element[0]->len,
+                                         row->serial, NULL, &why);
                 if (rec == NULL) {
-                    cli_err("record of serial %s is invalid (%s); repair it "
-                            "first",
+                    /* left alone, as the signer leaves it */
+                    fprintf(stderr,
+                            "revoca: record of serial %s is invalid (%s); "
+                            "not released\n",
                             row->serial, why);
-                    freeReplyObject(r);
-                    ocsp_rconn_skip(&cli->redis, n - k - 1);
-                    return -1;
+                } else {
+                    row->release = rec->status == REVOCA__STATUS__HELD;
+                    *nreleased += row->release != 0;
+                    ocsp_record_free(rec, NULL);
                 }
-                row->release = rec->status == REVOCA__STATUS__HELD;
-                *nreleased += row->release != 0;
-                ocsp_record_free(rec, NULL);
             }
             freeReplyObject(r);
         }
@@ -668,7 +671,9 @@ int cli_import(cli_t *cli, int argc, char **argv)
         }
     }
     status = CLI_EXIT_FAIL;
-    if (cli_connect(cli) != 0 || find_released(cli, ic, &rs, &nreleased) != 0 ||
+    /* only the index tells a hold was lifted; certificates do not */
+    if (cli_connect(cli) != 0 ||
+        (index != NULL && find_released(cli, ic, &rs, &nreleased) != 0) ||
         send_rows(cli, ic, &rs, index != NULL ? index : argv[optind], every_ms,
                   &nevents) != 0) {
         goto done;

@@ -79,3 +79,13 @@ def test_resync_releases_a_hold_the_index_no_longer_shows(stack):
     assert stream_len(stack) == before + 3  # two issued, one release
     assert wait_status(stack, "0b", "good") == "good"
     assert record_status(stack, "0a") == "good"
+
+
+def test_certs_import_never_releases(stack):
+    stack.start_signer()
+    serial = stack.serial_of(stack.path("good.pem"))
+    stack.cli("issue", "--issuer", "demo", "--cert", stack.path("good.pem"), "--wait")
+    stack.cli("hold", "--issuer", "demo", "--serial", serial, "--wait")
+    p = stack.cli("import", "--issuer", "demo", "--certs", stack.path("good.pem"))
+    assert "released=0" in p.stdout, p.stdout
+    assert record_status(stack, serial) == "hold"

@@ -45,6 +45,7 @@ static const struct {
                 "[--wait]\n"},
     {"status", "status  --issuer N (--serial HEX | --cert FILE)\n"},
     {"import", "import  --issuer N (--openssl-index FILE | --certs PATH...)\n"
+               "          [--progress S]\n"
                "  import  --issuer N --crl FILE|URL [--follow [--interval S]] "
                "[--strict]\n          [--ca-file FILE]\n"
                "  import  --issuer N --cfssl-db FILE [--follow [--interval "

@@ -15,15 +15,20 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "event.h"
 #include "issuer.h"
+#include "keys.h"
 #include "policy.h"
+#include "record.h"
 #include "serial.h"
 #include "shard.h"
 
 #define IMPORT_LINE_MAX 8192
 #define IMPORT_CHUNK 2000
+#define IMPORT_PROGRESS_MS 5000 /* a progress line this often without a tty */
+#define IMPORT_TTY_MS 250       /* the tty progress line refreshes this often */
 
 /* What a row says about its certificate beyond its issuance. */
 typedef enum { ROW_ISSUED = 0, ROW_REVOKED, ROW_HELD } row_kind_e;
@@ -33,6 +38,7 @@ typedef struct {
     char serial[OCSP_SERIAL_HEX_MAX + 1];
     int64_t not_before, not_after;
     row_kind_e kind;
+    int release; /* ROW_ISSUED, and the store holds it: release it */
     int reason;
     int64_t rev_time, invalidity;
     unsigned shard;     /* from the certificate's CDP, or OCSP_SHARD_ANY */
@@ -77,6 +83,7 @@ typedef struct {
     Revoca__Issued is;
     Revoca__Revoked rv;
     Revoca__Hold hd;
+    Revoca__Release rl;
     char id[2][40];
     size_t n;
 } row_events_t;
@@ -90,9 +97,10 @@ static int row_events(const ocsp_issuer_conf_t *ic, row_t *row, int64_t now,
     static const Revoca__Issued is_init = REVOCA__ISSUED__INIT;
     static const Revoca__Revoked rv_init = REVOCA__REVOKED__INIT;
     static const Revoca__Hold hd_init = REVOCA__HOLD__INIT;
+    static const Revoca__Release rl_init = REVOCA__RELEASE__INIT;
     size_t k;
 
-    re->n = row->kind == ROW_ISSUED ? 1 : 2;
+    re->n = row->kind == ROW_ISSUED && !row->release ? 1 : 2;
     for (k = 0; k < re->n; k++) {
         re->ev[k] = ev_init;
         if (ocsp_event_new_id(re->id[k]) != 0) {
@@ -132,6 +140,11 @@ static int row_events(const ocsp_issuer_conf_t *ic, row_t *row, int64_t now,
         re->hd.hold_time = row->rev_time;
         re->ev[1].kind_case = REVOCA__EVENT__KIND_HOLD;
         re->ev[1].hold = &re->hd;
+    } else if (row->release) {
+        re->rl = rl_init;
+        re->rl.release_time = now;
+        re->ev[1].kind_case = REVOCA__EVENT__KIND_RELEASE;
+        re->ev[1].release = &re->rl;
     }
     return 0;
 }
@@ -441,13 +454,120 @@ static int load_cert_path(const char *path, X509 *ca,
     return failed ? -1 : 0;
 }
 
+/*
+ * Marks the rows the index shows valid whose store record (revoca:cert:,
+ * record.c) is on hold: a re-sync releases them, as the CA lifted the hold.
+ * The reads go in pipelined chunks.  0, or -1 after a message.
+ */
+static int find_released(cli_t *cli, const ocsp_issuer_conf_t *ic, rows_t *rs,
+                         size_t *nreleased)
+{
+    size_t i = 0, j, k;
+
+    *nreleased = 0;
+    while (i < rs->n) {
+        size_t sent[IMPORT_CHUNK], n = 0;
+
+        for (j = i; j < rs->n && n < IMPORT_CHUNK; j++) {
+            char key[OCSP_KEY_MAX];
+            /* MGET, as the signer reads records: a key of another type
+             * is nil, no record */
+            const char *get[] = {"MGET", key};
+
+            if (rs->rows[j].kind != ROW_ISSUED) {
+                continue;
+            }
+            if (ocsp_key_cert(key, cli->cf.prefix, ic->name,
+                              rs->rows[j].serial) < 0) {
+                cli_err("serial %s: record key too long", rs->rows[j].serial);
+                ocsp_rconn_skip(&cli->redis, n);
+                return -1;
+            }
+            if (ocsp_rconn_append(&cli->redis, 2, get, NULL) != 0) {
+                cli_err("redis: %s", cli->redis.err);
+                return -1;
+            }
+            sent[n++] = j;
+        }
+        i = j;
+        for (k = 0; k < n; k++) {
+            row_t *row = &rs->rows[sent[k]];
+            redisReply *r = ocsp_rconn_reply(&cli->redis);
+            ocsp_record_t *rec;
+            const char *why;
+
+            if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+                cli_err("redis: %s", r != NULL ? r->str : cli->redis.err);
+                freeReplyObject(r);
+                ocsp_rconn_skip(&cli->redis, n - k - 1);
+                return -1;
+            }
+            if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
+                r->element[0]->type == REDIS_REPLY_STRING) {
+                rec = ocsp_record_decode(r->element[0]->str, r->element[0]->len,
+                                         row->serial, NULL, &why);
+                if (rec == NULL) {
+                    /* left alone, as the signer leaves it */
+                    fprintf(stderr,
+                            "revoca: record of serial %s is invalid (%s); "
+                            "not released\n",
+                            row->serial, why);
+                } else {
+                    row->release = rec->status == REVOCA__STATUS__HELD;
+                    *nreleased += row->release != 0;
+                    ocsp_record_free(rec, NULL);
+                }
+            }
+            freeReplyObject(r);
+        }
+    }
+    return 0;
+}
+
+/* The progress of a long import on stderr: a line rewritten in place on a
+ * terminal, else a line every IMPORT_PROGRESS_MS. */
+typedef struct {
+    const char *src;
+    int tty;
+    long t0, last, every; /* ms between lines without a tty */
+} progress_t;
+
+static void progress_show(progress_t *pg, size_t rows, size_t total,
+                          size_t events)
+{
+    long now = ocsp_now_ms(), ms = now - pg->t0;
+    double rate = ms > 0 ? events * 1000.0 / (double)ms : 0.0;
+
+    if (now - pg->last < (pg->tty ? IMPORT_TTY_MS : pg->every)) {
+        return;
+    }
+    pg->last = now;
+    fprintf(stderr,
+            pg->tty ? "\rrevoca: %s: rows %zu/%zu events %zu (%.0f/s)   "
+                    : "revoca: %s: progress rows=%zu/%zu events=%zu "
+                      "events_per_s=%.0f\n",
+            pg->src, rows, total, events, rate);
+}
+
+static void progress_end(const progress_t *pg)
+{
+    if (pg->tty && pg->last != pg->t0) {
+        fputc('\n', stderr);
+    }
+}
+
 /* Sends the rows' events in pipelined chunks. */
 static int send_rows(cli_t *cli, const ocsp_issuer_conf_t *ic, rows_t *rs,
-                     size_t *nevents)
+                     const char *src, long every_ms, size_t *nevents)
 {
     size_t i, k, pending;
     int64_t now = (int64_t)time(NULL);
+    progress_t pg;
 
+    pg.src = src;
+    pg.tty = isatty(STDERR_FILENO);
+    pg.every = every_ms;
+    pg.t0 = pg.last = ocsp_now_ms();
     *nevents = 0;
     for (i = 0; i < rs->n; i++) {
         row_events_t re;
@@ -466,13 +586,16 @@ static int send_rows(cli_t *cli, const ocsp_issuer_conf_t *ic, rows_t *rs,
                 return -1;
             }
             *nevents += pending;
+            progress_show(&pg, i + 1, rs->n, *nevents);
         }
     }
     pending = ocsp_rconn_pending(&cli->redis);
     if (cli_read_replies(cli) != 0) {
+        progress_end(&pg);
         return -1;
     }
     *nevents += pending;
+    progress_end(&pg);
     return 0;
 }
 
@@ -482,14 +605,15 @@ int cli_import(cli_t *cli, int argc, char **argv)
         {"issuer", required_argument, NULL, 'i'},
         {"openssl-index", required_argument, NULL, 'x'},
         {"certs", no_argument, NULL, 'c'},
+        {"progress", required_argument, NULL, 'p'},
         {NULL, 0, NULL, 0}};
     const char *issuer = NULL, *index = NULL;
     const ocsp_issuer_conf_t *ic;
     rows_t rs = {NULL, 0, 0};
     X509 *ca = NULL;
     int c, certs = 0, i, status = CLI_EXIT_USAGE;
-    size_t nevents = 0;
-    long t0;
+    size_t nevents = 0, nreleased = 0;
+    long t0, every_ms = IMPORT_PROGRESS_MS;
 
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--crl") == 0 ||
@@ -513,6 +637,16 @@ int cli_import(cli_t *cli, int argc, char **argv)
         case 'c':
             certs = 1;
             break;
+        case 'p': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (end == optarg || *end != '\0' || v < 0 || v > 3600) {
+                cli_err("--progress %s: must be 0..3600 seconds", optarg);
+                return CLI_EXIT_USAGE;
+            }
+            every_ms = v * 1000;
+            break;
+        }
         default:
             return CLI_EXIT_USAGE;
         }
@@ -541,7 +675,11 @@ int cli_import(cli_t *cli, int argc, char **argv)
         }
     }
     status = CLI_EXIT_FAIL;
-    if (cli_connect(cli) != 0 || send_rows(cli, ic, &rs, &nevents) != 0) {
+    /* only the index tells a hold was lifted; certificates do not */
+    if (cli_connect(cli) != 0 ||
+        (index != NULL && find_released(cli, ic, &rs, &nreleased) != 0) ||
+        send_rows(cli, ic, &rs, index != NULL ? index : argv[optind], every_ms,
+                  &nevents) != 0) {
         goto done;
     }
     {
@@ -555,9 +693,9 @@ int cli_import(cli_t *cli, int argc, char **argv)
     }
     {
         long ms = ocsp_now_ms() - t0;
-        printf("imported issuer=%s certificates=%zu events=%zu ms=%ld "
-               "events_per_s=%.0f\n",
-               issuer, rs.n, nevents, ms,
+        printf("imported issuer=%s certificates=%zu events=%zu released=%zu "
+               "ms=%ld events_per_s=%.0f\n",
+               issuer, rs.n, nevents, nreleased, ms,
                ms > 0 ? nevents * 1000.0 / (double)ms : (double)nevents);
     }
     status = 0;

@@ -29,6 +29,8 @@ static void ingest_event_free(Revoca__Event *ev)
     /* The kinds share a union (oneof): free the one that is set. */
     switch (ev->kind_case) {
     case REVOCA__EVENT__KIND_ISSUED:
+        if (ev->issued != NULL)
+            free(ev->issued->cert_der.data);
         free(ev->issued);
         break;
     case REVOCA__EVENT__KIND_REVOKED:
@@ -349,4 +351,105 @@ int ocsp_ingest_parse_json(const char *buf, size_t len, long long now,
 done:
     json_decref(root);
     return rc;
+}
+
+int ocsp_ingest_parse_pb(const unsigned char *buf, size_t len,
+                         struct ocsp_ingest_batch *b,
+                         struct ocsp_ingest_error *err)
+{
+    const char *why = NULL;
+
+    memset(b, 0, sizeof *b);
+    memset(err, 0, sizeof *err);
+    b->ev = calloc(1, sizeof *b->ev);
+    if (b->ev == NULL) {
+        snprintf(err->reason, sizeof err->reason, "out of memory");
+        return -1;
+    }
+    Revoca__Event *ev = ocsp_event_decode(buf, len, &why);
+    if (ev == NULL) {
+        free(b->ev);
+        b->ev = NULL;
+        snprintf(err->field, sizeof err->field, "events[0]");
+        snprintf(err->reason, sizeof err->reason, "not an Event: %s",
+                 why != NULL ? why : "invalid");
+        return -1;
+    }
+    /* Our own copy, freed by ingest_event_free() like a JSON one. */
+    Revoca__Event *own = calloc(1, sizeof *own);
+    if (own == NULL)
+        goto oom;
+    revoca__event__init(own);
+    own->id = strdup(ev->id);
+    own->issuer = strdup(ev->issuer);
+    own->serial = strdup(ev->serial);
+    own->time = ev->time;
+    own->kind_case = ev->kind_case;
+    size_t sz = 0;
+    void *src = NULL;
+    switch (ev->kind_case) {
+    case REVOCA__EVENT__KIND_ISSUED:
+        sz = sizeof *ev->issued;
+        src = ev->issued;
+        break;
+    case REVOCA__EVENT__KIND_REVOKED:
+        sz = sizeof *ev->revoked;
+        src = ev->revoked;
+        break;
+    case REVOCA__EVENT__KIND_HOLD:
+        sz = sizeof *ev->hold;
+        src = ev->hold;
+        break;
+    case REVOCA__EVENT__KIND_RELEASE:
+        sz = sizeof *ev->release;
+        src = ev->release;
+        break;
+    default:
+        break;
+    }
+    void *kind = sz != 0 ? malloc(sz) : NULL;
+    if (own->id == NULL || own->issuer == NULL || own->serial == NULL ||
+        kind == NULL) {
+        free(kind);
+        ingest_event_free(own);
+        goto oom;
+    }
+    memcpy(kind, src, sz);
+    own->issued = kind; /* the kinds share the union */
+    if (own->kind_case == REVOCA__EVENT__KIND_ISSUED &&
+        own->issued->cert_der.len != 0) {
+        unsigned char *der = malloc(own->issued->cert_der.len);
+        if (der == NULL) {
+            own->issued->cert_der.data = NULL;
+            ingest_event_free(own);
+            goto oom;
+        }
+        memcpy(der, ev->issued->cert_der.data, own->issued->cert_der.len);
+        own->issued->cert_der.data = der;
+    } else if (own->kind_case == REVOCA__EVENT__KIND_ISSUED) {
+        own->issued->cert_der.data = NULL;
+    }
+    revoca__event__free_unpacked(ev, NULL);
+    b->ev[0] = own;
+    b->n = 1;
+    return 0;
+oom:
+    revoca__event__free_unpacked(ev, NULL);
+    free(b->ev);
+    b->ev = NULL;
+    snprintf(err->reason, sizeof err->reason, "out of memory");
+    return -1;
+}
+
+int ocsp_ingest_check_issuers(const ocsp_config_t *cf,
+                              const struct ocsp_ingest_batch *b,
+                              struct ocsp_ingest_error *err)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        if (ocsp_config_issuer(cf, b->ev[i]->issuer) == NULL) {
+            ingest_err(err, i, "issuer", "not an issuer of this Revoca");
+            return -1;
+        }
+    }
+    return 0;
 }

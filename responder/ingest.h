@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 
+#include "config.h"
 #include "revocation.pb-c.h"
 
 #define OCSP_INGEST_BODY_MAX (8 * 1024 * 1024) /* bytes */
@@ -35,6 +36,23 @@ struct ocsp_ingest_batch {
 int ocsp_ingest_parse_json(const char *buf, size_t len, long long now,
                            struct ocsp_ingest_batch *b,
                            struct ocsp_ingest_error *err);
+
+/*
+ * A body of Content-Type application/x-protobuf: one packed Event, decoded
+ * and validated by ocsp_event_decode().  Same contract; any origin it
+ * carries is dropped (the receiver stamps its own).
+ */
+int ocsp_ingest_parse_pb(const unsigned char *buf, size_t len,
+                         struct ocsp_ingest_batch *b,
+                         struct ocsp_ingest_error *err);
+
+/*
+ * Whether every event of B names an issuer configured in CF: 0, or -1 with
+ * ERR naming events[i].issuer.
+ */
+int ocsp_ingest_check_issuers(const ocsp_config_t *cf,
+                              const struct ocsp_ingest_batch *b,
+                              struct ocsp_ingest_error *err);
 
 void ocsp_ingest_batch_free(struct ocsp_ingest_batch *b);
 

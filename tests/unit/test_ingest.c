@@ -1,6 +1,10 @@
 /* JSON ingest bodies (responder/ingest.c): accepted shapes, and every
  * refusal naming its field. */
+#include <stdio.h>
 #include <string.h>
+
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "ingest.h"
@@ -79,5 +83,55 @@ int main(void)
             "{\"kind\":\"hold\",\"issuer\":\"ca-1\",\"serial\":\"1\","
             "\"time\":-5}]",
             "events[1].time");
+    /* protobuf: one packed Event, its origin dropped */
+    {
+        Revoca__Event ev = REVOCA__EVENT__INIT;
+        Revoca__Issued is = REVOCA__ISSUED__INIT;
+        Revoca__Origin og = REVOCA__ORIGIN__INIT;
+        unsigned char buf[512], der[3] = {1, 2, 3};
+        ev.id = "p1";
+        ev.issuer = "a-1";
+        ev.serial = "1f";
+        ev.time = 1700000000;
+        ev.kind_case = REVOCA__EVENT__KIND_ISSUED;
+        ev.issued = &is;
+        is.not_before = 1700000000;
+        is.not_after = 1800000000;
+        is.has_cert_der = 1;
+        is.cert_der.data = der;
+        is.cert_der.len = sizeof der;
+        og.via = "cli";
+        ev.origin = &og;
+        size_t n = revoca__event__pack(&ev, buf);
+        CHECK(ocsp_ingest_parse_pb(buf, n, &b, &e) == 0);
+        CHECK(b.n == 1 && b.ev[0]->origin == NULL);
+        CHECK_STR(b.ev[0]->serial, "1f");
+        CHECK(b.ev[0]->issued->cert_der.len == 3 &&
+              b.ev[0]->issued->cert_der.data[2] == 3);
+
+        /* issuers: a-1 is configured, ca-1 is not */
+        static char path[] = "/tmp/revoca-test-ingest-XXXXXX";
+        int fd = mkstemp(path);
+        FILE *f = fdopen(fd, "w");
+        fputs("issuers = ( { name = \"a-1\"; cert = \"ca.pem\"; } );\n", f);
+        fclose(f);
+        ocsp_config_t cf;
+        char cerr[OCSP_ERR_MAX];
+        CHECK(ocsp_config_load(&cf, path, cerr) == 0);
+        CHECK(ocsp_ingest_check_issuers(&cf, &b, &e) == 0);
+        ocsp_ingest_batch_free(&b);
+        CHECK(parse("{\"kind\":\"hold\",\"issuer\":\"ca-1\","
+                    "\"serial\":\"1\"}",
+                    &b, &e) == 0);
+        CHECK(ocsp_ingest_check_issuers(&cf, &b, &e) == -1);
+        CHECK_STR(e.field, "events[0].issuer");
+        ocsp_ingest_batch_free(&b);
+        ocsp_config_free(&cf);
+        unlink(path);
+
+        CHECK(ocsp_ingest_parse_pb(buf, n - 1, &b, &e) == -1);
+        CHECK_STR(e.field, "events[0]");
+        CHECK(b.n == 0 && b.ev == NULL);
+    }
     CHECK_DONE();
 }

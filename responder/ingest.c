@@ -26,6 +26,11 @@ static void ingest_event_free(Revoca__Event *ev)
     free(ev->id);
     free(ev->issuer);
     free(ev->serial);
+    if (ev->origin != NULL) {
+        free(ev->origin->via);
+        free(ev->origin->principal);
+        free(ev->origin);
+    }
     /* The kinds share a union (oneof): free the one that is set. */
     switch (ev->kind_case) {
     case REVOCA__EVENT__KIND_ISSUED:
@@ -450,6 +455,30 @@ int ocsp_ingest_check_issuers(const ocsp_config_t *cf,
             ingest_err(err, i, "issuer", "not an issuer of this Revoca");
             return -1;
         }
+    }
+    return 0;
+}
+
+int ocsp_ingest_stamp(struct ocsp_ingest_batch *b, const char *principal)
+{
+    if (!ocsp_origin_text_valid(principal, OCSP_ORIGIN_PRINCIPAL_MAX))
+        return -1;
+    for (size_t i = 0; i < b->n; i++) {
+        Revoca__Event *ev = b->ev[i];
+        Revoca__Origin *og = ev->origin;
+        if (og == NULL) {
+            og = calloc(1, sizeof *og);
+            if (og == NULL)
+                return -1;
+            revoca__origin__init(og);
+            ev->origin = og;
+        }
+        free(og->via);
+        free(og->principal);
+        og->via = strdup("ingest");
+        og->principal = strdup(principal);
+        if (og->via == NULL || og->principal == NULL)
+            return -1;
     }
     return 0;
 }

@@ -54,6 +54,14 @@ int ocsp_ingest_check_issuers(const ocsp_config_t *cf,
                               const struct ocsp_ingest_batch *b,
                               struct ocsp_ingest_error *err);
 
+/*
+ * Stamps every event of B with Origin via "ingest" and PRINCIPAL (the
+ * client certificate's subject DN and fingerprint), replacing whatever was
+ * there.  Returns 0, or -1 if PRINCIPAL is not a valid Origin text
+ * (ocsp_origin_text_valid) or memory runs out.
+ */
+int ocsp_ingest_stamp(struct ocsp_ingest_batch *b, const char *principal);
+
 void ocsp_ingest_batch_free(struct ocsp_ingest_batch *b);
 
 #endif

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "event.h"
 #include "ingest.h"
 
 static int parse(const char *s, struct ocsp_ingest_batch *b,
@@ -108,6 +109,12 @@ int main(void)
         CHECK_STR(b.ev[0]->serial, "1f");
         CHECK(b.ev[0]->issued->cert_der.len == 3 &&
               b.ev[0]->issued->cert_der.data[2] == 3);
+        CHECK(ocsp_ingest_stamp(&b, "CN=ca-front sha256:ab") == 0);
+        CHECK(ocsp_ingest_stamp(&b, "CN=ca-front sha256:cd") == 0);
+        CHECK_STR(b.ev[0]->origin->via, "ingest");
+        CHECK_STR(b.ev[0]->origin->principal, "CN=ca-front sha256:cd");
+        CHECK(ocsp_event_check(b.ev[0]) == NULL);
+        CHECK(ocsp_ingest_stamp(&b, "bad\nline") == -1);
 
         /* issuers: a-1 is configured, ca-1 is not */
         static char path[] = "/tmp/revoca-test-ingest-XXXXXX";

@@ -246,6 +246,18 @@ def storeds():
     yield "error-response", stored_value(b"\x30\x03\x0a\x01\x03")
 
 
+def ingests():
+    ev = '{"kind":"%s","issuer":"ca-1","serial":"0a:BC"%s}'
+    yield "issue", ev % ("issue", ',"not_after":1800000000,"shard":3')
+    yield "revoke", ev % ("revoke", ',"reason":"keyCompromise","id":"e1",'
+                          '"time":1700000100,"invalidity_date":1699999000')
+    yield "hold", ev % ("hold", "")
+    yield "release", ev % ("release", ',"wait":true')
+    yield "array", "[" + ev % ("hold", "") + "," + ev % ("release", "") + "]"
+    yield "events", '{"wait":true,"events":[' + ev % ("hold", "") + "]}"
+    yield "bad-reason", ev % ("revoke", ',"reason":"certificateHold"')
+
+
 def write(name, seeds):
     d = os.path.join(HERE, "corpus", name)
     os.makedirs(d, exist_ok=True)
@@ -267,3 +279,4 @@ if __name__ == "__main__":
     write("fuzz_config", configs())
     write("fuzz_der", ders())
     write("fuzz_stored", storeds())
+    write("fuzz_ingest_json", ingests())

@@ -1,6 +1,8 @@
 /* revoca: the CA's hook.  See cli.h and `revoca --help`. */
 #include "cli.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <getopt.h>
 #include <pwd.h>
 #include <openssl/err.h>
@@ -101,6 +103,53 @@ void cli_err(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
+}
+
+static volatile sig_atomic_t follow_stop;
+
+static void follow_on_signal(int sig)
+{
+    (void)sig;
+    follow_stop = 1;
+}
+
+int cli_follow_interval(const char *arg, int follow, int64_t *out)
+{
+    char *e;
+    long long v;
+
+    errno = 0;
+    v = strtoll(arg, &e, 10);
+    if (!follow || e == arg || *e != '\0' || errno != 0 || v < 1 || v > 86400) {
+        cli_err("--interval %s: seconds 1..86400, with --follow", arg);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+void cli_follow_signals(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = follow_on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+}
+
+int cli_follow_stopped(void)
+{
+    return follow_stop != 0;
+}
+
+void cli_follow_sleep_until(int64_t t)
+{
+    while (!follow_stop && (int64_t)time(NULL) < t) {
+        struct timespec ts = {0, 200 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
 }
 
 int cli_parse_time(const char *s, int64_t *out)

@@ -45,6 +45,21 @@ typedef struct {
  */
 void cli_set_origin(cli_t *cli, const char *via, const char *source);
 
+/*
+ * Followers (import --follow): --interval ARG as seconds 1..86400 into
+ * *out, only with --follow (FOLLOW).  0, or -1 after a message naming the
+ * option.
+ */
+int cli_follow_interval(const char *arg, int follow, int64_t *out);
+
+/* Makes SIGTERM and SIGINT end a follower between two rounds (or a
+ * transfer): cli_follow_stopped() turns 1. */
+void cli_follow_signals(void);
+int cli_follow_stopped(void);
+
+/* Sleeps until T (unix seconds) or until a follower is told to stop. */
+void cli_follow_sleep_until(int64_t t);
+
 /* Prints "revoca: ..." to stderr. */
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -43,14 +43,6 @@
 #define CFSSL_INTERVAL 5        /* default --interval, seconds */
 #define CFSSL_STATE_MAX 64      /* "revoked:REASON:TIME" */
 
-static volatile sig_atomic_t cfssl_stop;
-
-static void cfssl_on_signal(int sig)
-{
-    (void)sig;
-    cfssl_stop = 1;
-}
-
 /* One row read, before it is compared with what was reported. */
 typedef struct {
     char serial[OCSP_SERIAL_HEX_MAX + 1];
@@ -622,14 +614,9 @@ int cli_import_cfssl(cli_t *cli, int argc, char **argv)
                 "SECONDS]]");
         return CLI_EXIT_USAGE;
     }
-    if (interval != NULL) {
-        char *e;
-        long long v = strtoll(interval, &e, 10);
-        if (!follow || *e != '\0' || v < 1 || v > 86400) {
-            cli_err("--interval %s: seconds 1..86400, with --follow", interval);
-            return CLI_EXIT_USAGE;
-        }
-        every = v;
+    if (interval != NULL &&
+        cli_follow_interval(interval, follow, &every) != 0) {
+        return CLI_EXIT_USAGE;
     }
     im.ic = cli_issuer(cli, issuer, &im.ca);
     if (im.ic == NULL) {
@@ -653,24 +640,14 @@ int cli_import_cfssl(cli_t *cli, int argc, char **argv)
     }
     cli_set_origin(cli, "import-cfssl", im.db);
     if (follow) {
-        struct sigaction sa;
-
-        memset(&sa, 0, sizeof(sa));
-        sa.sa_handler = cfssl_on_signal;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGTERM, &sa, NULL);
-        sigaction(SIGINT, &sa, NULL);
+        cli_follow_signals();
     }
     (void)db_changed(&im);
     status = import_round(&im);
     if (follow) {
-        while (!cfssl_stop) {
-            int64_t next = (int64_t)time(NULL) + every;
-            while (!cfssl_stop && (int64_t)time(NULL) < next) {
-                struct timespec ts = {0, 200 * 1000 * 1000};
-                nanosleep(&ts, NULL);
-            }
-            if (cfssl_stop || !db_changed(&im)) {
+        while (!cli_follow_stopped()) {
+            cli_follow_sleep_until((int64_t)time(NULL) + every);
+            if (cli_follow_stopped() || !db_changed(&im)) {
                 continue;
             }
             /* Failures are logged; the next round tries again. */

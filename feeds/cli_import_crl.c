@@ -44,14 +44,6 @@
 #define CRL_ID_OCTETS 16
 #define CRL_PROGRESS_MS 5000 /* a progress line this often on long imports */
 
-static volatile sig_atomic_t crl_stop;
-
-static void crl_on_signal(int sig)
-{
-    (void)sig;
-    crl_stop = 1;
-}
-
 /* The source and what the last fetch of it said. */
 typedef struct {
     const char *src;
@@ -202,7 +194,7 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
     (void)dlnow;
     (void)ultotal;
     (void)ulnow;
-    return crl_stop ? 1 : 0;
+    return cli_follow_stopped() ? 1 : 0;
 }
 
 static int fetch_url(crl_src_t *s, crl_buf_t *b)
@@ -859,15 +851,6 @@ static int import_once(cli_t *cli, crl_import_t *im)
     return status;
 }
 
-/* Sleeps until T (unix seconds) or a signal. */
-static void sleep_until(int64_t t)
-{
-    while (!crl_stop && (int64_t)time(NULL) < t) {
-        struct timespec ts = {0, 200 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-}
-
 int cli_import_crl(cli_t *cli, int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -915,14 +898,9 @@ int cli_import_crl(cli_t *cli, int argc, char **argv)
                 "SECONDS]] [--strict] [--ca-file FILE]");
         return CLI_EXIT_USAGE;
     }
-    if (interval != NULL) {
-        char *e;
-        long long v = strtoll(interval, &e, 10);
-        if (!im.follow || *e != '\0' || v < 1 || v > 86400) {
-            cli_err("--interval %s: seconds 1..86400, with --follow", interval);
-            return CLI_EXIT_USAGE;
-        }
-        every = v;
+    if (interval != NULL &&
+        cli_follow_interval(interval, im.follow, &every) != 0) {
+        return CLI_EXIT_USAGE;
     }
     if (strncasecmp(im.src.src, "http://", 7) == 0 ||
         strncasecmp(im.src.src, "https://", 8) == 0) {
@@ -955,17 +933,11 @@ int cli_import_crl(cli_t *cli, int argc, char **argv)
     }
     if (im.follow) {
         /* SIGTERM ends the follower between two imports, or a transfer. */
-        struct sigaction sa;
-
-        memset(&sa, 0, sizeof(sa));
-        sa.sa_handler = crl_on_signal;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGTERM, &sa, NULL);
-        sigaction(SIGINT, &sa, NULL);
+        cli_follow_signals();
     }
     status = import_once(cli, &im);
     if (im.follow) {
-        while (!crl_stop) {
+        while (!cli_follow_stopped()) {
             int64_t now = (int64_t)time(NULL), next = now + every;
 
             if (im.next_update > 0 &&
@@ -975,8 +947,8 @@ int cli_import_crl(cli_t *cli, int argc, char **argv)
             if (next < now + 1) {
                 next = now + 1;
             }
-            sleep_until(next);
-            if (crl_stop) {
+            cli_follow_sleep_until(next);
+            if (cli_follow_stopped()) {
                 break;
             }
             /* Failures are logged; the next round tries again. */

@@ -42,6 +42,8 @@ int audit_follow_init(audit_follow_t *a, const ocsp_config_t *cf,
             ocsp_sign_key_load(a->conf.key, a->cert, 0, &cf->pkcs11, &serr);
         if (a->key == NULL) {
             snprintf(a->err, sizeof(a->err), "audit.key: %.400s", serr.msg);
+            X509_free(a->cert);
+            a->cert = NULL;
             return -1;
         }
     }

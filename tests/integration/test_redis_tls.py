@@ -22,6 +22,7 @@ from revoca_fixtures import (BUILD, ROOT, SIGNER, Daemon, Stack, cert,
                              openssl_ocsp_status, render_conf, wait_for)
 
 CRLGEN = os.path.join(BUILD, "crlgen", "revoca-crlgen")
+AUDIT = os.path.join(BUILD, "responder", "revoca-audit")
 ISSUERS = [{"name": "demo", "crl": '{ update_interval = "1s"; }'}]
 
 
@@ -392,7 +393,7 @@ def documented_acls():
 def test_docs_give_an_acl_per_component():
     acls = documented_acls()
     assert set(acls) == {"revoca-signer", "revoca-crlgen", "revoca-cli",
-                         "revoca-nginx"}
+                         "revoca-nginx", "revoca-audit"}
     for user, rules in acls.items():
         # least privilege: nothing until granted, no pub/sub, no key but
         # the ones listed
@@ -444,6 +445,17 @@ def test_components_work_under_their_documented_acls(make_stack, tls_pki):
         return "revoca_signer_metrics_redis_up 1" in text and \
             'revoca_signer_due_entries{issuer="demo"}' in text
     wait_for(metrics_read, 60, what="the signer's metrics under its ACL")
+    # the audit chain over every event so far, and its verification
+    audit = Daemon([AUDIT, "-c", confs["audit"], "-v"],
+                   os.path.join(s.tmp, "audit-acl.log")).start()
+    nevents = admin.xlen("revoca:events")
+
+    def chained():
+        head = admin.get("revoca:audit:head")
+        return head is not None and int(head.split()[0]) == nevents
+    wait_for(chained, 60, what="revoca-audit chaining under its ACL")
+    p = s.cli("audit", "verify", check=False, conf=confs["audit"])
+    assert p.returncode == 0 and "intact" in p.stdout, p.stdout + p.stderr
     p = s.cli("health", "--format", "json", check=False, conf=confs["cli"])
     assert p.returncode in (0, 1) and '"reachable":true' in p.stdout, \
         p.stdout + p.stderr
@@ -451,7 +463,7 @@ def test_components_work_under_their_documented_acls(make_stack, tls_pki):
     # nothing any component sent was refused
     log = admin.execute_command("ACL", "LOG")
     assert log == [], log
-    for d in (signer, gen):
+    for d in (signer, gen, audit):
         assert d.alive()
         assert "NOPERM" not in d.output(), d.output()
 
@@ -472,6 +484,11 @@ def test_components_work_under_their_documented_acls(make_stack, tls_pki):
     # the responder only reads
     ("revoca-nginx", ["SET", "revoca:ocsp:demo:01", "x"]),
     ("revoca-nginx", ["GET", "revoca:crlnumber:demo"]),
+    # the audit chain reads the stream; it never appends to it or signs
+    ("revoca-audit", ["XADD", "revoca:events", "*", "e", "x"]),
+    ("revoca-audit", ["SET", "revoca:ocsp:demo:01", "x"]),
+    ("revoca-audit", ["XREADGROUP", "GROUP", "signer", "c", "STREAMS",
+                      "revoca:events", ">"]),
     # nobody may reconfigure Redis or flush it
     ("revoca-signer", ["FLUSHALL"]),
     ("revoca-crlgen", ["CONFIG", "SET", "appendonly", "no"]),

@@ -276,29 +276,14 @@ static void phase_end(signer_t *s, int phase, int64_t *t0)
     *t0 = t;
 }
 
-/* One whole round: load, build, send, confirm.  As signer_tx_finish(). */
-static int batch_once(signer_t *s, signer_batch_t *b)
-{
-    if (signer_tx_load(s, b) != 0) {
-        return -1;
-    }
-    signer_tx_build(s, b);
-    if (ocsp_rconn_flush(b->conn) != 0) {
-        return -1;
-    }
-    return signer_tx_finish(s, b);
-}
-
 /* Runs a batch, repeating it while other signers win the race, and
  * acknowledges its entries once committed.  0, or -1. */
 static int batch_run(signer_t *s, signer_batch_t *b)
 {
-    int outcome;
+    int outcome = signer_tx_commit(s, b);
 
-    while ((outcome = batch_once(s, b)) == 1) {
-        if (*s->stop) {
-            return 0; /* unacknowledged entries stay pending */
-        }
+    if (outcome == 1) {
+        return 0; /* stopped: unacknowledged entries stay pending */
     }
     return outcome == 0 ? signer_tx_ack_send(s, b) : -1;
 }

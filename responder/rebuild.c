@@ -239,7 +239,14 @@ static int active_signer(rebuild_t *rb, char *name)
                  rb->s->read_conn.err);
         return -1;
     }
-    /* An error: no stream or no group yet, so no signer either. */
+    /* No stream or no group yet: no signer either.  Any other error (a
+     * NOPERM) is a failure, never taken for "none running". */
+    if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOGROUP", 7) != 0 &&
+        strcmp(r->str, "ERR no such key") != 0) {
+        snprintf(rb->err, OCSP_ERR_MAX, "XINFO CONSUMERS: %.200s", r->str);
+        freeReplyObject(r);
+        return -1;
+    }
     for (i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
         const redisReply *c = r->element[i];
         const char *who = NULL;

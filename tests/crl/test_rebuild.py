@@ -203,6 +203,10 @@ def test_rebuild_gives_back_every_answer_and_crl(tmp_path, pki_dir):
         lines_before = {x: openssl_ocsp_line(s, x)
                         for x in ("100", "105", "107", "108", "1")}
         crl_before = crl_entries(s)
+        # the re-sign schedule: every certificate with a response, once
+        due_before = sorted(m for m, _ in s.r().zrange(
+            "revoca:due:demo", 0, -1, withscores=True))
+        assert len(due_before) == len(serials)
         # 100-104 and 108, the index's 7, e, 15, 1c, 23, the holds 105 and
         # 107, and 200 (revoked, never reported issued)
         assert len(crl_before) == 14, crl_before
@@ -229,6 +233,12 @@ def test_rebuild_gives_back_every_answer_and_crl(tmp_path, pki_dir):
         assert {x: openssl_ocsp_line(s, x) for x in lines_before} == \
             lines_before
         assert crl_entries(s) == crl_before
+        assert sorted(s.r().zrange("revoca:due:demo", 0, -1)) == due_before
+        # the history of a certificate, rebuilt with its senders
+        h = json.loads(s.cli("status", "--issuer", ISSUER, "--serial", "107",
+                             "--json").stdout)["history"]
+        assert [e["kind"] for e in h] == ["issued", "hold", "release", "hold"]
+        assert all(e["origin"]["via"] == "cli" for e in h)
 
         # over what it wrote, forced: the same again, histories not doubled
         hist = s.r().lrange("revoca:history:demo:103", 0, -1)

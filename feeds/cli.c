@@ -79,10 +79,14 @@ static const char usage_notes[] =
     "            its cRLDistributionPoints names (docs/crl.md)\n"
     "  --rate N  resign: re-signs a second asked of the signer (default 50)\n"
     "\n"
-    "Exit status: 0 done, 1 Redis failure, 2 bad input, 3 no response in "
-    "time,\n"
-    "4 written but fewer than redis.min_replica_acks replicas acknowledged "
-    "it.\n";
+    "  --from ID rebuild: resume at stream entry ID (the last= of a run "
+    "that\n"
+    "            failed or was stopped); needs --force\n"
+    "\n"
+    "Exit status: 0 done, 1 Redis failure, 2 bad input (rebuild: refused "
+    "over\n"
+    "live data), 3 no response in time, 4 written but fewer than\n"
+    "redis.min_replica_acks replicas acknowledged it.\n";
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

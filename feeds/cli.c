@@ -1032,8 +1032,8 @@ static void status_text(const status_view_t *v)
     } else {
         printf("%-16s %s\n", "ocsp_status", "no response stored");
     }
-    printf("%-16s %zu event%s (newest last; the newest %d are kept)\n",
-           "history", v->nhist, v->nhist == 1 ? "" : "s", OCSP_HISTORY_MAX);
+    printf("%-16s %zu event%s (newest last)\n", "history", v->nhist,
+           v->nhist == 1 ? "" : "s");
     for (i = 0; i < v->nhist; i++) {
         const Revoca__HistoryEntry *h = v->hist[i];
         const Revoca__Origin *o = h->origin;
@@ -1112,7 +1112,7 @@ static void status_json(const status_view_t *v)
         json_time("next_update", v->st->next_update, 0);
         printf("}");
     }
-    printf(",\"history_kept\":%d,\"history\":[", OCSP_HISTORY_MAX);
+    printf(",\"history\":[");
     for (i = 0; i < v->nhist; i++) {
         const Revoca__HistoryEntry *h = v->hist[i];
 

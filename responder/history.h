@@ -3,8 +3,9 @@
  * of protobuf HistoryEntry (feeds/revocation.proto), oldest first.  The
  * signer appends one entry per event it applies to the certificate, in the
  * transaction that applies it (RPUSH, then LTRIM to the newest
- * OCSP_HISTORY_MAX), and deletes the list with the record when the record
- * expires; `revoca status` prints it (what happened, when, sent by whom).
+ * signer.history, default OCSP_HISTORY_MAX), and deletes the list with the
+ * record when the record expires; `revoca status` prints it (what happened,
+ * when, sent by whom).
  *
  * Why a list beside the record: the stream is the full audit trail, but
  * finding one certificate's events in it means reading all of it; the
@@ -23,11 +24,13 @@
 #include "event.h"
 #include "revocation.pb-c.h"
 
-/* Entries kept per certificate: a certificate sees a handful of events
- * (issue, maybe a hold and a release or two, a revocation); 64 keeps every
- * one of an ordinary life and bounds a pathological one (a hold and
- * release loop) to a few tens of kilobytes. */
+/* Entries kept per certificate by default (signer.history): a certificate
+ * sees a handful of events (issue, maybe a hold and a release or two, a
+ * revocation); 64 keeps every one of an ordinary life and bounds a
+ * pathological one (a hold and release loop) to a few kilobytes.  At most
+ * OCSP_HISTORY_LIMIT; 0 keeps none (no list is written). */
 #define OCSP_HISTORY_MAX 64
+#define OCSP_HISTORY_LIMIT 1024
 
 /* A stream entry id, "MS-SEQ" (two 64-bit decimals), with its NUL. */
 #define OCSP_STREAM_ID_MAX 48

@@ -40,6 +40,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "history.h"
 #include "log.h"
 #include "signer_batch.h"
 #include "signer_read.h"
@@ -69,12 +70,13 @@ int signer_init(signer_t *s, const ocsp_config_t *cf, volatile int *stop)
 {
     const config_setting_t *g = config_lookup(&cf->lc, "signer");
     int64_t batch = 256, idle = 30, lease = 60, threads = 1, stats = 60;
-    int64_t metrics_every = 10;
+    int64_t metrics_every = 10, history = OCSP_HISTORY_MAX;
     const char *metrics_file = NULL;
-    static const char *const known[] = {
-        "batch",        "claim_idle",       "lease",
-        "consumer",     "sign_threads",     "stats_interval",
-        "metrics_file", "metrics_interval", NULL};
+    static const char *const known[] = {"batch",        "claim_idle",
+                                        "lease",        "consumer",
+                                        "sign_threads", "stats_interval",
+                                        "metrics_file", "metrics_interval",
+                                        "history",      NULL};
 
     memset(s, 0, sizeof(*s));
     s->cf = cf;
@@ -92,7 +94,9 @@ int signer_init(signer_t *s, const ocsp_config_t *cf, volatile int *stop)
          ocsp_conf_string(g, "metrics_file", &metrics_file, cf->path, s->err) !=
              0 ||
          ocsp_conf_duration(g, "metrics_interval", &metrics_every, cf->path,
-                            s->err) != 0)) {
+                            s->err) != 0 ||
+         ocsp_conf_int(g, "history", 0, OCSP_HISTORY_LIMIT, &history, cf->path,
+                       s->err) != 0)) {
         return -1;
     }
     if (metrics_every < 1 || metrics_every > 3600) {
@@ -137,6 +141,7 @@ int signer_init(signer_t *s, const ocsp_config_t *cf, volatile int *stop)
         return -1;
     }
     s->batch = (size_t)batch;
+    s->history = history;
     s->claim_idle_ms = idle * 1000;
     s->lease = lease;
     s->sign_threads = (size_t)threads;

@@ -533,19 +533,22 @@ static void batch_write_records(signer_t *s, signer_batch_t *b)
 
 /*
  * Every applied event's entry in its certificate's history (history.h), in
- * stream order, then each list touched trimmed to the newest
- * OCSP_HISTORY_MAX.  Every event the batch applies to an item that is
- * written (or left as it was: the event changed nothing) is recorded; an
- * item left alone (bad: its events stay pending) or deleted as expired is
- * not.  A redelivered event is recorded again: readers show one entry per
- * stream id.
+ * stream order, then each list touched trimmed to the newest s->history
+ * (signer.history; 0: no history written).  Every event the batch applies to an
+ * item that is written (or left as it was: the event changed nothing) is
+ * recorded; an item left alone (bad: its events stay pending) or deleted as
+ * expired is not.  A redelivered event is recorded again: readers show one
+ * entry per stream id.
  */
 static void batch_write_history(signer_t *s, signer_batch_t *b, int64_t now)
 {
     unsigned char entry[OCSP_HISTORY_ENTRY_MAX];
-    char key[OCSP_KEY_MAX], start[8];
+    char key[OCSP_KEY_MAX], start[24];
     size_t i, n;
 
+    if (s->history == 0) {
+        return;
+    }
     for (i = 0; i < b->nentries; i++) {
         const signer_entry_t *en = &b->entries[i];
         signer_item_t *it;
@@ -566,7 +569,7 @@ static void batch_write_history(signer_t *s, signer_batch_t *b, int64_t now)
         }
         it->history = 1;
     }
-    snprintf(start, sizeof(start), "-%d", OCSP_HISTORY_MAX);
+    snprintf(start, sizeof(start), "-%lld", (long long)s->history);
     for (i = 0; i < b->nitems; i++) {
         const signer_item_t *it = &b->items[i];
         if (it->history && !it->bad) {

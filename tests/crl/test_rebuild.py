@@ -333,6 +333,19 @@ def test_history_names_events_and_senders_and_is_capped(tmp_path, pki_dir):
         assert len(h) == HISTORY_MAX
         assert h[-1]["kind"] == "release"
         assert h[0]["kind"] != "issued"  # the issue fell off the front
+        # signer.history sets the cap; 0 writes none
+        for cap in (2, 0):
+            s.signers[-1].stop()
+            s.signer_conf = "history = %d; " % cap
+            s.reconf(s.issuers)
+            s.start_signer()
+            serial = "5%d" % cap
+            s.cli("issue", "--issuer", ISSUER, "--serial", serial,
+                  "--not-after", "2030-01-01")
+            s.cli("hold", "--issuer", ISSUER, "--serial", serial)
+            s.cli("release", "--issuer", ISSUER, "--serial", serial, "--wait")
+            key = "revoca:history:demo:" + serial
+            assert s.r().llen(key) == cap, (cap, s.r().lrange(key, 0, -1))
         # an entry that is no HistoryEntry is named and skipped
         s.r().rpush("revoca:history:demo:3", b"\xff\x00junk")
         p = s.cli("status", "--issuer", ISSUER, "--serial", "3")

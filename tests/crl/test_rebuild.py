@@ -18,7 +18,7 @@ import subprocess
 from cryptography.x509 import ocsp
 
 from conftest import CrlStack, wait_for
-from revoca_fixtures import py_ocsp
+from revoca_fixtures import REVOCA, py_ocsp
 
 ISSUER = "demo"
 HISTORY_MAX = 64  # responder/history.h
@@ -271,6 +271,21 @@ def test_rebuild_gives_back_every_answer_and_crl(tmp_path, pki_dir):
         s.cli("revoke", "--issuer", ISSUER, "--serial", "109", "--reason",
               "superseded", "--wait")
         assert answers(s, ["109"])["109"][0][0] == "revoked"
+        # forced with the signer running (not the procedure, but safe: WATCH
+        # and commuting events), events arriving meanwhile: nothing lost
+        rb = subprocess.Popen(
+            [REVOCA, "-c", s.conf, "rebuild", "--issuer", ISSUER, "--force"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        s.cli("hold", "--issuer", ISSUER, "--serial", "10a", "--time",
+              "2026-06-01", "--wait")
+        out, err = rb.communicate(timeout=300)
+        assert rb.returncode == 0 and "rebuild done" in out, err
+        wait_for(lambda: applied(s), 60, what="the signer caught up")
+        final = answers(s, serials)
+        assert final["10a"][0][2] == "certificate_hold"
+        assert final["109"][0][0] == "revoked"
+        assert {k: v for k, v in final.items() if k not in ("10a", "109")} \
+            == {k: v for k, v in before.items() if k not in ("10a", "109")}
     finally:
         s.close()
 

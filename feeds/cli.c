@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "event.h"
+#include "history.h"
 #include "issuer.h"
 #include "keys.h"
 #include "stored.h"
@@ -45,7 +46,8 @@ static const struct {
              "[--wait]\n"},
     {"release", "release --issuer N (--serial HEX | --cert FILE) [--time TIME] "
                 "[--wait]\n"},
-    {"status", "status  --issuer N (--serial HEX | --cert FILE)\n"},
+    {"status", "status  --issuer N (--serial HEX | --cert FILE) [--json]\n"
+               "          (the record, the stored response, the history)\n"},
     {"import", "import  --issuer N (--openssl-index FILE | --certs PATH...)\n"
                "          [--progress S]\n"
                "  import  --issuer N --crl FILE|URL [--follow [--interval S]] "
@@ -54,6 +56,10 @@ static const struct {
                "S]]\n"},
     {"resign", "resign  --issuer N (--all | --serial HEX | --status) "
                "[--rate N]\n"},
+    {"rebuild", "rebuild --issuer N [--force] [--from ID]\n"
+                "          (replays the issuer's events into Redis; with the\n"
+                "          signer's configuration; refused over live data\n"
+                "          unless --force)\n"},
     {"health", "health  [--format table|json] [--max-lag N] "
                "[--max-overdue SECONDS]\n"
                "          (exit 1: unhealthy, each problem printed)\n"},
@@ -73,10 +79,14 @@ static const char usage_notes[] =
     "            its cRLDistributionPoints names (docs/crl.md)\n"
     "  --rate N  resign: re-signs a second asked of the signer (default 50)\n"
     "\n"
-    "Exit status: 0 done, 1 Redis failure, 2 bad input, 3 no response in "
-    "time,\n"
-    "4 written but fewer than redis.min_replica_acks replicas acknowledged "
-    "it.\n";
+    "  --from ID rebuild: resume at stream entry ID (the last= of a run "
+    "that\n"
+    "            failed or was stopped); needs --force\n"
+    "\n"
+    "Exit status: 0 done, 1 Redis failure, 2 bad input (rebuild: refused "
+    "over\n"
+    "live data), 3 no response in time, 4 written but fewer than\n"
+    "redis.min_replica_acks replicas acknowledged it.\n";
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -92,6 +102,22 @@ static void usage(FILE *out, const char *cmd)
         }
     }
     fputs(usage_notes, out);
+}
+
+void cli_json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            printf("\\%c", c);
+        } else if (c < 0x20 || c == 0x7f) {
+            printf("\\u%04x", c);
+        } else {
+            putchar(c);
+        }
+    }
+    putchar('"');
 }
 
 void cli_err(const char *fmt, ...)
@@ -375,7 +401,7 @@ int cli_read_replies(cli_t *cli)
 typedef struct {
     const char *issuer, *serial, *cert, *reason, *time, *invalidity, *not_after,
         *not_before, *shard;
-    int wait, no_wait;
+    int wait, no_wait, json;
 } cli_opts_t;
 
 int cli_getopt(int argc, char **argv, const struct option *longopts)
@@ -407,6 +433,7 @@ static int parse_opts(int argc, char **argv, cli_opts_t *o)
         {"shard", required_argument, NULL, 'S'},
         {"wait", no_argument, NULL, 'w'},
         {"no-wait", no_argument, NULL, 'W'},
+        {"json", no_argument, NULL, 'j'},
         {NULL, 0, NULL, 0}};
     int c;
 
@@ -446,6 +473,9 @@ static int parse_opts(int argc, char **argv, cli_opts_t *o)
             break;
         case 'W':
             o->no_wait = 1;
+            break;
+        case 'j':
+            o->json = 1;
             break;
         default:
             return -1;
@@ -735,6 +765,7 @@ static int check_opts(const char *cmd, const cli_opts_t *o)
          "issue --serial"},
         {"--time", o->time, !issue, "revoke, hold and release"},
         {"--no-wait", o->no_wait ? "" : NULL, issue, "issue"},
+        {"--json", o->json ? "" : NULL, strcmp(cmd, "status") == 0, "status"},
     };
     size_t i;
 
@@ -938,33 +969,258 @@ done:
     return status;
 }
 
-static void print_time(const char *label, int64_t t)
+/* T as "YYYY-MM-DDTHH:MM:SSZ" into buf (32 bytes). */
+static const char *fmt_time(char *buf, int64_t t)
 {
-    char buf[32];
     time_t tt = (time_t)t;
     struct tm tm;
 
     gmtime_r(&tt, &tm);
-    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    printf("%-16s %s\n", label, buf);
+    strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+/* What `revoca status` prints, gathered first: text or JSON. */
+typedef struct {
+    const char *issuer;
+    const char *serial;
+    const Revoca__CertRecord *rec; /* NULL: none */
+    const ocsp_stored_t *st;       /* NULL: no response stored */
+    Revoca__HistoryEntry **hist;   /* oldest first, each stream id once */
+    size_t nhist;
+    size_t hist_stored; /* entries in the list (repeats included) */
+} status_view_t;
+
+static const char *const status_names[] = {"good", "revoked", "hold"};
+
+static void print_time(const char *label, int64_t t)
+{
+    char buf[32];
+
+    printf("%-16s %s\n", label, fmt_time(buf, t));
+}
+
+static void status_text(const status_view_t *v)
+{
+    const Revoca__CertRecord *rec = v->rec;
+    char t1[32], t2[32];
+    size_t i;
+
+    printf("%-16s %s\n%-16s %s\n", "issuer", v->issuer, "serial", v->serial);
+    if (rec == NULL) {
+        printf("%-16s %s\n", "record", "none (never reported)");
+    } else {
+        printf("%-16s %s\n", "record", status_names[rec->status]);
+        if (rec->has_not_after) {
+            print_time("not_before", rec->not_before);
+            print_time("not_after", rec->not_after);
+        } else {
+            printf("%-16s %s\n", "issued", "never reported");
+        }
+        if (rec->status != REVOCA__STATUS__GOOD) {
+            print_time("revocation_time", rec->revocation_time);
+            printf("%-16s %s\n", "reason", ocsp_reason_name(rec->reason));
+        }
+        if (rec->has_invalidity_date) {
+            print_time("invalidity_date", rec->invalidity_date);
+        }
+    }
+    if (v->st != NULL) {
+        printf("%-16s %s\n", "ocsp_status", ocsp_status_field(v->st->status));
+        print_time("this_update", v->st->this_update);
+        print_time("next_update", v->st->next_update);
+    } else {
+        printf("%-16s %s\n", "ocsp_status", "no response stored");
+    }
+    printf("%-16s %zu event%s (newest last)\n", "history", v->nhist,
+           v->nhist == 1 ? "" : "s");
+    for (i = 0; i < v->nhist; i++) {
+        const Revoca__HistoryEntry *h = v->hist[i];
+        const Revoca__Origin *o = h->origin;
+
+        /* when reported, what, its own time, by whom */
+        printf("  %s %-8s", fmt_time(t1, h->reported),
+               ocsp_history_kind_name(h->kind));
+        if (h->kind == REVOCA__HISTORY_KIND__H_ISSUED) {
+            printf(" not_before=%s not_after=%s", fmt_time(t1, h->at),
+                   fmt_time(t2, h->not_after));
+        } else {
+            printf(" at=%s", fmt_time(t1, h->at));
+        }
+        if (h->has_reason) {
+            printf(" reason=%s", ocsp_reason_name(h->reason));
+        }
+        if (h->has_invalidity_date) {
+            printf(" invalidity_date=%s", fmt_time(t1, h->invalidity_date));
+        }
+        if (o != NULL) {
+            printf(" via=%s principal=%s", o->via,
+                   o->principal ? o->principal : "-");
+            if (o->source != NULL) {
+                printf(" source=%s", o->source);
+            }
+        } else {
+            printf(" via=-");
+        }
+        printf(" stream=%s\n", h->stream_id);
+    }
+}
+
+static void json_time(const char *name, int64_t t, int comma)
+{
+    char buf[32];
+
+    printf("\"%s\":\"%s\"%s", name, fmt_time(buf, t), comma ? "," : "");
+}
+
+static void status_json(const status_view_t *v)
+{
+    const Revoca__CertRecord *rec = v->rec;
+    size_t i;
+
+    printf("{\"issuer\":");
+    cli_json_str(v->issuer);
+    printf(",\"serial\":");
+    cli_json_str(v->serial);
+    printf(",\"record\":");
+    if (rec == NULL) {
+        printf("null");
+    } else {
+        printf("{\"status\":\"%s\"", status_names[rec->status]);
+        if (rec->has_not_after) {
+            printf(",");
+            json_time("not_before", rec->not_before, 1);
+            json_time("not_after", rec->not_after, 0);
+        }
+        if (rec->status != REVOCA__STATUS__GOOD) {
+            printf(",");
+            json_time("revocation_time", rec->revocation_time, 0);
+            printf(",\"reason\":\"%s\"", ocsp_reason_name(rec->reason));
+        }
+        if (rec->has_invalidity_date) {
+            printf(",");
+            json_time("invalidity_date", rec->invalidity_date, 0);
+        }
+        printf("}");
+    }
+    printf(",\"ocsp\":");
+    if (v->st == NULL) {
+        printf("null");
+    } else {
+        printf("{\"status\":\"%s\",", ocsp_status_field(v->st->status));
+        json_time("this_update", v->st->this_update, 1);
+        json_time("next_update", v->st->next_update, 0);
+        printf("}");
+    }
+    printf(",\"history\":[");
+    for (i = 0; i < v->nhist; i++) {
+        const Revoca__HistoryEntry *h = v->hist[i];
+
+        printf("%s{\"kind\":\"%s\",", i ? "," : "",
+               ocsp_history_kind_name(h->kind));
+        json_time("reported", h->reported, 1);
+        json_time("at", h->at, 0);
+        if (h->has_not_after) {
+            printf(",");
+            json_time("not_after", h->not_after, 0);
+        }
+        if (h->has_reason) {
+            printf(",\"reason\":\"%s\"", ocsp_reason_name(h->reason));
+        }
+        if (h->has_invalidity_date) {
+            printf(",");
+            json_time("invalidity_date", h->invalidity_date, 0);
+        }
+        if (h->has_applied) {
+            printf(",");
+            json_time("applied", h->applied, 0);
+        }
+        printf(",\"stream_id\":");
+        cli_json_str(h->stream_id);
+        printf(",\"event_id\":");
+        cli_json_str(h->event_id);
+        if (h->origin != NULL) {
+            printf(",\"origin\":{\"via\":");
+            cli_json_str(h->origin->via);
+            if (h->origin->principal != NULL) {
+                printf(",\"principal\":");
+                cli_json_str(h->origin->principal);
+            }
+            if (h->origin->source != NULL) {
+                printf(",\"source\":");
+                cli_json_str(h->origin->source);
+            }
+            printf("}");
+        }
+        printf("}");
+    }
+    printf("]}\n");
+}
+
+/*
+ * The history list REPLY (LRANGE) into v->hist: each entry decoded and
+ * validated (history.h), shown once per stream id (an event applied twice:
+ * a redelivery, a rebuild over live data).  An entry that does not decode
+ * is reported and skipped: the rest is still the history.  0, or -1 (out
+ * of memory).
+ */
+static int status_history(const redisReply *reply, const char *key,
+                          status_view_t *v)
+{
+    size_t i, j;
+
+    v->hist_stored = reply->elements;
+    if (reply->elements == 0) {
+        return 0;
+    }
+    v->hist = calloc(reply->elements, sizeof(*v->hist));
+    if (v->hist == NULL) {
+        cli_err("out of memory");
+        return -1;
+    }
+    for (i = 0; i < reply->elements; i++) {
+        const redisReply *e = reply->element[i];
+        Revoca__HistoryEntry *h;
+        const char *why = "not a string";
+
+        h = e->type == REDIS_REPLY_STRING
+                ? ocsp_history_decode(e->str, e->len, &why)
+                : NULL;
+        if (h == NULL) {
+            cli_err("history %s: entry %zu skipped (%s)", key, i, why);
+            continue;
+        }
+        for (j = 0; j < v->nhist && !ocsp_history_same(v->hist[j], h); j++) {
+        }
+        if (j < v->nhist) {
+            ocsp_history_free(h);
+            continue;
+        }
+        v->hist[v->nhist++] = h;
+    }
+    return 0;
 }
 
 static int cmd_status(cli_t *cli, int argc, char **argv)
 {
-    static const char *status_names[] = {"good", "revoked", "hold"};
     cli_opts_t o;
     const ocsp_issuer_conf_t *ic;
     char serial[OCSP_SERIAL_HEX_MAX + 1], cert_key[OCSP_KEY_MAX],
-        ocsp_key[OCSP_KEY_MAX];
+        ocsp_key[OCSP_KEY_MAX], hist_key[OCSP_KEY_MAX];
     const char *get[] = {"GET", cert_key};
     const char *get_resp[] = {"GET", ocsp_key};
-    redisReply *rec_reply = NULL, *resp_reply = NULL;
+    const char *lrange[] = {"LRANGE", hist_key, "0", "-1"};
+    redisReply *rep[3] = {NULL, NULL, NULL};
     Revoca__CertRecord *rec = NULL;
     X509 *ca = NULL, *cert = NULL;
     unsigned char *der = NULL;
     Revoca__Issued is = REVOCA__ISSUED__INIT;
+    status_view_t v;
+    ocsp_stored_t st;
     int status = CLI_EXIT_USAGE;
+    size_t i;
 
+    memset(&v, 0, sizeof(v));
     if (parse_opts(argc, argv, &o) != 0 || check_opts("status", &o) != 0 ||
         (ic = cli_issuer(cli, o.issuer, o.cert ? &ca : NULL)) == NULL) {
         goto done;
@@ -984,80 +1240,73 @@ static int cmd_status(cli_t *cli, int argc, char **argv)
     }
     ocsp_key_cert(cert_key, cli->cf.prefix, ic->name, serial);
     ocsp_key_ocsp(ocsp_key, cli->cf.prefix, ic->name, serial);
-    /* One round trip: both commands pipelined (rconn.h). */
+    ocsp_key_history(hist_key, cli->cf.prefix, ic->name, serial);
+    /* One round trip: the commands pipelined (rconn.h). */
     if (ocsp_rconn_append(&cli->redis, 2, get, NULL) == 0 &&
-        ocsp_rconn_append(&cli->redis, 2, get_resp, NULL) == 0) {
-        rec_reply = ocsp_rconn_reply(&cli->redis);
-        resp_reply = rec_reply ? ocsp_rconn_reply(&cli->redis) : NULL;
-    }
-    if (rec_reply == NULL || resp_reply == NULL ||
-        rec_reply->type == REDIS_REPLY_ERROR ||
-        resp_reply->type == REDIS_REPLY_ERROR) {
-        if (rec_reply != NULL && rec_reply->type == REDIS_REPLY_ERROR) {
-            cli_err("redis: %s", rec_reply->str);
-        } else if (resp_reply != NULL &&
-                   resp_reply->type == REDIS_REPLY_ERROR) {
-            cli_err("redis: %s", resp_reply->str);
-        } else {
-            cli_err("%s", cli->redis.err);
+        ocsp_rconn_append(&cli->redis, 2, get_resp, NULL) == 0 &&
+        ocsp_rconn_append(&cli->redis, 4, lrange, NULL) == 0) {
+        for (i = 0; i < 3; i++) {
+            if ((rep[i] = ocsp_rconn_reply(&cli->redis)) == NULL) {
+                break;
+            }
         }
-        goto done;
     }
-    printf("%-16s %s\n%-16s %s\n", "issuer", ic->name, "serial", serial);
-    if (rec_reply->type == REDIS_REPLY_STRING) {
-        const char *why;
-
-        rec = ocsp_record_decode(rec_reply->str, rec_reply->len, serial, NULL,
-                                 &why);
-        if (rec == NULL) {
-            printf("%-16s invalid (%s)\n", "record", why);
-            cli_err("record %s is invalid (%s)", cert_key, why);
+    for (i = 0; i < 3; i++) {
+        if (rep[i] == NULL) {
+            cli_err("%s", cli->redis.err);
+            goto done;
+        }
+        if (rep[i]->type == REDIS_REPLY_ERROR) {
+            cli_err("redis: %s", rep[i]->str);
             goto done;
         }
     }
-    if (rec == NULL) {
-        printf("%-16s %s\n", "record", "none (never reported)");
-    } else {
-        printf("%-16s %s\n", "record", status_names[rec->status]);
-        if (rec->has_not_after) {
-            print_time("not_before", rec->not_before);
-            print_time("not_after", rec->not_after);
-        } else {
-            printf("%-16s %s\n", "issued", "never reported");
-        }
-        if (rec->status != REVOCA__STATUS__GOOD) {
-            print_time("revocation_time", rec->revocation_time);
-            printf("%-16s %s\n", "reason", ocsp_reason_name(rec->reason));
-        }
-        if (rec->has_invalidity_date) {
-            print_time("invalidity_date", rec->invalidity_date);
-        }
-    }
-    if (resp_reply->type == REDIS_REPLY_STRING) {
-        ocsp_stored_t st;
+    v.issuer = ic->name;
+    v.serial = serial;
+    if (rep[0]->type == REDIS_REPLY_STRING) {
         const char *why;
 
-        if (ocsp_stored_decode((const unsigned char *)resp_reply->str,
-                               resp_reply->len, &st, &why) != 0) {
+        rec = ocsp_record_decode(rep[0]->str, rep[0]->len, serial, NULL, &why);
+        if (rec == NULL) {
+            printf("%-16s %s\n%-16s %s\n%-16s invalid (%s)\n", "issuer",
+                   ic->name, "serial", serial, "record", why);
+            cli_err("record %s is invalid (%s)", cert_key, why);
+            goto done;
+        }
+        v.rec = rec;
+    }
+    if (rep[1]->type == REDIS_REPLY_STRING) {
+        const char *why;
+
+        if (ocsp_stored_decode((const unsigned char *)rep[1]->str, rep[1]->len,
+                               &st, &why) != 0) {
             printf("%-16s invalid (%s)\n", "ocsp_status", why);
             cli_err("stored responses %s are invalid (%s)", ocsp_key, why);
             goto done;
         }
-        printf("%-16s %s\n", "ocsp_status", ocsp_status_field(st.status));
-        print_time("this_update", st.this_update);
-        print_time("next_update", st.next_update);
+        v.st = &st;
+    }
+    if (rep[2]->type == REDIS_REPLY_ARRAY &&
+        status_history(rep[2], hist_key, &v) != 0) {
+        goto done;
+    }
+    if (o.json) {
+        status_json(&v);
     } else {
-        printf("%-16s %s\n", "ocsp_status", "no response stored");
+        status_text(&v);
     }
     status = 0;
 
 done:
-    ocsp_record_free(rec, NULL);
-    if (rec_reply) {
-        freeReplyObject(rec_reply);
+    for (i = 0; i < v.nhist; i++) {
+        ocsp_history_free(v.hist[i]);
     }
-    if (resp_reply) {
-        freeReplyObject(resp_reply);
+    free(v.hist);
+    ocsp_record_free(rec, NULL);
+    for (i = 0; i < 3; i++) {
+        if (rep[i] != NULL) {
+            freeReplyObject(rep[i]);
+        }
     }
     OPENSSL_free(der);
     X509_free(cert);
@@ -1151,6 +1400,8 @@ int main(int argc, char **argv)
         status = cli_import(&cli, argc - i, argv + i);
     } else if (strcmp(cmd, "resign") == 0) {
         status = cli_resign(&cli, argc - i, argv + i);
+    } else if (strcmp(cmd, "rebuild") == 0) {
+        status = cli_rebuild(&cli, argc - i, argv + i);
     } else if (strcmp(cmd, "health") == 0) {
         status = cli_health(&cli, argc - i, argv + i);
     } else if (strcmp(cmd, "audit") == 0) {

@@ -60,6 +60,11 @@ int cli_follow_stopped(void);
 /* Sleeps until T (unix seconds) or until a follower is told to stop. */
 void cli_follow_sleep_until(int64_t t);
 
+/* Prints S to stdout as a JSON string (quotes, backslashes and control
+ * characters escaped; other bytes as they are: Origin texts are checked
+ * printable, event.h). */
+void cli_json_str(const char *s);
+
 /* Prints "revoca: ..." to stderr. */
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -126,6 +131,9 @@ int cli_import_cfssl(cli_t *cli, int argc, char **argv);
 
 /* revoca resign (cli_resign.c): re-signing after a responder rotation. */
 int cli_resign(cli_t *cli, int argc, char **argv);
+
+/* revoca rebuild (cli_rebuild.c): an issuer's state from its events. */
+int cli_rebuild(cli_t *cli, int argc, char **argv);
 
 /* revoca health (cli_health.c): the service's state, 0 healthy, 1 not. */
 int cli_health(cli_t *cli, int argc, char **argv);

@@ -71,7 +71,7 @@ int ocsp_origin_text_valid(const char *s, size_t max)
     return 1;
 }
 
-static const char *origin_check(const Revoca__Origin *o)
+const char *ocsp_origin_check(const Revoca__Origin *o)
 {
     size_t n = strlen(o->via);
 
@@ -107,7 +107,7 @@ const char *ocsp_event_check(const Revoca__Event *ev)
         return "bad event time";
     }
     if (ev->origin != NULL) {
-        const char *why = origin_check(ev->origin);
+        const char *why = ocsp_origin_check(ev->origin);
         if (why != NULL) {
             return why;
         }

@@ -42,6 +42,11 @@ const char *ocsp_event_check(const Revoca__Event *ev);
  */
 int ocsp_origin_text_valid(const char *s, size_t max);
 
+/* NULL when O is an Origin the receivers could have stamped (via, and
+ * principal and source within their bounds), else a static reason.  The
+ * one check of an Origin, for events and history entries (history.h). */
+const char *ocsp_origin_check(const Revoca__Origin *o);
+
 /* A fresh event id: 16 random octets as hex (33 bytes with NUL). */
 int ocsp_event_new_id(char *out);
 

@@ -61,6 +61,13 @@ int ocsp_key_changes(char *buf, const char *prefix, const char *issuer)
         buf, snprintf(buf, OCSP_KEY_MAX, "%s:changes:%s", prefix, issuer));
 }
 
+int ocsp_key_history(char *buf, const char *prefix, const char *issuer,
+                     const char *serial)
+{
+    return key_fmt(buf, snprintf(buf, OCSP_KEY_MAX, "%s:history:%s:%s", prefix,
+                                 issuer, serial));
+}
+
 int ocsp_key_crlnumber(char *buf, const char *prefix, const char *issuer)
 {
     return key_fmt(

@@ -13,6 +13,10 @@
  *   P:revoked:ISSUER:SHARD   hash serial -> protobuf CertRecord
  *   P:revlog:ISSUER:SHARD    string: the hash's changes, appended (revlog.h)
  *   P:changes:ISSUER         zset serial -> unix ms of last CRL change
+ *   P:history:ISSUER:SERIAL  list of protobuf HistoryEntry: the events the
+ *                            signer applied, newest last, the newest
+ *                            OCSP_HISTORY_MAX kept (history.h); deleted
+ *                            with the record
  *   P:crlnumber:ISSUER       integer, only ever raised (crlgen/crl_gen.c)
  *   P:crlgen-lease:ISSUER    string: the id of the generator holding the
  *                            issuer's CRL lease, with a time to live
@@ -63,6 +67,8 @@ int ocsp_key_revoked(char *buf, const char *prefix, const char *issuer,
 int ocsp_key_revlog(char *buf, const char *prefix, const char *issuer,
                     unsigned shard);
 int ocsp_key_changes(char *buf, const char *prefix, const char *issuer);
+int ocsp_key_history(char *buf, const char *prefix, const char *issuer,
+                     const char *serial);
 int ocsp_key_crlnumber(char *buf, const char *prefix, const char *issuer);
 /* P:import:ISSUER:KIND:H, H the first 16 octets of SHA-256(SOURCE) in hex:
  * what an importer of KIND ("cfssl", "crl") last reported from SOURCE (a

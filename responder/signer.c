@@ -40,6 +40,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "history.h"
 #include "log.h"
 #include "signer_batch.h"
 #include "signer_read.h"
@@ -69,12 +70,13 @@ int signer_init(signer_t *s, const ocsp_config_t *cf, volatile int *stop)
 {
     const config_setting_t *g = config_lookup(&cf->lc, "signer");
     int64_t batch = 256, idle = 30, lease = 60, threads = 1, stats = 60;
-    int64_t metrics_every = 10;
+    int64_t metrics_every = 10, history = OCSP_HISTORY_MAX;
     const char *metrics_file = NULL;
-    static const char *const known[] = {
-        "batch",        "claim_idle",       "lease",
-        "consumer",     "sign_threads",     "stats_interval",
-        "metrics_file", "metrics_interval", NULL};
+    static const char *const known[] = {"batch",        "claim_idle",
+                                        "lease",        "consumer",
+                                        "sign_threads", "stats_interval",
+                                        "metrics_file", "metrics_interval",
+                                        "history",      NULL};
 
     memset(s, 0, sizeof(*s));
     s->cf = cf;
@@ -92,7 +94,9 @@ int signer_init(signer_t *s, const ocsp_config_t *cf, volatile int *stop)
          ocsp_conf_string(g, "metrics_file", &metrics_file, cf->path, s->err) !=
              0 ||
          ocsp_conf_duration(g, "metrics_interval", &metrics_every, cf->path,
-                            s->err) != 0)) {
+                            s->err) != 0 ||
+         ocsp_conf_int(g, "history", 0, OCSP_HISTORY_LIMIT, &history, cf->path,
+                       s->err) != 0)) {
         return -1;
     }
     if (metrics_every < 1 || metrics_every > 3600) {
@@ -137,6 +141,7 @@ int signer_init(signer_t *s, const ocsp_config_t *cf, volatile int *stop)
         return -1;
     }
     s->batch = (size_t)batch;
+    s->history = history;
     s->claim_idle_ms = idle * 1000;
     s->lease = lease;
     s->sign_threads = (size_t)threads;
@@ -276,29 +281,14 @@ static void phase_end(signer_t *s, int phase, int64_t *t0)
     *t0 = t;
 }
 
-/* One whole round: load, build, send, confirm.  As signer_tx_finish(). */
-static int batch_once(signer_t *s, signer_batch_t *b)
-{
-    if (signer_tx_load(s, b) != 0) {
-        return -1;
-    }
-    signer_tx_build(s, b);
-    if (ocsp_rconn_flush(b->conn) != 0) {
-        return -1;
-    }
-    return signer_tx_finish(s, b);
-}
-
 /* Runs a batch, repeating it while other signers win the race, and
  * acknowledges its entries once committed.  0, or -1. */
 static int batch_run(signer_t *s, signer_batch_t *b)
 {
-    int outcome;
+    int outcome = signer_tx_commit(s, b);
 
-    while ((outcome = batch_once(s, b)) == 1) {
-        if (*s->stop) {
-            return 0; /* unacknowledged entries stay pending */
-        }
+    if (outcome == 1) {
+        return 0; /* stopped: unacknowledged entries stay pending */
     }
     return outcome == 0 ? signer_tx_ack_send(s, b) : -1;
 }

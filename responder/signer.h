@@ -68,6 +68,7 @@ typedef struct {
     int token_error;         /* init failed on a token: exit 2 */
     int64_t claim_idle_ms;   /* XAUTOCLAIM a dead signer's entries after */
     int64_t lease;           /* seconds a claimed re-sign stays ours */
+    int64_t history;         /* signer.history: entries kept (0: none) */
     size_t due_first;        /* issuer whose re-signs are claimed first */
     char events_key[OCSP_KEY_MAX];
     int ever_connected;    /* "redis connected" is logged once */

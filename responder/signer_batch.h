@@ -57,6 +57,10 @@ typedef struct {
     /* Written for the whole batch at once (one MSET, one ZADD per issuer):
      * one command instead of one per certificate. */
     int set_record, add_due;
+    /* Deleted as expired (its history with it): no history appended. */
+    int gone;
+    /* History entries queued for it: its list is trimmed once. */
+    int history;
     size_t rec_len;
     unsigned char rec_buf[OCSP_RECORD_MAX];
     char due[24];
@@ -83,7 +87,8 @@ typedef enum {
     SIGNER_CMD_RECORDS, /* MSET of every record the batch sets */
     SIGNER_CMD_DUES,    /* ZADD of the issuer's re-sign times, batch-wide */
     SIGNER_CMD_NOTIFY,  /* PUBLISH of the item's change (P:invalidate) */
-    SIGNER_CMD_PURGE    /* XADD of the item's purge job (P:purge) */
+    SIGNER_CMD_PURGE,   /* XADD of the item's purge job (P:purge) */
+    SIGNER_CMD_HISTORY  /* RPUSH, LTRIM of the item's history */
 } signer_cmd_e;
 
 typedef struct {
@@ -92,11 +97,12 @@ typedef struct {
     uint32_t shard; /* _REVOKED, _REVLOG */
 } signer_cmd_t;
 
-/* At most 11 commands per item (item_write(): two revoked-hash changes of
+/* At most 12 commands per item (item_write(): two revoked-hash changes of
  * 3 commands each, the changes set, the responses, the due set, the
- * invalidation and the purge job) and one per issuer and batch: a command
- * past the table fails every item. */
-#define SIGNER_CMDS_MAX (12 * SIGNER_BATCH_MAX)
+ * invalidation and the purge job; the history's LTRIM), one per entry (its
+ * history RPUSH) and one per issuer and batch: a command past the table
+ * fails every item. */
+#define SIGNER_CMDS_MAX (14 * SIGNER_BATCH_MAX)
 
 /* Open-addressing index of a batch's items by (issuer, serial): a batch of
  * thousands of events must not look its items up one by one. */

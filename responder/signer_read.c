@@ -21,69 +21,98 @@ static const char claim_script[] =
     "for _, v in ipairs(m) do redis.call('ZADD', KEYS[1], ARGV[3], v) end\n"
     "return m\n";
 
+int signer_batch_event(signer_t *s, signer_batch_t *b, const char *id,
+                       size_t id_len, const unsigned char *p, size_t len,
+                       int redelivered, const ocsp_issuer_t *only)
+{
+    signer_entry_t *en;
+    const char *why = NULL;
+    Revoca__Event *ev = NULL;
+    const ocsp_issuer_t *iss;
+
+    if (b->nentries == SIGNER_BATCH_MAX || id_len >= sizeof(en->id)) {
+        return -1;
+    }
+    if (p != NULL && len == 0) {
+        why = "no field " OCSP_STREAM_FIELD;
+    } else if (p != NULL) {
+        ev = ocsp_event_decode(p, len, &why);
+    }
+    if (only != NULL && ev != NULL && strcmp(ev->issuer, only->conf->name)) {
+        revoca__event__free_unpacked(ev, NULL);
+        return 0; /* another issuer's: not this batch's at all */
+    }
+    en = &b->entries[b->nentries++];
+    memset(en, 0, sizeof(*en));
+    en->redelivered = redelivered;
+    memcpy(en->id, id, id_len);
+    if (p == NULL) {
+        return 1; /* deleted from the stream: only ack it */
+    }
+    if (ev == NULL) {
+        ocsp_log(OCSP_LOG_ERR, "event rejected id=%s reason=\"%s\"", en->id,
+                 why);
+        return 1;
+    }
+    en->ev = ev;
+    iss = ocsp_registry_by_name(&s->reg, ev->issuer);
+    if (iss == NULL) {
+        why = "unknown issuer";
+    } else if ((why = ocsp_profile_refuses(iss->conf->profile, ev)) != NULL) {
+        /* The CLI refuses these too; the stream may have other writers
+         * (Baseline Requirements 4.9.10, 7.2.2). */
+    } else if (signer_batch_item(b, iss, ev->serial, s->cf->prefix,
+                                 &en->item) == NULL) {
+        why = "batch full";
+    }
+    if (why != NULL) {
+        ocsp_log(OCSP_LOG_ERR, "event rejected id=%s issuer=%s reason=\"%s\"",
+                 en->id, ev->issuer, why);
+        revoca__event__free_unpacked(en->ev, NULL);
+        en->ev = NULL;
+    } else if (redelivered) {
+        b->items[en->item].redo = 1;
+    }
+    return 1;
+}
+
 /* Adds a stream entry (id, fields) to the batch; REDELIVERED: it was
  * delivered before (signer_item_t.redo). */
 static void batch_entry(signer_t *s, signer_batch_t *b, const redisReply *e,
                         int redelivered)
 {
-    signer_entry_t *en;
     const redisReply *f;
-    const char *why = NULL;
+    const redisReply *v = NULL;
     size_t k;
 
-    if (b->nentries == SIGNER_BATCH_MAX || e->type != REDIS_REPLY_ARRAY ||
-        e->elements < 1 || e->element[0]->type != REDIS_REPLY_STRING ||
-        e->element[0]->len >= sizeof(en->id)) {
+    if (e->type != REDIS_REPLY_ARRAY || e->elements < 1 ||
+        e->element[0]->type != REDIS_REPLY_STRING) {
         return;
     }
-    en = &b->entries[b->nentries++];
-    memset(en, 0, sizeof(*en));
-    en->redelivered = redelivered;
-    memcpy(en->id, e->element[0]->str, e->element[0]->len);
     f = e->elements > 1 ? e->element[1] : NULL;
-    if (f == NULL || f->type != REDIS_REPLY_ARRAY) {
-        return; /* deleted from the stream: only ack it */
-    }
-    for (k = 0; k + 1 < f->elements; k += 2) {
-        if (f->element[k]->type == REDIS_REPLY_STRING &&
-            strcmp(f->element[k]->str, OCSP_STREAM_FIELD) == 0 &&
-            f->element[k + 1]->type == REDIS_REPLY_STRING) {
-            en->ev =
-                ocsp_event_decode((const unsigned char *)f->element[k + 1]->str,
-                                  f->element[k + 1]->len, &why);
-            break;
+    if (f != NULL && f->type == REDIS_REPLY_ARRAY) {
+        for (k = 0; k + 1 < f->elements; k += 2) {
+            if (f->element[k]->type == REDIS_REPLY_STRING &&
+                strcmp(f->element[k]->str, OCSP_STREAM_FIELD) == 0 &&
+                f->element[k + 1]->type == REDIS_REPLY_STRING) {
+                v = f->element[k + 1];
+                break;
+            }
+        }
+        if (v == NULL) {
+            /* an entry without the field: refused, acknowledged (an
+             * empty event) */
+            static const unsigned char none[1];
+            (void)signer_batch_event(s, b, e->element[0]->str,
+                                     e->element[0]->len, none, 0, redelivered,
+                                     NULL);
+            return;
         }
     }
-    if (en->ev == NULL) {
-        ocsp_log(OCSP_LOG_ERR, "event rejected id=%s reason=\"%s\"", en->id,
-                 why ? why : "no field e");
-        return;
-    }
-    {
-        const ocsp_issuer_t *iss =
-            ocsp_registry_by_name(&s->reg, en->ev->issuer);
-        const Revoca__Event *ev = en->ev;
-
-        if (iss == NULL) {
-            why = "unknown issuer";
-        } else if ((why = ocsp_profile_refuses(iss->conf->profile, ev)) !=
-                   NULL) {
-            /* The CLI refuses these too; the stream may have other
-             * writers (Baseline Requirements 4.9.10, 7.2.2). */
-        } else if (signer_batch_item(b, iss, ev->serial, s->cf->prefix,
-                                     &en->item) == NULL) {
-            why = "batch full";
-        }
-        if (why != NULL) {
-            ocsp_log(OCSP_LOG_ERR,
-                     "event rejected id=%s issuer=%s reason=\"%s\"", en->id,
-                     ev->issuer, why);
-            revoca__event__free_unpacked(en->ev, NULL);
-            en->ev = NULL;
-        } else if (redelivered) {
-            b->items[en->item].redo = 1;
-        }
-    }
+    /* f NULL or not an array: deleted from the stream, only acked */
+    (void)signer_batch_event(s, b, e->element[0]->str, e->element[0]->len,
+                             v != NULL ? (const unsigned char *)v->str : NULL,
+                             v ? v->len : 0, redelivered, NULL);
 }
 
 int signer_read_group(signer_t *s)

@@ -11,6 +11,21 @@
 
 #include "signer_batch.h"
 
+/*
+ * Adds the stream entry ID (ID_LEN bytes) holding the encoded event P (LEN
+ * bytes; P NULL: the entry was deleted from the stream, only to be acked)
+ * to b: decoded and validated (event.h), its issuer known and its profile
+ * allowing it (policy.h), its certificate's item found or added.  An entry
+ * refused is logged and kept without its event (acknowledged, never
+ * applied).  REDELIVERED: delivered before (signer_item_t.redo).  With
+ * ONLY, an event of another issuer is left out altogether (0), as a
+ * rebuild of one issuer reads the others' (rebuild.h).  1 when the entry
+ * was added, 0 when left out, -1 when b is full or ID too long.
+ */
+int signer_batch_event(signer_t *s, signer_batch_t *b, const char *id,
+                       size_t id_len, const unsigned char *p, size_t len,
+                       int redelivered, const ocsp_issuer_t *only);
+
 /* Creates the consumer group (and stream) if missing. */
 int signer_read_group(signer_t *s);
 

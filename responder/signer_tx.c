@@ -7,6 +7,7 @@
 
 #include <hiredis/sds.h>
 
+#include "history.h"
 #include "log.h"
 #include "policy.h"
 #include "purge.h"
@@ -177,6 +178,8 @@ int signer_tx_load_recv(signer_t *s, signer_batch_t *b)
         it->notify = 0;
         it->set_record = 0;
         it->add_due = 0;
+        it->gone = 0;
+        it->history = 0;
         it->on_crl_before = it->loaded && ocsp_record_on_crl(&it->rec);
         it->shard_before = ocsp_record_shard(&it->rec, it->iss->conf->shards);
     }
@@ -353,12 +356,16 @@ static int item_write(signer_t *s, signer_batch_t *w, signer_item_t *it,
     ocsp_key_due(due_key, s->cf->prefix, ic->name);
     ocsp_key_changes(chg_key, s->cf->prefix, ic->name);
 
-    /* Expired past retention: the record and its responses go. */
+    /* Expired past retention: the record, its responses and its history
+     * go. */
     if (ocsp_record_issued(&it->rec) &&
         it->rec.not_after + ic->expired_retention < now) {
-        const char *del[] = {"DEL", it->cert_key, ocsp_key};
+        char hist_key[OCSP_KEY_MAX];
+        const char *del[] = {"DEL", it->cert_key, ocsp_key, hist_key};
         const char *zrem[] = {"ZREM", due_key, it->serial};
-        w_cmd(w, SIGNER_CMD_RECORD, at, 0, 3, del, NULL);
+        ocsp_key_history(hist_key, s->cf->prefix, ic->name, it->serial);
+        it->gone = 1;
+        w_cmd(w, SIGNER_CMD_RECORD, at, 0, 4, del, NULL);
         w_cmd(w, SIGNER_CMD_DUE, at, 0, 3, zrem, NULL);
         if (it->on_crl_before) {
             w_revoked(s, w, at, ic, it->shard_before, it->serial, NULL, 0);
@@ -520,6 +527,56 @@ static void batch_write_records(signer_t *s, signer_batch_t *b)
             argv[1] = due_key;
             lens[1] = strlen(due_key);
             w_cmd(b, SIGNER_CMD_DUES, first, 0, (int)n, argv, lens);
+        }
+    }
+}
+
+/*
+ * Every applied event's entry in its certificate's history (history.h), in
+ * stream order, then each list touched trimmed to the newest s->history
+ * (signer.history; 0: no history written).  Every event the batch applies to an
+ * item that is written (or left as it was: the event changed nothing) is
+ * recorded; an item left alone (bad: its events stay pending) or deleted as
+ * expired is not.  A redelivered event is recorded again: readers show one
+ * entry per stream id.
+ */
+static void batch_write_history(signer_t *s, signer_batch_t *b, int64_t now)
+{
+    unsigned char entry[OCSP_HISTORY_ENTRY_MAX];
+    char key[OCSP_KEY_MAX], start[24];
+    size_t i, n;
+
+    if (s->history == 0) {
+        return;
+    }
+    for (i = 0; i < b->nentries; i++) {
+        const signer_entry_t *en = &b->entries[i];
+        signer_item_t *it;
+
+        if (en->ev == NULL) {
+            continue;
+        }
+        it = &b->items[en->item];
+        if (it->bad || it->gone ||
+            (n = ocsp_history_pack(en->ev, en->id, now, entry)) == 0) {
+            continue;
+        }
+        ocsp_key_history(key, s->cf->prefix, it->iss->conf->name, it->serial);
+        {
+            const char *rpush[] = {"RPUSH", key, (const char *)entry};
+            size_t lens[] = {5, strlen(key), n};
+            w_cmd(b, SIGNER_CMD_HISTORY, en->item, 0, 3, rpush, lens);
+        }
+        it->history = 1;
+    }
+    snprintf(start, sizeof(start), "-%lld", (long long)s->history);
+    for (i = 0; i < b->nitems; i++) {
+        const signer_item_t *it = &b->items[i];
+        if (it->history && !it->bad) {
+            const char *ltrim[] = {"LTRIM", key, start, "-1"};
+            ocsp_key_history(key, s->cf->prefix, it->iss->conf->name,
+                             it->serial);
+            w_cmd(b, SIGNER_CMD_HISTORY, i, 0, 4, ltrim, NULL);
         }
     }
 }
@@ -696,6 +753,7 @@ void signer_tx_build(signer_t *s, signer_batch_t *b)
         }
     }
     batch_write_records(s, b);
+    batch_write_history(s, b, now);
     batch_notify(s, b);
     /* The entries are acknowledged after EXEC, those only all of whose
      * commands succeeded (signer_tx_ack_send()). */
@@ -738,6 +796,9 @@ static void cmd_key(const signer_t *s, const signer_batch_t *b,
         break;
     case SIGNER_CMD_PURGE:
         snprintf(key, OCSP_KEY_MAX, "%s", s->purge_key);
+        break;
+    case SIGNER_CMD_HISTORY:
+        ocsp_key_history(key, s->cf->prefix, issuer, it->serial);
         break;
     default:
         snprintf(key, OCSP_KEY_MAX, "(the batch's records)");
@@ -981,6 +1042,20 @@ int signer_tx_finish(signer_t *s, signer_batch_t *b)
         s->changes.invalidations += b->notified;
         s->changes.purge_jobs += b->purges;
     }
+    return outcome;
+}
+
+int signer_tx_commit(signer_t *s, signer_batch_t *b)
+{
+    int outcome;
+
+    do {
+        if (signer_tx_load(s, b) != 0) {
+            return -1;
+        }
+        signer_tx_build(s, b);
+        outcome = ocsp_rconn_flush(b->conn) != 0 ? -1 : signer_tx_finish(s, b);
+    } while (outcome == 1 && !*s->stop);
     return outcome;
 }
 

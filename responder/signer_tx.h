@@ -40,6 +40,13 @@ void signer_tx_build(signer_t *s, signer_batch_t *b);
 int signer_tx_finish(signer_t *s, signer_batch_t *b);
 
 /*
+ * One whole round, repeated while other signers win the race (until
+ * *s->stop): load, build, send, finish.  0 when committed, 1 when stopped
+ * before, -1 when the connection failed.  Nothing is acknowledged.
+ */
+int signer_tx_commit(signer_t *s, signer_batch_t *b);
+
+/*
  * After signer_tx_finish() returned 0, with nothing else pending on
  * b->conn: sends XACK of the entries all of whose commands succeeded
  * (skipped entries too); the others stay pending, are claimed again after

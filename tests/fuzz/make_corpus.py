@@ -116,6 +116,19 @@ def events():
     yield "release", event(8, pv(1, 1700000300))
 
 
+def histories():
+    """HistoryEntry (revocation.proto): stream id, event id, kind,
+    reported, at, ..., origin."""
+    head = pb(1, "1700000000000-0") + pb(2, "0123456789abcdef")
+    origin = pb(9, pb(1, "cli") + pb(2, "ca@host") + pb(3, "/var/index.txt"))
+    yield "issued", head + pv(3, 1) + pv(4, 1700000000) + \
+        pv(5, 1690000000) + pv(6, 1800000000) + origin + pv(10, 1700000001)
+    yield "revoked", head + pv(3, 2) + pv(4, 1700000000) + \
+        pv(5, 1700000000) + pv(7, 1) + pv(8, 1690000000) + origin
+    yield "hold", head + pv(3, 3) + pv(4, 1700000000) + pv(5, 1700000000)
+    yield "release", head + pv(3, 4) + pv(4, 1700000000) + pv(5, 1700000000)
+
+
 def records():
     yield "good", pb(1, "1a2b") + pv(2, 0) + pv(3, 1700000000) + \
         pv(4, 1800000000) + pv(5, 2) + pv(10, 1700000000)
@@ -275,6 +288,7 @@ if __name__ == "__main__":
     write("fuzz_request", requests())
     write("fuzz_event", events())
     write("fuzz_record", records())
+    write("fuzz_history", histories())
     write("fuzz_revlog", revlogs())
     write("fuzz_config", configs())
     write("fuzz_der", ders())

@@ -466,6 +466,19 @@ def test_components_work_under_their_documented_acls(make_stack, tls_pki):
     for d in (signer, gen, audit):
         assert d.alive()
         assert "NOPERM" not in d.output(), d.output()
+    # the history under the CLI's user, revoca rebuild under the signer's
+    # (its refusal asks XINFO CONSUMERS; forced it clears the histories
+    # with SCAN and DEL, reads XRANGE, writes as the signer does)
+    p = s.cli("status", "--issuer", "demo", "--cert", s.path("good.pem"),
+              "--json", conf=confs["cli"])
+    assert '"kind":"revoked"' in p.stdout, p.stdout
+    p = s.cli("rebuild", "--issuer", "demo", check=False,
+              conf=confs["signer"])
+    assert p.returncode == 2 and "signer" in p.stderr, p.stderr
+    p = s.cli("rebuild", "--issuer", "demo", "--force", conf=confs["signer"])
+    assert "rebuild done" in p.stdout, p.stdout
+    log = admin.execute_command("ACL", "LOG")
+    assert log == [], log
 
 
 @pytest.mark.parametrize("user,command", [

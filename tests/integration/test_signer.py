@@ -394,10 +394,13 @@ def test_expired_records_are_dropped(tmp_path, pki_dir):
               str(na))
         r = s.r()
         assert r.exists("revoca:cert:demo:abc")
+        # its history goes with it (responder/history.h)
+        assert r.llen("revoca:history:demo:abc") == 1
         wait_for(lambda: not r.exists("revoca:cert:demo:abc")
                  and not r.exists("revoca:ocsp:demo:abc"), 30,
                  what="expired record dropped")
         assert r.zscore("revoca:due:demo", "abc") is None
+        assert not r.exists("revoca:history:demo:abc")
     finally:
         s.close()
 

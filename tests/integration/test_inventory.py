@@ -256,6 +256,33 @@ def test_inventory_invalid_record_named_and_counted(inv_stack):
     assert [r["serial"] for r in json.loads(p.stdout)] == ["c1"]
 
 
+def test_inventory_subject_from_import_certs(inv_stack, tmp_path):
+    """import --certs reports each certificate's DER: subjects kept; an
+    issue of the same certificate by serial later (same notAfter) keeps the
+    subject, a reissue with a later notAfter and no certificate drops it."""
+    import shutil
+    s = inv_stack
+    d = tmp_path / "certs"
+    d.mkdir()
+    shutil.copy(s.path("revoked.pem"), d / "revoked.pem")
+    s.cli("import", "--issuer", "demo", "--certs", str(d))
+    serial = s.serial_of(s.path("revoked.pem"))
+    c = cert(s.path("revoked.pem"))
+
+    def subject():
+        rows = rows_json(s)
+        return rows[serial]["subject"] if serial in rows else "(none)"
+    wait_for(lambda: subject() == c.subject.rfc4514_string(), timeout=20,
+             what="the imported certificate's subject")
+    after = int(c.not_valid_after.timestamp())
+    s.cli("issue", "--issuer", "demo", "--serial", serial, "--not-after",
+          str(after))
+    assert subject() == c.subject.rfc4514_string()
+    s.cli("issue", "--issuer", "demo", "--serial", serial, "--not-after",
+          str(after + DAY))
+    assert subject() is None
+
+
 def test_inventory_many_pages(inv_stack):
     """More records than one SCAN page, and other issuers' and other kinds'
     keys beside them: each record of the issuer listed exactly once."""

@@ -283,6 +283,49 @@ def test_inventory_subject_from_import_certs(inv_stack, tmp_path):
     assert subject() is None
 
 
+def _pb_bytes(field, data):
+    from revoca_fixtures import varint
+    return varint(field << 3 | 2) + varint(len(data)) + data
+
+
+def _pb_int(field, v):
+    from revoca_fixtures import varint
+    return varint(field << 3) + varint(v)
+
+
+def issue_event(serial, not_after, der, eid):
+    """An Event (feeds/revocation.proto) of kind issued, encoded by hand, as
+    an ingest client or another writer could send it."""
+    issued = _pb_int(1, int(time.time()) - DAY) + _pb_int(2, not_after) + \
+        _pb_bytes(4, der)
+    return (_pb_bytes(1, eid.encode()) + _pb_bytes(2, b"demo") +
+            _pb_bytes(3, serial.encode()) + _pb_int(4, int(time.time())) +
+            _pb_bytes(5, issued))
+
+
+def test_inventory_certificate_of_another_serial_ignored(inv_stack):
+    """The signer keeps a subject only from a certificate of the event's own
+    serial and issuer: the issuance is applied, the subject is not, and the
+    warning names the record."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+    s = inv_stack
+    der = cert(s.path("good.pem")).public_bytes(Encoding.DER)
+    after = int(time.time()) + 30 * DAY
+    r = s.r()
+    r.xadd("revoca:events", {"e": issue_event("dd", after, der, "ev-dd")})
+    r.xadd("revoca:events", {"e": issue_event("de", after, b"\x30\x03junk",
+                                              "ev-de")})
+    wait_for(lambda: {"dd", "de"} <= set(rows_json(s)), timeout=20,
+             what="both issuances applied")
+    rows = rows_json(s)
+    assert rows["dd"]["subject"] is None and rows["de"]["subject"] is None
+    assert rows["dd"]["status"] == "good"
+    log = s.signers[0].output()
+    assert "certificate of issue event ignored key=revoca:cert:demo:dd " \
+        "id=ev-dd" in log, log
+    assert "key=revoca:cert:demo:de id=ev-de" in log
+
+
 def test_inventory_many_pages(inv_stack):
     """More records than one SCAN page, and other issuers' and other kinds'
     keys beside them: each record of the issuer listed exactly once."""

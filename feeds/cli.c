@@ -54,6 +54,9 @@ static const struct {
                "[--strict]\n          [--ca-file FILE]\n"
                "  import  --issuer N --cfssl-db FILE [--follow [--interval "
                "S]]\n"},
+    {"inventory",
+     "inventory --issuer N [--status S[,S...]]... [--expiring-within D]\n"
+     "          [--format table|csv|json]\n"},
     {"resign", "resign  --issuer N (--all | --serial HEX | --status) "
                "[--rate N]\n"},
     {"rebuild", "rebuild --issuer N [--force] [--from ID]\n"
@@ -78,6 +81,13 @@ static const char usage_notes[] =
     "  --shard N the certificate's CRL shard; with --cert it must be the one\n"
     "            its cRLDistributionPoints names (docs/crl.md)\n"
     "  --rate N  resign: re-signs a second asked of the signer (default 50)\n"
+    "  S         inventory: good (live), revoked, held, expired, unknown\n"
+    "            (never reported as issued)\n"
+    "  D         a duration: a whole number with s, m, h or d (\"7d\"):\n"
+    "            notAfter no later than that from now, and not past\n"
+    "  --format  inventory: json is one array, written row by row; csv is\n"
+    "            RFC 4180 (CRLF, quoted subjects); exit 1 when a record is\n"
+    "            invalid (named on stderr, not listed) or Redis fails\n"
     "\n"
     "  --from ID rebuild: resume at stream entry ID (the last= of a run "
     "that\n"
@@ -1398,6 +1408,8 @@ int main(int argc, char **argv)
         status = cmd_status(&cli, argc - i, argv + i);
     } else if (strcmp(cmd, "import") == 0) {
         status = cli_import(&cli, argc - i, argv + i);
+    } else if (strcmp(cmd, "inventory") == 0) {
+        status = cli_inventory(&cli, argc - i, argv + i);
     } else if (strcmp(cmd, "resign") == 0) {
         status = cli_resign(&cli, argc - i, argv + i);
     } else if (strcmp(cmd, "rebuild") == 0) {

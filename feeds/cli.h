@@ -129,6 +129,9 @@ int cli_import_crl(cli_t *cli, int argc, char **argv);
  * from CFSSL's SQLite certificate database. */
 int cli_import_cfssl(cli_t *cli, int argc, char **argv);
 
+/* revoca inventory (cli_inventory.c): an issuer's certificates. */
+int cli_inventory(cli_t *cli, int argc, char **argv);
+
 /* revoca resign (cli_resign.c): re-signing after a responder rotation. */
 int cli_resign(cli_t *cli, int argc, char **argv);
 

@@ -19,7 +19,9 @@
 # options (e.g. "--hash-max-listpack-value 1024" to see a listpack hash).
 # The serials are the shared workload's (loadtest/lib.sh: 3 octets);
 # BENCH_SERIAL_OCTETS=6..20 makes them that long instead, as a CA's are
-# (16-20 octets), every tenth still revoked.
+# (16-20 octets), every tenth still revoked.  BENCH_SUBJECT="CN=..." then
+# adds that subject to every record (as `revoca issue --cert` stores it)
+# and prints what it costs per certificate.
 set -euo pipefail
 
 N=${1:-1000000}
@@ -157,5 +159,37 @@ print("capacity of a 64 GB Redis (64 GiB of used_memory, no headroom): "
       "%.1f million certificates" % (cap / used / 1e6))
 print("with 25%% headroom (maxmemory at 48 GiB, as one would run it): "
       "%.1f million" % (cap * 0.75 / used / 1e6))
+
+# BENCH_SUBJECT: what a certificate's subject (record field 11, issue 14
+# section 5) costs: the same subject appended to every record, and to the
+# revoked hashes' copies, then used_memory read again.
+import os
+subject = os.environ.get("BENCH_SUBJECT", "").encode()
+if subject:
+    field = b"\x5a" + bytes([len(subject)]) + subject
+    assert len(subject) < 128
+    cursor = 0
+    while True:
+        cursor, keys = r.scan(cursor, match="revoca:cert:*", count=1000)
+        if keys:
+            vals = r.mget(keys)
+            p = r.pipeline(transaction=False)
+            for k, v in zip(keys, vals):
+                if v is not None:
+                    p.set(k, v + field)
+            p.execute()
+        if cursor == 0:
+            break
+    for key in r.scan_iter("revoca:revoked:*"):
+        for f, v in r.hscan_iter(key, count=1000):
+            r.hset(key, f, v + field)
+    time.sleep(1)
+    with_subject = int(r.info("memory")["used_memory"])
+    print()
+    print("with a subject of %d bytes (%s) in every record: used_memory %d,"
+          " +%.1f bytes per certificate (%.0f -> %.0f)" % (
+              len(subject), subject.decode(), with_subject,
+              (with_subject - after) / n, used,
+              (with_subject - before) / n))
 print("runtime: %d s" % (time.time() - start))
 PY

@@ -28,6 +28,26 @@ int ocsp_key_cert(char *buf, const char *prefix, const char *issuer,
                                  issuer, serial));
 }
 
+int ocsp_key_cert_match(char *buf, const char *prefix, const char *issuer,
+                        size_t *serial_at)
+{
+    char esc[2 * OCSP_KEY_MAX];
+    size_t n = 0;
+
+    /* SCAN's glob (Redis stringmatchlen()): * ? [ ] \ are special; the
+     * issuer name ([a-z0-9-]) has none of them, a prefix may */
+    for (const char *c = prefix; *c != '\0' && n + 2 < sizeof(esc); c++) {
+        if (strchr("*?[]\\", *c) != NULL) {
+            esc[n++] = '\\';
+        }
+        esc[n++] = *c;
+    }
+    esc[n] = '\0';
+    *serial_at = strlen(prefix) + strlen(":cert:") + strlen(issuer) + 1;
+    return key_fmt(buf,
+                   snprintf(buf, OCSP_KEY_MAX, "%s:cert:%s:*", esc, issuer));
+}
+
 int ocsp_key_ocsp(char *buf, const char *prefix, const char *issuer,
                   const char *serial)
 {

@@ -61,6 +61,11 @@ int ocsp_key_cert(char *buf, const char *prefix, const char *issuer,
                   const char *serial);
 int ocsp_key_ocsp(char *buf, const char *prefix, const char *issuer,
                   const char *serial);
+/* The SCAN MATCH pattern of every P:cert:ISSUER:SERIAL of ISSUER (the
+ * prefix's glob characters escaped), and in *serial_at where a matching
+ * key's serial starts.  Its length, or -1. */
+int ocsp_key_cert_match(char *buf, const char *prefix, const char *issuer,
+                        size_t *serial_at);
 int ocsp_key_due(char *buf, const char *prefix, const char *issuer);
 int ocsp_key_revoked(char *buf, const char *prefix, const char *issuer,
                      unsigned shard);

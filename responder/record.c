@@ -1,6 +1,9 @@
 #include "record.h"
 #include "event.h"
 
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +44,88 @@ static int apply_issued(ocsp_record_t *r, const Revoca__Issued *is)
     r->not_after = is->not_after;
     r->has_shard = is->has_shard;
     r->shard = is->has_shard ? is->shard : 0;
+    /* the subject was the replaced event's: the winner's is taken after
+     * (ocsp_record_take_subject()) */
+    r->subject = NULL;
+    return 1;
+}
+
+int ocsp_subject_valid(const char *s)
+{
+    size_t i;
+
+    for (i = 0; s[i] != '\0'; i++) {
+        if (i >= OCSP_SUBJECT_MAX || s[i] < 0x20 || s[i] > 0x7e) {
+            return 0;
+        }
+    }
+    return i > 0;
+}
+
+int ocsp_subject_from_der(const unsigned char *der, size_t len,
+                          const char *serial, const struct x509_st *issuer,
+                          char *out)
+{
+    const unsigned char *p = der;
+    char got[OCSP_SERIAL_HEX_MAX + 1];
+    X509 *x = NULL;
+    BIO *bio = NULL;
+    char *mem;
+    long n;
+    int rv = -1;
+
+    if (len > 64 * 1024 || (x = d2i_X509(NULL, &p, (long)len)) == NULL ||
+        p != der + len ||
+        ocsp_serial_from_asn1(X509_get0_serialNumber(x), got) != 0 ||
+        strcmp(got, serial) != 0 ||
+        (issuer != NULL &&
+         X509_NAME_cmp(X509_get_issuer_name(x),
+                       X509_get_subject_name((X509 *)issuer)) != 0) ||
+        X509_NAME_entry_count(X509_get_subject_name(x)) == 0 ||
+        (bio = BIO_new(BIO_s_mem())) == NULL ||
+        /* RFC 4514 (XN_FLAG_RFC2253), bytes past ASCII as \XX: printable
+         * ASCII only, for a table, CSV and JSON alike */
+        X509_NAME_print_ex(bio, X509_get_subject_name(x), 0, XN_FLAG_RFC2253) <
+            0) {
+        goto failed;
+    }
+    n = BIO_get_mem_data(bio, &mem);
+    if (n <= 0) {
+        goto failed;
+    }
+    if ((size_t)n > OCSP_SUBJECT_MAX) {
+        memcpy(out, mem, OCSP_SUBJECT_MAX - 3);
+        memcpy(out + OCSP_SUBJECT_MAX - 3, "...", 4);
+    } else {
+        memcpy(out, mem, (size_t)n);
+        out[n] = '\0';
+    }
+    /* control characters are escaped by RFC 2253's rules only in part */
+    for (char *c = out; *c != '\0'; c++) {
+        if (*c < 0x20 || *c > 0x7e) {
+            *c = '?';
+        }
+    }
+    rv = 0;
+
+failed:
+    ERR_clear_error();
+    BIO_free(bio);
+    X509_free(x);
+    return rv;
+}
+
+int ocsp_record_take_subject(ocsp_record_t *r, const ocsp_event_t *ev,
+                             const char *subject, char *buf)
+{
+    if (subject == NULL || ev->kind_case != REVOCA__EVENT__KIND_ISSUED ||
+        !r->has_not_after || r->not_after != ev->issued->not_after ||
+        !ocsp_subject_valid(subject) ||
+        (r->subject != NULL && strcmp(subject, r->subject) >= 0)) {
+        return 0;
+    }
+    memmove(buf, subject, strlen(subject) + 1);
+    r->subject = buf;
     return 1;
 }
 
@@ -62,6 +147,10 @@ static const char *record_invalid(const ocsp_record_t *r)
     }
     if (r->has_not_before && r->has_not_after && r->not_after < r->not_before) {
         return "bad validity period";
+    }
+    if (r->subject != NULL &&
+        (!r->has_not_after || !ocsp_subject_valid(r->subject))) {
+        return "bad subject";
     }
     switch (r->status) {
     case REVOCA__STATUS__GOOD:
@@ -208,9 +297,11 @@ static size_t tag_size(uint32_t number)
 }
 
 /* What revoca__cert_record__get_packed_size() returns for R (serial of
- * SLEN bytes up to its first NUL; every field number < 16). */
+ * SLEN bytes and subject, if any, of SUBLEN, each up to its first NUL;
+ * every field number < 16). */
 static size_t record_packed_size(const ocsp_record_t *r, size_t slen,
-                                 const rec_unknown_t *unk, size_t nunk)
+                                 size_t sublen, const rec_unknown_t *unk,
+                                 size_t nunk)
 {
     size_t n =
         1 + u32_size((uint32_t)slen) + slen + 1 + enum_size((int32_t)r->status);
@@ -225,6 +316,7 @@ static size_t record_packed_size(const ocsp_record_t *r, size_t slen,
         r->has_invalidity_date ? 1 + u64_size((uint64_t)r->invalidity_date) : 0;
     n += r->has_released_at ? 1 + u64_size((uint64_t)r->released_at) : 0;
     n += r->has_updated ? 1 + u64_size((uint64_t)r->updated) : 0;
+    n += r->subject != NULL ? 1 + u32_size((uint32_t)sublen) + sublen : 0;
     for (size_t i = 0; i < nunk; i++) {
         n += tag_size(unk[i].tag) + unk[i].len;
     }
@@ -239,13 +331,15 @@ static void set_i64(protobuf_c_boolean *has, int64_t *v, uint64_t x)
 
 /*
  * Decodes the LEN (<= OCSP_RECORD_MAX) bytes at P into R, the serial's
- * bytes (not NUL-terminated, maybe holding a NUL) left at *SERIAL, *SLEN and
+ * bytes (not NUL-terminated, maybe holding a NUL) left at *SERIAL, *SLEN,
+ * the subject's likewise at *SUBJECT, *SUBLEN (*SUBJECT NULL: none) and
  * the unknown fields in UNK, *NUNK.  Returns -1 for what protobuf-c's unpack
  * refuses.
  */
 static int record_scan(const uint8_t *p, size_t len, ocsp_record_t *r,
-                       const uint8_t **serial, size_t *slen, rec_unknown_t *unk,
-                       size_t *nunk)
+                       const uint8_t **serial, size_t *slen,
+                       const uint8_t **subject, size_t *sublen,
+                       rec_unknown_t *unk, size_t *nunk)
 {
     int have_serial = 0, have_status = 0;
     size_t pos = 0;
@@ -303,7 +397,7 @@ static int record_scan(const uint8_t *p, size_t len, ocsp_record_t *r,
             return -1; /* groups (3, 4) and 6, 7: protobuf-c has none */
         }
         pos += n;
-        if (tag < 1 || tag > 10) {
+        if (tag < 1 || tag > 11) {
             unk[*nunk].tag = tag;
             unk[*nunk].wire_type = (uint8_t)wt;
             unk[*nunk].off = (size_t)(v - p);
@@ -312,7 +406,7 @@ static int record_scan(const uint8_t *p, size_t len, ocsp_record_t *r,
             continue;
         }
         /* a known field of another wire type is refused */
-        if (wt != (tag == 1 ? WT_LEN : WT_VARINT)) {
+        if (wt != (tag == 1 || tag == 11 ? WT_LEN : WT_VARINT)) {
             return -1;
         }
         switch (tag) {
@@ -348,6 +442,10 @@ static int record_scan(const uint8_t *p, size_t len, ocsp_record_t *r,
         case 9:
             set_i64(&r->has_released_at, &r->released_at, x);
             break;
+        case 11:
+            *subject = v + pre;
+            *sublen = n - pre;
+            break;
         default:
             set_i64(&r->has_updated, &r->updated, x);
             break;
@@ -361,9 +459,9 @@ ocsp_record_t *ocsp_record_decode(const void *p, size_t len, const char *serial,
 {
     ocsp_record_t tmp, *r;
     rec_unknown_t unk[REC_UNKNOWN_MAX];
-    const uint8_t *sp = NULL;
-    const char *nul;
-    size_t slen = 0, nunk, unk_bytes = 0, size;
+    const uint8_t *sp = NULL, *subp = NULL;
+    const char *nul, *subnul = NULL;
+    size_t slen = 0, sublen = 0, nunk, unk_bytes = 0, size;
     unsigned char *block;
 
     if (len > OCSP_RECORD_MAX) {
@@ -371,12 +469,19 @@ ocsp_record_t *ocsp_record_decode(const void *p, size_t len, const char *serial,
         return NULL;
     }
     tmp = record_empty;
-    if (record_scan(p, len, &tmp, &sp, &slen, unk, &nunk) != 0) {
+    if (record_scan(p, len, &tmp, &sp, &slen, &subp, &sublen, unk, &nunk) !=
+        0) {
         *why = "record undecodable";
         return NULL;
     }
     nul = memchr(sp, '\0', slen);
+    if (subp != NULL) {
+        subnul = memchr(subp, '\0', sublen);
+        tmp.subject = (char *)""; /* present, for the size */
+    }
     if (record_packed_size(&tmp, nul ? (size_t)(nul - (const char *)sp) : slen,
+                           subnul ? (size_t)(subnul - (const char *)subp)
+                                  : sublen,
                            unk, nunk) != len) {
         /* a NUL inside the serial, a repeated field: not what the signer
          * packs, and the serial would compare equal up to the NUL */
@@ -384,12 +489,12 @@ ocsp_record_t *ocsp_record_decode(const void *p, size_t len, const char *serial,
         return NULL;
     }
     /* One block, freed by ocsp_record_free(): the record, its unknown
-     * fields, the serial, the unknown fields' bytes. */
+     * fields, the serial, the unknown fields' bytes, the subject. */
     for (size_t i = 0; i < nunk; i++) {
         unk_bytes += unk[i].len;
     }
     size = sizeof(*r) + nunk * sizeof(ProtobufCMessageUnknownField) + slen + 1 +
-           unk_bytes;
+           unk_bytes + (subp != NULL ? sublen + 1 : 0);
     block = alloc ? alloc->alloc(alloc->allocator_data, size) : malloc(size);
     if (block == NULL) {
         *why = "out of memory";
@@ -419,6 +524,12 @@ ocsp_record_t *ocsp_record_decode(const void *p, size_t len, const char *serial,
     r->serial = (char *)block;
     memcpy(r->serial, sp, slen);
     r->serial[slen] = '\0';
+    if (subp != NULL) {
+        /* after the unknown fields' bytes: the end of the block */
+        r->subject = (char *)block + slen + 1 + unk_bytes;
+        memcpy(r->subject, subp, sublen);
+        r->subject[sublen] = '\0';
+    }
     if (serial != NULL && strcmp(r->serial, serial) != 0) {
         *why = "record of another serial";
     } else if ((*why = record_invalid(r)) == NULL) {

@@ -6,6 +6,7 @@
  *
  * Rules (all commutative, so duplicates and reordering change nothing):
  *  - issued: records notBefore/notAfter/shard; never changes revocation.
+ *    The subject follows the issue event that won (ocsp_record_take_subject).
  *  - revoked: final.  Between two revocations the earlier time wins, except
  *    that keyCompromise outranks any other reason (CA/B BR 4.9.1.1 lets a
  *    CA change a reason to keyCompromise).
@@ -109,5 +110,44 @@ unsigned ocsp_record_shard(const ocsp_record_t *r, unsigned nshards);
 
 /* Encoded size bound for a record, for callers' buffers. */
 #define OCSP_RECORD_MAX 256
+
+/*
+ * Bytes of a stored subject (without its NUL): every other field of a
+ * record takes at most 94 bytes, the subject 3 + OCSP_SUBJECT_MAX, so a
+ * record stays within OCSP_RECORD_MAX.  A longer subject is cut and ends
+ * in "..." (ocsp_subject_from_der()).
+ */
+#define OCSP_SUBJECT_MAX 128
+_Static_assert(94 + 3 + OCSP_SUBJECT_MAX <= OCSP_RECORD_MAX,
+               "a record with a subject fits");
+
+/*
+ * The subject of the certificate DER (LEN bytes) reported with an issue
+ * event of SERIAL (canonical hex) by ISSUER_NAME's CA (ISSUER: its
+ * certificate, or NULL for no check of the issuer name), as RFC 4514
+ * text with every byte outside printable ASCII escaped (\XX), cut to
+ * OCSP_SUBJECT_MAX bytes, into out (OCSP_SUBJECT_MAX + 1).  0; -1 when
+ * the DER is no certificate, is of another serial or another issuer
+ * name, or has an empty subject (nothing is stored then).
+ */
+struct x509_st;
+int ocsp_subject_from_der(const unsigned char *der, size_t len,
+                          const char *serial, const struct x509_st *issuer,
+                          char *out);
+
+/* Whether S is a subject a record may hold: 1..OCSP_SUBJECT_MAX bytes of
+ * printable ASCII. */
+int ocsp_subject_valid(const char *s);
+
+/*
+ * After ocsp_record_apply(R, EV): gives R the subject SUBJECT (what
+ * ocsp_subject_from_der() made of EV's certificate; NULL if none) when EV
+ * is the issue event R's validity came from (same notAfter), R has no
+ * subject yet or SUBJECT sorts before it (so that two issue events of one
+ * notAfter end alike in any order).  SUBJECT is copied into BUF
+ * (OCSP_SUBJECT_MAX + 1), which R then borrows.  1 if R changed, else 0.
+ */
+int ocsp_record_take_subject(ocsp_record_t *r, const ocsp_event_t *ev,
+                             const char *subject, char *buf);
 
 #endif

@@ -70,13 +70,20 @@ int signer_init(signer_t *s, const ocsp_config_t *cf, volatile int *stop)
 {
     const config_setting_t *g = config_lookup(&cf->lc, "signer");
     int64_t batch = 256, idle = 30, lease = 60, threads = 1, stats = 60;
-    int64_t metrics_every = 10, history = OCSP_HISTORY_MAX;
+    int64_t metrics_every = 10, inventory_every = 300;
+    int64_t history = OCSP_HISTORY_MAX;
     const char *metrics_file = NULL;
-    static const char *const known[] = {"batch",        "claim_idle",
-                                        "lease",        "consumer",
-                                        "sign_threads", "stats_interval",
-                                        "metrics_file", "metrics_interval",
-                                        "history",      NULL};
+    static const char *const known[] = {"batch",
+                                        "claim_idle",
+                                        "lease",
+                                        "consumer",
+                                        "sign_threads",
+                                        "stats_interval",
+                                        "metrics_file",
+                                        "metrics_interval",
+                                        "inventory_interval",
+                                        "history",
+                                        NULL};
 
     memset(s, 0, sizeof(*s));
     s->cf = cf;
@@ -95,10 +102,20 @@ int signer_init(signer_t *s, const ocsp_config_t *cf, volatile int *stop)
              0 ||
          ocsp_conf_duration(g, "metrics_interval", &metrics_every, cf->path,
                             s->err) != 0 ||
+         ocsp_conf_duration(g, "inventory_interval", &inventory_every, cf->path,
+                            s->err) != 0 ||
          ocsp_conf_int(g, "history", 0, OCSP_HISTORY_LIMIT, &history, cf->path,
                        s->err) != 0)) {
         return -1;
     }
+    if (inventory_every < 0 || inventory_every > 86400) {
+        ocsp_conf_error(s->err, cf->path,
+                        ocsp_conf_where(g, "inventory_interval"),
+                        "signer: inventory_interval must be 0 (off) or "
+                        "1s..1d");
+        return -1;
+    }
+    s->inventory_every_ms = inventory_every * 1000;
     if (metrics_every < 1 || metrics_every > 3600) {
         ocsp_conf_error(s->err, cf->path,
                         ocsp_conf_where(g, "metrics_interval"),
@@ -389,9 +406,9 @@ int signer_run(signer_t *s)
         }
     }
     if (s->metrics_file[0] != '\0' && s->metrics == NULL) {
-        s->metrics = signer_metrics_start(s->cf, &s->reg, s->metrics_file,
-                                          s->metrics_every_ms, s->events_key,
-                                          SIGNER_GROUP, s->err);
+        s->metrics = signer_metrics_start(
+            s->cf, &s->reg, s->metrics_file, s->metrics_every_ms,
+            s->inventory_every_ms, s->events_key, SIGNER_GROUP, s->err);
         if (s->metrics == NULL) {
             ocsp_log(OCSP_LOG_ERR, "%s action=\"no metrics written\"", s->err);
         }

@@ -102,6 +102,9 @@ typedef struct {
      * signer_init()): "" is off; written every metrics_every_ms. */
     char metrics_file[4096];
     int64_t metrics_every_ms;
+    /* signer.inventory_interval: the metrics thread counts the records
+     * this often (0: never; signer_metrics.h). */
+    int64_t inventory_every_ms;
     signer_metrics_t *metrics; /* owned; NULL when off */
     long metrics_pub_ms;       /* counters last published */
     /* Invalidations and CDN purges (purge.h): the channel and the stream

@@ -29,6 +29,9 @@ typedef struct {
     char cert_key[OCSP_KEY_MAX];
     Revoca__CertRecord *loaded; /* owned, as read; NULL if absent */
     ocsp_record_t rec;          /* working copy, borrows from loaded */
+    /* The subject rec.subject borrows when an issue event of this batch
+     * gave it (ocsp_record_take_subject()). */
+    char subject[OCSP_SUBJECT_MAX + 1];
     int changed;
     int resign;
     int bad; /* unreadable record or failed write: left alone, not acked */

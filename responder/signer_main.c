@@ -68,8 +68,9 @@ static void print_check(const ocsp_config_t *cf, const signer_t *s)
            (long long)(s->claim_idle_ms / 1000), (long long)s->lease,
            s->sign_threads);
     if (s->metrics_file[0] != '\0') {
-        printf("metrics file=%s interval=%llds\n", s->metrics_file,
-               (long long)(s->metrics_every_ms / 1000));
+        printf("metrics file=%s interval=%llds inventory_interval=%llds\n",
+               s->metrics_file, (long long)(s->metrics_every_ms / 1000),
+               (long long)(s->inventory_every_ms / 1000));
     } else {
         printf("metrics off\n");
     }

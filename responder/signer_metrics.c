@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "health.h"
+#include "inventory.h"
 #include "keys.h"
 #include "log.h"
 #include "rconn.h"
@@ -35,7 +36,70 @@ struct signer_metrics_s {
     /* what Redis said last round (the thread's) */
     ocsp_health_group_t g;
     ocsp_health_due_t *due; /* owned, n */
+    /* The last complete inventory walk (the thread's): counts by issuer,
+     * when it ended (0: none yet) and how long it took. */
+    int64_t inventory_every_ms;
+    long inventory_next_ms;
+    signer_inventory_t *inv; /* owned, n */
+    int64_t inventory_at;
+    double inventory_seconds;
 };
+
+/* The live certificates counted as expiring: within a day and a week
+ * (the alert rules' two horizons, deploy/prometheus/revoca-rules.yml). */
+static const int64_t expiring_within[SIGNER_EXPIRING] = {86400, 7 * 86400};
+static const char *const expiring_names[SIGNER_EXPIRING] = {"1d", "7d"};
+
+/*
+ * Walks every issuer's records into a fresh count, on the thread's
+ * connection: the counts in m->inv are replaced only by a complete walk
+ * of them all.  0, or -1 (the last complete walk's counts stay).
+ */
+static int metrics_inventory(signer_metrics_t *m)
+{
+    signer_inventory_t *next = calloc(m->n ? m->n : 1, sizeof(*next));
+    long t0 = ocsp_now_ms();
+    int64_t now = (int64_t)time(NULL);
+
+    if (next == NULL) {
+        return -1;
+    }
+    for (size_t i = 0; i < m->n; i++) {
+        ocsp_inv_scan_t scan;
+        const ocsp_record_t *r;
+        int rv;
+
+        if (ocsp_inv_scan_start(&scan, &m->conn, m->cf->prefix, m->names[i]) !=
+            0) {
+            ocsp_log(OCSP_LOG_DEBUG, "inventory failed err=\"%s\"", scan.err);
+            free(next);
+            return -1;
+        }
+        while ((rv = ocsp_inv_scan_next(&scan, &r)) > 0) {
+            if (rv == 2) {
+                next[i].invalid++;
+                continue;
+            }
+            ocsp_inv_status_e st = ocsp_inv_status(r, now);
+            next[i].by_status[st]++;
+            for (int k = 0; st == OCSP_INV_GOOD && k < SIGNER_EXPIRING; k++) {
+                next[i].expiring[k] +=
+                    ocsp_inv_expiring(r, now, expiring_within[k]);
+            }
+        }
+        ocsp_inv_scan_free(&scan);
+        if (rv < 0) {
+            ocsp_log(OCSP_LOG_DEBUG, "inventory failed err=\"%s\"", scan.err);
+            free(next);
+            return -1;
+        }
+    }
+    free(m->inv);
+    m->inv = next;
+    m->inventory_at = (int64_t)time(NULL);
+    m->inventory_seconds = (double)(ocsp_now_ms() - t0) / 1000.0;
+    return 0;
+}
 
 static void counts_copy(signer_counts_t *to, const signer_counts_t *from,
                         size_t n)
@@ -203,6 +267,50 @@ static void metrics_print(const signer_metrics_t *m, const signer_counts_t *c,
                     m->names[i], (long long)m->due[i].due);
         }
     }
+    if (m->inventory_at != 0) {
+        HELP(f, "revoca_signer_inventory_certificates", "gauge",
+             "Certificate records of the issuer by status at the last "
+             "complete inventory walk (good: live, issued, unexpired, "
+             "neither revoked nor held; revoca inventory --status).");
+        for (i = 0; i < m->n; i++) {
+            for (int k = 0; k < OCSP_INV_STATUSES; k++) {
+                fprintf(f,
+                        "revoca_signer_inventory_certificates{issuer=\"%s\","
+                        "status=\"%s\"} %llu\n",
+                        m->names[i], ocsp_inv_status_names[k],
+                        (unsigned long long)m->inv[i].by_status[k]);
+            }
+        }
+        HELP(f, "revoca_signer_inventory_expiring_certificates", "gauge",
+             "Live certificates whose notAfter is within 1d or 7d of the "
+             "walk (revoca inventory --status good --expiring-within).");
+        for (i = 0; i < m->n; i++) {
+            for (int k = 0; k < SIGNER_EXPIRING; k++) {
+                fprintf(f,
+                        "revoca_signer_inventory_expiring_certificates{issuer="
+                        "\"%s\",within=\"%s\"} %llu\n",
+                        m->names[i], expiring_names[k],
+                        (unsigned long long)m->inv[i].expiring[k]);
+            }
+        }
+        HELP(f, "revoca_signer_inventory_invalid_records", "gauge",
+             "Records the walk could not decode (revoca inventory names "
+             "them).");
+        for (i = 0; i < m->n; i++) {
+            fprintf(f,
+                    "revoca_signer_inventory_invalid_records{issuer=\"%s\"} "
+                    "%llu\n",
+                    m->names[i], (unsigned long long)m->inv[i].invalid);
+        }
+        HELP(f, "revoca_signer_inventory_walk_completed_seconds", "gauge",
+             "When the last complete inventory walk ended (unix seconds).");
+        fprintf(f, "revoca_signer_inventory_walk_completed_seconds %lld\n",
+                (long long)m->inventory_at);
+        HELP(f, "revoca_signer_inventory_walk_seconds", "gauge",
+             "How long the last complete inventory walk took.");
+        fprintf(f, "revoca_signer_inventory_walk_seconds %.3f\n",
+                m->inventory_seconds);
+    }
     HELP(f, "revoca_signer_metrics_written_seconds", "gauge",
          "When this file was written (unix seconds).");
     fprintf(f, "revoca_signer_metrics_written_seconds %lld\n", (long long)now);
@@ -260,6 +368,13 @@ static void *metrics_main(void *arg)
         struct timespec until;
 
         m->redis_up = metrics_query(m) == 0;
+        if (m->redis_up && m->inventory_every_ms > 0 &&
+            ocsp_now_ms() >= m->inventory_next_ms) {
+            /* after a failure, tried again at the next round */
+            if (metrics_inventory(m) == 0) {
+                m->inventory_next_ms = ocsp_now_ms() + m->inventory_every_ms;
+            }
+        }
         pthread_mutex_lock(&m->mu);
         counts_copy(&c, &m->snap, m->n);
         last = m->stopping;
@@ -299,6 +414,7 @@ static void metrics_free(signer_metrics_t *m)
     free(m->names);
     free(m->not_after);
     free(m->due);
+    free(m->inv);
     free(m->path);
     free(m);
 }
@@ -306,6 +422,7 @@ static void metrics_free(signer_metrics_t *m)
 signer_metrics_t *signer_metrics_start(const ocsp_config_t *cf,
                                        const ocsp_registry_t *reg,
                                        const char *path, int64_t every_ms,
+                                       int64_t inventory_every_ms,
                                        const char *events_key,
                                        const char *group, char *err)
 {
@@ -327,6 +444,7 @@ signer_metrics_t *signer_metrics_start(const ocsp_config_t *cf,
     }
     m->cf = cf;
     m->every_ms = every_ms;
+    m->inventory_every_ms = inventory_every_ms;
     m->n = reg->n;
     snprintf(m->events_key, sizeof(m->events_key), "%s", events_key);
     snprintf(m->group, sizeof(m->group), "%s", group);

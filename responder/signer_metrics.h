@@ -11,6 +11,13 @@
  * overdue re-sign, the oldest stored response) are asked by the metrics
  * thread on a connection of its own (health.h), so a slow or failing query
  * never delays signing.
+ *
+ * Every INVENTORY_EVERY_MS (signer.inventory_interval; 0: never) the same
+ * thread also walks each issuer's records (inventory.h) and counts them by
+ * status, and the live ones expiring within a day and a week: the figures
+ * of `revoca inventory`, for expiry alerting.  A walk reads each record
+ * once, one page at a time, so its cost is the store's size in Redis time,
+ * spread over its pages; the counts change only when a walk completes.
  */
 #ifndef REVOCA_SIGNER_METRICS_H
 #define REVOCA_SIGNER_METRICS_H
@@ -19,6 +26,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "inventory.h"
 #include "issuer.h"
 
 /* The event kinds counted per issuer (revocation.proto's oneof). */
@@ -45,6 +53,14 @@ typedef struct {
     uint64_t (*applied)[SIGNER_KINDS]; /* owned by whoever made it */
 } signer_counts_t;
 
+/* An issuer's records as an inventory walk counted them (inventory.h). */
+#define SIGNER_EXPIRING 2 /* horizons: 1 day, 7 days */
+typedef struct {
+    uint64_t by_status[OCSP_INV_STATUSES];
+    uint64_t expiring[SIGNER_EXPIRING];
+    uint64_t invalid; /* records that do not decode */
+} signer_inventory_t;
+
 typedef struct signer_metrics_s signer_metrics_t;
 
 /*
@@ -57,6 +73,7 @@ typedef struct signer_metrics_s signer_metrics_t;
 signer_metrics_t *signer_metrics_start(const ocsp_config_t *cf,
                                        const ocsp_registry_t *reg,
                                        const char *path, int64_t every_ms,
+                                       int64_t inventory_every_ms,
                                        const char *events_key,
                                        const char *group, char *err);
 

@@ -694,6 +694,32 @@ static void batch_presign(signer_t *s, signer_batch_t *b, int64_t now)
     }
 }
 
+/*
+ * The subject of an issue event's certificate (when the CA sent one, of
+ * this serial and issuer) into IT's record, for `revoca inventory`.  One
+ * parse per issue event that carries a certificate.  1 if the record
+ * changed.
+ */
+static int tx_take_subject(signer_item_t *it, const ocsp_event_t *ev)
+{
+    char subject[OCSP_SUBJECT_MAX + 1];
+
+    if (ev->kind_case != REVOCA__EVENT__KIND_ISSUED ||
+        !ev->issued->has_cert_der || ev->issued->cert_der.len == 0) {
+        return 0;
+    }
+    if (ocsp_subject_from_der(ev->issued->cert_der.data,
+                              ev->issued->cert_der.len, it->serial,
+                              it->iss->cert, subject) != 0) {
+        ocsp_log(OCSP_LOG_WARN,
+                 "certificate of issue event ignored key=%s id=%s "
+                 "why=\"not a certificate of this serial and issuer\"",
+                 it->cert_key, ev->id);
+        return 0;
+    }
+    return ocsp_record_take_subject(&it->rec, ev, subject, it->subject);
+}
+
 void signer_tx_build(signer_t *s, signer_batch_t *b)
 {
     const char *argv[1];
@@ -718,6 +744,9 @@ void signer_tx_build(signer_t *s, signer_batch_t *b)
          * already reflects it, and its effect is written again. */
         if (en->ev != NULL &&
             (ocsp_record_apply(&it->rec, en->ev) == 1 || it->redo)) {
+            it->changed = 1;
+        }
+        if (en->ev != NULL && tx_take_subject(it, en->ev)) {
             it->changed = 1;
         }
     }

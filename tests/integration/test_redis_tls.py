@@ -456,6 +456,16 @@ def test_components_work_under_their_documented_acls(make_stack, tls_pki):
     wait_for(chained, 60, what="revoca-audit chaining under its ACL")
     p = s.cli("audit", "verify", check=False, conf=confs["audit"])
     assert p.returncode == 0 and "intact" in p.stdout, p.stdout + p.stderr
+    # the inventory walk (SCAN, MGET) under the CLI's user; the signer's
+    # metrics thread walks too (signer.inventory_interval, default 5m: its
+    # first walk is at its first round)
+    p = s.cli("inventory", "--issuer", "demo", "--format", "json",
+              check=False, conf=confs["cli"])
+    assert p.returncode == 0, p.stderr
+    assert s.serial_of(s.path("good.pem")) in p.stdout
+    with open(prom) as f:
+        assert 'revoca_signer_inventory_certificates{issuer="demo",' \
+            'status="revoked"}' in f.read()
     p = s.cli("health", "--format", "json", check=False, conf=confs["cli"])
     assert p.returncode in (0, 1) and '"reachable":true' in p.stdout, \
         p.stdout + p.stderr

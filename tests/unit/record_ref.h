@@ -81,6 +81,8 @@ static int ref_same_record(const Revoca__CertRecord *a,
         a->has_released_at != b->has_released_at ||
         a->released_at != b->released_at || a->has_updated != b->has_updated ||
         a->updated != b->updated ||
+        (a->subject == NULL) != (b->subject == NULL) ||
+        (a->subject != NULL && strcmp(a->subject, b->subject) != 0) ||
         a->base.n_unknown_fields != b->base.n_unknown_fields) {
         return 0;
     }

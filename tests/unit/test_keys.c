@@ -134,8 +134,26 @@ static void test_status_field(void)
     CHECK_STR(ocsp_status_field(-1), "unknown");
 }
 
+/* The inventory's SCAN pattern: the prefix's glob characters escaped, the
+ * serial's offset that of ocsp_key_cert()'s. */
+static void test_cert_match(void)
+{
+    char buf[OCSP_KEY_MAX], key[OCSP_KEY_MAX];
+    size_t at = 0;
+
+    CHECK(ocsp_key_cert_match(buf, "revoca", "demo", &at) > 0);
+    CHECK_STR(buf, "revoca:cert:demo:*");
+    ocsp_key_cert(key, "revoca", "demo", "1a");
+    CHECK(at == strlen(key) - 2 && strcmp(key + at, "1a") == 0);
+    CHECK(ocsp_key_cert_match(buf, "a*b?[c]\\d", "x-1", &at) > 0);
+    CHECK_STR(buf, "a\\*b\\?\\[c\\]\\\\d:cert:x-1:*");
+    ocsp_key_cert(key, "a*b?[c]\\d", "x-1", "ff");
+    CHECK(strcmp(key + at, "ff") == 0);
+}
+
 int main(void)
 {
+    test_cert_match();
     test_each_key();
     test_overflow();
     test_status_field();

@@ -1,5 +1,6 @@
 /* The status model: every order of the same events ends alike. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "check.h"
 #include "record.h"
@@ -227,6 +228,70 @@ static void test_reflects(void)
     CHECK(ocsp_record_reflects(&r, &ev));
 }
 
+/*
+ * The subject follows the issue event that won, and of two with the same
+ * notAfter the one that sorts first, in every order: as the signer does it
+ * (apply, then ocsp_record_take_subject() with the event's subject).
+ */
+static void test_subject_orders(void)
+{
+    static Revoca__Issued is[4] = {REVOCA__ISSUED__INIT, REVOCA__ISSUED__INIT,
+                                   REVOCA__ISSUED__INIT, REVOCA__ISSUED__INIT};
+    static const char *const subj[4] = {"CN=b", "CN=a", NULL, "CN=z"};
+    static const int64_t after[4] = {1000, 1000, 1000, 500};
+    static const int perms[][4] = {
+        {0, 1, 2, 3}, {1, 0, 2, 3}, {2, 1, 0, 3}, {3, 2, 1, 0}, {2, 3, 0, 1},
+        {1, 3, 2, 0}, {0, 2, 3, 1}, {3, 0, 1, 2}, {2, 0, 1, 3}, {1, 2, 3, 0}};
+    static char serial[] = "1";
+    ocsp_event_t evs[5];
+    Revoca__Issued later = REVOCA__ISSUED__INIT;
+
+    for (int i = 0; i < 4; i++) {
+        is[i].not_before = 100;
+        is[i].not_after = after[i];
+        ev_set(&evs[i], REVOCA__EVENT__KIND_ISSUED, &is[i]);
+    }
+    for (size_t p = 0; p < sizeof(perms) / sizeof(perms[0]); p++) {
+        char buf[OCSP_SUBJECT_MAX + 1];
+        ocsp_record_t r;
+
+        ocsp_record_init(&r, serial);
+        for (int i = 0; i < 4; i++) {
+            const int k = perms[p][i];
+            ocsp_record_apply(&r, &evs[k]);
+            ocsp_record_take_subject(&r, &evs[k], subj[k], buf);
+            /* a duplicate changes nothing */
+            CHECK(ocsp_record_apply(&r, &evs[k]) == 0);
+            CHECK(ocsp_record_take_subject(&r, &evs[k], subj[k], buf) == 0);
+        }
+        CHECK(r.not_after == 1000 && r.subject != NULL);
+        CHECK_STR(r.subject, "CN=a");
+        /* a later notAfter without a certificate: no subject */
+        later.not_before = 100;
+        later.not_after = 2000;
+        ev_set(&evs[4], REVOCA__EVENT__KIND_ISSUED, &later);
+        CHECK(ocsp_record_apply(&r, &evs[4]) == 1);
+        CHECK(ocsp_record_take_subject(&r, &evs[4], NULL, buf) == 0);
+        CHECK(r.subject == NULL);
+    }
+    /* only printable ASCII of 1..OCSP_SUBJECT_MAX bytes is taken */
+    {
+        char buf[OCSP_SUBJECT_MAX + 1], big[OCSP_SUBJECT_MAX + 2];
+        ocsp_record_t r;
+
+        memset(big, 'a', sizeof(big) - 1);
+        big[sizeof(big) - 1] = '\0';
+        ocsp_record_init(&r, serial);
+        ocsp_record_apply(&r, &evs[0]);
+        CHECK(ocsp_record_take_subject(&r, &evs[0], "", buf) == 0);
+        CHECK(ocsp_record_take_subject(&r, &evs[0], "CN=\x01", buf) == 0);
+        CHECK(ocsp_record_take_subject(&r, &evs[0], big, buf) == 0);
+        big[OCSP_SUBJECT_MAX] = '\0';
+        CHECK(ocsp_record_take_subject(&r, &evs[0], big, buf) == 1);
+        CHECK(r.subject == buf && strlen(r.subject) == OCSP_SUBJECT_MAX);
+    }
+}
+
 int main(void)
 {
     ocsp_event_t evs[6];
@@ -247,6 +312,7 @@ int main(void)
     hold.hold_time = 150;
     hold2.hold_time = 250;
     rel.release_time = 200;
+    test_subject_orders();
 
     /* Never reported: never good, whatever the policy. */
     ocsp_record_init(&r, serial);

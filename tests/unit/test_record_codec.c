@@ -183,7 +183,14 @@ static void packed_records(void)
     static const int reasons[] = {0, 1, 4, 6, 7, 8, 10, 11, -1};
     long mutated = 0;
 
-    for (unsigned mask = 0; mask < 256; mask++) {
+    /* subjects: valid ones, and the empty, unprintable and too long */
+    static char long_subject[OCSP_SUBJECT_MAX + 2];
+    static const char *const subjects[] = {
+        "CN=a",      "CN=x,O=Example\\, Inc.", long_subject + 1, "", "CN=\x7f",
+        long_subject};
+
+    memset(long_subject, 'a', OCSP_SUBJECT_MAX + 1);
+    for (unsigned mask = 0; mask < 512; mask++) {
         for (size_t s = 0; s < sizeof(statuses) / sizeof(statuses[0]); s++) {
             for (unsigned k = 0; k < 6; k++) {
                 ocsp_record_t r;
@@ -228,6 +235,9 @@ static void packed_records(void)
                 if (mask & 128) {
                     r.has_updated = 1;
                     r.updated = T(8);
+                }
+                if (mask & 256) {
+                    r.subject = (char *)subjects[h % 6];
                 }
 #undef T
                 n = revoca__cert_record__pack(&r, buf);
@@ -340,33 +350,33 @@ static void quirks(void)
          5, 1},
         /* unknown fields of each wire type, kept and counted */
         {"\x0a\x01"
-         "1\x10\x00\x58\x05",
+         "1\x10\x00\x60\x05",
          7, 1},
         {"\x0a\x01"
-         "1\x10\x00\x59"
+         "1\x10\x00\x61"
          "abcdefgh",
          14, 1},
         {"\x0a\x01"
-         "1\x10\x00\x5a\x02"
+         "1\x10\x00\x62\x02"
          "ab",
          9, 1},
         {"\x0a\x01"
-         "1\x10\x00\x5d"
+         "1\x10\x00\x65"
          "abcd",
          10, 1},
         /* an unknown varint kept as it came, non-minimal included */
         {"\x0a\x01"
-         "1\x10\x00\x58\x80\x00",
+         "1\x10\x00\x60\x80\x00",
          8, 1},
         /* groups and wire types 6, 7 */
         {"\x0a\x01"
-         "1\x10\x00\x5b",
+         "1\x10\x00\x63",
          6, 0},
         {"\x0a\x01"
-         "1\x10\x00\x5c",
+         "1\x10\x00\x64",
          6, 0},
         {"\x0a\x01"
-         "1\x10\x00\x5e",
+         "1\x10\x00\x66",
          6, 0},
         /* a non-minimal tag or length: not canonical */
         {"\x8a\x00\x01"
@@ -397,6 +407,29 @@ static void quirks(void)
          "1\x00"
          "2\x10\x00",
          7, 0},
+        /* a subject (field 11), with the notAfter it needs */
+        {"\x0a\x01"
+         "1\x10\x00\x20\x05\x5a\x04"
+         "CN=a",
+         13, 1},
+        /* a subject without a notAfter, or not printable ASCII: invalid */
+        {"\x0a\x01"
+         "1\x10\x00\x5a\x04"
+         "CN=a",
+         11, 0},
+        {"\x0a\x01"
+         "1\x10\x00\x20\x05\x5a\x04"
+         "CN=\x01",
+         13, 0},
+        /* a NUL in the subject: not canonical */
+        {"\x0a\x01"
+         "1\x10\x00\x20\x05\x5a\x04"
+         "CN\x00a",
+         13, 0},
+        /* a subject of another wire type */
+        {"\x0a\x01"
+         "1\x10\x00\x20\x05\x58\x04",
+         9, 0},
         /* varint of 11 bytes */
         {"\x0a\x01"
          "1\x10\x00\x18\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x00",
@@ -433,7 +466,7 @@ static void quirks(void)
 /* The decoded record is one block: the record outlives the input. */
 static void owns_its_bytes(void)
 {
-    unsigned char buf[] = {0x0a, 0x02, '4', '2', 0x10, 0x00, 0x58, 0x07};
+    unsigned char buf[] = {0x0a, 0x02, '4', '2', 0x10, 0x00, 0x60, 0x07};
     const char *why;
     ocsp_record_t *r = ocsp_record_decode(buf, sizeof(buf), "42", NULL, &why);
 
@@ -442,7 +475,7 @@ static void owns_its_bytes(void)
         memset(buf, 0, sizeof(buf));
         CHECK_STR(r->serial, "42");
         CHECK(r->base.n_unknown_fields == 1 &&
-              r->base.unknown_fields[0].tag == 11 &&
+              r->base.unknown_fields[0].tag == 12 &&
               r->base.unknown_fields[0].len == 1 &&
               r->base.unknown_fields[0].data[0] == 0x07);
         ocsp_record_free(r, NULL);

@@ -114,20 +114,24 @@ static void usage(FILE *out, const char *cmd)
     fputs(usage_notes, out);
 }
 
-void cli_json_str(const char *s)
+void cli_json_str(FILE *f, const char *s)
 {
-    putchar('"');
-    for (; *s; s++) {
+    if (s == NULL) {
+        fputs("null", f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s != '\0'; s++) {
         unsigned char c = (unsigned char)*s;
         if (c == '"' || c == '\\') {
-            printf("\\%c", c);
+            fprintf(f, "\\%c", c);
         } else if (c < 0x20 || c == 0x7f) {
-            printf("\\u%04x", c);
+            fprintf(f, "\\u%04x", c);
         } else {
-            putchar(c);
+            fputc(c, f);
         }
     }
-    putchar('"');
+    fputc('"', f);
 }
 
 void cli_err(const char *fmt, ...)
@@ -1089,9 +1093,9 @@ static void status_json(const status_view_t *v)
     size_t i;
 
     printf("{\"issuer\":");
-    cli_json_str(v->issuer);
+    cli_json_str(stdout, v->issuer);
     printf(",\"serial\":");
-    cli_json_str(v->serial);
+    cli_json_str(stdout, v->serial);
     printf(",\"record\":");
     if (rec == NULL) {
         printf("null");
@@ -1146,19 +1150,19 @@ static void status_json(const status_view_t *v)
             json_time("applied", h->applied, 0);
         }
         printf(",\"stream_id\":");
-        cli_json_str(h->stream_id);
+        cli_json_str(stdout, h->stream_id);
         printf(",\"event_id\":");
-        cli_json_str(h->event_id);
+        cli_json_str(stdout, h->event_id);
         if (h->origin != NULL) {
             printf(",\"origin\":{\"via\":");
-            cli_json_str(h->origin->via);
+            cli_json_str(stdout, h->origin->via);
             if (h->origin->principal != NULL) {
                 printf(",\"principal\":");
-                cli_json_str(h->origin->principal);
+                cli_json_str(stdout, h->origin->principal);
             }
             if (h->origin->source != NULL) {
                 printf(",\"source\":");
-                cli_json_str(h->origin->source);
+                cli_json_str(stdout, h->origin->source);
             }
             printf("}");
         }

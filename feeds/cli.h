@@ -11,6 +11,7 @@
 #include <openssl/x509.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "config.h"
 #include "event.h"
@@ -60,10 +61,10 @@ int cli_follow_stopped(void);
 /* Sleeps until T (unix seconds) or until a follower is told to stop. */
 void cli_follow_sleep_until(int64_t t);
 
-/* Prints S to stdout as a JSON string (quotes, backslashes and control
- * characters escaped; other bytes as they are: Origin texts are checked
- * printable, event.h). */
-void cli_json_str(const char *s);
+/* Prints S to F as a JSON string (RFC 8259 7: quotes, backslashes and
+ * control characters escaped; other bytes as they are: Origin texts and
+ * subjects are checked printable, event.h, record.h), or null for NULL. */
+void cli_json_str(FILE *f, const char *s);
 
 /* Prints "revoca: ..." to stderr. */
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -348,9 +348,9 @@ static void json_notes(const char *name, const health_note_t *v, size_t n)
     printf("\"%s\":[", name);
     for (size_t i = 0; i < n; i++) {
         printf("%s{\"what\":", i ? "," : "");
-        cli_json_str(v[i].what);
+        cli_json_str(stdout, v[i].what);
         printf(",\"action\":");
-        cli_json_str(v[i].action);
+        cli_json_str(stdout, v[i].action);
         printf("}");
     }
     printf("]");
@@ -360,21 +360,21 @@ static void print_json(const health_t *h)
 {
     printf("{\"healthy\":%s,\"time\":%lld,\"redis\":{\"address\":",
            h->nproblems == 0 ? "true" : "false", (long long)h->now);
-    cli_json_str(h->redis_addr);
+    cli_json_str(stdout, h->redis_addr);
     printf(",\"reachable\":%s", h->reachable ? "true" : "false");
     if (!h->reachable) {
         printf(",\"error\":");
-        cli_json_str(h->redis_err);
+        cli_json_str(stdout, h->redis_err);
     } else {
         printf(",\"role\":");
-        cli_json_str(h->repl.role);
+        cli_json_str(stdout, h->repl.role);
         printf(",\"connected_replicas\":%lld,\"replicas\":[",
                (long long)h->repl.connected_replicas);
         for (size_t i = 0; i < h->repl.nreplicas; i++) {
             printf("%s{\"address\":", i ? "," : "");
-            cli_json_str(h->repl.replicas[i].addr);
+            cli_json_str(stdout, h->repl.replicas[i].addr);
             printf(",\"state\":");
-            cli_json_str(h->repl.replicas[i].state);
+            cli_json_str(stdout, h->repl.replicas[i].state);
             printf(",\"lag_seconds\":%lld,\"behind_bytes\":%lld}",
                    (long long)h->repl.replicas[i].lag,
                    (long long)h->repl.replicas[i].offset_behind);
@@ -382,7 +382,7 @@ static void print_json(const health_t *h)
         printf("]");
         if (h->repl.master_link[0]) {
             printf(",\"master_link\":");
-            cli_json_str(h->repl.master_link);
+            cli_json_str(stdout, h->repl.master_link);
         }
     }
     printf("},\"groups\":{");
@@ -393,7 +393,7 @@ static void print_json(const health_t *h)
     for (size_t i = 0; i < h->nissuers; i++) {
         const health_issuer_t *hi = &h->issuers[i];
         printf("%s{\"name\":", i ? "," : "");
-        cli_json_str(hi->name);
+        cli_json_str(stdout, hi->name);
         printf(",\"responder_cert_expiry_seconds\":%lld",
                (long long)hi->cert_expiry);
         if (hi->queried) {
@@ -415,7 +415,7 @@ static void print_json(const health_t *h)
                    (long long)hi->crl.delta_this_update,
                    (long long)hi->crl.delta_next_update);
             if (hi->crl.lease_holder[0]) {
-                cli_json_str(hi->crl.lease_holder);
+                cli_json_str(stdout, hi->crl.lease_holder);
             } else {
                 printf("null");
             }

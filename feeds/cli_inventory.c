@@ -136,27 +136,6 @@ static void csv_field(FILE *f, const char *s)
     fputc('"', f);
 }
 
-/* A JSON string (RFC 8259 7), or null for NULL. */
-static void json_str(FILE *f, const char *s)
-{
-    if (s == NULL) {
-        fputs("null", f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s != '\0'; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            fprintf(f, "\\%c", c);
-        } else if (c < 0x20 || c >= 0x7f) {
-            fprintf(f, "\\u%04x", c);
-        } else {
-            fputc(c, f);
-        }
-    }
-    fputc('"', f);
-}
-
 static void print_header(FILE *f, inv_format_e format)
 {
     if (format == FMT_TABLE) {
@@ -190,13 +169,13 @@ static void print_row(FILE *f, inv_format_e format, const ocsp_record_t *r,
     default:
         fputs(nth ? ",\n" : "\n", f);
         fputs("{\"serial\":", f);
-        json_str(f, r->serial);
+        cli_json_str(f, r->serial);
         fprintf(f, ",\"status\":\"%s\",\"not_before\":", status);
-        json_str(f, nb[0] ? nb : NULL);
+        cli_json_str(f, nb[0] ? nb : NULL);
         fputs(",\"not_after\":", f);
-        json_str(f, na[0] ? na : NULL);
+        cli_json_str(f, na[0] ? na : NULL);
         fprintf(f, ",\"shard\":%u,\"subject\":", shard);
-        json_str(f, r->subject);
+        cli_json_str(f, r->subject);
         fputc('}', f);
         break;
     }

@@ -2,11 +2,12 @@
 # measure.  Not a test.
 
 # bench_conf PORT FILE: the shared config for issuer "bench" (the demo
-# PKI in the config file's directory, pki/), Redis on 127.0.0.1:PORT
+# PKI in the config file's directory, pki/), Redis on 127.0.0.1:PORT;
+# SIGNER_BATCH and SIGNER_HISTORY set signer.batch and signer.history
 bench_conf() {
     cat >"$2" <<CONF
 redis = { host = "127.0.0.1"; port = $1; };
-signer = { batch = ${SIGNER_BATCH:-512}; };
+signer = { batch = ${SIGNER_BATCH:-512};${SIGNER_HISTORY:+ history = $SIGNER_HISTORY;} };
 issuers = ( { name = "bench"; cert = "pki/issuer.pem";
   responder_cert = "pki/responder.pem"; responder_key = "pki/responder.key";
   validity = "4d"; } );

@@ -117,7 +117,9 @@ rows = []
 for kind, fmt in (("P:ocsp:ISSUER:SERIAL (pre-signed responses)",
                    "revoca:ocsp:bench:%s"),
                   ("P:cert:ISSUER:SERIAL (status record)",
-                   "revoca:cert:bench:%s")):
+                   "revoca:cert:bench:%s"),
+                  ("P:history:ISSUER:SERIAL (events applied, signer.history)",
+                   "revoca:history:bench:%s")):
     p = r.pipeline(transaction=False)
     for s in sample:
         p.execute_command("MEMORY", "USAGE", fmt % s)

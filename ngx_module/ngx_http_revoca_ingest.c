@@ -532,8 +532,8 @@ ngx_http_revoca_ingest_write(ngx_http_request_t *r,
     int                           n;
     char                          key[OCSP_KEY_MAX], acks[NGX_INT_T_LEN + 1];
     char                          ms[NGX_INT_T_LEN + 1], *cmd;
-    u_char                       *buf, *p, field[32];
-    size_t                        len, packed, total, keylen;
+    u_char                       *buf, *ev, *p, field[32];
+    size_t                        packed, most, total, keylen;
     ngx_int_t                     rc;
     ngx_uint_t                    i;
     const char                   *argv[5];
@@ -556,6 +556,7 @@ ngx_http_revoca_ingest_write(ngx_http_request_t *r,
      * the RESP framing of five arguments */
 
     total = 64;
+    most = 0;
 
     for (i = 0; i < ctx->batch.n; i++) {
         packed = revoca__event__get_packed_size(ctx->batch.ev[i]);
@@ -568,10 +569,12 @@ ngx_http_revoca_ingest_write(ngx_http_request_t *r,
         }
 
         total += packed + keylen + 128;
+        most = ngx_max(most, packed);
     }
 
     buf = ngx_pnalloc(r->pool, total);
-    if (buf == NULL) {
+    ev = ngx_pnalloc(r->pool, ngx_max(most, 1));
+    if (buf == NULL || ev == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -585,27 +588,19 @@ ngx_http_revoca_ingest_write(ngx_http_request_t *r,
     argvlen[2] = 1;
     argv[3] = OCSP_STREAM_FIELD;
     argvlen[3] = sizeof(OCSP_STREAM_FIELD) - 1;
+    argv[4] = (const char *) ev;
 
     for (i = 0; i < ctx->batch.n; i++) {
-        packed = revoca__event__get_packed_size(ctx->batch.ev[i]);
-
-        /* packed at the end of the buffer, then framed in front of it */
-
-        if (p + packed > buf + total) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        len = revoca__event__pack(ctx->batch.ev[i], buf + total - packed);
-
-        argv[4] = (const char *) buf + total - packed;
-        argvlen[4] = len;
+        argvlen[4] = revoca__event__pack(ctx->batch.ev[i], ev);
 
         n = redisFormatCommandArgv(&cmd, 5, argv, argvlen);
-        if (n < 0 || p + n > buf + total - packed) {
+        if (n < 0 || p + n > buf + total) {
             if (n >= 0) {
                 free(cmd);
             }
 
+            ngx_log_error(NGX_LOG_CRIT, r->connection->log, 0,
+                          "revoca: ingest: redisFormatCommandArgv() failed");
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 

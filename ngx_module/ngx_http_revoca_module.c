@@ -614,8 +614,7 @@ ngx_http_revoca_file_redis_url(ngx_conf_t *cf, ocsp_config_t *oc,
 
 
 /*
- * With an ingest location: its clients' issuers are the file's, and writes
- * have a primary, revoca_redis_primary or else the file's redis.host (the
+ * With an ingest location, writes have a primary, revoca_redis_primary or else the file's redis.host (the
  * one the CLI writes to without Sentinels), which is one of the
  * revoca_redis servers or an extra one used for nothing but writes.
  */
@@ -623,33 +622,10 @@ ngx_http_revoca_file_redis_url(ngx_conf_t *cf, ocsp_config_t *oc,
 static ngx_int_t
 ngx_http_revoca_ingest_init(ngx_conf_t *cf, ngx_http_revoca_main_conf_t *rmcf)
 {
-    ngx_str_t                         url, *iss;
+    ngx_str_t                         url;
     ngx_url_t                         u;
-    ngx_uint_t                        i, k;
+    ngx_uint_t                        i;
     ngx_http_revoca_redis_server_t   *srv;
-    ngx_http_revoca_ingest_client_t **clients;
-
-    clients = rmcf->ingest_clients->elts;
-
-    for (i = 0; i < rmcf->ingest_clients->nelts; i++) {
-        if (clients[i]->issuers == NULL) {
-            continue;
-        }
-
-        iss = clients[i]->issuers->elts;
-
-        for (k = 0; k < clients[i]->issuers->nelts; k++) {
-            if (ocsp_config_issuer(rmcf->ocsp, (char *) iss[k].data)
-                == NULL)
-            {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "revoca_ingest_client \"%V\": \"%V\" is"
-                                   " not an issuer of %V", &clients[i]->name,
-                                   &iss[k], &rmcf->config_file);
-                return NGX_ERROR;
-            }
-        }
-    }
 
     if (rmcf->primary.len) {
         url = rmcf->primary;
@@ -759,6 +735,10 @@ ngx_http_revoca_ingest_client(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     value = cf->args->elts;
     rmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_revoca_module);
 
+    if (rmcf->ocsp == NULL) {
+        return "needs \"revoca_config\" before it";
+    }
+
     cl = ngx_pcalloc(cf->pool, sizeof(ngx_http_revoca_ingest_client_t));
     if (cl == NULL) {
         return NGX_CONF_ERROR;
@@ -857,6 +837,15 @@ ngx_http_revoca_ingest_client(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
                 ngx_memcpy(iss->data, p, iss->len);
                 iss->data[iss->len] = '\0';
+
+                if (ocsp_config_issuer(rmcf->ocsp, (char *) iss->data)
+                    == NULL)
+                {
+                    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                       "\"%V\" is not an issuer of %V",
+                                       iss, &rmcf->config_file);
+                    return NGX_CONF_ERROR;
+                }
             }
 
         } else if (v.len > 6 && ngx_strncmp(v.data, "kinds=", 6) == 0) {
@@ -930,14 +919,29 @@ ngx_http_revoca_ingest_client(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
     }
 
-    cl->index = rmcf->ingest_clients->nelts;
+    /* one metrics label per name, whichever locations it is in */
 
-    slot = ngx_array_push(rmcf->ingest_clients);
-    if (slot == NULL) {
-        return NGX_CONF_ERROR;
+    slot = rmcf->ingest_clients->elts;
+
+    for (k = 0; k < rmcf->ingest_clients->nelts; k++) {
+        if (slot[k]->name.len == cl->name.len
+            && ngx_strncmp(slot[k]->name.data, cl->name.data, cl->name.len)
+               == 0)
+        {
+            break;
+        }
     }
 
-    *slot = cl;
+    cl->index = k;
+
+    if (k == rmcf->ingest_clients->nelts) {
+        slot = ngx_array_push(rmcf->ingest_clients);
+        if (slot == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *slot = cl;
+    }
 
     slot = ngx_array_push(rlcf->ingest_clients);
     if (slot == NULL) {

@@ -22,6 +22,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 import demo_pki
 from conftest import Stack
+from redis_fleet import Fleet
 from revoca_fixtures import free_port, varint, wait_for
 
 DAY = datetime.timedelta(days=1)
@@ -88,7 +89,7 @@ class Ingest:
     (a 1 kB body limit),
     /ocsp and /metrics, and the OCSP location on a plain port too."""
 
-    def __init__(self, stack, make_nginx, tmp_path):
+    def __init__(self, stack, make_nginx, tmp_path, http=None):
         self.stack = stack
         self.tls = TlsPki(str(tmp_path / "tls"))
         self.tls.client("ca-front")
@@ -130,7 +131,8 @@ class Ingest:
         }
 """ % {"plain": self.plain, "dir": self.tls.dir, "wait": "20s",
             "clients": clients}
-        self.nginx = make_nginx(stack.conf, ssl=True, server=server)
+        self.nginx = make_nginx(stack.conf, ssl=True, server=server,
+                                http=http)
 
     def context(self, client):
         ctx = ssl.create_default_context(cafile=self.tls.path("tls-ca.pem"))
@@ -490,3 +492,42 @@ def test_wait_202_without_signer(stack, ing):
     assert ing.ocsp(good) == "good"
     assert ing.metric("revoca_ingest_requests_total", client="ca-front",
                       outcome="pending") == 1
+
+
+def test_writes_go_to_the_primary_with_replica_acks(tmp_path, pki_dir,
+                                                     make_nginx):
+    """Reads from a replica (revoca_redis), writes to revoca_redis_primary,
+    acknowledged by redis.min_replica_acks replicas (WAIT) as the CLI's;
+    a replica gone: 503, the events on the primary anyway."""
+    f = Fleet(tmp_path / "fleet", pki_dir, replicas=1, sentinels=0,
+              redis_conf='min_replica_acks = 1; wait_timeout = "1s"; ')
+    try:
+        f.start_signer()
+        replica = f.servers[1]
+        http = """
+    revoca_config %s;
+    revoca_redis 127.0.0.1:%d;
+    revoca_redis_primary 127.0.0.1:%d;
+    revoca_redis_timeout 3s;
+""" % (f.conf, replica.port, f.redis.port)
+        ing = Ingest(f, make_nginx, tmp_path, http=http)
+        good = f.path("good.pem")
+        st, _, body = ing.post({"kind": "issue", "issuer": "demo",
+                                "certificate": pem(good), "wait": True})
+        assert (st, body) == (200, {"accepted": 1, "signed": True})
+        wait_for(lambda: replica.client().exists(
+            "revoca:ocsp:demo:" + f.serial_of(good)), 20,
+            what="the response on the replica")
+        assert ing.ocsp(good) == "good"
+        assert replica.client().xlen("revoca:events") == 1
+        replica.kill()
+        wait_for(lambda: f.replicas_online(f.redis) == 0, 30,
+                 what="the primary to lose its replica")
+        st, headers, body = ing.post({"kind": "hold", "issuer": "demo",
+                                      "serial": "5"})
+        assert st == 503 and body["error"]["code"] == "replicas", body
+        assert "0 of redis.min_replica_acks 1" in body["error"]["reason"]
+        assert "Retry-After" in headers
+        assert f.r().xlen("revoca:events") == 2
+    finally:
+        f.close()

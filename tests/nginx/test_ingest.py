@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 import demo_pki
-from conftest import Stack
+from conftest import Nginx, Stack
 from redis_fleet import Fleet
 from revoca_fixtures import free_port, varint, wait_for
 
@@ -417,6 +417,15 @@ def test_oversized_body_413(stack, ing):
     st, _, reply = ing.post(big)
     assert (st, reply) == (200, {"accepted": 40})
     assert stream_len(stack) == n + 40
+    # one larger than client_body_buffer_size (16k): read back from
+    # nginx's temporary file
+    many = [{"kind": "hold", "issuer": "demo", "serial": "%x" % (i + 1),
+             "id": "many-%d" % i} for i in range(2000)]
+    assert len(json.dumps(many)) > 64 * 1024
+    st, _, reply = ing.post(many)
+    assert (st, reply) == (200, {"accepted": 2000})
+    assert stream_len(stack) == n + 2040
+    assert "buffered to a temporary file" in ing.nginx.log()
     assert ing.metric("revoca_ingest_requests_total", client="ca-front",
                       outcome="too_large") == 2
 
@@ -531,3 +540,46 @@ def test_writes_go_to_the_primary_with_replica_acks(tmp_path, pki_dir,
         assert f.r().xlen("revoca:events") == 2
     finally:
         f.close()
+
+
+@pytest.mark.parametrize("loc,message", [
+    ("revoca_ingest;", 'needs at least one "revoca_ingest_client"'),
+    ("revoca_ingest; revoca_ingest_client a sha256=00 issuers=demo;",
+     "not 32 hex octets"),
+    ('revoca_ingest; revoca_ingest_client a "subject=CN=x" issuers=nope;',
+     '"nope" is not an issuer of'),
+    ('revoca_ingest; revoca_ingest_client a "subject=CN=x";',
+     "needs issuers="),
+    ('revoca_ingest; revoca_ingest_client a "subject=CN=x" sha256=%s'
+     ' issuers=*;' % ("ab" * 32), "exactly one of subject= and sha256="),
+    ('revoca_ingest; revoca_ingest_client a "subject=CN=x" issuers=*'
+     ' kinds=issue,delete;', "invalid kind"),
+    ('revoca_ingest; revoca_ingest_client "a b" "subject=CN=x" issuers=*;',
+     "has a name of letters"),
+    ('revoca_ingest; revoca_ingest_max_body 9m;'
+     ' revoca_ingest_client a "subject=CN=x" issuers=*;', "is over"),
+])
+def test_config_refused(stack, tmp_path, loc, message):
+    n = Nginx(tmp_path / "refused", stack.conf,
+              server="location = /ingest { %s }" % loc)
+    p = n.check_config()
+    assert p.returncode != 0 and message in p.stderr, p.stderr
+
+
+def test_sentinels_need_a_primary(tmp_path, pki_dir):
+    s = Stack(tmp_path / "stack", pki_dir,
+              redis_conf='sentinels = ( "127.0.0.1:1" ); master_name = "m"; ')
+    try:
+        loc = ('location = /ingest { revoca_ingest;'
+               ' revoca_ingest_client a "subject=CN=x" issuers=*; }')
+        n = Nginx(tmp_path / "refused", s.conf, server=loc)
+        p = n.check_config()
+        assert p.returncode != 0 and \
+            'needs "revoca_redis_primary" when' in p.stderr, p.stderr
+        n = Nginx(tmp_path / "ok", s.conf, server=loc,
+                  http="revoca_config %s; revoca_redis_primary"
+                       " 127.0.0.1:%d;" % (s.conf, s.redis.port))
+        p = n.check_config()
+        assert p.returncode == 0, p.stderr
+    finally:
+        s.close()

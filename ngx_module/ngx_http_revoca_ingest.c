@@ -38,6 +38,8 @@ typedef struct {
     ngx_http_request_t                *request;
     ngx_http_revoca_loc_conf_t        *rlcf;
     ngx_http_revoca_ingest_client_t   *client;     /* NULL: none matched */
+    u_char                             principal[OCSP_ORIGIN_PRINCIPAL_MAX
+                                                 + 1];
     struct ocsp_ingest_batch           batch;      /* freed with the pool */
     ngx_http_revoca_redis_req_t        rr;
     ngx_uint_t                        *pending;    /* events not yet applied */
@@ -53,7 +55,7 @@ static void ngx_http_revoca_ingest_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_revoca_ingest_process(ngx_http_request_t *r,
     ngx_http_revoca_ingest_ctx_t *ctx);
 static ngx_int_t ngx_http_revoca_ingest_identify(ngx_http_request_t *r,
-    ngx_http_revoca_ingest_ctx_t *ctx, u_char *principal);
+    ngx_http_revoca_ingest_ctx_t *ctx);
 static ngx_int_t ngx_http_revoca_ingest_read_body(ngx_http_request_t *r,
     size_t max, ngx_str_t *body);
 static ngx_int_t ngx_http_revoca_ingest_write(ngx_http_request_t *r,
@@ -142,7 +144,7 @@ ngx_http_revoca_ingest_handler(ngx_http_request_t *r)
     /* who it is, before anything is read: a refused client sends no more
      * than its headers */
 
-    if (ngx_http_revoca_ingest_identify(r, ctx, NULL) != NGX_OK) {
+    if (ngx_http_revoca_ingest_identify(r, ctx) != NGX_OK) {
         rc = ngx_http_discard_request_body(r);
         if (rc != NGX_OK) {
             return rc;
@@ -195,7 +197,6 @@ static ngx_int_t
 ngx_http_revoca_ingest_process(ngx_http_request_t *r,
     ngx_http_revoca_ingest_ctx_t *ctx)
 {
-    u_char                            principal[OCSP_ORIGIN_PRINCIPAL_MAX + 1];
     u_char                            field[64];
     ngx_int_t                         rc;
     ngx_str_t                         body, *ct, arg;
@@ -314,9 +315,7 @@ ngx_http_revoca_ingest_process(ngx_http_request_t *r,
 
     /* who sent it, as this receiver saw it (issue 14) */
 
-    if (ngx_http_revoca_ingest_identify(r, ctx, principal) != NGX_OK
-        || ocsp_ingest_stamp(&ctx->batch, (char *) principal) != 0)
-    {
+    if (ocsp_ingest_stamp(&ctx->batch, (char *) ctx->principal) != 0) {
         return ngx_http_revoca_ingest_error(r, ctx,
                                             NGX_HTTP_INTERNAL_SERVER_ERROR,
                                             "internal", "",
@@ -331,14 +330,14 @@ ngx_http_revoca_ingest_process(ngx_http_request_t *r,
  * The verified client certificate (ssl_verify_client: nginx has checked
  * its chain; SSL_get_verify_result() is what $ssl_client_verify shows) and
  * the first revoca_ingest_client of the location it matches, by subject
- * DN (RFC 2253, as $ssl_client_s_dn) or SHA-256 fingerprint.  With
- * PRINCIPAL, also writes "DN sha256:HEX" there.  NGX_OK, or NGX_DECLINED
- * (ctx->client NULL).
+ * DN (RFC 2253, as $ssl_client_s_dn) or SHA-256 fingerprint, and the
+ * principal stamped on its events, "DN sha256:HEX", in ctx->principal.
+ * NGX_OK, or NGX_DECLINED (ctx->client NULL).
  */
 
 static ngx_int_t
 ngx_http_revoca_ingest_identify(ngx_http_request_t *r,
-    ngx_http_revoca_ingest_ctx_t *ctx, u_char *principal)
+    ngx_http_revoca_ingest_ctx_t *ctx)
 {
     u_char                             dn[NGX_HTTP_REVOCA_INGEST_DN_MAX + 1];
     u_char                             md[EVP_MAX_MD_SIZE];
@@ -429,11 +428,9 @@ ngx_http_revoca_ingest_identify(ngx_http_request_t *r,
 
     ctx->client = clients[i];
 
-    if (principal) {
-        ngx_snprintf(principal, OCSP_ORIGIN_PRINCIPAL_MAX, "%s sha256:%s%Z",
-                     dn, hex);
-        principal[OCSP_ORIGIN_PRINCIPAL_MAX] = '\0';
-    }
+    ngx_snprintf(ctx->principal, OCSP_ORIGIN_PRINCIPAL_MAX,
+                 "%s sha256:%s%Z", dn, hex);
+    ctx->principal[OCSP_ORIGIN_PRINCIPAL_MAX] = '\0';
 
     rc = NGX_OK;
 

@@ -799,9 +799,9 @@ static int cmd_event(cli_t *cli, const char *cmd, int argc, char **argv)
                 cli_err("issue: --not-after is before --not-before");
                 goto done;
             }
-            if (is.not_after <= ev.time) {
-                /* It would be dropped as expired, never answerable. */
-                cli_err("issue: --not-after is in the past");
+            refused = ocsp_issued_refuses_new(&is, ev.time);
+            if (refused != NULL) {
+                cli_err("issue: --not-after: %s", refused);
                 goto done;
             }
         }

@@ -1011,7 +1011,7 @@ ngx_http_revoca_ingest_error(ngx_http_request_t *r,
 {
     u_char           *json, *p;
     size_t            flen, rlen, len;
-    ngx_uint_t        outcome, level;
+    ngx_uint_t        outcome;
     ngx_table_elt_t  *h;
 
     flen = ngx_strlen(field);
@@ -1062,11 +1062,14 @@ ngx_http_revoca_ingest_error(ngx_http_request_t *r,
 
     /* a client's fault is its own business, Redis's the operator's */
 
-    level = (status >= NGX_HTTP_INTERNAL_SERVER_ERROR) ? NGX_LOG_ERR
-                                                       : NGX_LOG_INFO;
+    if (status >= NGX_HTTP_INTERNAL_SERVER_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "revoca: ingest refused with %ui: %s", status, reason);
 
-    ngx_log_error(level, r->connection->log, 0,
-                  "revoca: ingest %ui: %s %s", status, field, reason);
+    } else {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "revoca: ingest %ui: %s %s", status, field, reason);
+    }
 
     return ngx_http_revoca_ingest_send(r, ctx, status, outcome, json,
                                        p - json);

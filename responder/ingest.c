@@ -252,6 +252,11 @@ static Revoca__Event *ingest_one(const json_t *o, size_t i, long long now,
         revoca__issued__init(ev->issued);
         ev->issued->not_before = nb;
         ev->issued->not_after = na;
+        const char *late = ocsp_issued_refuses_new(ev->issued, now);
+        if (late != NULL) {
+            ingest_err(err, i, "not_after", late);
+            goto fail;
+        }
         const json_t *sh = json_object_get(o, "shard");
         if (sh != NULL) {
             if (!json_is_integer(sh) || json_integer_value(sh) < 0 ||

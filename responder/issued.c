@@ -135,3 +135,11 @@ int ocsp_issued_from_cert(X509 *cert, char *serial, Revoca__Issued *is,
     is->cert_der.len = (size_t)len;
     return 0;
 }
+
+const char *ocsp_issued_refuses_new(const Revoca__Issued *is, int64_t now)
+{
+    if (is->not_after <= now)
+        return "notAfter is in the past: it would be dropped as expired, "
+               "never answerable";
+    return NULL;
+}

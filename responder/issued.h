@@ -10,6 +10,7 @@
 
 #include <openssl/x509.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "revocation.pb-c.h"
 
@@ -37,5 +38,13 @@ X509 *ocsp_cert_parse(const unsigned char *buf, size_t len);
  */
 int ocsp_issued_from_cert(X509 *cert, char *serial, Revoca__Issued *is,
                           const char **why);
+
+/*
+ * A writer's rule for an issue reported by serial and validity (no
+ * certificate): NULL if it may be written at NOW, else why not (its
+ * notAfter is not after NOW: it would be dropped as expired, never
+ * answerable).  The signer accepts old events; only new ones are judged.
+ */
+const char *ocsp_issued_refuses_new(const Revoca__Issued *is, int64_t now);
 
 #endif

@@ -352,6 +352,8 @@ BAD = [
        "reason": "certificateHold"}], "events[1].reason", "reason"),
     ({"kind": "issue", "issuer": "demo", "serial": "5"},
      "events[0].not_after", "missing"),
+    ({"kind": "issue", "issuer": "demo", "serial": "5", "not_after": 1000},
+     "events[0].not_after", "in the past"),
     ({"kind": "revoke", "issuer": "demo", "serial": "5", "origin": "x"},
      "events[0].origin", "unknown member"),
     ({"kind": "issue", "issuer": "demo", "certificate": "bm90IGEgY2VydA=="},

@@ -181,6 +181,11 @@ static void test_certificate(const ocsp_config_t *cf)
     CHECK_STR(e.field, "events[0].shard");
     ocsp_ingest_batch_free(&b);
 
+    /* an issue by serial whose notAfter has passed (the CLI's rule) */
+    refused("{\"kind\":\"issue\",\"issuer\":\"a-1\",\"serial\":\"3\","
+            "\"not_after\":1600000000}",
+            "events[0].not_after");
+
     /* an issuer not configured */
     CHECK(parse("{\"kind\":\"hold\",\"issuer\":\"ca-1\","
                 "\"serial\":\"1\"}",

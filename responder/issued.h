@@ -24,9 +24,10 @@
 int ocsp_cert_issued_by(X509 *x, X509 *issuer);
 
 /*
- * One certificate from LEN bytes of BUF: PEM, base64 of its DER (white
- * space allowed), or DER; nothing may follow it.  Returns it (caller frees)
- * or NULL.
+ * One certificate from LEN bytes of BUF (at most twice
+ * OCSP_ISSUED_CERT_MAX): PEM (the first certificate block), base64 of its
+ * DER (white space allowed) or DER, where nothing may follow the DER.
+ * Returns it (caller frees) or NULL.
  */
 X509 *ocsp_cert_parse(const unsigned char *buf, size_t len);
 

@@ -22,6 +22,7 @@
 #include "ingest.h"
 #include "keys.h"
 #include "record.h"
+#include "signer.h"    /* SIGNER_GROUP */
 
 
 /* how often a waiting answer asks whether the signer has applied it */
@@ -46,8 +47,11 @@ typedef struct {
     ngx_uint_t                         npending;
     ngx_msec_t                         wait_until;
     ngx_event_t                        timer;
+    int64_t                            last_entry[2];  /* "MS-SEQ" of the
+                                                          last XADD */
     unsigned                           wait:1;
     unsigned                           polling:1;
+    unsigned                           acking:1;   /* asking XPENDING */
 } ngx_http_revoca_ingest_ctx_t;
 
 
@@ -67,6 +71,13 @@ static ngx_int_t ngx_http_revoca_ingest_poll(ngx_http_request_t *r,
 static void ngx_http_revoca_ingest_polled(ngx_http_revoca_redis_req_t *rr,
     ngx_int_t rc);
 static void ngx_http_revoca_ingest_timer(ngx_event_t *ev);
+static ngx_int_t ngx_http_revoca_ingest_entry(u_char *s, size_t len,
+    int64_t id[2]);
+static ngx_uint_t ngx_http_revoca_ingest_acked(
+    ngx_http_revoca_ingest_ctx_t *ctx, redisReply *reply);
+static ngx_int_t ngx_http_revoca_ingest_format(ngx_http_request_t *r,
+    ngx_http_revoca_redis_req_t *rr, const char *a, const char *b,
+    const char *c);
 static ngx_int_t ngx_http_revoca_ingest_pending(ngx_http_request_t *r,
     ngx_http_revoca_ingest_ctx_t *ctx, const char *why);
 static ngx_int_t ngx_http_revoca_ingest_error(ngx_http_request_t *r,
@@ -735,6 +746,18 @@ ngx_http_revoca_ingest_written(ngx_http_revoca_redis_req_t *rr, ngx_int_t rc)
         }
     }
 
+    /* the stream entry of the last event: entries are in order, so the
+     * signer has acknowledged all of ours once it has this one */
+
+    reply = rr->many[n - 1];
+
+    if (ngx_http_revoca_ingest_entry((u_char *) reply->str, reply->len,
+                                     ctx->last_entry)
+        != NGX_OK)
+    {
+        ctx->last_entry[0] = -1;
+    }
+
     for (i = 0; i < rr->nreplies; i++) {
         freeReplyObject(rr->many[i]);
         rr->many[i] = NULL;
@@ -792,11 +815,38 @@ ngx_http_revoca_ingest_poll(ngx_http_request_t *r,
     u_char                       *buf, *p;
     size_t                        total;
     ngx_uint_t                    i;
-    const char                   *argv[2];
+    const char                   *argv[2], *xargv[1];
     Revoca__Event                *ev;
     ngx_http_revoca_main_conf_t  *rmcf;
 
     rmcf = ctx->rr.rmcf;
+
+    if (ctx->npending == 0) {
+        /*
+         * Every record reflects its event; with redis.min_replica_acks,
+         * also the signer's acknowledgement, which it gives once that many
+         * replicas have its writes (the CLI's rule, cli.c wait_applied):
+         * XPENDING's summary of the signer group, nothing older pending
+         */
+        ctx->acking = 1;
+
+        if (ocsp_key_events(key, rmcf->ocsp->prefix) < 0) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        argv[0] = "XPENDING";
+        argv[1] = key;
+        xargv[0] = SIGNER_GROUP;
+
+        if (ngx_http_revoca_ingest_format(r, &ctx->rr, argv[0], key,
+                                          xargv[0])
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        goto query;
+    }
 
     total = ctx->npending * (OCSP_KEY_MAX + 32);
 
@@ -834,6 +884,9 @@ ngx_http_revoca_ingest_poll(ngx_http_request_t *r,
     ctx->rr.cmd = buf;
     ctx->rr.cmd_len = p - buf;
     ctx->rr.nreplies = ctx->npending;
+
+query:
+
     ctx->rr.extra = 0;
     ctx->rr.handler = ngx_http_revoca_ingest_polled;
     ctx->polling = 1;
@@ -856,7 +909,7 @@ static void
 ngx_http_revoca_ingest_polled(ngx_http_revoca_redis_req_t *rr, ngx_int_t rc)
 {
     u_char                        json[128], *last;
-    ngx_uint_t                    i, k;
+    ngx_uint_t                    i, k, acked;
     ngx_msec_int_t                left;
     const char                   *why;
     redisReply                   *reply;
@@ -870,6 +923,24 @@ ngx_http_revoca_ingest_polled(ngx_http_revoca_redis_req_t *rr, ngx_int_t rc)
     c = r->connection;
     ctx = ngx_http_get_module_ctx(r, ngx_http_revoca_module);
     ctx->polling = 0;
+
+    if (ctx->acking) {
+        acked = (rc == NGX_OK
+                 && ngx_http_revoca_ingest_acked(ctx, rr->many[0]));
+
+        for (i = 0; i < rr->ngot; i++) {
+            freeReplyObject(rr->many[i]);
+            rr->many[i] = NULL;
+        }
+
+        rr->ngot = 0;
+
+        if (acked) {
+            goto applied;
+        }
+
+        goto again;
+    }
 
     if (rc == NGX_OK) {
         k = 0;
@@ -916,19 +987,31 @@ ngx_http_revoca_ingest_polled(ngx_http_revoca_redis_req_t *rr, ngx_int_t rc)
     rr->ngot = 0;
 
     if (ctx->npending == 0) {
-        last = ngx_snprintf(json, sizeof(json),
-                            "{\"accepted\":%ui,\"signed\":true}\n",
-                            ctx->batch.n);
-        rc = ngx_http_revoca_ingest_send(r, ctx, NGX_HTTP_OK,
-                                         NGX_HTTP_REVOCA_INGEST_ACCEPTED,
-                                         json, last - json);
-        goto done;
+        if (ctx->rr.rmcf->ocsp->redis_min_replica_acks > 0) {
+            /* now the signer's acknowledgement, at once */
+            rc = ngx_http_revoca_ingest_poll(r, ctx);
+
+            if (rc == NGX_DONE) {
+                return;
+            }
+
+            goto done;
+        }
+
+        goto applied;
     }
+
+again:
 
     left = (ngx_msec_int_t) (ctx->wait_until - ngx_current_msec);
 
     if (left <= 0) {
-        rc = ngx_http_revoca_ingest_pending(r, ctx, NULL);
+        rc = ngx_http_revoca_ingest_pending(r, ctx, ctx->acking
+                 ? "applied on the primary, but the signer has not yet"
+                   " acknowledged it, which it does once redis."
+                   "min_replica_acks replicas have it; repeating the"
+                   " request with the same ids is safe"
+                 : NULL);
         goto done;
     }
 
@@ -936,6 +1019,15 @@ ngx_http_revoca_ingest_polled(ngx_http_revoca_redis_req_t *rr, ngx_int_t rc)
                   ngx_min((ngx_msec_t) left, NGX_HTTP_REVOCA_INGEST_POLL));
 
     return;
+
+applied:
+
+    last = ngx_snprintf(json, sizeof(json),
+                        "{\"accepted\":%ui,\"signed\":true}\n",
+                        ctx->batch.n);
+    rc = ngx_http_revoca_ingest_send(r, ctx, NGX_HTTP_OK,
+                                     NGX_HTTP_REVOCA_INGEST_ACCEPTED,
+                                     json, last - json);
 
 done:
 
@@ -964,6 +1056,84 @@ ngx_http_revoca_ingest_timer(ngx_event_t *ev)
 
     ngx_http_finalize_request(r, rc);
     ngx_http_run_posted_requests(c);
+}
+
+
+/* a stream entry ID "MS-SEQ" as two numbers */
+
+static ngx_int_t
+ngx_http_revoca_ingest_entry(u_char *s, size_t len, int64_t id[2])
+{
+    u_char  *dash;
+
+    dash = ngx_strlchr(s, s + len, '-');
+
+    if (dash == NULL || dash == s || dash + 1 == s + len) {
+        return NGX_ERROR;
+    }
+
+    id[0] = ngx_atoof(s, dash - s);
+    id[1] = ngx_atoof(dash + 1, s + len - dash - 1);
+
+    return (id[0] < 0 || id[1] < 0) ? NGX_ERROR : NGX_OK;
+}
+
+
+/*
+ * XPENDING KEY signer: [count, smallest pending ID, greatest, consumers].
+ * Our events are acknowledged when nothing is pending, or when what is
+ * pending is all younger than our last entry (every record reflected its
+ * event, so the signer has read them all).  An error reply (no group yet)
+ * or anything else: not yet.
+ */
+
+static ngx_uint_t
+ngx_http_revoca_ingest_acked(ngx_http_revoca_ingest_ctx_t *ctx,
+    redisReply *reply)
+{
+    int64_t  min[2];
+
+    if (ctx->last_entry[0] < 0 || reply->type != REDIS_REPLY_ARRAY
+        || reply->elements < 2
+        || reply->element[0]->type != REDIS_REPLY_INTEGER)
+    {
+        return 0;
+    }
+
+    if (reply->element[0]->integer == 0) {
+        return 1;
+    }
+
+    if (reply->element[1]->type != REDIS_REPLY_STRING
+        || ngx_http_revoca_ingest_entry((u_char *) reply->element[1]->str,
+                                        reply->element[1]->len, min)
+           != NGX_OK)
+    {
+        return 0;
+    }
+
+    return ctx->last_entry[0] < min[0]
+           || (ctx->last_entry[0] == min[0] && ctx->last_entry[1] < min[1]);
+}
+
+
+/* the command A B C into rr (one reply) */
+
+static ngx_int_t
+ngx_http_revoca_ingest_format(ngx_http_request_t *r,
+    ngx_http_revoca_redis_req_t *rr, const char *a, const char *b,
+    const char *c)
+{
+    const char  *argv[3];
+
+    argv[0] = a;
+    argv[1] = b;
+    argv[2] = c;
+
+    rr->pool = r->pool;
+    rr->nreplies = 1;
+
+    return ngx_http_revoca_redis_format(rr, 3, argv, NULL);
 }
 
 

@@ -40,6 +40,18 @@ static const ocsp_reply_limits_t  ngx_http_revoca_redis_limits = {
 };
 
 
+/*
+ * A write query's replies (ngx_http_revoca_ingest.c): as above, and one
+ * level deeper for XPENDING's summary (its consumers, at most
+ * max_elements of them).
+ */
+static const ocsp_reply_limits_t  ngx_http_revoca_redis_write_limits = {
+    NGX_HTTP_REVOCA_REDIS_ELEMENTS_MAX,    /* max_elements */
+    2,                                     /* max_depth */
+    NGX_HTTP_REVOCA_DER_MAX                /* max_string */
+};
+
+
 /* a server's health, per worker */
 typedef struct {
     ngx_queue_t                     idle;      /* its keepalive connections */
@@ -447,6 +459,8 @@ ngx_http_revoca_redis_start(ngx_http_revoca_redis_req_t *rr,
     conn->reused = 1;
     conn->received = 0;
     conn->nskip = 0;
+    conn->guard.limits = rr->write ? ngx_http_revoca_redis_write_limits
+                                   : ngx_http_revoca_redis_limits;
     rr->conn = conn;
 
     ngx_log_debug0(NGX_LOG_DEBUG_HTTP, rr->log, 0,
@@ -501,7 +515,9 @@ ngx_http_revoca_redis_connect(ngx_http_revoca_redis_req_t *rr,
     }
 
     if (ocsp_reply_guard_install(&conn->guard, conn->reader,
-                                 &ngx_http_revoca_redis_limits)
+                                 rr->write
+                                 ? &ngx_http_revoca_redis_write_limits
+                                 : &ngx_http_revoca_redis_limits)
         != 0)
     {
         ngx_log_error(NGX_LOG_ALERT, rr->log, 0,

@@ -23,7 +23,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 import demo_pki
 from conftest import Nginx, Stack
 from redis_fleet import Fleet
-from revoca_fixtures import free_port, varint, wait_for
+from revoca_fixtures import free_port, render_conf, varint, wait_for
 
 DAY = datetime.timedelta(days=1)
 
@@ -585,3 +585,29 @@ def test_sentinels_need_a_primary(tmp_path, pki_dir):
         assert p.returncode == 0, p.stderr
     finally:
         s.close()
+
+
+def test_wait_until_the_signer_acknowledges(tmp_path, pki_dir, make_nginx):
+    """With redis.min_replica_acks, a wait ends once the signer has
+    acknowledged the events, which it does only after its own WAIT: a
+    signer that needs more replicas than there are applies the events on
+    the primary but never acknowledges them, and the answer is 202."""
+    f = Fleet(tmp_path / "fleet", pki_dir, replicas=1, sentinels=0,
+              redis_conf='min_replica_acks = 1; wait_timeout = "1s"; ')
+    try:
+        strict = os.path.join(f.tmp, "strict.conf")
+        with open(strict, "w") as out:
+            out.write(render_conf(f.redis.port, f.issuers, f.extra,
+                                  f.signer_conf, 'min_replica_acks = 2; '
+                                  'wait_timeout = "200ms"; '))
+        f.start_signer(conf=strict)
+        ing = Ingest(f, make_nginx, tmp_path)
+        good = f.path("good.pem")
+        st, _, body = ing.post({"kind": "issue", "issuer": "demo",
+                                "certificate": pem(good), "wait": True},
+                               path="/quick")
+        assert st == 202, body
+        assert "not yet acknowledged" in body["reason"], body
+        assert f.r().exists("revoca:cert:demo:" + f.serial_of(good))
+    finally:
+        f.close()

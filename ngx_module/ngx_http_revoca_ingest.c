@@ -75,9 +75,7 @@ static ngx_int_t ngx_http_revoca_ingest_entry(u_char *s, size_t len,
     int64_t id[2]);
 static ngx_uint_t ngx_http_revoca_ingest_acked(
     ngx_http_revoca_ingest_ctx_t *ctx, redisReply *reply);
-static ngx_int_t ngx_http_revoca_ingest_format(ngx_http_request_t *r,
-    ngx_http_revoca_redis_req_t *rr, const char *a, const char *b,
-    const char *c);
+
 static ngx_int_t ngx_http_revoca_ingest_pending(ngx_http_request_t *r,
     ngx_http_revoca_ingest_ctx_t *ctx, const char *why);
 static ngx_int_t ngx_http_revoca_ingest_error(ngx_http_request_t *r,
@@ -815,7 +813,7 @@ ngx_http_revoca_ingest_poll(ngx_http_request_t *r,
     u_char                       *buf, *p;
     size_t                        total;
     ngx_uint_t                    i;
-    const char                   *argv[2], *xargv[1];
+    const char                   *argv[2], *xargv[6];
     Revoca__Event                *ev;
     ngx_http_revoca_main_conf_t  *rmcf;
 
@@ -826,7 +824,7 @@ ngx_http_revoca_ingest_poll(ngx_http_request_t *r,
          * Every record reflects its event; with redis.min_replica_acks,
          * also the signer's acknowledgement, which it gives once that many
          * replicas have its writes (the CLI's rule, cli.c wait_applied):
-         * XPENDING's summary of the signer group, nothing older pending
+         * nothing older than our last entry pending in the signer group
          */
         ctx->acking = 1;
 
@@ -834,12 +832,16 @@ ngx_http_revoca_ingest_poll(ngx_http_request_t *r,
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        argv[0] = "XPENDING";
-        argv[1] = key;
-        xargv[0] = SIGNER_GROUP;
+        xargv[0] = "XPENDING";
+        xargv[1] = key;
+        xargv[2] = SIGNER_GROUP;
+        xargv[3] = "-";
+        xargv[4] = "+";
+        xargv[5] = "1";
 
-        if (ngx_http_revoca_ingest_format(r, &ctx->rr, argv[0], key,
-                                          xargv[0])
+        ctx->rr.nreplies = 1;
+
+        if (ngx_http_revoca_redis_format(&ctx->rr, 6, xargv, NULL)
             != NGX_OK)
         {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -1080,60 +1082,42 @@ ngx_http_revoca_ingest_entry(u_char *s, size_t len, int64_t id[2])
 
 
 /*
- * XPENDING KEY signer: [count, smallest pending ID, greatest, consumers].
- * Our events are acknowledged when nothing is pending, or when what is
- * pending is all younger than our last entry (every record reflected its
- * event, so the signer has read them all).  An error reply (no group yet)
- * or anything else: not yet.
+ * XPENDING KEY signer - + 1: the oldest entry pending in the signer group,
+ * [[ID, consumer, idle, deliveries]], or none.  Our events are
+ * acknowledged when nothing is pending, or the oldest pending is younger
+ * than our last entry (every record reflected its event, so the signer has
+ * read them all).  An error reply (no group yet) or anything else: not yet.
  */
 
 static ngx_uint_t
 ngx_http_revoca_ingest_acked(ngx_http_revoca_ingest_ctx_t *ctx,
     redisReply *reply)
 {
-    int64_t  min[2];
+    int64_t      oldest[2];
+    redisReply  *e;
 
-    if (ctx->last_entry[0] < 0 || reply->type != REDIS_REPLY_ARRAY
-        || reply->elements < 2
-        || reply->element[0]->type != REDIS_REPLY_INTEGER)
-    {
+    if (ctx->last_entry[0] < 0 || reply->type != REDIS_REPLY_ARRAY) {
         return 0;
     }
 
-    if (reply->element[0]->integer == 0) {
+    if (reply->elements == 0) {
         return 1;
     }
 
-    if (reply->element[1]->type != REDIS_REPLY_STRING
-        || ngx_http_revoca_ingest_entry((u_char *) reply->element[1]->str,
-                                        reply->element[1]->len, min)
+    e = reply->element[0];
+
+    if (e->type != REDIS_REPLY_ARRAY || e->elements < 1
+        || e->element[0]->type != REDIS_REPLY_STRING
+        || ngx_http_revoca_ingest_entry((u_char *) e->element[0]->str,
+                                        e->element[0]->len, oldest)
            != NGX_OK)
     {
         return 0;
     }
 
-    return ctx->last_entry[0] < min[0]
-           || (ctx->last_entry[0] == min[0] && ctx->last_entry[1] < min[1]);
-}
-
-
-/* the command A B C into rr (one reply) */
-
-static ngx_int_t
-ngx_http_revoca_ingest_format(ngx_http_request_t *r,
-    ngx_http_revoca_redis_req_t *rr, const char *a, const char *b,
-    const char *c)
-{
-    const char  *argv[3];
-
-    argv[0] = a;
-    argv[1] = b;
-    argv[2] = c;
-
-    rr->pool = r->pool;
-    rr->nreplies = 1;
-
-    return ngx_http_revoca_redis_format(rr, 3, argv, NULL);
+    return ctx->last_entry[0] < oldest[0]
+           || (ctx->last_entry[0] == oldest[0]
+               && ctx->last_entry[1] < oldest[1]);
 }
 
 

@@ -42,8 +42,8 @@ static const ocsp_reply_limits_t  ngx_http_revoca_redis_limits = {
 
 /*
  * A write query's replies (ngx_http_revoca_ingest.c): as above, and one
- * level deeper for XPENDING's summary (its consumers, at most
- * max_elements of them).
+ * level deeper for XPENDING's extended form ([[ID, consumer, idle,
+ * deliveries]]).
  */
 static const ocsp_reply_limits_t  ngx_http_revoca_redis_write_limits = {
     NGX_HTTP_REVOCA_REDIS_ELEMENTS_MAX,    /* max_elements */

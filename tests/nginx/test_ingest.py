@@ -531,6 +531,7 @@ def test_writes_go_to_the_primary_with_replica_acks(tmp_path, pki_dir,
             what="the response on the replica")
         assert ing.ocsp(good) == "good"
         assert replica.client().xlen("revoca:events") == 1
+        assert "reply refused" not in ing.nginx.log()
         replica.kill()
         wait_for(lambda: f.replicas_online(f.redis) == 0, 30,
                  what="the primary to lose its replica")
@@ -609,5 +610,8 @@ def test_wait_until_the_signer_acknowledges(tmp_path, pki_dir, make_nginx):
         assert st == 202, body
         assert "not yet acknowledged" in body["reason"], body
         assert f.r().exists("revoca:cert:demo:" + f.serial_of(good))
+        # XPENDING's answer was read and judged, not refused
+        assert "reply refused" not in ing.nginx.log()
+        assert f.r().xpending_range("revoca:events", "signer", "-", "+", 1)
     finally:
         f.close()

@@ -17,6 +17,7 @@
 
 #include "event.h"
 #include "history.h"
+#include "issued.h"
 #include "issuer.h"
 #include "keys.h"
 #include "stored.h"
@@ -255,51 +256,24 @@ X509 *cli_load_issued_cert(const char *file, X509 *issuer)
 
 int cli_check_issued(X509 *x, X509 *issuer, const char *file)
 {
-    EVP_PKEY *pk = X509_get0_pubkey(issuer);
-
-    if (X509_check_issued(issuer, x) != X509_V_OK || pk == NULL ||
-        X509_verify(x, pk) != 1) {
-        ERR_clear_error();
+    if (ocsp_cert_issued_by(x, issuer) != 0) {
         cli_err("%s: a certificate not issued by this issuer's CA", file);
         return -1;
     }
     return 0;
 }
 
-static int asn1_time_unix(const ASN1_TIME *t, int64_t *out)
-{
-    struct tm tm;
-
-    if (ASN1_TIME_to_tm(t, &tm) != 1) {
-        return -1;
-    }
-    *out = (int64_t)timegm(&tm);
-    return 0;
-}
-
 int cli_issued_from_cert(X509 *cert, char *serial, Revoca__Issued *is,
                          unsigned char **der)
 {
-    int len;
+    const char *why;
 
-    if (ocsp_serial_from_asn1(X509_get0_serialNumber(cert), serial) != 0) {
-        cli_err("certificate serial is zero, negative or over 20 octets");
-        return -1;
-    }
-    if (asn1_time_unix(X509_get0_notBefore(cert), &is->not_before) != 0 ||
-        asn1_time_unix(X509_get0_notAfter(cert), &is->not_after) != 0) {
-        cli_err("certificate validity unreadable");
-        return -1;
-    }
     *der = NULL;
-    len = i2d_X509(cert, der);
-    if (len <= 0) {
-        cli_err("certificate cannot be encoded");
+    if (ocsp_issued_from_cert(cert, serial, is, &why) != 0) {
+        cli_err("%s", why);
         return -1;
     }
-    is->has_cert_der = 1;
-    is->cert_der.data = *der;
-    is->cert_der.len = (size_t)len;
+    *der = is->cert_der.data;
     return 0;
 }
 
@@ -870,9 +844,9 @@ static int cmd_event(cli_t *cli, const char *cmd, int argc, char **argv)
                 cli_err("issue: --not-after is before --not-before");
                 goto done;
             }
-            if (is.not_after <= ev.time) {
-                /* It would be dropped as expired, never answerable. */
-                cli_err("issue: --not-after is in the past");
+            refused = ocsp_issued_refuses_new(&is, ev.time);
+            if (refused != NULL) {
+                cli_err("issue: --not-after: %s", refused);
                 goto done;
             }
         }
@@ -977,7 +951,7 @@ static int cmd_event(cli_t *cli, const char *cmd, int argc, char **argv)
     status = 0;
 
 done:
-    OPENSSL_free(der);
+    free(der);
     X509_free(cert);
     X509_free(ca);
     return status;
@@ -1322,7 +1296,7 @@ done:
             freeReplyObject(rep[i]);
         }
     }
-    OPENSSL_free(der);
+    free(der);
     X509_free(cert);
     X509_free(ca);
     return status;

@@ -93,12 +93,14 @@ int cli_parse_time(const char *s, int64_t *out);
  */
 X509 *cli_load_issued_cert(const char *file, X509 *issuer);
 
-/* 0 if ISSUER issued and signed X, else -1 after a message naming FILE. */
+/* ocsp_cert_issued_by() (issued.h): 0, else -1 after a message naming
+ * FILE. */
 int cli_check_issued(X509 *x, X509 *issuer, const char *file);
 
 /*
- * Fills an Issued event for CERT: serial (canonical, into serial), validity
- * and the certificate's DER (malloc'ed into *der, caller frees).  0 or -1.
+ * ocsp_issued_from_cert() (issued.h) with the CLI's message: an Issued
+ * event for CERT, serial into SERIAL, the certificate's DER (malloc'ed,
+ * also into *der; caller frees with free()).  0 or -1 after a message.
  */
 int cli_issued_from_cert(X509 *cert, char *serial, Revoca__Issued *is,
                          unsigned char **der);

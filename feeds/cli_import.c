@@ -72,7 +72,7 @@ static void rows_free(rows_t *rs)
     size_t i;
 
     for (i = 0; i < rs->n; i++) {
-        OPENSSL_free(rs->rows[i].der);
+        free(rs->rows[i].der);
     }
     free(rs->rows);
 }

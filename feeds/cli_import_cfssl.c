@@ -70,7 +70,7 @@ typedef struct {
 
 static void row_free(cfssl_row_t *r)
 {
-    OPENSSL_free(r->der);
+    free(r->der);
     free(r->pem);
     r->der = NULL;
     r->pem = NULL;

@@ -33,6 +33,7 @@
 
 #include "config.h"
 #include "get_path.h"
+#include "ingest.h"
 #include "issuer.h"
 #include "policy.h"
 #include "reply_limits.h"
@@ -111,8 +112,10 @@ typedef struct {
     ngx_atomic_t                redis_latency[NGX_HTTP_REVOCA_LAT_N];
     /* attempts and failed attempts on each server, in configured order,
      * and queries retried on another server */
-    ngx_atomic_t                server_queries[NGX_HTTP_REVOCA_REDIS_SERVERS_MAX];
-    ngx_atomic_t                server_errors[NGX_HTTP_REVOCA_REDIS_SERVERS_MAX];
+    ngx_atomic_t                server_queries[NGX_HTTP_REVOCA_REDIS_SERVERS_MAX
+                                               + 1];   /* the primary */
+    ngx_atomic_t                server_errors[NGX_HTTP_REVOCA_REDIS_SERVERS_MAX
+                                              + 1];
     ngx_atomic_t                failovers;
     /* the worker's invalidation subscription (ngx_http_revoca_invalidate.c):
      * 1 while subscribed, subscriptions lost, messages, malformed ones,
@@ -151,6 +154,10 @@ typedef struct {
     ngx_atomic_t                health_redis;
     ngx_atomic_t                health_busy;
     size_t                      due_off;
+    /* from ingest_off: [nclients + 1][OUTCOME_N] requests, then as many
+     * event counts; the last row counts requests of no known client */
+    size_t                      ingest_off;
+    ngx_uint_t                  nclients;
     ngx_uint_t                  nissuers;
     uint32_t                    issuers_crc;  /* of the names, in order,
                                                  and of the redis servers */
@@ -189,6 +196,8 @@ typedef struct {
     ngx_str_t                   tls_name;   /* verified; NUL-terminated */
     unsigned                    tls:1;
     unsigned                    tls_ip:1;   /* tls_name is an address */
+    unsigned                    write_only:1;  /* revoca_redis_primary, not
+                                                  a revoca_redis server */
 } ngx_http_revoca_redis_server_t;
 
 
@@ -199,6 +208,12 @@ typedef struct {
 
     ngx_array_t                *servers;    /* ngx_http_revoca_redis_server_t,
                                                preferred first */
+    ngx_str_t                   primary;    /* revoca_redis_primary */
+    ngx_uint_t                  write_server;  /* the primary's index in
+                                                  servers; UNSET: none */
+    ngx_array_t                *ingest_clients;  /* every location's
+                                 ngx_http_revoca_ingest_client_t *, in
+                                 order: the metrics' client labels */
     ngx_ssl_t                  *ssl;        /* redis.tls; NULL: plain */
     ngx_msec_t                  connect_timeout;
     ngx_msec_t                  timeout;
@@ -226,6 +241,11 @@ struct ngx_http_revoca_redis_req_s {
     ngx_uint_t                      nreplies;   /* expected */
     ngx_uint_t                      ngot;
     redisReply                     *replies[4];
+    redisReply                    **many;       /* nreplies of them, for a
+                                                   longer pipeline; NULL:
+                                                   replies[] */
+    ngx_msec_t                      extra;      /* added to the timeouts:
+                                                   a WAIT's own */
     ngx_msec_t                      start;
     ngx_msec_t                      deadline;   /* of the whole query */
     ngx_uint_t                      server;     /* being asked */
@@ -234,7 +254,35 @@ struct ngx_http_revoca_redis_req_s {
     unsigned                        afresh:1;   /* stale keepalive retried */
     unsigned                        failed_over:1;
     unsigned                        probe:1;    /* of a skipped server */
+    unsigned                        write:1;    /* to the primary only */
 };
+
+
+/* where a query's replies are */
+#define ngx_http_revoca_redis_replies(rr)                                    \
+    ((rr)->many ? (rr)->many : (rr)->replies)
+
+
+/* "revoca_ingest_client NAME subject=DN|sha256=HEX issuers=.. kinds=.." */
+typedef struct {
+    ngx_str_t                   name;       /* the metrics' label */
+    ngx_str_t                   subject;    /* RFC 2253, or empty */
+    ngx_str_t                   sha256;     /* lower-case hex, or empty */
+    ngx_array_t                *issuers;    /* ngx_str_t; NULL: any */
+    ngx_uint_t                  kinds;      /* 1 << Revoca__Event kind_case */
+    ngx_uint_t                  index;      /* in rmcf->ingest_clients */
+} ngx_http_revoca_ingest_client_t;
+
+
+/* what became of an ingest request, for the metrics */
+#define NGX_HTTP_REVOCA_INGEST_ACCEPTED     0   /* 200 */
+#define NGX_HTTP_REVOCA_INGEST_PENDING      1   /* 202: not signed in time */
+#define NGX_HTTP_REVOCA_INGEST_INVALID      2   /* 400, 405, 415 */
+#define NGX_HTTP_REVOCA_INGEST_FORBIDDEN    3   /* 403 */
+#define NGX_HTTP_REVOCA_INGEST_TOO_LARGE    4   /* 413 */
+#define NGX_HTTP_REVOCA_INGEST_UNAVAILABLE  5   /* 503 */
+#define NGX_HTTP_REVOCA_INGEST_ERROR        6   /* 500 */
+#define NGX_HTTP_REVOCA_INGEST_OUTCOME_N    7
 
 
 typedef struct {
@@ -246,6 +294,10 @@ typedef struct {
     ngx_uint_t                  miss_status;
     ngx_uint_t                  sign;       /* NGX_HTTP_REVOCA_SIGN_* */
     time_t                      health_margin;
+    ngx_flag_t                  ingest;
+    ngx_array_t                *ingest_clients;  /* ..._ingest_client_t * */
+    size_t                      ingest_max_body;
+    ngx_msec_t                  ingest_wait;
 } ngx_http_revoca_loc_conf_t;
 
 
@@ -430,8 +482,10 @@ void ngx_http_revoca_cache_stale_before(ngx_shm_zone_t *zone, time_t when);
 
 ngx_int_t ngx_http_revoca_metrics_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
-/* the zone's block for NISSUERS issuers and NSLOTS worker slots */
-size_t ngx_http_revoca_metrics_size(ngx_uint_t nissuers, ngx_uint_t nslots);
+/* the zone's block for NISSUERS issuers, NSLOTS worker slots and
+ * NCLIENTS ingest clients */
+size_t ngx_http_revoca_metrics_size(ngx_uint_t nissuers, ngx_uint_t nslots,
+    ngx_uint_t nclients);
 /* the worker slots to make: worker_processes if known by now, else one
  * per CPU */
 ngx_uint_t ngx_http_revoca_metrics_nslots(ngx_conf_t *cf);
@@ -445,6 +499,16 @@ void ngx_http_revoca_metrics_answer(ngx_http_revoca_main_conf_t *rmcf,
 void ngx_http_revoca_metrics_latency(ngx_http_revoca_main_conf_t *rmcf,
     ngx_msec_t ms);
 ngx_int_t ngx_http_revoca_metrics_handler(ngx_http_request_t *r);
+/* an ingest request of CLIENT (its index; -1: none identified) that
+ * ended in OUTCOME (NGX_HTTP_REVOCA_INGEST_*) with NEVENTS events */
+void ngx_http_revoca_metrics_ingest(ngx_http_revoca_main_conf_t *rmcf,
+    ngx_int_t client, ngx_uint_t outcome, ngx_uint_t nevents);
+
+
+/* ngx_http_revoca_ingest.c */
+
+/* The content handler of a "revoca_ingest" location. */
+ngx_int_t ngx_http_revoca_ingest_handler(ngx_http_request_t *r);
 
 
 /* ngx_http_revoca_health.c */

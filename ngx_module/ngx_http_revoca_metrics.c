@@ -49,6 +49,25 @@ static const char  *ngx_http_revoca_method_names[NGX_HTTP_REVOCA_METHOD_N] = {
     "GET", "POST", "other"
 };
 
+static const char
+    *ngx_http_revoca_ingest_outcomes[NGX_HTTP_REVOCA_INGEST_OUTCOME_N] =
+{
+    "accepted", "pending", "invalid", "forbidden", "too_large",
+    "unavailable", "error"
+};
+
+
+/* the ingest counters of N clients: requests and events, per outcome */
+#define ngx_http_revoca_metrics_ingest_n(nclients)                           \
+    (2 * ((nclients) + 1) * NGX_HTTP_REVOCA_INGEST_OUTCOME_N)
+
+
+static ngx_uint_t
+ngx_http_revoca_metrics_nclients(ngx_http_revoca_main_conf_t *rmcf)
+{
+    return rmcf->ingest_clients ? rmcf->ingest_clients->nelts : 0;
+}
+
 
 static size_t
 ngx_http_revoca_metrics_slot_size(ngx_uint_t nissuers)
@@ -61,14 +80,16 @@ ngx_http_revoca_metrics_slot_size(ngx_uint_t nissuers)
 
 
 size_t
-ngx_http_revoca_metrics_size(ngx_uint_t nissuers, ngx_uint_t nslots)
+ngx_http_revoca_metrics_size(ngx_uint_t nissuers, ngx_uint_t nslots,
+    ngx_uint_t nclients)
 {
     /* the header, then the slots from the next line on */
     return ngx_align(sizeof(ngx_http_revoca_metrics_sh_t),
                      NGX_HTTP_REVOCA_METRICS_LINE)
            + NGX_HTTP_REVOCA_METRICS_LINE
            + nslots * ngx_http_revoca_metrics_slot_size(nissuers)
-           + nissuers * sizeof(ngx_atomic_t);
+           + nissuers * sizeof(ngx_atomic_t)
+           + ngx_http_revoca_metrics_ingest_n(nclients) * sizeof(ngx_atomic_t);
 }
 
 
@@ -108,10 +129,12 @@ ngx_http_revoca_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_slab_pool_t               *shpool;
     ngx_http_revoca_metrics_sh_t  *sh;
     ngx_http_revoca_redis_server_t *srv;
+    ngx_http_revoca_ingest_client_t *cl;
 
     shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
     size = ngx_http_revoca_metrics_size(rmcf->registry->n,
-                                        rmcf->metrics_slots);
+                                        rmcf->metrics_slots,
+                                        ngx_http_revoca_metrics_nclients(rmcf));
 
     if (shm_zone->shm.exists) {
         return NGX_OK;
@@ -133,12 +156,22 @@ ngx_http_revoca_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         ngx_crc32_update(&crc, (u_char *) "", 1);
     }
 
+    /* and the ingest clients' */
+
+    for (i = 0; i < ngx_http_revoca_metrics_nclients(rmcf); i++) {
+        cl = ((ngx_http_revoca_ingest_client_t **)
+              rmcf->ingest_clients->elts)[i];
+        ngx_crc32_update(&crc, cl->name.data, cl->name.len);
+        ngx_crc32_update(&crc, (u_char *) "", 1);
+    }
+
     ngx_crc32_final(crc);
 
     sh = data ? shpool->data : NULL;
 
     if (sh && sh->nissuers == rmcf->registry->n && sh->issuers_crc == crc
-        && sh->nslots == rmcf->metrics_slots)
+        && sh->nslots == rmcf->metrics_slots
+        && sh->nclients == ngx_http_revoca_metrics_nclients(rmcf))
     {
         /* a reload keeps the counters when the issuers, by name and in
          * order, stay the same: else the issuer labels would be wrong */
@@ -148,7 +181,8 @@ ngx_http_revoca_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     /* a reused zone: the old block is cleared or given back, not leaked */
 
     if (sh && (sh->nissuers != rmcf->registry->n
-               || sh->nslots != rmcf->metrics_slots))
+               || sh->nslots != rmcf->metrics_slots
+               || sh->nclients != ngx_http_revoca_metrics_nclients(rmcf)))
     {
         ngx_slab_free(shpool, sh);
         sh = NULL;
@@ -173,6 +207,8 @@ ngx_http_revoca_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                           NGX_HTTP_REVOCA_METRICS_LINE);
     sh->slots_off = slots - (u_char *) sh;
     sh->due_off = sh->slots_off + sh->nslots * sh->slot_size;
+    sh->nclients = ngx_http_revoca_metrics_nclients(rmcf);
+    sh->ingest_off = sh->due_off + sh->nissuers * sizeof(ngx_atomic_t);
 
     sh->sign_tokens = rmcf->sign_burst * 1000;
     sh->sign_last = ngx_current_msec;
@@ -254,6 +290,31 @@ ngx_http_revoca_metrics_answer(ngx_http_revoca_main_conf_t *rmcf,
     (void) ngx_atomic_fetch_add(
         &slot->answers[(row * NGX_HTTP_REVOCA_RESP_N + resp_status)
                      * NGX_HTTP_REVOCA_CERT_N + cert_status], 1);
+}
+
+
+void
+ngx_http_revoca_metrics_ingest(ngx_http_revoca_main_conf_t *rmcf,
+    ngx_int_t client, ngx_uint_t outcome, ngx_uint_t nevents)
+{
+    ngx_uint_t                     row;
+    ngx_atomic_t                  *c;
+    ngx_http_revoca_metrics_sh_t  *sh;
+
+    sh = ngx_http_revoca_metrics(rmcf);
+
+    row = (client < 0 || (ngx_uint_t) client >= sh->nclients)
+          ? sh->nclients : (ngx_uint_t) client;
+
+    c = (ngx_atomic_t *) ((u_char *) sh + sh->ingest_off);
+    c += row * NGX_HTTP_REVOCA_INGEST_OUTCOME_N + outcome;
+
+    /* once per request, not per event: shared, not per worker */
+
+    (void) ngx_atomic_fetch_add(c, 1);
+    (void) ngx_atomic_fetch_add(c + (sh->nclients + 1)
+                                    * NGX_HTTP_REVOCA_INGEST_OUTCOME_N,
+                                nevents);
 }
 
 
@@ -346,6 +407,51 @@ ngx_http_revoca_metrics_sum(ngx_http_revoca_metrics_sh_t *sh, size_t off)
 }
 
 
+/* revoca_ingest_{requests,events}_total{client, outcome} */
+
+static u_char *
+ngx_http_revoca_metrics_render_ingest(u_char *p, u_char *end,
+    ngx_http_revoca_main_conf_t *rmcf, ngx_http_revoca_metrics_sh_t *sh)
+{
+    ngx_str_t                         name;
+    ngx_uint_t                        i, row, k;
+    ngx_atomic_t                     *c;
+    ngx_http_revoca_ingest_client_t **clients;
+    static const char                *what[2] = { "requests", "events" };
+
+    clients = rmcf->ingest_clients->elts;
+    c = (ngx_atomic_t *) ((u_char *) sh + sh->ingest_off);
+
+    for (i = 0; i < 2; i++) {
+        p = ngx_slprintf(p, end,
+                         "# HELP revoca_ingest_%s_total ingest %s by client"
+                         " (\"\": none identified) and outcome\n"
+                         "# TYPE revoca_ingest_%s_total counter\n",
+                         what[i], what[i], what[i]);
+
+        for (row = 0; row <= sh->nclients; row++) {
+            if (row < sh->nclients && row < rmcf->ingest_clients->nelts) {
+                name = clients[row]->name;
+
+            } else {
+                ngx_str_null(&name);
+            }
+
+            for (k = 0; k < NGX_HTTP_REVOCA_INGEST_OUTCOME_N; k++) {
+                p = ngx_slprintf(p, end,
+                                 "revoca_ingest_%s_total{client=\"%V\","
+                                 "outcome=\"%s\"} %uA\n", what[i], &name,
+                                 ngx_http_revoca_ingest_outcomes[k],
+                                 c[(i * (sh->nclients + 1) + row)
+                                   * NGX_HTTP_REVOCA_INGEST_OUTCOME_N + k]);
+            }
+        }
+    }
+
+    return p;
+}
+
+
 #define ngx_http_revoca_metric(p, end, help, type, name, fmt, ...)           \
     p = ngx_slprintf(p, end, "# HELP " name " " help "\n# TYPE " name " "    \
                      type "\n" name fmt "\n", __VA_ARGS__)
@@ -369,7 +475,8 @@ ngx_http_revoca_metrics_render(ngx_http_request_t *r,
     size = 8192 + (sh->nissuers + 1) * NGX_HTTP_REVOCA_RESP_N
                   * NGX_HTTP_REVOCA_CERT_N * 160
            + rmcf->registry->n * 128
-           + rmcf->servers->nelts * 256;
+           + rmcf->servers->nelts * 256
+           + ngx_http_revoca_metrics_ingest_n(sh->nclients) * 160;
 
     b = ngx_create_temp_buf(r->pool, size);
     if (b == NULL) {
@@ -543,6 +650,10 @@ ngx_http_revoca_metrics_render(ngx_http_request_t *r,
                      "revoca_ocsp_redis_latency_seconds_sum %uA.%06uA\n"
                      "revoca_ocsp_redis_latency_seconds_count %uA\n",
                      v / 1000000, v % 1000000, cum);
+
+    if (sh->nclients) {
+        p = ngx_http_revoca_metrics_render_ingest(p, end, rmcf, sh);
+    }
 
     p = ngx_slprintf(p, end,
                      "# HELP revoca_responder_cert_expiry_seconds seconds"

@@ -39,6 +39,14 @@ static char *ngx_http_revoca_sign_rate(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_revoca_sign_directive(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_revoca_ingest(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_revoca_ingest_client(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static ngx_int_t ngx_http_revoca_ingest_init(ngx_conf_t *cf,
+    ngx_http_revoca_main_conf_t *rmcf);
+static ngx_int_t ngx_http_revoca_file_redis_url(ngx_conf_t *cf,
+    ocsp_config_t *oc, ngx_str_t *url);
 static void ngx_http_revoca_config_cleanup(void *data);
 
 
@@ -85,6 +93,41 @@ static ngx_command_t  ngx_http_revoca_commands[] = {
       ngx_http_revoca_redis,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("revoca_redis_primary"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_revoca_main_conf_t, primary),
+      NULL },
+
+    { ngx_string("revoca_ingest"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_revoca_ingest,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("revoca_ingest_client"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_2MORE,
+      ngx_http_revoca_ingest_client,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("revoca_ingest_max_body"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_revoca_loc_conf_t, ingest_max_body),
+      NULL },
+
+    { ngx_string("revoca_ingest_wait"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_revoca_loc_conf_t, ingest_wait),
       NULL },
 
     { ngx_string("revoca_redis_connect_timeout"),
@@ -224,7 +267,11 @@ ngx_http_revoca_create_main_conf(ngx_conf_t *cf)
      *     rmcf->servers = NULL;
      *     rmcf->cache_zone = NULL;
      *     rmcf->sign_keys = 0;
+     *     rmcf->primary = { 0, NULL };
+     *     rmcf->ingest_clients = NULL;
      */
+
+    rmcf->write_server = NGX_CONF_UNSET_UINT;
 
     rmcf->connect_timeout = NGX_CONF_UNSET_MSEC;
     rmcf->timeout = NGX_CONF_UNSET_MSEC;
@@ -271,6 +318,15 @@ ngx_http_revoca_create_loc_conf(ngx_conf_t *cf)
     rlcf->miss_status = NGX_CONF_UNSET_UINT;
     rlcf->sign = NGX_CONF_UNSET_UINT;
     rlcf->health_margin = NGX_CONF_UNSET;
+    rlcf->ingest = NGX_CONF_UNSET;
+    rlcf->ingest_max_body = NGX_CONF_UNSET_SIZE;
+    rlcf->ingest_wait = NGX_CONF_UNSET_MSEC;
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     rlcf->ingest_clients = NULL;
+     */
 
     return rlcf;
 }
@@ -303,6 +359,35 @@ ngx_http_revoca_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               OCSP_ST_TRY_LATER);
     ngx_conf_merge_uint_value(conf->sign, prev->sign, 0);
     ngx_conf_merge_sec_value(conf->health_margin, prev->health_margin, 3600);
+
+    ngx_conf_merge_value(conf->ingest, prev->ingest, 0);
+    ngx_conf_merge_size_value(conf->ingest_max_body, prev->ingest_max_body,
+                              OCSP_INGEST_BODY_MAX);
+    ngx_conf_merge_msec_value(conf->ingest_wait, prev->ingest_wait, 10000);
+
+    if (conf->ingest) {
+        if (rmcf->ocsp == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"revoca_ingest\" needs \"revoca_config\"");
+            return NGX_CONF_ERROR;
+        }
+
+        if (conf->ingest_clients == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"revoca_ingest\" needs at least one"
+                               " \"revoca_ingest_client\"");
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    /* the core's own bound on a body (ingest.h) */
+
+    if (conf->ingest_max_body > OCSP_INGEST_BODY_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"revoca_ingest_max_body\" is over %uz",
+                           (size_t) OCSP_INGEST_BODY_MAX);
+        return NGX_CONF_ERROR;
+    }
 
     /*
      * A pre-signed response answers one certificate, and RFC 6960 4.2.2.3
@@ -386,25 +471,8 @@ ngx_http_revoca_postconfiguration(ngx_conf_t *cf)
 
         ngx_memzero(&u, sizeof(ngx_url_t));
 
-        if (oc->redis_host[0] == '/') {
-            u.url.len = ngx_strlen(oc->redis_host) + 5;
-            u.url.data = ngx_pnalloc(cf->pool, u.url.len + 1);
-            if (u.url.data == NULL) {
-                return NGX_ERROR;
-            }
-
-            ngx_sprintf(u.url.data, "unix:%s%Z", oc->redis_host);
-
-        } else {
-            u.url.len = ngx_strlen(oc->redis_host) + 1 + NGX_INT_T_LEN;
-            u.url.data = ngx_pnalloc(cf->pool, u.url.len + 1);
-            if (u.url.data == NULL) {
-                return NGX_ERROR;
-            }
-
-            u.url.len = ngx_sprintf(u.url.data, "%s:%d", oc->redis_host,
-                                    oc->redis_port)
-                        - u.url.data;
+        if (ngx_http_revoca_file_redis_url(cf, oc, &u.url) != NGX_OK) {
+            return NGX_ERROR;
         }
 
         u.no_resolve = 0;
@@ -432,6 +500,14 @@ ngx_http_revoca_postconfiguration(ngx_conf_t *cf)
         srv->tls_ip = 0;
     }
 
+    /* the primary that ingest locations write to */
+
+    if (rmcf->ingest_clients
+        && ngx_http_revoca_ingest_init(cf, rmcf) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     /* redis.tls of the file: TLS to every TCP server */
 
     if (oc->redis_tls && ngx_http_revoca_redis_init_ssl(cf, rmcf) != NGX_OK) {
@@ -446,7 +522,10 @@ ngx_http_revoca_postconfiguration(ngx_conf_t *cf)
 
     rmcf->metrics_zone = ngx_shared_memory_add(cf, &name,
         ngx_align(ngx_http_revoca_metrics_size(rmcf->registry->n,
-                                               rmcf->metrics_slots)
+                                               rmcf->metrics_slots,
+                                               rmcf->ingest_clients
+                                               ? rmcf->ingest_clients->nelts
+                                               : 0)
                   + 8 * ngx_pagesize, ngx_pagesize),
         &ngx_http_revoca_module);
     if (rmcf->metrics_zone == NULL) {
@@ -500,6 +579,378 @@ ngx_http_revoca_exit_worker(ngx_cycle_t *cycle)
 {
     ngx_http_revoca_invalidate_exit_worker(cycle);
     ngx_http_revoca_redis_exit_worker(cycle);
+}
+
+
+/* the shared file's redis.host and port as an nginx address */
+
+static ngx_int_t
+ngx_http_revoca_file_redis_url(ngx_conf_t *cf, ocsp_config_t *oc,
+    ngx_str_t *url)
+{
+    if (oc->redis_host[0] == '/') {
+        url->len = ngx_strlen(oc->redis_host) + 5;
+        url->data = ngx_pnalloc(cf->pool, url->len + 1);
+        if (url->data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_sprintf(url->data, "unix:%s%Z", oc->redis_host);
+
+        return NGX_OK;
+    }
+
+    url->len = ngx_strlen(oc->redis_host) + 1 + NGX_INT_T_LEN;
+    url->data = ngx_pnalloc(cf->pool, url->len + 1);
+    if (url->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    url->len = ngx_sprintf(url->data, "%s:%d", oc->redis_host, oc->redis_port)
+               - url->data;
+
+    return NGX_OK;
+}
+
+
+/*
+ * With an ingest location, writes have a primary, revoca_redis_primary or else the file's redis.host (the
+ * one the CLI writes to without Sentinels), which is one of the
+ * revoca_redis servers or an extra one used for nothing but writes.
+ */
+
+static ngx_int_t
+ngx_http_revoca_ingest_init(ngx_conf_t *cf, ngx_http_revoca_main_conf_t *rmcf)
+{
+    ngx_str_t                         url;
+    ngx_url_t                         u;
+    ngx_uint_t                        i;
+    ngx_http_revoca_redis_server_t   *srv;
+
+    if (rmcf->primary.len) {
+        url = rmcf->primary;
+
+    } else if (rmcf->ocsp->redis_nsentinels) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"revoca_ingest\" needs \"revoca_redis_primary\""
+                           " when %V names Sentinels", &rmcf->config_file);
+        return NGX_ERROR;
+
+    } else if (ngx_http_revoca_file_redis_url(cf, rmcf->ocsp, &url)
+               != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    srv = rmcf->servers->elts;
+
+    for (i = 0; i < rmcf->servers->nelts; i++) {
+        if (srv[i].name.len == url.len
+            && ngx_strncmp(srv[i].name.data, url.data, url.len) == 0)
+        {
+            rmcf->write_server = i;
+            return NGX_OK;
+        }
+    }
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+    u.url = url;
+    u.default_port = 6379;
+
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "revoca: redis primary \"%V\": %s", &url,
+                           u.err ? u.err : "invalid address");
+        return NGX_ERROR;
+    }
+
+    srv = ngx_array_push(rmcf->servers);
+    if (srv == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(srv, sizeof(ngx_http_revoca_redis_server_t));
+
+    srv->addrs = u.addrs;
+    srv->naddrs = u.naddrs;
+    srv->name = u.url;
+    srv->write_only = 1;
+
+    if (u.family != AF_UNIX) {
+        srv->host = u.host;
+    }
+
+    rmcf->write_server = rmcf->servers->nelts - 1;
+
+    return NGX_OK;
+}
+
+
+static char *
+ngx_http_revoca_ingest(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_revoca_loc_conf_t *rlcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (rlcf->ingest != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    rlcf->ingest = 1;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_revoca_ingest_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * revoca_ingest_client NAME subject=DN | sha256=HEX issuers=A,B | issuers=*
+ *                      [kinds=issue,revoke,hold,release];
+ */
+
+static char *
+ngx_http_revoca_ingest_client(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_revoca_loc_conf_t *rlcf = conf;
+
+    u_char                             c, *p, *last, *comma;
+    ngx_str_t                         *value, v, *iss;
+    ngx_uint_t                         i, k, have_issuers;
+    ngx_http_revoca_main_conf_t       *rmcf;
+    ngx_http_revoca_ingest_client_t   *cl, **slot;
+    static const struct {
+        const char  *name;
+        ngx_uint_t   kind;
+    } kinds[] = {
+        { "issue", REVOCA__EVENT__KIND_ISSUED },
+        { "revoke", REVOCA__EVENT__KIND_REVOKED },
+        { "hold", REVOCA__EVENT__KIND_HOLD },
+        { "release", REVOCA__EVENT__KIND_RELEASE },
+        { NULL, 0 }
+    };
+
+    value = cf->args->elts;
+    rmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_revoca_module);
+
+    if (rmcf->ocsp == NULL) {
+        return "needs \"revoca_config\" before it";
+    }
+
+    cl = ngx_pcalloc(cf->pool, sizeof(ngx_http_revoca_ingest_client_t));
+    if (cl == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* a label of the metrics: short, and nothing to escape */
+
+    cl->name = value[1];
+
+    if (cl->name.len == 0 || cl->name.len > 64) {
+        return "has a name of 1..64 characters";
+    }
+
+    for (i = 0; i < cl->name.len; i++) {
+        c = cl->name.data[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
+        {
+            return "has a name of letters, digits, \"-\", \"_\" and \".\"";
+        }
+    }
+
+    cl->kinds = 0;
+    have_issuers = 0;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+        v = value[i];
+
+        if (v.len > 8 && ngx_strncmp(v.data, "subject=", 8) == 0) {
+            cl->subject.data = v.data + 8;
+            cl->subject.len = v.len - 8;
+
+        } else if (v.len > 7 && ngx_strncmp(v.data, "sha256=", 7) == 0) {
+            /* hex, colons and case as a fingerprint is usually shown */
+            cl->sha256.data = ngx_pnalloc(cf->pool, 64);
+            if (cl->sha256.data == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            for (p = v.data + 7, last = v.data + v.len; p < last; p++) {
+                if (*p == ':') {
+                    continue;
+                }
+
+                c = ngx_tolower(*p);
+
+                if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))
+                    || cl->sha256.len == 64)
+                {
+                    return "has a sha256= fingerprint that is not 32 hex"
+                           " octets";
+                }
+
+                cl->sha256.data[cl->sha256.len++] = c;
+            }
+
+            if (cl->sha256.len != 64) {
+                return "has a sha256= fingerprint that is not 32 hex octets";
+            }
+
+        } else if (v.len > 8 && ngx_strncmp(v.data, "issuers=", 8) == 0) {
+            have_issuers = 1;
+
+            if (v.len == 9 && v.data[8] == '*') {
+                continue;
+            }
+
+            cl->issuers = ngx_array_create(cf->pool, 2, sizeof(ngx_str_t));
+            if (cl->issuers == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            for (p = v.data + 8, last = v.data + v.len; p < last; p = comma + 1)
+            {
+                comma = ngx_strlchr(p, last, ',');
+                if (comma == NULL) {
+                    comma = last;
+                }
+
+                if (comma == p) {
+                    return "has an empty issuer name";
+                }
+
+                iss = ngx_array_push(cl->issuers);
+                if (iss == NULL) {
+                    return NGX_CONF_ERROR;
+                }
+
+                /* NUL-terminated for ocsp_config_issuer() */
+                iss->len = comma - p;
+                iss->data = ngx_pnalloc(cf->pool, iss->len + 1);
+                if (iss->data == NULL) {
+                    return NGX_CONF_ERROR;
+                }
+
+                ngx_memcpy(iss->data, p, iss->len);
+                iss->data[iss->len] = '\0';
+
+                if (ocsp_config_issuer(rmcf->ocsp, (char *) iss->data)
+                    == NULL)
+                {
+                    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                       "\"%V\" is not an issuer of %V",
+                                       iss, &rmcf->config_file);
+                    return NGX_CONF_ERROR;
+                }
+            }
+
+        } else if (v.len > 6 && ngx_strncmp(v.data, "kinds=", 6) == 0) {
+            for (p = v.data + 6, last = v.data + v.len; p < last; p = comma + 1)
+            {
+                comma = ngx_strlchr(p, last, ',');
+                if (comma == NULL) {
+                    comma = last;
+                }
+
+                if (comma - p == 1 && *p == '*') {
+                    for (k = 0; kinds[k].name; k++) {
+                        cl->kinds |= 1 << kinds[k].kind;
+                    }
+
+                    continue;
+                }
+
+                for (k = 0; kinds[k].name; k++) {
+                    if ((size_t) (comma - p) == ngx_strlen(kinds[k].name)
+                        && ngx_strncmp(p, kinds[k].name, comma - p) == 0)
+                    {
+                        cl->kinds |= 1 << kinds[k].kind;
+                        break;
+                    }
+                }
+
+                if (kinds[k].name == NULL) {
+                    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                       "invalid kind in \"%V\", expected"
+                                       " issue, revoke, hold, release or *",
+                                       &v);
+                    return NGX_CONF_ERROR;
+                }
+            }
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\"", &v);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if ((cl->subject.len == 0) == (cl->sha256.len == 0)) {
+        return "needs exactly one of subject= and sha256=";
+    }
+
+    if (!have_issuers) {
+        return "needs issuers= (names, or *)";
+    }
+
+    if (cl->kinds == 0) {
+        for (k = 0; kinds[k].name; k++) {
+            cl->kinds |= 1 << kinds[k].kind;
+        }
+    }
+
+    if (rmcf->ingest_clients == NULL) {
+        rmcf->ingest_clients = ngx_array_create(cf->pool, 4,
+                               sizeof(ngx_http_revoca_ingest_client_t *));
+        if (rmcf->ingest_clients == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (rlcf->ingest_clients == NULL) {
+        rlcf->ingest_clients = ngx_array_create(cf->pool, 4,
+                               sizeof(ngx_http_revoca_ingest_client_t *));
+        if (rlcf->ingest_clients == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    /* one metrics label per name, whichever locations it is in */
+
+    slot = rmcf->ingest_clients->elts;
+
+    for (k = 0; k < rmcf->ingest_clients->nelts; k++) {
+        if (slot[k]->name.len == cl->name.len
+            && ngx_strncmp(slot[k]->name.data, cl->name.data, cl->name.len)
+               == 0)
+        {
+            break;
+        }
+    }
+
+    cl->index = k;
+
+    if (k == rmcf->ingest_clients->nelts) {
+        slot = ngx_array_push(rmcf->ingest_clients);
+        if (slot == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *slot = cl;
+    }
+
+    slot = ngx_array_push(rlcf->ingest_clients);
+    if (slot == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *slot = cl;
+
+    return NGX_CONF_OK;
 }
 
 

@@ -40,6 +40,18 @@ static const ocsp_reply_limits_t  ngx_http_revoca_redis_limits = {
 };
 
 
+/*
+ * A write query's replies (ngx_http_revoca_ingest.c): as above, and one
+ * level deeper for XPENDING's extended form ([[ID, consumer, idle,
+ * deliveries]]).
+ */
+static const ocsp_reply_limits_t  ngx_http_revoca_redis_write_limits = {
+    NGX_HTTP_REVOCA_REDIS_ELEMENTS_MAX,    /* max_elements */
+    2,                                     /* max_depth */
+    NGX_HTTP_REVOCA_DER_MAX                /* max_string */
+};
+
+
 /* a server's health, per worker */
 typedef struct {
     ngx_queue_t                     idle;      /* its keepalive connections */
@@ -252,6 +264,12 @@ ngx_http_revoca_redis_query(ngx_http_revoca_redis_req_t *rr)
 
     rmcf = rr->rmcf;
 
+    if (rr->many == NULL
+        && rr->nreplies > sizeof(rr->replies) / sizeof(rr->replies[0]))
+    {
+        return NGX_ERROR;
+    }
+
     cln = ngx_pool_cleanup_add(rr->pool, 0);
     if (cln == NULL) {
         return NGX_ERROR;
@@ -263,7 +281,8 @@ ngx_http_revoca_redis_query(ngx_http_revoca_redis_req_t *rr)
     /* the whole query, fail-over included, fits in one attempt's time */
 
     rr->start = ngx_current_msec;
-    rr->deadline = rr->start + rmcf->connect_timeout + rmcf->timeout;
+    rr->deadline = rr->start + rmcf->connect_timeout + rmcf->timeout
+                   + rr->extra;
     rr->afresh = 0;
     rr->failed_over = 0;
     rr->probe = 0;
@@ -302,7 +321,9 @@ ngx_http_revoca_redis_next(ngx_http_revoca_redis_req_t *rr)
     ngx_int_t                        server;
     ngx_http_revoca_redis_server_t  *srv;
 
-    if (rr->failed_over
+    /* a write has one place to go: the primary */
+
+    if (rr->failed_over || rr->write
         || (ngx_msec_int_t) (rr->deadline - ngx_current_msec) <= 0)
     {
         return NGX_ERROR;
@@ -346,13 +367,27 @@ static ngx_int_t
 ngx_http_revoca_redis_pick(ngx_http_revoca_redis_req_t *rr, ngx_int_t except)
 {
     ngx_uint_t                       i, n;
+    ngx_http_revoca_redis_server_t  *srv;
     ngx_http_revoca_redis_health_t  *h;
 
+    /*
+     * A write goes to the primary (revoca_redis_primary), skipped or not:
+     * there is no other to take it, and its failure is the client's 503.
+     */
+
+    if (rr->write) {
+        return (rr->rmcf->write_server == NGX_CONF_UNSET_UINT)
+               ? NGX_DECLINED : (ngx_int_t) rr->rmcf->write_server;
+    }
+
     n = rr->rmcf->servers->nelts;
+    srv = rr->rmcf->servers->elts;
 
     for (i = 0; i < n; i++) {
 
-        if ((ngx_int_t) i == except) {
+        /* the primary named only for writes answers no reads */
+
+        if ((ngx_int_t) i == except || srv[i].write_only) {
             continue;
         }
 
@@ -424,6 +459,8 @@ ngx_http_revoca_redis_start(ngx_http_revoca_redis_req_t *rr,
     conn->reused = 1;
     conn->received = 0;
     conn->nskip = 0;
+    conn->guard.limits = rr->write ? ngx_http_revoca_redis_write_limits
+                                   : ngx_http_revoca_redis_limits;
     rr->conn = conn;
 
     ngx_log_debug0(NGX_LOG_DEBUG_HTTP, rr->log, 0,
@@ -478,7 +515,9 @@ ngx_http_revoca_redis_connect(ngx_http_revoca_redis_req_t *rr,
     }
 
     if (ocsp_reply_guard_install(&conn->guard, conn->reader,
-                                 &ngx_http_revoca_redis_limits)
+                                 rr->write
+                                 ? &ngx_http_revoca_redis_write_limits
+                                 : &ngx_http_revoca_redis_limits)
         != 0)
     {
         ngx_log_error(NGX_LOG_ALERT, rr->log, 0,
@@ -582,6 +621,8 @@ ngx_http_revoca_redis_timer(ngx_http_revoca_redis_req_t *rr,
     ngx_msec_t timeout)
 {
     ngx_msec_int_t  left;
+
+    timeout += rr->extra;
 
     if (rr->deadline == 0) {
         return timeout;
@@ -858,7 +899,7 @@ ngx_http_revoca_redis_read_handler(ngx_event_t *rev)
                 continue;
             }
 
-            rr->replies[rr->ngot++] = r;
+            ngx_http_revoca_redis_replies(rr)[rr->ngot++] = r;
         }
 
         if (!conn->stream && rr->ngot == rr->nreplies) {
@@ -900,7 +941,7 @@ ngx_http_revoca_redis_transient(ngx_http_revoca_redis_req_t *rr)
     srv = rr->rmcf->servers->elts;
 
     for (i = 0; i < rr->ngot; i++) {
-        r = rr->replies[i];
+        r = ngx_http_revoca_redis_replies(rr)[i];
 
         if (r->type != REDIS_REPLY_ERROR) {
             continue;
@@ -969,8 +1010,8 @@ ngx_http_revoca_redis_done(ngx_http_revoca_redis_conn_t *conn, ngx_int_t rc)
 
     if (rc != NGX_OK || retry) {
         for (i = 0; i < rr->ngot; i++) {
-            freeReplyObject(rr->replies[i]);
-            rr->replies[i] = NULL;
+            freeReplyObject(ngx_http_revoca_redis_replies(rr)[i]);
+            ngx_http_revoca_redis_replies(rr)[i] = NULL;
         }
 
         rr->ngot = 0;
@@ -1208,9 +1249,9 @@ ngx_http_revoca_redis_cleanup(void *data)
     }
 
     for (i = 0; i < rr->ngot; i++) {
-        if (rr->replies[i]) {
-            freeReplyObject(rr->replies[i]);
-            rr->replies[i] = NULL;
+        if (ngx_http_revoca_redis_replies(rr)[i]) {
+            freeReplyObject(ngx_http_revoca_redis_replies(rr)[i]);
+            ngx_http_revoca_redis_replies(rr)[i] = NULL;
         }
     }
 

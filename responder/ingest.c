@@ -7,7 +7,11 @@
 #include <string.h>
 
 #include "event.h"
+#include "issued.h"
+#include "issuer.h"
+#include "policy.h"
 #include "serial.h"
+#include "shard.h"
 
 static void ingest_err(struct ocsp_ingest_error *err, size_t i,
                        const char *field, const char *reason)
@@ -16,7 +20,8 @@ static void ingest_err(struct ocsp_ingest_error *err, size_t i,
         snprintf(err->field, sizeof err->field, "events[%zu]", i);
     else
         snprintf(err->field, sizeof err->field, "events[%zu].%s", i, field);
-    snprintf(err->reason, sizeof err->reason, "%s", reason);
+    snprintf(err->reason, sizeof err->reason, "%.*s",
+             (int)(sizeof err->reason - 1), reason);
 }
 
 static void ingest_event_free(Revoca__Event *ev)
@@ -76,8 +81,9 @@ static int ingest_time(const json_t *o, const char *name, long long *out)
 }
 
 static const char *const ingest_known[] = {
-    "kind",      "id",    "issuer", "serial",          "time", "not_before",
-    "not_after", "shard", "reason", "invalidity_date", "wait", NULL};
+    "kind",       "id",          "issuer", "serial", "time",
+    "not_before", "not_after",   "shard",  "reason", "invalidity_date",
+    "wait",       "certificate", NULL};
 
 static Revoca__Event *ingest_one(const json_t *o, size_t i, long long now,
                                  int *wait, struct ocsp_ingest_error *err)
@@ -114,7 +120,13 @@ static Revoca__Event *ingest_one(const json_t *o, size_t i, long long now,
         ingest_err(err, i, "issuer", "missing or not a string");
         return NULL;
     }
-    if (serial == NULL) {
+    const json_t *cv = json_object_get(o, "certificate");
+    if (cv != NULL && (!json_is_string(cv) || strcmp(kind, "issue") != 0)) {
+        ingest_err(err, i, "certificate",
+                   "a PEM or base64 DER string, with kind \"issue\" only");
+        return NULL;
+    }
+    if (serial == NULL && (cv == NULL || json_object_get(o, "serial"))) {
         ingest_err(err, i, "serial", "missing or not a string");
         return NULL;
     }
@@ -130,9 +142,9 @@ static Revoca__Event *ingest_one(const json_t *o, size_t i, long long now,
     if (json_is_true(wv))
         *wait = 1;
 
-    char canon[OCSP_SERIAL_HEX_MAX + 1];
-    if (strlen(serial) > 3 * OCSP_SERIAL_HEX_MAX ||
-        ocsp_serial_from_hex(serial, canon) != 0) {
+    char canon[OCSP_SERIAL_HEX_MAX + 1] = "";
+    if (serial != NULL && (strlen(serial) > 3 * OCSP_SERIAL_HEX_MAX ||
+                           ocsp_serial_from_hex(serial, canon) != 0)) {
         ingest_err(err, i, "serial", "not a serial (hex, at most 20 octets)");
         return NULL;
     }
@@ -163,13 +175,63 @@ static Revoca__Event *ingest_one(const json_t *o, size_t i, long long now,
     }
     ev->id = strdup(idbuf);
     ev->issuer = strdup(issuer);
-    ev->serial = strdup(canon);
     ev->time = t;
-    if (ev->id == NULL || ev->issuer == NULL || ev->serial == NULL) {
+    if (ev->id == NULL || ev->issuer == NULL) {
         ingest_err(err, i, NULL, "out of memory");
         goto fail;
     }
-    if (strcmp(kind, "issue") == 0) {
+    if (strcmp(kind, "issue") == 0 && cv != NULL) {
+        /* What the certificate says is what the CLI's --cert takes: its
+         * serial, validity and DER (issued.h); that it is the issuer's,
+         * and its shard, are checked against the configuration
+         * (ocsp_ingest_check). */
+        const char *why = NULL;
+        char from_cert[OCSP_SERIAL_HEX_MAX + 1];
+        X509 *x;
+        if (json_object_get(o, "not_after") != NULL ||
+            json_object_get(o, "not_before") != NULL) {
+            ingest_err(err, i,
+                       json_object_get(o, "not_after") != NULL ? "not_after"
+                                                               : "not_before",
+                       "comes from the certificate; not given with it");
+            goto fail;
+        }
+        x = ocsp_cert_parse((const unsigned char *)json_string_value(cv),
+                            json_string_length(cv));
+        if (x == NULL) {
+            ingest_err(err, i, "certificate",
+                       "not a PEM or base64 DER certificate");
+            goto fail;
+        }
+        ev->issued = calloc(1, sizeof *ev->issued);
+        if (ev->issued == NULL) {
+            X509_free(x);
+            goto oom;
+        }
+        ev->kind_case = REVOCA__EVENT__KIND_ISSUED;
+        revoca__issued__init(ev->issued);
+        int rc = ocsp_issued_from_cert(x, from_cert, ev->issued, &why);
+        X509_free(x);
+        if (rc != 0) {
+            ingest_err(err, i, "certificate", why);
+            goto fail;
+        }
+        if (canon[0] != '\0' && strcmp(canon, from_cert) != 0) {
+            ingest_err(err, i, "serial", "not the certificate's serial");
+            goto fail;
+        }
+        snprintf(canon, sizeof canon, "%s", from_cert);
+        const json_t *sh = json_object_get(o, "shard");
+        if (sh != NULL) {
+            if (!json_is_integer(sh) || json_integer_value(sh) < 0 ||
+                json_integer_value(sh) > 0xffffffffLL) {
+                ingest_err(err, i, "shard", "not a shard number");
+                goto fail;
+            }
+            ev->issued->has_shard = 1;
+            ev->issued->shard = (uint32_t)json_integer_value(sh);
+        }
+    } else if (strcmp(kind, "issue") == 0) {
         int a = ingest_time(o, "not_after", &na);
         int b = ingest_time(o, "not_before", &nb);
         if (a <= 0) {
@@ -190,6 +252,11 @@ static Revoca__Event *ingest_one(const json_t *o, size_t i, long long now,
         revoca__issued__init(ev->issued);
         ev->issued->not_before = nb;
         ev->issued->not_after = na;
+        const char *late = ocsp_issued_refuses_new(ev->issued, now);
+        if (late != NULL) {
+            ingest_err(err, i, "not_after", late);
+            goto fail;
+        }
         const json_t *sh = json_object_get(o, "shard");
         if (sh != NULL) {
             if (!json_is_integer(sh) || json_integer_value(sh) < 0 ||
@@ -247,6 +314,9 @@ static Revoca__Event *ingest_one(const json_t *o, size_t i, long long now,
         ingest_err(err, i, "kind", "not one of issue, revoke, hold, release");
         goto fail;
     }
+    ev->serial = strdup(canon);
+    if (ev->serial == NULL)
+        goto oom;
     /* The rules the signer applies (event.h), before anything is written. */
     const char *why = ocsp_event_check(ev);
     if (why != NULL) {
@@ -446,15 +516,56 @@ oom:
     return -1;
 }
 
-int ocsp_ingest_check_issuers(const ocsp_config_t *cf,
-                              const struct ocsp_ingest_batch *b,
-                              struct ocsp_ingest_error *err)
+int ocsp_ingest_check(const ocsp_registry_t *reg, struct ocsp_ingest_batch *b,
+                      struct ocsp_ingest_error *err)
 {
     for (size_t i = 0; i < b->n; i++) {
-        if (ocsp_config_issuer(cf, b->ev[i]->issuer) == NULL) {
+        Revoca__Event *ev = b->ev[i];
+        const ocsp_issuer_t *iss = ocsp_registry_by_name(reg, ev->issuer);
+        const char *why;
+        if (iss == NULL) {
             ingest_err(err, i, "issuer", "not an issuer of this Revoca");
             return -1;
         }
+        /* The issuer's profile (policy.h), as the CLI judges it. */
+        why = ocsp_profile_refuses(iss->conf->profile, ev);
+        if (why != NULL) {
+            ingest_err(err, i,
+                       ev->kind_case == REVOCA__EVENT__KIND_REVOKED ? "reason"
+                                                                    : "kind",
+                       why);
+            return -1;
+        }
+        if (ev->kind_case != REVOCA__EVENT__KIND_ISSUED)
+            continue;
+        Revoca__Issued *is = ev->issued;
+        unsigned requested = is->has_shard ? is->shard : OCSP_SHARD_ANY;
+        if (is->has_shard && is->shard >= iss->conf->shards) {
+            ingest_err(err, i, "shard", "not below the issuer's shard count");
+            return -1;
+        }
+        if (!is->has_cert_der || is->cert_der.len == 0)
+            continue;
+        const unsigned char *p = is->cert_der.data;
+        X509 *x = d2i_X509(NULL, &p, (long)is->cert_der.len);
+        if (x == NULL || p != is->cert_der.data + is->cert_der.len ||
+            ocsp_cert_issued_by(x, iss->cert) != 0) {
+            X509_free(x);
+            ingest_err(err, i, "certificate",
+                       "not a certificate issued by this issuer's CA");
+            return -1;
+        }
+        /* Its CRL clients read the CRL its distribution point names: the
+         * shard is that one, never a guess (shard.h). */
+        ocsp_shard_t sr;
+        int rc = ocsp_shard_from_cert(iss->conf, x, requested, &sr);
+        X509_free(x);
+        if (rc != 0) {
+            ingest_err(err, i, "certificate", sr.err);
+            return -1;
+        }
+        is->has_shard = sr.shard != OCSP_SHARD_ANY;
+        is->shard = is->has_shard ? sr.shard : 0;
     }
     return 0;
 }

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "issuer.h"
 #include "revocation.pb-c.h"
 
 #define OCSP_INGEST_BODY_MAX (8 * 1024 * 1024) /* bytes */
@@ -47,12 +48,16 @@ int ocsp_ingest_parse_pb(const unsigned char *buf, size_t len,
                          struct ocsp_ingest_error *err);
 
 /*
- * Whether every event of B names an issuer configured in CF: 0, or -1 with
- * ERR naming events[i].issuer.
+ * The checks that need the configuration, as the CLI makes them: every
+ * event of B names an issuer of REG, its profile allows it (policy.h),
+ * a shard is below the issuer's count, and an issue carrying a certificate
+ * (the "certificate" member, or cert_der of a protobuf Event) is signed by
+ * the issuer's CA, its shard then derived from its CRL distribution point
+ * (shard.h) and set in the event.  0, or -1 with ERR naming events[i] and
+ * the field.
  */
-int ocsp_ingest_check_issuers(const ocsp_config_t *cf,
-                              const struct ocsp_ingest_batch *b,
-                              struct ocsp_ingest_error *err);
+int ocsp_ingest_check(const ocsp_registry_t *reg, struct ocsp_ingest_batch *b,
+                      struct ocsp_ingest_error *err);
 
 /*
  * Stamps every event of B with Origin via "ingest" and PRINCIPAL (the

@@ -8,6 +8,7 @@ Inputs of crashes found are added beside the seeds as crash-* files (kept
 forever: fuzz.replay.NAME replays them); this script leaves those alone.
 """
 import hashlib
+import json
 import os
 import struct
 
@@ -269,6 +270,44 @@ def ingests():
     yield "array", "[" + ev % ("hold", "") + "," + ev % ("release", "") + "]"
     yield "events", '{"wait":true,"events":[' + ev % ("hold", "") + "]}"
     yield "bad-reason", ev % ("revoke", ',"reason":"certificateHold"')
+    yield "certificate", ('{"kind":"issue","issuer":"ca-1","certificate":%s}'
+                          % json.dumps(pem(certificate())))
+
+
+# A certificate by hand (RFC 5280 4.1): P-256's generator as the key (a
+# valid point, no private key anyone holds), a signature of no one.
+P256_G = bytes.fromhex(
+    "046b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296"
+    "4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5")
+ECDSA_SHA256 = seq(tlv(0x06, bytes.fromhex("2a8648ce3d040302")))
+
+
+def certificate(serial=0x1f2e):
+    spki = seq(seq(tlv(0x06, bytes.fromhex("2a8648ce3d0201")),
+                   tlv(0x06, bytes.fromhex("2a8648ce3d030107"))),
+               tlv(0x03, b"\x00" + P256_G))
+    validity = seq(tlv(0x17, b"231114221320Z"), tlv(0x17, b"231115221320Z"))
+    tbs = seq(tlv(0xa0, integer(2)), integer(serial), ECDSA_SHA256, NAME,
+              validity, NAME, spki)
+    return seq(tbs, ECDSA_SHA256,
+               tlv(0x03, b"\x00" + seq(integer(1), integer(1))))
+
+
+def pem(der):
+    import base64
+    b = base64.b64encode(der).decode()
+    return ("-----BEGIN CERTIFICATE-----\n" +
+            "".join(b[i:i + 64] + "\n" for i in range(0, len(b), 64)) +
+            "-----END CERTIFICATE-----\n")
+
+
+def certs():
+    import base64
+    der = certificate()
+    yield "der", der
+    yield "pem", pem(der)
+    yield "base64", base64.b64encode(der)
+    yield "zero-serial", certificate(0)
 
 
 def write(name, seeds):
@@ -294,3 +333,4 @@ if __name__ == "__main__":
     write("fuzz_der", ders())
     write("fuzz_stored", storeds())
     write("fuzz_ingest_json", ingests())
+    write("fuzz_cert_parse", certs())

@@ -393,7 +393,7 @@ def documented_acls():
 def test_docs_give_an_acl_per_component():
     acls = documented_acls()
     assert set(acls) == {"revoca-signer", "revoca-crlgen", "revoca-cli",
-                         "revoca-nginx", "revoca-audit"}
+                         "revoca-nginx", "revoca-audit", "revoca-ingest"}
     for user, rules in acls.items():
         # least privilege: nothing until granted, no pub/sub, no key but
         # the ones listed
@@ -507,6 +507,11 @@ def test_components_work_under_their_documented_acls(make_stack, tls_pki):
     # the responder only reads
     ("revoca-nginx", ["SET", "revoca:ocsp:demo:01", "x"]),
     ("revoca-nginx", ["GET", "revoca:crlnumber:demo"]),
+    # the ingest appends events, never reads the stream nor writes a
+    # response
+    ("revoca-ingest", ["SET", "revoca:ocsp:demo:01", "x"]),
+    ("revoca-ingest", ["XRANGE", "revoca:events", "-", "+"]),
+    ("revoca-ingest", ["XTRIM", "revoca:events", "MAXLEN", "0"]),
     # the audit chain reads the stream; it never appends to it or signs
     ("revoca-audit", ["XADD", "revoca:events", "*", "e", "x"]),
     ("revoca-audit", ["SET", "revoca:ocsp:demo:01", "x"]),

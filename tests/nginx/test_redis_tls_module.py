@@ -265,3 +265,34 @@ def test_silent_server_times_out_the_handshake(tmp_path, pki_dir, tls_pki,
             c.close()
         lsock.close()
         s.close()
+
+
+def test_ingest_as_the_documented_acl_user(make_stack, make_nginx, tls_pki,
+                                           tmp_path):
+    """An ingest location under revoca-ingest (docs/redis.md): events
+    written (XADD) and waited for (GET of the records), OCSP still
+    answered and the subscription up, nothing refused (ACL LOG empty)."""
+    from test_ingest import Ingest, pem
+    s = make_stack()
+    admin = s.r()
+    admin.execute_command("ACL", "SETUSER", "revoca-ingest", ">pw-ingest",
+                          *documented_acls()["revoca-ingest"])
+    admin.execute_command("ACL", "LOG", "RESET")
+    conf = s.conf_as("ingest", tls_conf(tls_pki) +
+                     'user = "revoca-ingest"; password = "pw-ingest"; ')
+    n = admin.xlen("revoca:events")
+    ing = Ingest(s, make_nginx, tmp_path,
+                 http="revoca_config %s; revoca_cache_zone 1m;" % conf)
+    st, _, body = ing.post([{"kind": "revoke", "issuer": "demo",
+                             "serial": s.serial_of(s.path("good.pem")),
+                             "reason": "superseded"}, {
+                            "kind": "issue", "issuer": "demo",
+                            "certificate": pem(s.path("unissued.pem"))}],
+                           path="/ingest?wait=1")
+    assert (st, body) == (200, {"accepted": 2, "signed": True})
+    assert admin.xlen("revoca:events") == n + 2
+    assert ing.ocsp(s.path("good.pem")) == "revoked"
+    plain = type("Plain", (), {"port": ing.plain})
+    wait_for(lambda: metrics(plain)["revoca_invalidation_connected"] == 2,
+             what="the subscriptions as revoca-ingest")
+    assert admin.execute_command("ACL", "LOG") == []

@@ -246,6 +246,24 @@ def test_json_single_and_batch_answered_by_ocsp(stack, ing):
                       outcome="accepted") == 3
     assert ing.metric("revoca_ingest_events_total", client="ca-front",
                       outcome="accepted") == 4
+    # what the operator sees of it: the history names the client (issue
+    # 14 section 1) and the inventory the certificate's subject, taken
+    # from the certificate the client sent (section 5)
+    serial = stack.serial_of(revoked)
+    h = json.loads(stack.cli("status", "--issuer", "demo", "--serial",
+                             serial, "--json").stdout)["history"]
+    assert [e["kind"] for e in h] == ["issued", "revoked"]
+    for e in h:
+        assert e["origin"]["via"] == "ingest"
+        assert ("sha256:" + ing.tls.sha256("ca-front")) in \
+            e["origin"]["principal"]
+    inv = {r["serial"]: r for r in json.loads(stack.cli(
+        "inventory", "--issuer", "demo", "--format", "json").stdout)}
+    subject = x509.load_pem_x509_certificate(
+        open(revoked, "rb").read()).subject.rfc4514_string()
+    assert inv[serial]["subject"] == subject
+    assert inv[serial]["status"] == "revoked"
+    assert inv["abcde"]["subject"] is None
 
 
 def pb_string(field, s):

@@ -46,12 +46,19 @@ static const struct {
     {"release", "release --issuer N (--serial HEX | --cert FILE) [--time TIME] "
                 "[--wait]\n"},
     {"status", "status  --issuer N (--serial HEX | --cert FILE)\n"},
-    {"import", "import  --issuer N (--openssl-index FILE | --certs PATH...)\n"
-               "          [--progress S]\n"
-               "  import  --issuer N --crl FILE|URL [--follow [--interval S]] "
-               "[--strict]\n          [--ca-file FILE]\n"
-               "  import  --issuer N --cfssl-db FILE [--follow [--interval "
-               "S]]\n"},
+    {"import",
+     "import  --issuer N --openssl-index FILE [--follow [--interval S]]\n"
+     "          [--strict] [--wait [--wait-timeout S]] [--progress S]\n"
+     "  import  --issuer N --certs PATH... [--wait [--wait-timeout S]]\n"
+     "          [--progress "
+     "S]\n"
+     "  import  --issuer N --crl FILE|URL [--follow [--interval S]] "
+     "[--strict]\n          [--ca-file FILE] [--wait [--wait-timeout S]]\n"
+     "  import  --issuer N --cfssl-db FILE [--follow [--interval S]]\n"
+     "          [--wait [--wait-timeout S]]\n"
+     "          (--follow: until SIGTERM; --wait: until signed, exit 3 "
+     "after\n          --wait-timeout, default 600 s; a bad row is skipped, "
+     "--strict:\n          nothing is sent)\n"},
     {"resign", "resign  --issuer N (--all | --serial HEX | --status) "
                "[--rate N]\n"},
     {"health", "health  [--format table|json] [--max-lag N] "

@@ -903,7 +903,9 @@ static int import_round(import_t *im, X509 *ca, int argc, char **argv,
         char meta[sizeof(im->meta)];
         snprintf(meta, sizeof(meta), "%lld %s", rd.size, rd.sha);
         if (strcmp(meta, im->meta) == 0) {
-            status = 0; /* as sent last */
+            /* as sent last: not compared row by row */
+            printf("index issuer=%s unchanged rows=%zu\n", im->ic->name, rs.n);
+            status = 0;
             goto done;
         }
         if (index_diff(im, &rs) != 0) {
@@ -926,6 +928,17 @@ static int import_round(import_t *im, X509 *ca, int argc, char **argv,
         im->meta[0] = '\0'; /* read again next time */
         goto done;
     }
+    /* each change as soon as it is in the stream (--follow) */
+    if (im->follow && im->nsent <= IMPORT_REPORT_MAX) {
+        for (k = 0; k < rs.n; k++) {
+            if (rs.rows[k].send && k < pg.rows) {
+                printf("index issuer=%s line=%zu serial=%s change=%s\n",
+                       im->ic->name, rs.rows[k].lineno, rs.rows[k].serial,
+                       rs.rows[k].what != NULL ? rs.rows[k].what : "issued");
+            }
+        }
+    }
+    fflush(stdout);
     if (im->nevents > 0) {
         char what[96];
         snprintf(what, sizeof(what), "import: %zu events", im->nevents);
@@ -943,15 +956,6 @@ static int import_round(import_t *im, X509 *ca, int argc, char **argv,
         }
     }
     progress_end(&pg);
-    if (im->follow && im->nsent <= IMPORT_REPORT_MAX) {
-        for (k = 0; k < rs.n; k++) {
-            if (rs.rows[k].send && k < pg.rows) {
-                printf("index issuer=%s line=%zu serial=%s change=%s\n",
-                       im->ic->name, rs.rows[k].lineno, rs.rows[k].serial,
-                       rs.rows[k].what != NULL ? rs.rows[k].what : "issued");
-            }
-        }
-    }
     ms = ocsp_now_ms() - t0;
     printf("imported issuer=%s certificates=%zu events=%zu released=%zu "
            "skipped=%zu",

@@ -100,7 +100,7 @@ FIRST=$(grep '^imported ' "$TMP/follow.log" | tail -1)
 kill -TERM "$FOLLOW_PID"; wait "$FOLLOW_PID" || true
 T6=$(now)
 follow_start
-until grep -c 'following' "$TMP/follow.log" | grep -q 2; do sleep 0.02; done
+until grep -q 'unchanged rows=' "$TMP/follow.log"; do sleep 0.02; done
 T7=$(now)
 # one row revoked, in place, as openssl ca -revoke writes it (by rename)
 awk 'NR == 2 { sub(/^V\t301231235959Z\t\t/, "R\t301231235959Z\t260203040506Z,superseded\t") } { print }' \
@@ -120,6 +120,6 @@ echo "rows=$N events=$EVENTS responses_stored=$STORED"
 echo "import --wait:      $(printf %.1f "$IMPORT_S") s, $(rate "$N" "$IMPORT_S") rows/s signed (until every response was in Redis)"
 echo "import (send only): $(printf %.1f "$SEND_S") s, $(rate "$N" "$SEND_S") rows/s sent ($OUT2)"
 echo "follow first round: $(printf %.1f "$(echo "$T5 - $T4" | bc)") s, $(rate "$N" "$T5 - $T4") rows/s ($FIRST)"
-echo "follow restart, index unchanged: $(printf %.2f "$(echo "$T7 - $T6" | bc)") s to following"
+echo "follow restart, index unchanged: $(printf %.2f "$(echo "$T7 - $T6" | bc)") s until it said so (read and digest compared, no row sent)"
 echo "one row revoked in $N: reported after $(printf %.3f "$(echo "$T9 - $T8" | bc)") s, signed after $(printf %.3f "$(echo "$T10 - $T8" | bc)") s"
 echo "  $CHANGE"

@@ -731,7 +731,9 @@ static int send_rows(import_t *im, rows_t *rs, progress_t *pg)
     }
     hset[0] = "HSET";
     hset[1] = im->state_key;
-    while (i < rs->n || (tx && im->meta[0] != '\0')) {
+    int meta_sent = !tx; /* --follow: the index's META is yet to go */
+
+    while (i < rs->n || !meta_sent) {
         static const char *multi[] = {"MULTI"}, *exec[] = {"EXEC"};
 
         if (tx && ocsp_rconn_append(&cli->redis, 1, multi, NULL) != 0) {
@@ -767,7 +769,7 @@ static int send_rows(import_t *im, rows_t *rs, progress_t *pg)
                 hset[2 + 2 * nset] = IMPORT_META;
                 hset[3 + 2 * nset] = im->meta;
                 nset++;
-                im->meta[0] = '\0';
+                meta_sent = 1;
             }
             if ((nset > 0 && ocsp_rconn_append(&cli->redis, (int)(2 + 2 * nset),
                                                hset, NULL) != 0) ||

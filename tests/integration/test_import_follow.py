@@ -8,6 +8,7 @@ ocsp`).  The follower is stopped (SIGTERM) and killed (SIGKILL) between
 steps and must send, once restarted, exactly what changed meanwhile.
 """
 import datetime
+import hashlib
 import os
 import shutil
 import signal
@@ -262,6 +263,20 @@ def test_follow_rewrite_truncate_partial_rename(stack):
         assert stream_len(stack) == 9  # issued, release
         wait_for(lambda: stack.stored("b") is not None and
                  stack.stored("b")["status"] == "good", what="0b good")
+        assert d.stop(signal.SIGTERM) == 0
+        # the state records the index as sent: its size and SHA-256
+        data = open(idx, "rb").read()
+        keys = stack.r().keys("revoca:import:demo:index:*")
+        assert len(keys) == 1
+        assert stack.r().hget(keys[0], "@file") == (
+            "%d %s" % (len(data), hashlib.sha256(data).hexdigest())).encode()
+        assert stack.r().hget(keys[0], "b") is not None
+        # restarted on the same index: nothing compared row by row or sent
+        n = stream_len(stack)
+        d = follow(stack, idx, 2, "demo")
+        wait_for(lambda: "index issuer=demo unchanged rows=3" in d.output(),
+                 what="unchanged index said")
+        assert changes(d) == [] and stream_len(stack) == n
         assert d.stop(signal.SIGTERM) == 0
     finally:
         if d.alive():

@@ -49,12 +49,18 @@ static const struct {
                 "[--wait]\n"},
     {"status", "status  --issuer N (--serial HEX | --cert FILE) [--json]\n"
                "          (the record, the stored response, the history)\n"},
-    {"import", "import  --issuer N (--openssl-index FILE | --certs PATH...)\n"
-               "          [--progress S]\n"
-               "  import  --issuer N --crl FILE|URL [--follow [--interval S]] "
-               "[--strict]\n          [--ca-file FILE]\n"
-               "  import  --issuer N --cfssl-db FILE [--follow [--interval "
-               "S]]\n"},
+    {"import",
+     "import  --issuer N --openssl-index FILE [--follow [--interval S]]\n"
+     "          [--strict] [--wait [--wait-timeout S]] [--progress S]\n"
+     "  import  --issuer N --certs PATH... [--wait [--wait-timeout S]]\n"
+     "          [--progress S]\n"
+     "  import  --issuer N --crl FILE|URL [--follow [--interval S]] "
+     "[--strict]\n          [--ca-file FILE] [--wait [--wait-timeout S]]\n"
+     "  import  --issuer N --cfssl-db FILE [--follow [--interval S]]\n"
+     "          [--wait [--wait-timeout S]]\n"
+     "          (--follow: until SIGTERM; --wait: until signed, exit 3 "
+     "after\n          --wait-timeout, default 600 s; a bad row is skipped, "
+     "--strict:\n          nothing is sent)\n"},
     {"inventory",
      "inventory --issuer N [--status S[,S...]]... [--expiring-within D]\n"
      "          [--format table|csv|json]\n"},
@@ -376,13 +382,95 @@ int cli_wait_replicas(cli_t *cli, const char *what)
     return 0;
 }
 
+/* A stream entry ID ("MS-SEQ") as two numbers.  0, or -1. */
+static int entry_id_parse(const char *s, size_t len, int64_t id[2])
+{
+    const char *dash = memchr(s, '-', len);
+
+    return dash != NULL &&
+                   ocsp_parse_int64(s, (size_t)(dash - s), 0, &id[0]) == 0 &&
+                   ocsp_parse_int64(dash + 1, len - (size_t)(dash - s) - 1, 0,
+                                    &id[1]) == 0
+               ? 0
+               : -1;
+}
+
+static int entry_cmp(const int64_t a[2], const int64_t b[2])
+{
+    return a[0] != b[0] ? (a[0] < b[0] ? -1 : 1)
+                        : (a[1] != b[1] ? (a[1] < b[1] ? -1 : 1) : 0);
+}
+
+/* Notes R if it is an XADD's reply (an entry ID); an EXEC's reply is
+ * looked into.  The first error reply, in it or R, into *err (borrowed). */
+static void note_reply(cli_sent_t *sent, const redisReply *r,
+                       const redisReply **err)
+{
+    int64_t id[2];
+
+    if (r->type == REDIS_REPLY_ERROR) {
+        if (*err == NULL) {
+            *err = r;
+        }
+    } else if (r->type == REDIS_REPLY_ARRAY) {
+        for (size_t i = 0; i < r->elements; i++) {
+            if (r->element[i]->type != REDIS_REPLY_ARRAY) {
+                note_reply(sent, r->element[i], err);
+            }
+        }
+    } else if (r->type == REDIS_REPLY_STRING &&
+               entry_id_parse(r->str, r->len, id) == 0) {
+        if (sent->events == 0) {
+            memcpy(sent->first, id, sizeof(id));
+        }
+        memcpy(sent->last, id, sizeof(id));
+        sent->events++;
+    }
+}
+
 int cli_read_replies(cli_t *cli)
 {
-    if (ocsp_rconn_skip(&cli->redis, ocsp_rconn_pending(&cli->redis)) != 0) {
-        cli_err("redis: %s", cli->redis.err);
-        return -1;
+    cli_sent_t *sent = &cli->sent;
+    size_t n = ocsp_rconn_pending(&cli->redis), before = sent->events;
+    int failed = 0;
+
+    while (n-- > 0) {
+        redisReply *r = ocsp_rconn_reply(&cli->redis);
+        const redisReply *err = NULL;
+
+        if (r == NULL) {
+            cli_err("redis: %s", cli->redis.err);
+            return -1;
+        }
+        note_reply(sent, r, &err);
+        if (err != NULL && !failed) {
+            cli_err("redis: %.*s", (int)(err->len > 200 ? 200 : err->len),
+                    err->str);
+            failed = 1;
+        }
+        freeReplyObject(r);
     }
-    return 0;
+    if (sent->events > before) {
+        if (sent->nmarks == sent->cap) {
+            size_t cap = sent->cap ? sent->cap * 2 : 64;
+            cli_mark_t *m = realloc(sent->marks, cap * sizeof(*m));
+            if (m == NULL) {
+                cli_err("out of memory");
+                return -1;
+            }
+            sent->marks = m;
+            sent->cap = cap;
+        }
+        memcpy(sent->marks[sent->nmarks].id, sent->last, sizeof(sent->last));
+        sent->marks[sent->nmarks++].events = sent->events;
+    }
+    return failed ? -1 : 0;
+}
+
+void cli_sent_reset(cli_t *cli)
+{
+    cli->sent.events = 0;
+    cli->sent.nmarks = 0;
 }
 
 /* Options shared by the per-certificate commands. */
@@ -499,23 +587,9 @@ const ocsp_issuer_conf_t *cli_issuer(cli_t *cli, const char *name, X509 **ca)
     return ic;
 }
 
-/* A stream entry ID ("MS-SEQ") as two numbers.  0, or -1. */
-static int entry_id_parse(const char *s, size_t len, int64_t id[2])
-{
-    const char *dash = memchr(s, '-', len);
-
-    return dash != NULL &&
-                   ocsp_parse_int64(s, (size_t)(dash - s), 0, &id[0]) == 0 &&
-                   ocsp_parse_int64(dash + 1, len - (size_t)(dash - s) - 1, 0,
-                                    &id[1]) == 0
-               ? 0
-               : -1;
-}
-
-/* 1 if the signer group was delivered ENTRY (its last-delivered-id is not
- * before it), 0 if not (or there is no such group yet); -1 on a failure,
- * -2 on an error reply (said). */
-static int entry_delivered(cli_t *cli, const int64_t entry[2])
+/* The signer group's last-delivered-id into LAST: 1, 0 if there is no
+ * such group yet; -1 on a failure, -2 on an error reply (said). */
+static int group_delivered(cli_t *cli, int64_t last[2])
 {
     const char *argv[] = {"XINFO", "GROUPS", cli->events_key};
     redisReply *r = ocsp_rconn_cmd(&cli->redis, 3, argv, NULL);
@@ -532,8 +606,7 @@ static int entry_delivered(cli_t *cli, const int64_t entry[2])
     }
     for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
         const redisReply *g = r->element[i];
-        const redisReply *name = NULL, *last = NULL;
-        int64_t id[2];
+        const redisReply *name = NULL, *ld = NULL;
 
         for (size_t k = 0; g->type == REDIS_REPLY_ARRAY && k + 1 < g->elements;
              k += 2) {
@@ -544,18 +617,29 @@ static int entry_delivered(cli_t *cli, const int64_t entry[2])
             if (strcmp(key->str, "name") == 0) {
                 name = g->element[k + 1];
             } else if (strcmp(key->str, "last-delivered-id") == 0) {
-                last = g->element[k + 1];
+                ld = g->element[k + 1];
             }
         }
-        if (name != NULL && last != NULL && name->type == REDIS_REPLY_STRING &&
+        if (name != NULL && ld != NULL && name->type == REDIS_REPLY_STRING &&
             strcmp(name->str, SIGNER_GROUP) == 0 &&
-            last->type == REDIS_REPLY_STRING &&
-            entry_id_parse(last->str, last->len, id) == 0) {
-            rv = id[0] > entry[0] || (id[0] == entry[0] && id[1] >= entry[1]);
+            ld->type == REDIS_REPLY_STRING &&
+            entry_id_parse(ld->str, ld->len, last) == 0) {
+            rv = 1;
         }
     }
     freeReplyObject(r);
     return rv;
+}
+
+/* 1 if the signer group was delivered ENTRY (its last-delivered-id is not
+ * before it), 0 if not (or there is no such group yet); -1 on a failure,
+ * -2 on an error reply (said). */
+static int entry_delivered(cli_t *cli, const int64_t entry[2])
+{
+    int64_t last[2];
+    int rv = group_delivered(cli, last);
+
+    return rv == 1 ? entry_cmp(last, entry) >= 0 : rv;
 }
 
 /*
@@ -593,6 +677,155 @@ static int entry_pending(cli_t *cli, const char *entry)
     }
     freeReplyObject(r);
     return rv;
+}
+
+/* The signer group's pending count, all of it (XPENDING's summary) into
+ * *n.  0, or -1 after a message. */
+static int group_pending(cli_t *cli, size_t *n)
+{
+    const char *argv[] = {"XPENDING", cli->events_key, SIGNER_GROUP};
+    redisReply *r = ocsp_rconn_cmd(&cli->redis, 3, argv, NULL);
+    int64_t v = 0;
+
+    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+        /* NOGROUP: no signer ever ran, nothing is pending */
+        int nogroup = r != NULL && strncmp(r->str, "NOGROUP", 7) == 0;
+        if (!nogroup) {
+            cli_err("redis: XPENDING: %s", r != NULL ? r->str : cli->redis.err);
+        }
+        freeReplyObject(r);
+        *n = 0;
+        return nogroup ? 0 : -1;
+    }
+    if (r->type == REDIS_REPLY_ARRAY && r->elements >= 1) {
+        (void)ocsp_reply_int64(r->element[0], 0, &v);
+    }
+    freeReplyObject(r);
+    *n = (size_t)v;
+    return 0;
+}
+
+int cli_sent_signed(cli_t *cli, size_t *n)
+{
+    const cli_sent_t *sent = &cli->sent;
+    int64_t last[2];
+    size_t delivered = 0, pending, lo = 0, hi = sent->nmarks;
+    int rv = group_delivered(cli, last);
+
+    *n = 0;
+    if (rv < 0) {
+        if (rv == -1) {
+            cli_err("redis: %s", cli->redis.err);
+        }
+        return -1;
+    }
+    if (rv == 0 || sent->events == 0) {
+        return 0;
+    }
+    /* the last mark at or before the group's last delivery */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (entry_cmp(sent->marks[mid].id, last) <= 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    delivered = lo > 0 ? sent->marks[lo - 1].events : 0;
+    if (group_pending(cli, &pending) != 0) {
+        return -1;
+    }
+    *n = delivered > pending ? delivered - pending : 0;
+    return 0;
+}
+
+/* 1 if none of cli->sent's entries is pending in the signer group and the
+ * group was delivered the last; 0 if not yet; -1 after a message. */
+static int sent_applied(cli_t *cli)
+{
+    char first[48], last[48];
+    const char *argv[] = {
+        "XPENDING", cli->events_key, SIGNER_GROUP, first, last, "1"};
+    redisReply *r;
+    int rv = entry_delivered(cli, cli->sent.last);
+
+    if (rv <= 0) {
+        if (rv == -1) {
+            cli_err("redis: %s", cli->redis.err);
+        }
+        return rv < 0 ? -1 : 0;
+    }
+    snprintf(first, sizeof(first), "%lld-%lld", (long long)cli->sent.first[0],
+             (long long)cli->sent.first[1]);
+    snprintf(last, sizeof(last), "%lld-%lld", (long long)cli->sent.last[0],
+             (long long)cli->sent.last[1]);
+    if ((r = ocsp_rconn_cmd(&cli->redis, 6, argv, NULL)) == NULL ||
+        r->type == REDIS_REPLY_ERROR) {
+        cli_err("redis: XPENDING: %s", r != NULL ? r->str : cli->redis.err);
+        freeReplyObject(r);
+        return -1;
+    }
+    rv = r->type == REDIS_REPLY_ARRAY && r->elements == 0;
+    freeReplyObject(r);
+    return rv;
+}
+
+int cli_wait_signed(cli_t *cli, long timeout_ms,
+                    void (*tick)(void *arg, size_t signed_n), void *arg)
+{
+    long deadline = ocsp_now_ms() + timeout_ms;
+    size_t n = 0;
+
+    if (cli->sent.events == 0) {
+        return 0;
+    }
+    for (;;) {
+        int rv = sent_applied(cli);
+
+        if (rv < 0) {
+            return CLI_EXIT_FAIL;
+        }
+        if (rv == 1) {
+            if (tick != NULL) {
+                tick(arg, cli->sent.events);
+            }
+            return 0;
+        }
+        if (cli_sent_signed(cli, &n) != 0) {
+            return CLI_EXIT_FAIL;
+        }
+        if (tick != NULL) {
+            tick(arg, n);
+        }
+        if (cli_follow_stopped()) {
+            cli_err("--wait: stopped with %zu of %zu events signed", n,
+                    cli->sent.events);
+            return CLI_EXIT_TIMEOUT;
+        }
+        if (ocsp_now_ms() >= deadline) {
+            cli_err("--wait: %zu of %zu events signed after %lds (is "
+                    "revoca-signer running?); the rest are in the stream and "
+                    "will be applied when it runs",
+                    n, cli->sent.events, timeout_ms / 1000);
+            return CLI_EXIT_TIMEOUT;
+        }
+        usleep(50 * 1000);
+    }
+}
+
+int cli_wait_timeout(const char *arg, int wait, long *ms)
+{
+    char *e;
+    long long v;
+
+    errno = 0;
+    v = strtoll(arg, &e, 10);
+    if (!wait || e == arg || *e != '\0' || errno != 0 || v < 1 || v > 86400) {
+        cli_err("--wait-timeout %s: seconds 1..86400, with --wait", arg);
+        return -1;
+    }
+    *ms = (long)v * 1000;
+    return 0;
 }
 
 /*
@@ -1401,5 +1634,6 @@ int main(int argc, char **argv)
     }
     ocsp_rconn_close(&cli.redis);
     ocsp_config_free(&cli.cf);
+    free(cli.sent.marks);
     return status;
 }

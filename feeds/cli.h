@@ -24,6 +24,22 @@
 #define CLI_EXIT_TIMEOUT 3
 #define CLI_EXIT_REPLICAS 4
 
+/* A point in what this process wrote: the stream entry of its EVENTS-th
+ * event (cli_read_replies() notes one per call). */
+typedef struct {
+    int64_t id[2];
+    size_t events;
+} cli_mark_t;
+
+/* The stream entries this process wrote since cli_sent_reset(): what
+ * cli_wait_signed() waits for. */
+typedef struct {
+    int64_t first[2], last[2];
+    size_t events;
+    cli_mark_t *marks; /* owned, ascending */
+    size_t nmarks, cap;
+} cli_sent_t;
+
 typedef struct {
     ocsp_config_t cf;
     ocsp_rconn_t redis;
@@ -36,6 +52,7 @@ typedef struct {
     char origin_via[OCSP_ORIGIN_VIA_MAX + 1];
     char origin_principal[OCSP_ORIGIN_PRINCIPAL_MAX + 1];
     char origin_source[OCSP_ORIGIN_SOURCE_MAX + 1];
+    cli_sent_t sent;
 } cli_t;
 
 /*
@@ -109,9 +126,42 @@ int cli_issued_from_cert(X509 *cert, char *serial, Revoca__Issued *is,
  * (rconn.h).  0, or -1 after printing why. */
 int cli_append_event(cli_t *cli, const Revoca__Event *ev);
 
-/* Sends the queued events and reads every pending reply.  0, or -1 after
- * printing why (the first error reply, or the connection's failure). */
+/* Sends the queued events and reads every pending reply, noting the
+ * stream entries of the XADDs among them (also inside an EXEC's reply) in
+ * cli->sent.  0, or -1 after printing why (the first error reply, or the
+ * connection's failure). */
 int cli_read_replies(cli_t *cli);
+
+/* Forgets the entries noted so far (cli->sent). */
+void cli_sent_reset(cli_t *cli);
+
+/*
+ * Signed so far of cli->sent's events: those the signer group was
+ * delivered less those it has not acknowledged yet (an estimate while it
+ * works: the group's pending count is all of the group's).  Nothing may be
+ * pending on the connection.  0 and *n, or -1.
+ */
+int cli_sent_signed(cli_t *cli, size_t *n);
+
+/*
+ * import --wait: waits until the signer has applied every event noted in
+ * cli->sent, the way issue --wait tells with redis.min_replica_acks: the
+ * signer group was delivered the last of them and none of them is pending
+ * there (the signer acknowledges an entry only once the transaction
+ * writing its record and responses committed, signer.c).  TIMEOUT_MS
+ * bounds it; TICK (may be NULL) is called with ARG and the count signed so
+ * far at every poll.  0; CLI_EXIT_TIMEOUT after a message saying how many
+ * were signed; CLI_EXIT_FAIL after a message.
+ */
+int cli_wait_signed(cli_t *cli, long timeout_ms,
+                    void (*tick)(void *arg, size_t signed_n), void *arg);
+
+/* --wait-timeout ARG: seconds 1..86400, only with --wait (WAIT), into
+ * *ms.  0, or -1 after a message naming the option. */
+int cli_wait_timeout(const char *arg, int wait, long *ms);
+
+/* The default bound of import --wait, seconds. */
+#define CLI_IMPORT_WAIT 600
 
 /*
  * After events were written (their replies read): waits until

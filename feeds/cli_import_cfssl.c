@@ -63,6 +63,8 @@ typedef struct {
     char aki[2 * EVP_MAX_MD_SIZE + 1]; /* issuer's SKI, lower-case hex */
     char state_key[OCSP_KEY_MAX];
     int connected;
+    int wait;                  /* --wait */
+    long wait_ms;              /* --wait-timeout */
     struct stat st_db, st_wal; /* as last read (--follow) */
     int have_st;
     size_t rows, other, bad, sent, unchanged; /* of the last round */
@@ -429,6 +431,7 @@ static int import_round(cfssl_import_t *im)
     long t0 = ocsp_now_ms();
 
     im->rows = im->other = im->bad = im->sent = im->unchanged = 0;
+    cli_sent_reset(im->cli);
     if (access(im->db, R_OK) != 0) {
         cli_err("%s: cannot read the CFSSL database: %s", im->db,
                 strerror(errno));
@@ -509,10 +512,15 @@ static int import_round(cfssl_import_t *im)
         status = rc > 0 ? rc : CLI_EXIT_FAIL;
         goto done;
     }
+    if (im->wait &&
+        (rc = cli_wait_signed(im->cli, im->wait_ms, NULL, NULL)) != 0) {
+        status = rc;
+        goto done;
+    }
     printf("cfssl issuer=%s certificates=%zu events=%zu unchanged=%zu "
-           "skipped=%zu other_issuers=%zu ms=%ld\n",
+           "skipped=%zu other_issuers=%zu%s ms=%ld\n",
            im->ic->name, im->rows, im->sent, im->unchanged, im->bad, im->other,
-           ocsp_now_ms() - t0);
+           im->wait ? " signed=all" : "", ocsp_now_ms() - t0);
     status = 0;
 
 done:
@@ -581,15 +589,18 @@ int cli_import_cfssl(cli_t *cli, int argc, char **argv)
         {"cfssl-db", required_argument, NULL, 'd'},
         {"follow", no_argument, NULL, 'f'},
         {"interval", required_argument, NULL, 'n'},
+        {"wait", no_argument, NULL, 'w'},
+        {"wait-timeout", required_argument, NULL, 't'},
         {NULL, 0, NULL, 0}};
     cfssl_import_t im;
-    const char *issuer = NULL, *interval = NULL;
+    const char *issuer = NULL, *interval = NULL, *wait_timeout = NULL;
     char *real = NULL;
     int c, follow = 0, status = CLI_EXIT_USAGE;
     int64_t every = CFSSL_INTERVAL;
 
     memset(&im, 0, sizeof(im));
     im.cli = cli;
+    im.wait_ms = CLI_IMPORT_WAIT * 1000L;
     optind = 1;
     while ((c = cli_getopt(argc, argv, longopts)) != -1) {
         switch (c) {
@@ -605,13 +616,23 @@ int cli_import_cfssl(cli_t *cli, int argc, char **argv)
         case 'n':
             interval = optarg;
             break;
+        case 'w':
+            im.wait = 1;
+            break;
+        case 't':
+            wait_timeout = optarg;
+            break;
         default:
             return CLI_EXIT_USAGE;
         }
     }
     if (issuer == NULL || im.db == NULL || optind != argc) {
         cli_err("import --issuer N --cfssl-db FILE [--follow [--interval "
-                "SECONDS]]");
+                "SECONDS]] [--wait [--wait-timeout S]]");
+        return CLI_EXIT_USAGE;
+    }
+    if (wait_timeout != NULL &&
+        cli_wait_timeout(wait_timeout, im.wait, &im.wait_ms) != 0) {
         return CLI_EXIT_USAGE;
     }
     if (interval != NULL &&

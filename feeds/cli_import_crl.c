@@ -566,6 +566,8 @@ typedef struct {
     const ocsp_issuer_conf_t *ic;
     X509 *ca;
     int strict, follow, connected;
+    int wait;     /* --wait */
+    long wait_ms; /* --wait-timeout */
     crl_src_t src;
     crl_seen_t seen;
     int64_t last_number;   /* the highest cRLNumber imported, -1: none */
@@ -649,6 +651,7 @@ static int import_crl(cli_t *cli, crl_import_t *im, const crl_buf_t *b)
     if (crl == NULL) {
         return CLI_EXIT_USAGE;
     }
+    cli_sent_reset(cli); /* --wait: for what this round sends */
     if (crl_verify(im->src.src, crl, im->ca, im->ic->name) != 0) {
         goto done;
     }
@@ -807,12 +810,19 @@ static int import_crl(cli_t *cli, crl_import_t *im, const crl_buf_t *b)
         im->seen.n = ndig;
         digests = NULL;
     }
+    if (im->wait) {
+        int rv = cli_wait_signed(cli, im->wait_ms, NULL, NULL);
+        if (rv != 0) {
+            status = rv;
+            goto done;
+        }
+    }
     {
         long ms = ocsp_now_ms() - t0;
         printf("crl issuer=%s number=%lld%s entries=%d events=%zu "
-               "unchanged=%zu skipped=%zu ms=%ld\n",
+               "unchanged=%zu skipped=%zu%s ms=%ld\n",
                im->ic->name, (long long)number, delta ? " delta" : "", n, sent,
-               unchanged, skipped, ms);
+               unchanged, skipped, im->wait ? " signed=all" : "", ms);
     }
     status = 0;
 
@@ -860,14 +870,17 @@ int cli_import_crl(cli_t *cli, int argc, char **argv)
         {"strict", no_argument, NULL, 's'},
         {"interval", required_argument, NULL, 'n'},
         {"ca-file", required_argument, NULL, 'a'},
+        {"wait", no_argument, NULL, 'w'},
+        {"wait-timeout", required_argument, NULL, 't'},
         {NULL, 0, NULL, 0}};
     crl_import_t im;
-    const char *issuer = NULL, *interval = NULL;
+    const char *issuer = NULL, *interval = NULL, *wait_timeout = NULL;
     int c, status = CLI_EXIT_USAGE;
     int64_t every = CRL_FOLLOW_INTERVAL;
 
     memset(&im, 0, sizeof(im));
     im.last_number = im.stored_number = -1;
+    im.wait_ms = CLI_IMPORT_WAIT * 1000L;
     optind = 1;
     while ((c = cli_getopt(argc, argv, longopts)) != -1) {
         switch (c) {
@@ -889,13 +902,24 @@ int cli_import_crl(cli_t *cli, int argc, char **argv)
         case 'a':
             im.src.ca_file = optarg;
             break;
+        case 'w':
+            im.wait = 1;
+            break;
+        case 't':
+            wait_timeout = optarg;
+            break;
         default:
             return CLI_EXIT_USAGE;
         }
     }
     if (issuer == NULL || im.src.src == NULL || optind != argc) {
         cli_err("import --issuer N --crl FILE|URL [--follow [--interval "
-                "SECONDS]] [--strict] [--ca-file FILE]");
+                "SECONDS]] [--strict] [--ca-file FILE] [--wait "
+                "[--wait-timeout S]]");
+        return CLI_EXIT_USAGE;
+    }
+    if (wait_timeout != NULL &&
+        cli_wait_timeout(wait_timeout, im.wait, &im.wait_ms) != 0) {
         return CLI_EXIT_USAGE;
     }
     if (interval != NULL &&

@@ -75,10 +75,16 @@ def test_bad_index_rejected_whole(stack, line, msg):
     with open(idx, "w") as f:
         f.write("V\t301231235959Z\t\t0A\tunknown\t/CN=ok\n")  # a good row first
         f.write(line)
-    p = stack.cli("import", "--issuer", "demo", "--openssl-index", idx, check=False)
+    p = stack.cli("import", "--issuer", "demo", "--openssl-index", idx,
+                  "--strict", check=False)
     assert p.returncode == 2
     assert "index.txt:2: " + msg in p.stderr
     assert stream_len(stack) == 0  # not even the good first row
+    # without --strict: named, skipped, the good row imported
+    p = stack.cli("import", "--issuer", "demo", "--openssl-index", idx)
+    assert "index.txt:2: " + msg in p.stderr and "(skipped)" in p.stderr
+    assert "certificates=1 events=1 released=0 skipped=1" in p.stdout
+    assert stream_len(stack) == 1
 
 
 def test_cabf_profile_refuses_hold_and_reasons(tmp_path, pki_dir):
@@ -96,7 +102,8 @@ def test_cabf_profile_refuses_hold_and_reasons(tmp_path, pki_dir):
         idx = os.path.join(s.tmp, "index.txt")
         with open(idx, "w") as f:
             f.write("R\t301231235959Z\t260101000000Z,certificateHold\t10\tunknown\t/CN=x\n")
-        p = s.cli("import", "--issuer", "pub", "--openssl-index", idx, check=False)
+        p = s.cli("import", "--issuer", "pub", "--openssl-index", idx,
+                  "--strict", check=False)
         assert p.returncode == 2 and "index.txt:1: certificateHold is not allowed" in p.stderr
         assert stream_len(s) == 0
     finally:

@@ -285,6 +285,24 @@ def test_import_then_follow_matches_cfssl(cfssl_stack):
             follower.stop()
 
 
+def test_wait_returns_once_signed_or_times_out(cfssl_stack):
+    """--wait: on return the response is signed; with the signer stopped,
+    exit 3 once --wait-timeout is out."""
+    s, ca = cfssl_stack
+    a = ca.issue()
+    p = s.cli("import", "--issuer", "cf", "--cfssl-db", ca.db, "--wait")
+    assert "events=1" in p.stdout and "signed=all" in p.stdout, p.stdout
+    assert s.stored(serial_hex(a), "cf") is not None  # no waiting
+    for d in s.signers:
+        assert d.stop(signal.SIGTERM) == 0
+    b = ca.issue()
+    p = s.cli("import", "--issuer", "cf", "--cfssl-db", ca.db, "--wait",
+              "--wait-timeout", "1", check=False)
+    assert p.returncode == 3, (p.returncode, p.stderr)
+    assert "--wait: 0 of 1 events signed after 1s" in p.stderr, p.stderr
+    assert s.stored(serial_hex(b), "cf") is None
+
+
 def test_other_ca_in_same_db_skipped(cfssl_stack, tmp_path):
     s, ca = cfssl_stack
     other = CfsslCA(os.path.join(str(tmp_path), "other"), ca.db,

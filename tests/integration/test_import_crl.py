@@ -223,6 +223,25 @@ def test_openssl_ca_crl_answers_match(ca_stack):
     assert after == before
 
 
+def test_wait_returns_once_signed_or_times_out(ca_stack):
+    """--wait: on return the revocations are signed; with the signer
+    stopped, exit 3 once --wait-timeout is out, the events in the stream."""
+    s, ca = ca_stack
+    a, b = ca.issue(), ca.issue()
+    ca.revoke(a, "-crl_reason", "keyCompromise")
+    p = import_crl(s, ca.gencrl("w.crl"), "--wait")
+    assert "signed=all" in p.stdout, p.stdout
+    st = s.stored(s.serial_of(a))  # no waiting: it is there
+    assert st is not None and st["status"] == "revoked"
+    for d in s.signers:
+        assert d.stop(signal.SIGTERM) == 0
+    ca.revoke(b, "-crl_reason", "superseded")
+    p = import_crl(s, ca.gencrl("w2.crl"), "--wait", "--wait-timeout", "1",
+                   check=False)
+    assert p.returncode == 3, (p.returncode, p.stderr)
+    assert "--wait: 0 of 2 events signed after 1s" in p.stderr, p.stderr
+
+
 def test_stranger_signed_or_foreign_crl_refused_nothing_written(ca_stack):
     s, ca = ca_stack
     leaf = ca.issue()

@@ -1,5 +1,6 @@
 """revoca import --openssl-index: progress without a terminal, bad rows named
-by line with nothing written, and a summary line."""
+by line and skipped (with --strict: nothing written), --wait, and a summary
+line."""
 import os
 
 from test_cli import stream_len
@@ -31,13 +32,29 @@ def test_progress_lines_without_terminal(stack):
     assert stream_len(stack) == 5500
 
 
-def test_bad_row_named_and_nothing_written(stack):
+def test_bad_row_strict_nothing_written(stack):
     idx = os.path.join(stack.tmp, "index.txt")
     write_index(idx, 3000, bad_at=2500)
-    p = stack.cli("import", "--issuer", "demo", "--openssl-index", idx, check=False)
+    with open(idx, "a") as f:
+        f.write("V\t301231235959Z\t\tZZ\tunknown\t/CN=bad serial\n")
+    p = stack.cli("import", "--issuer", "demo", "--openssl-index", idx,
+                  "--strict", check=False)
     assert p.returncode == 2
-    assert "index.txt:2500: status must be V, E or R" in p.stderr
+    # every bad row named, by file and line, before anything is sent
+    assert "index.txt:2500: status must be V, E or R\n" in p.stderr, p.stderr
+    assert "index.txt:3001: bad serial\n" in p.stderr, p.stderr
+    assert "2 bad rows, nothing sent (--strict)" in p.stderr
     assert stream_len(stack) == 0
+
+
+def test_bad_row_skipped_by_line(stack):
+    idx = os.path.join(stack.tmp, "index.txt")
+    write_index(idx, 3000, bad_at=2500)
+    p = stack.cli("import", "--issuer", "demo", "--openssl-index", idx)
+    assert "index.txt:2500: status must be V, E or R (skipped)" in p.stderr
+    assert "certificates=2999 events=3298 released=0 skipped=1" in p.stdout, \
+        p.stdout
+    assert stream_len(stack) == 3298
 
 
 def test_bad_progress_value(stack):

@@ -419,6 +419,21 @@ def test_components_work_under_their_documented_acls(make_stack, tls_pki):
                      prom], os.path.join(s.tmp, "signer-acl.log")).start()
     s.signers.append(signer)
     issue_revoke_publish(s, confs)
+    # import --wait (the signer group's state) and --follow (its state
+    # recorded with the events in one MULTI/EXEC)
+    idx = os.path.join(s.tmp, "index.txt")
+    with open(idx, "w") as f:
+        f.write("V\t301231235959Z\t\t0C\tunknown\t/CN=c\n")
+    p = s.cli("import", "--issuer", "demo", "--openssl-index", idx, "--wait",
+              conf=confs["cli"])
+    assert "signed=1" in p.stdout, p.stdout
+    follower = Daemon([os.path.join(BUILD, "feeds", "revoca"), "-c",
+                       confs["cli"], "import", "--issuer", "demo",
+                       "--openssl-index", idx, "--follow", "--wait"],
+                      os.path.join(s.tmp, "follow-acl.log")).start()
+    wait_for(lambda: "change=issued" in follower.output(), 60,
+             what="import --follow under the CLI's ACL")
+    assert follower.stop() == 0, follower.output()
     # the crlgen daemon too (lease, state, consumer group), for a few cycles
     gen = s.start_crlgen(conf=confs["crlgen"])
     s.cli("revoke", "--issuer", "demo", "--cert", s.path("good.pem"),

@@ -567,7 +567,8 @@ static int check_archive(audit_verify_t *v, const char *dir, X509 *cert,
     printf("archive: %llu segments, %llu entries verified, last=%s%s\n",
            (unsigned long long)v->ar_segments,
            (unsigned long long)v->ar_entries, v->ar_last,
-           have_key && ocsp_audit_id_cmp(v->ar_last, key_id) > 0
+           (n > 0 && !have_key) ||
+                   (have_key && ocsp_audit_id_cmp(v->ar_last, key_id) > 0)
                ? " (its last segment not yet committed: revoca-audit "
                  "commits it at its next start)"
                : "");

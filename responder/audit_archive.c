@@ -211,8 +211,11 @@ static int commit(audit_follow_t *a, ocsp_audit_seg_t *s)
     redisReply *er = NULL;
     int ncp = 0, hl, rc = -1, got, bound;
 
-    hargv = calloc(2 + s->cp.count - s->first_count + 1, sizeof(*hargv));
-    hlen = calloc(2 + s->cp.count - s->first_count + 1, sizeof(*hlen));
+    /* a record takes at least 1 + 4 + 3 + 4 + 32 bytes */
+    size_t most = 3 + s->len / 44;
+
+    hargv = calloc(most, sizeof(*hargv));
+    hlen = calloc(most, sizeof(*hlen));
     cps = calloc(CP_DEL_MAX + 2, sizeof(*cps));
     if (hargv == NULL || hlen == NULL || cps == NULL) {
         ocsp_rconn_fail(&a->conn, "out of memory");
@@ -226,12 +229,11 @@ static int commit(audit_follow_t *a, ocsp_audit_seg_t *s)
         hargv[nh] = s->prev_id;
         hlen[nh++] = strlen(s->prev_id);
     }
-    while ((got = ocsp_audit_seg_next(s, &rec)) == 1) {
-        if (rec.index < s->cp.count - s->first_count) {
-            hargv[nh] = rec.id;
-            hlen[nh++] = rec.idlen;
-        }
+    while ((got = ocsp_audit_seg_next(s, &rec)) == 1 && nh < most) {
+        hargv[nh] = rec.id;
+        hlen[nh++] = rec.idlen;
     }
+    nh--; /* the last entry's record stays: the stream goes on from it */
     if (got != 0) {
         stop_archiving(a, s->err, s->prev_id);
         rc = 0;
@@ -259,7 +261,7 @@ static int commit(audit_follow_t *a, ocsp_audit_seg_t *s)
         }
         if (ocsp_rconn_append(&a->conn, 1, m, NULL) != 0 ||
             ocsp_rconn_append(&a->conn, 3, sv, NULL) != 0 ||
-            (nh > 2 &&
+            (nh > 2 && nh < most &&
              (queued++, ocsp_rconn_append(&a->conn, (int)nh, hargv, hlen)) !=
                  0) ||
             (ncp > 0 &&
@@ -730,7 +732,9 @@ int audit_archive_pass(audit_follow_t *a)
     if (ar->stopped || !ar->resumed) {
         return 0;
     }
-    for (int i = 0; i < PASS_SEGMENTS && !*a->stop; i++) {
+    int i;
+
+    for (i = 0; i < PASS_SEGMENTS && !*a->stop; i++) {
         int rc = one_segment(a);
         if (rc < 0) {
             return -1;
@@ -742,6 +746,7 @@ int audit_archive_pass(audit_follow_t *a)
     if (!ar->stopped && ar->resumed && trim(a) != 0) {
         return -1;
     }
-    ar->next_ms = now + a->conf.archive_interval_ms;
+    /* more to archive: again after the next batch, not the interval */
+    ar->next_ms = i == PASS_SEGMENTS ? 0 : now + a->conf.archive_interval_ms;
     return 0;
 }

@@ -427,8 +427,8 @@ static long list_segments(const char *dir, char ***out)
             continue;
         }
         if (n == cap) {
-            char **nn = realloc(names, (size_t)(cap ? cap * 2 : 64) *
-                                           sizeof(*names));
+            char **nn =
+                realloc(names, (size_t)(cap ? cap * 2 : 64) * sizeof(*names));
             if (nn == NULL) {
                 break;
             }
@@ -477,8 +477,8 @@ static int check_segment(audit_verify_t *v, const char *dir, const char *name,
         printf("TAMPERED: segment %s: starts after entry %s (count %llu), "
                "but the archive before it ends at %s (count %llu): a segment "
                "is missing, reordered or rewritten\n",
-               path, s.prev_id, (unsigned long long)s.first_count,
-               v->ar_last, (unsigned long long)v->ar_count);
+               path, s.prev_id, (unsigned long long)s.first_count, v->ar_last,
+               (unsigned long long)v->ar_count);
         goto done;
     }
     while ((got = ocsp_audit_seg_next(&s, &rec)) == 1) {
@@ -487,17 +487,15 @@ static int check_segment(audit_verify_t *v, const char *dir, const char *name,
         printf("TAMPERED: segment %s: %s\n", path, s.err);
         goto done;
     }
-    if (ocsp_audit_seg_name(s.first_id, want) != 0 ||
-        strcmp(want, name) != 0) {
+    if (ocsp_audit_seg_name(s.first_id, want) != 0 || strcmp(want, name) != 0) {
         printf("TAMPERED: segment %s: its first entry is %s (it would be "
                "named %s: renamed or reordered)\n",
                path, s.first_id, want);
         goto done;
     }
     if (cert != NULL &&
-        (s.sig_len == 0 ||
-         audit_checkpoint_verify(cert, s.cp_text, s.cp_len, s.sig,
-                                 s.sig_len) != 0)) {
+        (s.sig_len == 0 || audit_checkpoint_verify(cert, s.cp_text, s.cp_len,
+                                                   s.sig, s.sig_len) != 0)) {
         printf("TAMPERED: segment %s (count=%llu last=%s): %s\n", path,
                (unsigned long long)s.cp.count, s.cp.last_id,
                s.sig_len == 0 ? "its checkpoint is not signed"
@@ -674,8 +672,8 @@ int cli_audit(cli_t *cli, int argc, char **argv)
         return CLI_EXIT_FAIL;
     }
     if (r->type == REDIS_REPLY_STRING) {
-        if (ocsp_audit_head_decode(r->str, r->len, &ar_count, ar_id,
-                                   ar_link) != 0) {
+        if (ocsp_audit_head_decode(r->str, r->len, &ar_count, ar_id, ar_link) !=
+            0) {
             freeReplyObject(r);
             printf("TAMPERED: %s: not COUNT ID LINK\n", ar_key);
             return CLI_EXIT_FAIL;
@@ -705,8 +703,7 @@ int cli_audit(cli_t *cli, int argc, char **argv)
         memcpy(v.ar_last, ar_id, sizeof(v.ar_last));
         memcpy(v.ar_link, ar_link, sizeof(v.ar_link));
         printf("archive: not checked (%s), entries up to %s archived\n",
-               since ? "--since" : "no audit.archive_dir nor --archive",
-               ar_id);
+               since ? "--since" : "no audit.archive_dir nor --archive", ar_id);
     }
     rc = verify(&v, since);
     if (rc != 0 || cert == NULL) {

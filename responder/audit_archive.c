@@ -239,8 +239,8 @@ static int commit(audit_follow_t *a, ocsp_audit_seg_t *s)
         rc = 0;
         goto done;
     }
-    hl = ocsp_audit_head_encode(s->cp.count, s->cp.last_id, s->cp.head,
-                                headbuf);
+    hl =
+        ocsp_audit_head_encode(s->cp.count, s->cp.last_id, s->cp.head, headbuf);
     id_next(s->cp.last_id, minid);
     bound = group_bound(a, minid);
     if (hl < 0 || bound < 0 ||
@@ -439,8 +439,9 @@ int audit_archive_resume(audit_follow_t *a)
     }
     if (name[0] == '\0') {
         if (have_key) {
-            stop_archiving(a, "the archive key names archived entries but "
-                              "the directory has no segment",
+            stop_archiving(a,
+                           "the archive key names archived entries but "
+                           "the directory has no segment",
                            ar->last_id);
             return 0;
         }
@@ -461,8 +462,9 @@ int audit_archive_resume(audit_follow_t *a)
         return 0;
     }
     got = ocsp_audit_id_cmp(s.cp.last_id, ar->last_id);
-    if (got < 0 || (got == 0 && (s.cp.count != ar->count ||
-                                 memcmp(s.cp.head, ar->link, OCSP_AUDIT_LINK_LEN) != 0))) {
+    if (got < 0 ||
+        (got == 0 && (s.cp.count != ar->count ||
+                      memcmp(s.cp.head, ar->link, OCSP_AUDIT_LINK_LEN) != 0))) {
         stop_archiving(a,
                        "the last segment ends before (or differs from) what "
                        "the archive key says was archived",
@@ -575,16 +577,15 @@ static int fill(audit_follow_t *a, ocsp_audit_segw_t *w)
     if (cutoff < 0) {
         return 0;
     }
-    snprintf(upper, sizeof(upper), "%" PRId64 "-%" PRIu64, cutoff,
-             UINT64_MAX);
+    snprintf(upper, sizeof(upper), "%" PRId64 "-%" PRIu64, cutoff, UINT64_MAX);
     if (ocsp_audit_id_cmp(a->last_id, upper) < 0) {
         memcpy(upper, a->last_id, sizeof(upper)); /* chained only */
     }
     snprintf(start, sizeof(start), "(%s", ar->last_id);
     while ((int64_t)w->n < a->conf.segment_events) {
         int64_t room = a->conf.segment_events - (int64_t)w->n;
-        const char *argv[] = {"XRANGE", a->events_key, start, upper, "COUNT",
-                              cnt};
+        const char *argv[] = {"XRANGE", a->events_key, start,
+                              upper,    "COUNT",       cnt};
         redisReply *r;
         size_t n;
         int full = 0;

@@ -40,9 +40,8 @@ static int duration_ms(const ocsp_config_t *cf, const config_setting_t *g,
     return 0;
 }
 
-static int archive_conf_read(const ocsp_config_t *cf,
-                             const config_setting_t *g, audit_conf_t *ac,
-                             char *err)
+static int archive_conf_read(const ocsp_config_t *cf, const config_setting_t *g,
+                             audit_conf_t *ac, char *err)
 {
     if (abs_path(cf, g, "archive_dir", &ac->archive_dir, err) != 0 ||
         abs_path(cf, g, "archive_hook", &ac->archive_hook, err) != 0 ||

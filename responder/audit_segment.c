@@ -96,8 +96,9 @@ int ocsp_audit_seg_open_mem(ocsp_audit_seg_t *s, const unsigned char *p,
     }
     s->version = get32(h + MAGIC_LEN);
     if (s->version != OCSP_AUDIT_SEG_VERSION) {
-        snprintf(s->err, sizeof(s->err), "segment version %" PRIu32
-                 " (this reader knows 1)", s->version);
+        snprintf(s->err, sizeof(s->err),
+                 "segment version %" PRIu32 " (this reader knows 1)",
+                 s->version);
         return -1;
     }
     s->first_count = get64(h + MAGIC_LEN + 4);
@@ -194,8 +195,7 @@ static int trailer(ocsp_audit_seg_t *s)
                  "trailer: its checkpoint (count=%" PRIu64
                  " last=%s) is not of the last record (count=%" PRIu64
                  " last=%s)",
-                 s->cp.count, s->cp.last_id, s->first_count + s->n,
-                 s->last_id);
+                 s->cp.count, s->cp.last_id, s->first_count + s->n, s->last_id);
         return -1;
     }
     s->sig = take_var(s, OCSP_AUDIT_SIG_MAX, &s->sig_len);
@@ -224,8 +224,8 @@ int ocsp_audit_seg_next(ocsp_audit_seg_t *s, ocsp_audit_seg_rec_t *rec)
         return trailer(s);
     }
     if (tag == NULL || *tag != 'R') {
-        snprintf(s->err, sizeof(s->err),
-                 "record %" PRIu64 " (after %s): %s", idx, s->last_id,
+        snprintf(s->err, sizeof(s->err), "record %" PRIu64 " (after %s): %s",
+                 idx, s->last_id,
                  tag == NULL ? "truncated (no trailer)" : "not a record");
         return -1;
     }
@@ -238,8 +238,8 @@ int ocsp_audit_seg_next(ocsp_audit_seg_t *s, ocsp_audit_seg_rec_t *rec)
     rec->field = take_var(s, OCSP_AUDIT_FIELD_MAX, &rec->flen);
     l = rec->field ? take(s, OCSP_AUDIT_LINK_LEN) : NULL;
     if (l == NULL) {
-        snprintf(s->err, sizeof(s->err), "record %" PRIu64 " (id %s): %s",
-                 idx, id, "truncated");
+        snprintf(s->err, sizeof(s->err), "record %" PRIu64 " (id %s): %s", idx,
+                 id, "truncated");
         return -1;
     }
     if (ocsp_audit_id_cmp(id, s->last_id) <= 0) {
@@ -288,8 +288,8 @@ int ocsp_audit_seg_name(const char *first_id, char *buf)
     if (split_id(first_id, &ms, &seq) != 0) {
         return -1;
     }
-    n = snprintf(buf, OCSP_AUDIT_SEG_NAME_MAX, "audit-%020" PRIu64 "-%020" PRIu64
-                 ".seg", ms, seq);
+    n = snprintf(buf, OCSP_AUDIT_SEG_NAME_MAX,
+                 "audit-%020" PRIu64 "-%020" PRIu64 ".seg", ms, seq);
     return n < 0 || n >= OCSP_AUDIT_SEG_NAME_MAX ? -1 : 0;
 }
 
@@ -365,7 +365,8 @@ int ocsp_audit_segw_begin(ocsp_audit_segw_t *w, uint64_t first_count,
 }
 
 /* What a trailer takes at most. */
-#define TRAILER_MAX (1 + 8 + 4 + OCSP_AUDIT_CHECKPOINT_MAX + 4 + OCSP_AUDIT_SIG_MAX)
+#define TRAILER_MAX                                                            \
+    (1 + 8 + 4 + OCSP_AUDIT_CHECKPOINT_MAX + 4 + OCSP_AUDIT_SIG_MAX)
 
 int ocsp_audit_segw_add(ocsp_audit_segw_t *w, const char *id, size_t idlen,
                         const unsigned char *field, size_t flen)

@@ -565,7 +565,7 @@ static int chained_link(audit_follow_t *a, const char *id,
 static int fill(audit_follow_t *a, ocsp_audit_segw_t *w)
 {
     audit_archive_t *ar = &a->ar;
-    char start[OCSP_AUDIT_ID_MAX + 2], upper[OCSP_AUDIT_ID_MAX + 1], cnt[16];
+    char start[OCSP_AUDIT_ID_MAX + 2], upper[OCSP_AUDIT_ID_MAX + 1], cnt[24];
     unsigned char want[OCSP_AUDIT_LINK_LEN];
     int64_t now;
     int64_t cutoff;

@@ -264,9 +264,10 @@ static int checkpoint(audit_follow_t *a)
     argv[4] = c;
     argv[5] = "s";
     argv[6] = (const char *)sig;
-    for (int i = 0; i < 7; i++) {
+    for (int i = 0; i < 6; i++) {
         argvlen[i] = strlen(argv[i]);
     }
+    /* the signature is binary, not a C string */
     argvlen[4] = (size_t)n;
     argvlen[6] = siglen;
     r = ocsp_rconn_cmd(&a->conn, 7, argv, argvlen);

@@ -73,9 +73,10 @@ static const struct {
     {"health", "health  [--format table|json] [--max-lag N] "
                "[--max-overdue SECONDS]\n"
                "          (exit 1: unhealthy, each problem printed)\n"},
-    {"audit", "audit verify [--since ID]\n"
-              "          (exit 1: the first entry deleted, inserted or "
-              "changed)\n"},
+    {"audit", "audit verify [--since ID] [--archive DIR]\n"
+              "          (exit 1: the first entry or segment deleted, "
+              "inserted,\n"
+              "          reordered or changed)\n"},
 };
 
 static const char usage_notes[] =

@@ -1,16 +1,21 @@
 /*
- * revoca audit verify [--since ID]: recomputes the chain over the event
- * stream and compares it with the chain store revoca-audit keeps
- * (docs/audit.md "Verification").  0 and a summary when intact; 1 naming
- * the first entry deleted, inserted or changed.
+ * revoca audit verify [--since ID] [--archive DIR]: recomputes the chain
+ * over the archive segments (audit.archive_dir) then the event stream and
+ * compares it with the chain store revoca-audit keeps, and checks every
+ * signed checkpoint (docs/audit.md "Verification").  0 and a summary when
+ * intact; 1 naming the first entry (or segment) deleted, inserted,
+ * reordered or changed.
  */
+#include <dirent.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "audit_chain.h"
+#include "audit_archive.h"
 #include "audit_checkpoint.h"
+#include "audit_segment.h"
 #include "issuer.h"
 #include "cli.h"
 
@@ -29,6 +34,14 @@ typedef struct {
     int started;
     uint64_t checked, pending;
     int head_seen;
+    /* the archive: the last entry it holds (from the segments, or from
+     * <prefix>:audit:archive when they are not read) */
+    int have_archive;
+    uint64_t ar_count;
+    char ar_last[OCSP_AUDIT_ID_MAX + 1];
+    unsigned char ar_link[OCSP_AUDIT_LINK_LEN];
+    uint64_t ar_entries, ar_segments, also_in_stream;
+    long t0;
 } audit_verify_t;
 
 static int tampered(const char *fmt, const char *a, const char *b)
@@ -91,6 +104,12 @@ static int check_entry(audit_verify_t *v, const char *id, size_t idlen,
 
     memcpy(sid, id, idlen);
     sid[idlen] = '\0';
+    if (v->have_archive && ocsp_audit_id_cmp(sid, v->ar_last) <= 0) {
+        /* archived, not trimmed yet (a consumer group still needs it): the
+         * segment holding it was checked */
+        v->also_in_stream++;
+        return 0;
+    }
     if (v->have_head && ocsp_audit_id_cmp(sid, v->head_id) > 0) {
         v->pending++; /* after the head: not chained yet */
         return 0;
@@ -109,6 +128,8 @@ static int check_entry(audit_verify_t *v, const char *id, size_t idlen,
         snprintf(v->prev_id, sizeof(v->prev_id), "%s", rprev);
         if (strcmp(rprev, "0-0") == 0) {
             ocsp_audit_genesis(v->link);
+        } else if (v->have_archive && strcmp(rprev, v->ar_last) == 0) {
+            memcpy(v->link, v->ar_link, sizeof(v->link));
         } else {
             char pp[OCSP_AUDIT_ID_MAX + 1];
             got = get_rec(v, rprev, pp, v->link);
@@ -218,6 +239,25 @@ static int check_checkpoints(audit_verify_t *v, X509 *cert, uint64_t *n)
                 freeReplyObject(r);
                 return CLI_EXIT_FAIL;
             }
+            if (v->have_archive &&
+                ocsp_audit_id_cmp(cp.last_id, v->ar_last) <= 0) {
+                /* covered by the archive (the daemon removes these): its
+                 * signature is checked; its head only at the archive's
+                 * last entry, whose link is known */
+                if (strcmp(cp.last_id, v->ar_last) == 0 &&
+                    memcmp(cp.head, v->ar_link, sizeof(cp.head)) != 0) {
+                    printf("TAMPERED: checkpoint %s of %s: its head at "
+                           "entry %s differs from the archive\n",
+                           e->element[0]->str, key, cp.last_id);
+                    freeReplyObject(r);
+                    return CLI_EXIT_FAIL;
+                }
+                (*n)++;
+                if (i + 1 == got) {
+                    snprintf(start, sizeof(start), "(%s", e->element[0]->str);
+                }
+                continue;
+            }
             rec = get_rec(v, cp.last_id, prev, link);
             if (rec < 0) {
                 freeReplyObject(r);
@@ -246,10 +286,16 @@ static int check_checkpoints(audit_verify_t *v, X509 *cert, uint64_t *n)
 static int verify(audit_verify_t *v, const char *since)
 {
     char start[OCSP_AUDIT_ID_MAX + 2], count[16];
-    long t0 = ocsp_now_ms(), ms;
+    long t0 = v->t0, ms;
 
     snprintf(start, sizeof(start), "%s", since ? since : "-");
     snprintf(count, sizeof(count), "%d", AUDIT_PAGE);
+    if (v->have_archive && since == NULL) {
+        /* the stream goes on from the archive's last entry */
+        v->started = 1;
+        memcpy(v->prev_id, v->ar_last, sizeof(v->prev_id));
+        memcpy(v->link, v->ar_link, sizeof(v->link));
+    }
     for (;;) {
         const char *argv[] = {"XRANGE", v->cli->events_key, start, "+", "COUNT",
                               count};
@@ -330,6 +376,17 @@ static int verify(audit_verify_t *v, const char *since)
             break;
         }
     }
+    if (v->have_head && v->have_archive && !v->head_seen &&
+        ocsp_audit_id_cmp(v->head_id, v->ar_last) <= 0) {
+        /* everything chained is archived */
+        if (strcmp(v->head_id, v->ar_last) != 0 ||
+            memcmp(v->head_link, v->ar_link, sizeof(v->ar_link)) != 0) {
+            return tampered("the chain head %s disagrees with the archive "
+                            "(last %s)",
+                            v->head_id, v->ar_last);
+        }
+        v->head_seen = 1;
+    }
     if (v->have_head && !v->head_seen && v->head_count > 0) {
         return tampered("the chain head entry %s is missing from %s "
                         "(deleted)",
@@ -338,22 +395,203 @@ static int verify(audit_verify_t *v, const char *since)
     ms = ocsp_now_ms() - t0;
     printf("intact: %llu entries verified, %llu not yet chained, head=%s "
            "count=%llu, %.0f entries/s\n",
-           (unsigned long long)v->checked, (unsigned long long)v->pending,
-           v->have_head ? v->head_id : "none",
+           (unsigned long long)(v->checked + v->ar_entries),
+           (unsigned long long)v->pending, v->have_head ? v->head_id : "none",
            (unsigned long long)v->head_count,
-           ms > 0 ? (double)v->checked * 1000.0 / (double)ms : 0.0);
+           ms > 0 ? (double)(v->checked + v->ar_entries) * 1000.0 / (double)ms
+                  : 0.0);
+    return 0;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The segment file names in DIR, sorted (stream order).  The count, or
+ * -1 (said). */
+static long list_segments(const char *dir, char ***out)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    char **names = NULL;
+    long n = 0, cap = 0;
+
+    *out = NULL;
+    if (d == NULL) {
+        cli_err("archive %s: cannot open the directory", dir);
+        return -1;
+    }
+    while ((de = readdir(d)) != NULL) {
+        if (ocsp_audit_seg_name_check(de->d_name) != 0) {
+            continue;
+        }
+        if (n == cap) {
+            char **nn =
+                realloc(names, (size_t)(cap ? cap * 2 : 64) * sizeof(*names));
+            if (nn == NULL) {
+                break;
+            }
+            names = nn;
+            cap = cap ? cap * 2 : 64;
+        }
+        names[n] = strdup(de->d_name);
+        if (names[n] == NULL) {
+            break;
+        }
+        n++;
+    }
+    closedir(d);
+    if (de != NULL) {
+        for (long i = 0; i < n; i++) {
+            free(names[i]);
+        }
+        free(names);
+        cli_err("archive %s: out of memory", dir);
+        return -1;
+    }
+    if (n > 0) {
+        qsort(names, (size_t)n, sizeof(*names), name_cmp);
+    }
+    *out = names;
+    return n;
+}
+
+/* One segment, continuing the archive state of V.  0, or an exit status
+ * (said). */
+static int check_segment(audit_verify_t *v, const char *dir, const char *name,
+                         X509 *cert)
+{
+    char path[4096], want[OCSP_AUDIT_SEG_NAME_MAX];
+    ocsp_audit_seg_t s;
+    ocsp_audit_seg_rec_t rec;
+    int got, rc = CLI_EXIT_FAIL;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    if (ocsp_audit_seg_open_file(&s, path) != 0) {
+        printf("TAMPERED: segment %s: %s\n", path, s.err);
+        goto done;
+    }
+    if (strcmp(s.prev_id, v->ar_last) != 0 || s.first_count != v->ar_count ||
+        memcmp(s.prev_link, v->ar_link, sizeof(v->ar_link)) != 0) {
+        printf("TAMPERED: segment %s: starts after entry %s (count %llu), "
+               "but the archive before it ends at %s (count %llu): a segment "
+               "is missing, reordered or rewritten\n",
+               path, s.prev_id, (unsigned long long)s.first_count, v->ar_last,
+               (unsigned long long)v->ar_count);
+        goto done;
+    }
+    while ((got = ocsp_audit_seg_next(&s, &rec)) == 1) {
+    }
+    if (got != 0) {
+        printf("TAMPERED: segment %s: %s\n", path, s.err);
+        goto done;
+    }
+    if (ocsp_audit_seg_name(s.first_id, want) != 0 || strcmp(want, name) != 0) {
+        printf("TAMPERED: segment %s: its first entry is %s (it would be "
+               "named %s: renamed or reordered)\n",
+               path, s.first_id, want);
+        goto done;
+    }
+    if (cert != NULL &&
+        (s.sig_len == 0 || audit_checkpoint_verify(cert, s.cp_text, s.cp_len,
+                                                   s.sig, s.sig_len) != 0)) {
+        printf("TAMPERED: segment %s (count=%llu last=%s): %s\n", path,
+               (unsigned long long)s.cp.count, s.cp.last_id,
+               s.sig_len == 0 ? "its checkpoint is not signed"
+                              : "bad checkpoint signature");
+        goto done;
+    }
+    v->ar_count = s.cp.count;
+    memcpy(v->ar_last, s.cp.last_id, sizeof(v->ar_last));
+    memcpy(v->ar_link, s.cp.head, sizeof(v->ar_link));
+    v->ar_entries += s.n;
+    v->ar_segments++;
+    rc = 0;
+done:
+    ocsp_audit_seg_close(&s);
+    return rc;
+}
+
+/*
+ * The archive in DIR, from the genesis, then what <prefix>:audit:archive
+ * says was archived (KEY_*, have_key).  Leaves its last entry in V.  0, or
+ * an exit status (said).
+ */
+static int check_archive(audit_verify_t *v, const char *dir, X509 *cert,
+                         int have_key, uint64_t key_count, const char *key_id,
+                         const unsigned char *key_link, const char *key)
+{
+    char **names;
+    long n = list_segments(dir, &names);
+    int rc = 0;
+
+    if (n < 0) {
+        return CLI_EXIT_FAIL;
+    }
+    v->ar_count = 0;
+    snprintf(v->ar_last, sizeof(v->ar_last), "0-0");
+    ocsp_audit_genesis(v->ar_link);
+    for (long i = 0; i < n && rc == 0; i++) {
+        rc = check_segment(v, dir, names[i], cert);
+    }
+    for (long i = 0; i < n; i++) {
+        free(names[i]);
+    }
+    free(names);
+    if (rc != 0) {
+        return rc;
+    }
+    if (have_key) {
+        int c = ocsp_audit_id_cmp(v->ar_last, key_id);
+
+        if (c < 0) {
+            printf("TAMPERED: the archive in %s ends at entry %s (count "
+                   "%llu) but %s records %s (count %llu) archived: a "
+                   "segment is missing (deleted)\n",
+                   dir, v->ar_last, (unsigned long long)v->ar_count, key,
+                   key_id, (unsigned long long)key_count);
+            return CLI_EXIT_FAIL;
+        }
+        if (c == 0 && (v->ar_count != key_count ||
+                       memcmp(v->ar_link, key_link, sizeof(v->ar_link)) != 0)) {
+            printf("TAMPERED: the archive in %s ends at entry %s, whose link "
+                   "differs from the one %s records\n",
+                   dir, v->ar_last, key);
+            return CLI_EXIT_FAIL;
+        }
+    }
+    v->have_archive = n > 0;
+    printf("archive: %llu segments, %llu entries verified, last=%s%s\n",
+           (unsigned long long)v->ar_segments,
+           (unsigned long long)v->ar_entries, v->ar_last,
+           (n > 0 && !have_key) ||
+                   (have_key && ocsp_audit_id_cmp(v->ar_last, key_id) > 0)
+               ? " (its last segment not yet committed: revoca-audit "
+                 "commits it at its next start)"
+               : "");
     return 0;
 }
 
 int cli_audit(cli_t *cli, int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"since", required_argument, NULL, 's'}, {NULL, 0, NULL, 0}};
-    const char *since = NULL;
-    char head_key[OCSP_KEY_MAX];
+        {"since", required_argument, NULL, 's'},
+        {"archive", required_argument, NULL, 'a'},
+        {NULL, 0, NULL, 0}};
+    const char *since = NULL, *archive = NULL;
+    char head_key[OCSP_KEY_MAX], ar_key[OCSP_KEY_MAX];
+    char ar_id[OCSP_AUDIT_ID_MAX + 1];
+    unsigned char ar_link[OCSP_AUDIT_LINK_LEN];
+    uint64_t ar_count = 0;
+    int have_ar_key = 0;
     audit_verify_t v;
+    audit_conf_t ac;
+    char err[OCSP_ERR_MAX] = "";
+    X509 *cert = NULL;
+    uint64_t ncp = 0;
     redisReply *r;
-    int opt;
+    int opt, rc, unreadable;
 
     if (argc < 2 || strcmp(argv[1], "verify") != 0) {
         cli_err("audit: expected \"verify\"");
@@ -363,6 +601,10 @@ int cli_audit(cli_t *cli, int argc, char **argv)
     argv++;
     optind = 1;
     while ((opt = cli_getopt(argc, argv, longopts)) != -1) {
+        if (opt == 'a') {
+            archive = optarg;
+            continue;
+        }
         if (opt != 's') {
             return CLI_EXIT_USAGE;
         }
@@ -378,10 +620,19 @@ int cli_audit(cli_t *cli, int argc, char **argv)
     }
     memset(&v, 0, sizeof(v));
     v.cli = cli;
+    v.t0 = ocsp_now_ms();
     if (ocsp_audit_key_chain(v.chain_key, cli->cf.prefix) < 0 ||
-        ocsp_audit_key_head(head_key, cli->cf.prefix) < 0) {
+        ocsp_audit_key_head(head_key, cli->cf.prefix) < 0 ||
+        ocsp_audit_key_archive(ar_key, cli->cf.prefix) < 0) {
         cli_err("prefix too long");
         return CLI_EXIT_USAGE;
+    }
+    if (audit_conf_read(&cli->cf, &ac, err) != 0) {
+        cli_err("%s", err);
+        return CLI_EXIT_USAGE;
+    }
+    if (archive == NULL) {
+        archive = ac.archive_dir;
     }
     if (cli_connect(cli) != 0) {
         return CLI_EXIT_FAIL;
@@ -413,34 +664,59 @@ int cli_audit(cli_t *cli, int argc, char **argv)
         return CLI_EXIT_FAIL;
     }
     {
-        audit_conf_t ac;
-        char err[OCSP_ERR_MAX] = "";
-        X509 *cert = NULL;
-        uint64_t ncp = 0;
-        int rc, unreadable;
-
-        if (audit_conf_read(&cli->cf, &ac, err) != 0) {
-            cli_err("%s", err);
-            return CLI_EXIT_USAGE;
+        const char *aargv[] = {"GET", ar_key};
+        r = ocsp_rconn_cmd(&cli->redis, 2, aargv, NULL);
+    }
+    if (r == NULL) {
+        cli_err("%s", cli->redis.err);
+        return CLI_EXIT_FAIL;
+    }
+    if (r->type == REDIS_REPLY_STRING) {
+        if (ocsp_audit_head_decode(r->str, r->len, &ar_count, ar_id, ar_link) !=
+            0) {
+            freeReplyObject(r);
+            printf("TAMPERED: %s: not COUNT ID LINK\n", ar_key);
+            return CLI_EXIT_FAIL;
         }
-        rc = verify(&v, since);
-        if (rc != 0 || ac.cert == NULL) {
-            if (rc == 0) {
-                printf("checkpoints: not checked (no audit.cert)\n");
-            }
-            return rc;
-        }
+        have_ar_key = 1;
+    }
+    freeReplyObject(r);
+    if (ac.cert != NULL) {
         cert = ocsp_cert_load(ac.cert, &unreadable);
         if (cert == NULL) {
             cli_err("audit.cert %s: %s", ac.cert,
                     unreadable ? "cannot open" : "not a certificate");
             return CLI_EXIT_USAGE;
         }
-        rc = check_checkpoints(&v, cert, &ncp);
-        X509_free(cert);
-        if (rc == 0) {
-            printf("checkpoints: %llu verified\n", (unsigned long long)ncp);
+    }
+    if (archive != NULL && since == NULL) {
+        rc = check_archive(&v, archive, cert, have_ar_key, ar_count, ar_id,
+                           ar_link, ar_key);
+        if (rc != 0) {
+            X509_free(cert);
+            return rc;
         }
+    } else if (have_ar_key) {
+        /* the stream goes on from what the key says was archived */
+        v.have_archive = 1;
+        v.ar_count = ar_count;
+        memcpy(v.ar_last, ar_id, sizeof(v.ar_last));
+        memcpy(v.ar_link, ar_link, sizeof(v.ar_link));
+        printf("archive: not checked (%s), entries up to %s archived\n",
+               since ? "--since" : "no audit.archive_dir nor --archive", ar_id);
+    }
+    rc = verify(&v, since);
+    if (rc != 0 || cert == NULL) {
+        if (rc == 0) {
+            printf("checkpoints: not checked (no audit.cert)\n");
+        }
+        X509_free(cert);
         return rc;
     }
+    rc = check_checkpoints(&v, cert, &ncp);
+    X509_free(cert);
+    if (rc == 0) {
+        printf("checkpoints: %llu verified\n", (unsigned long long)ncp);
+    }
+    return rc;
 }

@@ -252,6 +252,13 @@ int ocsp_audit_key_head(char *buf, const char *prefix)
     return n < 0 || n >= OCSP_KEY_MAX ? -1 : n;
 }
 
+int ocsp_audit_key_archive(char *buf, const char *prefix)
+{
+    int n = snprintf(buf, OCSP_KEY_MAX, "%s:audit:archive", prefix);
+
+    return n < 0 || n >= OCSP_KEY_MAX ? -1 : n;
+}
+
 int ocsp_audit_rec_encode(const char *prev_id,
                           const unsigned char link[OCSP_AUDIT_LINK_LEN],
                           char *buf)

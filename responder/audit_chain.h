@@ -64,6 +64,9 @@ int ocsp_audit_link_from_hex(const char *hex, size_t len,
 #define OCSP_AUDIT_HEAD_MAX (20 + 1 + OCSP_AUDIT_REC_MAX)
 int ocsp_audit_key_chain(char *buf, const char *prefix);
 int ocsp_audit_key_head(char *buf, const char *prefix);
+/* <prefix>:audit:archive = "COUNT LAST_ID LINK_HEX" (the head's form): the
+ * last entry archived to a segment (docs/audit.md "Archive"). */
+int ocsp_audit_key_archive(char *buf, const char *prefix);
 
 /* "ID HEX" and "COUNT ID HEX": the length written (buf of the _MAX + 1),
  * or -1; decode accepts only that form. */

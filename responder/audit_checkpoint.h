@@ -20,6 +20,15 @@ typedef struct {
     const char *cert; /* audit.cert */
     int64_t every_events;
     int64_t every_ms;
+    /* the archive (docs/audit.md "Archive"); archive_dir NULL: none */
+    const char *archive_dir;  /* absolute */
+    int64_t archive_after_ms; /* entries older than this are archived */
+    int64_t archive_interval_ms;
+    int64_t segment_events;
+    int64_t segment_bytes;
+    const char *archive_hook; /* absolute path, run with the segment's */
+    int64_t archive_hook_timeout_ms;
+    int64_t archive_hook_retries;
 } audit_conf_t;
 
 /* Reads the "audit" group (absent: no checkpoints). 0, or -1 with err. */

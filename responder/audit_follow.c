@@ -47,6 +47,13 @@ int audit_follow_init(audit_follow_t *a, const ocsp_config_t *cf,
             return -1;
         }
     }
+    if (audit_archive_init(a) != 0) {
+        ocsp_sign_key_free(a->key);
+        a->key = NULL;
+        X509_free(a->cert);
+        a->cert = NULL;
+        return -1;
+    }
     ocsp_rconn_init(&a->conn, cf);
     return 0;
 }
@@ -257,9 +264,10 @@ static int checkpoint(audit_follow_t *a)
     argv[4] = c;
     argv[5] = "s";
     argv[6] = (const char *)sig;
-    for (int i = 0; i < 7; i++) {
+    for (int i = 0; i < 6; i++) {
         argvlen[i] = strlen(argv[i]);
     }
+    /* the signature is binary, not a C string */
     argvlen[4] = (size_t)n;
     argvlen[6] = siglen;
     r = ocsp_rconn_cmd(&a->conn, 7, argv, argvlen);
@@ -302,6 +310,7 @@ int audit_follow_run(audit_follow_t *a)
             a->loaded = 1;
             a->cp_count = a->count; /* a checkpoint once new ones come */
             a->cp_ms = ocsp_now_ms();
+            a->ar.resumed = 0; /* reread the archive state too */
             if (!ready) {
                 ready = 1;
                 ocsp_daemon_ready();
@@ -313,6 +322,9 @@ int audit_follow_run(audit_follow_t *a)
         }
         if (rc == 0) {
             rc = checkpoint(a);
+        }
+        if (rc == 0) {
+            rc = audit_archive_pass(a);
         }
         if (rc != 0) {
             /* Connection lost: reread the head, the last batch may or may

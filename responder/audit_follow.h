@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 
+#include "audit_archive.h"
 #include "audit_chain.h"
 #include "audit_checkpoint.h"
 #include "config.h"
@@ -16,7 +17,7 @@
 #include "keys.h"
 #include "rconn.h"
 
-typedef struct {
+typedef struct audit_follow_s {
     const ocsp_config_t *cf; /* borrowed */
     volatile int *stop;
     ocsp_rconn_t conn;
@@ -34,6 +35,7 @@ typedef struct {
     uint64_t cp_count;    /* count at the last checkpoint written */
     long cp_ms;           /* ocsp_now_ms() of it */
     long batch;
+    audit_archive_t ar;
     int loaded; /* head read from Redis on this connection */
     int reexec;
     char err[OCSP_ERR_MAX];

@@ -460,7 +460,13 @@ def test_components_work_under_their_documented_acls(make_stack, tls_pki):
         return "revoca_signer_metrics_redis_up 1" in text and \
             'revoca_signer_due_entries{issuer="demo"}' in text
     wait_for(metrics_read, 60, what="the signer's metrics under its ACL")
-    # the audit chain over every event so far, and its verification
+    # the audit chain over every event so far, its archive (segments,
+    # XINFO GROUPS / XPENDING, XTRIM MINID, HDEL, XDEL) and verification
+    archive = os.path.join(s.tmp, "archive")
+    os.makedirs(archive)
+    with open(confs["audit"], "a") as f:
+        f.write('audit = { archive_dir = "%s"; archive_after = "0s"; '
+                'archive_interval = "1s"; };\n' % archive)
     audit = Daemon([AUDIT, "-c", confs["audit"], "-v"],
                    os.path.join(s.tmp, "audit-acl.log")).start()
     nevents = admin.xlen("revoca:events")
@@ -469,6 +475,11 @@ def test_components_work_under_their_documented_acls(make_stack, tls_pki):
         head = admin.get("revoca:audit:head")
         return head is not None and int(head.split()[0]) == nevents
     wait_for(chained, 60, what="revoca-audit chaining under its ACL")
+
+    def archived():
+        v = admin.get("revoca:audit:archive")
+        return v is not None and int(v.split()[0]) == nevents
+    wait_for(archived, 60, what="revoca-audit archiving under its ACL")
     p = s.cli("audit", "verify", check=False, conf=confs["audit"])
     assert p.returncode == 0 and "intact" in p.stdout, p.stdout + p.stderr
     # the inventory walk (SCAN, MGET) under the CLI's user; the signer's
@@ -530,6 +541,9 @@ def test_components_work_under_their_documented_acls(make_stack, tls_pki):
     # the audit chain reads the stream; it never appends to it or signs
     ("revoca-audit", ["XADD", "revoca:events", "*", "e", "x"]),
     ("revoca-audit", ["SET", "revoca:ocsp:demo:01", "x"]),
+    # it trims the event stream, nothing else
+    ("revoca-audit", ["XTRIM", "revoca:audit-not:x", "MAXLEN", "0"]),
+    ("revoca-audit", ["DEL", "revoca:events"]),
     ("revoca-audit", ["XREADGROUP", "GROUP", "signer", "c", "STREAMS",
                       "revoca:events", ">"]),
     # nobody may reconfigure Redis or flush it

@@ -2,7 +2,9 @@
  * Atomic publication into the publish directory (docs/crl.md): a file is
  * written to a temporary name in the same directory, fsync'd, renamed over
  * the old one and the directory fsync'd, so a reader (nginx, a CDN pull, a
- * crash) only ever sees the old or the new CRL whole.
+ * crash) only ever sees the old or the new CRL whole.  In libocspcore since
+ * revoca-audit publishes its archive segments the same way (audit.md
+ * "Archive"); the names keep their crl_ prefix from where they began.
  */
 #ifndef CRL_PUBLISH_H
 #define CRL_PUBLISH_H

@@ -6,7 +6,6 @@
  * intact; 1 naming the first entry (or segment) deleted, inserted,
  * reordered or changed.
  */
-#include <dirent.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -403,60 +402,6 @@ static int verify(audit_verify_t *v, const char *since)
     return 0;
 }
 
-static int name_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The segment file names in DIR, sorted (stream order).  The count, or
- * -1 (said). */
-static long list_segments(const char *dir, char ***out)
-{
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    char **names = NULL;
-    long n = 0, cap = 0;
-
-    *out = NULL;
-    if (d == NULL) {
-        cli_err("archive %s: cannot open the directory", dir);
-        return -1;
-    }
-    while ((de = readdir(d)) != NULL) {
-        if (ocsp_audit_seg_name_check(de->d_name) != 0) {
-            continue;
-        }
-        if (n == cap) {
-            char **nn =
-                realloc(names, (size_t)(cap ? cap * 2 : 64) * sizeof(*names));
-            if (nn == NULL) {
-                break;
-            }
-            names = nn;
-            cap = cap ? cap * 2 : 64;
-        }
-        names[n] = strdup(de->d_name);
-        if (names[n] == NULL) {
-            break;
-        }
-        n++;
-    }
-    closedir(d);
-    if (de != NULL) {
-        for (long i = 0; i < n; i++) {
-            free(names[i]);
-        }
-        free(names);
-        cli_err("archive %s: out of memory", dir);
-        return -1;
-    }
-    if (n > 0) {
-        qsort(names, (size_t)n, sizeof(*names), name_cmp);
-    }
-    *out = names;
-    return n;
-}
-
 /* One segment, continuing the archive state of V.  0, or an exit status
  * (said). */
 static int check_segment(audit_verify_t *v, const char *dir, const char *name,
@@ -522,11 +467,12 @@ static int check_archive(audit_verify_t *v, const char *dir, X509 *cert,
                          int have_key, uint64_t key_count, const char *key_id,
                          const unsigned char *key_link, const char *key)
 {
-    char **names;
-    long n = list_segments(dir, &names);
+    char **names, err[OCSP_ERR_MAX];
+    long n = ocsp_audit_seg_list(dir, &names, err);
     int rc = 0;
 
     if (n < 0) {
+        cli_err("%s", err);
         return CLI_EXIT_FAIL;
     }
     v->ar_count = 0;
@@ -535,10 +481,7 @@ static int check_archive(audit_verify_t *v, const char *dir, X509 *cert,
     for (long i = 0; i < n && rc == 0; i++) {
         rc = check_segment(v, dir, names[i], cert);
     }
-    for (long i = 0; i < n; i++) {
-        free(names[i]);
-    }
-    free(names);
+    ocsp_audit_seg_list_free(names, n);
     if (rc != 0) {
         return rc;
     }

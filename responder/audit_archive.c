@@ -1,7 +1,6 @@
 /* revoca-audit's archiver: see audit_archive.h and docs/audit.md. */
 #include "audit_archive.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -384,20 +383,17 @@ static void run_hook(audit_follow_t *a, const char *path)
 /* The greatest segment name in the directory, or "" when none. */
 static int last_segment(audit_follow_t *a, char *name)
 {
-    DIR *d = opendir(a->conf.archive_dir);
-    struct dirent *de;
+    char **names;
+    long n = ocsp_audit_seg_list(a->conf.archive_dir, &names, a->err);
 
     name[0] = '\0';
-    if (d == NULL) {
+    if (n < 0) {
         return -1;
     }
-    while ((de = readdir(d)) != NULL) {
-        if (ocsp_audit_seg_name_check(de->d_name) == 0 &&
-            strcmp(de->d_name, name) > 0) {
-            memcpy(name, de->d_name, strlen(de->d_name) + 1); /* 51 */
-        }
+    if (n > 0) {
+        snprintf(name, OCSP_AUDIT_SEG_NAME_MAX, "%s", names[n - 1]);
     }
-    closedir(d);
+    ocsp_audit_seg_list_free(names, n);
     return 0;
 }
 

@@ -1,6 +1,7 @@
 /* Archive segments of the audit chain: see audit_segment.h. */
 #include "audit_segment.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -433,4 +434,64 @@ void ocsp_audit_segw_free(ocsp_audit_segw_t *w)
 {
     free(w->buf);
     w->buf = NULL;
+}
+
+static int seg_list_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void ocsp_audit_seg_list_free(char **names, long n)
+{
+    long i;
+
+    for (i = 0; i < n; i++) {
+        free(names[i]);
+    }
+    free(names);
+}
+
+long ocsp_audit_seg_list(const char *dir, char ***out, char *err)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    char **names = NULL;
+    long n = 0, cap = 0;
+
+    *out = NULL;
+    if (d == NULL) {
+        snprintf(err, OCSP_ERR_MAX, "archive %.400s: %s", dir, strerror(errno));
+        return -1;
+    }
+    errno = 0;
+    while ((de = readdir(d)) != NULL) {
+        if (ocsp_audit_seg_name_check(de->d_name) != 0) {
+            continue;
+        }
+        if (n == cap) {
+            long ncap = cap != 0 ? cap * 2 : 64;
+            char **nn = realloc(names, (size_t)ncap * sizeof(*names));
+            if (nn == NULL) {
+                break;
+            }
+            names = nn;
+            cap = ncap;
+        }
+        names[n] = strdup(de->d_name);
+        if (names[n] == NULL) {
+            break;
+        }
+        n++;
+    }
+    closedir(d);
+    if (de != NULL) {
+        ocsp_audit_seg_list_free(names, n);
+        snprintf(err, OCSP_ERR_MAX, "archive %.400s: out of memory", dir);
+        return -1;
+    }
+    if (n > 0) {
+        qsort(names, (size_t)n, sizeof(*names), seg_list_cmp);
+    }
+    *out = names;
+    return n;
 }

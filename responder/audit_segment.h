@@ -101,6 +101,14 @@ int ocsp_audit_seg_name(const char *first_id, char *buf);
 /* 0 when NAME has that form. */
 int ocsp_audit_seg_name_check(const char *name);
 
+/* The segment files of the archive in DIR (names of the form above:
+ * other files are not listed), sorted by name, which is stream order.
+ * The count with *names (free with ocsp_audit_seg_list_free()), or -1
+ * with err (OCSP_ERR_MAX) naming DIR.  The one lister of an archive: the
+ * archiver, `revoca audit verify` and `revoca rebuild`. */
+long ocsp_audit_seg_list(const char *dir, char ***names, char *err);
+void ocsp_audit_seg_list_free(char **names, long n);
+
 /* Building a segment in memory. */
 typedef struct {
     unsigned char *buf; /* owned */

@@ -3,6 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit_chain.h"
+#include "audit_checkpoint.h"
+#include "audit_segment.h"
 #include "keys.h"
 #include "log.h"
 #include "signer.h"
@@ -123,6 +126,112 @@ ocsp_rebuild_source_t *ocsp_rebuild_stream_open(ocsp_rconn_t *conn,
     return &ss->base;
 }
 
+/* --- the archive source ------------------------------------------------- */
+
+/* The segments of audit.archive_dir in stream order, each read whole and
+ * checked by the one segment reader (audit_segment.h: every link
+ * recomputed, ids increasing, the trailer's checkpoint of the last
+ * record); the checkpoints' signatures are `revoca audit verify`'s. */
+typedef struct {
+    ocsp_rebuild_source_t base;
+    char dir[4096];
+    char from[OCSP_STREAM_ID_MAX]; /* "": from the first */
+    char **names;                  /* owned */
+    long nnames, next_name;
+    ocsp_audit_seg_t seg;
+    int open;
+    char id[OCSP_AUDIT_ID_MAX + 1];
+} archive_source_t;
+
+static int archive_next(ocsp_rebuild_source_t *src, const char **id,
+                        const unsigned char **p, size_t *len)
+{
+    archive_source_t *as = (archive_source_t *)src;
+    ocsp_audit_seg_rec_t rec;
+    char path[4096 + OCSP_AUDIT_SEG_NAME_MAX + 1];
+    int rc;
+
+    for (;;) {
+        if (!as->open) {
+            if (as->next_name == as->nnames) {
+                return 0;
+            }
+            snprintf(path, sizeof(path), "%s/%s", as->dir,
+                     as->names[as->next_name++]);
+            if (ocsp_audit_seg_open_file(&as->seg, path) != 0) {
+                snprintf(src->err, sizeof(src->err), "%.150s: %.200s", path,
+                         as->seg.err);
+                ocsp_audit_seg_close(&as->seg);
+                return -1;
+            }
+            as->open = 1;
+        }
+        rc = ocsp_audit_seg_next(&as->seg, &rec);
+        if (rc < 0) {
+            snprintf(src->err, sizeof(src->err), "%.150s/%.64s: %.200s",
+                     as->dir, as->names[as->next_name - 1], as->seg.err);
+            return -1;
+        }
+        if (rc == 0) {
+            ocsp_audit_seg_close(&as->seg);
+            as->open = 0;
+            continue;
+        }
+        if (rec.idlen >= sizeof(as->id)) {
+            snprintf(src->err, sizeof(src->err), "%.200s: an id too long",
+                     as->dir);
+            return -1;
+        }
+        memcpy(as->id, rec.id, rec.idlen);
+        as->id[rec.idlen] = '\0';
+        if (as->from[0] != '\0' && ocsp_audit_id_cmp(as->id, as->from) < 0) {
+            continue;
+        }
+        *id = as->id;
+        *p = rec.field;
+        *len = rec.flen;
+        if (*p == NULL) {
+            static const unsigned char none[1];
+            *p = none; /* an entry without an event: refused, as by a signer */
+        }
+        return 1;
+    }
+}
+
+static void archive_close(ocsp_rebuild_source_t *src)
+{
+    archive_source_t *as = (archive_source_t *)src;
+
+    if (as->open) {
+        ocsp_audit_seg_close(&as->seg);
+    }
+    ocsp_audit_seg_list_free(as->names, as->nnames);
+    free(as);
+}
+
+ocsp_rebuild_source_t *ocsp_rebuild_archive_open(const char *dir,
+                                                 const char *from, char *err)
+{
+    archive_source_t *as = calloc(1, sizeof(*as));
+
+    if (as == NULL) {
+        snprintf(err, OCSP_ERR_MAX, "out of memory");
+        return NULL;
+    }
+    as->base.name = "archive";
+    as->base.next = archive_next;
+    as->base.close = archive_close;
+    snprintf(as->dir, sizeof(as->dir), "%s", dir);
+    snprintf(as->from, sizeof(as->from), "%s", from != NULL ? from : "");
+    as->nnames = ocsp_audit_seg_list(dir, &as->names, err);
+    if (as->nnames < 0) {
+        as->nnames = 0;
+        archive_close(&as->base);
+        return NULL;
+    }
+    return &as->base;
+}
+
 /* --- the rebuild -----------------------------------------------------------
  */
 
@@ -134,6 +243,7 @@ typedef struct {
     ocsp_rebuild_stats_t *st;
     uint64_t failed; /* certificates not written */
     long t0_ms, progress_at_ms;
+    char last[OCSP_STREAM_ID_MAX]; /* the last entry read, of any source */
     char *err;
 } rebuild_t;
 
@@ -405,6 +515,12 @@ static int replay(rebuild_t *rb, ocsp_rebuild_source_t *src, volatile int *stop)
     int r, rv;
 
     while ((r = src->next(src, &id, &p, &len)) == 1) {
+        /* An entry archived and not trimmed yet (a consumer group still
+         * needed it) is in both sources: applied once. */
+        if (rb->last[0] != '\0' && ocsp_audit_id_cmp(id, rb->last) <= 0) {
+            continue;
+        }
+        snprintf(rb->last, sizeof(rb->last), "%s", id);
         rb->st->entries++;
         /* Forced: written again even where the record reflects the
          * event, as a signer redoes a redelivered one (signer_batch.h). */
@@ -436,7 +552,8 @@ int ocsp_rebuild_run(const ocsp_config_t *cf, const ocsp_rebuild_opts_t *o,
 {
     static volatile int never;
     rebuild_t rb;
-    ocsp_rebuild_source_t *sources[1] = {NULL};
+    ocsp_rebuild_source_t *sources[2] = {NULL, NULL};
+    audit_conf_t ac;
     size_t nsources = 0, i;
     int rv = OCSP_REBUILD_FAILED;
     uint64_t signed0;
@@ -488,8 +605,19 @@ int ocsp_rebuild_run(const ocsp_config_t *cf, const ocsp_rebuild_opts_t *o,
             goto done;
         }
     }
-    /* The archive (issue 14 section 3) goes first here once it exists,
-     * the stream from after its last entry. */
+    /* The archive (audit.archive_dir: the entries revoca-audit trimmed
+     * from the stream) first, then the stream. */
+    if (audit_conf_read(cf, &ac, err) != 0) {
+        goto done;
+    }
+    if (ac.archive_dir != NULL) {
+        sources[nsources] =
+            ocsp_rebuild_archive_open(ac.archive_dir, o->from, err);
+        if (sources[nsources] == NULL) {
+            goto done;
+        }
+        nsources++;
+    }
     sources[nsources] =
         ocsp_rebuild_stream_open(&rb.s->read_conn, rb.s->events_key, o->from);
     if (sources[nsources] == NULL) {

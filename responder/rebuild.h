@@ -7,9 +7,9 @@
  * rebuilt store is what the signer would have written.
  *
  * The events come from sources read one after the other, oldest first:
- * today the stream (P:events, XRANGE); the archive of events trimmed from
- * the stream (issue 14 section 3) is to be plugged in as a first source
- * through the same interface.
+ * the archive (audit.archive_dir: the segments of the entries revoca-audit
+ * trimmed from the stream, audit_segment.h), then the stream (P:events,
+ * XRANGE); an entry in both (archived, not trimmed yet) is applied once.
  *
  * Safety:
  *  - Over live data: an issuer that has records (or a re-sign schedule)
@@ -60,6 +60,15 @@ ocsp_rebuild_source_t *ocsp_rebuild_stream_open(ocsp_rconn_t *conn,
                                                 const char *events_key,
                                                 const char *from);
 
+/*
+ * The archive's segments in DIR, in stream order, from entry FROM on
+ * (inclusive; NULL: the first), each checked by the segment reader (links,
+ * order, trailer).  NULL with err (OCSP_ERR_MAX) when DIR cannot be listed
+ * or out of memory.
+ */
+ocsp_rebuild_source_t *ocsp_rebuild_archive_open(const char *dir,
+                                                 const char *from, char *err);
+
 typedef struct {
     const char *issuer; /* the issuer's name */
     int force;          /* over live data */
@@ -86,7 +95,8 @@ typedef struct {
 #define OCSP_REBUILD_STOPPED 2 /* *stop: the batches done are committed */
 
 /*
- * Rebuilds issuer o->issuer of CF (with its keys) from the stream.
+ * Rebuilds issuer o->issuer of CF (with its keys) from the archive and
+ * the stream.
  * Returns OCSP_REBUILD_*; *st filled as far as it went; err (OCSP_ERR_MAX)
  * says why on REFUSED and FAILED.  STOP (may be NULL) ends it between two
  * batches.

@@ -142,6 +142,15 @@ void cli_json_str(FILE *f, const char *s)
     fputc('"', f);
 }
 
+const char *cli_reply_why(const cli_t *cli, const redisReply *r,
+                          const char *otherwise)
+{
+    if (r == NULL) {
+        return cli->redis.err;
+    }
+    return r->type == REDIS_REPLY_ERROR ? r->str : otherwise;
+}
+
 void cli_err(const char *fmt, ...)
 {
     va_list ap;

@@ -83,6 +83,12 @@ void cli_follow_sleep_until(int64_t t);
  * subjects are checked printable, event.h, record.h), or null for NULL. */
 void cli_json_str(FILE *f, const char *s);
 
+/* Why the reply R (of a command sent on cli->redis) is not the one
+ * wanted: the connection's error when R is NULL, Redis's error reply, or
+ * OTHERWISE (a reply of another shape).  For one message format. */
+const char *cli_reply_why(const cli_t *cli, const redisReply *r,
+                          const char *otherwise);
+
 /* Prints "revoca: ..." to stderr. */
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

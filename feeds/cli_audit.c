@@ -187,9 +187,7 @@ static int check_checkpoints(audit_verify_t *v, X509 *cert, uint64_t *n)
 
         if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
             cli_err("XRANGE %s: %s", key,
-                    r == NULL                      ? v->cli->redis.err
-                    : r->type == REDIS_REPLY_ERROR ? r->str
-                                                   : "not an array");
+                    cli_reply_why(v->cli, r, "not an array"));
             freeReplyObject(r);
             return CLI_EXIT_FAIL;
         }
@@ -308,7 +306,7 @@ static int verify(audit_verify_t *v, const char *since)
         }
         if (r->type != REDIS_REPLY_ARRAY) {
             cli_err("XRANGE %s: %s", v->cli->events_key,
-                    r->type == REDIS_REPLY_ERROR ? r->str : "not an array");
+                    cli_reply_why(v->cli, r, "not an array"));
             freeReplyObject(r);
             return CLI_EXIT_FAIL;
         }
@@ -338,9 +336,7 @@ static int verify(audit_verify_t *v, const char *since)
             if (recs == NULL || recs->type != REDIS_REPLY_ARRAY ||
                 recs->elements != n) {
                 cli_err("HMGET %s: %s", v->chain_key,
-                        recs == NULL                      ? v->cli->redis.err
-                        : recs->type == REDIS_REPLY_ERROR ? recs->str
-                                                          : "not an array");
+                        cli_reply_why(v->cli, recs, "not an array"));
                 freeReplyObject(recs);
                 freeReplyObject(r);
                 return CLI_EXIT_FAIL;

@@ -824,9 +824,7 @@ static int index_diff(import_t *im, rows_t *rs)
         r = ocsp_rconn_cmd(&cli->redis, (int)(2 + n), argv, NULL);
         if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != n) {
             cli_err("HMGET %s: %s", im->state_key,
-                    r == NULL                      ? cli->redis.err
-                    : r->type == REDIS_REPLY_ERROR ? r->str
-                                                   : "unexpected reply");
+                    cli_reply_why(cli, r, "unexpected reply"));
             freeReplyObject(r);
             goto done;
         }

@@ -308,9 +308,7 @@ static int send_batch(cfssl_import_t *im, cfssl_row_t *rows, size_t n)
     rep = ocsp_rconn_cmd(&cli->redis, (int)(2 + n), argv, NULL);
     if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements != n) {
         cli_err("HMGET %s: %s", im->state_key,
-                rep == NULL                      ? cli->redis.err
-                : rep->type == REDIS_REPLY_ERROR ? rep->str
-                                                 : "unexpected reply");
+                cli_reply_why(cli, rep, "unexpected reply"));
         freeReplyObject(rep);
         return -1;
     }

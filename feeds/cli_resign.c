@@ -98,8 +98,7 @@ static int schedule(cli_t *cli, const char *due_key, const redisReply *const *m,
     }
     r = ocsp_rconn_cmd(&cli->redis, (int)argc, argv, lens);
     if (r == NULL || ocsp_reply_int64(r, 0, &v) != 0) {
-        cli_err("redis: %s",
-                r && r->type == REDIS_REPLY_ERROR ? r->str : cli->redis.err);
+        cli_err("redis: %s", cli_reply_why(cli, r, "unexpected reply"));
         goto done;
     }
     *moved += v;
@@ -132,9 +131,7 @@ static int resign_all(cli_t *cli, const char *due_key, long rate)
         r = ocsp_rconn_cmd(&cli->redis, 5, argv, NULL);
         if (r == NULL || scan_page(r, cursor, sizeof(cursor), &el) != 0) {
             cli_err("redis: ZSCAN %s: %s", due_key,
-                    r && r->type == REDIS_REPLY_ERROR ? r->str
-                    : r                               ? "unexpected reply"
-                                                      : cli->redis.err);
+                    cli_reply_why(cli, r, "unexpected reply"));
             if (r != NULL) {
                 freeReplyObject(r);
             }

@@ -18,12 +18,14 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from revoca_fixtures import REVOCA, Daemon, Stack, wait_for  # noqa: E402
+from revoca_fixtures import (BUILD, REVOCA, Daemon, Stack,  # noqa: E402
+                             wait_for)
 from test_cli import stream_len  # noqa: E402
 
 from cryptography import x509  # noqa: E402
 
 EASYRSA = "/usr/share/easy-rsa/easyrsa"
+CRLGEN = os.path.join(BUILD, "crlgen", "revoca-crlgen")
 
 # openssl ca's reason names, as `openssl ocsp -resp_text` prints them
 REASONS = {"keyCompromise": "keyCompromise", "superseded": "superseded",
@@ -120,14 +122,53 @@ def easy(tmp_path, pki_dir):
         assert p.returncode == 0, p.stdout + p.stderr
     easyrsa("init-pki")
     easyrsa("--req-cn=Easy-RSA follow CA", "build-ca", "nopass")
+    pub = os.path.join(str(tmp_path), "pub")
+    os.makedirs(pub)
+    # revoca-crlgen publishes the issuer's CRL into pub/ (easy.crl)
     s = Stack(tmp_path, pki_dir, [{
         "name": "easy", "cert": os.path.join(pki, "ca.crt"),
         "key": os.path.join(pki, "private", "ca.key"),
         "responder_cert": os.path.join(pki, "ca.crt"),
-        "responder_key": os.path.join(pki, "private", "ca.key")}])
+        "responder_key": os.path.join(pki, "private", "ca.key"),
+        "crl": '{ update_interval = "1s"; }'}],
+        'crl = { publish_dir = "%s"; base_url = "http://127.0.0.1:8080/crl/";'
+        ' lease_ttl = "3s"; claim_idle = "2s"; };' % pub)
+    s.pub = pub
     yield s, pki, easyrsa
     s.close()
     shutil.rmtree(pki, ignore_errors=True)
+
+
+def crl_says(s, path, fmt="DER"):
+    """The entries of the CRL at PATH, checked against the CA's key:
+    {serial: (revocation date, reason or None)}."""
+    data = open(path, "rb").read()
+    crl = (x509.load_der_x509_crl(data) if fmt == "DER"
+           else x509.load_pem_x509_crl(data))
+    out = {}
+    for e in crl:
+        try:
+            reason = e.extensions.get_extension_for_class(
+                x509.CRLReason).value.reason.name
+        except x509.ExtensionNotFound:
+            reason = None
+        out["%x" % e.serial_number] = (e.revocation_date, reason)
+    return crl, out
+
+
+def revoca_crl(s, ca):
+    """The CRL revoca-crlgen publishes now (--once), its signature checked
+    with `openssl crl -verify` against the CA certificate."""
+    p = subprocess.run([CRLGEN, "-c", s.conf, "--once"], capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    path = os.path.join(s.pub, "easy.crl")
+    p = subprocess.run(["openssl", "crl", "-inform", "DER", "-in", path,
+                        "-CAfile", ca, "-noout"], capture_output=True,
+                       text=True)
+    assert p.returncode == 0 and "verify OK" in p.stderr + p.stdout, \
+        p.stdout + p.stderr
+    return crl_says(s, path)[1]
 
 
 def follow(s, index, n, issuer="easy", *extra):
@@ -170,12 +211,14 @@ def test_follow_easy_rsa(easy):
 
         # the CA's CRL says what Revoca says
         easyrsa("gen-crl")
-        crl = x509.load_pem_x509_crl(
-            open(os.path.join(pki, "crl.pem"), "rb").read())
+        crl, theirs = crl_says(s, os.path.join(pki, "crl.pem"), "PEM")
         assert len(crl) == 2
         for entry in crl:
             got = ocsp_says(s, "easy", ca, "%x" % entry.serial_number)
             assert got[0] == "revoked" and got[1] == entry.revocation_date
+        # and Revoca's own CRL has exactly the CA's entries: serial,
+        # revocation date, reason
+        assert revoca_crl(s, ca) == theirs
         agree(s, "easy", ca, index, "after gen-crl")
         n_changes = len(changes(f))
         assert n_changes == 5, changes(f)
@@ -189,6 +232,9 @@ def test_follow_easy_rsa(easy):
         f = follow(s, index, 2)
         followers.append(f)
         agree(s, "easy", ca, index, "carol, while the follower was stopped")
+        easyrsa("gen-crl")
+        assert revoca_crl(s, ca) == crl_says(
+            s, os.path.join(pki, "crl.pem"), "PEM")[1]
         wait_for(lambda: len(changes(f)) == 1, what="carol reported")
         # only carol's row: issued and revoked, nothing else sent again
         assert "line=4 " in changes(f)[0], changes(f)

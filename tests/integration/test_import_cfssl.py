@@ -8,6 +8,7 @@ API does the revoking), and after every step Revoca's record and its
 pre-signed OCSP response, checked with `openssl ocsp` and Python
 cryptography, must say what the database says.
 """
+import datetime
 import json
 import os
 import signal
@@ -230,6 +231,51 @@ def check_matches(s, ca, leaf):
     assert "record" in st and status in st, st
 
 
+CRLGEN = os.path.join(os.path.dirname(os.path.dirname(REVOCA)), "crlgen",
+                      "revoca-crlgen")
+REASON_NAMES = {0: None, 1: "key_compromise", 4: "superseded",
+                5: "cessation_of_operation"}
+
+
+def crl_matches_cfssl(s, ca):
+    """The CRLs revoca-crlgen publishes now (--once; every shard, each
+    signature checked by `openssl crl`) list exactly the certificates
+    CFSSL's database has revoked, with their times and reasons."""
+    p = subprocess.run([CRLGEN, "-c", s.conf, "--once"], capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    pub = os.path.join(s.tmp, "pub")
+    names = sorted(n for n in os.listdir(pub)
+                   if n.startswith("cf") and n.endswith(".crl"))
+    assert names, os.listdir(pub)
+    ours = {}
+    for n in names:
+        path = os.path.join(pub, n)
+        p = subprocess.run(["openssl", "crl", "-inform", "DER", "-in", path,
+                            "-CAfile", ca.cert, "-noout"],
+                           capture_output=True, text=True)
+        assert p.returncode == 0 and "verify OK" in p.stdout + p.stderr, \
+            p.stdout + p.stderr
+        for e in x509.load_der_x509_crl(open(path, "rb").read()):
+            try:
+                reason = e.extensions.get_extension_for_class(
+                    x509.CRLReason).value.reason.name
+            except x509.ExtensionNotFound:
+                reason = None
+            ours[e.serial_number] = (int(e.revocation_date.replace(
+                tzinfo=datetime.timezone.utc).timestamp()), reason)
+    c = sqlite3.connect("file:%s?mode=ro" % ca.db, uri=True)
+    try:
+        theirs = {int(serial): (int(at), REASON_NAMES[reason])
+                  for serial, reason, at in c.execute(
+                      "SELECT serial_number, reason, "
+                      "strftime('%s', revoked_at) FROM certificates "
+                      "WHERE status = 'revoked'")}
+    finally:
+        c.close()
+    assert theirs and ours == theirs
+
+
 def test_import_then_follow_matches_cfssl(cfssl_stack):
     s, ca = cfssl_stack
     a, b = ca.issue(), ca.issue()
@@ -263,6 +309,7 @@ def test_import_then_follow_matches_cfssl(cfssl_stack):
         ca.revoke(a, "superseded")
         check_matches(s, ca, a)
         check_matches(s, ca, b)
+        crl_matches_cfssl(s, ca)
         assert follower.stop(signal.SIGTERM) == 0
     finally:
         if follower.alive():
@@ -279,6 +326,7 @@ def test_import_then_follow_matches_cfssl(cfssl_stack):
         wait_for(lambda: "events=1 unchanged=3" in follower.output(),
                  what="restart sends only the change")
         assert stream_len(s) == n + 1
+        crl_matches_cfssl(s, ca)
         assert follower.stop(signal.SIGTERM) == 0
     finally:
         if follower.alive():

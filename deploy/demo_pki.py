@@ -8,6 +8,7 @@ Existing files are kept, so running it twice changes nothing.
 """
 import argparse
 import datetime
+import ipaddress
 import os
 import sys
 
@@ -142,6 +143,37 @@ def make_pki(dirname, key_type="ec", ocsp_url=OCSP_URL, crl_url=CRL_URL):
             for stem in ("root", "issuer", "responder", "good", "revoked", "unissued")}
 
 
+def make_ingest_tls(dirname, others=()):
+    """Creates (or keeps) in DIRNAME the TLS material of the HTTPS event
+    ingest (docs/ingest.md): a TLS CA of its own (not the OCSP issuer),
+    nginx's server certificate for 127.0.0.1 and the certificate of one
+    client, the demo CA's front end "dev-ca" (client.pem); and one client
+    certificate client-NAME.pem for each NAME of OTHERS (for tests)."""
+    os.makedirs(dirname, exist_ok=True)
+    if os.path.exists(os.path.join(dirname, "client.pem")):
+        return
+    now = _now()
+    ca_key = new_key()
+    ca = make_ca("Revoca demo ingest TLS CA", ca_key)
+    save(dirname, "tls-ca", ca, ca_key)
+    for stem, cn, eku, san in (
+            ("server", "127.0.0.1", ExtendedKeyUsageOID.SERVER_AUTH,
+             [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            ("client", "dev-ca", ExtendedKeyUsageOID.CLIENT_AUTH, None)) + \
+            tuple(("client-" + o, o, ExtendedKeyUsageOID.CLIENT_AUTH, None)
+                  for o in others):
+        key = new_key()
+        b = _builder(_name(cn), ca.subject, key.public_key(),
+                     x509.random_serial_number(), now - DAY, now + 825 * DAY)
+        b = b.add_extension(x509.BasicConstraints(ca=False, path_length=None),
+                            critical=True)
+        b = b.add_extension(x509.ExtendedKeyUsage([eku]), critical=False)
+        if san:
+            b = b.add_extension(x509.SubjectAlternativeName(san),
+                                critical=False)
+        save(dirname, stem, b.sign(ca_key, hashes.SHA256()), key)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("dir")
@@ -151,6 +183,9 @@ def main():
     ap.add_argument("--leaf", metavar="NAME",
                     help="issue one more certificate, DIR/NAME.pem (a new "
                          "serial), from the PKI already in DIR")
+    ap.add_argument("--ingest-tls", action="store_true",
+                    help="also the TLS CA, server and client certificates "
+                         "of the HTTPS ingest, in DIR/ingest")
     a = ap.parse_args()
     if a.leaf:
         if not all(c.isalnum() or c in "-_" for c in a.leaf):
@@ -162,6 +197,8 @@ def main():
         print(os.path.join(a.dir, a.leaf + ".pem"))
         return 0
     make_pki(a.dir, a.key_type, a.ocsp_url, a.crl_url)
+    if a.ingest_tls:
+        make_ingest_tls(os.path.join(a.dir, "ingest"))
     return 0
 
 

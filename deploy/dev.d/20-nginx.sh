@@ -24,6 +24,7 @@ nginx_up() {
         -e "s|@BUILD@|$REVOCA_BUILD|g" -e "s|@RUN@|$REVOCA_HOME/run|g" \
         -e "s|@LOG@|$REVOCA_HOME/log|g" -e "s|@REVOCA_CONF@|$REVOCA_CONF|g" \
         -e "s|@CRL_DIR@|$REVOCA_HOME/crl|g" -e "s|@USER@|$user|g" \
+        -e "s|@TLS_DIR@|$REVOCA_HOME/demo/ingest|g" \
         "$REVOCA_ROOT/deploy/nginx/revoca-dev.conf.in" >"$prefix/nginx.conf"
     /usr/sbin/nginx -t -q -p "$prefix" -c "$prefix/nginx.conf" \
         -e "$REVOCA_HOME/log/nginx-error.log" ||

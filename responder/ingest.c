@@ -67,6 +67,26 @@ void ocsp_ingest_batch_free(struct ocsp_ingest_batch *b)
     b->n = 0;
 }
 
+/* The optional "shard" member of issue event I into ISSUED: 0, or -1
+ * with err. */
+static int ingest_shard(const json_t *o, Revoca__Issued *issued,
+                        struct ocsp_ingest_error *err, size_t i)
+{
+    const json_t *sh = json_object_get(o, "shard");
+
+    if (sh == NULL) {
+        return 0;
+    }
+    if (!json_is_integer(sh) || json_integer_value(sh) < 0 ||
+        json_integer_value(sh) > 0xffffffffLL) {
+        ingest_err(err, i, "shard", "not a shard number");
+        return -1;
+    }
+    issued->has_shard = 1;
+    issued->shard = (uint32_t)json_integer_value(sh);
+    return 0;
+}
+
 /* An optional integer time member: 0 absent, 1 present, -1 wrong type. */
 static int ingest_time(const json_t *o, const char *name, long long *out)
 {
@@ -221,15 +241,8 @@ static Revoca__Event *ingest_one(const json_t *o, size_t i, long long now,
             goto fail;
         }
         snprintf(canon, sizeof canon, "%s", from_cert);
-        const json_t *sh = json_object_get(o, "shard");
-        if (sh != NULL) {
-            if (!json_is_integer(sh) || json_integer_value(sh) < 0 ||
-                json_integer_value(sh) > 0xffffffffLL) {
-                ingest_err(err, i, "shard", "not a shard number");
-                goto fail;
-            }
-            ev->issued->has_shard = 1;
-            ev->issued->shard = (uint32_t)json_integer_value(sh);
+        if (ingest_shard(o, ev->issued, err, i) != 0) {
+            goto fail;
         }
     } else if (strcmp(kind, "issue") == 0) {
         int a = ingest_time(o, "not_after", &na);
@@ -243,8 +256,9 @@ static Revoca__Event *ingest_one(const json_t *o, size_t i, long long now,
             ingest_err(err, i, "not_before", "not unix seconds");
             goto fail;
         }
-        if (b == 0)
+        if (b == 0) {
             nb = t;
+        }
         ev->issued = calloc(1, sizeof *ev->issued);
         if (ev->issued == NULL)
             goto oom;
@@ -257,15 +271,8 @@ static Revoca__Event *ingest_one(const json_t *o, size_t i, long long now,
             ingest_err(err, i, "not_after", late);
             goto fail;
         }
-        const json_t *sh = json_object_get(o, "shard");
-        if (sh != NULL) {
-            if (!json_is_integer(sh) || json_integer_value(sh) < 0 ||
-                json_integer_value(sh) > 0xffffffffLL) {
-                ingest_err(err, i, "shard", "not a shard number");
-                goto fail;
-            }
-            ev->issued->has_shard = 1;
-            ev->issued->shard = (uint32_t)json_integer_value(sh);
+        if (ingest_shard(o, ev->issued, err, i) != 0) {
+            goto fail;
         }
         ev->kind_case = REVOCA__EVENT__KIND_ISSUED;
     } else if (strcmp(kind, "revoke") == 0) {

@@ -32,17 +32,7 @@ crlgen_up() {
 }
 
 crlgen_down() {
-    local pidf=$REVOCA_HOME/run/crlgen.pid i
-    [[ -f $pidf ]] || return 0
-    if kill -0 "$(cat "$pidf")" 2>/dev/null; then
-        kill -TERM "$(cat "$pidf")" 2>/dev/null || true
-        for i in $(seq 1 100); do
-            kill -0 "$(cat "$pidf")" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -0 "$(cat "$pidf")" 2>/dev/null && kill -KILL "$(cat "$pidf")" 2>/dev/null || true
-    fi
-    rm -f "$pidf"
+    stop_pid "$REVOCA_HOME/run/crlgen.pid"   # deploy/dev
 }
 
 crlgen_usage() {

@@ -13,9 +13,7 @@ audit_up() {
             "(deploy/dev down, remove the file, deploy/dev up)" >&2
         return 0
     fi
-    if [[ -f $pidf ]] && kill -0 "$(cat "$pidf")" 2>/dev/null; then
-        return 0
-    fi
+    pid_alive "$pidf" && return 0
     # A configuration it rejects should stop `up` with its message.
     "$bin" -c "$REVOCA_CONF" --check >/dev/null ||
         { echo "dev: revoca-audit rejects $REVOCA_CONF" >&2; return 1; }
@@ -24,17 +22,7 @@ audit_up() {
 }
 
 audit_down() {
-    local pidf=$REVOCA_HOME/run/audit.pid i
-    [[ -f $pidf ]] || return 0
-    if kill -0 "$(cat "$pidf")" 2>/dev/null; then
-        kill -TERM "$(cat "$pidf")" 2>/dev/null || true
-        for i in $(seq 1 100); do
-            kill -0 "$(cat "$pidf")" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -0 "$(cat "$pidf")" 2>/dev/null && kill -KILL "$(cat "$pidf")" 2>/dev/null || true
-    fi
-    rm -f "$pidf"
+    stop_pid "$REVOCA_HOME/run/audit.pid"   # deploy/dev
 }
 
 audit_usage() {

@@ -365,6 +365,10 @@ ngx_int_t ngx_http_revoca_send_answer(ngx_http_request_t *r,
     ngx_http_revoca_ctx_t *ctx, ngx_http_revoca_answer_t *ans);
 ngx_int_t ngx_http_revoca_send_error(ngx_http_request_t *r,
     ngx_http_revoca_ctx_t *ctx, ocsp_resp_status_e status);
+/* sends the headers set, then the LEN bytes at BODY as the whole body
+ * (MEMORY: read-only bytes, not the pool's) */
+ngx_int_t ngx_http_revoca_send(ngx_http_request_t *r, u_char *body,
+    size_t len, ngx_uint_t memory);
 /* ans->etag, the ETag header's value, from ans->der */
 void ngx_http_revoca_etag(ngx_http_revoca_answer_t *ans);
 /* moves DER, malloc'ed by the core, into the request pool (DER is freed

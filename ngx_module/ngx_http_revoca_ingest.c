@@ -1235,9 +1235,6 @@ ngx_http_revoca_ingest_send(ngx_http_request_t *r,
     ngx_http_revoca_ingest_ctx_t *ctx, ngx_uint_t status, ngx_uint_t outcome,
     u_char *json, size_t len)
 {
-    ngx_int_t                     rc;
-    ngx_buf_t                    *b;
-    ngx_chain_t                   out;
     ngx_http_revoca_main_conf_t  *rmcf;
 
     rmcf = ngx_http_get_module_main_conf(r, ngx_http_revoca_module);
@@ -1254,27 +1251,7 @@ ngx_http_revoca_ingest_send(ngx_http_request_t *r,
 
     /* keep-alive stays: the client reads the whole body */
 
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->pos = json;
-    b->last = json + len;
-    b->temporary = 1;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_revoca_send(r, json, len, 0);
 }
 
 

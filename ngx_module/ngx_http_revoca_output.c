@@ -10,8 +10,6 @@
 #include <ngx_md5.h>
 
 
-static ngx_int_t ngx_http_revoca_send(ngx_http_request_t *r, u_char *der,
-    size_t len, ngx_uint_t memory);
 static ngx_int_t ngx_http_revoca_add_header(ngx_http_request_t *r,
     char *key, ngx_str_t *value, ngx_table_elt_t **out);
 static u_char *ngx_http_revoca_decimal(u_char *p, time_t v);
@@ -158,7 +156,7 @@ ngx_http_revoca_send_error(ngx_http_request_t *r, ngx_http_revoca_ctx_t *ctx,
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_revoca_send(ngx_http_request_t *r, u_char *der, size_t len,
     ngx_uint_t memory)
 {
